@@ -1,4 +1,9 @@
-fn main() {
-    let t = tch::Tensor::from_slice(&[1.0f32, 2.0]);
-    println!("{:?} {:?}", t.sum(tch::Kind::Float), tch::Cuda::is_available());
+fn main() -> std::process::ExitCode {
+    match medcoder::cli::run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
 }

@@ -4,6 +4,8 @@
 pub mod ascii;
 pub mod diff;
 pub mod release;
+pub mod outline;
+pub mod search;
 pub mod synth;
 
 use std::collections::HashMap;

@@ -1,0 +1,55 @@
+//! `medcoder doctor`: everything a user (or we) need to see when something is wrong.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::store::Store;
+use crate::torch_env;
+
+pub fn run(db: &Path) -> Result<ExitCode> {
+    println!("medcoder        {}", env!("CARGO_PKG_VERSION"));
+    println!("libtorch        {} (built against)", torch_env::BUILT_AGAINST);
+    let cuda = torch_env::init_cuda();
+    match torch_env::loaded_libtorch_dir() {
+        Some(d) => println!("libtorch loaded {}", d.display()),
+        None => println!("libtorch loaded (not found in /proc/self/maps)"),
+    }
+    let available = tch::Cuda::is_available();
+    println!("CUDA            {}", if available { format!("available, {} device(s)", tch::Cuda::device_count()) } else { "not available: models run on CPU".to_string() });
+    if let Err(why) = cuda {
+        if available {
+            println!("                (libtorch_cuda: {why})");
+        }
+    }
+    let gpus = torch_env::gpu_names();
+    println!("GPU             {}", if gpus.is_empty() { "none found".to_string() } else { gpus.join(", ") });
+    println!("CPU threads     {}", tch::get_num_threads());
+    match crate::paths::data_dir() {
+        Ok(d) => println!("data directory  {}", d.display()),
+        Err(e) => println!("data directory  {e}"),
+    }
+    println!("database        {}", db.display());
+    let mut ok = true;
+    match Store::open(db) {
+        Ok(store) => {
+            println!("schema          version {}", store.schema_version()?);
+            let releases = store.releases()?;
+            match releases.iter().find(|r| r.active) {
+                Some(r) => println!("dictionary      MedDRA {} ({}), {} LLTs, {} PTs; {} release(s) loaded", r.version, r.language, r.llt_count, r.pt_count, releases.len()),
+                None => {
+                    println!("dictionary      none loaded: run `medcoder dict import <MedAscii folder>` (or `medcoder demo`)");
+                    ok = false;
+                }
+            }
+        }
+        Err(e) => {
+            println!("database        cannot open: {e:#}");
+            ok = false;
+        }
+    }
+    println!("assets          {}", crate::paths::assets_dir().display());
+    println!("model           no trained model; the proposal engine is not built yet");
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}

@@ -1,0 +1,10 @@
+//! medcoder: a coding desk that turns adverse-event reported terms into MedDRA codes.
+//!
+//! Data flows one way: `meddra` (reading releases) -> `store` (SQLite) -> engine -> TUI.
+
+pub mod bench;
+pub mod cli;
+pub mod meddra;
+pub mod paths;
+pub mod store;
+pub mod torch_env;

@@ -1,0 +1,233 @@
+//! `medcoder dict ...` end to end: imports (good and bad), versions, search, show, diff.
+
+mod common;
+use common::*;
+use std::fs;
+
+fn replace_line(path: &std::path::Path, pred: impl Fn(&str) -> bool, new: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    let mut done = false;
+    let out: Vec<String> = text
+        .lines()
+        .map(|l| if !done && pred(l) { done = true; new.to_string() } else { l.to_string() })
+        .collect();
+    assert!(done, "no line matched in {}", path.display());
+    fs::write(path, out.join("\n") + "\n").unwrap();
+}
+
+fn line_of(path: &std::path::Path, pred: impl Fn(&str) -> bool) -> String {
+    fs::read_to_string(path).unwrap().lines().find(|l| pred(l)).unwrap().to_string()
+}
+
+#[test]
+fn demo_imports_and_is_searchable() {
+    let env = Env::new();
+    let out = env.ok(&["dict", "import", s(&demo_dir())]);
+    assert!(out.contains("Imported MedDRA DEMO-1.0"), "{out}");
+    assert!(out.contains("877 LLTs (12 non-current)"), "{out}");
+    let out = env.ok(&["dict", "versions"]);
+    assert!(out.starts_with("* DEMO-1.0"), "{out}");
+
+    let out = env.ok(&["dict", "search", "leg", "pain", "unilateral"]);
+    let first = out.lines().nth(1).unwrap();
+    assert!(first.contains("Unilateral leg pain") && first.contains("Pain in extremity") && first.contains("Musculoskeletal"), "{out}");
+    let out = env.ok(&["dict", "search", "hedache"]);
+    assert!(out.lines().nth(1).unwrap().contains("Headache"), "{out}");
+    // Non-current LLTs are found, marked, and listed after current ones.
+    let out = env.ok(&["dict", "search", "cephalgia"]);
+    assert!(out.contains("Cephalgia [non-current]"), "{out}");
+    let (ok, out, _) = env.run(&["dict", "search", "qqqzzzx"]);
+    assert!(!ok && out.contains("No LLT matches"), "{out}");
+}
+
+#[test]
+fn show_prints_every_path_of_a_multi_axial_pt() {
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    let code = line_of(&demo_dir().join("MedAscii/llt.asc"), |l| l.split('$').nth(1) == Some("Shingles"));
+    let code = code.split('$').next().unwrap();
+    let out = env.ok(&["dict", "show", code]);
+    assert!(out.contains("LLT  ") && out.contains("Shingles"), "{out}");
+    assert!(out.contains("PT   ") && out.contains("Herpes zoster"), "{out}");
+    assert!(out.contains("primary path:") && out.contains("SOC  ") && out.contains("Infections and infestations"), "{out}");
+    assert!(out.contains("secondary path:") && out.contains("Skin and subcutaneous tissue disorders"), "{out}");
+    let pos_primary = out.find("primary path").unwrap();
+    assert!(pos_primary < out.find("secondary path").unwrap(), "primary path first:\n{out}");
+    let err = env.fails(&["dict", "show", "1"]);
+    assert!(err.contains("neither an LLT nor a PT code"), "{err}");
+}
+
+#[test]
+fn bad_files_name_file_line_and_field_and_import_nothing() {
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    let before = env.ok(&["dict", "versions"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let fresh = |tag: &str| {
+        let d = tmp.path().join(tag);
+        let m = copy_demo(&d);
+        fs::write(m.join("meddra_release.asc"), "BAD-1$English$$$$").unwrap();
+        (d, m)
+    };
+
+    let (d, m) = fresh("numeric");
+    let llt = m.join("llt.asc");
+    let third = fs::read_to_string(&llt).unwrap().lines().nth(2).unwrap().to_string();
+    replace_line(&llt, |l| l == third, &third.replacen('$', "x$", 1));
+    let err = env.fails(&["dict", "import", s(&d)]);
+    assert!(err.contains("llt.asc, line 3, field llt_code") && err.contains("not a numeric code"), "{err}");
+
+    let (d, m) = fresh("fields");
+    let pt = m.join("pt.asc");
+    let first = fs::read_to_string(&pt).unwrap().lines().next().unwrap().to_string();
+    replace_line(&pt, |l| l == first, "75000001$Too few$");
+    let err = env.fails(&["dict", "import", s(&d)]);
+    assert!(err.contains("pt.asc, line 1") && err.contains("`$`-separated fields, found 2"), "{err}");
+
+    let (d, m) = fresh("orphan");
+    let mut text = fs::read_to_string(m.join("llt.asc")).unwrap();
+    text.push_str("79999999$Orphan term$70000000$$$$$$$Y$$\n");
+    fs::write(m.join("llt.asc"), text).unwrap();
+    let err = env.fails(&["dict", "import", s(&d)]);
+    assert!(err.contains("llt.asc, line 878, field pt_code") && err.contains("not in pt.asc"), "{err}");
+
+    let (d, m) = fresh("primary");
+    let mdhier = m.join("mdhier.asc");
+    let first = fs::read_to_string(&mdhier).unwrap().lines().next().unwrap().to_string();
+    let pt_code = first.split('$').next().unwrap().to_string();
+    let rest: String = fs::read_to_string(&mdhier).unwrap().lines().filter(|l| !l.starts_with(&format!("{pt_code}$"))).map(|l| format!("{l}\n")).collect();
+    fs::write(&mdhier, rest).unwrap();
+    let err = env.fails(&["dict", "import", s(&d)]);
+    assert!(err.contains("pt.asc") && err.contains("field pt_code") && err.contains("no primary SOC path"), "{err}");
+
+    let (d, m) = fresh("missing");
+    fs::remove_file(m.join("hlgt_hlt.asc")).unwrap();
+    let err = env.fails(&["dict", "import", s(&d)]);
+    assert!(err.contains("hlgt_hlt.asc: mandatory file is missing"), "{err}");
+
+    let err = env.fails(&["dict", "import", s(tmp.path())]);
+    assert!(err.contains("not a MedDRA ASCII release"), "{err}");
+
+    assert_eq!(env.ok(&["dict", "versions"]), before, "failed imports left the store as it was");
+    let err = env.fails(&["dict", "import", s(&demo_dir())]);
+    assert!(err.contains("already loaded") && err.contains("--replace"), "{err}");
+    env.ok(&["dict", "import", "--replace", s(&demo_dir())]);
+}
+
+#[test]
+fn upper_case_names_crlf_and_cp1252() {
+    let env = Env::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let m = copy_demo(tmp.path());
+    let upper = tmp.path().join("MEDASCII");
+    fs::create_dir(&upper).unwrap();
+    for e in fs::read_dir(&m).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().to_uppercase();
+        let text = fs::read_to_string(e.path()).unwrap().replace('\n', "\r\n");
+        let mut bytes = text.into_bytes();
+        if name == "LLT.ASC" {
+            // An LLT name with é written in cp1252 (0xE9), as older releases are.
+            bytes.extend_from_slice(b"79999998$Ur\xe9mie$");
+            let pt = fs::read_to_string(m.join("pt.asc")).unwrap();
+            bytes.extend_from_slice(pt.split('$').next().unwrap().as_bytes());
+            bytes.extend_from_slice(b"$$$$$$$Y$$\r\n");
+        }
+        fs::write(upper.join(name), bytes).unwrap();
+    }
+    fs::remove_dir_all(&m).unwrap();
+    let out = env.ok(&["dict", "import", s(tmp.path())]);
+    assert!(out.contains("878 LLTs") && out.contains("read as cp1252 (not UTF-8): llt.asc"), "{out}");
+    let out = env.ok(&["dict", "search", "urémie"]);
+    assert!(out.contains("Urémie"), "{out}");
+}
+
+#[test]
+fn diff_reports_what_a_coding_team_reviews_at_an_upgrade() {
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    let tmp = tempfile::tempdir().unwrap();
+    let m = copy_demo(tmp.path());
+    fs::write(m.join("meddra_release.asc"), "DEMO-2.0$English$$$$").unwrap();
+    let llt = m.join("llt.asc");
+    let code_of = |name: &str| line_of(&llt, |l| l.split('$').nth(1) == Some(name)).split('$').next().unwrap().to_string();
+    let nausea_pt = code_of("Nausea");
+    // Made non-current.
+    let line = line_of(&llt, |l| l.split('$').nth(1) == Some("Queasy"));
+    replace_line(&llt, |l| l == line, &line.replace("$Y$", "$N$"));
+    // Moved to another PT.
+    let line = line_of(&llt, |l| l.split('$').nth(1) == Some("Retching"));
+    let f: Vec<&str> = line.split('$').collect();
+    let moved = format!("{}$Dry heaves${}$$$$$$$Y$$", code_of("Dry heaves"), nausea_pt);
+    let _ = f;
+    let dry = line_of(&llt, |l| l.split('$').nth(1) == Some("Dry heaves"));
+    replace_line(&llt, |l| l == dry, &moved);
+    // New LLT.
+    let mut text = fs::read_to_string(&llt).unwrap();
+    text.push_str(&format!("79999997$Sick to stomach${nausea_pt}$$$$$$$Y$$\n"));
+    fs::write(&llt, text).unwrap();
+    // Primary SOC of a multi-axial PT swapped: Herpes zoster becomes primary under Skin.
+    let hz = code_of("Herpes zoster");
+    let mdhier = m.join("mdhier.asc");
+    let text: String = fs::read_to_string(&mdhier)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("{hz}$")) {
+                if l.ends_with("$Y$") { l.replace("$Y$", "$N$") } else { l.replace("$N$", "$Y$") }
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    fs::write(&mdhier, text).unwrap();
+    env.ok(&["dict", "import", s(tmp.path())]);
+
+    let out = env.ok(&["dict", "diff", "DEMO-1.0", "DEMO-2.0"]);
+    assert!(out.contains("New LLTs: 1") && out.contains("Sick to stomach"), "{out}");
+    assert!(out.contains("LLTs made non-current: 1") && out.contains("Queasy"), "{out}");
+    assert!(out.contains("LLTs moved to another PT: 1") && out.contains("Dry heaves  Retching") && out.contains("-> Nausea"), "{out}");
+    assert!(out.contains("PTs whose primary SOC changed: 1") && out.contains("Herpes zoster  Infections and infestations"), "{out}");
+    let json = env.ok(&["dict", "diff", "DEMO-1.0", "DEMO-2.0", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["new_llts"].as_array().unwrap().len(), 1);
+
+    env.ok(&["dict", "use", "DEMO-2.0"]);
+    assert!(env.ok(&["dict", "versions"]).contains("* DEMO-2.0"));
+    let err = env.fails(&["dict", "use", "9.9"]);
+    assert!(err.contains("not loaded"), "{err}");
+}
+
+#[test]
+fn open_subset_and_format_example_import() {
+    let Some(data) = shared_data() else { return };
+    let env = Env::new();
+    let out = env.ok(&["dict", "import", s(&data.join("open-meddra"))]);
+    assert!(out.contains("Imported MedDRA 0.1") && out.contains("3647 LLTs") && out.contains("2424 PTs"), "{out}");
+    let out = env.ok(&["dict", "import", s(&data.join("meddra-ascii-format-example"))]);
+    assert!(out.contains("1 SMQs (1 terms), 2 history rows"), "{out}");
+    let out = env.ok(&["dict", "search", "alt", "increased"]);
+    assert!(out.lines().nth(1).unwrap().contains("ALT increased"), "{out}");
+}
+
+#[test]
+fn generated_release_imports() {
+    let env = Env::new();
+    let tmp = tempfile::tempdir().unwrap();
+    env.ok(&["dict", "generate", s(tmp.path()), "--llts", "3000", "--version", "SYN-9"]);
+    let out = env.ok(&["dict", "import", s(tmp.path())]);
+    assert!(out.contains("3000 LLTs"), "{out}");
+}
+
+#[test]
+fn doctor_reports_versions_and_dictionary() {
+    let env = Env::new();
+    let (ok, out, _) = env.run(&["doctor"]);
+    assert!(!ok && out.contains("none loaded"), "{out}");
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    let out = env.ok(&["doctor"]);
+    for want in ["medcoder        0.1.0", "libtorch        2.11.0", "CUDA            not available", "dictionary      MedDRA DEMO-1.0"] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+}
