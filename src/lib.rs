@@ -2,9 +2,11 @@
 //!
 //! Data flows one way: `meddra` (reading releases) -> `store` (SQLite) -> engine -> TUI.
 
+pub mod backtest;
 pub mod bench;
 pub mod cli;
 pub mod meddra;
 pub mod paths;
 pub mod store;
+pub mod text;
 pub mod torch_env;

@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and one handler module per command group.
 
+mod coding;
 mod dict;
 mod doctor;
 
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::store::workflow::Action;
 use crate::store::Store;
 
 #[derive(Parser, Debug)]
@@ -17,6 +19,9 @@ pub struct Cli {
     /// Database file (default: medcoder.db in the data directory).
     #[arg(long, global = true, env = "MEDCODER_DB")]
     pub db: Option<PathBuf>,
+    /// Who is acting (every action is logged under this name).
+    #[arg(long, global = true, env = "MEDCODER_USER")]
+    pub user: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -28,6 +33,97 @@ pub enum Command {
     /// MedDRA releases: import, versions, diff, search, show.
     #[command(subcommand)]
     Dict(dict::DictCmd),
+    /// Users and roles (coder, reviewer, admin).
+    #[command(subcommand)]
+    User(coding::UserCmd),
+    /// The coding queue: import reported terms, list, show.
+    #[command(subcommand)]
+    Queue(coding::QueueCmd),
+    /// Propose an LLT for an item (from the model's proposals, a search or the browser); a reviewer then confirms it.
+    Code {
+        id: String,
+        llt: u32,
+        /// How the code was found (recorded in the log).
+        #[arg(long, value_enum, default_value = "manual")]
+        source: coding::SourceArg,
+        /// The item revision you saw; the action is refused if the item changed since.
+        #[arg(long)]
+        rev: Option<i64>,
+    },
+    /// Confirm a proposed code (reviewers; never your own proposal).
+    Confirm {
+        id: String,
+        #[arg(long)]
+        rev: Option<i64>,
+    },
+    /// Send a proposed code back to the proposer with a comment (reviewers).
+    Return {
+        id: String,
+        #[arg(long)]
+        comment: String,
+        #[arg(long)]
+        rev: Option<i64>,
+    },
+    /// Put an item on query: it needs clarification from the site.
+    Query {
+        id: String,
+        #[arg(long)]
+        note: String,
+        #[arg(long)]
+        rev: Option<i64>,
+    },
+    /// Change a confirmed code (e.g. after a MedDRA upgrade); it goes back to review.
+    Recode {
+        id: String,
+        llt: u32,
+        #[arg(long)]
+        comment: Option<String>,
+        #[arg(long, value_enum, default_value = "manual")]
+        source: coding::SourceArg,
+        #[arg(long)]
+        rev: Option<i64>,
+    },
+    /// Confirmed codes that need recoding in the active MedDRA version (exit code 4 when any).
+    RecodeCheck,
+    /// The decision log: verify its hash chain, or print it.
+    #[command(subcommand)]
+    Audit(coding::AuditCmd),
+    /// Export coded items with their full MedDRA hierarchy.
+    Export {
+        #[arg(long, value_enum, default_value = "csv")]
+        format: coding::Format,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long)]
+        study: Option<String>,
+        /// First day (YYYY-MM-DD) of the confirmation date.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day (YYYY-MM-DD) of the confirmation date.
+        #[arg(long)]
+        to: Option<String>,
+        /// Comma-separated states to export.
+        #[arg(long, default_value = "confirmed")]
+        state: String,
+    },
+    /// Training data from the decision log.
+    #[command(subcommand)]
+    Data(coding::DataCmd),
+    /// Model accuracy against confirmed codes: top-1/top-5, coverage at confidence thresholds, uncertainty brackets.
+    Backtest {
+        #[arg(long)]
+        json: bool,
+        /// Also write accuracy against coverage as an SVG chart.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Only proposals of this model version.
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Team settings (auto-confirm of rule-coded items).
+    #[command(subcommand)]
+    Settings(coding::SettingsCmd),
     /// Load the bundled demo dictionary (if not loaded yet) and show what medcoder does with it.
     Demo,
     /// Benchmarks (speed targets live here, not in tests).
@@ -41,15 +137,30 @@ pub fn run() -> Result<ExitCode> {
         Some(p) => p.clone(),
         None => crate::paths::default_db()?,
     };
+    let user = cli.user.as_deref();
     match cli.command {
         Some(Command::Doctor) => doctor::run(&db),
         Some(Command::Dict(cmd)) => dict::run(cmd, &db),
         Some(Command::Demo) => {
             let mut store = Store::open(&db)?;
             dict::ensure_demo(&mut store)?;
+            coding::ensure_demo(&mut store)?;
             dict::overview(&store)
         }
         Some(Command::Bench(cmd)) => crate::bench::run(cmd),
+        Some(Command::User(cmd)) => coding::user(cmd, &db, user),
+        Some(Command::Queue(cmd)) => coding::queue(cmd, &db, user),
+        Some(Command::Code { id, llt, source, rev }) => coding::act(&db, user, &id, rev, Action::Propose { llt, source: source.into() }),
+        Some(Command::Confirm { id, rev }) => coding::act(&db, user, &id, rev, Action::Confirm),
+        Some(Command::Return { id, comment, rev }) => coding::act(&db, user, &id, rev, Action::Return { comment }),
+        Some(Command::Query { id, note, rev }) => coding::act(&db, user, &id, rev, Action::Query { note }),
+        Some(Command::Recode { id, llt, comment, source, rev }) => coding::act(&db, user, &id, rev, Action::Recode { llt, source: source.into(), comment }),
+        Some(Command::RecodeCheck) => coding::recode_check(&db),
+        Some(Command::Audit(cmd)) => coding::audit(cmd, &db),
+        Some(Command::Export { format, out, study, from, to, state }) => coding::export(&db, format, out, study, from, to, state),
+        Some(Command::Data(cmd)) => coding::data(cmd, &db),
+        Some(Command::Backtest { json, plot, model }) => coding::backtest(&db, json, plot, model),
+        Some(Command::Settings(cmd)) => coding::settings(cmd, &db, user),
         None => {
             let store = Store::open(&db)?;
             dict::overview(&store)

@@ -2,6 +2,7 @@
 //! generating synthetic releases for tests and benchmarks.
 
 pub mod ascii;
+pub mod autocode;
 pub mod diff;
 pub mod release;
 pub mod outline;

@@ -2,6 +2,11 @@
 //! decision log. Schema changes are numbered migrations applied in order (PRAGMA user_version).
 
 pub mod dict;
+pub mod log;
+pub mod queue;
+pub mod reports;
+pub mod users;
+pub mod workflow;
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +14,7 @@ use anyhow::{Context, Result};
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version i to i + 1. Never edit a released entry: add one.
-const MIGRATIONS: &[&str] = &[include_str!("sql/001_dictionary.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("sql/001_dictionary.sql"), include_str!("sql/002_workflow.sql")];
 
 pub struct Store {
     pub(crate) conn: Connection,

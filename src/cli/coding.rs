@@ -1,0 +1,471 @@
+//! Workflow commands: users, queue, propose/confirm/return/query/recode, audit, export, back-test.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::meddra::Dictionary;
+use crate::store::log::Verdict;
+use crate::store::queue::{self, Item, ItemFilter, State};
+use crate::store::users::Role;
+use crate::store::workflow::{Action, Source};
+use crate::store::Store;
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Add a user (the first user may be added by anyone; after that an admin must).
+    Add {
+        name: String,
+        #[arg(long)]
+        role: String,
+    },
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QueueCmd {
+    /// Import reported terms from CSV (header row) or JSON Lines (.jsonl).
+    Import { file: PathBuf },
+    /// List items, optionally filtered.
+    List {
+        /// Comma-separated states: new, proposed, returned, query, confirmed.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        study: Option<String>,
+        /// Text in the id, term or subject.
+        #[arg(long)]
+        text: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One item: its context, current code, the model's proposals and its history.
+    Show { id: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Recompute the decision log's hash chain; names the first broken row.
+    Verify,
+    /// Print the decision log (all of it, or one item's).
+    Log {
+        #[arg(long)]
+        item: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCmd {
+    /// Write confirmed (reported term, LLT) pairs, newest decision per normalised term, as CSV.
+    ExportTraining {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SettingsCmd {
+    /// Show the team settings.
+    Show,
+    /// Confirm rule-autocoded items without review (on) or send them to review (off, default). Admins only.
+    AutocodeConfirm { value: OnOff },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SourceArg {
+    Model,
+    Search,
+    Browse,
+    Manual,
+}
+
+impl From<SourceArg> for Source {
+    fn from(s: SourceArg) -> Source {
+        match s {
+            SourceArg::Model => Source::Model,
+            SourceArg::Search => Source::Search,
+            SourceArg::Browse => Source::Browse,
+            SourceArg::Manual => Source::Manual,
+        }
+    }
+}
+
+fn need_user(user: Option<&str>) -> Result<&str> {
+    user.filter(|u| !u.is_empty()).context("this action is done as a user: pass --user <name> or set MEDCODER_USER")
+}
+
+pub fn user(cmd: UserCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
+    let mut store = Store::open(db)?;
+    match cmd {
+        UserCmd::Add { name, role } => {
+            store.add_user(acting, &name, Role::parse(&role)?)?;
+            println!("Added user {name} ({role})");
+        }
+        UserCmd::List => {
+            for u in store.users()? {
+                println!("{:<16} {:<9} added {}", u.name, u.role, u.created_at);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
+    let mut store = Store::open(db)?;
+    match cmd {
+        QueueCmd::Import { file } => {
+            let user = need_user(acting)?;
+            store.user(user)?;
+            let (items, bad, ignored) = queue::read_file(&file)?;
+            let report = store.import_items(user, &items, &file.display().to_string())?;
+            println!("Imported {} item(s) from {} ({} coded by the exact-name rule)", report.imported, file.display(), report.autocoded);
+            for d in &report.duplicates {
+                println!("  skipped line {}: {}", d.line, d.reason);
+            }
+            for b in &bad {
+                println!("  rejected line {}: {}", b.line, b.reason);
+            }
+            if !ignored.is_empty() {
+                println!("  ignored columns: {}", ignored.join(", "));
+            }
+            if !bad.is_empty() {
+                println!("{} bad row(s) were not imported; fix them and import the file again (imported ids are skipped).", bad.len());
+            }
+        }
+        QueueCmd::List { state, study, text, json } => {
+            let states = match state {
+                Some(s) => s.split(',').map(State::parse).collect::<Result<Vec<_>>>()?,
+                None => vec![],
+            };
+            let items = store.items(&ItemFilter { states, study, text })?;
+            if json {
+                for it in &items {
+                    println!("{}", serde_json::to_string(it)?);
+                }
+            } else {
+                let counts: Vec<String> = store.state_counts()?.iter().map(|(s, n)| format!("{s} {n}")).collect();
+                println!("{}", counts.join(" | "));
+                for it in &items {
+                    println!("{:<10} {:<10} {:<9} {:<8} {}", it.external_id, it.state, it.study, it.subject, it.reported_term);
+                }
+            }
+        }
+        QueueCmd::Show { id } => {
+            let it = store.item(&id)?;
+            let dict = store.active_dictionary().ok();
+            println!("{}  [{}]  revision {}", it.external_id, it.state, it.revision);
+            println!("  reported term  {}", it.reported_term);
+            println!("  study {}  subject {}  onset {}  {}  investigator {}", it.study, it.subject, opt(&it.onset_date), opt(&it.seriousness), opt(&it.investigator));
+            if let Some(code) = it.llt_code {
+                let name = dict.as_ref().and_then(|d| d.llt(code)).map(|l| l.name.clone()).unwrap_or_default();
+                println!("  code           LLT {code} {name} (MedDRA {}, {} by {})", opt(&it.meddra_version), opt(&it.source), opt(&it.proposer));
+            }
+            if let Some(c) = &it.comment {
+                println!("  comment        {c}");
+            }
+            if let Some(set) = store.proposals(it.id)? {
+                println!("  proposals      model {} (entropy {})", set.model_version, set.entropy.map_or("-".into(), |e| format!("{e:.3}")));
+                for (i, p) in set.proposals.iter().enumerate() {
+                    let name = dict.as_ref().and_then(|d| d.llt(p.llt_code)).map(|l| l.name.clone()).unwrap_or_default();
+                    println!("    {}. {:>9} {:<40} {:>5.1}%", i + 1, p.llt_code, name, 100.0 * p.confidence);
+                }
+            }
+            println!("  history");
+            for e in store.log_entries(Some(it.id))? {
+                let code = e.entry.llt_code.map(|c| format!(" LLT {c} {}", e.entry.llt_name.clone().unwrap_or_default())).unwrap_or_default();
+                let rank = e.entry.chosen_rank.map(|r| format!(" (model rank {r})")).unwrap_or_default();
+                let comment = e.entry.comment.as_ref().map(|c| format!(" — {c}")).unwrap_or_default();
+                println!("    {} {:<10} {:<9}{code}{rank}{comment}", e.at, e.entry.user, e.entry.action);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("-")
+}
+
+/// propose / confirm / return / query / recode.
+pub fn act(db: &Path, acting: Option<&str>, id: &str, rev: Option<i64>, action: Action) -> Result<ExitCode> {
+    let user = need_user(acting)?;
+    let mut store = Store::open(db)?;
+    let dict = store.active_dictionary()?;
+    let it = store.act(&dict, user, id, rev, action)?;
+    let code = it.llt_code.and_then(|c| dict.llt(c)).map(|l| format!(" — LLT {} {}", l.code, l.name)).unwrap_or_default();
+    println!("{} is now {} (revision {}){code}", it.external_id, it.state, it.revision);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit(cmd: AuditCmd, db: &Path) -> Result<ExitCode> {
+    let store = Store::open(db)?;
+    match cmd {
+        AuditCmd::Verify => match store.verify_log()? {
+            Verdict::Intact { rows } => {
+                println!("Decision log intact: {rows} rows, hash chain verified.");
+                Ok(ExitCode::SUCCESS)
+            }
+            Verdict::Broken { seq, reason } => {
+                println!("Decision log BROKEN at row {seq}: {reason}.");
+                Ok(ExitCode::from(3))
+            }
+        },
+        AuditCmd::Log { item, json } => {
+            let item_id = match item {
+                Some(x) => Some(store.item(&x)?.id),
+                None => None,
+            };
+            for e in store.log_entries(item_id)? {
+                if json {
+                    println!("{}", serde_json::to_string(&e)?);
+                } else {
+                    println!(
+                        "{:>6} {} {:<10} {:<9} {:<10} {}",
+                        e.seq,
+                        e.at,
+                        e.entry.user,
+                        e.entry.action,
+                        e.entry.external_id.clone().unwrap_or_default(),
+                        e.entry.llt_code.map(|c| format!("LLT {c} {}", e.entry.llt_name.clone().unwrap_or_default())).or(e.entry.comment.clone()).unwrap_or_default()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ExportRow {
+    item_id: String,
+    study: String,
+    subject: String,
+    reported_term: String,
+    state: String,
+    llt_code: Option<u32>,
+    llt_name: Option<String>,
+    pt_code: Option<u32>,
+    pt_name: Option<String>,
+    hlt_code: Option<u32>,
+    hlt_name: Option<String>,
+    hlgt_code: Option<u32>,
+    hlgt_name: Option<String>,
+    soc_code: Option<u32>,
+    soc_name: Option<String>,
+    meddra_version: Option<String>,
+    proposer: Option<String>,
+    reviewer: Option<String>,
+    imported_at: String,
+    proposed_at: Option<String>,
+    confirmed_at: Option<String>,
+}
+
+fn export_row(it: &Item, dict: Option<&Dictionary>) -> ExportRow {
+    let llt = it.llt_code.and_then(|c| dict.and_then(|d| d.llt(c)));
+    let path = it.pt_code.and_then(|p| dict.and_then(|d| d.primary_path(p)));
+    ExportRow {
+        item_id: it.external_id.clone(),
+        study: it.study.clone(),
+        subject: it.subject.clone(),
+        reported_term: it.reported_term.clone(),
+        state: it.state.to_string(),
+        llt_code: it.llt_code,
+        llt_name: llt.map(|l| l.name.clone()),
+        pt_code: it.pt_code,
+        pt_name: path.as_ref().map(|p| p.pt.name.clone()),
+        hlt_code: path.as_ref().map(|p| p.hlt.code),
+        hlt_name: path.as_ref().map(|p| p.hlt.name.clone()),
+        hlgt_code: path.as_ref().map(|p| p.hlgt.code),
+        hlgt_name: path.as_ref().map(|p| p.hlgt.name.clone()),
+        soc_code: path.as_ref().map(|p| p.soc.code),
+        soc_name: path.as_ref().map(|p| p.soc.name.clone()),
+        meddra_version: it.meddra_version.clone(),
+        proposer: it.proposer.clone(),
+        reviewer: it.reviewer.clone(),
+        imported_at: it.imported_at.clone(),
+        proposed_at: it.proposed_at.clone(),
+        confirmed_at: it.confirmed_at.clone(),
+    }
+}
+
+fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
+    Ok(match out {
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        None => Box::new(std::io::stdout().lock()),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn export(db: &Path, format: Format, out: Option<PathBuf>, study: Option<String>, from: Option<String>, to: Option<String>, state: String) -> Result<ExitCode> {
+    let store = Store::open(db)?;
+    let states = state.split(',').map(State::parse).collect::<Result<Vec<_>>>()?;
+    for d in [&from, &to].into_iter().flatten() {
+        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+            bail!("'{d}' is not a date: use YYYY-MM-DD");
+        }
+    }
+    let items = store.items(&ItemFilter { states, study, text: None })?;
+    // Codes are exported with the hierarchy of the version they were coded in.
+    let mut dicts: HashMap<String, Option<Dictionary>> = HashMap::new();
+    let mut rows = Vec::new();
+    for it in &items {
+        let day = it.confirmed_at.as_deref().or(it.proposed_at.as_deref()).unwrap_or(&it.updated_at).get(..10).unwrap_or("").to_string();
+        if from.as_ref().is_some_and(|f| day.as_str() < f.as_str()) || to.as_ref().is_some_and(|t| day.as_str() > t.as_str()) {
+            continue;
+        }
+        let dict = match &it.meddra_version {
+            Some(v) => dicts.entry(v.clone()).or_insert_with(|| store.dictionary(v).ok()).as_ref(),
+            None => None,
+        };
+        rows.push(export_row(it, dict));
+    }
+    let mut w = output(out.as_deref())?;
+    match format {
+        Format::Csv => {
+            let mut c = csv::Writer::from_writer(&mut w);
+            if rows.is_empty() {
+                // Header only, so that consumers still see the columns.
+                c.write_record(["item_id", "study", "subject", "reported_term", "state", "llt_code", "llt_name", "pt_code", "pt_name", "hlt_code", "hlt_name", "hlgt_code", "hlgt_name", "soc_code", "soc_name", "meddra_version", "proposer", "reviewer", "imported_at", "proposed_at", "confirmed_at"])?;
+            }
+            for r in &rows {
+                c.serialize(r)?;
+            }
+            c.flush()?;
+        }
+        Format::Jsonl => {
+            for r in &rows {
+                writeln!(w, "{}", serde_json::to_string(r)?)?;
+            }
+        }
+    }
+    w.flush()?;
+    if let Some(p) = out {
+        eprintln!("Exported {} item(s) to {}", rows.len(), p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn data(cmd: DataCmd, db: &Path) -> Result<ExitCode> {
+    let store = Store::open(db)?;
+    match cmd {
+        DataCmd::ExportTraining { out } => {
+            let pairs = store.training_pairs()?;
+            let mut w = output(out.as_deref())?;
+            {
+                let mut c = csv::Writer::from_writer(&mut w);
+                c.write_record(["reported_term", "llt_code", "meddra_version", "confirmed_at"])?;
+                for p in &pairs {
+                    c.write_record([p.reported_term.clone(), p.llt_code.to_string(), p.meddra_version.clone(), p.confirmed_at.clone()])?;
+                }
+                c.flush()?;
+            }
+            w.flush()?;
+            if let Some(p) = out {
+                eprintln!("Wrote {} training pair(s) to {}", pairs.len(), p.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn backtest(db: &Path, json: bool, plot: Option<PathBuf>, model: Option<String>) -> Result<ExitCode> {
+    let store = Store::open(db)?;
+    let cases = store.backtest_cases(model.as_deref())?;
+    if cases.is_empty() {
+        println!("No confirmed items with model proposals yet: nothing to back-test.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = crate::backtest::report(&cases);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", crate::backtest::render_text(&report));
+    }
+    if let Some(p) = plot {
+        if p.extension().and_then(|e| e.to_str()) != Some("svg") {
+            bail!("{}: the plot is written as SVG; name the file *.svg", p.display());
+        }
+        let title = format!("medcoder back-test: {} confirmed items", cases.len());
+        std::fs::write(&p, crate::backtest::render_svg(&report, &title)).with_context(|| format!("writing {}", p.display()))?;
+        eprintln!("Wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn recode_check(db: &Path) -> Result<ExitCode> {
+    let store = Store::open(db)?;
+    let dict = store.active_dictionary()?;
+    let list = store.recode_candidates(&dict)?;
+    if list.is_empty() {
+        println!("No confirmed code needs recoding for MedDRA {}.", dict.version);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{} confirmed code(s) need recoding for MedDRA {}:", list.len(), dict.version);
+    for c in &list {
+        println!("  {:<10} {:<40} (coded in {}) {}", c.item.external_id, c.item.reported_term, opt(&c.item.meddra_version), c.reason);
+    }
+    println!("Recode each with `medcoder recode <id> <llt code>`; the new code goes to review.");
+    Ok(ExitCode::from(4))
+}
+
+pub fn settings(cmd: SettingsCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
+    let store = Store::open(db)?;
+    match cmd {
+        SettingsCmd::Show => {
+            println!("autocode-confirm  {}", store.setting("autocode_confirm")?.unwrap_or_else(|| "off".into()));
+            println!("active MedDRA     {}", store.active_version()?.unwrap_or_else(|| "-".into()));
+        }
+        SettingsCmd::AutocodeConfirm { value } => {
+            let v = match value {
+                OnOff::On => "on",
+                OnOff::Off => "off",
+            };
+            let mut store = store;
+            store.set_team_setting(need_user(acting)?, "autocode_confirm", v)?;
+            println!("autocode-confirm set to {v}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Demo users (admin, a coder, two reviewers) and the demo queue, each added once.
+pub const DEMO_USERS: [(&str, Role); 4] = [("admin", Role::Admin), ("alice", Role::Coder), ("bob", Role::Reviewer), ("carol", Role::Reviewer)];
+
+pub fn ensure_demo(store: &mut Store) -> Result<()> {
+    let existing: Vec<String> = store.users()?.into_iter().map(|u| u.name).collect();
+    for (name, role) in DEMO_USERS {
+        if !existing.iter().any(|e| e == name) {
+            let acting = if store.users()?.is_empty() { None } else { Some("admin") };
+            store.add_user(acting, name, role)?;
+        }
+    }
+    let file = crate::paths::assets_dir().join("demo/queue.csv");
+    let (items, _, _) = queue::read_file(&file)?;
+    let known: std::collections::HashSet<String> = store.items(&ItemFilter::default())?.into_iter().map(|i| i.external_id).collect();
+    let new: Vec<_> = items.into_iter().filter(|i| !known.contains(&i.external_id)).collect();
+    if !new.is_empty() {
+        let r = store.import_items("alice", &new, "assets/demo/queue.csv")?;
+        println!("Demo queue: {} reported terms imported ({} coded by the exact-name rule, awaiting review)", r.imported, r.autocoded);
+        println!("Demo users: admin (admin), alice (coder), bob and carol (reviewers)");
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! Read-only views over the queue and the log: back-test cases, training pairs, recode candidates.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+
+use super::queue::{item_from_row, Item, State, ITEM_COLUMNS};
+use super::workflow::Proposal;
+use super::Store;
+use crate::backtest::Case;
+use crate::meddra::Dictionary;
+
+/// A confirmed (reported term, LLT) pair for training.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrainingPair {
+    pub reported_term: String,
+    pub llt_code: u32,
+    pub meddra_version: String,
+    pub confirmed_at: String,
+}
+
+/// Why a confirmed code needs recoding in the active version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecodeCandidate {
+    pub item: Item,
+    pub reason: String,
+}
+
+impl Store {
+    /// Confirmed items with the model's proposals as they stood when the code was confirmed.
+    pub fn backtest_cases(&self, model_version: Option<&str>) -> Result<Vec<Case>> {
+        // The newest confirm row of each still-confirmed item that carries proposals.
+        let mut st = self.conn.prepare(
+            "SELECT l.llt_code, l.pt_code, l.proposals, l.entropy, l.model_version FROM decision_log l
+             JOIN item i ON i.id = l.item_id AND i.state = 'confirmed'
+             WHERE l.seq = (SELECT max(seq) FROM decision_log WHERE item_id = l.item_id AND action = 'confirm')
+               AND l.proposals IS NOT NULL ORDER BY l.seq",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, u32>(0)?, r.get::<_, Option<u32>>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<f64>>(3)?, r.get::<_, Option<String>>(4)?))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (llt, pt, json, entropy, model) = r?;
+            if model_version.is_some_and(|m| Some(m) != model.as_deref()) {
+                continue;
+            }
+            let props: Vec<Proposal> = serde_json::from_str(&json)?;
+            out.push(Case {
+                llt,
+                pt: pt.unwrap_or(0),
+                proposals: props.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect(),
+                entropy,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Newest confirmed decision per normalised reported term.
+    pub fn training_pairs(&self) -> Result<Vec<TrainingPair>> {
+        let mut st = self.conn.prepare(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE state = 'confirmed' ORDER BY confirmed_at, id"))?;
+        let items = st.query_map([], item_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut newest: HashMap<String, TrainingPair> = HashMap::new();
+        for it in items {
+            let key = crate::text::normalize(&it.reported_term);
+            if key.is_empty() {
+                continue;
+            }
+            let (Some(llt), Some(at)) = (it.llt_code, it.confirmed_at.clone()) else { continue };
+            newest.insert(key.clone(), TrainingPair { reported_term: key, llt_code: llt, meddra_version: it.meddra_version.unwrap_or_default(), confirmed_at: at });
+        }
+        let mut out: Vec<TrainingPair> = newest.into_values().collect();
+        out.sort_by(|a, b| a.reported_term.cmp(&b.reported_term));
+        Ok(out)
+    }
+
+    /// Confirmed codes from another MedDRA version whose LLT is gone or non-current, or whose PT
+    /// changed, in the given (active) dictionary.
+    pub fn recode_candidates(&self, dict: &Dictionary) -> Result<Vec<RecodeCandidate>> {
+        let items = self.items(&super::queue::ItemFilter { states: vec![State::Confirmed], ..Default::default() })?;
+        let mut out = Vec::new();
+        for it in items {
+            if it.meddra_version.as_deref() == Some(dict.version.as_str()) {
+                continue;
+            }
+            let Some(code) = it.llt_code else { continue };
+            let reason = match dict.llt(code) {
+                None => Some(format!("LLT {code} does not exist in MedDRA {}", dict.version)),
+                Some(l) if !l.current => Some(format!("LLT {code} '{}' is non-current in MedDRA {}", l.name, dict.version)),
+                Some(l) if Some(l.pt_code) != it.pt_code => Some(format!(
+                    "LLT {code} '{}' moved from PT {} to PT {} '{}'",
+                    l.name,
+                    it.pt_code.map(|p| p.to_string()).unwrap_or_default(),
+                    l.pt_code,
+                    dict.pt(l.pt_code).map(|p| p.name.as_str()).unwrap_or("?")
+                )),
+                Some(_) => None,
+            };
+            if let Some(reason) = reason {
+                out.push(RecodeCandidate { item: it, reason });
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,437 @@
+//! The coding workflow and its rules, enforced here in the store so that no client can skip them:
+//! four-eye review (nobody confirms their own proposal), reviewer role for confirm and return,
+//! non-current LLTs never chosen, and stale actions (the item changed since it was read) refused.
+
+use std::fmt;
+
+use anyhow::{anyhow, Context, Result};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use super::log::{self, Entry};
+use super::queue::{item_from_row, Item, State, ITEM_COLUMNS};
+use super::users::Role;
+use super::Store;
+use crate::meddra::{Dictionary, Llt};
+
+/// The proposer name recorded for codes set by the autocoding rule.
+pub const AUTOCODER: &str = "autocoder";
+
+/// One of the engine's ranked proposals for an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub llt_code: u32,
+    pub pt_code: u32,
+    /// The engine's raw ranking score.
+    pub score: f64,
+    /// Calibrated probability that this LLT is right, in [0, 1].
+    pub confidence: f64,
+}
+
+/// The engine's proposals for an item, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProposalSet {
+    pub model_version: String,
+    pub meddra_version: String,
+    pub entropy: Option<f64>,
+    pub proposals: Vec<Proposal>,
+    pub computed_at: String,
+}
+
+/// How the proposer found the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Model,
+    Search,
+    Browse,
+    Manual,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Model => "model",
+            Source::Search => "searched",
+            Source::Browse => "browsed",
+            Source::Manual => "manual",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Propose { llt: u32, source: Source },
+    Confirm,
+    Return { comment: String },
+    Query { note: String },
+    /// Change a confirmed code (e.g. after a MedDRA upgrade); it goes back to review.
+    Recode { llt: u32, source: Source, comment: Option<String> },
+}
+
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Action::Propose { .. } => "propose",
+            Action::Confirm => "confirm",
+            Action::Return { .. } => "return",
+            Action::Query { .. } => "query",
+            Action::Recode { .. } => "recode",
+        }
+    }
+}
+
+/// Why the store refused an action. Shown to the user as is.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    Stale { item: String, read: i64, now: i64, by: String, at: String },
+    OwnProposal { item: String },
+    NotReviewer { user: String, role: Role },
+    NonCurrent { code: u32, name: String, version: String },
+    UnknownLlt { code: u32, version: String },
+    WrongState { item: String, action: &'static str, state: State },
+    NeedsText { action: &'static str },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::Stale { item, read, now, by, at } => write!(
+                f,
+                "item {item} was changed by {by} at {at} after you read it (revision {read}, now {now}); reload it and try again"
+            ),
+            Refusal::OwnProposal { item } => write!(f, "four-eye rule: you proposed the code of {item}, so another reviewer must confirm or return it"),
+            Refusal::NotReviewer { user, role } => write!(f, "{user} is a {role}; only reviewers and admins confirm or return codes"),
+            Refusal::NonCurrent { code, name, version } => {
+                write!(f, "LLT {code} '{name}' is non-current in MedDRA {version} and cannot be chosen as a new code")
+            }
+            Refusal::UnknownLlt { code, version } => write!(f, "{code} is not an LLT code in MedDRA {version}"),
+            Refusal::WrongState { item, action, state } => write!(f, "cannot {action} item {item}: it is {state}"),
+            Refusal::NeedsText { action } => write!(f, "{action} needs a comment"),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+fn current_llt<'d>(dict: &'d Dictionary, code: u32) -> Result<&'d Llt, Refusal> {
+    let l = dict.llt(code).ok_or_else(|| Refusal::UnknownLlt { code, version: dict.version.clone() })?;
+    if !l.current {
+        return Err(Refusal::NonCurrent { code, name: l.name.clone(), version: dict.version.clone() });
+    }
+    Ok(l)
+}
+
+fn load_proposals(tx: &Transaction<'_>, item_id: i64) -> Result<Option<(String, Option<f64>, String)>> {
+    Ok(tx
+        .query_row("SELECT model_version, entropy, proposals FROM item_proposals WHERE item_id = ?1", [item_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?)
+}
+
+/// The log entry shared by every action on an item; the caller fills in the rest.
+fn entry_for(user: &str, action: &str, item: &Item, to: State) -> Entry {
+    Entry {
+        user: user.into(),
+        action: action.into(),
+        item_id: Some(item.id),
+        external_id: Some(item.external_id.clone()),
+        reported_term: Some(item.reported_term.clone()),
+        state_from: Some(item.state.to_string()),
+        state_to: Some(to.to_string()),
+        ..Default::default()
+    }
+}
+
+fn with_code(mut e: Entry, dict: &Dictionary, llt: &Llt) -> Entry {
+    e.llt_code = Some(llt.code);
+    e.llt_name = Some(llt.name.clone());
+    e.pt_code = Some(llt.pt_code);
+    e.pt_name = dict.pt(llt.pt_code).map(|p| p.name.clone());
+    e.meddra_version = Some(dict.version.clone());
+    e
+}
+
+/// Attaches what the model proposed, and where the chosen LLT ranked among it.
+fn with_proposals(mut e: Entry, tx: &Transaction<'_>, item_id: i64, chosen: u32) -> Result<Entry> {
+    if let Some((model, entropy, json)) = load_proposals(tx, item_id)? {
+        let props: Vec<Proposal> = serde_json::from_str(&json).context("stored proposals are not valid JSON")?;
+        e.chosen_rank = props.iter().position(|p| p.llt_code == chosen).map(|i| i as i64 + 1);
+        e.model_version = Some(model);
+        e.entropy = entropy;
+        e.proposals = Some(json);
+    }
+    Ok(e)
+}
+
+/// Sets a rule-found code on a freshly imported item, inside the import's transaction.
+pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Dictionary, llt: &Llt, confirm: bool) -> Result<()> {
+    let item = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [item_id], item_from_row)?;
+    let to = if confirm { State::Confirmed } else { State::Proposed };
+    let now = super::now();
+    tx.execute(
+        "UPDATE item SET state = ?1, llt_code = ?2, pt_code = ?3, meddra_version = ?4, source = 'rule', proposer = ?5, proposed_at = ?6, confirmed_at = ?7, reviewer = ?8, revision = revision + 1, updated_at = ?6, updated_by = ?9 WHERE id = ?10",
+        params![to.as_str(), llt.code, llt.pt_code, dict.version, AUTOCODER, now, confirm.then(|| now.clone()), confirm.then_some(AUTOCODER), user, item_id],
+    )?;
+    let mut e = with_code(entry_for(user, "autocode", &item, to), dict, llt);
+    e.source = Some("rule".into());
+    e.comment = Some(if confirm { "rule match; auto-confirmed by team setting".into() } else { "rule match; awaits review".into() });
+    log::append(tx, &e)?;
+    Ok(())
+}
+
+impl Store {
+    /// Performs one workflow action as `user`. `expected_revision` is the item revision the user
+    /// saw; None means "whatever it is now" (a single command that reads and acts at once).
+    pub fn act(&mut self, dict: &Dictionary, user: &str, external_id: &str, expected_revision: Option<i64>, action: Action) -> Result<Item> {
+        let role = self.user(user)?.role;
+        // IMMEDIATE takes the write lock before reading, so two processes can never both act on
+        // the same revision.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let item = tx
+            .query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE external_id = ?1"), [external_id], item_from_row)
+            .optional()?
+            .ok_or_else(|| anyhow!("no queue item with id '{external_id}'"))?;
+        if let Some(read) = expected_revision {
+            if read != item.revision {
+                return Err(Refusal::Stale { item: item.external_id.clone(), read, now: item.revision, by: item.updated_by.clone(), at: item.updated_at.clone() }.into());
+            }
+        }
+        let wrong_state = || Refusal::WrongState { item: item.external_id.clone(), action: action.name(), state: item.state };
+        let now = super::now();
+        let entry = match &action {
+            Action::Propose { llt, source } | Action::Recode { llt, source, .. } => {
+                let allowed = match action {
+                    Action::Propose { .. } => matches!(item.state, State::New | State::Proposed | State::Returned | State::Query),
+                    _ => item.state == State::Confirmed,
+                };
+                if !allowed {
+                    return Err(wrong_state().into());
+                }
+                let l = current_llt(dict, *llt)?;
+                tx.execute(
+                    "UPDATE item SET state = 'proposed', llt_code = ?1, pt_code = ?2, meddra_version = ?3, source = ?4, proposer = ?5, reviewer = NULL, proposed_at = ?6, confirmed_at = NULL, revision = revision + 1, updated_at = ?6, updated_by = ?5 WHERE id = ?7",
+                    params![l.code, l.pt_code, dict.version, source.as_str(), user, now, item.id],
+                )?;
+                let mut e = with_code(entry_for(user, action.name(), &item, State::Proposed), dict, l);
+                e.source = Some(source.as_str().into());
+                if let Action::Recode { comment, .. } = &action {
+                    e.comment = comment.clone();
+                }
+                with_proposals(e, &tx, item.id, l.code)?
+            }
+            Action::Confirm | Action::Return { .. } => {
+                if item.state != State::Proposed {
+                    return Err(wrong_state().into());
+                }
+                if !role.can_review() {
+                    return Err(Refusal::NotReviewer { user: user.into(), role }.into());
+                }
+                if item.proposer.as_deref() == Some(user) {
+                    return Err(Refusal::OwnProposal { item: item.external_id.clone() }.into());
+                }
+                let code = item.llt_code.context("proposed item without an LLT")?;
+                let (to, comment) = match &action {
+                    Action::Return { comment } if comment.trim().is_empty() => return Err(Refusal::NeedsText { action: "return" }.into()),
+                    Action::Return { comment } => (State::Returned, Some(comment.trim().to_string())),
+                    _ => (State::Confirmed, None),
+                };
+                tx.execute(
+                    "UPDATE item SET state = ?1, reviewer = ?2, confirmed_at = ?3, comment = COALESCE(?4, comment), revision = revision + 1, updated_at = ?5, updated_by = ?2 WHERE id = ?6",
+                    params![to.as_str(), user, (to == State::Confirmed).then(|| now.clone()), comment, now, item.id],
+                )?;
+                let mut e = entry_for(user, action.name(), &item, to);
+                // The code under review is recorded with the names of the version it was coded in.
+                e.llt_code = Some(code);
+                e.pt_code = item.pt_code;
+                e.meddra_version = item.meddra_version.clone();
+                if dict.version == item.meddra_version.clone().unwrap_or_default() {
+                    e.llt_name = dict.llt(code).map(|l| l.name.clone());
+                    e.pt_name = item.pt_code.and_then(|p| dict.pt(p)).map(|p| p.name.clone());
+                }
+                e.source = item.source.clone();
+                e.comment = comment;
+                with_proposals(e, &tx, item.id, code)?
+            }
+            Action::Query { note } => {
+                if !matches!(item.state, State::New | State::Proposed | State::Returned) {
+                    return Err(wrong_state().into());
+                }
+                if note.trim().is_empty() {
+                    return Err(Refusal::NeedsText { action: "query" }.into());
+                }
+                tx.execute(
+                    "UPDATE item SET state = 'query', comment = ?1, revision = revision + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                    params![note.trim(), now, user, item.id],
+                )?;
+                let mut e = entry_for(user, "query", &item, State::Query);
+                e.comment = Some(note.trim().to_string());
+                e
+            }
+        };
+        log::append(&tx, &entry)?;
+        let updated = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [item.id], item_from_row)?;
+        tx.commit()?;
+        Ok(updated)
+    }
+
+    /// Stores the engine's latest proposals for an item (replacing older ones).
+    pub fn set_proposals(&mut self, item_id: i64, set: &ProposalSet) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO item_proposals(item_id, model_version, meddra_version, entropy, proposals, computed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(item_id) DO UPDATE SET model_version = excluded.model_version, meddra_version = excluded.meddra_version, entropy = excluded.entropy, proposals = excluded.proposals, computed_at = excluded.computed_at",
+            params![item_id, set.model_version, set.meddra_version, set.entropy, serde_json::to_string(&set.proposals)?, set.computed_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
+        let row: Option<(String, String, Option<f64>, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT model_version, meddra_version, entropy, proposals, computed_at FROM item_proposals WHERE item_id = ?1",
+                [item_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        row.map(|(model_version, meddra_version, entropy, json, computed_at)| {
+            Ok(ProposalSet { model_version, meddra_version, entropy, proposals: serde_json::from_str(&json)?, computed_at })
+        })
+        .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meddra::outline;
+    use crate::store::queue::NewItem;
+
+    fn setup() -> (Store, Dictionary) {
+        let rel = outline::compile(
+            std::path::Path::new("t"),
+            "RELEASE T-1 | E\nSOC S | S\nHLGT G\nHLT T\nPT Headache: Head pain; ~Cephalgia\nPT Nausea: Feeling sick\n",
+        )
+        .unwrap();
+        let mut s = Store::in_memory().unwrap();
+        s.import_release(&rel, "test", false).unwrap();
+        s.add_user(None, "ann", Role::Admin).unwrap();
+        s.add_user(Some("ann"), "cody", Role::Coder).unwrap();
+        s.add_user(Some("ann"), "rita", Role::Reviewer).unwrap();
+        s.add_user(Some("ann"), "rob", Role::Reviewer).unwrap();
+        let items: Vec<NewItem> = [("A1", "bad head pain"), ("A2", "HEADACHE."), ("A3", "queasy")]
+            .iter()
+            .enumerate()
+            .map(|(i, (id, t))| NewItem { line: i + 2, external_id: id.to_string(), study: "S".into(), subject: "1".into(), reported_term: t.to_string(), ..Default::default() })
+            .collect();
+        let r = s.import_items("cody", &items, "q.csv").unwrap();
+        assert_eq!((r.imported, r.autocoded), (3, 1));
+        let d = s.active_dictionary().unwrap();
+        (s, d)
+    }
+
+    fn code(d: &Dictionary, name: &str) -> u32 {
+        d.llts.iter().find(|l| l.name == name).unwrap().code
+    }
+
+    fn refusal(e: anyhow::Error) -> Refusal {
+        e.downcast::<Refusal>().expect("a workflow refusal")
+    }
+
+    #[test]
+    fn propose_then_four_eye_confirm() {
+        let (mut s, d) = setup();
+        let it = s.act(&d, "cody", "A1", Some(0), Action::Propose { llt: code(&d, "Head pain"), source: Source::Search }).unwrap();
+        assert_eq!((it.state, it.revision, it.proposer.as_deref()), (State::Proposed, 1, Some("cody")));
+        // A coder cannot review.
+        let r = refusal(s.act(&d, "cody", "A1", None, Action::Confirm).unwrap_err());
+        assert!(matches!(r, Refusal::NotReviewer { .. }), "{r}");
+        // A reviewer's own proposal cannot be confirmed by them.
+        s.act(&d, "rita", "A1", None, Action::Propose { llt: code(&d, "Headache"), source: Source::Model }).unwrap();
+        let r = refusal(s.act(&d, "rita", "A1", None, Action::Confirm).unwrap_err());
+        assert_eq!(r, Refusal::OwnProposal { item: "A1".into() });
+        let it = s.act(&d, "rob", "A1", None, Action::Confirm).unwrap();
+        assert_eq!((it.state, it.reviewer.as_deref()), (State::Confirmed, Some("rob")));
+        let log = s.log_entries(Some(it.id)).unwrap();
+        let actions: Vec<_> = log.iter().map(|e| e.entry.action.as_str()).collect();
+        assert_eq!(actions, ["import", "propose", "propose", "confirm"]);
+        assert_eq!(log[3].entry.llt_name.as_deref(), Some("Headache"));
+        assert_eq!(log[3].entry.source.as_deref(), Some("model"));
+    }
+
+    #[test]
+    fn non_current_and_unknown_llts_are_refused() {
+        let (mut s, d) = setup();
+        let r = refusal(s.act(&d, "cody", "A1", None, Action::Propose { llt: code(&d, "Cephalgia"), source: Source::Search }).unwrap_err());
+        assert!(matches!(r, Refusal::NonCurrent { .. }), "{r}");
+        let r = refusal(s.act(&d, "cody", "A1", None, Action::Propose { llt: 1, source: Source::Manual }).unwrap_err());
+        assert!(matches!(r, Refusal::UnknownLlt { .. }), "{r}");
+        assert_eq!(s.item("A1").unwrap().revision, 0, "refused actions change nothing");
+    }
+
+    #[test]
+    fn stale_revision_is_refused() {
+        let (mut s, d) = setup();
+        s.act(&d, "cody", "A3", Some(0), Action::Propose { llt: code(&d, "Feeling sick"), source: Source::Search }).unwrap();
+        let r = refusal(s.act(&d, "rita", "A3", Some(0), Action::Return { comment: "x".into() }).unwrap_err());
+        assert!(matches!(r, Refusal::Stale { read: 0, now: 1, .. }), "{r}");
+        assert!(r.to_string().contains("changed by cody"), "{r}");
+    }
+
+    #[test]
+    fn return_query_and_reproposal() {
+        let (mut s, d) = setup();
+        s.act(&d, "cody", "A3", None, Action::Propose { llt: code(&d, "Headache"), source: Source::Search }).unwrap();
+        let r = refusal(s.act(&d, "rita", "A3", None, Action::Return { comment: " ".into() }).unwrap_err());
+        assert_eq!(r, Refusal::NeedsText { action: "return" });
+        let it = s.act(&d, "rita", "A3", None, Action::Return { comment: "queasy is nausea".into() }).unwrap();
+        assert_eq!((it.state, it.comment.as_deref()), (State::Returned, Some("queasy is nausea")));
+        let it = s.act(&d, "cody", "A3", None, Action::Query { note: "ask site: nausea or vomiting?".into() }).unwrap();
+        assert_eq!(it.state, State::Query);
+        let it = s.act(&d, "cody", "A3", None, Action::Propose { llt: code(&d, "Nausea"), source: Source::Browse }).unwrap();
+        assert_eq!(it.state, State::Proposed);
+        let r = refusal(s.act(&d, "rita", "A2", None, Action::Recode { llt: code(&d, "Nausea"), source: Source::Search, comment: None }).unwrap_err());
+        assert!(matches!(r, Refusal::WrongState { .. }), "{r}");
+    }
+
+    #[test]
+    fn autocoded_items_go_through_review_and_rank_is_logged() {
+        let (mut s, d) = setup();
+        let it = s.item("A2").unwrap();
+        assert_eq!((it.state, it.proposer.as_deref(), it.source.as_deref()), (State::Proposed, Some(AUTOCODER), Some("rule")));
+        let set = ProposalSet {
+            model_version: "m1".into(),
+            meddra_version: "T-1".into(),
+            entropy: Some(0.4),
+            proposals: vec![
+                Proposal { llt_code: code(&d, "Head pain"), pt_code: 0, score: 2.0, confidence: 0.7 },
+                Proposal { llt_code: code(&d, "Headache"), pt_code: 0, score: 1.0, confidence: 0.2 },
+            ],
+            computed_at: "now".into(),
+        };
+        s.set_proposals(it.id, &set).unwrap();
+        assert_eq!(s.proposals(it.id).unwrap().unwrap(), set);
+        s.act(&d, "rita", "A2", None, Action::Confirm).unwrap();
+        let last = s.log_entries(Some(it.id)).unwrap().pop().unwrap();
+        assert_eq!((last.entry.chosen_rank, last.entry.model_version.as_deref()), (Some(2), Some("m1")));
+        // Recode a confirmed item: back to review.
+        let it = s.act(&d, "cody", "A2", None, Action::Recode { llt: code(&d, "Head pain"), source: Source::Model, comment: Some("upgrade".into()) }).unwrap();
+        assert_eq!(it.state, State::Proposed);
+    }
+
+    #[test]
+    fn duplicate_ids_are_skipped_and_auto_confirm_setting() {
+        let (mut s, _) = setup();
+        s.set_setting("autocode_confirm", "on").unwrap();
+        let items = vec![
+            NewItem { line: 2, external_id: "A1".into(), study: "S".into(), subject: "1".into(), reported_term: "x".into(), ..Default::default() },
+            NewItem { line: 3, external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "nausea".into(), ..Default::default() },
+            NewItem { line: 4, external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "y".into(), ..Default::default() },
+        ];
+        let r = s.import_items("cody", &items, "q2.csv").unwrap();
+        assert_eq!(r.imported, 1);
+        assert_eq!(r.duplicates.iter().map(|d| d.line).collect::<Vec<_>>(), vec![2, 4]);
+        assert_eq!(s.item("B1").unwrap().state, State::Confirmed);
+        assert_eq!(s.items(&Default::default()).unwrap().len(), 4);
+    }
+}

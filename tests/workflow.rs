@@ -1,0 +1,271 @@
+//! The coding workflow driven through the binary: queue import, four-eye review, the decision log
+//! and its audit, concurrent writers, export, training data, back-test and recode after an upgrade.
+
+mod common;
+use common::*;
+use std::fs;
+use std::process::{Command, Stdio};
+
+fn llt_code(name: &str) -> String {
+    let text = fs::read_to_string(demo_dir().join("MedAscii/llt.asc")).unwrap();
+    text.lines().find(|l| l.split('$').nth(1) == Some(name)).unwrap().split('$').next().unwrap().to_string()
+}
+
+/// Demo dictionary, users admin/alice (coder)/bob/carol (reviewers), and a small queue.
+fn setup() -> Env {
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    env.ok(&["user", "add", "admin", "--role", "admin"]);
+    for (u, r) in [("alice", "coder"), ("bob", "reviewer"), ("carol", "reviewer"), ("dave", "coder")] {
+        env.ok(&["--user", "admin", "user", "add", u, "--role", r]);
+    }
+    let q = env.dir.path().join("q.csv");
+    fs::write(
+        &q,
+        "id,study,subject,reported_term,onset_date,investigator\n\
+         X1,ST1,001,pain of right thigh to the knee,2026-01-02,Dr A\n\
+         X2,ST1,002,hedache,2026-01-03,Dr A\n\
+         X3,ST2,003,Nausea,2026-01-04,Dr B\n\
+         X4,ST2,004,itchy skin all over,,\n",
+    )
+    .unwrap();
+    let out = env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    assert!(out.contains("Imported 4 item(s)") && out.contains("1 coded by the exact-name rule"), "{out}");
+    env
+}
+
+#[test]
+fn queue_import_reports_bad_rows_and_duplicates() {
+    let env = setup();
+    let q = env.dir.path().join("q2.csv");
+    let mut bytes = b"id,study,subject,reported_term\nX1,ST1,001,again\nY1,ST1,009,\nY2,ST1\nY3,ST1,010,vomitting x2\n".to_vec();
+    bytes.extend_from_slice(b"Y4,ST1,011,fi\xe8vre\n");
+    fs::write(&q, bytes).unwrap();
+    let out = env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    assert!(out.contains("Imported 1 item(s)"), "{out}");
+    assert!(out.contains("skipped line 2: id X1 is already queued"), "{out}");
+    assert!(out.contains("rejected line 3: empty reported term"), "{out}");
+    assert!(out.contains("rejected line 4"), "{out}");
+    assert!(out.contains("rejected line 6: column reported_term is not valid UTF-8"), "{out}");
+    let j = env.dir.path().join("q3.jsonl");
+    fs::write(&j, "{\"id\":\"J1\",\"study\":\"ST3\",\"subject\":\"1\",\"reported_term\":\"dizzy\"}\n{broken\n").unwrap();
+    let out = env.ok(&["--user", "alice", "queue", "import", s(&j)]);
+    assert!(out.contains("Imported 1 item(s)") && out.contains("rejected line 2: not a JSON object"), "{out}");
+    let err = env.fails(&["queue", "import", s(&j)]);
+    assert!(err.contains("--user"), "{err}");
+    let out = env.ok(&["queue", "list", "--state", "new", "--study", "ST1"]);
+    assert!(out.contains("X1") && out.contains("Y3") && !out.contains("X3"), "{out}");
+}
+
+#[test]
+fn four_eye_review_end_to_end() {
+    let env = setup();
+    let leg = llt_code("Unilateral leg pain");
+    let out = env.ok(&["--user", "alice", "code", "X1", &leg, "--source", "search", "--rev", "0"]);
+    assert!(out.contains("X1 is now proposed (revision 1)"), "{out}");
+    let err = env.fails(&["--user", "alice", "confirm", "X1"]);
+    assert!(err.contains("only reviewers and admins"), "{err}");
+    // A reviewer who proposed cannot confirm their own code.
+    env.ok(&["--user", "bob", "code", "X2", &llt_code("Headache"), "--source", "model"]);
+    let err = env.fails(&["--user", "bob", "confirm", "X2"]);
+    assert!(err.contains("four-eye rule"), "{err}");
+    env.ok(&["--user", "carol", "confirm", "X2"]);
+    env.ok(&["--user", "bob", "confirm", "X1", "--rev", "1"]);
+    // Non-current LLTs can never be proposed.
+    let err = env.fails(&["--user", "alice", "code", "X4", &llt_code("Cephalgia")]);
+    assert!(err.contains("non-current"), "{err}");
+    // Autocoded X3 still needs review; return it, re-propose after a query.
+    let out = env.ok(&["queue", "show", "X3"]);
+    assert!(out.contains("[proposed]") && out.contains("rule by autocoder"), "{out}");
+    env.ok(&["--user", "bob", "return", "X3", "--comment", "check the source document"]);
+    env.ok(&["--user", "alice", "query", "X3", "--note", "asked site for details"]);
+    env.ok(&["--user", "alice", "code", "X3", &llt_code("Nausea")]);
+    env.ok(&["--user", "carol", "confirm", "X3"]);
+
+    let log = env.ok(&["audit", "log", "--item", "X3"]);
+    for a in ["import", "autocode", "return", "query", "propose", "confirm"] {
+        assert!(log.contains(a), "missing {a} in\n{log}");
+    }
+    let out = env.ok(&["audit", "verify"]);
+    assert!(out.contains("Decision log intact"), "{out}");
+
+    // Export with the full hierarchy, filtered.
+    let csv = env.ok(&["export"]);
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 3);
+    let h = r.headers().unwrap().clone();
+    let col = |n: &str| h.iter().position(|x| x == n).unwrap();
+    let x1 = rows.iter().find(|r| &r[0] == "X1").unwrap();
+    assert_eq!(&x1[col("llt_name")], "Unilateral leg pain");
+    assert_eq!(&x1[col("pt_name")], "Pain in extremity");
+    assert_eq!(&x1[col("soc_name")], "Musculoskeletal and connective tissue disorders");
+    assert_eq!((&x1[col("proposer")], &x1[col("reviewer")]), ("alice", "bob"));
+    assert!(!x1[col("hlt_name")].is_empty() && !x1[col("hlgt_name")].is_empty());
+    let jsonl = env.ok(&["export", "--format", "jsonl", "--study", "ST2"]);
+    assert_eq!(jsonl.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(v["item_id"], "X3");
+    assert_eq!(env.ok(&["export", "--from", "2999-01-01", "--format", "jsonl"]), "");
+    let err = env.fails(&["export", "--from", "yesterday"]);
+    assert!(err.contains("not a date"), "{err}");
+
+    let pairs = env.ok(&["data", "export-training"]);
+    assert!(pairs.contains(&format!("pain of right thigh to the knee,{leg},DEMO-1.0")), "{pairs}");
+    assert_eq!(pairs.lines().count(), 4, "{pairs}");
+}
+
+#[test]
+fn editing_the_log_behind_medcoders_back_is_detected() {
+    let env = setup();
+    env.ok(&["--user", "alice", "code", "X1", &llt_code("Leg pain")]);
+    env.ok(&["--user", "bob", "confirm", "X1"]);
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    let e = conn.execute("UPDATE decision_log SET user = 'mallory' WHERE action = 'confirm'", []).unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let e = conn.execute("DELETE FROM decision_log WHERE seq = 1", []).unwrap_err();
+    assert!(e.to_string().contains("append-only"), "{e}");
+    let seq: i64 = conn.query_row("SELECT seq FROM decision_log WHERE action = 'confirm'", [], |r| r.get(0)).unwrap();
+    conn.execute_batch("DROP TRIGGER decision_log_no_update").unwrap();
+    conn.execute("UPDATE decision_log SET user = 'mallory' WHERE seq = ?1", [seq]).unwrap();
+    drop(conn);
+    let (ok, out, _) = env.run(&["audit", "verify"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("BROKEN at row {seq}")) && out.contains("edited"), "{out}");
+}
+
+#[test]
+fn two_writers_at_once_lose_no_update() {
+    let env = setup();
+    let ids: Vec<String> = (0..30).map(|i| format!("C{i:02}")).collect();
+    let q = env.dir.path().join("many.csv");
+    let mut text = "id,study,subject,reported_term\n".to_string();
+    for id in &ids {
+        text.push_str(&format!("{id},ST9,100,some pain\n"));
+    }
+    fs::write(&q, text).unwrap();
+    env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    let (leg, arm) = (llt_code("Leg pain"), llt_code("Arm pain"));
+    // Both coders read revision 0 of every item and act on it at the same time: for each item
+    // exactly one must win and the other be refused as stale.
+    let spawn = |user: &str, code: &str| {
+        let script = ids.iter().map(|id| format!("\"$BIN\" --user {user} code {id} {code} --rev 0 || true")).collect::<Vec<_>>().join("\n");
+        Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("BIN", env!("CARGO_BIN_EXE_medcoder"))
+            .env("MEDCODER_DB", env.db())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = spawn("alice", &leg);
+    let b = spawn("dave", &arm);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let text = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    let (ta, tb) = (text(&a), text(&b));
+    let wins = ta.matches("is now proposed").count() + tb.matches("is now proposed").count();
+    let stale = ta.matches("after you read it").count() + tb.matches("after you read it").count();
+    assert_eq!((wins, stale), (30, 30), "alice:\n{ta}\ndave:\n{tb}");
+    // Without a revision both actions apply in turn, and both are in the log.
+    let spawn2 = |user: &str, code: &str| {
+        let script = ids.iter().map(|id| format!("\"$BIN\" --user {user} code {id} {code}")).collect::<Vec<_>>().join(" && ");
+        Command::new("sh").arg("-c").arg(script).env("BIN", env!("CARGO_BIN_EXE_medcoder")).env("MEDCODER_DB", env.db()).output().unwrap()
+    };
+    let (a, b) = std::thread::scope(|sc| {
+        let a = sc.spawn(|| spawn2("alice", &leg));
+        let b = sc.spawn(|| spawn2("dave", &arm));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(a.status.success() && b.status.success(), "{}{}", text(&a), text(&b));
+    let conn = rusqlite::Connection::open(env.db()).unwrap();
+    for id in &ids {
+        let (rev, proposes): (i64, i64) = conn
+            .query_row(
+                "SELECT i.revision, (SELECT count(*) FROM decision_log l WHERE l.item_id = i.id AND l.action = 'propose') FROM item i WHERE external_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((rev, proposes), (3, 3), "{id}: every successful action is counted once");
+    }
+    assert!(env.ok(&["audit", "verify"]).contains("intact"));
+}
+
+#[test]
+fn backtest_from_logged_proposals() {
+    let env = setup();
+    let mut store = medcoder::store::Store::open(&env.db()).unwrap();
+    let dict = store.active_dictionary().unwrap();
+    let code = |n: &str| llt_code(n).parse::<u32>().unwrap();
+    let pt = |c: u32| dict.llt(c).unwrap().pt_code;
+    use medcoder::store::workflow::{Proposal, ProposalSet};
+    // X1: the model's top-1 is right; X2: right answer at rank 2.
+    for (id, ranked, entropy) in [("X1", ["Unilateral leg pain", "Leg pain"], 0.1), ("X2", ["Head pain", "Headache"], 1.5)] {
+        let item = store.item(id).unwrap();
+        let proposals = ranked
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Proposal { llt_code: code(n), pt_code: pt(code(n)), score: 1.0 - i as f64, confidence: if i == 0 { 0.9 - entropy / 4.0 } else { 0.05 } })
+            .collect();
+        store.set_proposals(item.id, &ProposalSet { model_version: "test-model".into(), meddra_version: "DEMO-1.0".into(), entropy: Some(entropy), proposals, computed_at: "t".into() }).unwrap();
+    }
+    drop(store);
+    env.ok(&["--user", "alice", "code", "X1", &llt_code("Unilateral leg pain"), "--source", "model"]);
+    env.ok(&["--user", "alice", "code", "X2", &llt_code("Headache"), "--source", "model"]);
+    env.ok(&["--user", "bob", "confirm", "X1"]);
+    env.ok(&["--user", "bob", "confirm", "X2"]);
+    let log = env.ok(&["audit", "log", "--item", "X2", "--json"]);
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["chosen_rank"], 2);
+    assert_eq!(last["model_version"], "test-model");
+
+    let out = env.ok(&["backtest"]);
+    assert!(out.contains("over 2 confirmed items") && out.contains("LLT top-1  50.0%") && out.contains("LLT in top-5 100.0%"), "{out}");
+    let plot = env.dir.path().join("bt.svg");
+    let json = env.ok(&["backtest", "--json", "--plot", s(&plot)]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["overall"]["n"], 2);
+    assert_eq!(v["brackets"][1]["name"], "most certain 80%");
+    assert!(fs::read_to_string(&plot).unwrap().contains("<polyline"));
+    assert!(env.ok(&["backtest", "--model", "other"]).contains("nothing to back-test"));
+}
+
+#[test]
+fn recode_after_meddra_upgrade() {
+    let env = setup();
+    env.ok(&["--user", "alice", "code", "X2", &llt_code("Head ache")]);
+    env.ok(&["--user", "bob", "confirm", "X2"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let m = copy_demo(tmp.path());
+    fs::write(m.join("meddra_release.asc"), "DEMO-2.0$English$$$$").unwrap();
+    let text = fs::read_to_string(m.join("llt.asc")).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| if l.split('$').nth(1) == Some("Head ache") { l.replace("$Y$", "$N$") } else { l.to_string() } + "\n")
+        .collect();
+    fs::write(m.join("llt.asc"), text).unwrap();
+    env.ok(&["dict", "import", s(tmp.path()), "--activate"]);
+    let (ok, out, _) = env.run(&["recode-check"]);
+    assert!(!ok && out.contains("X2") && out.contains("non-current in MedDRA DEMO-2.0"), "{out}");
+    env.ok(&["--user", "alice", "recode", "X2", &llt_code("Headache"), "--comment", "MedDRA DEMO-2.0 upgrade"]);
+    env.ok(&["--user", "carol", "confirm", "X2"]);
+    assert!(env.ok(&["recode-check"]).contains("No confirmed code needs recoding"));
+    assert!(env.ok(&["audit", "log", "--item", "X2"]).contains("recode"));
+}
+
+#[test]
+fn users_and_settings_need_an_admin() {
+    let env = setup();
+    let err = env.fails(&["--user", "alice", "user", "add", "eve", "--role", "coder"]);
+    assert!(err.contains("only an admin"), "{err}");
+    let err = env.fails(&["--user", "bob", "settings", "autocode-confirm", "on"]);
+    assert!(err.contains("only an admin"), "{err}");
+    env.ok(&["--user", "admin", "settings", "autocode-confirm", "on"]);
+    let q = env.dir.path().join("q9.csv");
+    fs::write(&q, "id,study,subject,reported_term\nZ1,S,1,vomiting\n").unwrap();
+    env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    assert!(env.ok(&["queue", "show", "Z1"]).contains("[confirmed]"));
+    assert!(env.ok(&["user", "list"]).contains("carol            reviewer"));
+}
