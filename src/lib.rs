@@ -4,8 +4,11 @@
 
 pub mod backtest;
 pub mod bench;
+pub mod engine;
+pub mod eval;
 pub mod cli;
 pub mod meddra;
+pub mod model;
 pub mod paths;
 pub mod store;
 pub mod text;

@@ -3,6 +3,7 @@
 mod coding;
 mod dict;
 mod doctor;
+mod model;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -121,6 +122,36 @@ pub enum Command {
         #[arg(long)]
         model: Option<String>,
     },
+    /// The model's top-5 for one reported term.
+    Predict {
+        text: Vec<String>,
+        /// A BERT-family checkpoint folder to use instead of the installed MiniLM.
+        #[arg(long)]
+        base: Option<PathBuf>,
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// Compute and store the model's proposals for open queue items (those without current ones, or --all).
+    Propose {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        base: Option<PathBuf>,
+    },
+    /// Accuracy on a labelled file (TSV/CSV with reported_term and llt_code columns).
+    Eval {
+        file: PathBuf,
+        /// The training file: terms in it are excluded from the "unseen" subset.
+        #[arg(long)]
+        train: Option<PathBuf>,
+        /// Dictionary version to evaluate against (default: the active one).
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        base: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Team settings (auto-confirm of rule-coded items).
     #[command(subcommand)]
     Settings(coding::SettingsCmd),
@@ -161,6 +192,9 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Data(cmd)) => coding::data(cmd, &db),
         Some(Command::Backtest { json, plot, model }) => coding::backtest(&db, json, plot, model),
         Some(Command::Settings(cmd)) => coding::settings(cmd, &db, user),
+        Some(Command::Predict { text, base, version }) => model::predict(&db, &text.join(" "), base.as_deref(), version.as_deref()),
+        Some(Command::Propose { all, base }) => model::propose(&db, all, base.as_deref()),
+        Some(Command::Eval { file, train, version, base, json }) => model::eval(&db, &file, train.as_deref(), version.as_deref(), base.as_deref(), json),
         None => {
             let store = Store::open(&db)?;
             dict::overview(&store)

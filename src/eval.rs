@@ -1,0 +1,107 @@
+//! Evaluating the engine on a labelled file of (reported term, LLT code) pairs: the back-test
+//! figures overall and on the terms not seen in training, plus candidate recall.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::backtest::{self, Case};
+use crate::engine::Engine;
+use crate::text::normalize;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labelled {
+    pub term: String,
+    pub llt: u32,
+}
+
+/// Reads TSV (`.tsv`) or CSV with a header naming the term column (reported_term, term) and the LLT
+/// column (llt_code, expected_llt_code).
+pub fn read_labelled(path: &Path) -> Result<Vec<Labelled>> {
+    let tsv = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+    let mut r = csv::ReaderBuilder::new().delimiter(if tsv { b'\t' } else { b',' }).quoting(!tsv).flexible(true).from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let h = r.headers()?.clone();
+    let col = |names: &[&str]| h.iter().position(|x| names.contains(&x.trim()));
+    let (Some(t), Some(c)) = (col(&["reported_term", "term"]), col(&["llt_code", "expected_llt_code"])) else {
+        bail!("{}, line 1: needs a reported_term (or term) column and an llt_code (or expected_llt_code) column", path.display());
+    };
+    let mut out = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let rec = rec.with_context(|| format!("{}, line {}", path.display(), i + 2))?;
+        let code = rec.get(c).unwrap_or("").trim();
+        let llt = code.parse().with_context(|| format!("{}, line {}, field llt_code: '{code}' is not a code", path.display(), i + 2))?;
+        out.push(Labelled { term: rec.get(t).unwrap_or("").to_string(), llt });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub model_version: String,
+    pub meddra_version: String,
+    pub n: usize,
+    pub skipped_unknown_llt: usize,
+    pub all: backtest::Report,
+    pub unseen: Option<(usize, backtest::Accuracy)>,
+    pub dense_candidate_recall: f64,
+}
+
+pub fn evaluate(engine: &Engine, data: &[Labelled], seen: Option<&HashSet<String>>, progress: bool) -> Result<EvalReport> {
+    let dict = &engine.dict;
+    let known: Vec<&Labelled> = data.iter().filter(|l| dict.llt(l.llt).is_some()).collect();
+    let pb = if progress { Some(indicatif::ProgressBar::new(known.len() as u64)) } else { None };
+    let mut cases = Vec::with_capacity(known.len());
+    let mut recall = 0usize;
+    for chunk in known.chunks(256) {
+        let terms: Vec<&str> = chunk.iter().map(|l| l.term.as_str()).collect();
+        for (l, p) in chunk.iter().zip(engine.propose(&terms)?) {
+            recall += usize::from(p.dense_candidates.contains(&l.llt));
+            cases.push(Case {
+                llt: l.llt,
+                pt: dict.llt(l.llt).map(|x| x.pt_code).unwrap_or(0),
+                proposals: p.proposals.iter().map(|s| (s.llt_code, s.pt_code, s.confidence)).collect(),
+                entropy: Some(p.entropy),
+            });
+        }
+        if let Some(pb) = &pb {
+            pb.inc(chunk.len() as u64);
+        }
+    }
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let unseen = seen.map(|s| {
+        let u: Vec<&Case> = known.iter().zip(&cases).filter(|(l, _)| !s.contains(&normalize(&l.term))).map(|(_, c)| c).collect();
+        (u.len(), backtest::accuracy(&u))
+    });
+    Ok(EvalReport {
+        model_version: engine.model_version.clone(),
+        meddra_version: dict.version.clone(),
+        n: cases.len(),
+        skipped_unknown_llt: data.len() - known.len(),
+        all: backtest::report(&cases),
+        unseen,
+        dense_candidate_recall: if cases.is_empty() { 0.0 } else { recall as f64 / cases.len() as f64 },
+    })
+}
+
+pub fn render(r: &EvalReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let pct = |x: f64| format!("{:5.1}", 100.0 * x);
+    let _ = writeln!(s, "model {}  MedDRA {}  {} labelled terms ({} with an LLT not in this dictionary skipped)", r.model_version, r.meddra_version, r.n, r.skipped_unknown_llt);
+    let _ = writeln!(s, "  {:<20} {:>6} {:>7} {:>7} {:>7} {:>7}", "subset", "terms", "LLT@1", "PT@1", "LLT@5", "PT@5");
+    let row = |s: &mut String, name: &str, a: &backtest::Accuracy| {
+        let _ = writeln!(s, "  {:<20} {:>6} {:>7} {:>7} {:>7} {:>7}", name, a.n, pct(a.llt_at_1), pct(a.pt_at_1), pct(a.llt_at_5), pct(a.pt_at_5));
+    };
+    for b in &r.all.brackets {
+        row(&mut s, &b.name, &b.accuracy);
+    }
+    if let Some((_, a)) = &r.unseen {
+        row(&mut s, "unseen in training", a);
+    }
+    let _ = writeln!(s, "  dense-index candidate recall (top-10): {}%", pct(r.dense_candidate_recall));
+    s
+}

@@ -1,0 +1,66 @@
+//! Tokenisation with per-batch padding. Checkpoints such as all-MiniLM-L6-v2 ship a tokenizer.json
+//! that pads every input to 128 tokens; reported terms are a handful of tokens, so padding to the
+//! longest term of each batch instead is the biggest single speed-up.
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use tch::{Device, Kind, Tensor};
+use tokenizers::{EncodeInput, Encoding, Tokenizer, TruncationParams};
+
+/// Longest input kept (tokens, [CLS] and [SEP] included): LLT names and reported terms are short.
+pub const MAX_TOKENS: usize = 64;
+
+pub struct Tok {
+    inner: Tokenizer,
+}
+
+/// A padded batch ready for the encoder.
+pub struct Batch {
+    pub ids: Tensor,
+    pub mask: Tensor,
+    pub type_ids: Tensor,
+}
+
+impl Tok {
+    pub fn load(path: &Path) -> Result<Tok> {
+        let mut inner = Tokenizer::from_file(path).map_err(|e| anyhow!("{e}")).with_context(|| format!("loading tokenizer {}", path.display()))?;
+        inner.with_padding(None);
+        inner
+            .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(Tok { inner })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Single texts: `[CLS] text [SEP]`.
+    pub fn encode(&self, texts: &[&str], device: Device) -> Result<Batch> {
+        let inputs: Vec<EncodeInput> = texts.iter().map(|t| EncodeInput::Single((*t).into())).collect();
+        self.batch(inputs, device)
+    }
+
+    /// Pairs: `[CLS] a [SEP] b [SEP]`, token types 0 then 1.
+    pub fn encode_pairs(&self, a: &[&str], b: &[&str], device: Device) -> Result<Batch> {
+        let inputs: Vec<EncodeInput> = a.iter().zip(b).map(|(x, y)| EncodeInput::Dual((*x).into(), (*y).into())).collect();
+        self.batch(inputs, device)
+    }
+
+    fn batch(&self, inputs: Vec<EncodeInput>, device: Device) -> Result<Batch> {
+        let encs: Vec<Encoding> = self.inner.encode_batch(inputs, true).map_err(|e| anyhow!("tokenizing: {e}"))?;
+        let t = encs.iter().map(|e| e.get_ids().len()).max().unwrap_or(1).max(1);
+        let b = encs.len();
+        let (mut ids, mut mask, mut types) = (vec![0i64; b * t], vec![0i64; b * t], vec![0i64; b * t]);
+        for (i, e) in encs.iter().enumerate() {
+            for (j, ((&id, &ty), &m)) in e.get_ids().iter().zip(e.get_type_ids()).zip(e.get_attention_mask()).enumerate() {
+                ids[i * t + j] = i64::from(id);
+                types[i * t + j] = i64::from(ty);
+                mask[i * t + j] = i64::from(m);
+            }
+        }
+        let mk = |v: Vec<i64>| Tensor::from_slice(&v).view([b as i64, t as i64]).to_kind(Kind::Int64).to_device(device);
+        Ok(Batch { ids: mk(ids), mask: mk(mask), type_ids: mk(types) })
+    }
+}
