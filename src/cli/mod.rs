@@ -5,6 +5,8 @@ mod dict;
 mod doctor;
 mod model;
 
+pub use model::load_engine;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -155,8 +157,12 @@ pub enum Command {
     /// Team settings (auto-confirm of rule-coded items).
     #[command(subcommand)]
     Settings(coding::SettingsCmd),
-    /// Load the bundled demo dictionary (if not loaded yet) and show what medcoder does with it.
-    Demo,
+    /// Load the bundled demo dictionary, users and queue (once), then open the coding desk.
+    Demo {
+        /// Print the dictionary summary and sample searches instead of opening the desk.
+        #[arg(long)]
+        print: bool,
+    },
     /// Benchmarks (speed targets live here, not in tests).
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
@@ -172,11 +178,16 @@ pub fn run() -> Result<ExitCode> {
     match cli.command {
         Some(Command::Doctor) => doctor::run(&db),
         Some(Command::Dict(cmd)) => dict::run(cmd, &db),
-        Some(Command::Demo) => {
+        Some(Command::Demo { print }) => {
             let mut store = Store::open(&db)?;
             dict::ensure_demo(&mut store)?;
             coding::ensure_demo(&mut store)?;
-            dict::overview(&store)
+            if print {
+                return dict::overview(&store);
+            }
+            drop(store);
+            crate::tui::run(&db, user, None)?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Bench(cmd)) => crate::bench::run(cmd),
         Some(Command::User(cmd)) => coding::user(cmd, &db, user),
@@ -196,8 +207,8 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Propose { all, base }) => model::propose(&db, all, base.as_deref()),
         Some(Command::Eval { file, train, version, base, json }) => model::eval(&db, &file, train.as_deref(), version.as_deref(), base.as_deref(), json),
         None => {
-            let store = Store::open(&db)?;
-            dict::overview(&store)
+            crate::tui::run(&db, user, None)?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

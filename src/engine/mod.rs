@@ -2,6 +2,7 @@
 //! predictive entropy. Without trained models it proposes from the dense index alone, and says so.
 
 pub mod dense;
+pub mod worker;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,0 +1,150 @@
+//! The real binary in tmux, driven with keys as a coder and then a reviewer would.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(env: &Env, args: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipped: tmux is not installed (scripts/test installs it)");
+            return None;
+        }
+        let socket = format!("medcoder-e2e-{}", std::process::id());
+        let cmd = format!(
+            "MEDCODER_DB={} MEDCODER_HOME={} NO_COLOR=1 {} {args}",
+            env.db().display(),
+            env.dir.path().join("home").display(),
+            env!("CARGO_BIN_EXE_medcoder")
+        );
+        let ok = Command::new("tmux").args(["-L", &socket, "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", &cmd]).status().unwrap().success();
+        assert!(ok, "tmux did not start");
+        Some(Tmux { socket })
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-t", "e2e"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "e2e", k]).status().unwrap();
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn text(&self, s: &str) {
+        Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "e2e", "-l", s]).status().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    fn wait_for(&self, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what:?}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_exit(&self) {
+        let start = Instant::now();
+        while Command::new("tmux").args(["-L", &self.socket, "has-session", "-t", "e2e"]).status().unwrap().success() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the desk did not quit:\n{}", self.screen());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+#[test]
+fn code_and_review_the_demo_queue_in_the_terminal() {
+    let env = Env::new();
+    // Demo dictionary, users and queue.
+    env.ok(&["demo", "--print"]);
+
+    // The coder signs in from the list, proposes from the model, from search and from the browser.
+    let Some(t) = Tmux::start(&env, "") else { return };
+    t.wait_for("Sign in: who are you?");
+    t.keys(&["Down", "Enter"]);
+    t.wait_for("alice (coder)");
+    t.wait_for("model ready");
+    t.keys(&["Enter"]);
+    t.wait_for("Reported term: pain of right thigh to the knee");
+    let s = t.wait_for("Proposals (zero-shot-dense");
+    assert!(s.contains("1 Knee pain") && s.contains("Unilateral leg pain"), "{s}");
+    t.keys(&["4"]);
+    t.wait_for("AE-0001 proposed: Unilateral leg pain");
+    t.wait_for("Reported term: headache, mild, intermittent");
+    t.keys(&["/"]);
+    t.wait_for("Search LLTs for");
+    t.text("head pain");
+    t.wait_for("Head pain");
+    t.keys(&["Enter"]);
+    t.wait_for("AE-0002 proposed: Head pain");
+    t.wait_for("Reported term: hedache since day 2");
+    t.keys(&["b"]);
+    t.wait_for("MedDRA hierarchy");
+    t.keys(&["g"]);
+    let headache = {
+        let text = std::fs::read_to_string(demo_dir().join("MedAscii/llt.asc")).unwrap();
+        text.lines().find(|l| l.split('$').nth(1) == Some("Headache")).unwrap().split('$').next().unwrap().to_string()
+    };
+    t.text(&headache);
+    t.keys(&["Enter"]);
+    t.wait_for("LLT Headache (");
+    t.keys(&["Enter"]);
+    t.wait_for("AE-0003 proposed: Headache");
+    t.keys(&["Escape", "q"]);
+    t.wait_exit();
+    drop(t);
+
+    // The reviewer confirms the first and returns the second.
+    let t = Tmux::start(&env, "--user bob").unwrap();
+    t.wait_for("bob (reviewer)");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Proposed by alice (model)");
+    assert!(s.contains("Unilateral leg pain") || s.contains("Pain in extremity"), "{s}");
+    t.keys(&["a"]);
+    t.wait_for("AE-0001 confirmed: Unilateral leg pain");
+    t.wait_for("Proposed by alice (searched)");
+    t.keys(&["r"]);
+    t.wait_for("Why are you returning this code?");
+    t.text("the term is a headache, not head pain");
+    t.keys(&["Enter"]);
+    t.wait_for("AE-0002 returned to the proposer");
+    t.keys(&["Escape", "?"]);
+    t.wait_for("cycle state filter");
+    t.keys(&["Escape", "q"]);
+    t.wait_exit();
+
+    let log = env.ok(&["audit", "log", "--json"]);
+    let rows: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let find = |action: &str, id: &str| rows.iter().find(|r| r["action"] == action && r["external_id"] == id).cloned().unwrap_or_else(|| panic!("no {action} of {id} in\n{log}"));
+    assert_eq!(find("propose", "AE-0001")["source"], "model");
+    assert_eq!(find("propose", "AE-0001")["chosen_rank"], 4);
+    assert_eq!(find("propose", "AE-0002")["source"], "searched");
+    assert_eq!(find("propose", "AE-0003")["source"], "browsed");
+    assert_eq!(find("confirm", "AE-0001")["user"], "bob");
+    assert_eq!(find("return", "AE-0002")["comment"], "the term is a headache, not head pain");
+    assert!(find("propose", "AE-0001")["model_version"].as_str().unwrap().starts_with("zero-shot-dense/"));
+    assert!(env.ok(&["audit", "verify"]).contains("intact"));
+    let export = env.ok(&["export", "--format", "jsonl"]);
+    assert_eq!(export.lines().count(), 1, "{export}");
+    let row: serde_json::Value = serde_json::from_str(export.lines().next().unwrap()).unwrap();
+    assert_eq!((row["item_id"].as_str(), row["llt_name"].as_str(), row["reviewer"].as_str()), (Some("AE-0001"), Some("Unilateral leg pain"), Some("bob")));
+}

@@ -1,0 +1,297 @@
+//! Screens rendered to a test backend and driven with keys, on the demo data.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use medcoder::engine::worker;
+use medcoder::store::queue::{NewItem, State};
+use medcoder::store::users::Role;
+use medcoder::store::workflow::{Proposal, ProposalSet};
+use medcoder::store::Store;
+use medcoder::tui::app::{App, Screen};
+use medcoder::tui::ui::{self, Theme};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
+    let db = dir.join("t.db");
+    let mut s = Store::open(&db).unwrap();
+    let (rel, _) = medcoder::meddra::Release::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")).unwrap();
+    s.import_release(&rel, "demo", false).unwrap();
+    s.add_user(None, "admin", Role::Admin).unwrap();
+    s.add_user(Some("admin"), "alice", Role::Coder).unwrap();
+    s.add_user(Some("admin"), "bob", Role::Reviewer).unwrap();
+    let items: Vec<NewItem> = [("Q1", "pain of right thigh to the knee"), ("Q2", "hedache since day 2"), ("Q3", "Nausea")]
+        .iter()
+        .enumerate()
+        .map(|(i, (id, t))| NewItem { line: i + 2, external_id: id.to_string(), study: "DEMO-1".into(), subject: "S-1".into(), reported_term: t.to_string(), onset_date: Some("2026-03-01".into()), ..Default::default() })
+        .collect();
+    s.import_items("alice", &items, "test").unwrap();
+    // What the worker would have stored for Q1.
+    let d = s.active_dictionary().unwrap();
+    let code = |n: &str| d.llts.iter().find(|l| l.name == n).unwrap().code;
+    let props = ["Knee pain", "Unilateral leg pain", "Leg pain", "Pain in leg", "Swollen knee"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Proposal { llt_code: code(n), pt_code: d.llt(code(n)).unwrap().pt_code, score: 1.0, confidence: [0.5, 0.2, 0.1, 0.1, 0.05][i] })
+        .collect();
+    let id = s.item("Q1").unwrap().id;
+    s.set_proposals(id, &ProposalSet { model_version: "m-test".into(), meddra_version: d.version.clone(), entropy: Some(1.2), proposals: props, computed_at: "t".into() }).unwrap();
+    db
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| ui::draw(f, app, Theme { color: false })).unwrap();
+    let buf = term.backend().buffer().clone();
+    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>() + "\n").collect()
+}
+
+fn key(app: &mut App, c: KeyCode) {
+    app.on_key(KeyEvent::new(c, KeyModifiers::NONE));
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn sign_in_lists_users_and_opens_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Store::open(&db).unwrap(), None).unwrap();
+    let s = render(&app, 80, 24);
+    assert!(s.contains("Sign in: who are you?") && s.contains("alice") && s.contains("reviewer"), "{s}");
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Queue);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("alice (coder)") && s.contains("Signed in as alice"), "{s}");
+}
+
+#[test]
+fn queue_shows_counts_items_and_top_proposal_and_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = App::new(Store::open(&demo_store(dir.path())).unwrap(), Some("alice")).unwrap();
+    let s = render(&app, 80, 24);
+    assert!(s.contains("new 2") && s.contains("proposed 1"), "{s}");
+    assert!(s.contains("Q1") && s.contains("pain of right thigh") && s.contains("Knee pain") && s.contains("50%"), "{s}");
+    // Every line fits in 80 columns, footer included.
+    assert!(s.contains("q quit"), "{s}");
+    key(&mut app, KeyCode::Char('t'));
+    let s = render(&app, 80, 24);
+    assert!(s.contains("state: new") && !s.contains("Q3 "), "{s}");
+    key(&mut app, KeyCode::Char('f'));
+    typed(&mut app, "hed");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.rows.len(), 1);
+    assert!(render(&app, 120, 30).contains("subject"), "wide terminals show more columns");
+}
+
+#[test]
+fn coding_screen_proposes_from_the_list_and_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Coding);
+    let s = render(&app, 80, 24);
+    for want in ["Reported term: pain of right thigh to the knee", "1 Knee pain", "PT Arthralgia", "2 Unilateral leg pain", "50%", "DEMO-1"] {
+        assert!(s.contains(want), "missing {want:?}\n{s}");
+    }
+    key(&mut app, KeyCode::Char('2'));
+    let s = render(&app, 80, 24);
+    assert!(s.contains("Q1 proposed: Unilateral leg pain"), "{s}");
+    assert_eq!(app.item.as_ref().unwrap().item.external_id, "Q2", "moved on to the next item");
+    let st = Store::open(&db).unwrap();
+    let q1 = st.item("Q1").unwrap();
+    assert_eq!((q1.state, q1.source.as_deref()), (State::Proposed, Some("model")));
+    assert_eq!(st.log_entries(Some(q1.id)).unwrap().last().unwrap().entry.chosen_rank, Some(2));
+}
+
+#[test]
+fn item_without_proposals_says_so_and_query_needs_a_note() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = App::new(Store::open(&demo_store(dir.path())).unwrap(), Some("alice")).unwrap();
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("No model proposals for this item"), "{s}");
+    key(&mut app, KeyCode::Char('q'));
+    assert!(render(&app, 80, 24).contains("Query note for the site"));
+    key(&mut app, KeyCode::Enter);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("query needs a comment"), "{s}");
+    key(&mut app, KeyCode::Char('q'));
+    typed(&mut app, "is it headache?");
+    key(&mut app, KeyCode::Enter);
+    assert!(render(&app, 80, 24).contains("Q2 put on query"));
+}
+
+#[test]
+fn search_types_ahead_and_refuses_non_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('/'));
+    assert_eq!(app.screen, Screen::Search);
+    typed(&mut app, "cephalg");
+    let s = render(&app, 80, 24);
+    assert!(s.contains("Cephalgia (non-current)") && s.contains("PT Headache"), "{s}");
+    let nc = app.search_rows.iter().position(|r| !r.current).unwrap();
+    app.search_sel = nc;
+    key(&mut app, KeyCode::Enter);
+    assert!(render(&app, 80, 24).contains("non-current: it cannot be chosen"));
+    for _ in 0..7 {
+        key(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "hedache");
+    assert_eq!(app.search_rows[0].llt_name, "Headache");
+    key(&mut app, KeyCode::Enter);
+    assert!(render(&app, 80, 24).contains("Q2 proposed: Headache"));
+    assert_eq!(Store::open(&db).unwrap().item("Q2").unwrap().source.as_deref(), Some("searched"));
+}
+
+#[test]
+fn browser_starts_at_the_proposal_and_proposes_an_llt() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Char('b'));
+    assert_eq!(app.screen, Screen::Browse);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("HLGT Musculoskeletal and connective tissue disorders NEC") && s.contains("PT Pain in extremity (") && s.contains("[primary]"), "{s}");
+    assert_eq!(app.tree.selected().unwrap().name, "Unilateral leg pain");
+    key(&mut app, KeyCode::Char('g'));
+    let code = app.desk.as_ref().unwrap().dict.llts.iter().find(|l| l.name == "Leg pain").unwrap().code;
+    typed(&mut app, &code.to_string());
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.tree.selected().unwrap().name, "Leg pain");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().source.as_deref(), Some("browsed"));
+}
+
+#[test]
+fn review_confirms_others_and_refuses_own_proposals() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    {
+        let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+        key(&mut app, KeyCode::Enter);
+        key(&mut app, KeyCode::Char('2'));
+    }
+    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Review);
+    let s = render(&app, 80, 24);
+    for want in ["Proposed code and its MedDRA path(s):", "primary   PT   Pain in extremity", "SOC  Musculoskeletal and connective tissue disorders", "Proposed by alice (model)", "model rank 2 of 5"] {
+        assert!(s.contains(want), "missing {want:?}\n{s}");
+    }
+    key(&mut app, KeyCode::Char('a'));
+    assert!(render(&app, 80, 24).contains("Q1 confirmed: Unilateral leg pain"));
+    assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().state, State::Confirmed);
+
+    // Bob proposes Q3 himself (it is autocoded: code it differently), then cannot confirm it.
+    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    app.sel = app.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('c'));
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "feeling sick");
+    key(&mut app, KeyCode::Enter);
+    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    app.sel = app.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
+    key(&mut app, KeyCode::Enter);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("You proposed this code: another reviewer must confirm it"), "{s}");
+    key(&mut app, KeyCode::Char('a'));
+    assert!(render(&app, 80, 24).contains("four-eye rule"));
+    key(&mut app, KeyCode::Char('r'));
+    assert_eq!(Store::open(&db).unwrap().item("Q3").unwrap().state, State::Proposed);
+}
+
+#[test]
+fn return_with_comment_and_stale_item_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    app.sel = app.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen, Screen::Review);
+    // Someone else changes the item while bob is looking at it.
+    {
+        let mut other = Store::open(&db).unwrap();
+        let d = other.active_dictionary().unwrap();
+        other.add_user(Some("admin"), "carl", Role::Coder).unwrap();
+        let code = d.llts.iter().find(|l| l.name == "Feeling sick").unwrap().code;
+        other.act(&d, "carl", "Q3", None, medcoder::store::workflow::Action::Propose { llt: code, source: medcoder::store::workflow::Source::Search }).unwrap();
+    }
+    key(&mut app, KeyCode::Char('r'));
+    typed(&mut app, "please check");
+    key(&mut app, KeyCode::Enter);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("was changed by carl") && s.contains("reload it"), "{s}");
+}
+
+#[test]
+fn help_overlay_and_stats_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    key(&mut app, KeyCode::Char('?'));
+    let s = render(&app, 80, 24);
+    assert!(s.contains("Help") && s.contains("cycle state filter"), "{s}");
+    key(&mut app, KeyCode::Char('x'));
+    assert!(!app.help);
+    key(&mut app, KeyCode::Char('x'));
+    assert!(render(&app, 80, 24).contains("nothing to back-test"));
+    // Confirm Q1 from its proposals, then the statistics have one case.
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('1'));
+    let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    key(&mut rev, KeyCode::Enter);
+    key(&mut rev, KeyCode::Char('a'));
+    key(&mut rev, KeyCode::Esc);
+    key(&mut rev, KeyCode::Char('x'));
+    let s = render(&rev, 80, 24);
+    assert!(s.contains("Back-test over 1 confirmed items") && s.contains("most certain 80%") && s.contains("Accuracy against coverage"), "{s}");
+}
+
+#[test]
+fn proposals_fill_in_from_the_background_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let tok = Arc::new(medcoder::model::tokenize::Tok::load(&medcoder::model::default_base_dir().join("tokenizer.json")).unwrap());
+    let dict = Arc::new(Store::open(&db).unwrap().active_dictionary().unwrap());
+    let w = worker::spawn(db.clone(), move || {
+        let cfg = medcoder::model::bert::BertConfig::tiny(tok.vocab_size() as i64);
+        let enc = medcoder::model::Encoder::random(&cfg, tok, tch::Device::Cpu);
+        medcoder::engine::Engine::from_parts(dict, enc, "tiny-random")
+    });
+    app.attach_worker(w.jobs.clone());
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert!(render(&app, 80, 24).contains("model loading"));
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        while let Ok(ev) = w.events.try_recv() {
+            app.on_engine(ev);
+        }
+        if app.item.as_ref().is_some_and(|v| !v.proposals.is_empty()) && app.pending.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = render(&app, 80, 24);
+    assert!(s.contains("Proposals (tiny-random)") && s.contains("model ready"), "{s}");
+    assert!(app.rows.iter().all(|r| r.top.is_some()), "every open item got proposals");
+}
