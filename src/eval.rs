@@ -46,18 +46,30 @@ pub struct EvalReport {
     pub all: backtest::Report,
     pub unseen: Option<(usize, backtest::Accuracy)>,
     pub dense_candidate_recall: f64,
+    pub ensemble_candidate_recall: Option<f64>,
 }
 
 pub fn evaluate(engine: &Engine, data: &[Labelled], seen: Option<&HashSet<String>>, progress: bool) -> Result<EvalReport> {
+    evaluate_with(engine, data, seen, None, progress)
+}
+
+/// As `evaluate`, optionally with another fusion (one component alone).
+pub fn evaluate_with(engine: &Engine, data: &[Labelled], seen: Option<&HashSet<String>>, fusion: Option<crate::model::registry::Fusion>, progress: bool) -> Result<EvalReport> {
     let dict = &engine.dict;
     let known: Vec<&Labelled> = data.iter().filter(|l| dict.llt(l.llt).is_some()).collect();
     let pb = if progress { Some(indicatif::ProgressBar::new(known.len() as u64)) } else { None };
     let mut cases = Vec::with_capacity(known.len());
     let mut recall = 0usize;
+    let mut ens_recall = 0usize;
     for chunk in known.chunks(256) {
         let terms: Vec<&str> = chunk.iter().map(|l| l.term.as_str()).collect();
-        for (l, p) in chunk.iter().zip(engine.propose(&terms)?) {
+        let props = match fusion {
+            Some(f) => engine.propose_with(&terms, f)?,
+            None => engine.propose(&terms)?,
+        };
+        for (l, p) in chunk.iter().zip(props) {
             recall += usize::from(p.dense_candidates.contains(&l.llt));
+            ens_recall += usize::from(p.ensemble_candidates.contains(&l.llt));
             cases.push(Case {
                 llt: l.llt,
                 pt: dict.llt(l.llt).map(|x| x.pt_code).unwrap_or(0),
@@ -84,6 +96,7 @@ pub fn evaluate(engine: &Engine, data: &[Labelled], seen: Option<&HashSet<String
         all: backtest::report(&cases),
         unseen,
         dense_candidate_recall: if cases.is_empty() { 0.0 } else { recall as f64 / cases.len() as f64 },
+        ensemble_candidate_recall: (engine.trained.is_some() && !cases.is_empty()).then(|| ens_recall as f64 / cases.len() as f64),
     })
 }
 
@@ -102,6 +115,6 @@ pub fn render(r: &EvalReport) -> String {
     if let Some((_, a)) = &r.unseen {
         row(&mut s, "unseen in training", a);
     }
-    let _ = writeln!(s, "  dense-index candidate recall (top-10): {}%", pct(r.dense_candidate_recall));
+    let _ = writeln!(s, "  candidate recall (top-10): dense {}%{}", pct(r.dense_candidate_recall), r.ensemble_candidate_recall.map(|e| format!(", ensemble {}%", pct(e))).unwrap_or_default());
     s
 }

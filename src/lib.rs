@@ -14,4 +14,5 @@ pub mod paths;
 pub mod store;
 pub mod text;
 pub mod torch_env;
+pub mod train;
 pub mod tui;

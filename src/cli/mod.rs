@@ -132,13 +132,50 @@ pub enum Command {
         base: Option<PathBuf>,
         #[arg(long)]
         version: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
     },
+    /// Train the classifier ensemble and the XTARS reranker for the active dictionary.
+    Train {
+        /// Labelled files (TSV/CSV with reported_term and llt_code columns) to train on.
+        #[arg(long)]
+        data: Vec<PathBuf>,
+        /// A synonym list (reported term, LLT code), same format.
+        #[arg(long)]
+        synonyms: Option<PathBuf>,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        base: Option<PathBuf>,
+        /// Ensemble members (default 3).
+        #[arg(long)]
+        members: Option<usize>,
+        /// Classifier epochs (default 5 on a GPU, 3 on a CPU).
+        #[arg(long)]
+        epochs: Option<usize>,
+        /// XTARS epochs (default 2 on a GPU, 1 on a CPU).
+        #[arg(long)]
+        xtars_epochs: Option<usize>,
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Cap on optimiser steps per epoch (quick runs).
+        #[arg(long)]
+        max_steps: Option<usize>,
+        #[arg(long, default_value_t = 13)]
+        seed: u64,
+    },
+    /// Trained models.
+    #[command(subcommand)]
+    Model(ModelCmd),
     /// Compute and store the model's proposals for open queue items (those without current ones, or --all).
     Propose {
         #[arg(long)]
         all: bool,
         #[arg(long)]
         base: Option<PathBuf>,
+        /// A trained model id (default: the newest for the active dictionary).
+        #[arg(long)]
+        model: Option<String>,
     },
     /// Accuracy on a labelled file (TSV/CSV with reported_term and llt_code columns).
     Eval {
@@ -151,6 +188,11 @@ pub enum Command {
         version: Option<String>,
         #[arg(long)]
         base: Option<PathBuf>,
+        #[arg(long)]
+        model: Option<String>,
+        /// Also report each stage alone (dense, ensemble, XTARS) next to the fusion.
+        #[arg(long)]
+        components: bool,
         #[arg(long)]
         json: bool,
     },
@@ -166,6 +208,12 @@ pub enum Command {
     /// Benchmarks (speed targets live here, not in tests).
     #[command(subcommand)]
     Bench(crate::bench::BenchCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCmd {
+    /// List trained models, newest first.
+    List,
 }
 
 pub fn run() -> Result<ExitCode> {
@@ -203,9 +251,15 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Data(cmd)) => coding::data(cmd, &db),
         Some(Command::Backtest { json, plot, model }) => coding::backtest(&db, json, plot, model),
         Some(Command::Settings(cmd)) => coding::settings(cmd, &db, user),
-        Some(Command::Predict { text, base, version }) => model::predict(&db, &text.join(" "), base.as_deref(), version.as_deref()),
-        Some(Command::Propose { all, base }) => model::propose(&db, all, base.as_deref()),
-        Some(Command::Eval { file, train, version, base, json }) => model::eval(&db, &file, train.as_deref(), version.as_deref(), base.as_deref(), json),
+        Some(Command::Predict { text, base, version, model: m }) => model::predict(&db, &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref()),
+        Some(Command::Propose { all, base, model: m }) => model::propose(&db, all, base.as_deref(), m.as_deref()),
+        Some(Command::Eval { file, train, version, base, model: m, components, json }) => {
+            model::eval(&db, &file, train.as_deref(), version.as_deref(), base.as_deref(), m.as_deref(), components, json)
+        }
+        Some(Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed }) => {
+            model::train(&db, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed })
+        }
+        Some(Command::Model(ModelCmd::List)) => model::list_models(),
         None => {
             crate::tui::run(&db, user, None)?;
             Ok(ExitCode::SUCCESS)

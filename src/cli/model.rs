@@ -12,20 +12,109 @@ use crate::model::BaseModel;
 use crate::store::queue::{ItemFilter, State};
 use crate::store::Store;
 
-/// The engine for the active (or given) dictionary version.
+/// The engine for the active (or given) dictionary version: the newest model trained for it (or
+/// the one named), else the untuned dense index. Notes for the user go to standard error.
 pub fn load_engine(store: &Store, version: Option<&str>, base: Option<&Path>, progress: bool) -> Result<Engine> {
+    load_engine_named(store, version, base, None, progress)
+}
+
+pub fn load_engine_named(store: &Store, version: Option<&str>, base: Option<&Path>, model: Option<&str>, progress: bool) -> Result<Engine> {
     let dict = Arc::new(match version {
         Some(v) => store.dictionary(v)?,
         None => store.active_dictionary()?,
     });
     let base = BaseModel::locate(base)?;
-    let cache = crate::paths::data_dir()?.join("cache");
-    Engine::zero_shot(dict, &base, crate::torch_env::device(), Some(&cache), progress)
+    let data_dir = crate::paths::data_dir()?;
+    Engine::load(dict, &base, crate::torch_env::device(), &data_dir, model, progress, &mut |note| {
+        if progress {
+            eprintln!("{note}")
+        }
+    })
 }
 
-pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>) -> Result<ExitCode> {
+pub struct TrainArgs {
+    pub data: Vec<std::path::PathBuf>,
+    pub synonyms: Option<std::path::PathBuf>,
+    pub version: Option<String>,
+    pub base: Option<std::path::PathBuf>,
+    pub members: Option<usize>,
+    pub epochs: Option<usize>,
+    pub xtars_epochs: Option<usize>,
+    pub batch: Option<usize>,
+    pub max_steps: Option<usize>,
+    pub seed: u64,
+}
+
+pub fn train(db: &Path, a: TrainArgs) -> Result<ExitCode> {
+    use crate::train::data::Coded;
     let store = Store::open(db)?;
-    let engine = load_engine(&store, version, base, true)?;
+    let dict = Arc::new(match &a.version {
+        Some(v) => store.dictionary(v)?,
+        None => store.active_dictionary()?,
+    });
+    // Oldest first: labelled files, then synonyms, then the team's own decisions (newest wins).
+    let mut coded = Vec::new();
+    for f in &a.data {
+        let rows = crate::eval::read_labelled(f)?;
+        eprintln!("{}: {} labelled pairs", f.display(), rows.len());
+        coded.extend(rows.into_iter().map(|l| Coded { term: l.term, llt: l.llt }));
+    }
+    if let Some(f) = &a.synonyms {
+        let rows = crate::eval::read_labelled(f)?;
+        eprintln!("{}: {} synonym pairs", f.display(), rows.len());
+        coded.extend(rows.into_iter().map(|l| Coded { term: l.term, llt: l.llt }));
+    }
+    let decisions = store.training_pairs()?;
+    eprintln!("decision log: {} confirmed pairs", decisions.len());
+    coded.extend(decisions.into_iter().map(|p| Coded { term: p.reported_term, llt: p.llt_code }));
+    let device = crate::torch_env::device();
+    let mut hyper = crate::train::default_hyper(device);
+    if let Some(v) = a.members {
+        hyper.members = v.max(1);
+    }
+    if let Some(v) = a.epochs {
+        hyper.epochs = v.max(1);
+    }
+    if let Some(v) = a.xtars_epochs {
+        hyper.xtars_epochs = v;
+    }
+    if let Some(v) = a.batch {
+        hyper.batch = v.max(1);
+    }
+    hyper.max_steps_per_epoch = a.max_steps;
+    let base = BaseModel::locate(a.base.as_deref())?;
+    let data_dir = crate::paths::data_dir()?;
+    eprintln!("Training for MedDRA {} ({} current LLTs) on {:?}", dict.version, dict.current_llt_count(), device);
+    let opts = crate::train::Options { hyper, seed: a.seed, device, progress: true };
+    let out = crate::train::train(dict, &coded, &crate::train::Source::Base(base), &opts, &data_dir, Some(&data_dir.join("cache")))?;
+    let m = &out.manifest;
+    println!("Saved model {} to {} in {:.0}s", m.id, out.dir.display(), m.training_seconds);
+    println!("Validation ({} terms):", m.valid_samples);
+    for c in &m.validation {
+        println!("  {:<16} LLT@1 {:5.1}  PT@1 {:5.1}  LLT@5 {:5.1}", c.component, 100.0 * c.llt_at_1, 100.0 * c.pt_at_1, 100.0 * c.llt_at_5);
+    }
+    let f = m.fusion;
+    println!("Fusion: {:.2} x ensemble + {:.2} x XTARS + {:.2} x dense, temperature {:.2}", f.w_ensemble, f.w_xtars, f.w_dense, f.temperature);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `medcoder model list`.
+pub fn list_models() -> Result<ExitCode> {
+    let data_dir = crate::paths::data_dir()?;
+    let all = crate::model::registry::list(&data_dir)?;
+    if all.is_empty() {
+        println!("No trained models in {}.", crate::model::registry::models_dir(&data_dir).display());
+    }
+    for (dir, m) in all {
+        let fusion = m.validation.iter().find(|c| c.component == "fusion").map(|c| format!("validation LLT@1 {:.1}", 100.0 * c.llt_at_1)).unwrap_or_default();
+        println!("{}  MedDRA {}  {} members  {} train / {} valid  {}  {}", m.id, m.meddra_version, m.hyper.members, m.train_samples, m.valid_samples, fusion, dir.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>, model: Option<&str>) -> Result<ExitCode> {
+    let store = Store::open(db)?;
+    let engine = load_engine_named(&store, version, base, model, true)?;
     let t = std::time::Instant::now();
     let p = engine.propose(&[text])?.remove(0);
     let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -41,9 +130,9 @@ pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>
 }
 
 /// Computes proposals for queue items that have none from this model (all open items with --all).
-pub fn propose(db: &Path, all: bool, base: Option<&Path>) -> Result<ExitCode> {
+pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>) -> Result<ExitCode> {
     let mut store = Store::open(db)?;
-    let engine = load_engine(&store, None, base, true)?;
+    let engine = load_engine_named(&store, None, base, model, true)?;
     let items = store.items(&ItemFilter { states: vec![State::New, State::Proposed, State::Returned, State::Query], ..Default::default() })?;
     let mut todo = Vec::new();
     for it in items {
@@ -73,20 +162,43 @@ pub fn propose(db: &Path, all: bool, base: Option<&Path>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn eval(db: &Path, file: &Path, train: Option<&Path>, version: Option<&str>, base: Option<&Path>, json: bool) -> Result<ExitCode> {
+#[allow(clippy::too_many_arguments)]
+pub fn eval(db: &Path, file: &Path, train: Option<&Path>, version: Option<&str>, base: Option<&Path>, model: Option<&str>, components: bool, json: bool) -> Result<ExitCode> {
     let store = Store::open(db)?;
-    let engine = load_engine(&store, version, base, true)?;
+    let engine = load_engine_named(&store, version, base, model, true)?;
     let data = crate::eval::read_labelled(file)?;
     let seen: Option<HashSet<String>> = match train {
         Some(t) => Some(crate::eval::read_labelled(t)?.into_iter().map(|l| crate::text::normalize(&l.term)).collect()),
         None => None,
     };
-    let report = crate::eval::evaluate(&engine, &data, seen.as_ref(), true)?;
+    // Terms the model trained on count as seen unless a training file is named.
+    let seen = seen.or_else(|| {
+        engine.trained.as_ref().and_then(|t| {
+            let dir = crate::paths::data_dir().ok()?.join("models").join(&t.manifest.id).join("train_terms.txt");
+            std::fs::read_to_string(dir).ok().map(|s| s.lines().map(str::to_string).collect())
+        })
+    });
+    let mut runs = vec![("final", None)];
+    if components {
+        runs.extend(crate::engine::component_fusions().into_iter().map(|(n, f)| (n, Some(f))));
+    }
+    let mut reports = Vec::new();
+    for (name, fusion) in runs {
+        if fusion.is_some() && engine.trained.is_none() {
+            break;
+        }
+        let report = crate::eval::evaluate_with(&engine, &data, seen.as_ref(), fusion, true)?;
+        if !json {
+            println!("{} — {name}", file.display());
+            print!("{}", crate::eval::render(&report));
+        }
+        reports.push(serde_json::json!({ "component": name, "report": report }));
+    }
+    if components && engine.trained.is_none() && !json {
+        println!("(no trained model: the dense index is the only component)");
+    }
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{}", file.display());
-        print!("{}", crate::eval::render(&report));
+        println!("{}", serde_json::to_string_pretty(&reports)?);
     }
     Ok(ExitCode::SUCCESS)
 }

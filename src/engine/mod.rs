@@ -11,8 +11,27 @@ use anyhow::Result;
 use tch::{Device, Kind, Tensor};
 
 use crate::meddra::Dictionary;
+use crate::model::classifier::Classifier;
+use crate::model::registry::{self, Fusion, Manifest};
+use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
 use dense::DenseIndex;
+
+/// A trained ensemble and reranker with the fusion fitted on validation data.
+pub struct Trained {
+    pub members: Vec<Classifier>,
+    pub xtars: CrossEncoder,
+    pub manifest: Manifest,
+}
+
+/// Scores from each stage alone, for `eval --components`.
+pub fn component_fusions() -> [(&'static str, Fusion); 3] {
+    [
+        ("dense (untuned)", Fusion { w_ensemble: 0.0, w_xtars: 0.0, w_dense: 1.0, temperature: 1.0 }),
+        ("ensemble", Fusion { w_ensemble: 1.0, w_xtars: 0.0, w_dense: 0.0, temperature: 1.0 }),
+        ("xtars", Fusion { w_ensemble: 0.0, w_xtars: 1.0, w_dense: 0.0, temperature: 1.0 }),
+    ]
+}
 
 /// Softmax temperature of the untuned cosine similarities (all-MiniLM was trained contrastively at
 /// a scale of 20, i.e. 0.05). Trained models fit their own on validation data.
@@ -29,6 +48,36 @@ pub struct Scored {
     pub confidence: f64,
 }
 
+/// One candidate LLT of a term with each stage's score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Candidate {
+    /// Row of the label list / dense index.
+    pub label: usize,
+    pub ln_p: f64,
+    pub xtars: f64,
+    /// Cosine similarity / 0.05.
+    pub dense: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateSet {
+    pub rows: Vec<Candidate>,
+    pub entropy: f64,
+    pub dense: Vec<u32>,
+    pub ensemble: Vec<u32>,
+}
+
+impl CandidateSet {
+    /// (label, fused score, confidence), best first.
+    pub fn ranked(&self, f: Fusion) -> Vec<(usize, f64, f64)> {
+        let mut s: Vec<(usize, f64)> = self.rows.iter().map(|c| (c.label, f.w_ensemble * c.ln_p + f.w_xtars * c.xtars + f.w_dense * c.dense)).collect();
+        s.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let max = s.first().map_or(0.0, |x| x.1);
+        let z: f64 = s.iter().map(|(_, v)| ((v - max) / f.temperature).exp()).sum();
+        s.into_iter().map(|(l, v)| (l, v, ((v - max) / f.temperature).exp() / z)).collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct TermProposals {
     /// Best first, at most `TOP`.
@@ -37,12 +86,15 @@ pub struct TermProposals {
     pub entropy: f64,
     /// The dense index's candidate LLT codes (for candidate-recall figures).
     pub dense_candidates: Vec<u32>,
+    /// The ensemble's candidate LLT codes (empty without a trained model).
+    pub ensemble_candidates: Vec<u32>,
 }
 
 pub struct Engine {
     pub dict: Arc<Dictionary>,
     encoder: Encoder,
     index: DenseIndex,
+    pub trained: Option<Trained>,
     pub model_version: String,
     pub candidates: usize,
     pub device: Device,
@@ -54,22 +106,181 @@ impl Engine {
         let encoder = Encoder::pretrained(base, device)?;
         let fp = base.fingerprint()?;
         let index = DenseIndex::load_or_build(&encoder, &dict, &fp, cache_dir, show_progress)?;
-        Ok(Engine { dict, encoder, index, model_version: format!("zero-shot-dense/{fp}"), candidates: 10, device })
+        Ok(Engine { dict, encoder, index, trained: None, model_version: format!("zero-shot-dense/{fp}"), candidates: 10, device })
+    }
+
+    /// The newest model trained for this dictionary version (or the one named), else zero-shot.
+    /// `note` receives a line for the user when no trained model is used.
+    pub fn load(dict: Arc<Dictionary>, base: &BaseModel, device: Device, data_dir: &Path, named: Option<&str>, show_progress: bool, note: &mut dyn FnMut(String)) -> Result<Engine> {
+        let mut engine = Engine::zero_shot(dict.clone(), base, device, Some(&data_dir.join("cache")), show_progress)?;
+        let Some((dir, m)) = registry::choose(data_dir, &dict.version, named)? else {
+            let others: Vec<String> = registry::list(data_dir)?.into_iter().map(|(_, m)| format!("{} (MedDRA {})", m.id, m.meddra_version)).collect();
+            note(if others.is_empty() {
+                "No trained model yet: proposals come from the untuned dense index (train one with `medcoder train`).".to_string()
+            } else {
+                format!("No model trained for MedDRA {}: using the untuned dense index (models found: {}).", dict.version, others.join(", "))
+            });
+            return Ok(engine);
+        };
+        if m.base_fingerprint != base.fingerprint()? {
+            anyhow::bail!("model {} was trained from another base encoder ({}); pass the same --base or retrain", m.id, m.base_model);
+        }
+        registry::verify(&dir, &m)?;
+        let codes: Vec<u32> = serde_json::from_str(&std::fs::read_to_string(dir.join("labels.json"))?)?;
+        let ours: Vec<u32> = engine.index.llts.iter().map(|&i| dict.llts[i].code).collect();
+        if codes != ours {
+            anyhow::bail!("model {} has labels that do not match MedDRA {} as loaded: retrain with `medcoder train`", m.id, dict.version);
+        }
+        let tok = engine.encoder.tok.clone();
+        let members = (0..m.hyper.members)
+            .map(|i| Classifier::load(&dir.join(format!("member-{i}.safetensors")), &m.bert_config, tok.clone(), codes.len() as i64, device))
+            .collect::<Result<Vec<_>>>()?;
+        let xtars = CrossEncoder::load(&dir.join("xtars.safetensors"), &m.bert_config, tok, device)?;
+        engine.model_version = m.id.clone();
+        engine.candidates = m.hyper.candidates;
+        engine.trained = Some(Trained { members, xtars, manifest: m });
+        Ok(engine)
+    }
+
+    /// An engine over label embeddings already computed (training reuses its own).
+    pub fn from_index(dict: Arc<Dictionary>, encoder: Encoder, emb: Tensor, model_version: &str) -> Engine {
+        let llts = dict.llts.iter().enumerate().filter(|(_, l)| l.current).map(|(i, _)| i).collect();
+        let device = encoder.device();
+        Engine { dict, encoder, index: DenseIndex { llts, emb }, trained: None, model_version: model_version.into(), candidates: 10, device }
+    }
+
+    /// Adds trained parts (used right after training and by tests).
+    pub fn with_trained(mut self, trained: Trained) -> Engine {
+        self.model_version = trained.manifest.id.clone();
+        self.candidates = trained.manifest.hyper.candidates;
+        self.trained = Some(trained);
+        self
     }
 
     /// Built from parts (tests use a random tiny encoder).
     pub fn from_parts(dict: Arc<Dictionary>, encoder: Encoder, model_version: &str) -> Result<Engine> {
         let index = DenseIndex::load_or_build(&encoder, &dict, "test", None, false)?;
         let device = encoder.device();
-        Ok(Engine { dict, encoder, index, model_version: model_version.into(), candidates: 10, device })
+        Ok(Engine { dict, encoder, index, trained: None, model_version: model_version.into(), candidates: 10, device })
     }
 
     pub fn describe(&self) -> String {
-        format!("{} over MedDRA {} ({} current LLTs) on {:?}", self.model_version, self.dict.version, self.index.llts.len(), self.device)
+        let kind = match &self.trained {
+            Some(t) => format!("{}-member ensemble + XTARS reranker", t.members.len()),
+            None => "untuned dense index (zero-shot)".into(),
+        };
+        format!("{} [{kind}] over MedDRA {} ({} current LLTs) on {:?}", self.model_version, self.dict.version, self.index.llts.len(), self.device)
+    }
+
+    /// The untuned base encoder (for training's label embeddings and hard negatives).
+    pub fn base_encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    /// The label embeddings of the dense index ([labels, hidden]).
+    pub fn label_embeddings(&self) -> &Tensor {
+        &self.index.emb
     }
 
     /// Proposals for a batch of terms.
     pub fn propose(&self, terms: &[&str]) -> Result<Vec<TermProposals>> {
+        match &self.trained {
+            Some(t) => self.propose_trained(t, terms, t.manifest.fusion),
+            None => self.propose_dense(terms),
+        }
+    }
+
+    /// Proposals with another fusion (e.g. one component alone); dense-only without a model.
+    pub fn propose_with(&self, terms: &[&str], fusion: Fusion) -> Result<Vec<TermProposals>> {
+        match &self.trained {
+            Some(t) => self.propose_trained(t, terms, fusion),
+            None => self.propose_dense(terms),
+        }
+    }
+
+    /// Ensemble mean probabilities [batch, labels] and dense similarities [batch, labels].
+    pub fn component_scores(&self, t: &Trained, terms: &[&str]) -> Result<(Tensor, Tensor)> {
+        let _guard = tch::no_grad_guard();
+        let sims = self.index.similarities(&self.encoder.embed(terms, 64, None)?);
+        let b = self.encoder.tok.encode(terms, self.device)?;
+        let mut p: Option<Tensor> = None;
+        for m in &t.members {
+            let pm = m.logits(&b, false).softmax(-1, Kind::Float);
+            p = Some(match p {
+                Some(acc) => acc + pm,
+                None => pm,
+            });
+        }
+        let p = p.expect("at least one member") / t.members.len() as f64;
+        Ok((p, sims))
+    }
+
+    /// Every candidate of every term with its component scores, plus the ensemble entropy and
+    /// the two candidate lists. Shared by proposing and by fitting the fusion.
+    pub fn candidates(&self, t: &Trained, terms: &[&str], with_xtars: bool) -> Result<Vec<CandidateSet>> {
+        let (p, sims) = self.component_scores(t, terms)?;
+        let entropy = -(&p * p.clamp_min(1e-12).log()).sum_dim_intlist(-1, false, Kind::Float);
+        let n = (self.candidates as i64).min(self.index.llts.len() as i64);
+        let (_, ens_top) = p.topk(n, -1, true, true);
+        let (_, dense_top) = sims.topk(n, -1, true, true);
+        let cpu = |x: &Tensor| x.to_device(Device::Cpu);
+        let (p, sims, entropy, ens_top, dense_top) = (cpu(&p), cpu(&sims), cpu(&entropy), cpu(&ens_top), cpu(&dense_top));
+        let mut sets = Vec::with_capacity(terms.len());
+        for b in 0..terms.len() as i64 {
+            let ens: Vec<i64> = Vec::<i64>::try_from(ens_top.get(b))?;
+            let dense: Vec<i64> = Vec::<i64>::try_from(dense_top.get(b))?;
+            // The ensemble's top-n, then the dense index's top-n not yet in.
+            let mut c = ens.clone();
+            c.extend(dense.iter().filter(|d| !ens.contains(d)));
+            let rows = c.iter().map(|&i| Candidate { label: i as usize, ln_p: p.double_value(&[b, i]).max(1e-12).ln(), xtars: 0.0, dense: sims.double_value(&[b, i]) / ZERO_SHOT_TEMPERATURE }).collect();
+            let code = |i: &i64| self.dict.llts[self.index.llts[*i as usize]].code;
+            sets.push(CandidateSet { rows, entropy: entropy.double_value(&[b]), dense: dense.iter().map(code).collect(), ensemble: ens.iter().map(code).collect() });
+        }
+        if with_xtars {
+            let (mut ls, mut ts) = (Vec::new(), Vec::new());
+            for (b, s) in sets.iter().enumerate() {
+                for r in &s.rows {
+                    ls.push(self.dict.llts[self.index.llts[r.label]].name.as_str());
+                    ts.push(terms[b]);
+                }
+            }
+            let xt = t.xtars.score(&ls, &ts, 256)?;
+            let mut k = 0;
+            for s in &mut sets {
+                for r in &mut s.rows {
+                    r.xtars = xt[k];
+                    k += 1;
+                }
+            }
+        }
+        Ok(sets)
+    }
+
+    fn propose_trained(&self, t: &Trained, terms: &[&str], fusion: Fusion) -> Result<Vec<TermProposals>> {
+        let sets = self.candidates(t, terms, fusion.w_xtars != 0.0)?;
+        Ok(sets
+            .into_iter()
+            .map(|s| {
+                let ranked = s.ranked(fusion);
+                let proposals = ranked
+                    .iter()
+                    .take(TOP)
+                    .map(|&(label, score, confidence)| {
+                        let l = &self.dict.llts[self.index.llts[label]];
+                        Scored { llt_code: l.code, pt_code: l.pt_code, score, confidence }
+                    })
+                    .collect();
+                TermProposals { proposals, entropy: s.entropy, dense_candidates: s.dense, ensemble_candidates: s.ensemble }
+            })
+            .collect())
+    }
+
+    /// The label index (into `Dictionary::llts`) of each dense/label row.
+    pub fn label_llts(&self) -> &[usize] {
+        &self.index.llts
+    }
+
+    fn propose_dense(&self, terms: &[&str]) -> Result<Vec<TermProposals>> {
         let _guard = tch::no_grad_guard();
         let q = self.encoder.embed(terms, 64, None)?;
         let sims = self.index.similarities(&q);
@@ -92,7 +303,7 @@ impl Engine {
                     Scored { llt_code: l.code, pt_code: l.pt_code, score: sims.double_value(&[b, i]), confidence: conf }
                 })
                 .collect();
-            out.push(TermProposals { proposals, entropy: entropy.double_value(&[b]), dense_candidates: codes });
+            out.push(TermProposals { proposals, entropy: entropy.double_value(&[b]), dense_candidates: codes, ensemble_candidates: vec![] });
         }
         Ok(out)
     }

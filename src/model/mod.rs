@@ -1,7 +1,10 @@
 //! The neural side of medcoder: a BERT encoder (tch), its tokenizer, and the models built on it.
 
 pub mod bert;
+pub mod classifier;
+pub mod registry;
 pub mod tokenize;
+pub mod xtars;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

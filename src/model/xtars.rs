@@ -1,0 +1,64 @@
+//! The XTARS cross-encoder: one segment `[CLS] LLT name [SEP] reported term [SEP]`, the [CLS]
+//! state into a two-class match / no-match head. Every candidate gets a match probability, so the
+//! screen can rank all of them (the paper's release abstained below 0.5).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tch::nn::{self, Module};
+use tch::{Device, Kind, Tensor};
+
+use super::bert::{Bert, BertConfig};
+use super::tokenize::{Batch, Tok};
+use super::{BaseModel, Encoder};
+
+pub struct CrossEncoder {
+    pub enc: Encoder,
+    head: nn::Linear,
+}
+
+impl CrossEncoder {
+    pub fn from_base(base: &BaseModel, device: Device) -> Result<CrossEncoder> {
+        Ok(Self::with_head(Encoder::pretrained(base, device)?))
+    }
+
+    pub fn with_head(enc: Encoder) -> CrossEncoder {
+        let h = enc.bert.config.hidden_size;
+        let head = nn::linear(enc.vs.root().sub("xtars_head").set_group(1), h, 2, Default::default());
+        CrossEncoder { enc, head }
+    }
+
+    pub fn load(file: &Path, config: &BertConfig, tok: Arc<Tok>, device: Device) -> Result<CrossEncoder> {
+        let mut vs = nn::VarStore::new(device);
+        let bert = Bert::new(&vs.root(), config);
+        let head = nn::linear(vs.root().sub("xtars_head").set_group(1), config.hidden_size, 2, Default::default());
+        vs.load(file).with_context(|| format!("loading {}", file.display()))?;
+        vs.float();
+        Ok(CrossEncoder { enc: Encoder { vs, bert, tok }, head })
+    }
+
+    pub fn save(&self, file: &Path) -> Result<()> {
+        self.enc.vs.save(file).with_context(|| format!("writing {}", file.display()))
+    }
+
+    /// Two-class logits [batch, 2] (index 1 = match) for encoded (label, term) pairs.
+    pub fn logits(&self, b: &Batch, train: bool) -> Tensor {
+        let h = self.enc.bert.forward_t(&b.ids, &b.mask, Some(&b.type_ids), train);
+        let cls = h.select(1, 0);
+        self.head.forward(&cls.dropout(self.enc.bert.config.hidden_dropout_prob, train)).to_kind(Kind::Float)
+    }
+
+    /// Match logit (log-odds of a match) for each (label name, term) pair.
+    pub fn score(&self, labels: &[&str], terms: &[&str], batch: usize) -> Result<Vec<f64>> {
+        let _g = tch::no_grad_guard();
+        let mut out = Vec::with_capacity(labels.len());
+        for (l, t) in labels.chunks(batch).zip(terms.chunks(batch)) {
+            let b = self.enc.tok.encode_pairs(l, t, self.enc.device())?;
+            let lg = self.logits(&b, false);
+            let diff = (lg.select(1, 1) - lg.select(1, 0)).to_device(Device::Cpu).to_kind(Kind::Double);
+            out.extend(Vec::<f64>::try_from(diff)?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,434 @@
+//! `medcoder train`: the classifier ensemble, the XTARS reranker and the fusion, end to end.
+
+pub mod data;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use tch::nn::OptimizerConfig;
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::engine::{self, CandidateSet, Engine, Trained};
+use crate::meddra::Dictionary;
+use crate::model::bert::BertConfig;
+use crate::model::classifier::Classifier;
+use crate::model::registry::{ComponentScore, Fusion, Hyper, Manifest, Staging};
+use crate::model::tokenize::Tok;
+use crate::model::xtars::CrossEncoder;
+use crate::model::{BaseModel, Encoder};
+use data::{Coded, Sample, TrainingSet};
+
+/// Where the encoders start from.
+pub enum Source {
+    Base(BaseModel),
+    /// Random weights of a given config (tests: fast and deterministic).
+    Random { config: BertConfig, tok: Arc<Tok> },
+}
+
+impl Source {
+    fn encoder(&self, device: Device, seed: u64) -> Result<Encoder> {
+        match self {
+            Source::Base(b) => Encoder::pretrained(b, device),
+            Source::Random { config, tok } => {
+                tch::manual_seed(seed as i64);
+                Ok(Encoder::random(config, tok.clone(), device))
+            }
+        }
+    }
+    fn config(&self) -> BertConfig {
+        match self {
+            Source::Base(b) => b.config.clone(),
+            Source::Random { config, .. } => config.clone(),
+        }
+    }
+    fn describe(&self) -> (String, String) {
+        match self {
+            Source::Base(b) => (b.dir.display().to_string(), b.fingerprint().unwrap_or_default()),
+            Source::Random { .. } => ("random".into(), "random".into()),
+        }
+    }
+}
+
+/// The paper-scale recipe on a GPU; on a CPU, 3 classifier epochs and 1 XTARS epoch so that the
+/// demo dictionary trains within 10 minutes on 2 cores (BENCHMARKS.md).
+pub fn default_hyper(device: Device) -> Hyper {
+    let gpu = device.is_cuda();
+    Hyper {
+        members: 3,
+        epochs: if gpu { 5 } else { 3 },
+        batch: 32,
+        lr_encoder: 2e-5,
+        lr_head: 1e-3,
+        warmup: 0.1,
+        xtars_epochs: if gpu { 2 } else { 1 },
+        negatives_m: 5,
+        negative_temperature: 1.0,
+        candidates: 10,
+        max_steps_per_epoch: None,
+    }
+}
+
+pub struct Options {
+    pub hyper: Hyper,
+    pub seed: u64,
+    pub device: Device,
+    pub progress: bool,
+}
+
+/// Linear warm-up then linear decay to zero.
+pub fn schedule(step: usize, total: usize, warmup: usize) -> f64 {
+    if step < warmup {
+        (step + 1) as f64 / warmup.max(1) as f64
+    } else {
+        ((total - step) as f64 / (total - warmup).max(1) as f64).max(0.0)
+    }
+}
+
+fn bar(show: bool, len: u64, msg: String) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(indicatif::ProgressStyle::with_template("{prefix:<28} [{bar:30}] {pos}/{len} {msg} ETA {eta}").unwrap().progress_chars("=> "));
+    pb.set_prefix(msg);
+    pb
+}
+
+fn steps_per_epoch(n: usize, h: &Hyper) -> usize {
+    let s = n.div_ceil(h.batch.max(1));
+    h.max_steps_per_epoch.map_or(s, |m| s.min(m))
+}
+
+fn member_accuracy(m: &Classifier, valid: &[Sample]) -> Result<f64> {
+    if valid.is_empty() {
+        return Ok(0.0);
+    }
+    let _g = tch::no_grad_guard();
+    let mut right = 0usize;
+    for chunk in valid.chunks(128) {
+        let terms: Vec<&str> = chunk.iter().map(|s| s.term.as_str()).collect();
+        let b = m.enc.tok.encode(&terms, m.enc.device())?;
+        let pred: Vec<i64> = Vec::<i64>::try_from(m.logits(&b, false).argmax(-1, false).to_device(Device::Cpu))?;
+        right += pred.iter().zip(chunk).filter(|(p, s)| **p as usize == s.label).count();
+    }
+    Ok(right as f64 / valid.len() as f64)
+}
+
+fn train_member(i: usize, source: &Source, label_emb: &Tensor, ts: &TrainingSet, o: &Options, file: &Path) -> Result<Classifier> {
+    let h = &o.hyper;
+    let seed = o.seed + 1000 * i as u64;
+    let m = Classifier::with_head(source.encoder(o.device, seed)?, label_emb);
+    tch::manual_seed(seed as i64);
+    let mut opt = nn::AdamW::default().build(&m.enc.vs, h.lr_encoder)?;
+    let spe = steps_per_epoch(ts.train.len(), h);
+    let total = spe * h.epochs;
+    let warm = (h.warmup * total as f64) as usize;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut best = f64::NEG_INFINITY;
+    let mut step = 0;
+    for epoch in 0..h.epochs {
+        let pb = bar(o.progress, spe as u64, format!("member {}/{} epoch {}/{}", i + 1, h.members, epoch + 1, h.epochs));
+        let mut order: Vec<usize> = (0..ts.train.len()).collect();
+        order.shuffle(&mut rng);
+        for chunk in order.chunks(h.batch).take(spe) {
+            let terms: Vec<&str> = chunk.iter().map(|&j| ts.train[j].term.as_str()).collect();
+            let targets = Tensor::from_slice(&chunk.iter().map(|&j| ts.train[j].label as i64).collect::<Vec<_>>()).to_device(o.device);
+            let b = m.enc.tok.encode(&terms, o.device)?;
+            let loss = m.logits(&b, true).cross_entropy_for_logits(&targets);
+            let f = schedule(step, total, warm);
+            opt.set_lr(h.lr_encoder * f);
+            opt.set_lr_group(1, h.lr_head * f);
+            opt.backward_step_clip_norm(&loss, 1.0);
+            step += 1;
+            pb.set_message(format!("loss {:.3}", loss.double_value(&[])));
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+        let acc = member_accuracy(&m, &ts.valid)?;
+        // Keep the best epoch on validation (the last one when there is no validation data).
+        if acc >= best {
+            best = acc;
+            m.save(file)?;
+        }
+        if o.progress {
+            eprintln!("  member {} epoch {}: validation LLT@1 {:.1}%", i + 1, epoch + 1, 100.0 * acc);
+        }
+    }
+    Classifier::load(file, &source.config(), m.enc.tok.clone(), label_emb.size()[0], o.device)
+}
+
+/// The ensemble's mean softmax over all labels for `terms` [n, labels], on the CPU.
+fn ensemble_probs(members: &[Classifier], terms: &[&str], device: Device) -> Result<Tensor> {
+    let _g = tch::no_grad_guard();
+    let mut parts = Vec::new();
+    for chunk in terms.chunks(128) {
+        let b = members[0].enc.tok.encode(chunk, device)?;
+        let mut acc: Option<Tensor> = None;
+        for m in members {
+            let p = m.logits(&b, false).softmax(-1, Kind::Float);
+            acc = Some(acc.map_or(p.shallow_clone(), |a| a + p));
+        }
+        parts.push((acc.expect("members") / members.len() as f64).to_device(Device::Cpu));
+    }
+    Ok(Tensor::cat(&parts, 0))
+}
+
+/// XTARS training pairs: the positive, the ensemble's top-5 wrong labels, and m labels drawn
+/// from the 3m labels most cosine-similar to the gold one, with softmax(sim / T) probabilities.
+fn xtars_pairs(ts: &TrainingSet, ens_top: &[Vec<usize>], label_sims_top: &[Vec<(usize, f64)>], h: &Hyper, rng: &mut StdRng) -> Vec<(usize, usize, i64)> {
+    let mut pairs = Vec::new();
+    for (si, s) in ts.train.iter().enumerate() {
+        pairs.push((s.label, si, 1));
+        let mut negs: Vec<usize> = ens_top[si].iter().copied().filter(|&l| l != s.label).take(5).collect();
+        let mut pool: Vec<(usize, f64)> = label_sims_top[s.label].iter().copied().filter(|(l, _)| *l != s.label && !negs.contains(l)).collect();
+        for _ in 0..h.negatives_m {
+            if pool.is_empty() {
+                break;
+            }
+            let max = pool.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+            let w: Vec<f64> = pool.iter().map(|p| ((p.1 - max) / h.negative_temperature).exp()).collect();
+            let total: f64 = w.iter().sum();
+            let mut r = rng.gen::<f64>() * total;
+            let mut pick = pool.len() - 1;
+            for (k, wk) in w.iter().enumerate() {
+                if r < *wk {
+                    pick = k;
+                    break;
+                }
+                r -= wk;
+            }
+            negs.push(pool.remove(pick).0);
+        }
+        pairs.extend(negs.into_iter().map(|l| (l, si, 0)));
+    }
+    pairs
+}
+
+fn train_xtars(source: &Source, names: &[String], ts: &TrainingSet, pairs: &[(usize, usize, i64)], o: &Options, file: &Path) -> Result<CrossEncoder> {
+    let h = &o.hyper;
+    let x = CrossEncoder::with_head(source.encoder(o.device, o.seed + 77)?);
+    tch::manual_seed(o.seed as i64 + 77);
+    let mut opt = nn::AdamW::default().build(&x.enc.vs, h.lr_encoder)?;
+    let spe = steps_per_epoch(pairs.len(), h);
+    let total = spe * h.xtars_epochs;
+    let warm = (h.warmup * total as f64) as usize;
+    let mut rng = StdRng::seed_from_u64(o.seed + 78);
+    let mut step = 0;
+    for epoch in 0..h.xtars_epochs {
+        let pb = bar(o.progress, spe as u64, format!("XTARS epoch {}/{}", epoch + 1, h.xtars_epochs));
+        let mut order: Vec<usize> = (0..pairs.len()).collect();
+        order.shuffle(&mut rng);
+        for chunk in order.chunks(h.batch).take(spe) {
+            let ls: Vec<&str> = chunk.iter().map(|&k| names[pairs[k].0].as_str()).collect();
+            let tt: Vec<&str> = chunk.iter().map(|&k| ts.train[pairs[k].1].term.as_str()).collect();
+            let y = Tensor::from_slice(&chunk.iter().map(|&k| pairs[k].2).collect::<Vec<_>>()).to_device(o.device);
+            let b = x.enc.tok.encode_pairs(&ls, &tt, o.device)?;
+            let loss = x.logits(&b, true).cross_entropy_for_logits(&y);
+            let f = schedule(step, total, warm);
+            opt.set_lr(h.lr_encoder * f);
+            opt.set_lr_group(1, h.lr_head * f);
+            opt.backward_step_clip_norm(&loss, 1.0);
+            step += 1;
+            pb.set_message(format!("loss {:.3}", loss.double_value(&[])));
+            pb.inc(1);
+        }
+        pb.finish_and_clear();
+    }
+    x.save(file)?;
+    Ok(x)
+}
+
+fn score(sets: &[CandidateSet], gold: &[usize], pt_of: &dyn Fn(usize) -> u32, f: Fusion) -> (f64, f64, f64, f64) {
+    let (mut l1, mut p1, mut l5, mut nll, mut nn) = (0usize, 0usize, 0usize, 0.0, 0usize);
+    for (s, &g) in sets.iter().zip(gold) {
+        let r = s.ranked(f);
+        l1 += usize::from(r.first().is_some_and(|x| x.0 == g));
+        p1 += usize::from(r.first().is_some_and(|x| pt_of(x.0) == pt_of(g)));
+        l5 += usize::from(r.iter().take(5).any(|x| x.0 == g));
+        if let Some(x) = r.iter().find(|x| x.0 == g) {
+            nll -= x.2.max(1e-9).ln();
+            nn += 1;
+        }
+    }
+    let n = sets.len().max(1) as f64;
+    (l1 as f64 / n, p1 as f64 / n, l5 as f64 / n, nll / nn.max(1) as f64)
+}
+
+/// Weights by validation LLT@1 (the untuned dense alone is one of the choices), then the
+/// temperature that makes the confidences calibrated (lowest negative log-likelihood).
+pub fn fit_fusion(sets: &[CandidateSet], gold: &[usize], pt_of: &dyn Fn(usize) -> u32) -> Fusion {
+    let grid = [0.0, 0.25, 0.5, 1.0, 2.0];
+    let mut best = (Fusion { w_ensemble: 0.0, w_xtars: 0.0, w_dense: 1.0, temperature: 1.0 }, f64::NEG_INFINITY);
+    for &we in &grid {
+        for &wx in &grid {
+            for &wd in &grid {
+                if we == 0.0 && wx == 0.0 && wd == 0.0 {
+                    continue;
+                }
+                let f = Fusion { w_ensemble: we, w_xtars: wx, w_dense: wd, temperature: 1.0 };
+                let (l1, p1, _, _) = score(sets, gold, pt_of, f);
+                let key = l1 + 1e-3 * p1;
+                if key > best.1 + 1e-12 {
+                    best = (f, key);
+                }
+            }
+        }
+    }
+    let mut f = best.0;
+    let mut best_nll = f64::INFINITY;
+    for t in [0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0] {
+        let (_, _, _, nll) = score(sets, gold, pt_of, Fusion { temperature: t, ..f });
+        if nll < best_nll {
+            best_nll = nll;
+            f.temperature = t;
+        }
+    }
+    f
+}
+
+pub struct Outcome {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// Trains and saves a model for `dict`; returns where it was saved.
+pub fn train(dict: Arc<Dictionary>, coded: &[Coded], source: &Source, o: &Options, data_dir: &Path, cache_dir: Option<&Path>) -> Result<Outcome> {
+    let started = Instant::now();
+    let h = &o.hyper;
+    let ts = data::build(&dict, coded, o.seed);
+    if ts.train.is_empty() {
+        bail!("nothing to train on: the dictionary has no current LLTs");
+    }
+    if o.progress {
+        eprintln!(
+            "Training set: {} samples ({} coded pairs, {} skipped: unknown or non-current LLT), validation {}",
+            ts.train.len(),
+            ts.coded_pairs,
+            ts.skipped,
+            ts.valid.len()
+        );
+    }
+    let created = chrono::Utc::now();
+    let safe_version: String = dict.version.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
+    let id = format!("xtars-{safe_version}-{}", created.format("%Y%m%dT%H%M%SZ"));
+    let staging = Staging::new(data_dir, &id)?;
+
+    let untuned = source.encoder(o.device, o.seed)?;
+    let (base_name, fingerprint) = source.describe();
+    let label_emb = engine::dense::DenseIndex::load_or_build(&untuned, &dict, &fingerprint, cache_dir.filter(|_| matches!(source, Source::Base(_))), o.progress)?.emb;
+    let labels = data::labels(&dict);
+    let names: Vec<String> = labels.iter().map(|&i| dict.llts[i].name.clone()).collect();
+
+    let mut members = Vec::new();
+    for i in 0..h.members {
+        members.push(train_member(i, source, &label_emb, &ts, o, &staging.dir.join(format!("member-{i}.safetensors")))?);
+    }
+
+    // Hard negatives for XTARS from the trained ensemble and from label similarity.
+    let terms: Vec<&str> = ts.train.iter().map(|s| s.term.as_str()).collect();
+    let probs = ensemble_probs(&members, &terms, o.device)?;
+    let k = 6.min(labels.len() as i64);
+    let top = probs.topk(k, -1, true, true).1;
+    let ens_top: Vec<Vec<usize>> = (0..terms.len() as i64).map(|r| Vec::<i64>::try_from(top.get(r)).unwrap_or_default().into_iter().map(|x| x as usize).collect()).collect();
+    let sims = label_emb.matmul(&label_emb.tr()).to_device(Device::Cpu);
+    let kk = ((3 * h.negatives_m + 1) as i64).min(labels.len() as i64);
+    let (sv, si) = sims.topk(kk, -1, true, true);
+    let label_sims_top: Vec<Vec<(usize, f64)>> = (0..labels.len() as i64)
+        .map(|r| {
+            let v: Vec<f64> = Vec::<f64>::try_from(sv.get(r).to_kind(Kind::Double)).unwrap_or_default();
+            let i: Vec<i64> = Vec::<i64>::try_from(si.get(r)).unwrap_or_default();
+            i.into_iter().map(|x| x as usize).zip(v).collect()
+        })
+        .collect();
+    let mut rng = StdRng::seed_from_u64(o.seed + 5);
+    let pairs = xtars_pairs(&ts, &ens_top, &label_sims_top, h, &mut rng);
+    if o.progress {
+        eprintln!("XTARS: {} training pairs ({} positive)", pairs.len(), ts.train.len());
+    }
+    let xtars = train_xtars(source, &names, &ts, &pairs, o, &staging.dir.join("xtars.safetensors"))?;
+
+    // Fusion weights and calibration on the validation data.
+    let mut manifest = Manifest {
+        id: id.clone(),
+        created_at: created.to_rfc3339(),
+        medcoder_version: env!("CARGO_PKG_VERSION").into(),
+        base_model: base_name,
+        base_fingerprint: fingerprint,
+        bert_config: source.config(),
+        meddra_version: dict.version.clone(),
+        labels: labels.len(),
+        training_data_hash: ts.hash.clone(),
+        train_samples: ts.train.len(),
+        valid_samples: ts.valid.len(),
+        coded_pairs: ts.coded_pairs,
+        seeds: (0..h.members).map(|i| o.seed + 1000 * i as u64).collect(),
+        hyper: h.clone(),
+        fusion: Fusion { w_ensemble: 1.0, w_xtars: 1.0, w_dense: 1.0, temperature: 1.0 },
+        validation: vec![],
+        device: format!("{:?}", o.device),
+        training_seconds: 0.0,
+        files: vec![],
+    };
+    let engine = Engine::from_index(dict.clone(), untuned, label_emb.shallow_clone(), &id).with_trained(Trained { members, xtars, manifest: manifest.clone() });
+    let t = engine.trained.as_ref().expect("just set");
+    let vterms: Vec<&str> = ts.valid.iter().map(|s| s.term.as_str()).collect();
+    let mut sets = Vec::new();
+    for chunk in vterms.chunks(128) {
+        sets.extend(engine.candidates(t, chunk, true)?);
+    }
+    let gold: Vec<usize> = ts.valid.iter().map(|s| s.label).collect();
+    let pt_of = |l: usize| dict.llts[labels[l]].pt_code;
+    let fusion = fit_fusion(&sets, &gold, &pt_of);
+    let mut validation = Vec::new();
+    for (name, f) in engine::component_fusions().into_iter().chain([("fusion", fusion)]) {
+        let (l1, p1, l5, _) = score(&sets, &gold, &pt_of, f);
+        validation.push(ComponentScore { component: name.into(), llt_at_1: l1, pt_at_1: p1, llt_at_5: l5 });
+    }
+    manifest.fusion = fusion;
+    manifest.validation = validation;
+    manifest.training_seconds = started.elapsed().as_secs_f64();
+    std::fs::write(staging.dir.join("labels.json"), serde_json::to_string(&labels.iter().map(|&i| dict.llts[i].code).collect::<Vec<_>>())?)?;
+    let mut seen: Vec<&String> = ts.seen_terms.iter().collect();
+    seen.sort();
+    std::fs::write(staging.dir.join("train_terms.txt"), seen.iter().map(|s| format!("{s}\n")).collect::<String>())?;
+    let (dir, manifest) = staging.commit(manifest)?;
+    Ok(Outcome { dir, manifest })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_warms_up_then_decays() {
+        assert!((schedule(0, 100, 10) - 0.1).abs() < 1e-9);
+        assert!((schedule(9, 100, 10) - 1.0).abs() < 1e-9);
+        assert!(schedule(50, 100, 10) < 1.0 && schedule(50, 100, 10) > 0.5);
+        assert!(schedule(99, 100, 10) < 0.05);
+    }
+
+    #[test]
+    fn fusion_prefers_the_component_that_ranks_right() {
+        // Two candidates per term; xtars ranks gold first, dense ranks it second.
+        let sets: Vec<CandidateSet> = (0..10)
+            .map(|_| CandidateSet {
+                rows: vec![
+                    engine::Candidate { label: 0, ln_p: -1.0, xtars: 3.0, dense: 1.0 },
+                    engine::Candidate { label: 1, ln_p: -1.0, xtars: -3.0, dense: 2.0 },
+                ],
+                entropy: 0.0,
+                dense: vec![],
+                ensemble: vec![],
+            })
+            .collect();
+        let gold = vec![0; 10];
+        let f = fit_fusion(&sets, &gold, &|l| l as u32);
+        assert!(f.w_xtars > 0.0);
+        assert_eq!(score(&sets, &gold, &|l| l as u32, f).0, 1.0);
+    }
+}

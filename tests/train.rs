@@ -1,0 +1,151 @@
+//! Training end to end on a tiny random BERT saved as a checkpoint folder (fast enough for CI):
+//! train -> saved model with manifest -> the engine uses it; refusals for other versions and
+//! corrupted files; the CLI train / model list / eval --components / propose.
+
+mod common;
+use common::*;
+use std::path::Path;
+use std::sync::Arc;
+
+use medcoder::engine::Engine;
+use medcoder::meddra::{Dictionary, Release};
+use medcoder::model::bert::{Bert, BertConfig};
+use medcoder::model::registry;
+use medcoder::model::BaseModel;
+use medcoder::train::data::Coded;
+use medcoder::train::{self, Options, Source};
+
+/// A BERT-format folder with random tiny weights and the real MiniLM tokenizer.
+fn tiny_base(dir: &Path) -> BaseModel {
+    let tok_src = medcoder::model::default_base_dir().join("tokenizer.json");
+    let vocab = medcoder::model::tokenize::Tok::load(&tok_src).unwrap().vocab_size() as i64;
+    let cfg = BertConfig::tiny(vocab);
+    tch::manual_seed(5);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let _ = Bert::new(&vs.root(), &cfg);
+    std::fs::create_dir_all(dir).unwrap();
+    vs.save(dir.join("model.safetensors")).unwrap();
+    std::fs::write(dir.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
+    std::fs::copy(tok_src, dir.join("tokenizer.json")).unwrap();
+    BaseModel::locate(Some(dir)).unwrap()
+}
+
+fn demo_dict() -> Arc<Dictionary> {
+    Arc::new(Dictionary::new(&Release::read(&demo_dir()).unwrap().0))
+}
+
+fn quick() -> Options {
+    let mut h = train::default_hyper(tch::Device::Cpu);
+    h.members = 2;
+    h.epochs = 1;
+    h.xtars_epochs = 1;
+    h.max_steps_per_epoch = Some(3);
+    Options { hyper: h, seed: 7, device: tch::Device::Cpu, progress: false }
+}
+
+#[test]
+fn trained_model_is_saved_complete_and_used_by_the_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tiny_base(&tmp.path().join("base"));
+    let data_dir = tmp.path().join("data");
+    let dict = demo_dict();
+    let code = |n: &str| dict.llts.iter().find(|l| l.name == n).unwrap().code;
+    let coded: Vec<Coded> = (0..40).map(|i| Coded { term: format!("sore leg {i}"), llt: code("Leg pain") }).collect();
+    let out = train::train(dict.clone(), &coded, &Source::Base(base.clone()), &quick(), &data_dir, None).unwrap();
+    let m = &out.manifest;
+    assert_eq!((m.meddra_version.as_str(), m.labels, m.hyper.members), ("DEMO-1.0", 865, 2));
+    assert_eq!(m.coded_pairs, 40);
+    assert_eq!(m.valid_samples, 4, "10% of the coded pairs");
+    assert_eq!(m.seeds.len(), 2);
+    assert_eq!(m.base_fingerprint, base.fingerprint().unwrap());
+    let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["labels.json", "member-0.safetensors", "member-1.safetensors", "train_terms.txt", "xtars.safetensors"]);
+    assert!(m.files.iter().all(|f| f.sha256.len() == 64 && f.bytes > 0));
+    assert_eq!(m.validation.iter().map(|c| c.component.as_str()).collect::<Vec<_>>(), ["dense (untuned)", "ensemble", "xtars", "fusion"]);
+    let train_terms = std::fs::read_to_string(out.dir.join("train_terms.txt")).unwrap();
+    assert!(train_terms.contains("leg pain\n") && train_terms.contains("sore leg"));
+
+    let engine = Engine::load(dict.clone(), &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).unwrap();
+    assert_eq!(engine.model_version, m.id);
+    assert!(engine.describe().contains("2-member ensemble + XTARS reranker"));
+    let p = engine.propose(&["sore leg 3", "nausea"]).unwrap();
+    assert_eq!(p.len(), 2);
+    for t in &p {
+        assert_eq!(t.proposals.len(), 5);
+        let sum: f64 = t.proposals.iter().map(|s| s.confidence).sum();
+        assert!(sum <= 1.0 + 1e-9 && t.proposals.iter().all(|s| (0.0..=1.0).contains(&s.confidence)));
+        assert!(t.proposals.windows(2).all(|w| w[0].score >= w[1].score));
+        assert!(t.entropy.is_finite() && t.entropy >= 0.0);
+        assert!(t.proposals.iter().all(|s| dict.llt(s.llt_code).unwrap().current), "never a non-current LLT");
+        assert_eq!(t.ensemble_candidates.len(), 10);
+    }
+}
+
+#[test]
+fn models_for_other_versions_and_corrupt_files_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tiny_base(&tmp.path().join("base"));
+    let data_dir = tmp.path().join("data");
+    let dict = demo_dict();
+    let mut o = quick();
+    o.hyper.members = 1;
+    let out = train::train(dict.clone(), &[], &Source::Base(base.clone()), &o, &data_dir, None).unwrap();
+
+    // Another dictionary version: named -> refused; automatic -> not used, with a note.
+    let mut rel = Release::read(&demo_dir()).unwrap().0;
+    rel.version = "DEMO-2.0".into();
+    let other = Arc::new(Dictionary::new(&rel));
+    let err = registry::choose(&data_dir, "DEMO-2.0", Some(&out.manifest.id)).unwrap_err().to_string();
+    assert!(err.contains("trained for MedDRA DEMO-1.0") && err.contains("retrain"), "{err}");
+    let mut notes = Vec::new();
+    let e = Engine::load(other, &base, tch::Device::Cpu, &data_dir, None, false, &mut |n| notes.push(n)).unwrap();
+    assert!(e.trained.is_none());
+    assert!(notes[0].contains("No model trained for MedDRA DEMO-2.0"), "{notes:?}");
+
+    // A model folder whose file changed is refused.
+    let f = out.dir.join("xtars.safetensors");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 0xff;
+    std::fs::write(&f, bytes).unwrap();
+    let err = Engine::load(dict, &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).err().unwrap().to_string();
+    assert!(err.contains("does not match its checksum"), "{err}");
+}
+
+#[test]
+fn an_interrupted_training_leaves_no_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    // What a killed training leaves: a partial folder, never listed, removed by the next training.
+    let partial = registry::models_dir(&data_dir).join(".partial-xtars-X");
+    std::fs::create_dir_all(&partial).unwrap();
+    std::fs::write(partial.join("member-0.safetensors"), b"half").unwrap();
+    assert!(registry::list(&data_dir).unwrap().is_empty());
+    let staging = registry::Staging::new(&data_dir, "next").unwrap();
+    assert!(!partial.exists());
+    drop(staging);
+    assert!(!registry::models_dir(&data_dir).join(".partial-next").exists(), "an abandoned staging folder is removed");
+}
+
+#[test]
+fn cli_train_list_eval_components_and_propose() {
+    let env = Env::new();
+    let base = tiny_base(&env.dir.path().join("base"));
+    let b = s(&base.dir);
+    env.ok(&["demo", "--print"]);
+    let out = env.ok(&["train", "--base", b, "--members", "1", "--epochs", "1", "--xtars-epochs", "1", "--max-steps", "2"]);
+    assert!(out.contains("Saved model xtars-DEMO-1.0-") && out.contains("Fusion:") && out.contains("fusion "), "{out}");
+    let list = env.ok(&["model", "list"]);
+    assert!(list.contains("MedDRA DEMO-1.0") && list.contains("1 members"), "{list}");
+    let q = demo_dir().join("queue.csv");
+    let out = env.ok(&["eval", s(&q), "--base", b, "--components"]);
+    for part in ["— final", "— dense (untuned)", "— ensemble", "— xtars", "unseen in training", "candidate recall (top-10): dense"] {
+        assert!(out.contains(part), "missing {part:?} in\n{out}");
+    }
+    let out = env.ok(&["propose", "--base", b]);
+    assert!(out.contains("Stored proposals for") && out.contains("ensemble + XTARS"), "{out}");
+    let show = env.ok(&["queue", "show", "AE-0001"]);
+    assert!(show.contains("proposals      model xtars-DEMO-1.0-"), "{show}");
+    let err = env.fails(&["predict", "rash", "--base", b, "--model", "nope"]);
+    assert!(err.contains("no trained model 'nope'"), "{err}");
+}
