@@ -22,12 +22,123 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1_000)]
         queries: usize,
     },
+    /// Proposal latency for one term and throughput for a batch, with the model the database's
+    /// active dictionary would use (target on CPU: one term's top-5 under 100 ms with 3 members).
+    Propose {
+        #[arg(long, default_value_t = 100)]
+        runs: usize,
+        #[arg(long, default_value_t = 1024)]
+        batch: usize,
+    },
+    /// Coding desk frame times on a generated release (target: every frame under 16 ms).
+    Desk {
+        #[arg(long, default_value_t = 80_000)]
+        llts: usize,
+        #[arg(long, default_value_t = 2_000)]
+        items: usize,
+    },
 }
 
-pub fn run(cmd: BenchCmd) -> Result<ExitCode> {
+pub fn run(cmd: BenchCmd, db: &std::path::Path) -> Result<ExitCode> {
     match cmd {
         BenchCmd::Dict { llts, queries } => dict(llts, queries),
+        BenchCmd::Propose { runs, batch } => propose(db, runs, batch),
+        BenchCmd::Desk { llts, items } => desk(llts, items),
     }
+}
+
+fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let p = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
+    (p(0.5), p(0.95), p(1.0))
+}
+
+/// Reported terms for timing: the demo queue's, cycled.
+fn sample_terms(n: usize) -> Result<Vec<String>> {
+    let (items, _, _) = crate::store::queue::read_file(&crate::paths::assets_dir().join("demo/queue.csv"))?;
+    Ok(items.iter().map(|i| i.reported_term.clone()).cycle().take(n).collect())
+}
+
+fn propose(db: &std::path::Path, runs: usize, batch: usize) -> Result<ExitCode> {
+    let store = Store::open(db)?;
+    let engine = crate::cli::load_engine(&store, None, None, true)?;
+    println!("{}", engine.describe());
+    println!("torch threads: {}", tch::get_num_threads());
+    let terms = sample_terms(runs.max(batch))?;
+    // Warm-up: first calls allocate and pick kernels.
+    for t in terms.iter().take(5) {
+        engine.propose(&[t.as_str()])?;
+    }
+    let mut ms = Vec::with_capacity(runs);
+    for t in terms.iter().take(runs) {
+        let s = Instant::now();
+        engine.propose(&[t.as_str()])?;
+        ms.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    let (p50, p95, max) = percentiles(ms);
+    println!("one term's top-5 ({runs} terms, one at a time): p50 {p50:.1} ms, p95 {p95:.1} ms, max {max:.1} ms");
+    let refs: Vec<&str> = terms.iter().take(batch).map(String::as_str).collect();
+    let s = Instant::now();
+    let out = engine.propose(&refs)?;
+    let secs = s.elapsed().as_secs_f64();
+    println!("batch of {}: {:.2} s, {:.0} terms/s", out.len(), secs, out.len() as f64 / secs);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn desk(llts: usize, items: usize) -> Result<ExitCode> {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+
+    let tmp = tempfile::tempdir()?;
+    let db = tmp.path().join("desk.db");
+    let mut store = Store::open(&db)?;
+    let rel = synth::generate(llts, 42, "BENCH-1");
+    store.import_release(&rel, "bench", false)?;
+    store.add_user(None, "coder", crate::store::users::Role::Coder)?;
+    let terms = sample_terms(items)?;
+    let new: Vec<crate::store::queue::NewItem> = terms
+        .iter()
+        .enumerate()
+        .map(|(i, t)| crate::store::queue::NewItem { line: i + 2, external_id: format!("B{i:05}"), study: format!("S{}", i % 3), subject: format!("{i}"), reported_term: t.clone(), ..Default::default() })
+        .collect();
+    store.import_items("coder", &new, "bench")?;
+    let t = Instant::now();
+    let mut app = crate::tui::app::App::new(store, Some("coder"))?;
+    println!("desk start on {llts} LLTs and {items} queue items (dictionary load, search index, queue): {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
+    let theme = crate::tui::ui::Theme { color: false };
+    let mut term = Terminal::new(TestBackend::new(120, 40))?;
+    let mut frame = |app: &mut crate::tui::app::App, key: Option<KeyCode>| -> Result<f64> {
+        let s = Instant::now();
+        if let Some(k) = key {
+            app.on_key(KeyEvent::new(k, KeyModifiers::NONE));
+        }
+        term.draw(|f| crate::tui::ui::draw(f, app, theme))?;
+        Ok(s.elapsed().as_secs_f64() * 1e3)
+    };
+    let mut moves = Vec::new();
+    for _ in 0..200 {
+        moves.push(frame(&mut app, Some(KeyCode::Down))?);
+    }
+    let mut opens = Vec::new();
+    let mut typing = Vec::new();
+    let words = ["hepatic pain", "renal failure", "cardiac", "skin ulcer", "muscle atrophy"];
+    for w in words {
+        opens.push(frame(&mut app, Some(KeyCode::Enter))?);
+        frame(&mut app, Some(KeyCode::Char('/')))?;
+        for c in w.chars() {
+            typing.push(frame(&mut app, Some(KeyCode::Char(c)))?);
+        }
+        frame(&mut app, Some(KeyCode::Esc))?;
+        frame(&mut app, Some(KeyCode::Esc))?;
+        frame(&mut app, Some(KeyCode::Down))?;
+    }
+    for (name, v) in [("move in the queue list", moves), ("open an item", opens), ("type in search (per key)", typing)] {
+        let n = v.len();
+        let (p50, p95, max) = percentiles(v);
+        println!("{name:<26} {n:>4} frames: p50 {p50:.2} ms, p95 {p95:.2} ms, max {max:.2} ms");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn dict(llts: usize, queries: usize) -> Result<ExitCode> {

@@ -227,7 +227,7 @@ fn doctor_reports_versions_and_dictionary() {
     assert!(!ok && out.contains("none loaded"), "{out}");
     env.ok(&["dict", "import", s(&demo_dir())]);
     let out = env.ok(&["doctor"]);
-    for want in ["medcoder        0.1.0", "libtorch        2.11.0", "CUDA            not available", "dictionary      MedDRA DEMO-1.0"] {
+    for want in ["medcoder        0.1.0", "libtorch        2.11.0", "CUDA            not available", "dictionary      MedDRA DEMO-1.0", "base encoder    ", "model           no model trained for MedDRA DEMO-1.0"] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 }

@@ -56,6 +56,9 @@ fn trained_model_is_saved_complete_and_used_by_the_engine() {
     assert_eq!((m.meddra_version.as_str(), m.labels, m.hyper.members), ("DEMO-1.0", 865, 2));
     assert_eq!(m.coded_pairs, 40);
     assert_eq!(m.valid_samples, 4, "10% of the coded pairs");
+    // 4 held-out coded terms are no evidence about real reported terms: the dense ranking stays.
+    assert!(!m.fusion_fitted_on_coded_validation);
+    assert_eq!((m.fusion.w_ensemble, m.fusion.w_xtars, m.fusion.w_dense), (0.0, 0.0, 1.0));
     assert_eq!(m.seeds.len(), 2);
     assert_eq!(m.base_fingerprint, base.fingerprint().unwrap());
     let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
@@ -110,6 +113,20 @@ fn models_for_other_versions_and_corrupt_files_are_refused() {
     std::fs::write(&f, bytes).unwrap();
     let err = Engine::load(dict, &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).err().unwrap().to_string();
     assert!(err.contains("does not match its checksum"), "{err}");
+}
+
+#[test]
+fn enough_coded_validation_lets_the_fusion_be_fitted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tiny_base(&tmp.path().join("base"));
+    let dict = demo_dict();
+    let current: Vec<u32> = dict.llts.iter().filter(|l| l.current).map(|l| l.code).collect();
+    let coded: Vec<Coded> = (0..600).map(|i| Coded { term: format!("reported term number {i}"), llt: current[i % current.len()] }).collect();
+    let mut o = quick();
+    o.hyper.members = 1;
+    let out = train::train(dict, &coded, &Source::Base(base), &o, &tmp.path().join("data"), None).unwrap();
+    assert_eq!(out.manifest.valid_samples, 60);
+    assert!(out.manifest.fusion_fitted_on_coded_validation);
 }
 
 #[test]

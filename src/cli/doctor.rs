@@ -50,6 +50,22 @@ pub fn run(db: &Path) -> Result<ExitCode> {
         }
     }
     println!("assets          {}", crate::paths::assets_dir().display());
-    println!("model           no trained model; the proposal engine is not built yet");
+    match crate::model::BaseModel::locate(None) {
+        Ok(b) => println!("base encoder    {} ({} layers, hidden {})", b.dir.display(), b.config.num_hidden_layers, b.config.hidden_size),
+        Err(e) => {
+            println!("base encoder    {e:#}");
+            ok = false;
+        }
+    }
+    let active = Store::open(db).ok().and_then(|s| s.active_version().ok().flatten());
+    let model = match (crate::paths::data_dir(), active) {
+        (Ok(dir), Some(v)) => match crate::model::registry::choose(&dir, &v, None) {
+            Ok(Some((_, m))) => format!("{} (trained {}, {} members) for MedDRA {v}", m.id, m.created_at, m.hyper.members),
+            Ok(None) => format!("no model trained for MedDRA {v}: proposals come from the untuned dense index (`medcoder train`)"),
+            Err(e) => format!("{e:#}"),
+        },
+        _ => "-".into(),
+    };
+    println!("model           {model}");
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

@@ -237,7 +237,7 @@ pub fn run() -> Result<ExitCode> {
             crate::tui::run(&db, user, None)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Bench(cmd)) => crate::bench::run(cmd),
+        Some(Command::Bench(cmd)) => crate::bench::run(cmd, &db),
         Some(Command::User(cmd)) => coding::user(cmd, &db, user),
         Some(Command::Queue(cmd)) => coding::queue(cmd, &db, user),
         Some(Command::Code { id, llt, source, rev }) => coding::act(&db, user, &id, rev, Action::Propose { llt, source: source.into() }),

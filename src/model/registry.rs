@@ -67,6 +67,9 @@ pub struct Manifest {
     pub seeds: Vec<u64>,
     pub hyper: Hyper,
     pub fusion: Fusion,
+    /// False when too little coded validation data existed and the dense ranking was kept.
+    #[serde(default)]
+    pub fusion_fitted_on_coded_validation: bool,
     pub validation: Vec<ComponentScore>,
     pub device: String,
     pub training_seconds: f64,

@@ -79,6 +79,8 @@ pub struct TrainingSet {
     pub hash: String,
     pub coded_pairs: usize,
     pub skipped: usize,
+    /// Whether the validation set is held-out coded data (else augmented LLT-name copies).
+    pub valid_is_coded: bool,
 }
 
 /// Label list: the current LLTs, as indexes into `dict.llts`.
@@ -153,6 +155,7 @@ pub fn build(dict: &Dictionary, coded: &[Coded], seed: u64) -> TrainingSet {
     }
     // Without coded data, validation falls back to a held-out tenth of the augmented name copies.
     let mut valid = valid;
+    let valid_is_coded = !valid.is_empty();
     if valid.is_empty() {
         let mut idx: Vec<usize> = (0..train.len()).filter(|&i| normalize(&dict.llts[labels[train[i].label]].name) != train[i].term).collect();
         idx.shuffle(&mut rng);
@@ -182,6 +185,7 @@ pub fn build(dict: &Dictionary, coded: &[Coded], seed: u64) -> TrainingSet {
         hash: hex::encode(&h.finalize()[..16]),
         coded_pairs: order.len(),
         skipped,
+        valid_is_coded,
     }
 }
 
