@@ -13,6 +13,9 @@ use fuzzy_matcher::FuzzyMatcher;
 
 use super::Dictionary;
 
+/// Candidate count above which the fuzzy tie-breaker is skipped.
+const FUZZY_TIEBREAK_LIMIT: usize = 5_000;
+
 /// One result: an index into `Dictionary::llts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
@@ -109,6 +112,9 @@ impl SearchIndex {
         }
         let matched = |s: &Vec<i64>| s.iter().filter(|&&x| x > 0).count();
         let best = per_llt.values().map(matched).max().unwrap_or(0);
+        // The fuzzy order bonus only breaks ties; on a huge candidate set (one typed letter) it
+        // would cost more than a frame, and the next key narrows the set anyway.
+        let order_bonus_on = per_llt.len() <= FUZZY_TIEBREAK_LIMIT;
         let mut hits: Vec<Hit> = if best == 0 {
             self.fuzzy_scan(query)
         } else {
@@ -118,7 +124,7 @@ impl SearchIndex {
                 .map(|(&i, s)| {
                     let i = i as usize;
                     let extra_words = i64::from(self.word_count[i]).saturating_sub(best as i64);
-                    let order_bonus = self.matcher.fuzzy_match(&self.names[i], query).map_or(0, |f| f.min(200) / 10);
+                    let order_bonus = if order_bonus_on { self.matcher.fuzzy_match(&self.names[i], query).map_or(0, |f| f.min(200) / 10) } else { 0 };
                     let exact = if self.names[i] == query.to_lowercase() { 100 } else { 0 };
                     self.hit(i, s.iter().sum::<i64>() + order_bonus + exact - 25 * extra_words)
                 })

@@ -110,10 +110,8 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
         EngineStatus::Failed(_) => "model unavailable".into(),
         EngineStatus::Off => "model off".into(),
     };
-    let line = Line::from(vec![
-        Span::styled(" medcoder ", theme.title()),
-        Span::raw(format!("│ {who} │ {dict} │ {engine}")),
-    ]);
+    let parts: Vec<String> = [who, dict, engine].into_iter().filter(|p| !p.is_empty()).collect();
+    let line = Line::from(vec![Span::styled(" medcoder ", theme.title()), Span::raw(format!("│ {}", parts.join(" │ ")))]);
     f.render_widget(Paragraph::new(line), area);
 }
 
