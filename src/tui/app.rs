@@ -106,6 +106,8 @@ pub struct App {
     pub pending: HashSet<i64>,
     pub tick: u64,
     pub quit: bool,
+    /// Back-test figures, computed when the stats screen opens.
+    pub stats: Option<crate::backtest::Report>,
     jobs: Option<Sender<Job>>,
 }
 
@@ -141,6 +143,7 @@ impl App {
             pending: HashSet::new(),
             tick: 0,
             quit: false,
+            stats: None,
             jobs: None,
         };
         match user {
@@ -459,7 +462,10 @@ impl App {
                 self.refresh()?;
                 self.say("Queue reloaded.", Tone::Info);
             }
-            KeyCode::Char('x') => self.screen = Screen::Stats,
+            KeyCode::Char('x') => {
+                self.stats = self.desk().stats()?;
+                self.screen = Screen::Stats;
+            }
             KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
             _ => {}
         }

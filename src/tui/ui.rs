@@ -345,8 +345,7 @@ fn draw_review(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn draw_stats(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let report = app.desk.as_ref().and_then(|d| d.stats().ok().flatten());
-    let Some(r) = report else {
+    let Some(r) = &app.stats else {
         f.render_widget(Paragraph::new("No confirmed items with model proposals yet: nothing to back-test.").block(Block::bordered().title(" Back-test ")), area);
         return;
     };
