@@ -214,6 +214,8 @@ pub enum Command {
 pub enum ModelCmd {
     /// List trained models, newest first.
     List,
+    /// Write an fp16 copy of a BERT checkpoint folder (half the size; upcast to fp32 on load).
+    Half { src: PathBuf, dst: PathBuf },
 }
 
 pub fn run() -> Result<ExitCode> {
@@ -260,6 +262,7 @@ pub fn run() -> Result<ExitCode> {
             model::train(&db, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed })
         }
         Some(Command::Model(ModelCmd::List)) => model::list_models(),
+        Some(Command::Model(ModelCmd::Half { src, dst })) => model::half(&src, &dst),
         None => {
             crate::tui::run(&db, user, None)?;
             Ok(ExitCode::SUCCESS)

@@ -202,3 +202,23 @@ pub fn eval(db: &Path, file: &Path, train: Option<&Path>, version: Option<&str>,
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `medcoder model half SRC DST`: config and tokenizer copied, float weights stored as fp16.
+pub fn half(src: &Path, dst: &Path) -> Result<ExitCode> {
+    use anyhow::Context;
+    let base = BaseModel::locate(Some(src))?;
+    std::fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(base.dir.join(f), dst.join(f)).with_context(|| format!("copying {f}"))?;
+    }
+    let tensors = tch::Tensor::read_safetensors(&base.weights)?;
+    let half: Vec<(String, tch::Tensor)> = tensors
+        .into_iter()
+        .map(|(n, t)| (n, if t.kind() == tch::Kind::Float { t.to_kind(tch::Kind::Half) } else { t }))
+        .collect();
+    let out = dst.join("model.fp16.safetensors");
+    tch::Tensor::write_safetensors(&half, &out)?;
+    let _ = std::fs::remove_file(dst.join("model.safetensors"));
+    println!("Wrote {} ({} MB)", out.display(), std::fs::metadata(&out)?.len() / 1_000_000);
+    Ok(ExitCode::SUCCESS)
+}
