@@ -78,3 +78,18 @@ fn non_bert_checkpoints_are_refused() {
     let e = BaseModel::locate(Some(&dir.path().join("nope"))).unwrap_err().to_string();
     assert!(e.contains("not found"), "{e}");
 }
+
+#[test]
+fn cli_half_copy_gives_the_same_proposals() {
+    #[path = "common/mod.rs"]
+    mod common;
+    let env = common::Env::new();
+    env.ok(&["dict", "import", common::s(&common::demo_dir())]);
+    let half = env.dir.path().join("half");
+    let out = env.ok(&["model", "half", common::s(&medcoder::model::default_base_dir()), common::s(&half)]);
+    assert!(out.contains("model.fp16.safetensors (45 MB)"), "{out}");
+    let a = env.ok(&["predict", "pain of right thigh to the knee"]);
+    let b = env.ok(&["predict", "pain of right thigh to the knee", "--base", common::s(&half)]);
+    let top = |s: &str| s.lines().nth(2).unwrap().split_whitespace().nth(2).unwrap().to_string();
+    assert_eq!(top(&a), top(&b), "{a}\n{b}");
+}
