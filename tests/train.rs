@@ -5,6 +5,7 @@
 mod common;
 use common::*;
 use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 
 use medcoder::engine::Engine;
@@ -165,4 +166,32 @@ fn cli_train_list_eval_components_and_propose() {
     assert!(show.contains("proposals      model xtars-DEMO-1.0-"), "{show}");
     let err = env.fails(&["predict", "rash", "--base", b, "--model", "nope"]);
     assert!(err.contains("no trained model 'nope'"), "{err}");
+}
+
+#[test]
+fn ctrl_c_during_training_leaves_no_model() {
+    let env = Env::new();
+    let base = tiny_base(&env.dir.path().join("base"));
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    let mut child = env.cmd(&["train", "--base", s(&base.dir), "--members", "3", "--epochs", "3"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let models = env.dir.path().join("home/models");
+    let start = std::time::Instant::now();
+    // Wait until the first member has been written into the partial folder, then interrupt.
+    loop {
+        let partial = std::fs::read_dir(&models).ok().and_then(|rd| rd.flatten().find(|e| e.file_name().to_string_lossy().starts_with(".partial-")));
+        if partial.is_some_and(|p| p.path().join("member-0.safetensors").exists()) {
+            break;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(120), "training never wrote a member");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the training was interrupted");
+    assert!(env.ok(&["model", "list"]).contains("No trained models"), "an interrupted training left a model");
+    // The next training clears the leftovers before it starts.
+    env.ok(&["train", "--base", s(&base.dir), "--members", "1", "--epochs", "1", "--xtars-epochs", "1", "--max-steps", "2"]);
+    let names: Vec<String> = std::fs::read_dir(&models).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].starts_with("xtars-DEMO-1.0-"), "{names:?}");
 }
