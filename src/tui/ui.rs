@@ -106,7 +106,11 @@ fn draw_header(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let engine = match &app.engine {
         EngineStatus::Loading => format!("model loading {}", SPINNER[(app.tick % 4) as usize]),
         EngineStatus::Ready(_) if !app.pending.is_empty() => format!("model: {} to propose {}", app.pending.len(), SPINNER[(app.tick % 4) as usize]),
-        EngineStatus::Ready(_) => "model ready".into(),
+        EngineStatus::Ready(_) => match &app.model_version {
+            Some(m) if m.starts_with("zero-shot") => "model ready: zero-shot".into(),
+            Some(m) => format!("model ready: {}", truncate(m, 28)),
+            None => "model ready".into(),
+        },
         EngineStatus::Failed(_) => "model unavailable".into(),
         EngineStatus::Off => "model off".into(),
     };
