@@ -26,7 +26,7 @@ fn cache_file(dir: &Path, fingerprint: &str, dict: &Dictionary) -> PathBuf {
 impl DenseIndex {
     /// Loads the cached index or builds (and caches) it, with a progress bar while building.
     pub fn load_or_build(encoder: &Encoder, dict: &Dictionary, fingerprint: &str, cache_dir: Option<&Path>, show_progress: bool) -> Result<DenseIndex> {
-        let llts: Vec<usize> = dict.llts.iter().enumerate().filter(|(_, l)| l.current).map(|(i, _)| i).collect();
+        let llts = dict.current_llt_indexes();
         let cache = cache_dir.map(|d| cache_file(d, fingerprint, dict));
         if let Some(path) = cache.as_ref().filter(|p| p.exists()) {
             if let Ok(mut t) = Tensor::read_safetensors(path) {

@@ -144,7 +144,7 @@ impl Engine {
 
     /// An engine over label embeddings already computed (training reuses its own).
     pub fn from_index(dict: Arc<Dictionary>, encoder: Encoder, emb: Tensor, model_version: &str) -> Engine {
-        let llts = dict.llts.iter().enumerate().filter(|(_, l)| l.current).map(|(i, _)| i).collect();
+        let llts = dict.current_llt_indexes();
         let device = encoder.device();
         Engine { dict, encoder, index: DenseIndex { llts, emb }, trained: None, model_version: model_version.into(), candidates: 10, device }
     }
@@ -203,16 +203,7 @@ impl Engine {
         let _guard = tch::no_grad_guard();
         let sims = self.index.similarities(&self.encoder.embed(terms, 64, None)?);
         let b = self.encoder.tok.encode(terms, self.device)?;
-        let mut p: Option<Tensor> = None;
-        for m in &t.members {
-            let pm = m.logits(&b, false).softmax(-1, Kind::Float);
-            p = Some(match p {
-                Some(acc) => acc + pm,
-                None => pm,
-            });
-        }
-        let p = p.expect("at least one member") / t.members.len() as f64;
-        Ok((p, sims))
+        Ok((crate::model::classifier::mean_softmax(&t.members, &b), sims))
     }
 
     /// Every candidate of every term with its component scores, plus the ensemble entropy and

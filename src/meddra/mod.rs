@@ -203,6 +203,12 @@ impl Dictionary {
         })
     }
 
+    /// Indexes into `llts` of the current LLTs, in dictionary order: the label list of the models
+    /// and the rows of the dense index.
+    pub fn current_llt_indexes(&self) -> Vec<usize> {
+        self.llts.iter().enumerate().filter(|(_, l)| l.current).map(|(i, _)| i).collect()
+    }
+
     pub fn current_llt_count(&self) -> usize {
         self.llts.iter().filter(|l| l.current).count()
     }

@@ -62,3 +62,10 @@ impl Classifier {
         q.matmul(&l2_normalize(&self.head).tr()).to_kind(Kind::Float) * &self.scale
     }
 }
+
+/// The ensemble's prediction: the mean of the members' softmax over all labels [batch, labels].
+pub fn mean_softmax(members: &[Classifier], b: &Batch) -> Tensor {
+    assert!(!members.is_empty(), "an ensemble has at least one member");
+    let sum = members.iter().map(|m| m.logits(b, false).softmax(-1, Kind::Float)).reduce(|a, p| a + p).expect("members");
+    sum / members.len() as f64
+}

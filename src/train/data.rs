@@ -85,7 +85,7 @@ pub struct TrainingSet {
 
 /// Label list: the current LLTs, as indexes into `dict.llts`.
 pub fn labels(dict: &Dictionary) -> Vec<usize> {
-    dict.llts.iter().enumerate().filter(|(_, l)| l.current).map(|(i, _)| i).collect()
+    dict.current_llt_indexes()
 }
 
 pub fn build(dict: &Dictionary, coded: &[Coded], seed: u64) -> TrainingSet {

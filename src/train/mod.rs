@@ -16,7 +16,7 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::engine::{self, CandidateSet, Engine, Trained};
 use crate::meddra::Dictionary;
 use crate::model::bert::BertConfig;
-use crate::model::classifier::Classifier;
+use crate::model::classifier::{self, Classifier};
 use crate::model::registry::{ComponentScore, Fusion, Hyper, Manifest, Staging};
 use crate::model::tokenize::Tok;
 use crate::model::xtars::CrossEncoder;
@@ -173,12 +173,7 @@ fn ensemble_probs(members: &[Classifier], terms: &[&str], device: Device) -> Res
     let mut parts = Vec::new();
     for chunk in terms.chunks(128) {
         let b = members[0].enc.tok.encode(chunk, device)?;
-        let mut acc: Option<Tensor> = None;
-        for m in members {
-            let p = m.logits(&b, false).softmax(-1, Kind::Float);
-            acc = Some(acc.map_or(p.shallow_clone(), |a| a + p));
-        }
-        parts.push((acc.expect("members") / members.len() as f64).to_device(Device::Cpu));
+        parts.push(classifier::mean_softmax(members, &b).to_device(Device::Cpu));
     }
     Ok(Tensor::cat(&parts, 0))
 }
