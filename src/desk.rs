@@ -178,17 +178,9 @@ impl Desk {
         Ok((!cases.is_empty()).then(|| backtest::report(&cases)))
     }
 
-    /// Open items whose proposals are missing or from another dictionary version, for the worker.
+    /// Open items whose proposals are missing or stale, as (id, term) jobs for the worker.
     pub fn items_needing_proposals(&self, model_version: &str) -> Result<Vec<(i64, String)>> {
-        let open = self.store.items(&ItemFilter { states: vec![State::New, State::Proposed, State::Returned, State::Query], ..Default::default() })?;
-        let mut out = Vec::new();
-        for it in open {
-            let fresh = self.store.proposals(it.id)?.is_some_and(|s| s.model_version == model_version && s.meddra_version == self.dict.version);
-            if !fresh {
-                out.push((it.id, it.reported_term));
-            }
-        }
-        Ok(out)
+        Ok(self.store.items_needing_proposals(model_version, &self.dict.version, false)?.into_iter().map(|it| (it.id, it.reported_term)).collect())
     }
 
     /// Maps LLT code -> index, for the browser.

@@ -9,7 +9,6 @@ use anyhow::Result;
 
 use crate::engine::{self, Engine};
 use crate::model::BaseModel;
-use crate::store::queue::{ItemFilter, State};
 use crate::store::Store;
 
 /// The engine for the active (or given) dictionary version: the newest model trained for it (or
@@ -133,14 +132,7 @@ pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>
 pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>) -> Result<ExitCode> {
     let mut store = Store::open(db)?;
     let engine = load_engine_named(&store, None, base, model, true)?;
-    let items = store.items(&ItemFilter { states: vec![State::New, State::Proposed, State::Returned, State::Query], ..Default::default() })?;
-    let mut todo = Vec::new();
-    for it in items {
-        let have = store.proposals(it.id)?;
-        if all || have.is_none_or(|s| s.model_version != engine.model_version || s.meddra_version != engine.dict.version) {
-            todo.push(it);
-        }
-    }
+    let todo = store.items_needing_proposals(&engine.model_version, &engine.dict.version, all)?;
     println!("{}", engine.describe());
     if todo.is_empty() {
         println!("Every open item already has proposals from this model.");

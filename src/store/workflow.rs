@@ -285,6 +285,20 @@ impl Store {
         Ok(())
     }
 
+    /// Open items without proposals from this model and dictionary version (all open items when
+    /// `all`): the work of `medcoder propose` and of the desk's background worker.
+    pub fn items_needing_proposals(&self, model_version: &str, meddra_version: &str, all: bool) -> Result<Vec<Item>> {
+        let open = self.items(&super::queue::ItemFilter { states: vec![State::New, State::Proposed, State::Returned, State::Query], ..Default::default() })?;
+        let mut out = Vec::new();
+        for it in open {
+            let fresh = self.proposals(it.id)?.is_some_and(|s| s.model_version == model_version && s.meddra_version == meddra_version);
+            if all || !fresh {
+                out.push(it);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
         let row: Option<(String, String, Option<f64>, String, String)> = self
             .conn

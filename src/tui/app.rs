@@ -227,15 +227,10 @@ impl App {
         match ev {
             Event::Ready { description, model_version } => {
                 self.engine = EngineStatus::Ready(description);
-                if let Some(desk) = &self.desk {
-                    if let Ok(todo) = desk.items_needing_proposals(&model_version) {
-                        self.pending.extend(todo.iter().map(|(i, _)| *i));
-                        if let Some(j) = &self.jobs {
-                            let _ = j.send(Job::Batch(todo));
-                        }
-                    }
-                }
                 self.model_version = Some(model_version);
+                if let Err(e) = self.request_missing_proposals() {
+                    self.fail(e);
+                }
             }
             Event::Proposed(ids) => {
                 for i in &ids {
@@ -251,6 +246,16 @@ impl App {
                 self.say(msg, Tone::Bad);
             }
         }
+    }
+
+    /// Sends the worker every open item without current proposals, once signed in and the model
+    /// is ready (whichever comes last).
+    fn request_missing_proposals(&mut self) -> Result<()> {
+        let (Some(desk), Some(jobs), Some(model)) = (&self.desk, &self.jobs, &self.model_version) else { return Ok(()) };
+        let todo = desk.items_needing_proposals(model)?;
+        self.pending.extend(todo.iter().map(|(i, _)| *i));
+        let _ = jobs.send(Job::Batch(todo));
+        Ok(())
     }
 
     /// Whether the item on screen is still waiting for the model.
@@ -406,14 +411,8 @@ impl App {
                 if let (Some(store), Some(u)) = (self.store_for_signin.take(), self.users.get(self.user_sel).cloned()) {
                     self.sign_in(store, &u.name)?;
                     self.say(format!("Signed in as {} ({})", u.name, u.role), Tone::Info);
-                    if let (Some(j), Some(desk)) = (&self.jobs, &self.desk) {
-                        // The worker may have become ready before sign-in.
-                        if let Some(m) = &self.model_version {
-                            let todo = desk.items_needing_proposals(m)?;
-                            self.pending.extend(todo.iter().map(|(i, _)| *i));
-                            let _ = j.send(Job::Batch(todo));
-                        }
-                    }
+                    // The worker may have become ready before sign-in.
+                    self.request_missing_proposals()?;
                 }
             }
             KeyCode::Esc | KeyCode::Char('q') => self.quit = true,
