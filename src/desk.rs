@@ -1,7 +1,6 @@
 //! The coding desk service: everything the TUI shows or does, as plain data. It owns the store
 //! connection, the active dictionary and its search index, so the UI never touches SQL or tensors.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -74,10 +73,6 @@ impl Desk {
         let dict = Arc::new(store.active_dictionary()?);
         let search = SearchIndex::new(&dict);
         Ok(Desk { store, dict, search, user })
-    }
-
-    pub fn users(store: &Store) -> Result<Vec<User>> {
-        store.users()
     }
 
     fn proposal_view(&self, code: u32, confidence: f64) -> ProposalView {
@@ -181,10 +176,5 @@ impl Desk {
     /// Open items whose proposals are missing or stale, as (id, term) jobs for the worker.
     pub fn items_needing_proposals(&self, model_version: &str) -> Result<Vec<(i64, String)>> {
         Ok(self.store.items_needing_proposals(model_version, &self.dict.version, false)?.into_iter().map(|it| (it.id, it.reported_term)).collect())
-    }
-
-    /// Maps LLT code -> index, for the browser.
-    pub fn llt_positions(&self) -> HashMap<u32, usize> {
-        self.dict.llts.iter().enumerate().map(|(i, l)| (l.code, i)).collect()
     }
 }

@@ -314,10 +314,3 @@ pub fn to_store(set: &TermProposals, model_version: &str, meddra_version: &str) 
         computed_at: crate::store::now(),
     }
 }
-
-#[allow(dead_code)]
-fn _assert_send() {
-    fn is_send<T: Send>() {}
-    is_send::<Engine>();
-    let _ = Tensor::zeros([1], (Kind::Float, Device::Cpu));
-}
