@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 
 use crate::meddra::search::SearchIndex;
+use crate::meddra::release::ReadReport;
 use crate::meddra::{diff, outline, synth, Dictionary, Release};
 use crate::store::Store;
 
@@ -147,12 +148,22 @@ fn load(store: &Store, version: Option<&str>) -> Result<Dictionary> {
 
 pub fn import(store: &mut Store, dir: &Path, replace: bool, activate: bool) -> Result<()> {
     let started = Instant::now();
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    let spinner = spinner();
     spinner.set_message(format!("reading and validating {}", dir.display()));
     let (rel, report) = Release::read(dir).map_err(anyhow::Error::from).context("the release was not imported; the store is unchanged")?;
+    write(store, &rel, &report, replace, activate, started, spinner)
+}
+
+fn spinner() -> indicatif::ProgressBar {
+    let s = indicatif::ProgressBar::new_spinner();
+    s.enable_steady_tick(std::time::Duration::from_millis(100));
+    s
+}
+
+/// Writes a release already read and validated, then prints the import summary.
+fn write(store: &mut Store, rel: &Release, report: &ReadReport, replace: bool, activate: bool, started: Instant, spinner: indicatif::ProgressBar) -> Result<()> {
     spinner.set_message(format!("writing MedDRA {} ({} LLTs) to {}", rel.version, rel.llts.len(), store.path().display()));
-    let counts = store.import_release(&rel, &report.dir.display().to_string(), replace)?;
+    let counts = store.import_release(rel, &report.dir.display().to_string(), replace)?;
     if activate {
         store.use_version(&rel.version)?;
     }
@@ -182,9 +193,10 @@ pub fn import(store: &mut Store, dir: &Path, replace: bool, activate: bool) -> R
 /// Imports the bundled demo dictionary unless its version is loaded already.
 pub fn ensure_demo(store: &mut Store) -> Result<()> {
     let dir = crate::paths::demo_dictionary();
-    let (rel, _) = Release::read(&dir).map_err(anyhow::Error::from).context("reading the bundled demo dictionary")?;
+    let started = Instant::now();
+    let (rel, report) = Release::read(&dir).map_err(anyhow::Error::from).context("reading the bundled demo dictionary")?;
     if !store.releases()?.iter().any(|r| r.version == rel.version) {
-        import(store, &dir, false, false)?;
+        write(store, &rel, &report, false, false, started, spinner())?;
     }
     Ok(())
 }
