@@ -112,7 +112,7 @@ impl Engine {
     /// The newest model trained for this dictionary version (or the one named), else zero-shot.
     /// `note` receives a line for the user when no trained model is used.
     pub fn load(dict: Arc<Dictionary>, base: &BaseModel, device: Device, data_dir: &Path, named: Option<&str>, show_progress: bool, note: &mut dyn FnMut(String)) -> Result<Engine> {
-        let mut engine = Engine::zero_shot(dict.clone(), base, device, Some(&data_dir.join("cache")), show_progress)?;
+        let engine = Engine::zero_shot(dict.clone(), base, device, Some(&data_dir.join("cache")), show_progress)?;
         let Some((dir, m)) = registry::choose(data_dir, &dict.version, named)? else {
             let others: Vec<String> = registry::list(data_dir)?.into_iter().map(|(_, m)| format!("{} (MedDRA {})", m.id, m.meddra_version)).collect();
             note(if others.is_empty() {
@@ -136,10 +136,7 @@ impl Engine {
             .map(|i| Classifier::load(&dir.join(format!("member-{i}.safetensors")), &m.bert_config, tok.clone(), codes.len() as i64, device))
             .collect::<Result<Vec<_>>>()?;
         let xtars = CrossEncoder::load(&dir.join("xtars.safetensors"), &m.bert_config, tok, device)?;
-        engine.model_version = m.id.clone();
-        engine.candidates = m.hyper.candidates;
-        engine.trained = Some(Trained { members, xtars, manifest: m });
-        Ok(engine)
+        Ok(engine.with_trained(Trained { members, xtars, manifest: m }))
     }
 
     /// An engine over label embeddings already computed (training reuses its own).
@@ -159,9 +156,8 @@ impl Engine {
 
     /// Built from parts (tests use a random tiny encoder).
     pub fn from_parts(dict: Arc<Dictionary>, encoder: Encoder, model_version: &str) -> Result<Engine> {
-        let index = DenseIndex::load_or_build(&encoder, &dict, "test", None, false)?;
-        let device = encoder.device();
-        Ok(Engine { dict, encoder, index, trained: None, model_version: model_version.into(), candidates: 10, device })
+        let emb = DenseIndex::load_or_build(&encoder, &dict, "test", None, false)?.emb;
+        Ok(Engine::from_index(dict, encoder, emb, model_version))
     }
 
     pub fn describe(&self) -> String {
@@ -170,16 +166,6 @@ impl Engine {
             None => "untuned dense index (zero-shot)".into(),
         };
         format!("{} [{kind}] over MedDRA {} ({} current LLTs) on {:?}", self.model_version, self.dict.version, self.index.llts.len(), self.device)
-    }
-
-    /// The untuned base encoder (for training's label embeddings and hard negatives).
-    pub fn base_encoder(&self) -> &Encoder {
-        &self.encoder
-    }
-
-    /// The label embeddings of the dense index ([labels, hidden]).
-    pub fn label_embeddings(&self) -> &Tensor {
-        &self.index.emb
     }
 
     /// Proposals for a batch of terms.
@@ -264,11 +250,6 @@ impl Engine {
                 TermProposals { proposals, entropy: s.entropy, dense_candidates: s.dense, ensemble_candidates: s.ensemble }
             })
             .collect())
-    }
-
-    /// The label index (into `Dictionary::llts`) of each dense/label row.
-    pub fn label_llts(&self) -> &[usize] {
-        &self.index.llts
     }
 
     fn propose_dense(&self, terms: &[&str]) -> Result<Vec<TermProposals>> {
