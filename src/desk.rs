@@ -102,15 +102,15 @@ impl Desk {
     }
 
     pub fn queue(&self, filter: &ItemFilter) -> Result<Vec<QueueRow>> {
-        let items = self.store.items(filter)?;
-        let mut rows = Vec::with_capacity(items.len());
-        for item in items {
-            let set = self.current_proposals(item.id)?;
-            let top = set.as_ref().and_then(|s| s.proposals.first()).map(|p| self.proposal_view(p.llt_code, p.confidence));
-            let uncertain = set.as_ref().is_some_and(Self::is_uncertain);
-            rows.push(QueueRow { item, top, uncertain });
-        }
-        Ok(rows)
+        self.store.items(filter)?.into_iter().map(|item| self.row(item)).collect()
+    }
+
+    /// One queue row: the item with its top proposal.
+    pub fn row(&self, item: Item) -> Result<QueueRow> {
+        let set = self.current_proposals(item.id)?;
+        let top = set.as_ref().and_then(|s| s.proposals.first()).map(|p| self.proposal_view(p.llt_code, p.confidence));
+        let uncertain = set.as_ref().is_some_and(Self::is_uncertain);
+        Ok(QueueRow { item, top, uncertain })
     }
 
     pub fn counts(&self) -> Result<Vec<(State, usize)>> {

@@ -236,7 +236,7 @@ impl App {
                 for i in &ids {
                     self.pending.remove(i);
                 }
-                if let Err(e) = self.refresh() {
+                if let Err(e) = self.show_new_proposals(&ids) {
                     self.fail(e);
                 }
             }
@@ -255,6 +255,23 @@ impl App {
         let todo = desk.items_needing_proposals(model)?;
         self.pending.extend(todo.iter().map(|(i, _)| *i));
         let _ = jobs.send(Job::Batch(todo));
+        Ok(())
+    }
+
+    /// Updates only the rows (and the open item) that got proposals; the list order depends on
+    /// proposals only when sorted by confidence, and then the whole list is reloaded.
+    fn show_new_proposals(&mut self, ids: &[i64]) -> Result<()> {
+        if self.sort == Sort::ConfidenceLowFirst {
+            return self.refresh();
+        }
+        let Some(desk) = &self.desk else { return Ok(()) };
+        for row in self.rows.iter_mut().filter(|r| ids.contains(&r.item.id)) {
+            *row = desk.row(row.item.clone())?;
+        }
+        if let Some(v) = self.item.as_ref().filter(|v| ids.contains(&v.item.id)) {
+            let id = v.item.external_id.clone();
+            self.item = Some(desk.item(&id)?);
+        }
         Ok(())
     }
 
