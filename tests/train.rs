@@ -173,7 +173,18 @@ fn ctrl_c_during_training_leaves_no_model() {
     let env = Env::new();
     let base = tiny_base(&env.dir.path().join("base"));
     env.ok(&["dict", "import", s(&demo_dir())]);
-    let mut child = env.cmd(&["train", "--base", s(&base.dir), "--members", "3", "--epochs", "3"]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut cmd = env.cmd(&["train", "--base", s(&base.dir), "--members", "3", "--epochs", "3"]);
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    // As in a terminal's foreground job: a test run started in the background inherits SIGINT
+    // ignored, and an ignored signal stays ignored across exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
     let models = env.dir.path().join("home/models");
     let start = std::time::Instant::now();
     // Wait until the first member has been written into the partial folder, then interrupt.
