@@ -130,6 +130,36 @@ fn enough_coded_validation_lets_the_fusion_be_fitted() {
     assert!(out.manifest.fusion_fitted_on_coded_validation);
 }
 
+/// Loss scaling (the CUDA mixed-precision path; autocast itself is CUDA-only) must not change
+/// what is learnt: power-of-two scales are exact in fp32, so the weights match the fp32 run.
+#[test]
+fn loss_scaled_training_learns_what_fp32_training_learns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tiny_base(&tmp.path().join("base"));
+    let dict = demo_dict();
+    let code = |n: &str| dict.llts.iter().find(|l| l.name == n).unwrap().code;
+    let coded: Vec<Coded> = (0..40).map(|i| Coded { term: format!("sore leg {i}"), llt: code("Leg pain") }).collect();
+    let mut weights = Vec::new();
+    for mixed in [false, true] {
+        let mut o = quick();
+        o.hyper.members = 1;
+        o.hyper.mixed_precision = mixed;
+        let out = train::train(dict.clone(), &coded, &Source::Base(base.clone()), &o, &tmp.path().join(format!("data-{mixed}")), None).unwrap();
+        assert_eq!(out.manifest.hyper.mixed_precision, mixed);
+        weights.push(tch::Tensor::read_safetensors(out.dir.join("member-0.safetensors")).unwrap());
+    }
+    assert_eq!(weights[0].len(), weights[1].len());
+    for (name, a) in &weights[0] {
+        let b = &weights[1].iter().find(|(m, _)| m == name).unwrap().1;
+        let diff = (a - b).abs().max().double_value(&[]);
+        assert!(diff < 1e-6, "{name} differs by {diff}");
+    }
+    // And training moved the weights at all (the comparison above is not vacuous).
+    let start = tch::Tensor::read_safetensors(base.dir.join("model.safetensors")).unwrap();
+    let moved = start.iter().any(|(n, s)| weights[0].iter().any(|(m, w)| m == n && (s - w).abs().max().double_value(&[]) > 1e-6));
+    assert!(moved);
+}
+
 #[test]
 fn an_interrupted_training_leaves_no_model() {
     let tmp = tempfile::tempdir().unwrap();

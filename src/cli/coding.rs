@@ -21,9 +21,11 @@ pub enum UserCmd {
     /// Add a user (the first user may be added by anyone; after that an admin must).
     Add {
         name: String,
+        /// coder, reviewer or admin.
         #[arg(long)]
         role: String,
     },
+    /// List users and their roles.
     List,
 }
 
@@ -36,11 +38,13 @@ pub enum QueueCmd {
         /// Comma-separated states: new, proposed, returned, query, confirmed.
         #[arg(long)]
         state: Option<String>,
+        /// Only items of this study.
         #[arg(long)]
         study: Option<String>,
         /// Text in the id, term or subject.
         #[arg(long)]
         text: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -54,8 +58,10 @@ pub enum AuditCmd {
     Verify,
     /// Print the decision log (all of it, or one item's).
     Log {
+        /// Only this item's decisions.
         #[arg(long)]
         item: Option<String>,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -65,6 +71,7 @@ pub enum AuditCmd {
 pub enum DataCmd {
     /// Write confirmed (reported term, LLT) pairs, newest decision per normalised term, as CSV.
     ExportTraining {
+        /// Output file (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
     },

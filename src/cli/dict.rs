@@ -32,12 +32,14 @@ pub enum DictCmd {
     Diff {
         old: String,
         new: String,
+        /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
     /// Search LLTs: words in any order, typos tolerated, current LLTs first; digits look up a code.
     Search {
         text: Vec<String>,
+        /// At most this many results.
         #[arg(long, default_value_t = 20)]
         limit: usize,
         /// Search this loaded version instead of the active one.
@@ -47,16 +49,20 @@ pub enum DictCmd {
     /// Full path(s) of an LLT or PT code: LLT > PT > HLT > HLGT > SOC.
     Show {
         code: u32,
+        /// Look up in this loaded version instead of the active one.
         #[arg(long)]
         version: Option<String>,
     },
     /// Write a synthetic release in the MedDRA ASCII layout (for tests and benchmarks).
     Generate {
         out: PathBuf,
+        /// Number of LLTs.
         #[arg(long, default_value_t = 80_000)]
         llts: usize,
+        /// Random seed (the same seed writes the same release).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Version name written into the release.
         #[arg(long, default_value = "SYN-1.0")]
         version: String,
     },

@@ -56,22 +56,27 @@ pub enum Command {
     /// Confirm a proposed code (reviewers; never your own proposal).
     Confirm {
         id: String,
+        /// The item revision you saw; the action is refused if the item changed since.
         #[arg(long)]
         rev: Option<i64>,
     },
     /// Send a proposed code back to the proposer with a comment (reviewers).
     Return {
         id: String,
+        /// Why it goes back (shown to the proposer).
         #[arg(long)]
         comment: String,
+        /// The item revision you saw; the action is refused if the item changed since.
         #[arg(long)]
         rev: Option<i64>,
     },
     /// Put an item on query: it needs clarification from the site.
     Query {
         id: String,
+        /// The question for the site.
         #[arg(long)]
         note: String,
+        /// The item revision you saw; the action is refused if the item changed since.
         #[arg(long)]
         rev: Option<i64>,
     },
@@ -79,10 +84,13 @@ pub enum Command {
     Recode {
         id: String,
         llt: u32,
+        /// Why the code changes.
         #[arg(long)]
         comment: Option<String>,
+        /// How the new code was found.
         #[arg(long, value_enum, default_value = "manual")]
         source: coding::SourceArg,
+        /// The item revision you saw; the action is refused if the item changed since.
         #[arg(long)]
         rev: Option<i64>,
     },
@@ -93,11 +101,13 @@ pub enum Command {
     Audit(coding::AuditCmd),
     /// Export coded items with their full MedDRA hierarchy.
     Export {
+        /// Output format.
         #[arg(long, value_enum, default_value = "csv")]
         format: coding::Format,
         /// Output file (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Only items of this study.
         #[arg(long)]
         study: Option<String>,
         /// First day (YYYY-MM-DD) of the confirmation date.
@@ -115,6 +125,7 @@ pub enum Command {
     Data(coding::DataCmd),
     /// Model accuracy against confirmed codes: top-1/top-5, coverage at confidence thresholds, uncertainty brackets.
     Backtest {
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
         /// Also write accuracy against coverage as an SVG chart.
@@ -130,8 +141,10 @@ pub enum Command {
         /// A BERT-family checkpoint folder to use instead of the installed MiniLM.
         #[arg(long)]
         base: Option<PathBuf>,
+        /// Dictionary version (default: the active one).
         #[arg(long)]
         version: Option<String>,
+        /// A trained model id (default: the newest for the dictionary version).
         #[arg(long)]
         model: Option<String>,
     },
@@ -143,8 +156,10 @@ pub enum Command {
         /// A synonym list (reported term, LLT code), same format.
         #[arg(long)]
         synonyms: Option<PathBuf>,
+        /// Dictionary version (default: the active one).
         #[arg(long)]
         version: Option<String>,
+        /// A BERT-family checkpoint folder to use instead of the installed MiniLM (the encoders start from it).
         #[arg(long)]
         base: Option<PathBuf>,
         /// Ensemble members (default 3).
@@ -156,21 +171,28 @@ pub enum Command {
         /// XTARS epochs (default 2 on a GPU, 1 on a CPU).
         #[arg(long)]
         xtars_epochs: Option<usize>,
+        /// Examples per optimiser step (default 32).
         #[arg(long)]
         batch: Option<usize>,
         /// Cap on optimiser steps per epoch (quick runs).
         #[arg(long)]
         max_steps: Option<usize>,
+        /// Base seed; ensemble member i uses seed + 1000 i.
         #[arg(long, default_value_t = 13)]
         seed: u64,
+        /// Train in fp32 on CUDA too (default there: fp16 mixed precision with loss scaling).
+        #[arg(long)]
+        fp32: bool,
     },
     /// Trained models.
     #[command(subcommand)]
     Model(ModelCmd),
     /// Compute and store the model's proposals for open queue items (those without current ones, or --all).
     Propose {
+        /// Recompute proposals for every open item, not only those without current ones.
         #[arg(long)]
         all: bool,
+        /// A BERT-family checkpoint folder to use instead of the installed MiniLM.
         #[arg(long)]
         base: Option<PathBuf>,
         /// A trained model id (default: the newest for the active dictionary).
@@ -186,13 +208,16 @@ pub enum Command {
         /// Dictionary version to evaluate against (default: the active one).
         #[arg(long)]
         version: Option<String>,
+        /// A BERT-family checkpoint folder to use instead of the installed MiniLM.
         #[arg(long)]
         base: Option<PathBuf>,
+        /// A trained model id (default: the newest for the dictionary version).
         #[arg(long)]
         model: Option<String>,
         /// Also report each stage alone (dense, ensemble, XTARS) next to the fusion.
         #[arg(long)]
         components: bool,
+        /// Print the results as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -258,8 +283,8 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Eval { file, train, version, base, model: m, components, json }) => {
             model::eval(&db, &file, train.as_deref(), version.as_deref(), base.as_deref(), m.as_deref(), components, json)
         }
-        Some(Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed }) => {
-            model::train(&db, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed })
+        Some(Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 }) => {
+            model::train(&db, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 })
         }
         Some(Command::Model(ModelCmd::List)) => model::list_models(),
         Some(Command::Model(ModelCmd::Half { src, dst })) => model::half(&src, &dst),

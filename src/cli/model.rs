@@ -42,6 +42,7 @@ pub struct TrainArgs {
     pub batch: Option<usize>,
     pub max_steps: Option<usize>,
     pub seed: u64,
+    pub fp32: bool,
 }
 
 pub fn train(db: &Path, a: TrainArgs) -> Result<ExitCode> {
@@ -81,9 +82,16 @@ pub fn train(db: &Path, a: TrainArgs) -> Result<ExitCode> {
         hyper.batch = v.max(1);
     }
     hyper.max_steps_per_epoch = a.max_steps;
+    hyper.mixed_precision = device.is_cuda() && !a.fp32;
     let base = BaseModel::locate(a.base.as_deref())?;
     let data_dir = crate::paths::data_dir()?;
-    eprintln!("Training for MedDRA {} ({} current LLTs) on {:?}", dict.version, dict.current_llt_count(), device);
+    eprintln!(
+        "Training for MedDRA {} ({} current LLTs) on {:?}{}",
+        dict.version,
+        dict.current_llt_count(),
+        device,
+        if hyper.mixed_precision { ", mixed precision" } else { "" }
+    );
     let opts = crate::train::Options { hyper, seed: a.seed, device, progress: true };
     let out = crate::train::train(dict, &coded, &crate::train::Source::Base(base), &opts, &data_dir, Some(&data_dir.join("cache")))?;
     let m = &out.manifest;

@@ -23,6 +23,9 @@ pub struct Hyper {
     pub negative_temperature: f64,
     pub candidates: usize,
     pub max_steps_per_epoch: Option<usize>,
+    /// fp16 autocast with dynamic loss scaling (CUDA only; manifests from before it read as off).
+    #[serde(default)]
+    pub mixed_precision: bool,
 }
 
 /// How the final score combines the components: w_ens * ln P(ensemble) + w_xtars * match logit +

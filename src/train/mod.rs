@@ -1,5 +1,6 @@
 //! `medcoder train`: the classifier ensemble, the XTARS reranker and the fusion, end to end.
 
+pub mod amp;
 pub mod data;
 
 use std::path::{Path, PathBuf};
@@ -70,6 +71,7 @@ pub fn default_hyper(device: Device) -> Hyper {
         negative_temperature: 1.0,
         candidates: 10,
         max_steps_per_epoch: None,
+        mixed_precision: gpu,
     }
 }
 
@@ -91,12 +93,20 @@ pub fn schedule(step: usize, total: usize, warmup: usize) -> f64 {
 
 /// One AdamW step at the scheduled fraction `f` of the learning rates (encoder: group 0, head:
 /// group 1), gradients clipped at norm 1.
-fn optimise(opt: &mut nn::Optimizer, loss: &Tensor, h: &Hyper, f: f64, pb: &indicatif::ProgressBar) {
+fn optimise(opt: &mut nn::Optimizer, stepper: &mut amp::Stepper, loss: &Tensor, h: &Hyper, f: f64, pb: &indicatif::ProgressBar) {
     opt.set_lr(h.lr_encoder * f);
     opt.set_lr_group(1, h.lr_head * f);
-    opt.backward_step_clip_norm(loss, 1.0);
+    stepper.step(opt, loss, 1.0);
     pb.set_message(format!("loss {:.3}", loss.double_value(&[])));
     pb.inc(1);
+}
+
+/// Says how many steps were skipped for non-finite gradients (expected now and then while the
+/// mixed-precision loss scale settles; many mean the run diverged).
+fn report_skipped(what: &str, stepper: &amp::Stepper, total: usize, progress: bool) {
+    if progress && stepper.skipped > 0 {
+        eprintln!("  {what}: {} of {total} steps skipped (non-finite gradients; loss scale now {})", stepper.skipped, stepper.scale());
+    }
 }
 
 fn bar(show: bool, len: u64, msg: String) -> indicatif::ProgressBar {
@@ -135,6 +145,7 @@ fn train_member(i: usize, source: &Source, label_emb: &Tensor, ts: &TrainingSet,
     let m = Classifier::with_head(source.encoder(o.device, seed)?, label_emb);
     tch::manual_seed(seed as i64);
     let mut opt = nn::AdamW::default().build(&m.enc.vs, h.lr_encoder)?;
+    let mut stepper = amp::Stepper::new(&m.enc.vs, h.mixed_precision);
     let spe = steps_per_epoch(ts.train.len(), h);
     let total = spe * h.epochs;
     let warm = (h.warmup * total as f64) as usize;
@@ -149,8 +160,8 @@ fn train_member(i: usize, source: &Source, label_emb: &Tensor, ts: &TrainingSet,
             let terms: Vec<&str> = chunk.iter().map(|&j| ts.train[j].term.as_str()).collect();
             let targets = Tensor::from_slice(&chunk.iter().map(|&j| ts.train[j].label as i64).collect::<Vec<_>>()).to_device(o.device);
             let b = m.enc.tok.encode(&terms, o.device)?;
-            let loss = m.logits(&b, true).cross_entropy_for_logits(&targets);
-            optimise(&mut opt, &loss, h, schedule(step, total, warm), &pb);
+            let loss = stepper.forward(|| m.logits(&b, true).cross_entropy_for_logits(&targets));
+            optimise(&mut opt, &mut stepper, &loss, h, schedule(step, total, warm), &pb);
             step += 1;
         }
         pb.finish_and_clear();
@@ -164,6 +175,7 @@ fn train_member(i: usize, source: &Source, label_emb: &Tensor, ts: &TrainingSet,
             eprintln!("  member {} epoch {}: validation LLT@1 {:.1}%", i + 1, epoch + 1, 100.0 * acc);
         }
     }
+    report_skipped(&format!("member {}", i + 1), &stepper, total, o.progress);
     Classifier::load(file, &source.config(), m.enc.tok.clone(), label_emb.size()[0], o.device)
 }
 
@@ -214,6 +226,7 @@ fn train_xtars(source: &Source, names: &[String], ts: &TrainingSet, pairs: &[(us
     let x = CrossEncoder::with_head(source.encoder(o.device, o.seed + 77)?);
     tch::manual_seed(o.seed as i64 + 77);
     let mut opt = nn::AdamW::default().build(&x.enc.vs, h.lr_encoder)?;
+    let mut stepper = amp::Stepper::new(&x.enc.vs, h.mixed_precision);
     let spe = steps_per_epoch(pairs.len(), h);
     let total = spe * h.xtars_epochs;
     let warm = (h.warmup * total as f64) as usize;
@@ -228,12 +241,13 @@ fn train_xtars(source: &Source, names: &[String], ts: &TrainingSet, pairs: &[(us
             let tt: Vec<&str> = chunk.iter().map(|&k| ts.train[pairs[k].1].term.as_str()).collect();
             let y = Tensor::from_slice(&chunk.iter().map(|&k| pairs[k].2).collect::<Vec<_>>()).to_device(o.device);
             let b = x.enc.tok.encode_pairs(&ls, &tt, o.device)?;
-            let loss = x.logits(&b, true).cross_entropy_for_logits(&y);
-            optimise(&mut opt, &loss, h, schedule(step, total, warm), &pb);
+            let loss = stepper.forward(|| x.logits(&b, true).cross_entropy_for_logits(&y));
+            optimise(&mut opt, &mut stepper, &loss, h, schedule(step, total, warm), &pb);
             step += 1;
         }
         pb.finish_and_clear();
     }
+    report_skipped("XTARS", &stepper, total, o.progress);
     x.save(file)?;
     Ok(x)
 }
