@@ -1,4 +1,10 @@
 fn main() -> std::process::ExitCode {
+    // Rust ignores SIGPIPE, so `medcoder export | head` would panic on the closed pipe; end quietly
+    // as other command-line tools do. Writes to the database are transactions, so nothing is lost.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     match medcoder::cli::run() {
         Ok(code) => code,
         Err(e) => {

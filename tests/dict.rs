@@ -231,3 +231,24 @@ fn doctor_reports_versions_and_dictionary() {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 }
+
+/// `medcoder ... | head` ends quietly when the reader goes away, instead of panicking.
+#[test]
+fn closed_output_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader, Read};
+    let env = Env::new();
+    let rel = env.dir.path().join("syn");
+    env.ok(&["dict", "generate", s(&rel), "--llts", "20000"]);
+    env.ok(&["dict", "import", s(&rel)]);
+    let mut child = env.cmd(&["dict", "search", "a", "--limit", "20000"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(!first.is_empty());
+    // The reader is gone now (stdout dropped) while the search still has megabytes to print.
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
+}
