@@ -11,7 +11,7 @@ use crate::meddra::{Dictionary, Path as MedPath};
 use crate::store::log::LoggedEntry;
 use crate::store::queue::{Item, ItemFilter, State};
 use crate::store::users::User;
-use crate::store::workflow::{Action, ProposalSet};
+use crate::store::workflow::{Action, ProposalSet, TopProposal};
 use crate::store::Store;
 
 /// Entropy (nats) above which an item is flagged as uncertain on screen.
@@ -29,10 +29,17 @@ pub struct ProposalView {
     pub current: bool,
 }
 
+/// The top proposal as the queue list shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopView {
+    pub llt_name: String,
+    pub confidence: f64,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueRow {
     pub item: Item,
-    pub top: Option<ProposalView>,
+    pub top: Option<TopView>,
     pub uncertain: bool,
 }
 
@@ -92,8 +99,8 @@ impl Desk {
         set.proposals.iter().map(|p| self.proposal_view(p.llt_code, p.confidence)).collect()
     }
 
-    fn is_uncertain(set: &ProposalSet) -> bool {
-        set.entropy.is_some_and(|e| e > UNCERTAIN_ENTROPY) || set.proposals.first().is_none_or(|p| p.confidence < UNCERTAIN_CONFIDENCE)
+    fn is_uncertain(t: &TopProposal) -> bool {
+        t.entropy.is_some_and(|e| e > UNCERTAIN_ENTROPY) || t.top.is_none_or(|(_, confidence)| confidence < UNCERTAIN_CONFIDENCE)
     }
 
     /// Proposals count only when made for the active dictionary version.
@@ -101,16 +108,27 @@ impl Desk {
         Ok(self.store.proposals(item_id)?.filter(|s| s.meddra_version == self.dict.version))
     }
 
+    /// The queue rows; the top proposals are read in one query, not one per row (large queues).
     pub fn queue(&self, filter: &ItemFilter) -> Result<Vec<QueueRow>> {
-        self.store.items(filter)?.into_iter().map(|item| self.row(item)).collect()
+        let mut tops = self.store.top_proposals(&self.dict.version)?;
+        Ok(self.store.items(filter)?.into_iter().map(|item| {
+            let top = tops.remove(&item.id);
+            self.row_with(item, top)
+        }).collect())
     }
 
     /// One queue row: the item with its top proposal.
     pub fn row(&self, item: Item) -> Result<QueueRow> {
-        let set = self.current_proposals(item.id)?;
-        let top = set.as_ref().and_then(|s| s.proposals.first()).map(|p| self.proposal_view(p.llt_code, p.confidence));
-        let uncertain = set.as_ref().is_some_and(Self::is_uncertain);
-        Ok(QueueRow { item, top, uncertain })
+        let top = self.current_proposals(item.id)?.map(|s| s.top());
+        Ok(self.row_with(item, top))
+    }
+
+    fn row_with(&self, item: Item, t: Option<TopProposal>) -> QueueRow {
+        let top = t.and_then(|t| t.top).map(|(code, confidence)| TopView {
+            llt_name: self.dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("{code} (not in MedDRA {})", self.dict.version)),
+            confidence,
+        });
+        QueueRow { item, top, uncertain: t.as_ref().is_some_and(Self::is_uncertain) }
     }
 
     pub fn counts(&self) -> Result<Vec<(State, usize)>> {
@@ -135,7 +153,7 @@ impl Desk {
         };
         Ok(ItemView {
             history: self.store.log_entries(Some(item.id))?,
-            uncertain: set.as_ref().is_some_and(Self::is_uncertain),
+            uncertain: set.as_ref().is_some_and(|s| Self::is_uncertain(&s.top())),
             model_version: set.as_ref().map(|s| s.model_version.clone()),
             entropy: set.as_ref().and_then(|s| s.entropy),
             proposals,

@@ -37,7 +37,7 @@ fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
         .map(|(i, n)| Proposal { llt_code: code(n), pt_code: d.llt(code(n)).unwrap().pt_code, score: 1.0, confidence: [0.5, 0.2, 0.1, 0.1, 0.05][i] })
         .collect();
     let id = s.item("Q1").unwrap().id;
-    s.set_proposals(id, &ProposalSet { model_version: "m-test".into(), meddra_version: d.version.clone(), entropy: Some(1.2), proposals: props, computed_at: "t".into() }).unwrap();
+    s.set_proposals(&[(id, ProposalSet { model_version: "m-test".into(), meddra_version: d.version.clone(), entropy: Some(1.2), proposals: props, computed_at: "t".into() })]).unwrap();
     db
 }
 
@@ -110,6 +110,39 @@ fn coding_screen_proposes_from_the_list_and_moves_on() {
     let q1 = st.item("Q1").unwrap();
     assert_eq!((q1.state, q1.source.as_deref()), (State::Proposed, Some("model")));
     assert_eq!(st.log_entries(Some(q1.id)).unwrap().last().unwrap().entry.chosen_rank, Some(2));
+}
+
+#[test]
+fn in_a_filtered_list_the_next_item_follows_the_one_that_left_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    key(&mut app, KeyCode::Char('t')); // state: new -> Q1, Q2
+    assert_eq!(app.rows.iter().map(|r| r.item.external_id.as_str()).collect::<Vec<_>>(), ["Q1", "Q2"]);
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('1'));
+    // Q1 is proposed now and leaves the "new" list; the coder goes on with Q2, not past it.
+    assert_eq!(app.item.as_ref().unwrap().item.external_id, "Q2");
+    assert_eq!(app.rows.iter().map(|r| r.item.external_id.as_str()).collect::<Vec<_>>(), ["Q2"]);
+    assert!(app.counts.contains(&(State::New, 1)) && app.counts.contains(&(State::Proposed, 2)), "{:?}", app.counts);
+}
+
+#[test]
+fn a_long_queue_scrolls_to_the_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut s = Store::open(&db).unwrap();
+    let items: Vec<NewItem> = (0..300).map(|i| NewItem { line: i + 2, external_id: format!("L{i:03}"), study: "DEMO-1".into(), subject: "S-2".into(), reported_term: format!("term {i}"), ..Default::default() }).collect();
+    s.import_items("alice", &items, "test").unwrap();
+    let mut app = App::new(s, Some("alice")).unwrap();
+    for _ in 0..250 {
+        key(&mut app, KeyCode::Down);
+    }
+    let sel = app.rows[app.sel].item.external_id.clone();
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains(&sel) && !screen.contains("Q1 "), "{sel}\n{screen}");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.item.as_ref().unwrap().item.external_id, sel);
 }
 
 #[test]

@@ -209,7 +209,7 @@ fn backtest_from_logged_proposals() {
             .enumerate()
             .map(|(i, n)| Proposal { llt_code: code(n), pt_code: pt(code(n)), score: 1.0 - i as f64, confidence: if i == 0 { 0.9 - entropy / 4.0 } else { 0.05 } })
             .collect();
-        store.set_proposals(item.id, &ProposalSet { model_version: "test-model".into(), meddra_version: "DEMO-1.0".into(), entropy: Some(entropy), proposals, computed_at: "t".into() }).unwrap();
+        store.set_proposals(&[(item.id, ProposalSet { model_version: "test-model".into(), meddra_version: "DEMO-1.0".into(), entropy: Some(entropy), proposals, computed_at: "t".into() })]).unwrap();
     }
     drop(store);
     env.ok(&["--user", "alice", "code", "X1", &llt_code("Unilateral leg pain"), "--source", "model"]);

@@ -152,9 +152,8 @@ pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>) -
     for chunk in todo.chunks(64) {
         let terms: Vec<&str> = chunk.iter().map(|i| i.reported_term.as_str()).collect();
         let sets = engine.propose(&terms)?;
-        for (it, set) in chunk.iter().zip(&sets) {
-            store.set_proposals(it.id, &engine::to_store(set, &engine.model_version, &engine.dict.version))?;
-        }
+        let stored: Vec<_> = chunk.iter().zip(&sets).map(|(it, set)| (it.id, engine::to_store(set, &engine.model_version, &engine.dict.version))).collect();
+        store.set_proposals(&stored)?;
         pb.inc(chunk.len() as u64);
     }
     pb.finish_and_clear();

@@ -71,10 +71,8 @@ where
             let chunk: Vec<(i64, String)> = pending.drain(..pending.len().min(16)).collect();
             let terms: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
             let result = engine.propose(&terms).and_then(|sets| {
-                for ((id, _), set) in chunk.iter().zip(&sets) {
-                    store.set_proposals(*id, &engine::to_store(set, &engine.model_version, &engine.dict.version))?;
-                }
-                Ok(())
+                let stored: Vec<_> = chunk.iter().zip(&sets).map(|((id, _), set)| (*id, engine::to_store(set, &engine.model_version, &engine.dict.version))).collect();
+                store.set_proposals(&stored)
             });
             let ev = match result {
                 Ok(()) => Event::Proposed(chunk.iter().map(|(i, _)| *i).collect()),

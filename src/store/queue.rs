@@ -370,12 +370,9 @@ impl Store {
 
     /// Items per state, for the queue header.
     pub fn state_counts(&self) -> Result<Vec<(State, usize)>> {
-        let mut out = Vec::new();
-        for s in State::ALL {
-            let n: i64 = self.conn.query_row("SELECT count(*) FROM item WHERE state = ?1", [s.as_str()], |r| r.get(0))?;
-            out.push((s, n as usize));
-        }
-        Ok(out)
+        let mut st = self.conn.prepare_cached("SELECT state, count(*) FROM item GROUP BY state")?;
+        let counts: std::collections::HashMap<String, i64> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+        Ok(State::ALL.into_iter().map(|s| (s, counts.get(s.as_str()).copied().unwrap_or(0) as usize)).collect())
     }
 }
 

@@ -2,6 +2,7 @@
 //! four-eye review (nobody confirms their own proposal), reviewer role for confirm and return,
 //! non-current LLTs never chosen, and stale actions (the item changed since it was read) refused.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use anyhow::{anyhow, Context, Result};
@@ -36,6 +37,19 @@ pub struct ProposalSet {
     pub entropy: Option<f64>,
     pub proposals: Vec<Proposal>,
     pub computed_at: String,
+}
+
+/// The first of an item's stored proposals: (LLT code, confidence), with the set's entropy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TopProposal {
+    pub top: Option<(u32, f64)>,
+    pub entropy: Option<f64>,
+}
+
+impl ProposalSet {
+    pub fn top(&self) -> TopProposal {
+        TopProposal { top: self.proposals.first().map(|p| (p.llt_code, p.confidence)), entropy: self.entropy }
+    }
 }
 
 /// How the proposer found the code.
@@ -276,12 +290,20 @@ impl Store {
     }
 
     /// Stores the engine's latest proposals for an item (replacing older ones).
-    pub fn set_proposals(&mut self, item_id: i64, set: &ProposalSet) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO item_proposals(item_id, model_version, meddra_version, entropy, proposals, computed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(item_id) DO UPDATE SET model_version = excluded.model_version, meddra_version = excluded.meddra_version, entropy = excluded.entropy, proposals = excluded.proposals, computed_at = excluded.computed_at",
-            params![item_id, set.model_version, set.meddra_version, set.entropy, serde_json::to_string(&set.proposals)?, set.computed_at],
-        )?;
+    /// Stores (replaces) the proposals of several items in one transaction: one commit per batch,
+    /// not per item, so `propose` over a large queue is not bound by disk syncs.
+    pub fn set_proposals(&mut self, sets: &[(i64, ProposalSet)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO item_proposals(item_id, model_version, meddra_version, entropy, proposals, computed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(item_id) DO UPDATE SET model_version = excluded.model_version, meddra_version = excluded.meddra_version, entropy = excluded.entropy, proposals = excluded.proposals, computed_at = excluded.computed_at",
+            )?;
+            for (item_id, set) in sets {
+                st.execute(params![item_id, set.model_version, set.meddra_version, set.entropy, serde_json::to_string(&set.proposals)?, set.computed_at])?;
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -300,19 +322,35 @@ impl Store {
     }
 
     pub fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
-        let row: Option<(String, String, Option<f64>, String, String)> = self
-            .conn
-            .query_row(
-                "SELECT model_version, meddra_version, entropy, proposals, computed_at FROM item_proposals WHERE item_id = ?1",
-                [item_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?;
-        row.map(|(model_version, meddra_version, entropy, json, computed_at)| {
-            Ok(ProposalSet { model_version, meddra_version, entropy, proposals: serde_json::from_str(&json)?, computed_at })
-        })
-        .transpose()
+        let mut st = self.conn.prepare_cached(&format!("SELECT {PROPOSAL_COLUMNS} FROM item_proposals WHERE item_id = ?1"))?;
+        st.query_row([item_id], |r| proposal_from_row(r, 0)).optional()?.transpose()
     }
+
+    /// Every item's top proposal made for `meddra_version`, by item id, in one query: what the
+    /// queue screen shows per row (SQLite reads the first array element; no JSON is parsed here).
+    pub fn top_proposals(&self, meddra_version: &str) -> Result<HashMap<i64, TopProposal>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT item_id, json_extract(proposals, '$[0].llt_code'), json_extract(proposals, '$[0].confidence'), entropy
+             FROM item_proposals WHERE meddra_version = ?1",
+        )?;
+        let rows = st.query_map([meddra_version], |r| {
+            let llt: Option<u32> = r.get(1)?;
+            let confidence: Option<f64> = r.get(2)?;
+            Ok((r.get::<_, i64>(0)?, TopProposal { top: llt.zip(confidence), entropy: r.get(3)? }))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+const PROPOSAL_COLUMNS: &str = "model_version, meddra_version, entropy, proposals, computed_at";
+
+/// The proposal columns starting at column `at`; the JSON is parsed outside SQLite's error type.
+fn proposal_from_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<ProposalSet>> {
+    let json: String = r.get(at + 3)?;
+    let (model_version, meddra_version, entropy, computed_at) = (r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 4)?);
+    Ok(serde_json::from_str(&json)
+        .map(|proposals| ProposalSet { model_version, meddra_version, entropy, proposals, computed_at })
+        .map_err(|e| anyhow!("stored proposals are not valid JSON: {e}")))
 }
 
 #[cfg(test)]
@@ -423,8 +461,11 @@ mod tests {
             ],
             computed_at: "now".into(),
         };
-        s.set_proposals(it.id, &set).unwrap();
+        s.set_proposals(&[(it.id, set.clone())]).unwrap();
         assert_eq!(s.proposals(it.id).unwrap().unwrap(), set);
+        assert_eq!(s.top_proposals("T-1").unwrap().get(&it.id), Some(&TopProposal { top: Some((code(&d, "Head pain"), 0.7)), entropy: Some(0.4) }));
+        assert_eq!(s.top_proposals("T-1").unwrap().get(&it.id), Some(&set.top()));
+        assert!(s.top_proposals("T-2").unwrap().is_empty());
         s.act(&d, "rita", "A2", None, Action::Confirm).unwrap();
         let last = s.log_entries(Some(it.id)).unwrap().pop().unwrap();
         assert_eq!((last.entry.chosen_rank, last.entry.model_version.as_deref()), (Some(2), Some("m1")));

@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::tree::{Level, Tree};
 use crate::desk::{Desk, ItemView, QueueRow, SearchRow};
 use crate::engine::worker::{Event, Job};
-use crate::store::queue::{ItemFilter, State};
+use crate::store::queue::{Item, ItemFilter, State};
 use crate::store::users::User;
 use crate::store::workflow::{Action, Refusal, Source};
 use crate::store::Store;
@@ -204,22 +204,43 @@ impl App {
             study: self.study_filter.clone(),
             text: (!self.text_filter.is_empty()).then(|| self.text_filter.clone()),
         };
-        let mut rows = desk.queue(&filter)?;
-        match self.sort {
-            Sort::Id => {}
-            Sort::State => rows.sort_by_key(|r| (State::ALL.iter().position(|s| *s == r.item.state), r.item.id)),
-            Sort::ConfidenceLowFirst => rows.sort_by(|a, b| {
-                let c = |r: &QueueRow| r.top.as_ref().map_or(-1.0, |t| t.confidence);
-                c(a).total_cmp(&c(b)).then(a.item.id.cmp(&b.item.id))
-            }),
-        }
+        self.rows = desk.queue(&filter)?;
         self.counts = desk.counts()?;
-        self.rows = rows;
+        self.sort_rows();
         self.sel = keep.and_then(|k| self.rows.iter().position(|r| r.item.external_id == k)).unwrap_or(self.sel).min(self.rows.len().saturating_sub(1));
         if let Some(it) = &self.item {
             let id = it.item.external_id.clone();
             self.item = Some(self.desk().item(&id)?);
         }
+        Ok(())
+    }
+
+    fn sort_rows(&mut self) {
+        match self.sort {
+            Sort::Id => {}
+            Sort::State => self.rows.sort_by_key(|r| (State::ALL.iter().position(|s| *s == r.item.state), r.item.id)),
+            Sort::ConfidenceLowFirst => self.rows.sort_by(|a, b| {
+                let c = |r: &QueueRow| r.top.as_ref().map_or(-1.0, |t| t.confidence);
+                c(a).total_cmp(&c(b)).then(a.item.id.cmp(&b.item.id))
+            }),
+        }
+    }
+
+    /// After the user's own action on one item: its row is replaced, or dropped when it no longer
+    /// matches the state filter, and the counts are reloaded. Reloading the whole list per action
+    /// costs a large queue hundreds of milliseconds; others' changes appear on `r` or on return to
+    /// the list.
+    fn update_row(&mut self, item: Item) -> Result<()> {
+        let Some(desk) = &self.desk else { return Ok(()) };
+        self.counts = desk.counts()?;
+        let Some(pos) = self.rows.iter().position(|r| r.item.id == item.id) else { return Ok(()) };
+        if self.state_filter.is_some_and(|s| s != item.state) {
+            self.rows.remove(pos);
+        } else {
+            self.rows[pos] = desk.row(item)?;
+            self.sort_rows();
+        }
+        self.sel = self.sel.min(self.rows.len().saturating_sub(1));
         Ok(())
     }
 
@@ -325,14 +346,23 @@ impl App {
             Ok(item) => {
                 let code = item.llt_code.and_then(|c| self.desk().dict.llt(c)).map(|l| format!(": {}", l.name)).unwrap_or_default();
                 self.say(format!("{id} {done}{code}"), Tone::Good);
-                if let Err(e) = self.refresh() {
+                // On to the next item of the list as it was, as a coder works through a list (the
+                // item just done may leave a filtered list).
+                let next = self.rows.iter().position(|r| r.item.id == item.id).and_then(|p| self.rows.get(p + 1)).map(|r| r.item.external_id.clone());
+                if let Err(e) = self.update_row(item) {
                     self.fail(e);
                 }
-                // On to the next item, as a coder works through a list.
-                let _ = self.step_item(1);
-                if self.item.as_ref().is_some_and(|v| v.item.external_id == id) {
-                    self.screen = Screen::Queue;
-                    self.item = None;
+                match next.and_then(|n| self.rows.iter().position(|r| r.item.external_id == n)) {
+                    Some(p) => {
+                        self.sel = p;
+                        if let Err(e) = self.open_selected() {
+                            self.fail(e);
+                        }
+                    }
+                    None => {
+                        self.screen = Screen::Queue;
+                        self.item = None;
+                    }
                 }
             }
             Err(e) => {

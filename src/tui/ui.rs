@@ -155,9 +155,15 @@ fn draw_queue(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
     );
     f.render_widget(Paragraph::new(vec![Line::from(counts), Line::styled(filters, theme.dim())]), top);
     let wide = area.width >= 110;
+    // Only the rows that fit are built (a study queue can hold tens of thousands); the window
+    // scrolls as the table would, keeping the selection on its last line once past the first page.
+    let visible = table_area.height.saturating_sub(3).max(1) as usize;
+    let start = app.sel.saturating_sub(visible - 1).min(app.rows.len().saturating_sub(1));
     let rows: Vec<Row> = app
         .rows
         .iter()
+        .skip(start)
+        .take(visible)
         .map(|r| {
             let (top_name, conf) = match (&r.top, app.pending.contains(&r.item.id)) {
                 (Some(t), _) => (t.llt_name.clone(), format!("{:>3.0}%{}", 100.0 * t.confidence, if r.uncertain { " ?" } else { "" })),
@@ -188,7 +194,7 @@ fn draw_queue(f: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .header(Row::new(header).style(theme.title()))
         .block(Block::bordered().title(" Coding queue "))
         .row_highlight_style(theme.selected());
-    let mut st = TableState::default().with_selected((!app.rows.is_empty()).then_some(app.sel));
+    let mut st = TableState::default().with_selected((!app.rows.is_empty()).then_some(app.sel - start));
     f.render_stateful_widget(table, table_area, &mut st);
 }
 
