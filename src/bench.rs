@@ -105,7 +105,7 @@ fn desk(llts: usize, items: usize) -> Result<ExitCode> {
     let new: Vec<crate::store::queue::NewItem> = terms
         .iter()
         .enumerate()
-        .map(|(i, t)| crate::store::queue::NewItem { line: i + 2, external_id: format!("B{i:05}"), study: format!("S{}", i % 3), subject: format!("{i}"), reported_term: t.clone(), ..Default::default() })
+        .map(|(i, t)| crate::store::queue::NewItem { line: i + 2, report: crate::store::queue::Report { external_id: format!("B{i:05}"), study: format!("S{}", i % 3), subject: format!("{i}"), reported_term: t.clone(), ..Default::default() } })
         .collect();
     store.import_items("coder", &new, "bench")?;
     // Stored proposals for every item, as after `medcoder propose` (the queue shows each top one).

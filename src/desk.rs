@@ -136,7 +136,7 @@ impl Desk {
     }
 
     pub fn studies(&self) -> Result<Vec<String>> {
-        let mut s: Vec<String> = self.store.items(&ItemFilter::default())?.into_iter().map(|i| i.study).collect();
+        let mut s: Vec<String> = self.store.items(&ItemFilter::default())?.into_iter().map(|i| i.report.study).collect();
         s.sort();
         s.dedup();
         Ok(s)
@@ -193,6 +193,6 @@ impl Desk {
 
     /// Open items whose proposals are missing or stale, as (id, term) jobs for the worker.
     pub fn items_needing_proposals(&self, model_version: &str) -> Result<Vec<(i64, String)>> {
-        Ok(self.store.items_needing_proposals(model_version, &self.dict.version, false)?.into_iter().map(|it| (it.id, it.reported_term)).collect())
+        Ok(self.store.items_needing_proposals(model_version, &self.dict.version, false)?.into_iter().map(|it| (it.id, it.report.reported_term)).collect())
     }
 }

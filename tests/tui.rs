@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use medcoder::engine::worker;
-use medcoder::store::queue::{NewItem, State};
+use medcoder::store::queue::{NewItem, Report, State};
 use medcoder::store::users::Role;
 use medcoder::store::workflow::{Proposal, ProposalSet};
 use medcoder::store::Store;
@@ -25,7 +25,7 @@ fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
     let items: Vec<NewItem> = [("Q1", "pain of right thigh to the knee"), ("Q2", "hedache since day 2"), ("Q3", "Nausea")]
         .iter()
         .enumerate()
-        .map(|(i, (id, t))| NewItem { line: i + 2, external_id: id.to_string(), study: "DEMO-1".into(), subject: "S-1".into(), reported_term: t.to_string(), onset_date: Some("2026-03-01".into()), ..Default::default() })
+        .map(|(i, (id, t))| NewItem { line: i + 2, report: Report { external_id: id.to_string(), study: "DEMO-1".into(), subject: "S-1".into(), reported_term: t.to_string(), onset_date: Some("2026-03-01".into()), ..Default::default() } })
         .collect();
     s.import_items("alice", &items, "test").unwrap();
     // What the worker would have stored for Q1.
@@ -132,7 +132,7 @@ fn a_long_queue_scrolls_to_the_selection() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     let mut s = Store::open(&db).unwrap();
-    let items: Vec<NewItem> = (0..300).map(|i| NewItem { line: i + 2, external_id: format!("L{i:03}"), study: "DEMO-1".into(), subject: "S-2".into(), reported_term: format!("term {i}"), ..Default::default() }).collect();
+    let items: Vec<NewItem> = (0..300).map(|i| NewItem { line: i + 2, report: Report { external_id: format!("L{i:03}"), study: "DEMO-1".into(), subject: "S-2".into(), reported_term: format!("term {i}"), ..Default::default() } }).collect();
     s.import_items("alice", &items, "test").unwrap();
     let mut app = App::new(s, Some("alice")).unwrap();
     for _ in 0..250 {

@@ -467,7 +467,7 @@ pub fn ensure_demo(store: &mut Store) -> Result<()> {
     }
     let file = crate::paths::assets_dir().join("demo/queue.csv");
     let (items, _, _) = queue::read_file(&file)?;
-    let known: std::collections::HashSet<String> = store.items(&ItemFilter::default())?.into_iter().map(|i| i.external_id).collect();
+    let known: std::collections::HashSet<String> = store.items(&ItemFilter::default())?.into_iter().map(|i| i.report.external_id).collect();
     let new: Vec<_> = items.into_iter().filter(|i| !known.contains(&i.external_id)).collect();
     if !new.is_empty() {
         let r = store.import_items("alice", &new, "assets/demo/queue.csv")?;

@@ -47,9 +47,9 @@ impl fmt::Display for State {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Item {
-    pub id: i64,
+/// A reported term as the site sent it, with its context.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Report {
     pub external_id: String,
     pub study: String,
     pub subject: String,
@@ -57,6 +57,14 @@ pub struct Item {
     pub onset_date: Option<String>,
     pub seriousness: Option<String>,
     pub investigator: Option<String>,
+}
+
+/// A queue item: the report and where its coding stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Item {
+    pub id: i64,
+    #[serde(flatten)]
+    pub report: Report,
     pub state: State,
     pub llt_code: Option<u32>,
     pub pt_code: Option<u32>,
@@ -74,19 +82,29 @@ pub struct Item {
     pub confirmed_at: Option<String>,
 }
 
+// The report's fields read as the item's own (`item.reported_term`).
+impl std::ops::Deref for Item {
+    type Target = Report;
+    fn deref(&self) -> &Report {
+        &self.report
+    }
+}
+
 pub(crate) const ITEM_COLUMNS: &str = "id, external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, llt_code, pt_code, meddra_version, source, proposer, reviewer, comment, revision, imported_at, updated_at, updated_by, proposed_at, confirmed_at";
 
 pub(crate) fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
     let state: String = r.get(8)?;
     Ok(Item {
         id: r.get(0)?,
-        external_id: r.get(1)?,
-        study: r.get(2)?,
-        subject: r.get(3)?,
-        reported_term: r.get(4)?,
-        onset_date: r.get(5)?,
-        seriousness: r.get(6)?,
-        investigator: r.get(7)?,
+        report: Report {
+            external_id: r.get(1)?,
+            study: r.get(2)?,
+            subject: r.get(3)?,
+            reported_term: r.get(4)?,
+            onset_date: r.get(5)?,
+            seriousness: r.get(6)?,
+            investigator: r.get(7)?,
+        },
         state: State::parse(&state).map_err(|e| rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, e.into()))?,
         llt_code: r.get(9)?,
         pt_code: r.get(10)?,
@@ -104,17 +122,18 @@ pub(crate) fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
     })
 }
 
-/// One reported term read from an import file.
+/// One reported term read from an import file, with its line there.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NewItem {
     pub line: usize,
-    pub external_id: String,
-    pub study: String,
-    pub subject: String,
-    pub reported_term: String,
-    pub onset_date: Option<String>,
-    pub seriousness: Option<String>,
-    pub investigator: Option<String>,
+    pub report: Report,
+}
+
+impl std::ops::Deref for NewItem {
+    type Target = Report;
+    fn deref(&self) -> &Report {
+        &self.report
+    }
 }
 
 /// A row that was not imported, and why.
@@ -158,13 +177,15 @@ fn build_item(line: usize, values: [Option<String>; 7]) -> Result<NewItem, Rejec
     let opt = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     Ok(NewItem {
         line,
-        external_id: req(id, "id")?,
-        study: req(study, "study")?,
-        subject: req(subject, "subject")?,
-        reported_term: req(term, "reported term")?,
-        onset_date: opt(onset),
-        seriousness: opt(serious),
-        investigator: opt(inv),
+        report: Report {
+            external_id: req(id, "id")?,
+            study: req(study, "study")?,
+            subject: req(subject, "subject")?,
+            reported_term: req(term, "reported term")?,
+            onset_date: opt(onset),
+            seriousness: opt(serious),
+            investigator: opt(inv),
+        },
     })
 }
 

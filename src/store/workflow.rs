@@ -357,7 +357,7 @@ fn proposal_from_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<Pr
 mod tests {
     use super::*;
     use crate::meddra::outline;
-    use crate::store::queue::NewItem;
+    use crate::store::queue::{NewItem, Report};
 
     fn setup() -> (Store, Dictionary) {
         let rel = outline::compile(
@@ -374,7 +374,7 @@ mod tests {
         let items: Vec<NewItem> = [("A1", "bad head pain"), ("A2", "HEADACHE."), ("A3", "queasy")]
             .iter()
             .enumerate()
-            .map(|(i, (id, t))| NewItem { line: i + 2, external_id: id.to_string(), study: "S".into(), subject: "1".into(), reported_term: t.to_string(), ..Default::default() })
+            .map(|(i, (id, t))| NewItem { line: i + 2, report: Report { external_id: id.to_string(), study: "S".into(), subject: "1".into(), reported_term: t.to_string(), ..Default::default() } })
             .collect();
         let r = s.import_items("cody", &items, "q.csv").unwrap();
         assert_eq!((r.imported, r.autocoded), (3, 1));
@@ -479,9 +479,9 @@ mod tests {
         let (mut s, _) = setup();
         s.set_setting("autocode_confirm", "on").unwrap();
         let items = vec![
-            NewItem { line: 2, external_id: "A1".into(), study: "S".into(), subject: "1".into(), reported_term: "x".into(), ..Default::default() },
-            NewItem { line: 3, external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "nausea".into(), ..Default::default() },
-            NewItem { line: 4, external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "y".into(), ..Default::default() },
+            NewItem { line: 2, report: Report { external_id: "A1".into(), study: "S".into(), subject: "1".into(), reported_term: "x".into(), ..Default::default() } },
+            NewItem { line: 3, report: Report { external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "nausea".into(), ..Default::default() } },
+            NewItem { line: 4, report: Report { external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "y".into(), ..Default::default() } },
         ];
         let r = s.import_items("cody", &items, "q2.csv").unwrap();
         assert_eq!(r.imported, 1);
