@@ -188,8 +188,12 @@ impl Engine {
     pub fn component_scores(&self, t: &Trained, terms: &[&str]) -> Result<(Tensor, Tensor)> {
         let _guard = tch::no_grad_guard();
         let sims = self.index.similarities(&self.encoder.embed(terms, 64, None)?);
-        let b = self.encoder.tok.encode(terms, self.device)?;
-        Ok((crate::model::classifier::mean_softmax(&t.members, &b), sims))
+        let lens: Vec<usize> = terms.iter().map(|t| t.len()).collect();
+        let p = crate::model::tokenize::length_batched(&lens, 64, |idx| {
+            let chunk: Vec<&str> = idx.iter().map(|&i| terms[i]).collect();
+            Ok(crate::model::classifier::mean_softmax(&t.members, &self.encoder.tok.encode(&chunk, self.device)?))
+        })?;
+        Ok((p, sims))
     }
 
     /// Every candidate of every term with its component scores, plus the ensemble entropy and

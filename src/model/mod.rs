@@ -113,18 +113,18 @@ impl Encoder {
     /// Unit-length mean-pooled embeddings [n, hidden], on the encoder's device.
     pub fn embed(&self, texts: &[&str], batch: usize, progress: Option<&indicatif::ProgressBar>) -> Result<Tensor> {
         let _guard = tch::no_grad_guard();
-        let mut parts = Vec::new();
-        for chunk in texts.chunks(batch.max(1)) {
-            let b = self.tok.encode(chunk, self.device())?;
+        if texts.is_empty() {
+            return Ok(Tensor::zeros([0, self.bert.config.hidden_size], (tch::Kind::Float, self.device())));
+        }
+        let lens: Vec<usize> = texts.iter().map(|t| t.len()).collect();
+        tokenize::length_batched(&lens, batch, |idx| {
+            let chunk: Vec<&str> = idx.iter().map(|&i| texts[i]).collect();
+            let b = self.tok.encode(&chunk, self.device())?;
             let h = self.bert.forward_t(&b.ids, &b.mask, Some(&b.type_ids), false);
-            parts.push(l2_normalize(&mean_pool(&h, &b.mask)));
             if let Some(p) = progress {
                 p.inc(chunk.len() as u64);
             }
-        }
-        if parts.is_empty() {
-            return Ok(Tensor::zeros([0, self.bert.config.hidden_size], (tch::Kind::Float, self.device())));
-        }
-        Ok(Tensor::cat(&parts, 0))
+            Ok(l2_normalize(&mean_pool(&h, &b.mask)))
+        })
     }
 }

@@ -64,3 +64,39 @@ impl Tok {
         Ok(Batch { ids: mk(ids), mask: mk(mask), type_ids: mk(types) })
     }
 }
+
+/// Runs `f` over batches of at most `batch` inputs taken shortest first (by `len`), so each padded
+/// batch holds inputs of similar length, and returns f's rows [n, ...] in the original order.
+/// Padding every batch to its longest member is what costs when short terms and long LLT names
+/// are mixed; sorting first keeps the padding small. `f` gets the original indices of its batch.
+pub fn length_batched(lens: &[usize], batch: usize, mut f: impl FnMut(&[usize]) -> Result<Tensor>) -> Result<Tensor> {
+    let mut order: Vec<usize> = (0..lens.len()).collect();
+    order.sort_by_key(|&i| lens[i]);
+    let parts = order.chunks(batch.max(1)).map(&mut f).collect::<Result<Vec<_>>>()?;
+    let Some(first) = parts.first() else { return f(&[]) };
+    let sorted = Tensor::cat(&parts, 0);
+    // Row k of `sorted` belongs to input order[k]; gather it back to that place.
+    let mut inverse = vec![0i64; order.len()];
+    for (k, &i) in order.iter().enumerate() {
+        inverse[i] = k as i64;
+    }
+    Ok(sorted.index_select(0, &Tensor::from_slice(&inverse).to_device(first.device())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_batched_returns_rows_in_input_order_from_sorted_batches() {
+        let lens = [5usize, 1, 3, 9, 2];
+        let mut seen = Vec::new();
+        let out = length_batched(&lens, 2, |idx| {
+            seen.push(idx.iter().map(|&i| lens[i]).collect::<Vec<_>>());
+            Ok(Tensor::from_slice(&idx.iter().map(|&i| (i * 10) as i64).collect::<Vec<_>>()))
+        })
+        .unwrap();
+        assert_eq!(seen, vec![vec![1, 2], vec![3, 5], vec![9]]);
+        assert_eq!(Vec::<i64>::try_from(out).unwrap(), vec![0, 10, 20, 30, 40]);
+    }
+}

@@ -10,7 +10,7 @@ use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
 use super::bert::{Bert, BertConfig};
-use super::tokenize::{Batch, Tok};
+use super::tokenize::{length_batched, Batch, Tok};
 use super::{BaseModel, Encoder};
 
 pub struct CrossEncoder {
@@ -52,13 +52,15 @@ impl CrossEncoder {
     /// Match logit (log-odds of a match) for each (label name, term) pair.
     pub fn score(&self, labels: &[&str], terms: &[&str], batch: usize) -> Result<Vec<f64>> {
         let _g = tch::no_grad_guard();
-        let mut out = Vec::with_capacity(labels.len());
-        for (l, t) in labels.chunks(batch).zip(terms.chunks(batch)) {
-            let b = self.enc.tok.encode_pairs(l, t, self.enc.device())?;
-            let lg = self.logits(&b, false);
-            let diff = (lg.select(1, 1) - lg.select(1, 0)).to_device(Device::Cpu).to_kind(Kind::Double);
-            out.extend(Vec::<f64>::try_from(diff)?);
+        if labels.is_empty() {
+            return Ok(vec![]);
         }
-        Ok(out)
+        let lens: Vec<usize> = labels.iter().zip(terms).map(|(l, t)| l.len() + t.len()).collect();
+        let diff = length_batched(&lens, batch, |idx| {
+            let (l, t): (Vec<&str>, Vec<&str>) = idx.iter().map(|&i| (labels[i], terms[i])).unzip();
+            let lg = self.logits(&self.enc.tok.encode_pairs(&l, &t, self.enc.device())?, false);
+            Ok(lg.select(1, 1) - lg.select(1, 0))
+        })?;
+        Ok(Vec::<f64>::try_from(diff.to_device(Device::Cpu).to_kind(Kind::Double))?)
     }
 }
