@@ -16,8 +16,23 @@ use medcoder::model::BaseModel;
 use medcoder::train::data::Coded;
 use medcoder::train::{self, Options, Source};
 
+/// libtorch's random generator is one per process and the tests of this file run in threads:
+/// whatever seeds it and draws from it (random weights, dropout) holds this lock, so that a run is
+/// reproducible whatever else runs beside it.
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn train_locked(dict: Arc<Dictionary>, coded: &[Coded], base: &BaseModel, o: &Options, data_dir: &Path) -> train::Outcome {
+    let _g = rng_lock();
+    train::train(dict, coded, &Source::Base(base.clone()), o, data_dir, None).unwrap()
+}
+
 /// A BERT-format folder with random tiny weights and the real MiniLM tokenizer.
 fn tiny_base(dir: &Path) -> BaseModel {
+    let _g = rng_lock();
     let tok_src = medcoder::model::default_base_dir().join("tokenizer.json");
     let vocab = medcoder::model::tokenize::Tok::load(&tok_src).unwrap().vocab_size() as i64;
     let cfg = BertConfig::tiny(vocab);
@@ -52,7 +67,7 @@ fn trained_model_is_saved_complete_and_used_by_the_engine() {
     let dict = demo_dict();
     let code = |n: &str| dict.llts.iter().find(|l| l.name == n).unwrap().code;
     let coded: Vec<Coded> = (0..40).map(|i| Coded { term: format!("sore leg {i}"), llt: code("Leg pain") }).collect();
-    let out = train::train(dict.clone(), &coded, &Source::Base(base.clone()), &quick(), &data_dir, None).unwrap();
+    let out = train_locked(dict.clone(), &coded, &base, &quick(), &data_dir);
     let m = &out.manifest;
     assert_eq!((m.meddra_version.as_str(), m.labels, m.hyper.members), ("DEMO-1.0", 865, 2));
     assert_eq!(m.coded_pairs, 40);
@@ -93,7 +108,7 @@ fn models_for_other_versions_and_corrupt_files_are_refused() {
     let dict = demo_dict();
     let mut o = quick();
     o.hyper.members = 1;
-    let out = train::train(dict.clone(), &[], &Source::Base(base.clone()), &o, &data_dir, None).unwrap();
+    let out = train_locked(dict.clone(), &[], &base, &o, &data_dir);
 
     // Another dictionary version: named -> refused; automatic -> not used, with a note.
     let mut rel = Release::read(&demo_dir()).unwrap().0;
@@ -125,7 +140,7 @@ fn enough_coded_validation_lets_the_fusion_be_fitted() {
     let coded: Vec<Coded> = (0..600).map(|i| Coded { term: format!("reported term number {i}"), llt: current[i % current.len()] }).collect();
     let mut o = quick();
     o.hyper.members = 1;
-    let out = train::train(dict, &coded, &Source::Base(base), &o, &tmp.path().join("data"), None).unwrap();
+    let out = train_locked(dict, &coded, &base, &o, &tmp.path().join("data"));
     assert_eq!(out.manifest.valid_samples, 60);
     assert!(out.manifest.fusion_fitted_on_coded_validation);
 }
@@ -144,7 +159,7 @@ fn loss_scaled_training_learns_what_fp32_training_learns() {
         let mut o = quick();
         o.hyper.members = 1;
         o.hyper.mixed_precision = mixed;
-        let out = train::train(dict.clone(), &coded, &Source::Base(base.clone()), &o, &tmp.path().join(format!("data-{mixed}")), None).unwrap();
+        let out = train_locked(dict.clone(), &coded, &base, &o, &tmp.path().join(format!("data-{mixed}")));
         assert_eq!(out.manifest.hyper.mixed_precision, mixed);
         weights.push(tch::Tensor::read_safetensors(out.dir.join("member-0.safetensors")).unwrap());
     }
