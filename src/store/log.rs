@@ -124,10 +124,12 @@ pub fn append(tx: &Transaction<'_>, e: &Entry) -> Result<i64> {
 impl Store {
     /// Log rows in order, optionally only those of one item.
     pub fn log_entries(&self, item_id: Option<i64>) -> Result<Vec<LoggedEntry>> {
-        let mut st = self.conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM decision_log WHERE (?1 IS NULL OR item_id = ?1) ORDER BY seq"
-        ))?;
-        let rows = st.query_map([item_id], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        // Two statements: `?1 IS NULL OR item_id = ?1` would keep SQLite from using the item index,
+        // and one item's history is read every time an item is opened.
+        let rows = match item_id {
+            Some(id) => self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM decision_log WHERE item_id = ?1 ORDER BY seq"))?.query_map([id], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
+            None => self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM decision_log ORDER BY seq"))?.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
+        };
         Ok(rows)
     }
 
