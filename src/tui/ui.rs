@@ -398,7 +398,7 @@ fn draw_help(f: &mut Frame, app: &App, theme: Theme) {
     ];
     let keys: &[&str] = match app.screen {
         Screen::SignIn => &["↑/↓ choose your name, Enter sign in, q quit"],
-        Screen::Queue => &["↑/↓ PgUp/PgDn Home/End  move", "Enter  open the item (reviewers open proposed items for review)", "t  cycle state filter     s  cycle study filter", "f or /  text filter      o  cycle sort order", "r  reload    x  back-test statistics    q  quit", "conf: top proposal confidence; ? marks uncertain items"],
+        Screen::Queue => &["↑/↓ PgUp/PgDn Home/End  move", "Enter  open the item (reviewers open proposed items for review)", "t  cycle state filter     s  cycle study filter", "f or /  text filter      o  cycle sort order", "r  reload (others' changes)   x  back-test statistics   q  quit", "conf: top proposal confidence; ? marks uncertain items"],
         Screen::Coding => &["1-5  propose that proposal's LLT    ↑/↓ + Enter  same", "/  search all LLTs     b  browse the hierarchy from the highlighted proposal", "q  put on query (needs a note)", "n / p  next / previous item     Esc  back to the queue", "⚠ uncertain: high entropy or low confidence: check carefully"],
         Screen::Search => &["Type words in any order; typos are tolerated.", "↑/↓ choose, Enter propose. Non-current LLTs are struck through and cannot be chosen.", "Esc back"],
         Screen::Browse => &["↑/↓ move, → open, ← close or go to the parent", "Enter on an LLT proposes it; on other levels opens/closes", "g  jump to an LLT or PT code", "PTs under several SOCs are shown under each, [primary] marked"],
