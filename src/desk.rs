@@ -82,12 +82,17 @@ impl Desk {
         Ok(Desk { store, dict, search, user })
     }
 
+    /// The LLT's name, or its code marked as missing from the active version.
+    fn llt_name(&self, code: u32) -> String {
+        self.dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("{code} (not in MedDRA {})", self.dict.version))
+    }
+
     fn proposal_view(&self, code: u32, confidence: f64) -> ProposalView {
         let l = self.dict.llt(code);
         let pt = l.map(|l| l.pt_code);
         ProposalView {
             llt_code: code,
-            llt_name: l.map(|l| l.name.clone()).unwrap_or_else(|| format!("{code} (not in MedDRA {})", self.dict.version)),
+            llt_name: self.llt_name(code),
             pt_name: pt.and_then(|p| self.dict.pt(p)).map(|p| p.name.clone()).unwrap_or_default(),
             soc_name: pt.and_then(|p| self.dict.primary_path(p)).map(|p| p.soc.name).unwrap_or_default(),
             confidence,
@@ -124,11 +129,8 @@ impl Desk {
     }
 
     fn row_with(&self, item: Item, t: Option<TopProposal>) -> QueueRow {
-        let top = t.and_then(|t| t.top).map(|(code, confidence)| TopView {
-            llt_name: self.dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("{code} (not in MedDRA {})", self.dict.version)),
-            confidence,
-        });
-        QueueRow { item, top, uncertain: t.as_ref().is_some_and(Self::is_uncertain) }
+        let top = t.and_then(|t| t.top).map(|(code, confidence)| TopView { llt_name: self.llt_name(code), confidence });
+        QueueRow { item, top, uncertain: t.is_some_and(|t| Self::is_uncertain(&t)) }
     }
 
     pub fn counts(&self) -> Result<Vec<(State, usize)>> {

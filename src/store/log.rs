@@ -126,10 +126,9 @@ impl Store {
     pub fn log_entries(&self, item_id: Option<i64>) -> Result<Vec<LoggedEntry>> {
         // Two statements: `?1 IS NULL OR item_id = ?1` would keep SQLite from using the item index,
         // and one item's history is read every time an item is opened.
-        let rows = match item_id {
-            Some(id) => self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM decision_log WHERE item_id = ?1 ORDER BY seq"))?.query_map([id], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
-            None => self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM decision_log ORDER BY seq"))?.query_map([], from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
-        };
+        let filter = if item_id.is_some() { "WHERE item_id = ?1" } else { "" };
+        let mut st = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM decision_log {filter} ORDER BY seq"))?;
+        let rows = st.query_map(rusqlite::params_from_iter(item_id), from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 

@@ -289,9 +289,9 @@ impl Store {
         Ok(updated)
     }
 
-    /// Stores the engine's latest proposals for an item (replacing older ones).
-    /// Stores (replaces) the proposals of several items in one transaction: one commit per batch,
-    /// not per item, so `propose` over a large queue is not bound by disk syncs.
+    /// Stores the engine's latest proposals for several items (replacing older ones) in one
+    /// transaction: one commit per batch, not per item, so `propose` over a large queue is not
+    /// bound by disk syncs.
     pub fn set_proposals(&mut self, sets: &[(i64, ProposalSet)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
@@ -322,8 +322,18 @@ impl Store {
     }
 
     pub fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
-        let mut st = self.conn.prepare_cached(&format!("SELECT {PROPOSAL_COLUMNS} FROM item_proposals WHERE item_id = ?1"))?;
-        st.query_row([item_id], |r| proposal_from_row(r, 0)).optional()?.transpose()
+        let row: Option<(String, String, Option<f64>, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT model_version, meddra_version, entropy, proposals, computed_at FROM item_proposals WHERE item_id = ?1",
+                [item_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()?;
+        row.map(|(model_version, meddra_version, entropy, json, computed_at)| {
+            Ok(ProposalSet { model_version, meddra_version, entropy, proposals: serde_json::from_str(&json)?, computed_at })
+        })
+        .transpose()
     }
 
     /// Every item's top proposal made for `meddra_version`, by item id, in one query: what the
@@ -340,17 +350,6 @@ impl Store {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
-}
-
-const PROPOSAL_COLUMNS: &str = "model_version, meddra_version, entropy, proposals, computed_at";
-
-/// The proposal columns starting at column `at`; the JSON is parsed outside SQLite's error type.
-fn proposal_from_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<Result<ProposalSet>> {
-    let json: String = r.get(at + 3)?;
-    let (model_version, meddra_version, entropy, computed_at) = (r.get(at)?, r.get(at + 1)?, r.get(at + 2)?, r.get(at + 4)?);
-    Ok(serde_json::from_str(&json)
-        .map(|proposals| ProposalSet { model_version, meddra_version, entropy, proposals, computed_at })
-        .map_err(|e| anyhow!("stored proposals are not valid JSON: {e}")))
 }
 
 #[cfg(test)]
