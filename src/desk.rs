@@ -138,10 +138,7 @@ impl Desk {
     }
 
     pub fn studies(&self) -> Result<Vec<String>> {
-        let mut s: Vec<String> = self.store.items(&ItemFilter::default())?.into_iter().map(|i| i.report.study).collect();
-        s.sort();
-        s.dedup();
-        Ok(s)
+        self.store.studies()
     }
 
     pub fn item(&self, external_id: &str) -> Result<ItemView> {

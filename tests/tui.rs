@@ -128,6 +128,24 @@ fn in_a_filtered_list_the_next_item_follows_the_one_that_left_it() {
 }
 
 #[test]
+fn study_filter_cycles_through_the_studies_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut s = Store::open(&db).unwrap();
+    let z = NewItem { line: 2, report: Report { external_id: "Z1".into(), study: "ALPHA".into(), subject: "S-9".into(), reported_term: "cough".into(), ..Default::default() } };
+    s.import_items("alice", &[z], "test").unwrap();
+    let mut app = App::new(s, Some("alice")).unwrap();
+    let ids = |app: &App| app.rows.iter().map(|r| r.item.external_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&app), ["Q1", "Q2", "Q3", "Z1"]);
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(ids(&app), ["Z1"], "ALPHA sorts before DEMO-1");
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(ids(&app), ["Q1", "Q2", "Q3"]);
+    key(&mut app, KeyCode::Char('s'));
+    assert_eq!(ids(&app).len(), 4, "after the last study: all studies again");
+}
+
+#[test]
 fn a_long_queue_scrolls_to_the_selection() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());

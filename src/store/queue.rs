@@ -389,6 +389,13 @@ impl Store {
         Ok(out)
     }
 
+    /// The studies with queued items, sorted (without loading the items).
+    pub fn studies(&self) -> Result<Vec<String>> {
+        let mut st = self.conn.prepare_cached("SELECT DISTINCT study FROM item ORDER BY study")?;
+        let rows = st.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(rows)
+    }
+
     /// Items per state, for the queue header.
     pub fn state_counts(&self) -> Result<Vec<(State, usize)>> {
         let mut st = self.conn.prepare_cached("SELECT state, count(*) FROM item GROUP BY state")?;
