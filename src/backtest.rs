@@ -166,14 +166,17 @@ pub fn render_svg(r: &Report, title: &str) -> String {
     let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">coverage (items auto-accepted, most confident first)</text>"#, left + pw / 2.0, h - 10.0);
     let _ = writeln!(s, r#"<text transform="translate(16 {}) rotate(-90)" text-anchor="middle">accuracy</text>"#, top + ph / 2.0);
     for (series, colour, label, ly) in [(1, "#1f77b4", "LLT accuracy", 0), (2, "#d62728", "PT accuracy", 1)] {
-        let pts: Vec<String> = r
-            .curve
-            .iter()
-            .map(|&(c, l, p)| format!("{:.1},{:.1}", x(c), y(if series == 1 { l } else { p })))
-            .collect();
+        let pts: Vec<String> = r.curve.iter().map(|&(c, l, p)| format!("{:.1},{:.1}", x(c), y(if series == 1 { l } else { p }))).collect();
         let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, pts.join(" "));
         let ly = top + 14.0 + 16.0 * ly as f64;
-        let _ = writeln!(s, r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#, x(0.05), x(0.1), x(0.11), ly + 4.0);
+        let _ = writeln!(
+            s,
+            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#,
+            x(0.05),
+            x(0.1),
+            x(0.11),
+            ly + 4.0
+        );
     }
     s.push_str("</svg>\n");
     s
@@ -194,7 +197,8 @@ mod tests {
     #[test]
     fn figures_from_known_cases() {
         // 4 right and confident, 1 wrong and unsure, 1 wrong with the right LLT at rank 2.
-        let cases = vec![case(true, 0.9, 0.1), case(true, 0.95, 0.05), case(true, 0.8, 0.2), case(true, 0.85, 0.15), case(false, 0.3, 2.0), case(false, 0.6, 1.0)];
+        let cases =
+            vec![case(true, 0.9, 0.1), case(true, 0.95, 0.05), case(true, 0.8, 0.2), case(true, 0.85, 0.15), case(false, 0.3, 2.0), case(false, 0.6, 1.0)];
         let r = report(&cases);
         assert!((r.overall.llt_at_1 - 4.0 / 6.0).abs() < 1e-9);
         assert!((r.overall.llt_at_5 - 1.0).abs() < 1e-9);

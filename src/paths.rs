@@ -21,9 +21,7 @@ pub fn default_db() -> Result<PathBuf> {
 /// The repository's assets folder (demo dictionary and queue). MEDCODER_ASSETS overrides it for
 /// a binary installed away from its source tree.
 pub fn assets_dir() -> PathBuf {
-    std::env::var_os("MEDCODER_ASSETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets"))
+    std::env::var_os("MEDCODER_ASSETS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets"))
 }
 
 pub fn demo_dictionary() -> PathBuf {

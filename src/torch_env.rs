@@ -34,6 +34,7 @@ pub fn init_cuda() -> &'static Result<PathBuf, String> {
         // SAFETY: loading a shared library runs its initialisers; libtorch_cuda's only register
         // the CUDA backend with the libtorch_cpu already loaded from the same directory.
         let flags = libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL;
+        #[allow(unsafe_code)]
         match unsafe { libloading::os::unix::Library::open(Some(&path), flags) } {
             Ok(lib) => {
                 // Kept loaded for the life of the process.

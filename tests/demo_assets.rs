@@ -19,7 +19,11 @@ fn committed_ascii_files_match_the_outline() {
         let e = e.unwrap();
         let want = std::fs::read_to_string(e.path()).unwrap();
         let have = std::fs::read_to_string(demo().join("MedAscii").join(e.file_name())).unwrap_or_default();
-        assert!(want == have, "assets/demo/MedAscii/{} is stale: run `medcoder dict build-outline assets/demo/outline.txt assets/demo`", e.file_name().to_string_lossy());
+        assert!(
+            want == have,
+            "assets/demo/MedAscii/{} is stale: run `medcoder dict build-outline assets/demo/outline.txt assets/demo`",
+            e.file_name().to_string_lossy()
+        );
     }
 }
 

@@ -9,7 +9,14 @@ fn replace_line(path: &std::path::Path, pred: impl Fn(&str) -> bool, new: &str) 
     let mut done = false;
     let out: Vec<String> = text
         .lines()
-        .map(|l| if !done && pred(l) { done = true; new.to_string() } else { l.to_string() })
+        .map(|l| {
+            if !done && pred(l) {
+                done = true;
+                new.to_string()
+            } else {
+                l.to_string()
+            }
+        })
         .collect();
     assert!(done, "no line matched in {}", path.display());
     fs::write(path, out.join("\n") + "\n").unwrap();
@@ -174,7 +181,11 @@ fn diff_reports_what_a_coding_team_reviews_at_an_upgrade() {
         .lines()
         .map(|l| {
             if l.starts_with(&format!("{hz}$")) {
-                if l.ends_with("$Y$") { l.replace("$Y$", "$N$") } else { l.replace("$N$", "$Y$") }
+                if l.ends_with("$Y$") {
+                    l.replace("$Y$", "$N$")
+                } else {
+                    l.replace("$N$", "$Y$")
+                }
             } else {
                 l.to_string()
             }
@@ -227,7 +238,14 @@ fn doctor_reports_versions_and_dictionary() {
     assert!(!ok && out.contains("none loaded"), "{out}");
     env.ok(&["dict", "import", s(&demo_dir())]);
     let out = env.ok(&["doctor"]);
-    for want in ["medcoder        0.1.0", "libtorch        2.11.0", "CUDA            not available", "dictionary      MedDRA DEMO-1.0", "base encoder    ", "model           no model trained for MedDRA DEMO-1.0"] {
+    for want in [
+        "medcoder        0.1.0",
+        "libtorch        2.11.0",
+        "CUDA            not available",
+        "dictionary      MedDRA DEMO-1.0",
+        "base encoder    ",
+        "model           no model trained for MedDRA DEMO-1.0",
+    ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 }
@@ -240,7 +258,8 @@ fn closed_output_pipe_ends_quietly() {
     let rel = env.dir.path().join("syn");
     env.ok(&["dict", "generate", s(&rel), "--llts", "20000"]);
     env.ok(&["dict", "import", s(&rel)]);
-    let mut child = env.cmd(&["dict", "search", "a", "--limit", "20000"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child =
+        env.cmd(&["dict", "search", "a", "--limit", "20000"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
     assert!(!first.is_empty());

@@ -25,7 +25,8 @@ fn minilm_matches_transformers_within_1e_4() {
         let want_ids: Vec<i64> = case["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
         assert_eq!(ids, want_ids, "{text}: token ids");
         let h = tch::no_grad(|| enc.bert.forward_t(&b.ids, &b.mask, Some(&b.type_ids), false));
-        let rows: Vec<Vec<f32>> = case["hidden_first16"].as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()).collect();
+        let rows: Vec<Vec<f32>> =
+            case["hidden_first16"].as_array().unwrap().iter().map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()).collect();
         let want = Tensor::from_slice(&rows.concat()).view([rows.len() as i64, 16]);
         let got = h.get(0).narrow(1, 0, 16);
         let d = max_diff(&got, &want);

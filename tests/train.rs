@@ -14,7 +14,7 @@ use medcoder::model::bert::{Bert, BertConfig};
 use medcoder::model::registry;
 use medcoder::model::BaseModel;
 use medcoder::train::data::Coded;
-use medcoder::train::{self, Options, Source};
+use medcoder::train::{self, Init, Options};
 
 /// libtorch's random generator is one per process and the tests of this file run in threads:
 /// whatever seeds it and draws from it (random weights, dropout) holds this lock, so that a run is
@@ -27,7 +27,7 @@ fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
 
 fn train_locked(dict: Arc<Dictionary>, coded: &[Coded], base: &BaseModel, o: &Options, data_dir: &Path) -> train::Outcome {
     let _g = rng_lock();
-    train::train(dict, coded, &Source::Base(base.clone()), o, data_dir, None).unwrap()
+    train::train(dict, coded, &Init::Base(base.clone()), o, data_dir, None).unwrap()
 }
 
 /// A BERT-format folder with random tiny weights and the real MiniLM tokenizer.
@@ -221,7 +221,9 @@ fn ctrl_c_during_training_leaves_no_model() {
     let mut cmd = env.cmd(&["train", "--base", s(&base.dir), "--members", "3", "--epochs", "3"]);
     cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
     // As in a terminal's foreground job: a test run started in the background inherits SIGINT
-    // ignored, and an ignored signal stays ignored across exec.
+    // ignored, and an ignored signal stays ignored across exec. SAFETY: signal() is
+    // async-signal-safe, as pre_exec requires.
+    #[allow(unsafe_code)]
     unsafe {
         use std::os::unix::process::CommandExt;
         cmd.pre_exec(|| {

@@ -17,7 +17,10 @@ pub fn run(db: &Path) -> Result<ExitCode> {
         None => println!("libtorch loaded (not found in /proc/self/maps)"),
     }
     let available = tch::Cuda::is_available();
-    println!("CUDA            {}", if available { format!("available, {} device(s)", tch::Cuda::device_count()) } else { "not available: models run on CPU".to_string() });
+    println!(
+        "CUDA            {}",
+        if available { format!("available, {} device(s)", tch::Cuda::device_count()) } else { "not available: models run on CPU".to_string() }
+    );
     if let Err(why) = cuda {
         if available {
             println!("                (libtorch_cuda: {why})");
@@ -37,7 +40,14 @@ pub fn run(db: &Path) -> Result<ExitCode> {
             println!("schema          version {}", store.schema_version()?);
             let releases = store.releases()?;
             match releases.iter().find(|r| r.active) {
-                Some(r) => println!("dictionary      MedDRA {} ({}), {} LLTs, {} PTs; {} release(s) loaded", r.version, r.language, r.llt_count, r.pt_count, releases.len()),
+                Some(r) => println!(
+                    "dictionary      MedDRA {} ({}), {} LLTs, {} PTs; {} release(s) loaded",
+                    r.version,
+                    r.language,
+                    r.llt_count,
+                    r.pt_count,
+                    releases.len()
+                ),
                 None => {
                     println!("dictionary      none loaded: run `medcoder dict import <MedAscii folder>` (or `medcoder demo`)");
                     ok = false;

@@ -191,9 +191,7 @@ pub fn read_optional(dir: &Path, spec: FileSpec) -> Result<Option<AsciiFile>, Fo
 
 /// Reads a file the release cannot do without.
 pub fn read_required(dir: &Path, spec: FileSpec) -> Result<AsciiFile, FormatError> {
-    read_optional(dir, spec)?.ok_or_else(|| {
-        FormatError::file(&dir.join(spec.name), "mandatory file is missing from the release".to_string())
-    })
+    read_optional(dir, spec)?.ok_or_else(|| FormatError::file(&dir.join(spec.name), "mandatory file is missing from the release".to_string()))
 }
 
 /// Writes records in the distribution layout (each field followed by `$`), as MSSO does.

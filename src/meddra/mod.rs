@@ -4,8 +4,8 @@
 pub mod ascii;
 pub mod autocode;
 pub mod diff;
-pub mod release;
 pub mod outline;
+pub mod release;
 pub mod search;
 pub mod synth;
 

@@ -118,9 +118,7 @@ pub fn compile(path: &Path, text: &str) -> Result<Release, FormatError> {
         }
     }
     for (line_no, name, t, g, s) in secondary {
-        let c = *pt_by_name
-            .get(&name.to_lowercase())
-            .ok_or_else(|| FormatError::at(path, line_no, "pt", format!("secondary link to unknown PT '{name}'")))?;
+        let c = *pt_by_name.get(&name.to_lowercase()).ok_or_else(|| FormatError::at(path, line_no, "pt", format!("secondary link to unknown PT '{name}'")))?;
         if hlt_pt.insert((t, c)) {
             rel.hlt_pt.push((t, c));
         }
@@ -136,7 +134,8 @@ pub fn compile(path: &Path, text: &str) -> Result<Release, FormatError> {
 mod tests {
     use super::*;
 
-    const SMALL: &str = "RELEASE T-1 | English\nSOC Body | Bod\nHLGT Group\nHLT Things\nPT Headache: Head pain; ~Cephalgia\nSOC Other | Oth\nHLGT G2\nHLT T2\nPT @Headache\n";
+    const SMALL: &str =
+        "RELEASE T-1 | English\nSOC Body | Bod\nHLGT Group\nHLT Things\nPT Headache: Head pain; ~Cephalgia\nSOC Other | Oth\nHLGT G2\nHLT T2\nPT @Headache\n";
 
     #[test]
     fn compiles_levels_llts_and_secondary_links() {

@@ -141,7 +141,7 @@ impl Release {
         let f = &pt_f;
         note(f);
         for r in &f.records {
-            rel.pts.push(Pt { code: f.code(r, 0), name: name(&f, r, 1)?, primary_soc: f.opt_code(r, 3) });
+            rel.pts.push(Pt { code: f.code(r, 0), name: name(f, r, 1)?, primary_soc: f.opt_code(r, 3) });
         }
         let llt_f = ascii::read_required(&dir, ascii::LLT)?;
         let f = &llt_f;
@@ -153,7 +153,7 @@ impl Release {
                 "N" | "n" => false,
                 other => return Err(f.error(r, 9, format!("'{other}' is not Y or N"))),
             };
-            rel.llts.push(Llt { code: f.code(r, 0), name: name(&f, r, 1)?, pt_code: f.code(r, 2), current });
+            rel.llts.push(Llt { code: f.code(r, 0), name: name(f, r, 1)?, pt_code: f.code(r, 2), current });
         }
         let pairs = |spec| -> Result<(AsciiFile, Vec<(u32, u32)>), FormatError> {
             let f = ascii::read_required(&dir, spec)?;
@@ -178,13 +178,7 @@ impl Release {
                 "N" | "n" | "" => false,
                 other => return Err(mdhier_f.error(r, 11, format!("'{other}' is not Y or N"))),
             };
-            rel.mdhier.push(Hier {
-                pt: mdhier_f.code(r, 0),
-                hlt: mdhier_f.code(r, 1),
-                hlgt: mdhier_f.code(r, 2),
-                soc: mdhier_f.code(r, 3),
-                primary,
-            });
+            rel.mdhier.push(Hier { pt: mdhier_f.code(r, 0), hlt: mdhier_f.code(r, 1), hlgt: mdhier_f.code(r, 2), soc: mdhier_f.code(r, 3), primary });
         }
 
         match ascii::read_optional(&dir, ascii::INTL_ORD)? {
@@ -255,7 +249,15 @@ impl Release {
     }
 
     /// Cross-file checks: every reference resolves and every PT has exactly one primary SOC path.
-    fn validate(&self, dir: &Path, llt_f: &AsciiFile, pt_f: &AsciiFile, hlt_pt: &AsciiFile, mdhier: &AsciiFile, smq_content: Option<&AsciiFile>) -> Result<(), FormatError> {
+    fn validate(
+        &self,
+        dir: &Path,
+        llt_f: &AsciiFile,
+        pt_f: &AsciiFile,
+        hlt_pt: &AsciiFile,
+        mdhier: &AsciiFile,
+        smq_content: Option<&AsciiFile>,
+    ) -> Result<(), FormatError> {
         let dup = |file: &str, what: &str, codes: &mut dyn Iterator<Item = u32>| -> Result<HashSet<u32>, FormatError> {
             let mut set = HashSet::new();
             for (i, c) in codes.enumerate() {

@@ -186,11 +186,7 @@ impl SearchIndex {
 
     /// Last resort for queries none of whose words match: fuzzy-match every name.
     fn fuzzy_scan(&self, query: &str) -> Vec<Hit> {
-        self.names
-            .iter()
-            .enumerate()
-            .filter_map(|(i, name)| self.matcher.fuzzy_match(name, query).map(|s| self.hit(i, s / 4)))
-            .collect()
+        self.names.iter().enumerate().filter_map(|(i, name)| self.matcher.fuzzy_match(name, query).map(|s| self.hit(i, s / 4))).collect()
     }
 }
 

@@ -13,23 +13,102 @@ use super::release::Release;
 use super::{ascii, Hier, Llt, Named, Pt, Soc};
 
 const SITES: &[&str] = &[
-    "abdominal", "hepatic", "renal", "cardiac", "pulmonary", "cerebral", "skin", "ocular", "gastric", "muscle",
-    "joint", "bone", "vascular", "thyroid", "pancreatic", "bladder", "uterine", "nasal", "oral", "ear",
-    "spinal", "breast", "prostate", "splenic", "lymph node", "oesophageal", "colonic", "rectal", "arterial", "venous",
-    "pleural", "pericardial", "adrenal", "pituitary", "ovarian", "testicular", "tendon", "nerve", "retinal", "corneal",
+    "abdominal",
+    "hepatic",
+    "renal",
+    "cardiac",
+    "pulmonary",
+    "cerebral",
+    "skin",
+    "ocular",
+    "gastric",
+    "muscle",
+    "joint",
+    "bone",
+    "vascular",
+    "thyroid",
+    "pancreatic",
+    "bladder",
+    "uterine",
+    "nasal",
+    "oral",
+    "ear",
+    "spinal",
+    "breast",
+    "prostate",
+    "splenic",
+    "lymph node",
+    "oesophageal",
+    "colonic",
+    "rectal",
+    "arterial",
+    "venous",
+    "pleural",
+    "pericardial",
+    "adrenal",
+    "pituitary",
+    "ovarian",
+    "testicular",
+    "tendon",
+    "nerve",
+    "retinal",
+    "corneal",
 ];
 const FINDINGS: &[&str] = &[
-    "pain", "haemorrhage", "infection", "inflammation", "oedema", "necrosis", "fibrosis", "cyst", "ulcer", "mass",
-    "atrophy", "hypertrophy", "stenosis", "obstruction", "perforation", "abscess", "neoplasm", "disorder", "injury", "failure",
-    "dysfunction", "calcification", "ischaemia", "infarction", "thrombosis", "embolism", "rupture", "discomfort", "swelling", "erosion",
+    "pain",
+    "haemorrhage",
+    "infection",
+    "inflammation",
+    "oedema",
+    "necrosis",
+    "fibrosis",
+    "cyst",
+    "ulcer",
+    "mass",
+    "atrophy",
+    "hypertrophy",
+    "stenosis",
+    "obstruction",
+    "perforation",
+    "abscess",
+    "neoplasm",
+    "disorder",
+    "injury",
+    "failure",
+    "dysfunction",
+    "calcification",
+    "ischaemia",
+    "infarction",
+    "thrombosis",
+    "embolism",
+    "rupture",
+    "discomfort",
+    "swelling",
+    "erosion",
 ];
 const QUALIFIERS: &[&str] = &[
-    "acute", "chronic", "left", "right", "bilateral", "recurrent", "severe", "mild", "congenital", "drug-induced",
-    "post-procedural", "focal", "diffuse", "transient", "progressive", "traumatic", "intermittent", "localised", "generalised", "secondary",
+    "acute",
+    "chronic",
+    "left",
+    "right",
+    "bilateral",
+    "recurrent",
+    "severe",
+    "mild",
+    "congenital",
+    "drug-induced",
+    "post-procedural",
+    "focal",
+    "diffuse",
+    "transient",
+    "progressive",
+    "traumatic",
+    "intermittent",
+    "localised",
+    "generalised",
+    "secondary",
 ];
-const GROUPS: &[&str] = &[
-    "disorders", "conditions", "signs and symptoms", "infections", "neoplasms", "injuries", "investigations", "procedures",
-];
+const GROUPS: &[&str] = &["disorders", "conditions", "signs and symptoms", "infections", "neoplasms", "injuries", "investigations", "procedures"];
 
 /// Builds a synthetic release with `n_llts` LLTs.
 pub fn generate(n_llts: usize, seed: u64, version: &str) -> Release {
@@ -65,12 +144,7 @@ pub fn generate(n_llts: usize, seed: u64, version: &str) -> Release {
         let hlt_idx = i % n_hlts;
         let hlgt_idx = hlt_idx % n_hlgts;
         let soc = hlgt_soc(hlgt_idx);
-        let name = format!(
-            "{} {} {}",
-            cap(SITES[rng.gen_range(0..SITES.len())]),
-            FINDINGS[rng.gen_range(0..FINDINGS.len())],
-            i
-        );
+        let name = format!("{} {} {}", cap(SITES[rng.gen_range(0..SITES.len())]), FINDINGS[rng.gen_range(0..FINDINGS.len())], i);
         rel.pts.push(Pt { code, name: name.clone(), primary_soc: Some(soc) });
         rel.hlt_pt.push((rel.hlts[hlt_idx].code, code));
         rel.mdhier.push(Hier { pt: code, hlt: rel.hlts[hlt_idx].code, hlgt: rel.hlgts[hlgt_idx].code, soc, primary: true });
@@ -127,17 +201,11 @@ pub fn write_ascii(rel: &Release, dir: &Path) -> Result<()> {
     write("hlt.asc", named(&rel.hlts))?;
     write(
         "pt.asc",
-        rel.pts
-            .iter()
-            .map(|p| l(&[&p.code.to_string(), &p.name, e, &p.primary_soc.map(|c| c.to_string()).unwrap_or_default(), e, e, e, e, e, e, e]))
-            .collect(),
+        rel.pts.iter().map(|p| l(&[&p.code.to_string(), &p.name, e, &p.primary_soc.map(|c| c.to_string()).unwrap_or_default(), e, e, e, e, e, e, e])).collect(),
     )?;
     write(
         "llt.asc",
-        rel.llts
-            .iter()
-            .map(|x| l(&[&x.code.to_string(), &x.name, &x.pt_code.to_string(), e, e, e, e, e, e, if x.current { "Y" } else { "N" }, e]))
-            .collect(),
+        rel.llts.iter().map(|x| l(&[&x.code.to_string(), &x.name, &x.pt_code.to_string(), e, e, e, e, e, e, if x.current { "Y" } else { "N" }, e])).collect(),
     )?;
     let pairs = |v: &[(u32, u32)]| v.iter().map(|(a, b)| l(&[&a.to_string(), &b.to_string()])).collect();
     write("soc_hlgt.asc", pairs(&rel.soc_hlgt))?;

@@ -26,9 +26,7 @@ impl Tok {
     pub fn load(path: &Path) -> Result<Tok> {
         let mut inner = Tokenizer::from_file(path).map_err(|e| anyhow!("{e}")).with_context(|| format!("loading tokenizer {}", path.display()))?;
         inner.with_padding(None);
-        inner
-            .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
-            .map_err(|e| anyhow!("{e}"))?;
+        inner.with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() })).map_err(|e| anyhow!("{e}"))?;
         Ok(Tok { inner })
     }
 

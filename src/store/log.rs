@@ -97,9 +97,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<LoggedEntry> {
 /// Appends one row inside the caller's transaction, so the log and the change it records commit
 /// together or not at all.
 pub fn append(tx: &Transaction<'_>, e: &Entry) -> Result<i64> {
-    let head: Option<(i64, String)> = tx
-        .query_row("SELECT seq, hash FROM decision_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+    let head: Option<(i64, String)> =
+        tx.query_row("SELECT seq, hash FROM decision_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
     let (seq, prev) = match head {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
@@ -107,10 +106,32 @@ pub fn append(tx: &Transaction<'_>, e: &Entry) -> Result<i64> {
     let at = super::now();
     let hash = hash_of(seq, &at, e, &prev);
     tx.execute(
-        &format!("INSERT INTO decision_log({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"),
+        &format!(
+            "INSERT INTO decision_log({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+        ),
         params![
-            seq, at, e.user, e.action, e.item_id, e.external_id, e.reported_term, e.state_from, e.state_to, e.llt_code, e.llt_name,
-            e.pt_code, e.pt_name, e.meddra_version, e.model_version, e.proposals, e.entropy, e.chosen_rank, e.source, e.comment, prev, hash
+            seq,
+            at,
+            e.user,
+            e.action,
+            e.item_id,
+            e.external_id,
+            e.reported_term,
+            e.state_from,
+            e.state_to,
+            e.llt_code,
+            e.llt_name,
+            e.pt_code,
+            e.pt_name,
+            e.meddra_version,
+            e.model_version,
+            e.proposals,
+            e.entropy,
+            e.chosen_rank,
+            e.source,
+            e.comment,
+            prev,
+            hash
         ],
     )
     .context("appending to the decision log")?;
@@ -145,7 +166,10 @@ impl Store {
                 return Ok(Verdict::Broken { seq: expected_seq, reason: format!("row {expected_seq} is missing (next row is {})", e.seq) });
             }
             if e.prev_hash != prev {
-                return Ok(Verdict::Broken { seq: e.seq, reason: "its link to the previous row does not match (a row before it was changed or removed)".into() });
+                return Ok(Verdict::Broken {
+                    seq: e.seq,
+                    reason: "its link to the previous row does not match (a row before it was changed or removed)".into(),
+                });
             }
             if hash_of(e.seq, &e.at, &e.entry, &e.prev_hash) != e.hash {
                 return Ok(Verdict::Broken { seq: e.seq, reason: "its content does not match its hash (the row was edited)".into() });
@@ -158,7 +182,10 @@ impl Store {
         let last = if n == 0 { None } else { Some(format!("{} {}", expected_seq - 1, prev)) };
         if head != last {
             let seq = head.as_deref().and_then(|h| h.split(' ').next()).and_then(|s| s.parse().ok()).unwrap_or(expected_seq);
-            return Ok(Verdict::Broken { seq, reason: format!("the log ends at row {} but its head records {}", expected_seq - 1, head.unwrap_or_else(|| "no rows".into())) });
+            return Ok(Verdict::Broken {
+                seq,
+                reason: format!("the log ends at row {} but its head records {}", expected_seq - 1, head.unwrap_or_else(|| "no rows".into())),
+            });
         }
         Ok(Verdict::Intact { rows: n })
     }

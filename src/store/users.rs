@@ -113,11 +113,11 @@ impl Store {
             bail!("{} is a {}; only an admin changes team settings", user.name, user.role);
         }
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![key, value],
+        tx.execute("INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])?;
+        super::log::append(
+            &tx,
+            &super::log::Entry { user: acting.into(), action: "setting".into(), comment: Some(format!("{key} = {value}")), ..Default::default() },
         )?;
-        super::log::append(&tx, &super::log::Entry { user: acting.into(), action: "setting".into(), comment: Some(format!("{key} = {value}")), ..Default::default() })?;
         tx.commit()?;
         Ok(())
     }

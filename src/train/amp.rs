@@ -40,7 +40,11 @@ impl Stepper {
     /// optimiser step unless the gradients are not finite. Returns whether the step was applied.
     pub fn step(&mut self, opt: &mut nn::Optimizer, loss: &Tensor, max_norm: f64) -> bool {
         opt.zero_grad();
-        if self.scale == 1.0 { loss.backward() } else { (loss * self.scale).backward() }
+        if self.scale == 1.0 {
+            loss.backward()
+        } else {
+            (loss * self.scale).backward()
+        }
         let total = tch::no_grad(|| {
             let norms: Vec<Tensor> = self.vars.iter().map(|v| v.grad()).filter(|g| g.defined()).map(|g| g.norm()).collect();
             if norms.is_empty() {

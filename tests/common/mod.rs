@@ -19,11 +19,7 @@ impl Env {
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_medcoder"));
-        c.args(args)
-            .env("MEDCODER_DB", self.db())
-            .env("MEDCODER_HOME", self.dir.path().join("home"))
-            .env_remove("MEDCODER_USER")
-            .env("NO_COLOR", "1");
+        c.args(args).env("MEDCODER_DB", self.db()).env("MEDCODER_HOME", self.dir.path().join("home")).env_remove("MEDCODER_USER").env("NO_COLOR", "1");
         c
     }
 
