@@ -1,51 +1,15 @@
 //! `medcoder bench`: speed targets measured on generated data of real MedDRA size.
 //! Results are recorded in BENCHMARKS.md with date, machine and command.
 
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use clap::Subcommand;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::meddra::search::SearchIndex;
 use crate::meddra::{synth, Dictionary, Release};
 use crate::store::Store;
-
-#[derive(Subcommand, Debug)]
-pub enum BenchCmd {
-    /// Import of a generated release, then LLT search latency (target: import < 10 s, search p95 < 20 ms).
-    Dict {
-        #[arg(long, default_value_t = 80_000)]
-        llts: usize,
-        #[arg(long, default_value_t = 1_000)]
-        queries: usize,
-    },
-    /// Proposal latency for one term and throughput for a batch, with the model the database's
-    /// active dictionary would use (target on CPU: one term's top-5 under 100 ms with 3 members).
-    Propose {
-        #[arg(long, default_value_t = 100)]
-        runs: usize,
-        #[arg(long, default_value_t = 1024)]
-        batch: usize,
-    },
-    /// Coding desk frame times on a generated release (target: every frame under 16 ms).
-    Desk {
-        #[arg(long, default_value_t = 80_000)]
-        llts: usize,
-        #[arg(long, default_value_t = 2_000)]
-        items: usize,
-    },
-}
-
-pub fn run(cmd: BenchCmd, db: &std::path::Path) -> Result<ExitCode> {
-    match cmd {
-        BenchCmd::Dict { llts, queries } => dict(llts, queries),
-        BenchCmd::Propose { runs, batch } => propose(db, runs, batch),
-        BenchCmd::Desk { llts, items } => desk(llts, items),
-    }
-}
 
 /// The q-quantile (nearest rank) of sorted values.
 fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -60,13 +24,13 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
 
 /// Reported terms for timing: the demo queue's, cycled.
 fn sample_terms(n: usize) -> Result<Vec<String>> {
-    let (items, _, _) = crate::store::queue::read_file(&crate::paths::assets_dir().join("demo/queue.csv"))?;
+    let (items, _, _) = crate::intake::queue::read_file(&crate::paths::assets_dir().join("demo/queue.csv"))?;
     Ok(items.iter().map(|i| i.reported_term.clone()).cycle().take(n).collect())
 }
 
-fn propose(db: &std::path::Path, runs: usize, batch: usize) -> Result<ExitCode> {
+pub fn propose(db: &std::path::Path, runs: usize, batch: usize) -> Result<()> {
     let store = Store::open(db)?;
-    let engine = crate::cli::load_engine(&store, None, None, true)?;
+    let engine = crate::engine::Engine::for_store(&store, None, None, None, true)?;
     println!("{}", engine.describe());
     println!("torch threads: {}", tch::get_num_threads());
     let terms = sample_terms(runs.max(batch))?;
@@ -87,10 +51,10 @@ fn propose(db: &std::path::Path, runs: usize, batch: usize) -> Result<ExitCode> 
     let out = engine.propose(&refs)?;
     let secs = s.elapsed().as_secs_f64();
     println!("batch of {}: {:.2} s, {:.0} terms/s", out.len(), secs, out.len() as f64 / secs);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-fn desk(llts: usize, items: usize) -> Result<ExitCode> {
+pub fn desk(llts: usize, items: usize) -> Result<()> {
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::backend::TestBackend;
     use ratatui::Terminal;
@@ -102,42 +66,73 @@ fn desk(llts: usize, items: usize) -> Result<ExitCode> {
     store.import_release(&rel, "bench", false)?;
     store.add_user(None, "coder", crate::store::users::Role::Coder)?;
     let terms = sample_terms(items)?;
-    let new: Vec<crate::store::queue::NewItem> = terms
+    let new: Vec<crate::intake::queue::NewItem> = terms
         .iter()
         .enumerate()
-        .map(|(i, t)| crate::store::queue::NewItem { line: i + 2, report: crate::store::queue::Report { external_id: format!("B{i:05}"), study: format!("S{}", i % 3), subject: format!("{i}"), reported_term: t.clone(), ..Default::default() } })
+        .map(|(i, t)| crate::intake::queue::NewItem {
+            line: i + 2,
+            report: crate::intake::queue::Report {
+                external_id: format!("B{i:05}"),
+                study: format!("S{}", i % 3),
+                subject: format!("{i}"),
+                reported_term: t.clone(),
+                ..Default::default()
+            },
+        })
         .collect();
     store.import_items("coder", &new, "bench")?;
     // Stored proposals for every item, as after `medcoder propose` (the queue shows each top one).
     let current: Vec<&crate::meddra::Llt> = rel.llts.iter().filter(|l| l.current).collect();
     let ids: Vec<i64> = store.items(&Default::default())?.iter().map(|i| i.id).collect();
-    let sets: Vec<(i64, crate::store::workflow::ProposalSet)> = ids
+    let sets: Vec<(i64, crate::store::proposals::ProposalSet)> = ids
         .iter()
         .enumerate()
         .map(|(k, &id)| {
             let proposals = (0..crate::engine::TOP)
                 .map(|r| {
                     let l = current[(k * 7 + r * 13) % current.len()];
-                    crate::store::workflow::Proposal { llt_code: l.code, pt_code: l.pt_code, score: -(r as f64), confidence: 0.5 / (r + 1) as f64 }
+                    crate::store::proposals::Proposal { llt_code: l.code, pt_code: l.pt_code, score: -(r as f64), confidence: 0.5 / (r + 1) as f64 }
                 })
                 .collect();
-            (id, crate::store::workflow::ProposalSet { model_version: "bench".into(), meddra_version: rel.version.clone(), entropy: Some(1.0), proposals, computed_at: "bench".into() })
+            (
+                id,
+                crate::store::proposals::ProposalSet {
+                    model_version: "bench".into(),
+                    meddra_version: rel.version.clone(),
+                    entropy: Some(1.0),
+                    proposals,
+                    computed_at: "bench".into(),
+                },
+            )
         })
         .collect();
     let t = Instant::now();
     store.set_proposals(&sets)?;
     println!("store proposals for {items} items (one transaction): {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
+    // One item in a hundred already proposed: a selective state filter next to a broad one.
+    let dictionary = store.active_dictionary()?;
+    for (k, (id, set)) in sets.iter().enumerate().step_by(100) {
+        let llt = set.proposals[0].llt_code;
+        store.act(
+            &dictionary,
+            "coder",
+            &format!("B{k:05}"),
+            None,
+            crate::store::workflow::Action::Propose { llt, source: crate::store::workflow::Source::Model },
+        )?;
+        debug_assert!(*id > 0);
+    }
     let t = Instant::now();
     let mut app = crate::tui::app::App::new(store, Some("coder"))?;
     println!("desk start on {llts} LLTs and {items} queue items (dictionary load, search index, queue): {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
-    let theme = crate::tui::ui::Theme { color: false };
+    let theme = crate::tui::theme::Theme { color: false };
     let mut term = Terminal::new(TestBackend::new(120, 40))?;
     let mut frame = |app: &mut crate::tui::app::App, key: Option<KeyCode>| -> Result<f64> {
         let s = Instant::now();
         if let Some(k) = key {
             app.on_key(KeyEvent::new(k, KeyModifiers::NONE));
         }
-        term.draw(|f| crate::tui::ui::draw(f, app, theme))?;
+        term.draw(|f| app.draw(f, theme))?;
         Ok(s.elapsed().as_secs_f64() * 1e3)
     };
     let mut moves = Vec::new();
@@ -157,13 +152,26 @@ fn desk(llts: usize, items: usize) -> Result<ExitCode> {
         frame(&mut app, Some(KeyCode::Esc))?;
         frame(&mut app, Some(KeyCode::Down))?;
     }
-    // Reloading the whole list (`r`, or back to the list from an item).
-    let mut refreshes = Vec::new();
-    for _ in 0..10 {
-        let s = Instant::now();
-        app.refresh()?;
-        refreshes.push(s.elapsed().as_secs_f64() * 1e3);
-    }
+    // Reloading the whole list (`r`, or back to the list from an item), then lists filtered by
+    // state, by study and by text (the filters are SQL).
+    let reload = |app: &mut crate::tui::app::App, filter: &dyn Fn(&mut crate::tui::screens::queue::Queue)| -> Result<Vec<f64>> {
+        let saved = (app.queue.state_filter, app.queue.study_filter.clone(), app.queue.text_filter.clone());
+        filter(&mut app.queue);
+        let mut v = Vec::new();
+        for _ in 0..10 {
+            let s = Instant::now();
+            app.queue.refresh(&app.ctx)?;
+            v.push(s.elapsed().as_secs_f64() * 1e3);
+        }
+        (app.queue.state_filter, app.queue.study_filter, app.queue.text_filter) = saved;
+        app.queue.refresh(&app.ctx)?;
+        Ok(v)
+    };
+    let refreshes = reload(&mut app, &|_| {})?;
+    let by_state = reload(&mut app, &|q| q.state_filter = Some(crate::store::item::State::New))?;
+    let by_rare_state = reload(&mut app, &|q| q.state_filter = Some(crate::store::item::State::Proposed))?;
+    let by_study = reload(&mut app, &|q| q.study_filter = Some("S1".into()))?;
+    let by_text = reload(&mut app, &|q| q.text_filter = "pain".into())?;
     // Proposing the top proposal: store write and log entry, row update, the next item opened.
     frame(&mut app, Some(KeyCode::Enter))?;
     let mut actions = Vec::new();
@@ -176,15 +184,19 @@ fn desk(llts: usize, items: usize) -> Result<ExitCode> {
         ("type in search (per key)", typing),
         ("propose the top code", actions),
         ("reload the whole queue", refreshes),
+        ("reload, state new (99%)", by_state),
+        ("reload, state proposed (1%)", by_rare_state),
+        ("reload, study (33%)", by_study),
+        ("reload, text 'pain'", by_text),
     ] {
         let n = v.len();
         let (p50, p95, max) = percentiles(v);
-        println!("{name:<26} {n:>4} frames: p50 {p50:.2} ms, p95 {p95:.2} ms, max {max:.2} ms");
+        println!("{name:<28} {n:>4} frames: p50 {p50:.2} ms, p95 {p95:.2} ms, max {max:.2} ms");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-fn dict(llts: usize, queries: usize) -> Result<ExitCode> {
+pub fn dict(llts: usize, queries: usize) -> Result<()> {
     let tmp = tempfile::tempdir()?;
     let rel = synth::generate(llts, 42, "BENCH-1");
     synth::write_ascii(&rel, tmp.path())?;
@@ -196,7 +208,13 @@ fn dict(llts: usize, queries: usize) -> Result<ExitCode> {
     let parse = t.elapsed();
     store.import_release(&read, "bench", false)?;
     let import = t.elapsed();
-    println!("import of {llts} LLTs ({} PTs): {:.2} s (read + validate {:.2} s, write {:.2} s)", rel.pts.len(), import.as_secs_f64(), parse.as_secs_f64(), (import - parse).as_secs_f64());
+    println!(
+        "import of {llts} LLTs ({} PTs): {:.2} s (read + validate {:.2} s, write {:.2} s)",
+        rel.pts.len(),
+        import.as_secs_f64(),
+        parse.as_secs_f64(),
+        (import - parse).as_secs_f64()
+    );
 
     let t = Instant::now();
     let dictionary: Dictionary = store.active_dictionary()?;
@@ -226,7 +244,7 @@ fn dict(llts: usize, queries: usize) -> Result<ExitCode> {
         quantile(&ms, 0.99),
         quantile(&ms, 1.0)
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Queries a coder would type: real names, typed prefixes, one typo, words shuffled.

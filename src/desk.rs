@@ -8,10 +8,10 @@ use anyhow::Result;
 use crate::backtest;
 use crate::meddra::search::SearchIndex;
 use crate::meddra::{Dictionary, Path as MedPath};
-use crate::store::log::LoggedEntry;
-use crate::store::queue::{Item, ItemFilter, State};
+use crate::store::item::{Item, ItemFilter, ItemSummary, State};
+use crate::store::proposals::{ProposalSet, TopProposal};
 use crate::store::users::User;
-use crate::store::workflow::{Action, ProposalSet, TopProposal};
+use crate::store::workflow::Action;
 use crate::store::Store;
 
 /// Entropy (nats) above which an item is flagged as uncertain on screen.
@@ -29,16 +29,17 @@ pub struct ProposalView {
     pub current: bool,
 }
 
-/// The top proposal as the queue list shows it.
-#[derive(Debug, Clone, PartialEq)]
+/// The top proposal as the queue list shows it; the name is looked up (`Desk::llt_name`) for
+/// the rows on screen only.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TopView {
-    pub llt_name: String,
+    pub llt_code: u32,
     pub confidence: f64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueRow {
-    pub item: Item,
+    pub item: ItemSummary,
     pub top: Option<TopView>,
     pub uncertain: bool,
 }
@@ -55,7 +56,6 @@ pub struct ItemView {
     pub code_paths: Vec<MedPath>,
     /// 1-based rank of the coded LLT among the proposals.
     pub code_rank: Option<usize>,
-    pub history: Vec<LoggedEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +65,57 @@ pub struct SearchRow {
     pub pt_name: String,
     pub soc_name: String,
     pub current: bool,
+}
+
+/// An item as a coder or reviewer sees it, in the given dictionary version: the desk and
+/// `medcoder queue show` both use it, so they show the same proposals.
+pub fn item_view(store: &Store, dict: &Dictionary, external_id: &str) -> Result<ItemView> {
+    let item = store.item(external_id)?;
+    let set = current_proposals(store, dict, item.id)?;
+    let proposals: Vec<ProposalView> =
+        set.as_ref().map(|s| s.proposals.iter().map(|p| proposal_view(dict, p.llt_code, p.confidence)).collect()).unwrap_or_default();
+    let code_rank = item.llt_code.and_then(|c| proposals.iter().position(|p| p.llt_code == c)).map(|i| i + 1);
+    let (code_name, code_paths) = match item.llt_code.and_then(|c| dict.llt(c)) {
+        Some(l) => (Some(l.name.clone()), dict.paths(l.pt_code)),
+        None => (item.llt_code.map(|c| format!("LLT {c}")), vec![]),
+    };
+    Ok(ItemView {
+        uncertain: set.as_ref().is_some_and(|s| is_uncertain(&s.top())),
+        model_version: set.as_ref().map(|s| s.model_version.clone()),
+        entropy: set.as_ref().and_then(|s| s.entropy),
+        proposals,
+        code_name,
+        code_paths,
+        code_rank,
+        item,
+    })
+}
+
+/// Proposals count only when made for the dictionary version in use.
+fn current_proposals(store: &Store, dict: &Dictionary, item_id: i64) -> Result<Option<ProposalSet>> {
+    Ok(store.proposals(item_id)?.filter(|s| s.meddra_version == dict.version))
+}
+
+/// The LLT's name, or its code marked as missing from the version in use.
+fn llt_name(dict: &Dictionary, code: u32) -> String {
+    dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("{code} (not in MedDRA {})", dict.version))
+}
+
+fn proposal_view(dict: &Dictionary, code: u32, confidence: f64) -> ProposalView {
+    let l = dict.llt(code);
+    let pt = l.map(|l| l.pt_code);
+    ProposalView {
+        llt_code: code,
+        llt_name: llt_name(dict, code),
+        pt_name: pt.and_then(|p| dict.pt(p)).map(|p| p.name.clone()).unwrap_or_default(),
+        soc_name: pt.and_then(|p| dict.primary_path(p)).map(|p| p.soc.name).unwrap_or_default(),
+        confidence,
+        current: l.is_some_and(|l| l.current),
+    }
+}
+
+fn is_uncertain(t: &TopProposal) -> bool {
+    t.entropy.is_some_and(|e| e > UNCERTAIN_ENTROPY) || t.top.is_none_or(|(_, confidence)| confidence < UNCERTAIN_CONFIDENCE)
 }
 
 pub struct Desk {
@@ -82,55 +133,25 @@ impl Desk {
         Ok(Desk { store, dict, search, user })
     }
 
-    /// The LLT's name, or its code marked as missing from the active version.
-    fn llt_name(&self, code: u32) -> String {
-        self.dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("{code} (not in MedDRA {})", self.dict.version))
-    }
-
-    fn proposal_view(&self, code: u32, confidence: f64) -> ProposalView {
-        let l = self.dict.llt(code);
-        let pt = l.map(|l| l.pt_code);
-        ProposalView {
-            llt_code: code,
-            llt_name: self.llt_name(code),
-            pt_name: pt.and_then(|p| self.dict.pt(p)).map(|p| p.name.clone()).unwrap_or_default(),
-            soc_name: pt.and_then(|p| self.dict.primary_path(p)).map(|p| p.soc.name).unwrap_or_default(),
-            confidence,
-            current: l.is_some_and(|l| l.current),
-        }
-    }
-
-    fn views(&self, set: &ProposalSet) -> Vec<ProposalView> {
-        set.proposals.iter().map(|p| self.proposal_view(p.llt_code, p.confidence)).collect()
-    }
-
-    fn is_uncertain(t: &TopProposal) -> bool {
-        t.entropy.is_some_and(|e| e > UNCERTAIN_ENTROPY) || t.top.is_none_or(|(_, confidence)| confidence < UNCERTAIN_CONFIDENCE)
-    }
-
-    /// Proposals count only when made for the active dictionary version.
-    fn current_proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
-        Ok(self.store.proposals(item_id)?.filter(|s| s.meddra_version == self.dict.version))
-    }
-
-    /// The queue rows; the top proposals are read in one query, not one per row (large queues).
+    /// The queue rows with their top proposals, filtered in one query (large queues).
     pub fn queue(&self, filter: &ItemFilter) -> Result<Vec<QueueRow>> {
-        let mut tops = self.store.top_proposals(&self.dict.version)?;
-        Ok(self.store.items(filter)?.into_iter().map(|item| {
-            let top = tops.remove(&item.id);
-            self.row_with(item, top)
-        }).collect())
+        Ok(self.store.queue_rows(filter, &self.dict.version)?.into_iter().map(|(item, top)| self.row_with(item, top)).collect())
     }
 
     /// One queue row: the item with its top proposal.
-    pub fn row(&self, item: Item) -> Result<QueueRow> {
-        let top = self.current_proposals(item.id)?.map(|s| s.top());
+    pub fn row(&self, item: ItemSummary) -> Result<QueueRow> {
+        let top = current_proposals(&self.store, &self.dict, item.id)?.map(|s| s.top());
         Ok(self.row_with(item, top))
     }
 
-    fn row_with(&self, item: Item, t: Option<TopProposal>) -> QueueRow {
-        let top = t.and_then(|t| t.top).map(|(code, confidence)| TopView { llt_name: self.llt_name(code), confidence });
-        QueueRow { item, top, uncertain: t.is_some_and(|t| Self::is_uncertain(&t)) }
+    fn row_with(&self, item: ItemSummary, t: Option<TopProposal>) -> QueueRow {
+        let top = t.and_then(|t| t.top).map(|(llt_code, confidence)| TopView { llt_code, confidence });
+        QueueRow { item, top, uncertain: t.is_some_and(|t| is_uncertain(&t)) }
+    }
+
+    /// An LLT's name in the version in use, or its code marked as missing from it.
+    pub fn llt_name(&self, code: u32) -> String {
+        llt_name(&self.dict, code)
     }
 
     pub fn counts(&self) -> Result<Vec<(State, usize)>> {
@@ -142,25 +163,7 @@ impl Desk {
     }
 
     pub fn item(&self, external_id: &str) -> Result<ItemView> {
-        let item = self.store.item(external_id)?;
-        let set = self.current_proposals(item.id)?;
-        let proposals = set.as_ref().map(|s| self.views(s)).unwrap_or_default();
-        let code_rank = item.llt_code.and_then(|c| proposals.iter().position(|p| p.llt_code == c)).map(|i| i + 1);
-        let (code_name, code_paths) = match item.llt_code.and_then(|c| self.dict.llt(c)) {
-            Some(l) => (Some(l.name.clone()), self.dict.paths(l.pt_code)),
-            None => (item.llt_code.map(|c| format!("LLT {c}")), vec![]),
-        };
-        Ok(ItemView {
-            history: self.store.log_entries(Some(item.id))?,
-            uncertain: set.as_ref().is_some_and(|s| Self::is_uncertain(&s.top())),
-            model_version: set.as_ref().map(|s| s.model_version.clone()),
-            entropy: set.as_ref().and_then(|s| s.entropy),
-            proposals,
-            code_name,
-            code_paths,
-            code_rank,
-            item,
-        })
+        item_view(&self.store, &self.dict, external_id)
     }
 
     pub fn act(&mut self, external_id: &str, revision: i64, action: Action) -> Result<Item> {

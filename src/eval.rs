@@ -21,7 +21,12 @@ pub struct Labelled {
 /// column (llt_code, expected_llt_code).
 pub fn read_labelled(path: &Path) -> Result<Vec<Labelled>> {
     let tsv = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
-    let mut r = csv::ReaderBuilder::new().delimiter(if tsv { b'\t' } else { b',' }).quoting(!tsv).flexible(true).from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut r = csv::ReaderBuilder::new()
+        .delimiter(if tsv { b'\t' } else { b',' })
+        .quoting(!tsv)
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("reading {}", path.display()))?;
     let h = r.headers()?.clone();
     let col = |names: &[&str]| h.iter().position(|x| names.contains(&x.trim()));
     let (Some(t), Some(c)) = (col(&["reported_term", "term"]), col(&["llt_code", "expected_llt_code"])) else {
@@ -54,7 +59,13 @@ pub fn evaluate(engine: &Engine, data: &[Labelled], seen: Option<&HashSet<String
 }
 
 /// As `evaluate`, optionally with another fusion (one component alone).
-pub fn evaluate_with(engine: &Engine, data: &[Labelled], seen: Option<&HashSet<String>>, fusion: Option<crate::model::registry::Fusion>, progress: bool) -> Result<EvalReport> {
+pub fn evaluate_with(
+    engine: &Engine,
+    data: &[Labelled],
+    seen: Option<&HashSet<String>>,
+    fusion: Option<crate::model::registry::Fusion>,
+    progress: bool,
+) -> Result<EvalReport> {
     let dict = &engine.dict;
     let known: Vec<&Labelled> = data.iter().filter(|l| dict.llt(l.llt).is_some()).collect();
     let pb = if progress { Some(indicatif::ProgressBar::new(known.len() as u64)) } else { None };
@@ -63,10 +74,7 @@ pub fn evaluate_with(engine: &Engine, data: &[Labelled], seen: Option<&HashSet<S
     let mut ens_recall = 0usize;
     for chunk in known.chunks(256) {
         let terms: Vec<&str> = chunk.iter().map(|l| l.term.as_str()).collect();
-        let props = match fusion {
-            Some(f) => engine.propose_with(&terms, f)?,
-            None => engine.propose(&terms)?,
-        };
+        let props = engine.propose_with(&terms, fusion)?;
         for (l, p) in chunk.iter().zip(props) {
             recall += usize::from(p.dense_candidates.contains(&l.llt));
             ens_recall += usize::from(p.ensemble_candidates.contains(&l.llt));
@@ -104,7 +112,11 @@ pub fn render(r: &EvalReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let pct = |x: f64| format!("{:5.1}", 100.0 * x);
-    let _ = writeln!(s, "model {}  MedDRA {}  {} labelled terms ({} with an LLT not in this dictionary skipped)", r.model_version, r.meddra_version, r.n, r.skipped_unknown_llt);
+    let _ = writeln!(
+        s,
+        "model {}  MedDRA {}  {} labelled terms ({} with an LLT not in this dictionary skipped)",
+        r.model_version, r.meddra_version, r.n, r.skipped_unknown_llt
+    );
     let _ = writeln!(s, "  {:<20} {:>6} {:>7} {:>7} {:>7} {:>7}", "subset", "terms", "LLT@1", "PT@1", "LLT@5", "PT@5");
     let row = |s: &mut String, name: &str, a: &backtest::Accuracy| {
         let _ = writeln!(s, "  {:<20} {:>6} {:>7} {:>7} {:>7} {:>7}", name, a.n, pct(a.llt_at_1), pct(a.pt_at_1), pct(a.llt_at_5), pct(a.pt_at_5));
@@ -115,6 +127,11 @@ pub fn render(r: &EvalReport) -> String {
     if let Some((_, a)) = &r.unseen {
         row(&mut s, "unseen in training", a);
     }
-    let _ = writeln!(s, "  candidate recall (top-10): dense {}%{}", pct(r.dense_candidate_recall), r.ensemble_candidate_recall.map(|e| format!(", ensemble {}%", pct(e))).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "  candidate recall (top-10): dense {}%{}",
+        pct(r.dense_candidate_recall),
+        r.ensemble_candidate_recall.map(|e| format!(", ensemble {}%", pct(e))).unwrap_or_default()
+    );
     s
 }

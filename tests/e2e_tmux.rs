@@ -121,7 +121,7 @@ fn code_and_review_the_demo_queue_in_the_terminal() {
     assert!(s.contains("Unilateral leg pain") || s.contains("Pain in extremity"), "{s}");
     t.keys(&["a"]);
     t.wait_for("AE-0001 confirmed: Unilateral leg pain");
-    t.wait_for("Proposed by alice (searched)");
+    t.wait_for("Proposed by alice (search)");
     t.keys(&["r"]);
     t.wait_for("Why are you returning this code?");
     t.text("the term is a headache, not head pain");
@@ -134,11 +134,13 @@ fn code_and_review_the_demo_queue_in_the_terminal() {
 
     let log = env.ok(&["audit", "log", "--json"]);
     let rows: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let find = |action: &str, id: &str| rows.iter().find(|r| r["action"] == action && r["external_id"] == id).cloned().unwrap_or_else(|| panic!("no {action} of {id} in\n{log}"));
+    let find = |action: &str, id: &str| {
+        rows.iter().find(|r| r["action"] == action && r["external_id"] == id).cloned().unwrap_or_else(|| panic!("no {action} of {id} in\n{log}"))
+    };
     assert_eq!(find("propose", "AE-0001")["source"], "model");
     assert_eq!(find("propose", "AE-0001")["chosen_rank"], 4);
-    assert_eq!(find("propose", "AE-0002")["source"], "searched");
-    assert_eq!(find("propose", "AE-0003")["source"], "browsed");
+    assert_eq!(find("propose", "AE-0002")["source"], "search");
+    assert_eq!(find("propose", "AE-0003")["source"], "browse");
     assert_eq!(find("confirm", "AE-0001")["user"], "bob");
     assert_eq!(find("return", "AE-0002")["comment"], "the term is a headache, not head pain");
     assert!(find("propose", "AE-0001")["model_version"].as_str().unwrap().starts_with("zero-shot-dense/"));

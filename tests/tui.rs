@@ -5,12 +5,16 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use medcoder::engine::worker;
-use medcoder::store::queue::{NewItem, Report, State};
+use medcoder::intake::queue::{NewItem, Report};
+use medcoder::store::item::State;
+use medcoder::store::proposals::{Proposal, ProposalSet};
 use medcoder::store::users::Role;
-use medcoder::store::workflow::{Proposal, ProposalSet};
 use medcoder::store::Store;
-use medcoder::tui::app::{App, Screen};
-use medcoder::tui::ui::{self, Theme};
+use medcoder::tui::action::Action;
+use medcoder::tui::app::App;
+use medcoder::tui::screens::browse::Browse;
+use medcoder::tui::screens::ScreenId;
+use medcoder::tui::theme::Theme;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -25,7 +29,17 @@ fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
     let items: Vec<NewItem> = [("Q1", "pain of right thigh to the knee"), ("Q2", "hedache since day 2"), ("Q3", "Nausea")]
         .iter()
         .enumerate()
-        .map(|(i, (id, t))| NewItem { line: i + 2, report: Report { external_id: id.to_string(), study: "DEMO-1".into(), subject: "S-1".into(), reported_term: t.to_string(), onset_date: Some("2026-03-01".into()), ..Default::default() } })
+        .map(|(i, (id, t))| NewItem {
+            line: i + 2,
+            report: Report {
+                external_id: id.to_string(),
+                study: "DEMO-1".into(),
+                subject: "S-1".into(),
+                reported_term: t.to_string(),
+                onset_date: Some("2026-03-01".into()),
+                ..Default::default()
+            },
+        })
         .collect();
     s.import_items("alice", &items, "test").unwrap();
     // What the worker would have stored for Q1.
@@ -37,13 +51,17 @@ fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
         .map(|(i, n)| Proposal { llt_code: code(n), pt_code: d.llt(code(n)).unwrap().pt_code, score: 1.0, confidence: [0.5, 0.2, 0.1, 0.1, 0.05][i] })
         .collect();
     let id = s.item("Q1").unwrap().id;
-    s.set_proposals(&[(id, ProposalSet { model_version: "m-test".into(), meddra_version: d.version.clone(), entropy: Some(1.2), proposals: props, computed_at: "t".into() })]).unwrap();
+    s.set_proposals(&[(
+        id,
+        ProposalSet { model_version: "m-test".into(), meddra_version: d.version.clone(), entropy: Some(1.2), proposals: props, computed_at: "t".into() },
+    )])
+    .unwrap();
     db
 }
 
 fn render(app: &App, w: u16, h: u16) -> String {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| ui::draw(f, app, Theme { color: false })).unwrap();
+    term.draw(|f| app.draw(f, Theme { color: false })).unwrap();
     let buf = term.backend().buffer().clone();
     (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>() + "\n").collect()
 }
@@ -67,7 +85,7 @@ fn sign_in_lists_users_and_opens_the_queue() {
     assert!(s.contains("Sign in: who are you?") && s.contains("alice") && s.contains("reviewer"), "{s}");
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.screen, Screen::Queue);
+    assert_eq!(app.screen(), ScreenId::Queue);
     let s = render(&app, 80, 24);
     assert!(s.contains("alice (coder)") && s.contains("Signed in as alice"), "{s}");
 }
@@ -87,7 +105,7 @@ fn queue_shows_counts_items_and_top_proposal_and_filters() {
     key(&mut app, KeyCode::Char('f'));
     typed(&mut app, "hed");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.rows.len(), 1);
+    assert_eq!(app.queue.rows.len(), 1);
     assert!(render(&app, 120, 30).contains("subject"), "wide terminals show more columns");
 }
 
@@ -97,7 +115,7 @@ fn coding_screen_proposes_from_the_list_and_moves_on() {
     let db = demo_store(dir.path());
     let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.screen, Screen::Coding);
+    assert_eq!(app.screen(), ScreenId::Coding);
     let s = render(&app, 80, 24);
     for want in ["Reported term: pain of right thigh to the knee", "1 Knee pain", "PT Arthralgia", "2 Unilateral leg pain", "50%", "DEMO-1"] {
         assert!(s.contains(want), "missing {want:?}\n{s}");
@@ -105,7 +123,7 @@ fn coding_screen_proposes_from_the_list_and_moves_on() {
     key(&mut app, KeyCode::Char('2'));
     let s = render(&app, 80, 24);
     assert!(s.contains("Q1 proposed: Unilateral leg pain"), "{s}");
-    assert_eq!(app.item.as_ref().unwrap().item.external_id, "Q2", "moved on to the next item");
+    assert_eq!(app.ctx.open.as_ref().unwrap().item.external_id, "Q2", "moved on to the next item");
     let st = Store::open(&db).unwrap();
     let q1 = st.item("Q1").unwrap();
     assert_eq!((q1.state, q1.source.as_deref()), (State::Proposed, Some("model")));
@@ -118,13 +136,13 @@ fn in_a_filtered_list_the_next_item_follows_the_one_that_left_it() {
     let db = demo_store(dir.path());
     let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
     key(&mut app, KeyCode::Char('t')); // state: new -> Q1, Q2
-    assert_eq!(app.rows.iter().map(|r| r.item.external_id.as_str()).collect::<Vec<_>>(), ["Q1", "Q2"]);
+    assert_eq!(app.queue.rows.iter().map(|r| r.item.external_id.as_str()).collect::<Vec<_>>(), ["Q1", "Q2"]);
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('1'));
     // Q1 is proposed now and leaves the "new" list; the coder goes on with Q2, not past it.
-    assert_eq!(app.item.as_ref().unwrap().item.external_id, "Q2");
-    assert_eq!(app.rows.iter().map(|r| r.item.external_id.as_str()).collect::<Vec<_>>(), ["Q2"]);
-    assert!(app.counts.contains(&(State::New, 1)) && app.counts.contains(&(State::Proposed, 2)), "{:?}", app.counts);
+    assert_eq!(app.ctx.open.as_ref().unwrap().item.external_id, "Q2");
+    assert_eq!(app.queue.rows.iter().map(|r| r.item.external_id.as_str()).collect::<Vec<_>>(), ["Q2"]);
+    assert!(app.queue.counts.contains(&(State::New, 1)) && app.queue.counts.contains(&(State::Proposed, 2)), "{:?}", app.queue.counts);
 }
 
 #[test]
@@ -132,10 +150,13 @@ fn study_filter_cycles_through_the_studies_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     let mut s = Store::open(&db).unwrap();
-    let z = NewItem { line: 2, report: Report { external_id: "Z1".into(), study: "ALPHA".into(), subject: "S-9".into(), reported_term: "cough".into(), ..Default::default() } };
+    let z = NewItem {
+        line: 2,
+        report: Report { external_id: "Z1".into(), study: "ALPHA".into(), subject: "S-9".into(), reported_term: "cough".into(), ..Default::default() },
+    };
     s.import_items("alice", &[z], "test").unwrap();
     let mut app = App::new(s, Some("alice")).unwrap();
-    let ids = |app: &App| app.rows.iter().map(|r| r.item.external_id.clone()).collect::<Vec<_>>();
+    let ids = |app: &App| app.queue.rows.iter().map(|r| r.item.external_id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&app), ["Q1", "Q2", "Q3", "Z1"]);
     key(&mut app, KeyCode::Char('s'));
     assert_eq!(ids(&app), ["Z1"], "ALPHA sorts before DEMO-1");
@@ -150,17 +171,28 @@ fn a_long_queue_scrolls_to_the_selection() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     let mut s = Store::open(&db).unwrap();
-    let items: Vec<NewItem> = (0..300).map(|i| NewItem { line: i + 2, report: Report { external_id: format!("L{i:03}"), study: "DEMO-1".into(), subject: "S-2".into(), reported_term: format!("term {i}"), ..Default::default() } }).collect();
+    let items: Vec<NewItem> = (0..300)
+        .map(|i| NewItem {
+            line: i + 2,
+            report: Report {
+                external_id: format!("L{i:03}"),
+                study: "DEMO-1".into(),
+                subject: "S-2".into(),
+                reported_term: format!("term {i}"),
+                ..Default::default()
+            },
+        })
+        .collect();
     s.import_items("alice", &items, "test").unwrap();
     let mut app = App::new(s, Some("alice")).unwrap();
     for _ in 0..250 {
         key(&mut app, KeyCode::Down);
     }
-    let sel = app.rows[app.sel].item.external_id.clone();
+    let sel = app.queue.rows[app.queue.sel].item.external_id.clone();
     let screen = render(&app, 80, 24);
     assert!(screen.contains(&sel) && !screen.contains("Q1 "), "{sel}\n{screen}");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.item.as_ref().unwrap().item.external_id, sel);
+    assert_eq!(app.ctx.open.as_ref().unwrap().item.external_id, sel);
 }
 
 #[test]
@@ -190,22 +222,25 @@ fn search_types_ahead_and_refuses_non_current() {
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('/'));
-    assert_eq!(app.screen, Screen::Search);
+    assert_eq!(app.screen(), ScreenId::Search);
     typed(&mut app, "cephalg");
     let s = render(&app, 80, 24);
     assert!(s.contains("Cephalgia (non-current)") && s.contains("PT Headache"), "{s}");
-    let nc = app.search_rows.iter().position(|r| !r.current).unwrap();
-    app.search_sel = nc;
+    // Down to the non-current match, as the coder would.
+    let nc = app.ctx.desk().search("cephalg", 50).iter().position(|r| !r.current).unwrap();
+    for _ in 0..nc {
+        key(&mut app, KeyCode::Down);
+    }
     key(&mut app, KeyCode::Enter);
     assert!(render(&app, 80, 24).contains("non-current: it cannot be chosen"));
     for _ in 0..7 {
         key(&mut app, KeyCode::Backspace);
     }
     typed(&mut app, "hedache");
-    assert_eq!(app.search_rows[0].llt_name, "Headache");
+    assert!(render(&app, 80, 24).contains("Headache"));
     key(&mut app, KeyCode::Enter);
     assert!(render(&app, 80, 24).contains("Q2 proposed: Headache"));
-    assert_eq!(Store::open(&db).unwrap().item("Q2").unwrap().source.as_deref(), Some("searched"));
+    assert_eq!(Store::open(&db).unwrap().item("Q2").unwrap().source.as_deref(), Some("search"));
 }
 
 #[test]
@@ -216,17 +251,18 @@ fn browser_starts_at_the_proposal_and_proposes_an_llt() {
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Char('b'));
-    assert_eq!(app.screen, Screen::Browse);
+    assert_eq!(app.screen(), ScreenId::Browse);
     let s = render(&app, 80, 24);
     assert!(s.contains("HLGT Musculoskeletal and connective tissue disorders NEC") && s.contains("PT Pain in extremity (") && s.contains("[primary]"), "{s}");
-    assert_eq!(app.tree.selected().unwrap().name, "Unilateral leg pain");
+    let selected = |app: &App| app.active_as::<Browse>().unwrap().tree.selected().unwrap().name.clone();
+    assert_eq!(selected(&app), "Unilateral leg pain");
     key(&mut app, KeyCode::Char('g'));
-    let code = app.desk.as_ref().unwrap().dict.llts.iter().find(|l| l.name == "Leg pain").unwrap().code;
+    let code = app.ctx.desk().dict.llts.iter().find(|l| l.name == "Leg pain").unwrap().code;
     typed(&mut app, &code.to_string());
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.tree.selected().unwrap().name, "Leg pain");
+    assert_eq!(selected(&app), "Leg pain");
     key(&mut app, KeyCode::Enter);
-    assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().source.as_deref(), Some("browsed"));
+    assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().source.as_deref(), Some("browse"));
 }
 
 #[test]
@@ -240,9 +276,15 @@ fn review_confirms_others_and_refuses_own_proposals() {
     }
     let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.screen, Screen::Review);
+    assert_eq!(app.screen(), ScreenId::Review);
     let s = render(&app, 80, 24);
-    for want in ["Proposed code and its MedDRA path(s):", "primary   PT   Pain in extremity", "SOC  Musculoskeletal and connective tissue disorders", "Proposed by alice (model)", "model rank 2 of 5"] {
+    for want in [
+        "Proposed code and its MedDRA path(s):",
+        "primary   PT   Pain in extremity",
+        "SOC  Musculoskeletal and connective tissue disorders",
+        "Proposed by alice (model)",
+        "model rank 2 of 5",
+    ] {
         assert!(s.contains(want), "missing {want:?}\n{s}");
     }
     key(&mut app, KeyCode::Char('a'));
@@ -251,14 +293,14 @@ fn review_confirms_others_and_refuses_own_proposals() {
 
     // Bob proposes Q3 himself (it is autocoded: code it differently), then cannot confirm it.
     let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
-    app.sel = app.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
+    app.queue.sel = app.queue.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('c'));
     key(&mut app, KeyCode::Char('/'));
     typed(&mut app, "feeling sick");
     key(&mut app, KeyCode::Enter);
     let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
-    app.sel = app.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
+    app.queue.sel = app.queue.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
     key(&mut app, KeyCode::Enter);
     let s = render(&app, 80, 24);
     assert!(s.contains("You proposed this code: another reviewer must confirm it"), "{s}");
@@ -273,9 +315,9 @@ fn return_with_comment_and_stale_item_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
-    app.sel = app.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
+    app.queue.sel = app.queue.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.screen, Screen::Review);
+    assert_eq!(app.screen(), ScreenId::Review);
     // Someone else changes the item while bob is looking at it.
     {
         let mut other = Store::open(&db).unwrap();
@@ -337,12 +379,172 @@ fn proposals_fill_in_from_the_background_worker() {
         while let Ok(ev) = w.events.try_recv() {
             app.on_engine(ev);
         }
-        if app.item.as_ref().is_some_and(|v| !v.proposals.is_empty()) && app.pending.is_empty() {
+        if app.ctx.open.as_ref().is_some_and(|v| !v.proposals.is_empty()) && app.ctx.pending.is_empty() {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     let s = render(&app, 80, 24);
     assert!(s.contains("Proposals (tiny-random)") && s.contains("model ready"), "{s}");
-    assert!(app.rows.iter().all(|r| r.top.is_some()), "every open item got proposals");
+    assert!(app.queue.rows.iter().all(|r| r.top.is_some()), "every open item got proposals");
+}
+
+/// Every screen at 80x24 without colour, compared with the checked-in snapshots under
+/// tests/snapshots/ (revisions and timestamps filtered), so a layout change fails here.
+mod snapshots {
+    use super::*;
+
+    fn snap(name: &str, app: &App) {
+        let screen = render(app, 80, 24);
+        insta::with_settings!({ filters => vec![(r"rev \d\b", "rev N"), (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "[time]")] }, {
+            insta::assert_snapshot!(name, screen);
+        });
+    }
+
+    #[test]
+    fn every_screen_at_80x24() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = demo_store(dir.path());
+        let mut app = App::new(Store::open(&db).unwrap(), None).unwrap();
+        snap("signin", &app);
+        key(&mut app, KeyCode::Down);
+        key(&mut app, KeyCode::Enter);
+        snap("queue", &app);
+        key(&mut app, KeyCode::Char('?'));
+        snap("queue_help", &app);
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('f'));
+        typed(&mut app, "pain");
+        snap("queue_filter_prompt", &app);
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Enter);
+        key(&mut app, KeyCode::Down);
+        snap("coding", &app);
+        key(&mut app, KeyCode::Char('/'));
+        typed(&mut app, "leg pain");
+        snap("search", &app);
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('b'));
+        snap("browse", &app);
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('n'));
+        snap("coding_without_proposals", &app);
+        key(&mut app, KeyCode::Char('p'));
+        key(&mut app, KeyCode::Char('2'));
+        key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('x'));
+        snap("stats_empty", &app);
+
+        let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+        key(&mut rev, KeyCode::Enter);
+        snap("review", &rev);
+        key(&mut rev, KeyCode::Char('a'));
+        key(&mut rev, KeyCode::Esc);
+        key(&mut rev, KeyCode::Char('x'));
+        snap("stats", &rev);
+    }
+}
+
+#[test]
+fn actions_drive_screens_as_keys_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut by_key = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut by_action = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    key(&mut by_key, KeyCode::Char('t'));
+    by_action.perform(Action::CycleState);
+    assert_eq!(by_key.queue.state_filter, Some(State::New));
+    assert_eq!(render(&by_key, 80, 24), render(&by_action, 80, 24));
+    by_action.perform(Action::Select);
+    assert_eq!(by_action.screen(), ScreenId::Coding);
+    by_action.perform(Action::ProposeNth(1));
+    let q1 = Store::open(&db).unwrap().item("Q1").unwrap();
+    assert_eq!((q1.state, q1.source.as_deref()), (State::Proposed, Some("model")));
+    by_action.perform(Action::Quit);
+    assert!(by_action.quit);
+}
+
+#[test]
+fn footers_fit_80_columns_and_every_footer_key_is_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Store::open(&db).unwrap(), None).unwrap();
+    let mut seen = Vec::new();
+    let mut check = |app: &App| {
+        let footer = medcoder::tui::action::footer(app.keymap());
+        assert!(footer.chars().count() <= 80, "{:?} footer too wide: {footer:?}", app.screen());
+        for b in app.keymap().iter().filter(|b| !b.hint.is_empty()) {
+            assert!(!b.label.is_empty() && (!b.keys.is_empty() || app.screen() == ScreenId::Search), "{b:?}");
+        }
+        seen.push(app.screen());
+    };
+    check(&app);
+    key(&mut app, KeyCode::Enter);
+    check(&app);
+    key(&mut app, KeyCode::Enter);
+    check(&app);
+    key(&mut app, KeyCode::Char('/'));
+    check(&app);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('b'));
+    check(&app);
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('1'));
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Char('x'));
+    check(&app);
+    let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    key(&mut rev, KeyCode::Enter);
+    check(&rev);
+    assert_eq!(seen, [ScreenId::SignIn, ScreenId::Queue, ScreenId::Coding, ScreenId::Search, ScreenId::Browse, ScreenId::Stats, ScreenId::Review]);
+}
+
+#[test]
+fn a_batch_that_fails_is_retried_per_item_and_a_dead_worker_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let tok = Arc::new(medcoder::model::tokenize::Tok::load(&medcoder::model::default_base_dir().join("tokenizer.json")).unwrap());
+    let dict = Arc::new(Store::open(&db).unwrap().active_dictionary().unwrap());
+    let w = worker::spawn(db.clone(), move || {
+        let cfg = medcoder::model::bert::BertConfig::tiny(tok.vocab_size() as i64);
+        let enc = medcoder::model::Encoder::random(&cfg, tok, tch::Device::Cpu);
+        medcoder::engine::Engine::from_parts(dict, enc, "tiny-random")
+    });
+    let store = Store::open(&db).unwrap();
+    let (q2, q3) = (store.item("Q2").unwrap().id, store.item("Q3").unwrap().id);
+    // Item 999 does not exist: storing its proposals fails, which fails the batch as a whole.
+    w.jobs.send(worker::Job::Batch(vec![(q2, "hedache".into()), (999, "ghost".into()), (q3, "nausea".into())])).unwrap();
+    let mut events = Vec::new();
+    let start = Instant::now();
+    while events.len() < 3 && start.elapsed() < Duration::from_secs(60) {
+        if let Ok(ev) = w.events.recv_timeout(Duration::from_millis(100)) {
+            events.push(ev);
+        }
+    }
+    assert!(matches!(&events[0], worker::WorkerEvent::Ready { .. }), "{events:?}");
+    assert_eq!(events[1], worker::WorkerEvent::Proposed(vec![q2, q3]), "{events:?}");
+    assert!(matches!(&events[2], worker::WorkerEvent::ItemFailed { item_id: 999, .. }), "{events:?}");
+    assert!(store.proposals(q2).unwrap().is_some() && store.proposals(q3).unwrap().is_some());
+
+    // The desk: per-item failures are reported and the model stays available; a closed channel
+    // (the worker thread gone) says the model stopped instead of spinning forever.
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let q2 = Store::open(&db).unwrap().item("Q2").unwrap().id;
+    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    app.attach_worker(std::sync::mpsc::channel().0);
+    tx.send(worker::WorkerEvent::Ready { description: "d".into(), model_version: "m".into() }).unwrap();
+    tx.send(worker::WorkerEvent::ItemFailed { item_id: q2, reason: "CUDA out of memory".into() }).unwrap();
+    medcoder::tui::drain_worker(&mut app, &rx);
+    let s = render(&app, 80, 24);
+    // Q2's failure leaves the model at work on the other open items.
+    assert!(s.contains("no proposals for Q2: CUDA out of memory") && s.contains("model: 2 to propose"), "{s}");
+    drop(tx);
+    medcoder::tui::drain_worker(&mut app, &rx);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("model stopped: the proposal worker ended unexpectedly"), "{s}");
+    key(&mut app, KeyCode::Down);
+    key(&mut app, KeyCode::Enter);
+    assert!(render(&app, 80, 24).contains("No proposals: model stopped"), "no spinner forever");
 }

@@ -200,16 +200,32 @@ fn backtest_from_logged_proposals() {
     let dict = store.active_dictionary().unwrap();
     let code = |n: &str| llt_code(n).parse::<u32>().unwrap();
     let pt = |c: u32| dict.llt(c).unwrap().pt_code;
-    use medcoder::store::workflow::{Proposal, ProposalSet};
+    use medcoder::store::proposals::{Proposal, ProposalSet};
     // X1: the model's top-1 is right; X2: right answer at rank 2.
     for (id, ranked, entropy) in [("X1", ["Unilateral leg pain", "Leg pain"], 0.1), ("X2", ["Head pain", "Headache"], 1.5)] {
         let item = store.item(id).unwrap();
         let proposals = ranked
             .iter()
             .enumerate()
-            .map(|(i, n)| Proposal { llt_code: code(n), pt_code: pt(code(n)), score: 1.0 - i as f64, confidence: if i == 0 { 0.9 - entropy / 4.0 } else { 0.05 } })
+            .map(|(i, n)| Proposal {
+                llt_code: code(n),
+                pt_code: pt(code(n)),
+                score: 1.0 - i as f64,
+                confidence: if i == 0 { 0.9 - entropy / 4.0 } else { 0.05 },
+            })
             .collect();
-        store.set_proposals(&[(item.id, ProposalSet { model_version: "test-model".into(), meddra_version: "DEMO-1.0".into(), entropy: Some(entropy), proposals, computed_at: "t".into() })]).unwrap();
+        store
+            .set_proposals(&[(
+                item.id,
+                ProposalSet {
+                    model_version: "test-model".into(),
+                    meddra_version: "DEMO-1.0".into(),
+                    entropy: Some(entropy),
+                    proposals,
+                    computed_at: "t".into(),
+                },
+            )])
+            .unwrap();
     }
     drop(store);
     env.ok(&["--user", "alice", "code", "X1", &llt_code("Unilateral leg pain"), "--source", "model"]);
@@ -241,10 +257,7 @@ fn recode_after_meddra_upgrade() {
     let m = copy_demo(tmp.path());
     fs::write(m.join("meddra_release.asc"), "DEMO-2.0$English$$$$").unwrap();
     let text = fs::read_to_string(m.join("llt.asc")).unwrap();
-    let text: String = text
-        .lines()
-        .map(|l| if l.split('$').nth(1) == Some("Head ache") { l.replace("$Y$", "$N$") } else { l.to_string() } + "\n")
-        .collect();
+    let text: String = text.lines().map(|l| if l.split('$').nth(1) == Some("Head ache") { l.replace("$Y$", "$N$") } else { l.to_string() } + "\n").collect();
     fs::write(m.join("llt.asc"), text).unwrap();
     env.ok(&["dict", "import", s(tmp.path()), "--activate"]);
     let (ok, out, _) = env.run(&["recode-check"]);

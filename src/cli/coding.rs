@@ -9,9 +9,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
+use crate::intake::queue as intake;
 use crate::meddra::Dictionary;
+use crate::store::item::{Item, ItemFilter, State};
 use crate::store::log::Verdict;
-use crate::store::queue::{self, Item, ItemFilter, State};
 use crate::store::users::Role;
 use crate::store::workflow::{Action, Source};
 use crate::store::Store;
@@ -142,7 +143,7 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
         QueueCmd::Import { file } => {
             let user = need_user(acting)?;
             store.user(user)?;
-            let (items, bad, ignored) = queue::read_file(&file)?;
+            let (items, bad, ignored) = intake::read_file(&file)?;
             let report = store.import_items(user, &items, &file.display().to_string())?;
             println!("Imported {} item(s) from {} ({} coded by the exact-name rule)", report.imported, file.display(), report.autocoded);
             for d in &report.duplicates {
@@ -177,23 +178,31 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
             }
         }
         QueueCmd::Show { id } => {
-            let it = store.item(&id)?;
-            let dict = store.active_dictionary().ok();
+            let dict = store.active_dictionary()?;
+            // The desk's own view: proposals made for another MedDRA version are not shown.
+            let v = crate::desk::item_view(&store, &dict, &id)?;
+            let it = &v.item;
             println!("{}  [{}]  revision {}", it.external_id, it.state, it.revision);
             println!("  reported term  {}", it.reported_term);
-            println!("  study {}  subject {}  onset {}  {}  investigator {}", it.study, it.subject, opt(&it.onset_date), opt(&it.seriousness), opt(&it.investigator));
-            if let Some(code) = it.llt_code {
-                let name = dict.as_ref().and_then(|d| d.llt(code)).map(|l| l.name.clone()).unwrap_or_default();
+            println!(
+                "  study {}  subject {}  onset {}  {}  investigator {}",
+                it.study,
+                it.subject,
+                opt(&it.onset_date),
+                opt(&it.seriousness),
+                opt(&it.investigator)
+            );
+            if let (Some(code), Some(name)) = (it.llt_code, &v.code_name) {
                 println!("  code           LLT {code} {name} (MedDRA {}, {} by {})", opt(&it.meddra_version), opt(&it.source), opt(&it.proposer));
             }
             if let Some(c) = &it.comment {
                 println!("  comment        {c}");
             }
-            if let Some(set) = store.proposals(it.id)? {
-                println!("  proposals      model {} (entropy {})", set.model_version, set.entropy.map_or("-".into(), |e| format!("{e:.3}")));
-                for (i, p) in set.proposals.iter().enumerate() {
-                    let name = dict.as_ref().and_then(|d| d.llt(p.llt_code)).map(|l| l.name.clone()).unwrap_or_default();
-                    println!("    {}. {:>9} {:<40} {:>5.1}%", i + 1, p.llt_code, name, 100.0 * p.confidence);
+            if let Some(model) = &v.model_version {
+                let uncertain = if v.uncertain { ", uncertain" } else { "" };
+                println!("  proposals      model {model} (entropy {}{uncertain})", v.entropy.map_or("-".into(), |e| format!("{e:.3}")));
+                for (i, p) in v.proposals.iter().enumerate() {
+                    println!("    {}. {:>9} {:<40} {:>5.1}%", i + 1, p.llt_code, p.llt_name, 100.0 * p.confidence);
                 }
             }
             println!("  history");
@@ -252,7 +261,11 @@ pub fn audit(cmd: AuditCmd, db: &Path) -> Result<ExitCode> {
                         e.entry.user,
                         e.entry.action,
                         e.entry.external_id.clone().unwrap_or_default(),
-                        e.entry.llt_code.map(|c| format!("LLT {c} {}", e.entry.llt_name.clone().unwrap_or_default())).or(e.entry.comment.clone()).unwrap_or_default()
+                        e.entry
+                            .llt_code
+                            .map(|c| format!("LLT {c} {}", e.entry.llt_name.clone().unwrap_or_default()))
+                            .or(e.entry.comment.clone())
+                            .unwrap_or_default()
                     );
                 }
             }
@@ -322,7 +335,15 @@ fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn export(db: &Path, format: Format, out: Option<PathBuf>, study: Option<String>, from: Option<String>, to: Option<String>, state: String) -> Result<ExitCode> {
+pub fn export(
+    db: &Path,
+    format: Format,
+    out: Option<PathBuf>,
+    study: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    state: String,
+) -> Result<ExitCode> {
     let store = Store::open(db)?;
     let states = state.split(',').map(State::parse).collect::<Result<Vec<_>>>()?;
     for d in [&from, &to].into_iter().flatten() {
@@ -351,7 +372,29 @@ pub fn export(db: &Path, format: Format, out: Option<PathBuf>, study: Option<Str
             let mut c = csv::Writer::from_writer(&mut w);
             if rows.is_empty() {
                 // Header only, so that consumers still see the columns.
-                c.write_record(["item_id", "study", "subject", "reported_term", "state", "llt_code", "llt_name", "pt_code", "pt_name", "hlt_code", "hlt_name", "hlgt_code", "hlgt_name", "soc_code", "soc_name", "meddra_version", "proposer", "reviewer", "imported_at", "proposed_at", "confirmed_at"])?;
+                c.write_record([
+                    "item_id",
+                    "study",
+                    "subject",
+                    "reported_term",
+                    "state",
+                    "llt_code",
+                    "llt_name",
+                    "pt_code",
+                    "pt_name",
+                    "hlt_code",
+                    "hlt_name",
+                    "hlgt_code",
+                    "hlgt_name",
+                    "soc_code",
+                    "soc_name",
+                    "meddra_version",
+                    "proposer",
+                    "reviewer",
+                    "imported_at",
+                    "proposed_at",
+                    "confirmed_at",
+                ])?;
             }
             for r in &rows {
                 c.serialize(r)?;
@@ -466,7 +509,7 @@ pub fn ensure_demo(store: &mut Store) -> Result<()> {
         }
     }
     let file = crate::paths::assets_dir().join("demo/queue.csv");
-    let (items, _, _) = queue::read_file(&file)?;
+    let (items, _, _) = intake::read_file(&file)?;
     let known: std::collections::HashSet<String> = store.items(&ItemFilter::default())?.into_iter().map(|i| i.report.external_id).collect();
     let new: Vec<_> = items.into_iter().filter(|i| !known.contains(&i.external_id)).collect();
     if !new.is_empty() {

@@ -7,8 +7,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
-use crate::meddra::search::SearchIndex;
 use crate::meddra::release::ReadReport;
+use crate::meddra::search::SearchIndex;
 use crate::meddra::{diff, outline, synth, Dictionary, Release};
 use crate::store::Store;
 
@@ -114,7 +114,7 @@ pub fn run(cmd: DictCmd, db: &Path) -> Result<ExitCode> {
         }
         DictCmd::Search { text, limit, version } => {
             let store = Store::open(db)?;
-            let dict = load(&store, version.as_deref())?;
+            let dict = store.dictionary_or_active(version.as_deref())?;
             let query = text.join(" ");
             let hits = SearchIndex::new(&dict).search(&query, limit);
             if hits.is_empty() {
@@ -125,7 +125,7 @@ pub fn run(cmd: DictCmd, db: &Path) -> Result<ExitCode> {
         }
         DictCmd::Show { code, version } => {
             let store = Store::open(db)?;
-            let dict = load(&store, version.as_deref())?;
+            let dict = store.dictionary_or_active(version.as_deref())?;
             print!("{}", show(&dict, code)?);
         }
         DictCmd::Generate { out, llts, seed, version } => {
@@ -145,13 +145,6 @@ pub fn run(cmd: DictCmd, db: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load(store: &Store, version: Option<&str>) -> Result<Dictionary> {
-    match version {
-        Some(v) => store.dictionary(v),
-        None => store.active_dictionary(),
-    }
-}
-
 pub fn import(store: &mut Store, dir: &Path, replace: bool, activate: bool) -> Result<()> {
     let started = Instant::now();
     let spinner = spinner();
@@ -167,23 +160,34 @@ fn spinner() -> indicatif::ProgressBar {
 }
 
 /// Writes a release already read and validated, then prints the import summary.
-fn write(store: &mut Store, rel: &Release, report: &ReadReport, replace: bool, activate: bool, started: Instant, spinner: indicatif::ProgressBar) -> Result<()> {
+fn write(
+    store: &mut Store,
+    rel: &Release,
+    report: &ReadReport,
+    replace: bool,
+    activate: bool,
+    started: Instant,
+    spinner: indicatif::ProgressBar,
+) -> Result<()> {
     spinner.set_message(format!("writing MedDRA {} ({} LLTs) to {}", rel.version, rel.llts.len(), store.path().display()));
     let counts = store.import_release(rel, &report.dir.display().to_string(), replace)?;
     if activate {
         store.use_version(&rel.version)?;
     }
     spinner.finish_and_clear();
-    println!(
-        "Imported MedDRA {} ({}) from {} in {:.1}s",
-        rel.version,
-        rel.language,
-        report.dir.display(),
-        started.elapsed().as_secs_f64()
-    );
+    println!("Imported MedDRA {} ({}) from {} in {:.1}s", rel.version, rel.language, report.dir.display(), started.elapsed().as_secs_f64());
     println!(
         "  {} SOCs, {} HLGTs, {} HLTs, {} PTs ({} multi-axial), {} LLTs ({} non-current), {} SMQs ({} terms), {} history rows",
-        counts.socs, counts.hlgts, counts.hlts, counts.pts, counts.multi_axial_pts, counts.llts, counts.non_current, counts.smqs, counts.smq_terms, counts.history
+        counts.socs,
+        counts.hlgts,
+        counts.hlts,
+        counts.pts,
+        counts.multi_axial_pts,
+        counts.llts,
+        counts.non_current,
+        counts.smqs,
+        counts.smq_terms,
+        counts.history
     );
     if !report.cp1252_files.is_empty() {
         println!("  read as cp1252 (not UTF-8): {}", report.cp1252_files.join(", "));
@@ -208,7 +212,7 @@ pub fn ensure_demo(store: &mut Store) -> Result<()> {
 }
 
 fn print_hits(dict: &Dictionary, hits: &[crate::meddra::search::Hit]) {
-    println!("{:>9}  {:<40} {:<36} {}", "LLT code", "LLT", "PT", "primary SOC");
+    println!("{:>9}  {:<40} {:<36} primary SOC", "LLT code", "LLT", "PT");
     for h in hits {
         let l = &dict.llts[h.llt];
         let pt = dict.pt(l.pt_code).map(|p| p.name.as_str()).unwrap_or("?");

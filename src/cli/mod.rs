@@ -1,11 +1,10 @@
 //! Command-line interface: argument parsing and one handler module per command group.
 
+mod bench;
 mod coding;
 mod dict;
 mod doctor;
 mod model;
-
-pub use model::load_engine;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -232,7 +231,7 @@ pub enum Command {
     },
     /// Benchmarks (speed targets live here, not in tests).
     #[command(subcommand)]
-    Bench(crate::bench::BenchCmd),
+    Bench(bench::BenchCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -264,7 +263,7 @@ pub fn run() -> Result<ExitCode> {
             crate::tui::run(&db, user, None)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Bench(cmd)) => crate::bench::run(cmd, &db),
+        Some(Command::Bench(cmd)) => bench::run(cmd, &db),
         Some(Command::User(cmd)) => coding::user(cmd, &db, user),
         Some(Command::Queue(cmd)) => coding::queue(cmd, &db, user),
         Some(Command::Code { id, llt, source, rev }) => coding::act(&db, user, &id, rev, Action::Propose { llt, source: source.into() }),

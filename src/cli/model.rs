@@ -7,29 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::engine::{self, Engine};
+use crate::engine::Engine;
 use crate::model::BaseModel;
 use crate::store::Store;
-
-/// The engine for the active (or given) dictionary version: the newest model trained for it (or
-/// the one named), else the untuned dense index. Notes for the user go to standard error.
-pub fn load_engine(store: &Store, version: Option<&str>, base: Option<&Path>, progress: bool) -> Result<Engine> {
-    load_engine_named(store, version, base, None, progress)
-}
-
-pub fn load_engine_named(store: &Store, version: Option<&str>, base: Option<&Path>, model: Option<&str>, progress: bool) -> Result<Engine> {
-    let dict = Arc::new(match version {
-        Some(v) => store.dictionary(v)?,
-        None => store.active_dictionary()?,
-    });
-    let base = BaseModel::locate(base)?;
-    let data_dir = crate::paths::data_dir()?;
-    Engine::load(dict, &base, crate::torch_env::device(), &data_dir, model, progress, &mut |note| {
-        if progress {
-            eprintln!("{note}")
-        }
-    })
-}
 
 pub struct TrainArgs {
     pub data: Vec<std::path::PathBuf>,
@@ -48,10 +28,7 @@ pub struct TrainArgs {
 pub fn train(db: &Path, a: TrainArgs) -> Result<ExitCode> {
     use crate::train::data::Coded;
     let store = Store::open(db)?;
-    let dict = Arc::new(match &a.version {
-        Some(v) => store.dictionary(v)?,
-        None => store.active_dictionary()?,
-    });
+    let dict = Arc::new(store.dictionary_or_active(a.version.as_deref())?);
     // Oldest first: labelled files, then synonyms, then the team's own decisions (newest wins).
     let mut coded = Vec::new();
     for f in &a.data {
@@ -93,7 +70,7 @@ pub fn train(db: &Path, a: TrainArgs) -> Result<ExitCode> {
         if hyper.mixed_precision { ", mixed precision" } else { "" }
     );
     let opts = crate::train::Options { hyper, seed: a.seed, device, progress: true };
-    let out = crate::train::train(dict, &coded, &crate::train::Source::Base(base), &opts, &data_dir, Some(&data_dir.join("cache")))?;
+    let out = crate::train::train(dict, &coded, &crate::train::Init::Base(base), &opts, &data_dir, Some(&data_dir.join("cache")))?;
     let m = &out.manifest;
     println!("Saved model {} to {} in {:.0}s", m.id, out.dir.display(), m.training_seconds);
     println!("Validation ({} terms):", m.valid_samples);
@@ -114,14 +91,23 @@ pub fn list_models() -> Result<ExitCode> {
     }
     for (dir, m) in all {
         let fusion = m.validation.iter().find(|c| c.component == "fusion").map(|c| format!("validation LLT@1 {:.1}", 100.0 * c.llt_at_1)).unwrap_or_default();
-        println!("{}  MedDRA {}  {} members  {} train / {} valid  {}  {}", m.id, m.meddra_version, m.hyper.members, m.train_samples, m.valid_samples, fusion, dir.display());
+        println!(
+            "{}  MedDRA {}  {} members  {} train / {} valid  {}  {}",
+            m.id,
+            m.meddra_version,
+            m.hyper.members,
+            m.train_samples,
+            m.valid_samples,
+            fusion,
+            dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>, model: Option<&str>) -> Result<ExitCode> {
     let store = Store::open(db)?;
-    let engine = load_engine_named(&store, version, base, model, true)?;
+    let engine = Engine::for_store(&store, version, base, model, true)?;
     let t = std::time::Instant::now();
     let p = engine.propose(&[text])?.remove(0);
     let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -139,7 +125,7 @@ pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>
 /// Computes proposals for queue items that have none from this model (all open items with --all).
 pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>) -> Result<ExitCode> {
     let mut store = Store::open(db)?;
-    let engine = load_engine_named(&store, None, base, model, true)?;
+    let engine = Engine::for_store(&store, None, base, model, true)?;
     let todo = store.items_needing_proposals(&engine.model_version, &engine.dict.version, all)?;
     println!("{}", engine.describe());
     if todo.is_empty() {
@@ -152,7 +138,7 @@ pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>) -
     for chunk in todo.chunks(64) {
         let terms: Vec<&str> = chunk.iter().map(|i| i.reported_term.as_str()).collect();
         let sets = engine.propose(&terms)?;
-        let stored: Vec<_> = chunk.iter().zip(&sets).map(|(it, set)| (it.id, engine::to_store(set, &engine.model_version, &engine.dict.version))).collect();
+        let stored: Vec<_> = chunk.iter().zip(&sets).map(|(it, set)| (it.id, set.to_store(&engine.model_version, &engine.dict.version))).collect();
         store.set_proposals(&stored)?;
         pb.inc(chunk.len() as u64);
     }
@@ -162,9 +148,18 @@ pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>) -
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn eval(db: &Path, file: &Path, train: Option<&Path>, version: Option<&str>, base: Option<&Path>, model: Option<&str>, components: bool, json: bool) -> Result<ExitCode> {
+pub fn eval(
+    db: &Path,
+    file: &Path,
+    train: Option<&Path>,
+    version: Option<&str>,
+    base: Option<&Path>,
+    model: Option<&str>,
+    components: bool,
+    json: bool,
+) -> Result<ExitCode> {
     let store = Store::open(db)?;
-    let engine = load_engine_named(&store, version, base, model, true)?;
+    let engine = Engine::for_store(&store, version, base, model, true)?;
     let data = crate::eval::read_labelled(file)?;
     let seen: Option<HashSet<String>> = match train {
         Some(t) => Some(crate::eval::read_labelled(t)?.into_iter().map(|l| crate::text::normalize(&l.term)).collect()),
@@ -211,10 +206,8 @@ pub fn half(src: &Path, dst: &Path) -> Result<ExitCode> {
         std::fs::copy(base.dir.join(f), dst.join(f)).with_context(|| format!("copying {f}"))?;
     }
     let tensors = tch::Tensor::read_safetensors(&base.weights)?;
-    let half: Vec<(String, tch::Tensor)> = tensors
-        .into_iter()
-        .map(|(n, t)| (n, if t.kind() == tch::Kind::Float { t.to_kind(tch::Kind::Half) } else { t }))
-        .collect();
+    let half: Vec<(String, tch::Tensor)> =
+        tensors.into_iter().map(|(n, t)| (n, if t.kind() == tch::Kind::Float { t.to_kind(tch::Kind::Half) } else { t })).collect();
     let out = dst.join("model.fp16.safetensors");
     tch::Tensor::write_safetensors(&half, &out)?;
     let _ = std::fs::remove_file(dst.join("model.safetensors"));

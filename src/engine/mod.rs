@@ -15,6 +15,8 @@ use crate::model::classifier::Classifier;
 use crate::model::registry::{self, Fusion, Manifest};
 use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
+use crate::store::proposals::{Proposal, ProposalSet};
+use crate::store::Store;
 use dense::DenseIndex;
 
 /// A trained ensemble and reranker with the fusion fitted on validation data.
@@ -39,14 +41,6 @@ pub const ZERO_SHOT_TEMPERATURE: f64 = 0.05;
 
 /// How many proposals the coding screen shows.
 pub const TOP: usize = 5;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Scored {
-    pub llt_code: u32,
-    pub pt_code: u32,
-    pub score: f64,
-    pub confidence: f64,
-}
 
 /// One candidate LLT of a term with each stage's score.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,7 +75,7 @@ impl CandidateSet {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TermProposals {
     /// Best first, at most `TOP`.
-    pub proposals: Vec<Scored>,
+    pub proposals: Vec<Proposal>,
     /// Predictive entropy (nats) of the distribution the proposals come from.
     pub entropy: f64,
     /// The dense index's candidate LLT codes (for candidate-recall figures).
@@ -111,7 +105,15 @@ impl Engine {
 
     /// The newest model trained for this dictionary version (or the one named), else zero-shot.
     /// `note` receives a line for the user when no trained model is used.
-    pub fn load(dict: Arc<Dictionary>, base: &BaseModel, device: Device, data_dir: &Path, named: Option<&str>, show_progress: bool, note: &mut dyn FnMut(String)) -> Result<Engine> {
+    pub fn load(
+        dict: Arc<Dictionary>,
+        base: &BaseModel,
+        device: Device,
+        data_dir: &Path,
+        named: Option<&str>,
+        show_progress: bool,
+        note: &mut dyn FnMut(String),
+    ) -> Result<Engine> {
         let engine = Engine::zero_shot(dict.clone(), base, device, Some(&data_dir.join("cache")), show_progress)?;
         let Some((dir, m)) = registry::choose(data_dir, &dict.version, named)? else {
             let others: Vec<String> = registry::list(data_dir)?.into_iter().map(|(_, m)| format!("{} (MedDRA {})", m.id, m.meddra_version)).collect();
@@ -137,6 +139,21 @@ impl Engine {
             .collect::<Result<Vec<_>>>()?;
         let xtars = CrossEncoder::load(&dir.join("xtars.safetensors"), &m.bert_config, tok, device)?;
         Ok(engine.with_trained(Trained { members, xtars, manifest: m }))
+    }
+
+    /// The engine for a stored dictionary version (default: the active one) with the installed
+    /// base encoder (or `base`): the newest model trained for it, or the one named, else the
+    /// untuned dense index. The CLI, the desk and the benchmarks all load it here; with
+    /// `progress`, progress bars and notes go to standard error.
+    pub fn for_store(store: &Store, version: Option<&str>, base: Option<&Path>, model: Option<&str>, progress: bool) -> Result<Engine> {
+        let dict = Arc::new(store.dictionary_or_active(version)?);
+        let base = BaseModel::locate(base)?;
+        let data_dir = crate::paths::data_dir()?;
+        Engine::load(dict, &base, crate::torch_env::device(), &data_dir, model, progress, &mut |note| {
+            if progress {
+                eprintln!("{note}")
+            }
+        })
     }
 
     /// An engine over label embeddings already computed (training reuses its own).
@@ -170,16 +187,14 @@ impl Engine {
 
     /// Proposals for a batch of terms.
     pub fn propose(&self, terms: &[&str]) -> Result<Vec<TermProposals>> {
-        match &self.trained {
-            Some(t) => self.propose_trained(t, terms, t.manifest.fusion),
-            None => self.propose_dense(terms),
-        }
+        self.propose_with(terms, None)
     }
 
-    /// Proposals with another fusion (e.g. one component alone); dense-only without a model.
-    pub fn propose_with(&self, terms: &[&str], fusion: Fusion) -> Result<Vec<TermProposals>> {
+    /// Proposals with another fusion than the model's (e.g. one component alone); dense-only
+    /// without a model.
+    pub fn propose_with(&self, terms: &[&str], fusion: Option<Fusion>) -> Result<Vec<TermProposals>> {
         match &self.trained {
-            Some(t) => self.propose_trained(t, terms, fusion),
+            Some(t) => self.propose_trained(t, terms, fusion.unwrap_or(t.manifest.fusion)),
             None => self.propose_dense(terms),
         }
     }
@@ -213,9 +228,22 @@ impl Engine {
             // The ensemble's top-n, then the dense index's top-n not yet in.
             let mut c = ens.clone();
             c.extend(dense.iter().filter(|d| !ens.contains(d)));
-            let rows = c.iter().map(|&i| Candidate { label: i as usize, ln_p: p.double_value(&[b, i]).max(1e-12).ln(), xtars: 0.0, dense: sims.double_value(&[b, i]) / ZERO_SHOT_TEMPERATURE }).collect();
+            let rows = c
+                .iter()
+                .map(|&i| Candidate {
+                    label: i as usize,
+                    ln_p: p.double_value(&[b, i]).max(1e-12).ln(),
+                    xtars: 0.0,
+                    dense: sims.double_value(&[b, i]) / ZERO_SHOT_TEMPERATURE,
+                })
+                .collect();
             let code = |i: &i64| self.dict.llts[self.index.llts[*i as usize]].code;
-            sets.push(CandidateSet { rows, entropy: entropy.double_value(&[b]), dense: dense.iter().map(code).collect(), ensemble: ens.iter().map(code).collect() });
+            sets.push(CandidateSet {
+                rows,
+                entropy: entropy.double_value(&[b]),
+                dense: dense.iter().map(code).collect(),
+                ensemble: ens.iter().map(code).collect(),
+            });
         }
         if with_xtars {
             let (mut ls, mut ts) = (Vec::new(), Vec::new());
@@ -248,7 +276,7 @@ impl Engine {
                     .take(TOP)
                     .map(|&(label, score, confidence)| {
                         let l = &self.dict.llts[self.index.llts[label]];
-                        Scored { llt_code: l.code, pt_code: l.pt_code, score, confidence }
+                        Proposal { llt_code: l.code, pt_code: l.pt_code, score, confidence }
                     })
                     .collect();
                 TermProposals { proposals, entropy: s.entropy, dense_candidates: s.dense, ensemble_candidates: s.ensemble }
@@ -264,7 +292,8 @@ impl Engine {
         let entropy = -(&probs * probs.clamp_min(1e-12).log()).sum_dim_intlist(-1, false, Kind::Float);
         let k = (self.candidates.max(TOP) as i64).min(self.index.llts.len() as i64);
         let (top_p, top_i) = probs.topk(k, -1, true, true);
-        let (top_p, top_i, sims, entropy) = (top_p.to_device(Device::Cpu), top_i.to_device(Device::Cpu), sims.to_device(Device::Cpu), entropy.to_device(Device::Cpu));
+        let (top_p, top_i, sims, entropy) =
+            (top_p.to_device(Device::Cpu), top_i.to_device(Device::Cpu), sims.to_device(Device::Cpu), entropy.to_device(Device::Cpu));
         let mut out = Vec::with_capacity(terms.len());
         for b in 0..terms.len() as i64 {
             let idx: Vec<i64> = Vec::<i64>::try_from(top_i.get(b))?;
@@ -276,7 +305,7 @@ impl Engine {
                 .take(TOP)
                 .map(|(&i, &conf)| {
                     let l = &self.dict.llts[self.index.llts[i as usize]];
-                    Scored { llt_code: l.code, pt_code: l.pt_code, score: sims.double_value(&[b, i]), confidence: conf }
+                    Proposal { llt_code: l.code, pt_code: l.pt_code, score: sims.double_value(&[b, i]), confidence: conf }
                 })
                 .collect();
             out.push(TermProposals { proposals, entropy: entropy.double_value(&[b]), dense_candidates: codes, ensemble_candidates: vec![] });
@@ -285,17 +314,15 @@ impl Engine {
     }
 }
 
-/// Puts a `Tensor`-free summary in the store's form.
-pub fn to_store(set: &TermProposals, model_version: &str, meddra_version: &str) -> crate::store::workflow::ProposalSet {
-    crate::store::workflow::ProposalSet {
-        model_version: model_version.into(),
-        meddra_version: meddra_version.into(),
-        entropy: Some(set.entropy),
-        proposals: set
-            .proposals
-            .iter()
-            .map(|s| crate::store::workflow::Proposal { llt_code: s.llt_code, pt_code: s.pt_code, score: s.score, confidence: s.confidence })
-            .collect(),
-        computed_at: crate::store::now(),
+impl TermProposals {
+    /// The proposals as the store keeps them for a queue item.
+    pub fn to_store(&self, model_version: &str, meddra_version: &str) -> ProposalSet {
+        ProposalSet {
+            model_version: model_version.into(),
+            meddra_version: meddra_version.into(),
+            entropy: Some(self.entropy),
+            proposals: self.proposals.clone(),
+            computed_at: crate::store::now(),
+        }
     }
 }

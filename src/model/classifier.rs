@@ -8,9 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
-use super::bert::{l2_normalize, mean_pool, Bert, BertConfig};
+use super::bert::{l2_normalize, mean_pool, BertConfig};
 use super::tokenize::{Batch, Tok};
 use super::{BaseModel, Encoder};
 
@@ -41,14 +41,11 @@ impl Classifier {
 
     /// A trained member saved with `save`.
     pub fn load(file: &Path, config: &BertConfig, tok: Arc<Tok>, labels: i64, device: Device) -> Result<Classifier> {
-        let mut vs = nn::VarStore::new(device);
-        let bert = Bert::new(&vs.root(), config);
-        let p = vs.root().sub("cls_head").set_group(1);
-        let head = p.zeros("weight", &[labels, config.hidden_size]);
-        let scale = p.zeros("scale", &[]);
-        vs.load(file).with_context(|| format!("loading {}", file.display()))?;
-        vs.float();
-        Ok(Classifier { enc: Encoder { vs, bert, tok }, head, scale })
+        let (enc, (head, scale)) = Encoder::load_with_head(file, config, tok, device, |root| {
+            let p = root.sub("cls_head").set_group(1);
+            (p.zeros("weight", &[labels, config.hidden_size]), p.zeros("scale", &[]))
+        })?;
+        Ok(Classifier { enc, head, scale })
     }
 
     pub fn save(&self, file: &Path) -> Result<()> {

@@ -106,6 +106,17 @@ impl Encoder {
         Encoder { vs, bert, tok }
     }
 
+    /// A fine-tuned encoder with its task head, saved whole to `file`: `head` declares the head's
+    /// variables (under the same var store) before the weights are read into them.
+    pub fn load_with_head<H>(file: &Path, config: &BertConfig, tok: Arc<Tok>, device: Device, head: impl FnOnce(&nn::Path) -> H) -> Result<(Encoder, H)> {
+        let mut vs = nn::VarStore::new(device);
+        let bert = Bert::new(&vs.root(), config);
+        let h = head(&vs.root());
+        vs.load(file).with_context(|| format!("loading {}", file.display()))?;
+        vs.float();
+        Ok((Encoder { vs, bert, tok }, h))
+    }
+
     pub fn device(&self) -> Device {
         self.vs.device()
     }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use tch::nn::{self, Module};
 use tch::{Device, Kind, Tensor};
 
-use super::bert::{Bert, BertConfig};
+use super::bert::BertConfig;
 use super::tokenize::{length_batched, Batch, Tok};
 use super::{BaseModel, Encoder};
 
@@ -24,18 +24,18 @@ impl CrossEncoder {
     }
 
     pub fn with_head(enc: Encoder) -> CrossEncoder {
-        let h = enc.bert.config.hidden_size;
-        let head = nn::linear(enc.vs.root().sub("xtars_head").set_group(1), h, 2, Default::default());
+        let head = Self::head(&enc.vs.root(), enc.bert.config.hidden_size);
         CrossEncoder { enc, head }
     }
 
+    /// The match / no-match head, in its own parameter group (its own learning rate).
+    fn head(root: &nn::Path, hidden: i64) -> nn::Linear {
+        nn::linear(root.sub("xtars_head").set_group(1), hidden, 2, Default::default())
+    }
+
     pub fn load(file: &Path, config: &BertConfig, tok: Arc<Tok>, device: Device) -> Result<CrossEncoder> {
-        let mut vs = nn::VarStore::new(device);
-        let bert = Bert::new(&vs.root(), config);
-        let head = nn::linear(vs.root().sub("xtars_head").set_group(1), config.hidden_size, 2, Default::default());
-        vs.load(file).with_context(|| format!("loading {}", file.display()))?;
-        vs.float();
-        Ok(CrossEncoder { enc: Encoder { vs, bert, tok }, head })
+        let (enc, head) = Encoder::load_with_head(file, config, tok, device, |root| Self::head(root, config.hidden_size))?;
+        Ok(CrossEncoder { enc, head })
     }
 
     pub fn save(&self, file: &Path) -> Result<()> {

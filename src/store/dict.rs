@@ -43,8 +43,7 @@ impl Store {
     /// release loaded becomes the active one. All or nothing: one transaction.
     pub fn import_release(&mut self, rel: &Release, source: &str, replace: bool) -> Result<ImportCounts> {
         let tx = self.conn.transaction()?;
-        let existing: Option<i64> =
-            tx.query_row("SELECT id FROM release WHERE version = ?1", [&rel.version], |r| r.get(0)).optional()?;
+        let existing: Option<i64> = tx.query_row("SELECT id FROM release WHERE version = ?1", [&rel.version], |r| r.get(0)).optional()?;
         if let Some(id) = existing {
             if !replace {
                 bail!("MedDRA version {} is already loaded; pass --replace to load it again over the old copy", rel.version);
@@ -116,14 +115,20 @@ impl Store {
 
     /// The active release, loaded for lookups. Errors clearly when none is loaded.
     pub fn active_dictionary(&self) -> Result<Dictionary> {
-        let v = self
-            .active_version()?
-            .ok_or_else(|| anyhow!("no MedDRA release is loaded: run `medcoder dict import <MedAscii folder>` first"))?;
+        let v = self.active_version()?.ok_or_else(|| anyhow!("no MedDRA release is loaded: run `medcoder dict import <MedAscii folder>` first"))?;
         self.dictionary(&v)
     }
 
     pub fn dictionary(&self, version: &str) -> Result<Dictionary> {
         Ok(Dictionary::new(&self.release(version)?))
+    }
+
+    /// The named version, else the active one: what every `--version` option means.
+    pub fn dictionary_or_active(&self, version: Option<&str>) -> Result<Dictionary> {
+        match version {
+            Some(v) => self.dictionary(v),
+            None => self.active_dictionary(),
+        }
     }
 
     /// Reads a stored release back (hierarchy files only; SMQs and history stay in the store).
@@ -152,9 +157,7 @@ impl Store {
         rel.llts = q("SELECT code, name, pt_code, current FROM llt WHERE release_id = ?1 ORDER BY rowid")?
             .query_map([id], |r| Ok(Llt { code: r.get(0)?, name: r.get(1)?, pt_code: r.get(2)?, current: r.get(3)? }))?
             .collect::<rusqlite::Result<_>>()?;
-        let pairs = |sql: &str| -> Result<Vec<(u32, u32)>> {
-            Ok(q(sql)?.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?)
-        };
+        let pairs = |sql: &str| -> Result<Vec<(u32, u32)>> { Ok(q(sql)?.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?) };
         rel.soc_hlgt = pairs("SELECT soc_code, hlgt_code FROM soc_hlgt WHERE release_id = ?1")?;
         rel.hlgt_hlt = pairs("SELECT hlgt_code, hlt_code FROM hlgt_hlt WHERE release_id = ?1")?;
         rel.hlt_pt = pairs("SELECT hlt_code, pt_code FROM hlt_pt WHERE release_id = ?1")?;
@@ -168,11 +171,9 @@ impl Store {
     /// SMQ and history row counts of a stored release (for `doctor` and `dict versions`).
     pub fn release_extras(&self, version: &str) -> Result<(usize, usize, usize)> {
         let count = |table: &str| -> Result<usize> {
-            Ok(self.conn.query_row(
-                &format!("SELECT count(*) FROM {table} t JOIN release r ON r.id = t.release_id WHERE r.version = ?1"),
-                [version],
-                |r| r.get::<_, i64>(0),
-            )? as usize)
+            Ok(self.conn.query_row(&format!("SELECT count(*) FROM {table} t JOIN release r ON r.id = t.release_id WHERE r.version = ?1"), [version], |r| {
+                r.get::<_, i64>(0)
+            })? as usize)
         };
         Ok((count("smq_list")?, count("smq_content")?, count("history")?))
     }
@@ -220,7 +221,9 @@ fn write_rows(tx: &Transaction<'_>, id: i64, rel: &Release) -> Result<()> {
     for SmqTerm { smq_code, term_code, level, scope, category, weight, status, addition_version, last_modified_version } in &rel.smq_terms {
         st.execute(params![id, smq_code, term_code, level, scope, category, weight, status, addition_version, last_modified_version])?;
     }
-    let mut st = tx.prepare("INSERT INTO history(release_id, term_code, term_name, term_addition_version, term_type, llt_currency, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+    let mut st = tx.prepare(
+        "INSERT INTO history(release_id, term_code, term_name, term_addition_version, term_type, llt_currency, action) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
     for HistoryRow { term_code, term_name, addition_version, term_type, llt_currency, action } in &rel.history {
         st.execute(params![id, term_code, term_name, addition_version, term_type, llt_currency, action])?;
     }

@@ -2,7 +2,9 @@
 //! decision log. Schema changes are numbered migrations applied in order (PRAGMA user_version).
 
 pub mod dict;
+pub mod item;
 pub mod log;
+pub mod proposals;
 pub mod queue;
 pub mod reports;
 pub mod users;
@@ -14,7 +16,7 @@ use anyhow::{Context, Result};
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version i to i + 1. Never edit a released entry: add one.
-const MIGRATIONS: &[&str] = &[include_str!("sql/001_dictionary.sql"), include_str!("sql/002_workflow.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("sql/001_dictionary.sql"), include_str!("sql/002_workflow.sql"), include_str!("sql/003_queue_filters.sql")];
 
 pub struct Store {
     pub(crate) conn: Connection,
@@ -33,6 +35,10 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL").context("enabling WAL mode")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // Reads of a large queue come from memory-mapped pages instead of a read() copy of each
+        // page per query (the desk's full reload at 50,000 items: see BENCHMARKS.md).
+        conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
+        register_functions(&conn)?;
         let mut store = Store { conn, path: path.to_path_buf() };
         store.migrate().with_context(|| format!("upgrading the schema of {}", path.display()))?;
         Ok(store)
@@ -42,6 +48,7 @@ impl Store {
     pub fn in_memory() -> Result<Store> {
         let conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        register_functions(&conn)?;
         let mut store = Store { conn, path: PathBuf::from(":memory:") };
         store.migrate()?;
         Ok(store)
@@ -58,10 +65,7 @@ impl Store {
     fn migrate(&mut self) -> Result<()> {
         let current = self.schema_version()?;
         if current > MIGRATIONS.len() {
-            anyhow::bail!(
-                "database schema version {current} is newer than this medcoder understands ({}); upgrade medcoder",
-                MIGRATIONS.len()
-            );
+            anyhow::bail!("database schema version {current} is newer than this medcoder understands ({}); upgrade medcoder", MIGRATIONS.len());
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
             let tx = self.conn.transaction()?;
@@ -78,12 +82,19 @@ impl Store {
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [key, value],
-        )?;
+        self.conn.execute("INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])?;
         Ok(())
     }
+}
+
+/// SQL functions the queries use: `normalize(text)` is `crate::text::normalize`, so filters in
+/// SQL match exactly as the rest of medcoder compares terms.
+fn register_functions(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function("normalize", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+        Ok(ctx.get::<Option<String>>(0)?.map(|s| crate::text::normalize(&s)))
+    })
+    .context("registering SQL functions")
 }
 
 /// Current time as RFC 3339 UTC with milliseconds: sortable as text.

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 
-use super::queue::{item_from_row, Item, State, ITEM_COLUMNS};
-use super::workflow::Proposal;
+use super::item::{item_from_row, Item, ItemFilter, State, ITEM_COLUMNS};
+use super::proposals::Proposal;
 use super::Store;
 use crate::backtest::Case;
 use crate::meddra::Dictionary;
@@ -46,12 +46,7 @@ impl Store {
                 continue;
             }
             let props: Vec<Proposal> = serde_json::from_str(&json)?;
-            out.push(Case {
-                llt,
-                pt: pt.unwrap_or(0),
-                proposals: props.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect(),
-                entropy,
-            });
+            out.push(Case { llt, pt: pt.unwrap_or(0), proposals: props.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect(), entropy });
         }
         Ok(out)
     }
@@ -67,7 +62,10 @@ impl Store {
                 continue;
             }
             let (Some(llt), Some(at)) = (it.llt_code, it.confirmed_at.clone()) else { continue };
-            newest.insert(key.clone(), TrainingPair { reported_term: key, llt_code: llt, meddra_version: it.meddra_version.unwrap_or_default(), confirmed_at: at });
+            newest.insert(
+                key.clone(),
+                TrainingPair { reported_term: key, llt_code: llt, meddra_version: it.meddra_version.unwrap_or_default(), confirmed_at: at },
+            );
         }
         let mut out: Vec<TrainingPair> = newest.into_values().collect();
         out.sort_by(|a, b| a.reported_term.cmp(&b.reported_term));
@@ -77,7 +75,7 @@ impl Store {
     /// Confirmed codes from another MedDRA version whose LLT is gone or non-current, or whose PT
     /// changed, in the given (active) dictionary.
     pub fn recode_candidates(&self, dict: &Dictionary) -> Result<Vec<RecodeCandidate>> {
-        let items = self.items(&super::queue::ItemFilter { states: vec![State::Confirmed], ..Default::default() })?;
+        let items = self.items(&ItemFilter { states: vec![State::Confirmed], ..Default::default() })?;
         let mut out = Vec::new();
         for it in items {
             if it.meddra_version.as_deref() == Some(dict.version.as_str()) {

@@ -2,15 +2,13 @@
 //! four-eye review (nobody confirms their own proposal), reviewer role for confirm and return,
 //! non-current LLTs never chosen, and stale actions (the item changed since it was read) refused.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use anyhow::{anyhow, Context, Result};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
-use serde::{Deserialize, Serialize};
 
+use super::item::{item_from_row, Item, State, ITEM_COLUMNS};
 use super::log::{self, Entry};
-use super::queue::{item_from_row, Item, State, ITEM_COLUMNS};
 use super::users::Role;
 use super::Store;
 use crate::meddra::{Dictionary, Llt};
@@ -18,68 +16,48 @@ use crate::meddra::{Dictionary, Llt};
 /// The proposer name recorded for codes set by the autocoding rule.
 pub const AUTOCODER: &str = "autocoder";
 
-/// One of the engine's ranked proposals for an item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Proposal {
-    pub llt_code: u32,
-    pub pt_code: u32,
-    /// The engine's raw ranking score.
-    pub score: f64,
-    /// Calibrated probability that this LLT is right, in [0, 1].
-    pub confidence: f64,
-}
-
-/// The engine's proposals for an item, as stored.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProposalSet {
-    pub model_version: String,
-    pub meddra_version: String,
-    pub entropy: Option<f64>,
-    pub proposals: Vec<Proposal>,
-    pub computed_at: String,
-}
-
-/// The first of an item's stored proposals: (LLT code, confidence), with the set's entropy.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct TopProposal {
-    pub top: Option<(u32, f64)>,
-    pub entropy: Option<f64>,
-}
-
-impl ProposalSet {
-    pub fn top(&self) -> TopProposal {
-        TopProposal { top: self.proposals.first().map(|p| (p.llt_code, p.confidence)), entropy: self.entropy }
-    }
-}
-
-/// How the proposer found the code.
+/// How the code was found. Stored and logged as the CLI's word for it (`--source search`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Model,
     Search,
     Browse,
     Manual,
+    /// The autocoding rule (the reported term equals a current LLT name); never a user's choice.
+    Rule,
 }
 
 impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Model => "model",
-            Source::Search => "searched",
-            Source::Browse => "browsed",
+            Source::Search => "search",
+            Source::Browse => "browse",
             Source::Manual => "manual",
+            Source::Rule => "rule",
         }
     }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Propose { llt: u32, source: Source },
+    Propose {
+        llt: u32,
+        source: Source,
+    },
     Confirm,
-    Return { comment: String },
-    Query { note: String },
+    Return {
+        comment: String,
+    },
+    Query {
+        note: String,
+    },
     /// Change a confirmed code (e.g. after a MedDRA upgrade); it goes back to review.
-    Recode { llt: u32, source: Source, comment: Option<String> },
+    Recode {
+        llt: u32,
+        source: Source,
+        comment: Option<String>,
+    },
 }
 
 impl Action {
@@ -109,10 +87,9 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::Stale { item, read, now, by, at } => write!(
-                f,
-                "item {item} was changed by {by} at {at} after you read it (revision {read}, now {now}); reload it and try again"
-            ),
+            Refusal::Stale { item, read, now, by, at } => {
+                write!(f, "item {item} was changed by {by} at {at} after you read it (revision {read}, now {now}); reload it and try again")
+            }
             Refusal::OwnProposal { item } => write!(f, "four-eye rule: you proposed the code of {item}, so another reviewer must confirm or return it"),
             Refusal::NotReviewer { user, role } => write!(f, "{user} is a {role}; only reviewers and admins confirm or return codes"),
             Refusal::NonCurrent { code, name, version } => {
@@ -127,20 +104,12 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-fn current_llt<'d>(dict: &'d Dictionary, code: u32) -> Result<&'d Llt, Refusal> {
+fn current_llt(dict: &Dictionary, code: u32) -> Result<&Llt, Refusal> {
     let l = dict.llt(code).ok_or_else(|| Refusal::UnknownLlt { code, version: dict.version.clone() })?;
     if !l.current {
         return Err(Refusal::NonCurrent { code, name: l.name.clone(), version: dict.version.clone() });
     }
     Ok(l)
-}
-
-fn load_proposals(tx: &Transaction<'_>, item_id: i64) -> Result<Option<(String, Option<f64>, String)>> {
-    Ok(tx
-        .query_row("SELECT model_version, entropy, proposals FROM item_proposals WHERE item_id = ?1", [item_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
-        .optional()?)
 }
 
 /// The log entry shared by every action on an item; the caller fills in the rest.
@@ -168,12 +137,11 @@ fn with_code(mut e: Entry, dict: &Dictionary, llt: &Llt) -> Entry {
 
 /// Attaches what the model proposed, and where the chosen LLT ranked among it.
 fn with_proposals(mut e: Entry, tx: &Transaction<'_>, item_id: i64, chosen: u32) -> Result<Entry> {
-    if let Some((model, entropy, json)) = load_proposals(tx, item_id)? {
-        let props: Vec<Proposal> = serde_json::from_str(&json).context("stored proposals are not valid JSON")?;
-        e.chosen_rank = props.iter().position(|p| p.llt_code == chosen).map(|i| i as i64 + 1);
-        e.model_version = Some(model);
-        e.entropy = entropy;
-        e.proposals = Some(json);
+    if let Some(set) = super::proposals::read(tx, item_id).context("reading the item's stored proposals")? {
+        e.chosen_rank = set.proposals.iter().position(|p| p.llt_code == chosen).map(|i| i as i64 + 1);
+        e.proposals = Some(serde_json::to_string(&set.proposals)?);
+        e.model_version = Some(set.model_version);
+        e.entropy = set.entropy;
     }
     Ok(e)
 }
@@ -184,11 +152,11 @@ pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Di
     let to = if confirm { State::Confirmed } else { State::Proposed };
     let now = super::now();
     tx.execute(
-        "UPDATE item SET state = ?1, llt_code = ?2, pt_code = ?3, meddra_version = ?4, source = 'rule', proposer = ?5, proposed_at = ?6, confirmed_at = ?7, reviewer = ?8, revision = revision + 1, updated_at = ?6, updated_by = ?9 WHERE id = ?10",
-        params![to.as_str(), llt.code, llt.pt_code, dict.version, AUTOCODER, now, confirm.then(|| now.clone()), confirm.then_some(AUTOCODER), user, item_id],
+        "UPDATE item SET state = ?1, llt_code = ?2, pt_code = ?3, meddra_version = ?4, source = ?11, proposer = ?5, proposed_at = ?6, confirmed_at = ?7, reviewer = ?8, revision = revision + 1, updated_at = ?6, updated_by = ?9 WHERE id = ?10",
+        params![to.as_str(), llt.code, llt.pt_code, dict.version, AUTOCODER, now, confirm.then(|| now.clone()), confirm.then_some(AUTOCODER), user, item_id, Source::Rule.as_str()],
     )?;
     let mut e = with_code(entry_for(user, "autocode", &item, to), dict, llt);
-    e.source = Some("rule".into());
+    e.source = Some(Source::Rule.as_str().into());
     e.comment = Some(if confirm { "rule match; auto-confirmed by team setting".into() } else { "rule match; awaits review".into() });
     log::append(tx, &e)?;
     Ok(())
@@ -208,7 +176,14 @@ impl Store {
             .ok_or_else(|| anyhow!("no queue item with id '{external_id}'"))?;
         if let Some(read) = expected_revision {
             if read != item.revision {
-                return Err(Refusal::Stale { item: item.external_id.clone(), read, now: item.revision, by: item.updated_by.clone(), at: item.updated_at.clone() }.into());
+                return Err(Refusal::Stale {
+                    item: item.external_id.clone(),
+                    read,
+                    now: item.revision,
+                    by: item.updated_by.clone(),
+                    at: item.updated_at.clone(),
+                }
+                .into());
             }
         }
         let wrong_state = || Refusal::WrongState { item: item.external_id.clone(), action: action.name(), state: item.state };
@@ -288,75 +263,14 @@ impl Store {
         tx.commit()?;
         Ok(updated)
     }
-
-    /// Stores the engine's latest proposals for several items (replacing older ones) in one
-    /// transaction: one commit per batch, not per item, so `propose` over a large queue is not
-    /// bound by disk syncs.
-    pub fn set_proposals(&mut self, sets: &[(i64, ProposalSet)]) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT INTO item_proposals(item_id, model_version, meddra_version, entropy, proposals, computed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(item_id) DO UPDATE SET model_version = excluded.model_version, meddra_version = excluded.meddra_version, entropy = excluded.entropy, proposals = excluded.proposals, computed_at = excluded.computed_at",
-            )?;
-            for (item_id, set) in sets {
-                st.execute(params![item_id, set.model_version, set.meddra_version, set.entropy, serde_json::to_string(&set.proposals)?, set.computed_at])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Open items without proposals from this model and dictionary version (all open items when
-    /// `all`): the work of `medcoder propose` and of the desk's background worker.
-    pub fn items_needing_proposals(&self, model_version: &str, meddra_version: &str, all: bool) -> Result<Vec<Item>> {
-        let open = self.items(&super::queue::ItemFilter { states: vec![State::New, State::Proposed, State::Returned, State::Query], ..Default::default() })?;
-        let mut out = Vec::new();
-        for it in open {
-            let fresh = self.proposals(it.id)?.is_some_and(|s| s.model_version == model_version && s.meddra_version == meddra_version);
-            if all || !fresh {
-                out.push(it);
-            }
-        }
-        Ok(out)
-    }
-
-    pub fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
-        let row: Option<(String, String, Option<f64>, String, String)> = self
-            .conn
-            .query_row(
-                "SELECT model_version, meddra_version, entropy, proposals, computed_at FROM item_proposals WHERE item_id = ?1",
-                [item_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-            .optional()?;
-        row.map(|(model_version, meddra_version, entropy, json, computed_at)| {
-            Ok(ProposalSet { model_version, meddra_version, entropy, proposals: serde_json::from_str(&json)?, computed_at })
-        })
-        .transpose()
-    }
-
-    /// Every item's top proposal made for `meddra_version`, by item id, in one query: what the
-    /// queue screen shows per row (SQLite reads the first array element; no JSON is parsed here).
-    pub fn top_proposals(&self, meddra_version: &str) -> Result<HashMap<i64, TopProposal>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT item_id, json_extract(proposals, '$[0].llt_code'), json_extract(proposals, '$[0].confidence'), entropy
-             FROM item_proposals WHERE meddra_version = ?1",
-        )?;
-        let rows = st.query_map([meddra_version], |r| {
-            let llt: Option<u32> = r.get(1)?;
-            let confidence: Option<f64> = r.get(2)?;
-            Ok((r.get::<_, i64>(0)?, TopProposal { top: llt.zip(confidence), entropy: r.get(3)? }))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intake::queue::{NewItem, Report};
     use crate::meddra::outline;
-    use crate::store::queue::{NewItem, Report};
+    use crate::store::proposals::{Proposal, ProposalSet, TopProposal};
 
     fn setup() -> (Store, Dictionary) {
         let rel = outline::compile(
@@ -373,7 +287,10 @@ mod tests {
         let items: Vec<NewItem> = [("A1", "bad head pain"), ("A2", "HEADACHE."), ("A3", "queasy")]
             .iter()
             .enumerate()
-            .map(|(i, (id, t))| NewItem { line: i + 2, report: Report { external_id: id.to_string(), study: "S".into(), subject: "1".into(), reported_term: t.to_string(), ..Default::default() } })
+            .map(|(i, (id, t))| NewItem {
+                line: i + 2,
+                report: Report { external_id: id.to_string(), study: "S".into(), subject: "1".into(), reported_term: t.to_string(), ..Default::default() },
+            })
             .collect();
         let r = s.import_items("cody", &items, "q.csv").unwrap();
         assert_eq!((r.imported, r.autocoded), (3, 1));
@@ -462,9 +379,10 @@ mod tests {
         };
         s.set_proposals(&[(it.id, set.clone())]).unwrap();
         assert_eq!(s.proposals(it.id).unwrap().unwrap(), set);
-        assert_eq!(s.top_proposals("T-1").unwrap().get(&it.id), Some(&TopProposal { top: Some((code(&d, "Head pain"), 0.7)), entropy: Some(0.4) }));
-        assert_eq!(s.top_proposals("T-1").unwrap().get(&it.id), Some(&set.top()));
-        assert!(s.top_proposals("T-2").unwrap().is_empty());
+        let top = |version: &str| s.queue_rows(&Default::default(), version).unwrap().into_iter().find(|(i, _)| i.id == it.id).unwrap().1;
+        assert_eq!(top("T-1"), Some(TopProposal { top: Some((code(&d, "Head pain"), 0.7)), entropy: Some(0.4) }));
+        assert_eq!(top("T-1"), Some(set.top()));
+        assert_eq!(top("T-2"), None, "proposals made for another version are not shown");
         s.act(&d, "rita", "A2", None, Action::Confirm).unwrap();
         let last = s.log_entries(Some(it.id)).unwrap().pop().unwrap();
         assert_eq!((last.entry.chosen_rank, last.entry.model_version.as_deref()), (Some(2), Some("m1")));
@@ -478,9 +396,18 @@ mod tests {
         let (mut s, _) = setup();
         s.set_setting("autocode_confirm", "on").unwrap();
         let items = vec![
-            NewItem { line: 2, report: Report { external_id: "A1".into(), study: "S".into(), subject: "1".into(), reported_term: "x".into(), ..Default::default() } },
-            NewItem { line: 3, report: Report { external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "nausea".into(), ..Default::default() } },
-            NewItem { line: 4, report: Report { external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "y".into(), ..Default::default() } },
+            NewItem {
+                line: 2,
+                report: Report { external_id: "A1".into(), study: "S".into(), subject: "1".into(), reported_term: "x".into(), ..Default::default() },
+            },
+            NewItem {
+                line: 3,
+                report: Report { external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "nausea".into(), ..Default::default() },
+            },
+            NewItem {
+                line: 4,
+                report: Report { external_id: "B1".into(), study: "S".into(), subject: "1".into(), reported_term: "y".into(), ..Default::default() },
+            },
         ];
         let r = s.import_items("cody", &items, "q2.csv").unwrap();
         assert_eq!(r.imported, 1);

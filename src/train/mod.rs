@@ -24,18 +24,21 @@ use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
 use data::{Coded, Sample, TrainingSet};
 
-/// Where the encoders start from.
-pub enum Source {
+/// Where the encoders start from (the weights they are initialised with).
+pub enum Init {
     Base(BaseModel),
     /// Random weights of a given config (tests: fast and deterministic).
-    Random { config: BertConfig, tok: Arc<Tok> },
+    Random {
+        config: BertConfig,
+        tok: Arc<Tok>,
+    },
 }
 
-impl Source {
+impl Init {
     fn encoder(&self, device: Device, seed: u64) -> Result<Encoder> {
         match self {
-            Source::Base(b) => Encoder::pretrained(b, device),
-            Source::Random { config, tok } => {
+            Init::Base(b) => Encoder::pretrained(b, device),
+            Init::Random { config, tok } => {
                 tch::manual_seed(seed as i64);
                 Ok(Encoder::random(config, tok.clone(), device))
             }
@@ -43,14 +46,14 @@ impl Source {
     }
     fn config(&self) -> BertConfig {
         match self {
-            Source::Base(b) => b.config.clone(),
-            Source::Random { config, .. } => config.clone(),
+            Init::Base(b) => b.config.clone(),
+            Init::Random { config, .. } => config.clone(),
         }
     }
     fn describe(&self) -> (String, String) {
         match self {
-            Source::Base(b) => (b.dir.display().to_string(), b.fingerprint().unwrap_or_default()),
-            Source::Random { .. } => ("random".into(), "random".into()),
+            Init::Base(b) => (b.dir.display().to_string(), b.fingerprint().unwrap_or_default()),
+            Init::Random { .. } => ("random".into(), "random".into()),
         }
     }
 }
@@ -109,7 +112,7 @@ fn report_skipped(what: &str, stepper: &amp::Stepper, total: usize, progress: bo
     }
 }
 
-fn bar(show: bool, len: u64, msg: String) -> indicatif::ProgressBar {
+fn progress_bar(show: bool, len: u64, msg: String) -> indicatif::ProgressBar {
     if !show {
         return indicatif::ProgressBar::hidden();
     }
@@ -139,10 +142,10 @@ fn member_accuracy(m: &Classifier, valid: &[Sample]) -> Result<f64> {
     Ok(right as f64 / valid.len() as f64)
 }
 
-fn train_member(i: usize, source: &Source, label_emb: &Tensor, ts: &TrainingSet, o: &Options, file: &Path) -> Result<Classifier> {
+fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, o: &Options, file: &Path) -> Result<Classifier> {
     let h = &o.hyper;
     let seed = o.seed + 1000 * i as u64;
-    let m = Classifier::with_head(source.encoder(o.device, seed)?, label_emb);
+    let m = Classifier::with_head(init.encoder(o.device, seed)?, label_emb);
     tch::manual_seed(seed as i64);
     let mut opt = nn::AdamW::default().build(&m.enc.vs, h.lr_encoder)?;
     let mut stepper = amp::Stepper::new(&m.enc.vs, h.mixed_precision);
@@ -153,7 +156,7 @@ fn train_member(i: usize, source: &Source, label_emb: &Tensor, ts: &TrainingSet,
     let mut best = f64::NEG_INFINITY;
     let mut step = 0;
     for epoch in 0..h.epochs {
-        let pb = bar(o.progress, spe as u64, format!("member {}/{} epoch {}/{}", i + 1, h.members, epoch + 1, h.epochs));
+        let pb = progress_bar(o.progress, spe as u64, format!("member {}/{} epoch {}/{}", i + 1, h.members, epoch + 1, h.epochs));
         let mut order: Vec<usize> = (0..ts.train.len()).collect();
         order.shuffle(&mut rng);
         for chunk in order.chunks(h.batch).take(spe) {
@@ -176,7 +179,7 @@ fn train_member(i: usize, source: &Source, label_emb: &Tensor, ts: &TrainingSet,
         }
     }
     report_skipped(&format!("member {}", i + 1), &stepper, total, o.progress);
-    Classifier::load(file, &source.config(), m.enc.tok.clone(), label_emb.size()[0], o.device)
+    Classifier::load(file, &init.config(), m.enc.tok.clone(), label_emb.size()[0], o.device)
 }
 
 /// The ensemble's mean softmax over all labels for `terms` [n, labels], on the CPU.
@@ -221,9 +224,9 @@ fn xtars_pairs(ts: &TrainingSet, ens_top: &[Vec<usize>], label_sims_top: &[Vec<(
     pairs
 }
 
-fn train_xtars(source: &Source, names: &[String], ts: &TrainingSet, pairs: &[(usize, usize, i64)], o: &Options, file: &Path) -> Result<CrossEncoder> {
+fn train_xtars(init: &Init, names: &[String], ts: &TrainingSet, pairs: &[(usize, usize, i64)], o: &Options, file: &Path) -> Result<CrossEncoder> {
     let h = &o.hyper;
-    let x = CrossEncoder::with_head(source.encoder(o.device, o.seed + 77)?);
+    let x = CrossEncoder::with_head(init.encoder(o.device, o.seed + 77)?);
     tch::manual_seed(o.seed as i64 + 77);
     let mut opt = nn::AdamW::default().build(&x.enc.vs, h.lr_encoder)?;
     let mut stepper = amp::Stepper::new(&x.enc.vs, h.mixed_precision);
@@ -233,7 +236,7 @@ fn train_xtars(source: &Source, names: &[String], ts: &TrainingSet, pairs: &[(us
     let mut rng = StdRng::seed_from_u64(o.seed + 78);
     let mut step = 0;
     for epoch in 0..h.xtars_epochs {
-        let pb = bar(o.progress, spe as u64, format!("XTARS epoch {}/{}", epoch + 1, h.xtars_epochs));
+        let pb = progress_bar(o.progress, spe as u64, format!("XTARS epoch {}/{}", epoch + 1, h.xtars_epochs));
         let mut order: Vec<usize> = (0..pairs.len()).collect();
         order.shuffle(&mut rng);
         for chunk in order.chunks(h.batch).take(spe) {
@@ -318,7 +321,7 @@ pub struct Outcome {
 }
 
 /// Trains and saves a model for `dict`; returns where it was saved.
-pub fn train(dict: Arc<Dictionary>, coded: &[Coded], source: &Source, o: &Options, data_dir: &Path, cache_dir: Option<&Path>) -> Result<Outcome> {
+pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, data_dir: &Path, cache_dir: Option<&Path>) -> Result<Outcome> {
     let started = Instant::now();
     let h = &o.hyper;
     let ts = data::build(&dict, coded, o.seed);
@@ -339,15 +342,16 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], source: &Source, o: &Option
     let id = format!("xtars-{safe_version}-{}", created.format("%Y%m%dT%H%M%SZ"));
     let staging = Staging::new(data_dir, &id)?;
 
-    let untuned = source.encoder(o.device, o.seed)?;
-    let (base_name, fingerprint) = source.describe();
-    let label_emb = engine::dense::DenseIndex::load_or_build(&untuned, &dict, &fingerprint, cache_dir.filter(|_| matches!(source, Source::Base(_))), o.progress)?.emb;
+    let untuned = init.encoder(o.device, o.seed)?;
+    let (base_name, fingerprint) = init.describe();
+    let label_emb =
+        engine::dense::DenseIndex::load_or_build(&untuned, &dict, &fingerprint, cache_dir.filter(|_| matches!(init, Init::Base(_))), o.progress)?.emb;
     let labels = data::labels(&dict);
     let names: Vec<String> = labels.iter().map(|&i| dict.llts[i].name.clone()).collect();
 
     let mut members = Vec::new();
     for i in 0..h.members {
-        members.push(train_member(i, source, &label_emb, &ts, o, &staging.dir.join(format!("member-{i}.safetensors")))?);
+        members.push(train_member(i, init, &label_emb, &ts, o, &staging.dir.join(format!("member-{i}.safetensors")))?);
     }
 
     // Hard negatives for XTARS from the trained ensemble and from label similarity.
@@ -355,7 +359,8 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], source: &Source, o: &Option
     let probs = ensemble_probs(&members, &terms, o.device)?;
     let k = 6.min(labels.len() as i64);
     let top = probs.topk(k, -1, true, true).1;
-    let ens_top: Vec<Vec<usize>> = (0..terms.len() as i64).map(|r| Vec::<i64>::try_from(top.get(r)).unwrap_or_default().into_iter().map(|x| x as usize).collect()).collect();
+    let ens_top: Vec<Vec<usize>> =
+        (0..terms.len() as i64).map(|r| Vec::<i64>::try_from(top.get(r)).unwrap_or_default().into_iter().map(|x| x as usize).collect()).collect();
     let sims = label_emb.matmul(&label_emb.tr()).to_device(Device::Cpu);
     let kk = ((3 * h.negatives_m + 1) as i64).min(labels.len() as i64);
     let (sv, si) = sims.topk(kk, -1, true, true);
@@ -371,7 +376,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], source: &Source, o: &Option
     if o.progress {
         eprintln!("XTARS: {} training pairs ({} positive)", pairs.len(), ts.train.len());
     }
-    let xtars = train_xtars(source, &names, &ts, &pairs, o, &staging.dir.join("xtars.safetensors"))?;
+    let xtars = train_xtars(init, &names, &ts, &pairs, o, &staging.dir.join("xtars.safetensors"))?;
 
     // Fusion weights and calibration on the validation data.
     let mut manifest = Manifest {
@@ -380,7 +385,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], source: &Source, o: &Option
         medcoder_version: env!("CARGO_PKG_VERSION").into(),
         base_model: base_name,
         base_fingerprint: fingerprint,
-        bert_config: source.config(),
+        bert_config: init.config(),
         meddra_version: dict.version.clone(),
         labels: labels.len(),
         training_data_hash: ts.hash.clone(),

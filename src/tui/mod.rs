@@ -1,17 +1,23 @@
 //! The terminal coding desk (ratatui + crossterm). It talks to the `Desk` service and the
-//! background proposal worker only.
+//! background proposal worker only: `app` holds what the screens share, `screens/` one file per
+//! screen, `action` the one keymap.
 
+pub mod action;
 pub mod app;
+pub mod screens;
+pub mod theme;
 pub mod tree;
-pub mod ui;
+pub mod widgets;
 
 use std::path::Path;
+use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Duration;
 
 use anyhow::Result;
 use crossterm::event::{self, Event, KeyEventKind};
 
-use crate::engine::worker;
+use crate::engine::worker::{self, WorkerEvent};
+use crate::engine::Engine;
 use crate::store::Store;
 use app::App;
 
@@ -25,14 +31,15 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>) -> Result<()> {
     let w = worker::spawn(db_path.clone(), move || {
         let store = Store::open(&db_path)?;
         // Built quietly: progress bars would scribble over the screen.
-        crate::cli::load_engine(&store, version.as_deref(), base.as_deref(), false)
+        Engine::for_store(&store, version.as_deref(), base.as_deref(), None, false)
     });
     app.attach_worker(w.jobs.clone());
-    let theme = ui::Theme::from_env();
+    let theme = theme::Theme::from_env();
     let mut terminal = ratatui::init();
+    quiet_worker_panics();
     let result = (|| -> Result<()> {
         while !app.quit {
-            terminal.draw(|f| ui::draw(f, &app, theme))?;
+            terminal.draw(|f| app.draw(f, theme))?;
             if event::poll(Duration::from_millis(120))? {
                 if let Event::Key(k) = event::read()? {
                     if k.kind == KeyEventKind::Press {
@@ -40,13 +47,36 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>) -> Result<()> {
                     }
                 }
             }
-            while let Ok(ev) = w.events.try_recv() {
-                app.on_engine(ev);
-            }
-            app.tick = app.tick.wrapping_add(1);
+            drain_worker(&mut app, &w.events);
+            app.tick();
         }
         Ok(())
     })();
     ratatui::restore();
     result
+}
+
+/// Hands the app what the worker reported; a closed channel means the worker is gone.
+pub fn drain_worker(app: &mut App, events: &Receiver<WorkerEvent>) {
+    loop {
+        match events.try_recv() {
+            Ok(ev) => app.on_engine(ev),
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => {
+                app.on_engine_stopped("the proposal worker ended unexpectedly".into());
+                return;
+            }
+        }
+    }
+}
+
+/// The worker catches its own panics and reports them on screen; the default hook (and
+/// ratatui's, which restores the terminal) must not run for them while the desk goes on.
+fn quiet_worker_panics() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() != Some(worker::THREAD_NAME) {
+            previous(info);
+        }
+    }));
 }

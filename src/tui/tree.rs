@@ -54,21 +54,48 @@ impl Tree {
         for soc in &d.socs {
             let p = vec![soc.code];
             let open = self.expanded.contains(&p);
-            rows.push(Row { level: Level::Soc, path: p.clone(), code: soc.code, name: soc.name.clone(), primary: true, current: true, has_children: !d.hlgts_of(soc.code).is_empty(), expanded: open });
+            rows.push(Row {
+                level: Level::Soc,
+                path: p.clone(),
+                code: soc.code,
+                name: soc.name.clone(),
+                primary: true,
+                current: true,
+                has_children: !d.hlgts_of(soc.code).is_empty(),
+                expanded: open,
+            });
             if !open {
                 continue;
             }
             for &g in d.hlgts_of(soc.code) {
                 let pg = [p.clone(), vec![g]].concat();
                 let open = self.expanded.contains(&pg);
-                rows.push(Row { level: Level::Hlgt, path: pg.clone(), code: g, name: d.hlgts.get(&g).cloned().unwrap_or_default(), primary: true, current: true, has_children: !d.hlts_of(g).is_empty(), expanded: open });
+                rows.push(Row {
+                    level: Level::Hlgt,
+                    path: pg.clone(),
+                    code: g,
+                    name: d.hlgts.get(&g).cloned().unwrap_or_default(),
+                    primary: true,
+                    current: true,
+                    has_children: !d.hlts_of(g).is_empty(),
+                    expanded: open,
+                });
                 if !open {
                     continue;
                 }
                 for &t in d.hlts_of(g) {
                     let pt_path = [pg.clone(), vec![t]].concat();
                     let open = self.expanded.contains(&pt_path);
-                    rows.push(Row { level: Level::Hlt, path: pt_path.clone(), code: t, name: d.hlts.get(&t).cloned().unwrap_or_default(), primary: true, current: true, has_children: !d.pts_of(t).is_empty(), expanded: open });
+                    rows.push(Row {
+                        level: Level::Hlt,
+                        path: pt_path.clone(),
+                        code: t,
+                        name: d.hlts.get(&t).cloned().unwrap_or_default(),
+                        primary: true,
+                        current: true,
+                        has_children: !d.pts_of(t).is_empty(),
+                        expanded: open,
+                    });
                     if !open {
                         continue;
                     }
@@ -76,13 +103,31 @@ impl Tree {
                         let pp = [pt_path.clone(), vec![pt]].concat();
                         let open = self.expanded.contains(&pp);
                         let name = d.pt(pt).map(|x| x.name.clone()).unwrap_or_default();
-                        rows.push(Row { level: Level::Pt, path: pp.clone(), code: pt, name, primary: d.is_primary_under(pt, soc.code), current: true, has_children: true, expanded: open });
+                        rows.push(Row {
+                            level: Level::Pt,
+                            path: pp.clone(),
+                            code: pt,
+                            name,
+                            primary: d.is_primary_under(pt, soc.code),
+                            current: true,
+                            has_children: true,
+                            expanded: open,
+                        });
                         if !open {
                             continue;
                         }
                         for l in d.llts_of(pt) {
                             let pl = [pp.clone(), vec![l.code]].concat();
-                            rows.push(Row { level: Level::Llt, path: pl, code: l.code, name: l.name.clone(), primary: true, current: l.current, has_children: false, expanded: false });
+                            rows.push(Row {
+                                level: Level::Llt,
+                                path: pl,
+                                code: l.code,
+                                name: l.name.clone(),
+                                primary: true,
+                                current: l.current,
+                                has_children: false,
+                                expanded: false,
+                            });
                         }
                     }
                 }

@@ -1,0 +1,231 @@
+//! Queue files from outside: reported terms in CSV (header row) or JSON Lines, read and checked
+//! row by row. Parsing only: nothing here touches the store.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+/// A reported term as the site sent it, with its context.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Report {
+    pub external_id: String,
+    pub study: String,
+    pub subject: String,
+    pub reported_term: String,
+    pub onset_date: Option<String>,
+    pub seriousness: Option<String>,
+    pub investigator: Option<String>,
+}
+
+/// One reported term read from an import file, with its line there.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewItem {
+    pub line: usize,
+    pub report: Report,
+}
+
+impl std::ops::Deref for NewItem {
+    type Target = Report;
+    fn deref(&self) -> &Report {
+        &self.report
+    }
+}
+
+/// A row that was not imported, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Accepted column names for each field (first match wins).
+const ID: &[&str] = &["id", "external_id", "item_id"];
+const STUDY: &[&str] = &["study", "study_id"];
+const SUBJECT: &[&str] = &["subject", "subject_id", "patient"];
+const TERM: &[&str] = &["reported_term", "term", "verbatim", "rt"];
+const ONSET: &[&str] = &["onset_date", "onset"];
+const SERIOUS: &[&str] = &["seriousness", "serious"];
+const INVESTIGATOR: &[&str] = &["investigator"];
+
+fn field_of(name: &str) -> Option<usize> {
+    let n = name.trim().to_ascii_lowercase();
+    [ID, STUDY, SUBJECT, TERM, ONSET, SERIOUS, INVESTIGATOR].iter().position(|names| names.contains(&n.as_str()))
+}
+
+fn build_item(line: usize, values: [Option<String>; 7]) -> Result<NewItem, Rejected> {
+    let [id, study, subject, term, onset, serious, inv] = values;
+    let req = |v: Option<String>, what: &str| -> Result<String, Rejected> {
+        match v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
+            Some(s) => Ok(s),
+            None => Err(Rejected { line, reason: format!("empty {what}") }),
+        }
+    };
+    let opt = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Ok(NewItem {
+        line,
+        report: Report {
+            external_id: req(id, "id")?,
+            study: req(study, "study")?,
+            subject: req(subject, "subject")?,
+            reported_term: req(term, "reported term")?,
+            onset_date: opt(onset),
+            seriousness: opt(serious),
+            investigator: opt(inv),
+        },
+    })
+}
+
+/// Reads a queue file: CSV (header row) or JSON Lines (`.jsonl`/`.ndjson`, one object per line).
+/// Good rows come back with the bad ones listed by line; a missing required column fails the file.
+pub fn read_file(path: &Path) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if ext == "jsonl" || ext == "ndjson" || ext == "json" {
+        read_jsonl(&bytes)
+    } else {
+        read_csv(path, &bytes)
+    }
+}
+
+fn read_csv(path: &Path, bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)> {
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let headers = r.byte_headers().with_context(|| format!("{}: cannot read the header row", path.display()))?.clone();
+    let mut map = [None; 7];
+    let mut ignored = Vec::new();
+    for (i, h) in headers.iter().enumerate() {
+        let h = String::from_utf8_lossy(h).to_string();
+        match field_of(&h) {
+            Some(f) if map[f].is_none() => map[f] = Some(i),
+            _ => ignored.push(h.trim().to_string()),
+        }
+    }
+    for (f, names) in [(0, ID), (1, STUDY), (2, SUBJECT), (3, TERM)] {
+        if map[f].is_none() {
+            bail!("{}, line 1: missing column '{}' (accepted names: {})", path.display(), names[0], names.join(", "));
+        }
+    }
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    for rec in r.byte_records() {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                bad.push(Rejected { line, reason: format!("unreadable CSV: {e}") });
+                continue;
+            }
+        };
+        let line = rec.position().map_or(0, |p| p.line() as usize);
+        if rec.len() < headers.len() {
+            bad.push(Rejected { line, reason: format!("{} fields, the header has {}", rec.len(), headers.len()) });
+            continue;
+        }
+        let mut values: [Option<String>; 7] = Default::default();
+        let mut broken = None;
+        for (f, col) in map.iter().enumerate() {
+            if let Some(c) = col {
+                match std::str::from_utf8(&rec[*c]) {
+                    Ok(s) => values[f] = Some(s.to_string()),
+                    Err(_) => broken = Some(String::from_utf8_lossy(&headers[*c]).to_string()),
+                }
+            }
+        }
+        if let Some(col) = broken {
+            bad.push(Rejected { line, reason: format!("column {col} is not valid UTF-8 text") });
+            continue;
+        }
+        match build_item(line, values) {
+            Ok(item) => good.push(item),
+            Err(rej) => bad.push(rej),
+        }
+    }
+    Ok((good, bad, ignored))
+}
+
+fn read_jsonl(bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)> {
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    let mut ignored: Vec<String> = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = i + 1;
+        let Ok(text) = std::str::from_utf8(raw) else {
+            bad.push(Rejected { line, reason: "not valid UTF-8 text".into() });
+            continue;
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(text) {
+            Ok(o) => o,
+            Err(e) => {
+                bad.push(Rejected { line, reason: format!("not a JSON object: {e}") });
+                continue;
+            }
+        };
+        let mut values: [Option<String>; 7] = Default::default();
+        for (k, v) in obj {
+            let value = match v {
+                serde_json::Value::String(s) => Some(s),
+                serde_json::Value::Null => None,
+                other => Some(other.to_string()),
+            };
+            match field_of(&k) {
+                Some(f) if values[f].is_none() => values[f] = value,
+                _ => {
+                    if !ignored.contains(&k) {
+                        ignored.push(k)
+                    }
+                }
+            }
+        }
+        match build_item(line, values) {
+            Ok(item) => good.push(item),
+            Err(rej) => bad.push(rej),
+        }
+    }
+    Ok((good, bad, ignored))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_good_bad_and_ignored_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.csv");
+        let mut bytes = b"id,study,subject,term,onset_date,expected_llt_code\nA1,S,001,headache,2026-01-01,1\nA2,S,002,,2026-01-01,1\nA3,S\n".to_vec();
+        bytes.extend_from_slice(b"A4,S,004,na\xffusea,,\n");
+        std::fs::write(&p, bytes).unwrap();
+        let (good, bad, ignored) = read_file(&p).unwrap();
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].reported_term, "headache");
+        assert_eq!(good[0].line, 2);
+        assert_eq!(ignored, vec!["expected_llt_code"]);
+        let reasons: Vec<_> = bad.iter().map(|b| (b.line, b.reason.as_str())).collect();
+        assert_eq!(reasons[0], (3, "empty reported term"));
+        assert_eq!(reasons[1].0, 4);
+        assert!(reasons[2].1.contains("not valid UTF-8"), "{reasons:?}");
+    }
+
+    #[test]
+    fn csv_missing_column_fails_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.csv");
+        std::fs::write(&p, "id,study,term\nA1,S,x\n").unwrap();
+        let e = read_file(&p).unwrap_err().to_string();
+        assert!(e.contains("line 1: missing column 'subject'"), "{e}");
+    }
+
+    #[test]
+    fn jsonl_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.jsonl");
+        std::fs::write(&p, "{\"id\":\"J1\",\"study\":\"S\",\"subject\":7,\"reported_term\":\"rash\",\"investigator\":\"Dr X\"}\n\nnot json\n{\"id\":\"J2\",\"study\":\"S\",\"subject\":\"1\"}\n").unwrap();
+        let (good, bad, _) = read_file(&p).unwrap();
+        assert_eq!(good.len(), 1);
+        assert_eq!(good[0].subject, "7");
+        assert_eq!(good[0].investigator.as_deref(), Some("Dr X"));
+        assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), vec![3, 4]);
+    }
+}

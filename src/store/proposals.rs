@@ -1,0 +1,104 @@
+//! The engine's latest top-5 per queue item: written in batches by the worker and `propose`,
+//! read for the desk, the queue list and the decision log.
+
+use anyhow::Result;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use super::item::{item_from_row, Item, ITEM_COLUMNS};
+use super::Store;
+
+/// One of the engine's ranked proposals for an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub llt_code: u32,
+    pub pt_code: u32,
+    /// The engine's raw ranking score.
+    pub score: f64,
+    /// Calibrated probability that this LLT is right, in [0, 1].
+    pub confidence: f64,
+}
+
+/// The engine's proposals for an item, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProposalSet {
+    pub model_version: String,
+    pub meddra_version: String,
+    pub entropy: Option<f64>,
+    pub proposals: Vec<Proposal>,
+    pub computed_at: String,
+}
+
+/// The first of an item's stored proposals: (LLT code, confidence), with the set's entropy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TopProposal {
+    pub top: Option<(u32, f64)>,
+    pub entropy: Option<f64>,
+}
+
+impl ProposalSet {
+    pub fn top(&self) -> TopProposal {
+        TopProposal { top: self.proposals.first().map(|p| (p.llt_code, p.confidence)), entropy: self.entropy }
+    }
+}
+
+/// An item's stored proposals: the one place that reads the table, for the store and for a
+/// workflow transaction alike.
+pub(crate) fn read(conn: &Connection, item_id: i64) -> Result<Option<ProposalSet>> {
+    let mut st = conn.prepare_cached("SELECT model_version, meddra_version, entropy, proposals, computed_at FROM item_proposals WHERE item_id = ?1")?;
+    let row: Option<(String, String, Option<f64>, String, String)> =
+        st.query_row([item_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).optional()?;
+    row.map(|(model_version, meddra_version, entropy, json, computed_at)| {
+        Ok(ProposalSet { model_version, meddra_version, entropy, proposals: serde_json::from_str(&json)?, computed_at })
+    })
+    .transpose()
+}
+
+impl Store {
+    /// Stores the engine's latest proposals for several items (replacing older ones) in one
+    /// transaction: one commit per batch, not per item, so `propose` over a large queue is not
+    /// bound by disk syncs. The top proposal is kept in its own columns for the queue list.
+    pub fn set_proposals(&mut self, sets: &[(i64, ProposalSet)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO item_proposals(item_id, model_version, meddra_version, entropy, proposals, computed_at, top_llt, top_confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(item_id) DO UPDATE SET model_version = excluded.model_version, meddra_version = excluded.meddra_version, entropy = excluded.entropy,
+                   proposals = excluded.proposals, computed_at = excluded.computed_at, top_llt = excluded.top_llt, top_confidence = excluded.top_confidence",
+            )?;
+            for (item_id, set) in sets {
+                let top = set.top().top;
+                st.execute(params![
+                    item_id,
+                    set.model_version,
+                    set.meddra_version,
+                    set.entropy,
+                    serde_json::to_string(&set.proposals)?,
+                    set.computed_at,
+                    top.map(|t| t.0),
+                    top.map(|t| t.1)
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
+        read(&self.conn, item_id)
+    }
+
+    /// Open items without proposals from this model and dictionary version (all open items when
+    /// `all`): the work of `medcoder propose` and of the desk's background worker.
+    pub fn items_needing_proposals(&self, model_version: &str, meddra_version: &str, all: bool) -> Result<Vec<Item>> {
+        let cols = ITEM_COLUMNS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ");
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {cols} FROM item i LEFT JOIN item_proposals p ON p.item_id = i.id
+             WHERE i.state IN ('new', 'proposed', 'returned', 'query')
+               AND (?3 OR p.item_id IS NULL OR p.model_version != ?1 OR p.meddra_version != ?2)
+             ORDER BY i.id"
+        ))?;
+        let rows = st.query_map(params![model_version, meddra_version, all], item_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -1,0 +1,113 @@
+//! One keymap for the whole desk: each screen declares a table of bindings, and key handling, the
+//! footer and the `?` help are all generated from it, so the three can never disagree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Everything a user can ask the desk to do. Screens act on these, never on raw keys, so tests
+/// can drive a screen with actions as well as keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    /// Open the selected row / choose the highlighted entry.
+    Select,
+    Back,
+    Quit,
+    Help,
+    /// A character typed into a screen that takes text (search).
+    Type(char),
+    Erase,
+    // Queue.
+    CycleState,
+    CycleStudy,
+    CycleSort,
+    Filter,
+    Reload,
+    Stats,
+    // Coding.
+    /// Propose the n-th (0-based) of the model's proposals.
+    ProposeNth(usize),
+    Search,
+    Browse,
+    PutOnQuery,
+    NextItem,
+    PrevItem,
+    // Browse.
+    Expand,
+    Collapse,
+    JumpToCode,
+    // Review.
+    Confirm,
+    ReturnToProposer,
+    Recode,
+}
+
+/// One row of a screen's keymap. `label` is how the key is written in the footer and help
+/// (several bindings can share one label, e.g. `1-5`); an empty `hint` keeps the binding out of the
+/// footer and an empty `help` keeps it out of the help.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub keys: &'static [KeyCode],
+    pub action: Action,
+    pub label: &'static str,
+    pub hint: &'static str,
+    pub help: &'static str,
+}
+
+impl Binding {
+    pub const fn new(keys: &'static [KeyCode], action: Action, label: &'static str, hint: &'static str, help: &'static str) -> Binding {
+        Binding { keys, action, label, hint, help }
+    }
+
+    /// A key that does the same as another binding and is not listed separately.
+    pub const fn hidden(keys: &'static [KeyCode], action: Action) -> Binding {
+        Binding { keys, action, label: "", hint: "", help: "" }
+    }
+}
+
+/// The action bound to `key` in `table`, if any. Ctrl-C quits everywhere and is not in a table.
+pub fn lookup(table: &[Binding], key: KeyEvent) -> Option<Action> {
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return (key.code == KeyCode::Char('c')).then_some(Action::Quit);
+    }
+    table.iter().find(|b| b.keys.contains(&key.code)).map(|b| b.action)
+}
+
+/// The footer line: each listed binding as "label hint", in table order.
+pub fn footer(table: &[Binding]) -> String {
+    let parts: Vec<String> = table.iter().filter(|b| !b.hint.is_empty()).map(|b| format!("{} {}", b.label, b.hint)).collect();
+    format!(" {}", parts.join(" · "))
+}
+
+/// The help lines: each documented binding as "label  help".
+pub fn help_lines(table: &[Binding]) -> Vec<String> {
+    let w = table.iter().filter(|b| !b.help.is_empty()).map(|b| b.label.chars().count()).max().unwrap_or(0);
+    table.iter().filter(|b| !b.help.is_empty()).map(|b| format!("{:<w$}  {}", b.label, b.help)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &[Binding] = &[
+        Binding::new(&[KeyCode::Up, KeyCode::Char('k')], Action::Up, "↑", "up", "move up"),
+        Binding::new(&[KeyCode::Char('1')], Action::ProposeNth(0), "1-2", "propose", "propose that one"),
+        Binding::hidden(&[KeyCode::Char('2')], Action::ProposeNth(1)),
+        Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", ""),
+    ];
+
+    #[test]
+    fn keys_footer_and_help_come_from_one_table() {
+        let k = |c| KeyEvent::new(c, KeyModifiers::NONE);
+        assert_eq!(lookup(T, k(KeyCode::Char('k'))), Some(Action::Up));
+        assert_eq!(lookup(T, k(KeyCode::Char('2'))), Some(Action::ProposeNth(1)));
+        assert_eq!(lookup(T, k(KeyCode::Char('x'))), None);
+        assert_eq!(lookup(T, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
+        assert_eq!(footer(T), " ↑ up · 1-2 propose · Esc back");
+        assert_eq!(help_lines(T), ["↑    move up", "1-2  propose that one"]);
+    }
+}

@@ -1,0 +1,163 @@
+//! The desk's screens, one file each. A screen owns its state, declares its keymap, acts on
+//! `Action`s and draws itself; what it cannot do alone (open an item, act on the store, show
+//! another screen) it asks of the app with a `Cmd`.
+
+pub mod browse;
+pub mod coding;
+pub mod queue;
+pub mod review;
+pub mod search;
+pub mod signin;
+pub mod stats;
+
+use std::collections::HashSet;
+
+use anyhow::Result;
+use ratatui::layout::Rect;
+use ratatui::Frame;
+
+use super::action::{Action, Binding};
+use super::theme::{Theme, Tone};
+use crate::desk::{Desk, ItemView};
+use crate::store::workflow::Action as Decision;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScreenId {
+    SignIn,
+    Queue,
+    Coding,
+    Search,
+    Browse,
+    Review,
+    Stats,
+}
+
+/// Where the proposal engine stands, as the header and the item screens show it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineStatus {
+    Loading,
+    Ready(String),
+    /// The engine never started (model files, base encoder): no proposals this session.
+    Failed(String),
+    /// The worker thread ended after starting (a panic inside libtorch, say).
+    Stopped(String),
+    /// Tests and machines without a model: no worker at all.
+    Off,
+}
+
+/// What every screen may read: the desk service, the proposal engine's state and the item that
+/// is open (coding, review, and the search and browser working on it).
+pub struct Ctx {
+    pub desk: Option<Desk>,
+    pub engine: EngineStatus,
+    pub model_version: Option<String>,
+    /// Items sent to the worker whose proposals have not arrived yet.
+    pub pending: HashSet<i64>,
+    pub open: Option<ItemView>,
+    pub tick: u64,
+}
+
+impl Ctx {
+    pub fn desk(&self) -> &Desk {
+        self.desk.as_ref().expect("screens after sign-in have a desk")
+    }
+
+    /// Whether the open item is still waiting for the model.
+    pub fn waiting_for_model(&self) -> bool {
+        self.open.as_ref().is_some_and(|v| v.proposals.is_empty() && self.pending.contains(&v.item.id))
+            && matches!(self.engine, EngineStatus::Loading | EngineStatus::Ready(_))
+    }
+}
+
+/// One-line text entries; the screen that asked for one gets the text back in `submit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    Filter,
+    QueryNote,
+    ReturnComment,
+    JumpToCode,
+}
+
+impl Prompt {
+    pub fn label(self) -> &'static str {
+        match self {
+            Prompt::Filter => "Filter (id, term or subject)",
+            Prompt::QueryNote => "Query note for the site",
+            Prompt::ReturnComment => "Why are you returning this code?",
+            Prompt::JumpToCode => "Jump to LLT or PT code",
+        }
+    }
+}
+
+/// What a screen asks of the app.
+pub enum Cmd {
+    None,
+    Say(String, Tone),
+    SignIn {
+        store: Store,
+        user: String,
+    },
+    /// Open this queue item for coding or review.
+    Open(String),
+    Push(Box<dyn Screen>),
+    Replace(Box<dyn Screen>),
+    Pop,
+    /// Close the item and go back to the (reloaded) queue list.
+    ToQueue,
+    /// The next (+1) or previous (-1) item of the queue list.
+    Step(isize),
+    /// A workflow decision on the open item; the text says what was done ("confirmed").
+    Decide(Decision, &'static str),
+    Prompt(Prompt, String),
+}
+
+pub trait Screen: std::any::Any {
+    fn id(&self) -> ScreenId;
+    /// The keymap: keys, footer and help all come from it.
+    fn keymap(&self) -> &'static [Binding];
+    /// Help text besides the keys (what the screen's marks mean).
+    fn notes(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Text screens take typed characters as `Action::Type` (and `?` is typed, not help).
+    fn takes_text(&self) -> bool {
+        false
+    }
+    fn perform(&mut self, action: Action, ctx: &mut Ctx) -> Result<Cmd>;
+    /// The text of a prompt this screen asked for.
+    fn submit(&mut self, _prompt: Prompt, _text: String, _ctx: &mut Ctx) -> Result<Cmd> {
+        Ok(Cmd::None)
+    }
+    fn draw(&self, f: &mut Frame, area: Rect, ctx: &Ctx, theme: Theme);
+}
+
+/// A selection moved by `action` within `n` rows (None when the action is not a movement).
+pub fn moved(sel: usize, n: usize, action: Action) -> Option<usize> {
+    let last = n.saturating_sub(1);
+    Some(match action {
+        Action::Up => sel.saturating_sub(1),
+        Action::Down => (sel + 1).min(last),
+        Action::PageUp => sel.saturating_sub(10),
+        Action::PageDown => (sel + 10).min(last),
+        Action::Home => 0,
+        Action::End => last,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_moves_stay_in_the_list() {
+        assert_eq!(moved(0, 5, Action::Up), Some(0));
+        assert_eq!(moved(4, 5, Action::Down), Some(4));
+        assert_eq!(moved(2, 50, Action::PageDown), Some(12));
+        assert_eq!(moved(45, 50, Action::PageDown), Some(49));
+        assert_eq!(moved(3, 5, Action::End), Some(4));
+        assert_eq!(moved(3, 0, Action::End), Some(0));
+        assert_eq!(moved(3, 5, Action::Select), None);
+    }
+}

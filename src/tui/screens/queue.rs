@@ -1,0 +1,272 @@
+//! The queue list: counts per state, filters (state, study, text), sort, and one row per item
+//! with its top proposal. Only the visible rows are drawn: a study queue can hold tens of
+//! thousands.
+
+use anyhow::Result;
+use crossterm::event::KeyCode;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+
+use super::{moved, stats::Stats, Cmd, Ctx, Prompt, Screen, ScreenId};
+use crate::desk::QueueRow;
+use crate::store::item::{Item, ItemFilter, ItemSummary, State};
+use crate::tui::action::{Action, Binding};
+use crate::tui::theme::{Theme, Tone};
+
+const KEYS: &[Binding] = &[
+    Binding::new(&[KeyCode::Up, KeyCode::Char('k')], Action::Up, "↑↓ PgUp/Dn Home/End", "", "move"),
+    Binding::hidden(&[KeyCode::Down, KeyCode::Char('j')], Action::Down),
+    Binding::hidden(&[KeyCode::PageUp], Action::PageUp),
+    Binding::hidden(&[KeyCode::PageDown], Action::PageDown),
+    Binding::hidden(&[KeyCode::Home], Action::Home),
+    Binding::hidden(&[KeyCode::End], Action::End),
+    Binding::new(&[KeyCode::Enter], Action::Select, "Enter", "open", "open the item; reviewers review proposed items"),
+    Binding::new(&[KeyCode::Char('t')], Action::CycleState, "t", "state", "cycle state filter"),
+    Binding::new(&[KeyCode::Char('s')], Action::CycleStudy, "s", "study", "cycle study filter"),
+    Binding::new(&[KeyCode::Char('f'), KeyCode::Char('/')], Action::Filter, "f", "filter", "text filter (also /)"),
+    Binding::new(&[KeyCode::Char('o')], Action::CycleSort, "o", "sort", "cycle sort order"),
+    Binding::new(&[KeyCode::Char('r')], Action::Reload, "r", "", "reload (others' changes)"),
+    Binding::new(&[KeyCode::Char('x')], Action::Stats, "x", "stats", "back-test statistics"),
+    Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "help", ""),
+    Binding::new(&[KeyCode::Char('q'), KeyCode::Esc], Action::Quit, "q", "quit", "quit"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    Id,
+    State,
+    ConfidenceLowFirst,
+}
+
+impl Sort {
+    pub fn label(self) -> &'static str {
+        match self {
+            Sort::Id => "id",
+            Sort::State => "state",
+            Sort::ConfidenceLowFirst => "confidence (lowest first)",
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Queue {
+    pub rows: Vec<QueueRow>,
+    pub sel: usize,
+    pub state_filter: Option<State>,
+    pub study_filter: Option<String>,
+    pub studies: Vec<String>,
+    pub text_filter: String,
+    pub sort: Sort,
+    pub counts: Vec<(State, usize)>,
+}
+
+impl Queue {
+    pub fn new(ctx: &Ctx) -> Result<Queue> {
+        let mut q = Queue { studies: ctx.desk().studies()?, ..Default::default() };
+        q.refresh(ctx)?;
+        Ok(q)
+    }
+
+    fn filter(&self) -> ItemFilter {
+        ItemFilter {
+            states: self.state_filter.into_iter().collect(),
+            study: self.study_filter.clone(),
+            text: (!self.text_filter.is_empty()).then(|| self.text_filter.clone()),
+        }
+    }
+
+    /// Reloads the rows (keeping the selected item when it is still listed).
+    pub fn refresh(&mut self, ctx: &Ctx) -> Result<()> {
+        let desk = ctx.desk();
+        let keep = self.rows.get(self.sel).map(|r| r.item.id);
+        self.rows = desk.queue(&self.filter())?;
+        self.counts = desk.counts()?;
+        self.sort_rows();
+        self.sel = keep.and_then(|k| self.position(k)).unwrap_or(self.sel).min(self.rows.len().saturating_sub(1));
+        Ok(())
+    }
+
+    fn sort_rows(&mut self) {
+        match self.sort {
+            Sort::Id => {}
+            Sort::State => self.rows.sort_by_key(|r| (State::ALL.iter().position(|s| *s == r.item.state), r.item.id)),
+            Sort::ConfidenceLowFirst => self.rows.sort_by(|a, b| {
+                let c = |r: &QueueRow| r.top.as_ref().map_or(-1.0, |t| t.confidence);
+                c(a).total_cmp(&c(b)).then(a.item.id.cmp(&b.item.id))
+            }),
+        }
+    }
+
+    pub fn position(&self, item_id: i64) -> Option<usize> {
+        self.rows.iter().position(|r| r.item.id == item_id)
+    }
+
+    pub fn selected_id(&self) -> Option<&str> {
+        self.rows.get(self.sel).map(|r| r.item.external_id.as_str())
+    }
+
+    /// The item listed after `item_id`, as the list is now.
+    pub fn after(&self, item_id: i64) -> Option<i64> {
+        self.position(item_id).and_then(|p| self.rows.get(p + 1)).map(|r| r.item.id)
+    }
+
+    /// After the user's own action on one item: its row is replaced, or dropped when it no longer
+    /// matches the state filter, and the counts are reloaded. Reloading the whole list per action
+    /// would cost a large queue; others' changes appear on `r` or on return to the list.
+    pub fn update_row(&mut self, ctx: &Ctx, item: Item) -> Result<()> {
+        let desk = ctx.desk();
+        self.counts = desk.counts()?;
+        let Some(pos) = self.position(item.id) else { return Ok(()) };
+        if self.state_filter.is_some_and(|s| s != item.state) {
+            self.rows.remove(pos);
+        } else {
+            self.rows[pos] = desk.row(ItemSummary::from(&item))?;
+            self.sort_rows();
+        }
+        self.sel = self.sel.min(self.rows.len().saturating_sub(1));
+        Ok(())
+    }
+
+    /// Updates only the rows that got proposals; the order depends on proposals only when sorted
+    /// by confidence, and then the whole list is reloaded.
+    pub fn show_new_proposals(&mut self, ctx: &Ctx, ids: &[i64]) -> Result<()> {
+        if self.sort == Sort::ConfidenceLowFirst {
+            return self.refresh(ctx);
+        }
+        let desk = ctx.desk();
+        for row in self.rows.iter_mut().filter(|r| ids.contains(&r.item.id)) {
+            *row = desk.row(row.item.clone())?;
+        }
+        Ok(())
+    }
+
+    fn refiltered(&mut self, ctx: &Ctx) -> Result<Cmd> {
+        self.sel = 0;
+        self.refresh(ctx)?;
+        Ok(Cmd::None)
+    }
+}
+
+impl Screen for Queue {
+    fn id(&self) -> ScreenId {
+        ScreenId::Queue
+    }
+
+    fn keymap(&self) -> &'static [Binding] {
+        KEYS
+    }
+
+    fn notes(&self) -> &'static [&'static str] {
+        &["conf: top proposal confidence; ? marks uncertain items"]
+    }
+
+    fn perform(&mut self, action: Action, ctx: &mut Ctx) -> Result<Cmd> {
+        if let Some(s) = moved(self.sel, self.rows.len(), action) {
+            self.sel = s;
+            return Ok(Cmd::None);
+        }
+        match action {
+            Action::Select => Ok(self.selected_id().map_or(Cmd::None, |id| Cmd::Open(id.to_string()))),
+            Action::CycleState => {
+                // all -> new -> proposed -> returned -> query -> confirmed -> all.
+                self.state_filter = match self.state_filter {
+                    None => Some(State::ALL[0]),
+                    Some(s) => State::ALL.iter().position(|x| *x == s).and_then(|i| State::ALL.get(i + 1).copied()),
+                };
+                self.refiltered(ctx)
+            }
+            Action::CycleStudy => {
+                self.study_filter = match &self.study_filter {
+                    None => self.studies.first().cloned(),
+                    Some(s) => self.studies.iter().position(|x| x == s).and_then(|i| self.studies.get(i + 1).cloned()),
+                };
+                self.refiltered(ctx)
+            }
+            Action::CycleSort => {
+                self.sort = match self.sort {
+                    Sort::Id => Sort::State,
+                    Sort::State => Sort::ConfidenceLowFirst,
+                    Sort::ConfidenceLowFirst => Sort::Id,
+                };
+                self.refresh(ctx)?;
+                Ok(Cmd::None)
+            }
+            Action::Filter => Ok(Cmd::Prompt(Prompt::Filter, self.text_filter.clone())),
+            Action::Reload => {
+                self.refresh(ctx)?;
+                Ok(Cmd::Say("Queue reloaded.".into(), Tone::Info))
+            }
+            Action::Stats => Ok(Cmd::Push(Box::new(Stats { report: ctx.desk().stats()? }))),
+            _ => Ok(Cmd::None),
+        }
+    }
+
+    fn submit(&mut self, prompt: Prompt, text: String, ctx: &mut Ctx) -> Result<Cmd> {
+        if prompt == Prompt::Filter {
+            self.text_filter = text.trim().to_string();
+            return self.refiltered(ctx);
+        }
+        Ok(Cmd::None)
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, ctx: &Ctx, theme: Theme) {
+        let [top, table_area] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
+        let counts: Vec<Span> = self.counts.iter().flat_map(|(s, n)| [Span::styled(format!("{s} {n}"), theme.state(*s)), Span::raw("  ")]).collect();
+        let filters = format!(
+            "showing {} · state: {} · study: {} · filter: {} · sort: {}",
+            self.rows.len(),
+            self.state_filter.map_or("all".into(), |s| s.to_string()),
+            self.study_filter.clone().unwrap_or_else(|| "all".into()),
+            if self.text_filter.is_empty() { "-".into() } else { format!("'{}'", self.text_filter) },
+            self.sort.label()
+        );
+        f.render_widget(Paragraph::new(vec![Line::from(counts), Line::styled(filters, theme.dim())]), top);
+        let wide = area.width >= 110;
+        // The window scrolls as the table would, keeping the selection on its last line once
+        // past the first page.
+        let visible = table_area.height.saturating_sub(3).max(1) as usize;
+        let start = self.sel.saturating_sub(visible - 1).min(self.rows.len().saturating_sub(1));
+        let rows: Vec<Row> = self
+            .rows
+            .iter()
+            .skip(start)
+            .take(visible)
+            .map(|r| {
+                let (top_name, conf) = match (&r.top, ctx.pending.contains(&r.item.id)) {
+                    (Some(t), _) => (ctx.desk().llt_name(t.llt_code), format!("{:>3.0}%{}", 100.0 * t.confidence, if r.uncertain { " ?" } else { "" })),
+                    (None, true) => ("…".into(), String::new()),
+                    (None, false) => ("-".into(), String::new()),
+                };
+                let mut cells = vec![
+                    Cell::from(r.item.external_id.clone()),
+                    Cell::from(Span::styled(r.item.state.to_string(), theme.state(r.item.state))),
+                    Cell::from(r.item.study.clone()),
+                    Cell::from(r.item.reported_term.clone()),
+                    Cell::from(top_name),
+                    Cell::from(Span::styled(conf, if r.uncertain { theme.warn() } else { Style::default() })),
+                ];
+                if wide {
+                    cells.insert(3, Cell::from(r.item.subject.clone()));
+                }
+                Row::new(cells)
+            })
+            .collect();
+        let mut widths =
+            vec![Constraint::Length(8), Constraint::Length(9), Constraint::Length(8), Constraint::Fill(3), Constraint::Fill(2), Constraint::Length(6)];
+        let mut header = vec!["id", "state", "study", "reported term", "top proposal", "conf"];
+        if wide {
+            widths.insert(3, Constraint::Length(8));
+            header.insert(3, "subject");
+        }
+        let table = Table::new(rows, widths)
+            .header(Row::new(header).style(theme.title()))
+            .block(Block::bordered().title(" Coding queue "))
+            .row_highlight_style(theme.selected());
+        let mut st = TableState::default().with_selected((!self.rows.is_empty()).then_some(self.sel - start));
+        f.render_stateful_widget(table, table_area, &mut st);
+    }
+}

@@ -1,0 +1,75 @@
+//! Pieces drawn by more than one screen: the open item's context and the model's proposals.
+
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+
+use super::screens::{Ctx, EngineStatus};
+use super::theme::{confidence_bar, spinner, truncate, Theme, Tone};
+
+/// The open item: id, state, reported term, study context, current code and comment.
+pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
+    let Some(v) = &ctx.open else { return vec![] };
+    let it = &v.item;
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{}  ", it.external_id), theme.title()),
+            Span::styled(it.state.to_string(), theme.state(it.state)),
+            Span::raw(format!("  rev {}", it.revision)),
+        ]),
+        Line::from(vec![Span::raw("Reported term: "), Span::styled(it.reported_term.clone(), Style::default().add_modifier(Modifier::BOLD))]),
+        Line::styled(
+            format!(
+                "Study {} · subject {} · onset {} · {} · {}",
+                it.study,
+                it.subject,
+                it.onset_date.as_deref().unwrap_or("-"),
+                it.seriousness.as_deref().unwrap_or("-"),
+                it.investigator.as_deref().unwrap_or("-")
+            ),
+            theme.dim(),
+        ),
+    ];
+    if let (Some(name), Some(code)) = (&v.code_name, it.llt_code) {
+        let by = it.proposer.as_deref().unwrap_or("-");
+        lines.push(Line::from(format!("Current code: {name} ({code}) by {by}{}", it.source.as_ref().map(|s| format!(", {s}")).unwrap_or_default())));
+    }
+    if let Some(c) = &it.comment {
+        lines.push(Line::styled(format!("Comment: {c}"), theme.warn()));
+    }
+    lines
+}
+
+/// The model's proposals for the open item, two lines each; `highlight` marks the selected one.
+pub fn proposal_lines(ctx: &Ctx, theme: Theme, width: u16, highlight: Option<usize>) -> Vec<Line<'static>> {
+    let Some(v) = &ctx.open else { return vec![] };
+    let mut lines = Vec::new();
+    if v.proposals.is_empty() {
+        let text = if ctx.waiting_for_model() {
+            format!("{} the model is proposing codes…", spinner(ctx.tick))
+        } else {
+            match &ctx.engine {
+                EngineStatus::Failed(m) => format!("No proposals: {m}"),
+                EngineStatus::Stopped(m) => format!("No proposals: model stopped: {m}"),
+                _ => "No model proposals for this item: use / to search or b to browse.".into(),
+            }
+        };
+        lines.push(Line::styled(text, theme.dim()));
+        return lines;
+    }
+    if v.uncertain {
+        lines.push(Line::styled(format!("⚠ uncertain: the model is unsure (entropy {:.2}); check carefully", v.entropy.unwrap_or(0.0)), theme.warn()));
+    }
+    let name_w = (width as usize).saturating_sub(32).clamp(16, 60);
+    for (i, p) in v.proposals.iter().enumerate() {
+        let chosen = v.item.llt_code == Some(p.llt_code);
+        let line = Line::from(vec![
+            Span::styled(format!("{} ", i + 1), theme.title()),
+            Span::raw(format!("{:<w$} ", truncate(&p.llt_name, name_w), w = name_w)),
+            Span::raw(confidence_bar(p.confidence, 10)),
+            Span::styled(if chosen { "  ◀ current" } else { "" }.to_string(), theme.tone(Tone::Good)),
+        ]);
+        lines.push(if highlight == Some(i) { line.style(theme.selected()) } else { line });
+        lines.push(Line::styled(format!("    PT {} · {}", p.pt_name, p.soc_name), theme.dim()));
+    }
+    lines
+}
