@@ -282,3 +282,26 @@ fn users_and_settings_need_an_admin() {
     assert!(env.ok(&["queue", "show", "Z1"]).contains("[confirmed]"));
     assert!(env.ok(&["user", "list"]).contains("carol            reviewer"));
 }
+
+#[test]
+fn queue_show_shows_only_proposals_made_for_the_active_version() {
+    let env = setup();
+    let mut store = medcoder::store::Store::open(&env.db()).unwrap();
+    let code: u32 = llt_code("Headache").parse().unwrap();
+    let pt = store.active_dictionary().unwrap().llt(code).unwrap().pt_code;
+    use medcoder::store::proposals::{Proposal, ProposalSet};
+    let item = store.item("X2").unwrap();
+    let set = |version: &str| ProposalSet {
+        model_version: "old-model".into(),
+        meddra_version: version.into(),
+        entropy: Some(0.5),
+        proposals: vec![Proposal { llt_code: code, pt_code: pt, score: 1.0, confidence: 0.8 }],
+        computed_at: "t".into(),
+    };
+    store.set_proposals(&[(item.id, set("DEMO-0.9"))]).unwrap();
+    let out = env.ok(&["queue", "show", "X2"]);
+    assert!(!out.contains("old-model") && !out.contains("proposals "), "stale proposals shown:\n{out}");
+    store.set_proposals(&[(item.id, set("DEMO-1.0"))]).unwrap();
+    let out = env.ok(&["queue", "show", "X2"]);
+    assert!(out.contains("model old-model") && out.contains("Headache") && out.contains("80.0%"), "{out}");
+}
