@@ -91,7 +91,13 @@ pub fn desk(llts: usize, items: usize) -> Result<()> {
             let proposals = (0..crate::engine::TOP)
                 .map(|r| {
                     let l = current[(k * 7 + r * 13) % current.len()];
-                    crate::store::proposals::Proposal { llt_code: l.code, pt_code: l.pt_code, score: -(r as f64), confidence: 0.5 / (r + 1) as f64 }
+                    crate::store::proposals::Proposal {
+                        llt_code: l.code,
+                        pt_code: l.pt_code,
+                        score: -(r as f64),
+                        confidence: 0.5 / (r + 1) as f64,
+                        evidence: None,
+                    }
                 })
                 .collect();
             (

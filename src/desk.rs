@@ -9,7 +9,7 @@ use crate::backtest;
 use crate::meddra::search::SearchIndex;
 use crate::meddra::{Dictionary, Path as MedPath};
 use crate::store::item::{Item, ItemFilter, ItemSummary, State};
-use crate::store::proposals::{ProposalSet, TopProposal};
+use crate::store::proposals::{Proposal, ProposalSet, TopProposal};
 use crate::store::users::User;
 use crate::store::workflow::Action;
 use crate::store::Store;
@@ -21,6 +21,8 @@ pub const UNCERTAIN_CONFIDENCE: f64 = 0.5;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProposalView {
+    /// The confirmed term that made the memory propose it ("like 'head ache severe', AE-0112").
+    pub evidence: Option<String>,
     pub llt_code: u32,
     pub llt_name: String,
     pub pt_name: String,
@@ -56,6 +58,10 @@ pub struct ItemView {
     pub code_paths: Vec<MedPath>,
     /// 1-based rank of the coded LLT among the proposals.
     pub code_rank: Option<usize>,
+    /// When the proposals were computed.
+    pub computed_at: Option<String>,
+    /// The synonym of the item's term, with its provenance, when there is one.
+    pub synonym: Option<crate::store::synonyms::Synonym>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,14 +78,16 @@ pub struct SearchRow {
 pub fn item_view(store: &Store, dict: &Dictionary, external_id: &str) -> Result<ItemView> {
     let item = store.item(external_id)?;
     let set = current_proposals(store, dict, item.id)?;
-    let proposals: Vec<ProposalView> =
-        set.as_ref().map(|s| s.proposals.iter().map(|p| proposal_view(dict, p.llt_code, p.confidence)).collect()).unwrap_or_default();
+    let proposals: Vec<ProposalView> = set.as_ref().map(|s| s.proposals.iter().map(|p| proposal_view(dict, p)).collect()).unwrap_or_default();
     let code_rank = item.llt_code.and_then(|c| proposals.iter().position(|p| p.llt_code == c)).map(|i| i + 1);
     let (code_name, code_paths) = match item.llt_code.and_then(|c| dict.llt(c)) {
         Some(l) => (Some(l.name.clone()), dict.paths(l.pt_code)),
         None => (item.llt_code.map(|c| format!("LLT {c}")), vec![]),
     };
+    let synonym = store.synonym(&item.reported_term, &dict.version)?;
     Ok(ItemView {
+        synonym,
+        computed_at: set.as_ref().map(|s| s.computed_at.clone()),
         uncertain: set.as_ref().is_some_and(|s| is_uncertain(&s.top())),
         model_version: set.as_ref().map(|s| s.model_version.clone()),
         entropy: set.as_ref().and_then(|s| s.entropy),
@@ -101,10 +109,12 @@ fn llt_name(dict: &Dictionary, code: u32) -> String {
     dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("{code} (not in MedDRA {})", dict.version))
 }
 
-fn proposal_view(dict: &Dictionary, code: u32, confidence: f64) -> ProposalView {
+fn proposal_view(dict: &Dictionary, p: &Proposal) -> ProposalView {
+    let (code, confidence) = (p.llt_code, p.confidence);
     let l = dict.llt(code);
     let pt = l.map(|l| l.pt_code);
     ProposalView {
+        evidence: p.evidence.clone(),
         llt_code: code,
         llt_name: llt_name(dict, code),
         pt_name: pt.and_then(|p| dict.pt(p)).map(|p| p.name.clone()).unwrap_or_default(),
@@ -147,6 +157,12 @@ impl Desk {
     fn row_with(&self, item: ItemSummary, t: Option<TopProposal>) -> QueueRow {
         let top = t.and_then(|t| t.top).map(|(llt_code, confidence)| TopView { llt_code, confidence });
         QueueRow { item, top, uncertain: t.is_some_and(|t| is_uncertain(&t)) }
+    }
+
+    /// Whether the synonym list changed after `at` (proposals computed before then are stale:
+    /// the engine's memory has learned since).
+    pub fn learned_since(&self, at: &str) -> Result<bool> {
+        Ok(self.store.synonym_changed_at(&self.dict.version)?.is_some_and(|t| t.as_str() > at))
     }
 
     /// An LLT's name in the version in use, or its code marked as missing from it.

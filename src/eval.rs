@@ -2,45 +2,14 @@
 //! figures overall and on the terms not seen in training, plus candidate recall.
 
 use std::collections::HashSet;
-use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::backtest::{self, Case};
 use crate::engine::Engine;
+use crate::intake::labelled::Labelled;
 use crate::text::normalize;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Labelled {
-    pub term: String,
-    pub llt: u32,
-}
-
-/// Reads TSV (`.tsv`) or CSV with a header naming the term column (reported_term, term) and the LLT
-/// column (llt_code, expected_llt_code).
-pub fn read_labelled(path: &Path) -> Result<Vec<Labelled>> {
-    let tsv = path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
-    let mut r = csv::ReaderBuilder::new()
-        .delimiter(if tsv { b'\t' } else { b',' })
-        .quoting(!tsv)
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("reading {}", path.display()))?;
-    let h = r.headers()?.clone();
-    let col = |names: &[&str]| h.iter().position(|x| names.contains(&x.trim()));
-    let (Some(t), Some(c)) = (col(&["reported_term", "term"]), col(&["llt_code", "expected_llt_code"])) else {
-        bail!("{}, line 1: needs a reported_term (or term) column and an llt_code (or expected_llt_code) column", path.display());
-    };
-    let mut out = Vec::new();
-    for (i, rec) in r.records().enumerate() {
-        let rec = rec.with_context(|| format!("{}, line {}", path.display(), i + 2))?;
-        let code = rec.get(c).unwrap_or("").trim();
-        let llt = code.parse().with_context(|| format!("{}, line {}, field llt_code: '{code}' is not a code", path.display(), i + 2))?;
-        out.push(Labelled { term: rec.get(t).unwrap_or("").to_string(), llt });
-    }
-    Ok(out)
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {

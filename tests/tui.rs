@@ -48,7 +48,13 @@ fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
     let props = ["Knee pain", "Unilateral leg pain", "Leg pain", "Pain in leg", "Swollen knee"]
         .iter()
         .enumerate()
-        .map(|(i, n)| Proposal { llt_code: code(n), pt_code: d.llt(code(n)).unwrap().pt_code, score: 1.0, confidence: [0.5, 0.2, 0.1, 0.1, 0.05][i] })
+        .map(|(i, n)| Proposal {
+            llt_code: code(n),
+            pt_code: d.llt(code(n)).unwrap().pt_code,
+            score: 1.0,
+            confidence: [0.5, 0.2, 0.1, 0.1, 0.05][i],
+            evidence: None,
+        })
         .collect();
     let id = s.item("Q1").unwrap().id;
     s.set_proposals(&[(

@@ -212,6 +212,7 @@ fn backtest_from_logged_proposals() {
                 pt_code: pt(code(n)),
                 score: 1.0 - i as f64,
                 confidence: if i == 0 { 0.9 - entropy / 4.0 } else { 0.05 },
+                evidence: None,
             })
             .collect();
         store
@@ -264,7 +265,7 @@ fn recode_after_meddra_upgrade() {
     assert!(!ok && out.contains("X2") && out.contains("non-current in MedDRA DEMO-2.0"), "{out}");
     env.ok(&["--user", "alice", "recode", "X2", &llt_code("Headache"), "--comment", "MedDRA DEMO-2.0 upgrade"]);
     env.ok(&["--user", "carol", "confirm", "X2"]);
-    assert!(env.ok(&["recode-check"]).contains("No confirmed code needs recoding"));
+    assert!(env.ok(&["recode-check"]).contains("No confirmed code or synonym needs recoding"));
     assert!(env.ok(&["audit", "log", "--item", "X2"]).contains("recode"));
 }
 
@@ -295,7 +296,7 @@ fn queue_show_shows_only_proposals_made_for_the_active_version() {
         model_version: "old-model".into(),
         meddra_version: version.into(),
         entropy: Some(0.5),
-        proposals: vec![Proposal { llt_code: code, pt_code: pt, score: 1.0, confidence: 0.8 }],
+        proposals: vec![Proposal { llt_code: code, pt_code: pt, score: 1.0, confidence: 0.8, evidence: None }],
         computed_at: "t".into(),
     };
     store.set_proposals(&[(item.id, set("DEMO-0.9"))]).unwrap();

@@ -117,7 +117,7 @@ impl From<SourceArg> for Source {
     }
 }
 
-fn need_user(user: Option<&str>) -> Result<&str> {
+pub(super) fn need_user(user: Option<&str>) -> Result<&str> {
     user.filter(|u| !u.is_empty()).context("this action is done as a user: pass --user <name> or set MEDCODER_USER")
 }
 
@@ -145,7 +145,13 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
             store.user(user)?;
             let (items, bad, ignored) = intake::read_file(&file)?;
             let report = store.import_items(user, &items, &file.display().to_string())?;
-            println!("Imported {} item(s) from {} ({} coded by the exact-name rule)", report.imported, file.display(), report.autocoded);
+            println!(
+                "Imported {} item(s) from {} ({} coded by the exact-name rule, {} from the synonym list)",
+                report.imported,
+                file.display(),
+                report.autocoded,
+                report.by_synonym
+            );
             for d in &report.duplicates {
                 println!("  skipped line {}: {}", d.line, d.reason);
             }
@@ -198,11 +204,16 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
             if let Some(c) = &it.comment {
                 println!("  comment        {c}");
             }
+            if let Some(syn) = &v.synonym {
+                let state = syn.hold.as_ref().map(|h| format!(", held: {h}")).unwrap_or_default();
+                println!("  synonym        LLT {} ({}{state})", syn.llt_code, syn.provenance());
+            }
             if let Some(model) = &v.model_version {
                 let uncertain = if v.uncertain { ", uncertain" } else { "" };
                 println!("  proposals      model {model} (entropy {}{uncertain})", v.entropy.map_or("-".into(), |e| format!("{e:.3}")));
                 for (i, p) in v.proposals.iter().enumerate() {
-                    println!("    {}. {:>9} {:<40} {:>5.1}%", i + 1, p.llt_code, p.llt_name, 100.0 * p.confidence);
+                    let evidence = p.evidence.as_ref().map(|e| format!("  ({e})")).unwrap_or_default();
+                    println!("    {}. {:>9} {:<40} {:>5.1}%{evidence}", i + 1, p.llt_code, p.llt_name, 100.0 * p.confidence);
                 }
             }
             println!("  history");
@@ -327,7 +338,7 @@ fn export_row(it: &Item, dict: Option<&Dictionary>) -> ExportRow {
     }
 }
 
-fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
+pub(super) fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
     Ok(match out {
         Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
         None => Box::new(std::io::stdout().lock()),
@@ -465,15 +476,25 @@ pub fn recode_check(db: &Path) -> Result<ExitCode> {
     let store = Store::open(db)?;
     let dict = store.active_dictionary()?;
     let list = store.recode_candidates(&dict)?;
-    if list.is_empty() {
-        println!("No confirmed code needs recoding for MedDRA {}.", dict.version);
+    let held: Vec<_> = store.synonyms(&dict.version)?.into_iter().filter(|s| s.origin == "carried" && s.hold.is_some()).collect();
+    if list.is_empty() && held.is_empty() {
+        println!("No confirmed code or synonym needs recoding for MedDRA {}.", dict.version);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} confirmed code(s) need recoding for MedDRA {}:", list.len(), dict.version);
-    for c in &list {
-        println!("  {:<10} {:<40} (coded in {}) {}", c.item.external_id, c.item.reported_term, opt(&c.item.meddra_version), c.reason);
+    if !list.is_empty() {
+        println!("{} confirmed code(s) need recoding for MedDRA {}:", list.len(), dict.version);
+        for c in &list {
+            println!("  {:<10} {:<40} (coded in {}) {}", c.item.external_id, c.item.reported_term, opt(&c.item.meddra_version), c.reason);
+        }
+        println!("Recode each with `medcoder recode <id> <llt code>`; the new code goes to review.");
     }
-    println!("Recode each with `medcoder recode <id> <llt code>`; the new code goes to review.");
+    if !held.is_empty() {
+        println!("{} synonym(s) held after the upgrade to MedDRA {} (they do not autocode):", held.len(), dict.version);
+        for s in &held {
+            println!("  {:<40} {}", s.term, s.hold.as_deref().unwrap_or_default());
+        }
+        println!("Resolve each by importing a corrected synonym (`medcoder synonym import`), confirming a coded item, or `medcoder synonym retire`.");
+    }
     Ok(ExitCode::from(4))
 }
 

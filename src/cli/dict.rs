@@ -99,9 +99,13 @@ pub fn run(cmd: DictCmd, db: &Path) -> Result<ExitCode> {
             }
         }
         DictCmd::Use { version } => {
-            let store = Store::open(db)?;
-            store.use_version(&version)?;
+            let mut store = Store::open(db)?;
+            let carried = store.use_version(&version)?;
             println!("Active MedDRA version: {version}");
+            if carried > 0 {
+                let held = store.synonyms(&version)?.iter().filter(|s| s.origin == "carried" && s.hold.is_some()).count();
+                println!("Carried {carried} synonym(s) over; {held} held for review (see `medcoder recode-check`).");
+            }
         }
         DictCmd::Diff { old, new, json } => {
             let store = Store::open(db)?;

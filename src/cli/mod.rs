@@ -5,6 +5,7 @@ mod coding;
 mod dict;
 mod doctor;
 mod model;
+mod synonym;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,24 @@ pub enum Command {
         #[arg(long)]
         rev: Option<i64>,
     },
+    /// Propose one LLT for every new or returned item with the same reported term (normalised: case, spaces and punctuation ignored).
+    CodeGroup {
+        term: String,
+        llt: u32,
+        /// How the code was found (recorded in the log).
+        #[arg(long, value_enum, default_value = "manual")]
+        source: coding::SourceArg,
+    },
+    /// Confirm every proposed item with the same reported term and LLT (reviewers; your own proposals are left out).
+    ConfirmGroup {
+        term: String,
+        /// The LLT to confirm, when the group's proposals differ.
+        #[arg(long)]
+        llt: Option<u32>,
+    },
+    /// The synonym list: confirmed (or imported) reported terms that autocode identical terms.
+    #[command(subcommand)]
+    Synonym(synonym::SynonymCmd),
     /// Confirm a proposed code (reviewers; never your own proposal).
     Confirm {
         id: String,
@@ -267,6 +286,9 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::User(cmd)) => coding::user(cmd, &db, user),
         Some(Command::Queue(cmd)) => coding::queue(cmd, &db, user),
         Some(Command::Code { id, llt, source, rev }) => coding::act(&db, user, &id, rev, Action::Propose { llt, source: source.into() }),
+        Some(Command::CodeGroup { term, llt, source }) => synonym::code_group(&db, user, &term, llt, source.into()),
+        Some(Command::ConfirmGroup { term, llt }) => synonym::confirm_group(&db, user, &term, llt),
+        Some(Command::Synonym(cmd)) => synonym::run(cmd, &db, user),
         Some(Command::Confirm { id, rev }) => coding::act(&db, user, &id, rev, Action::Confirm),
         Some(Command::Return { id, comment, rev }) => coding::act(&db, user, &id, rev, Action::Return { comment }),
         Some(Command::Query { id, note, rev }) => coding::act(&db, user, &id, rev, Action::Query { note }),

@@ -32,12 +32,12 @@ pub fn train(db: &Path, a: TrainArgs) -> Result<ExitCode> {
     // Oldest first: labelled files, then synonyms, then the team's own decisions (newest wins).
     let mut coded = Vec::new();
     for f in &a.data {
-        let rows = crate::eval::read_labelled(f)?;
+        let rows = crate::intake::labelled::read_labelled(f)?;
         eprintln!("{}: {} labelled pairs", f.display(), rows.len());
         coded.extend(rows.into_iter().map(|l| Coded { term: l.term, llt: l.llt }));
     }
     if let Some(f) = &a.synonyms {
-        let rows = crate::eval::read_labelled(f)?;
+        let rows = crate::intake::labelled::read_labelled(f)?;
         eprintln!("{}: {} synonym pairs", f.display(), rows.len());
         coded.extend(rows.into_iter().map(|l| Coded { term: l.term, llt: l.llt }));
     }
@@ -118,6 +118,12 @@ pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>
         let pt = engine.dict.pt(s.pt_code).map(|x| x.name.as_str()).unwrap_or("?");
         let soc = engine.dict.primary_path(s.pt_code).map(|p| p.soc.name).unwrap_or_default();
         println!("  {}. {:>5.1}%  {:>9} {:<36} PT {:<32} {}", i + 1, 100.0 * s.confidence, s.llt_code, llt, pt, soc);
+        if let Some(e) = &s.evidence {
+            println!("                        {e}");
+        }
+    }
+    if !engine.memory.is_empty() {
+        println!("(memory: {} confirmed term(s) of MedDRA {})", engine.memory.len(), engine.dict.version);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -160,9 +166,9 @@ pub fn eval(
 ) -> Result<ExitCode> {
     let store = Store::open(db)?;
     let engine = Engine::for_store(&store, version, base, model, true)?;
-    let data = crate::eval::read_labelled(file)?;
+    let data = crate::intake::labelled::read_labelled(file)?;
     let seen: Option<HashSet<String>> = match train {
-        Some(t) => Some(crate::eval::read_labelled(t)?.into_iter().map(|l| crate::text::normalize(&l.term)).collect()),
+        Some(t) => Some(crate::intake::labelled::read_labelled(t)?.into_iter().map(|l| crate::text::normalize(&l.term)).collect()),
         None => None,
     };
     // Terms the model trained on count as seen unless a training file is named.

@@ -2,9 +2,11 @@
 //! predictive entropy. Without trained models it proposes from the dense index alone, and says so.
 
 pub mod dense;
+pub mod memory;
 pub mod worker;
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -18,6 +20,7 @@ use crate::model::{BaseModel, Encoder};
 use crate::store::proposals::{Proposal, ProposalSet};
 use crate::store::Store;
 use dense::DenseIndex;
+use memory::{Memory, Recall};
 
 /// A trained ensemble and reranker with the fusion fitted on validation data.
 pub struct Trained {
@@ -56,6 +59,8 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CandidateSet {
     pub rows: Vec<Candidate>,
+    /// Candidates the memory put there (label -> evidence).
+    pub evidence: HashMap<usize, String>,
     pub entropy: f64,
     pub dense: Vec<u32>,
     pub ensemble: Vec<u32>,
@@ -92,15 +97,31 @@ pub struct Engine {
     pub model_version: String,
     pub candidates: usize,
     pub device: Device,
+    /// The team's confirmed terms (the synonym list), learned as they are confirmed.
+    pub memory: Memory,
+    /// Dense-index row of each current LLT code.
+    labels: HashMap<u32, usize>,
+    /// Where remembered terms' embeddings are cached: (folder, encoder fingerprint).
+    memory_cache: Option<(PathBuf, String)>,
 }
 
 impl Engine {
+    fn assemble(dict: Arc<Dictionary>, encoder: Encoder, index: DenseIndex, model_version: String) -> Engine {
+        let device = encoder.device();
+        let labels = memory::label_map(&dict, &index.llts);
+        let memory = Memory::empty(encoder.bert.config.hidden_size, device);
+        Engine { dict, encoder, index, trained: None, model_version, candidates: 10, device, memory, labels, memory_cache: None }
+    }
+
     /// The untuned base encoder over the dictionary's current LLT names.
     pub fn zero_shot(dict: Arc<Dictionary>, base: &BaseModel, device: Device, cache_dir: Option<&Path>, show_progress: bool) -> Result<Engine> {
         let encoder = Encoder::pretrained(base, device)?;
         let fp = base.fingerprint()?;
         let index = DenseIndex::load_or_build(&encoder, &dict, &fp, cache_dir, show_progress)?;
-        Ok(Engine { dict, encoder, index, trained: None, model_version: format!("zero-shot-dense/{fp}"), candidates: 10, device })
+        let mut engine = Engine::assemble(dict, encoder, index, format!("zero-shot-dense/{fp}"));
+        engine.memory_cache = cache_dir.map(|d| (d.to_path_buf(), fp));
+        debug_assert_eq!(engine.device, device);
+        Ok(engine)
     }
 
     /// The newest model trained for this dictionary version (or the one named), else zero-shot.
@@ -149,18 +170,59 @@ impl Engine {
         let dict = Arc::new(store.dictionary_or_active(version)?);
         let base = BaseModel::locate(base)?;
         let data_dir = crate::paths::data_dir()?;
-        Engine::load(dict, &base, crate::torch_env::device(), &data_dir, model, progress, &mut |note| {
+        let mut engine = Engine::load(dict, &base, crate::torch_env::device(), &data_dir, model, progress, &mut |note| {
             if progress {
                 eprintln!("{note}")
             }
+        })?;
+        engine.sync_memory(store)?;
+        Ok(engine)
+    }
+
+    /// Learns what the synonym list gained, lost or changed since the last call (the first call
+    /// loads it all, from the embedding cache where it can). Cheap when nothing changed: one query.
+    pub fn sync_memory(&mut self, store: &Store) -> Result<usize> {
+        let version = &self.dict.version;
+        if store.synonym_seq(version)? <= self.memory.seq {
+            return Ok(0);
+        }
+        let changes = store.synonyms_since(version, self.memory.seq)?;
+        let first = self.memory.entries.is_empty();
+        let cached = match (&self.memory_cache, first) {
+            (Some((dir, fp)), true) => Memory::read_cache(dir, fp),
+            _ => HashMap::new(),
+        };
+        let labels = &self.labels;
+        let n = self.memory.learn(&changes, &self.encoder, &|code| labels.get(&code).copied(), &cached)?;
+        if let (Some((dir, fp)), true) = (&self.memory_cache, first && n > cached.len()) {
+            // A failed cache write only costs embedding again next time.
+            let _ = self.memory.save_cache(dir, fp);
+        }
+        Ok(changes.len())
+    }
+
+    /// Similarity of each query row to every LLT: the best of its name and its remembered terms.
+    fn similarities(&self, q: &Tensor) -> (Tensor, Option<Recall>) {
+        let names = self.index.similarities(q);
+        match self.memory.recall(q, self.index.llts.len()) {
+            Some(r) => (names.maximum(&r.by_label), Some(r)),
+            None => (names, None),
+        }
+    }
+
+    /// "like 'TERM', ITEM" when the memory, not the LLT's own name, gave `label` its score.
+    fn evidence(&self, recall: Option<&Recall>, b: i64, label: usize, names_sim: f64) -> Option<String> {
+        let (e, sim) = self.memory.evidence(recall?, b, label)?;
+        (sim > names_sim).then(|| match &e.item {
+            Some(item) => format!("like '{}', {item}", e.term),
+            None => format!("like '{}' (synonym list)", e.term),
         })
     }
 
     /// An engine over label embeddings already computed (training reuses its own).
     pub fn from_index(dict: Arc<Dictionary>, encoder: Encoder, emb: Tensor, model_version: &str) -> Engine {
         let llts = dict.current_llt_indexes();
-        let device = encoder.device();
-        Engine { dict, encoder, index: DenseIndex { llts, emb }, trained: None, model_version: model_version.into(), candidates: 10, device }
+        Engine::assemble(dict, encoder, DenseIndex { llts, emb }, model_version.into())
     }
 
     /// Adds trained parts (used right after training and by tests).
@@ -199,28 +261,31 @@ impl Engine {
         }
     }
 
-    /// Ensemble mean probabilities [batch, labels] and dense similarities [batch, labels].
-    pub fn component_scores(&self, t: &Trained, terms: &[&str]) -> Result<(Tensor, Tensor)> {
+    /// Ensemble mean probabilities [batch, labels], similarities [batch, labels] (names and
+    /// remembered terms), the names' alone, and the memory's recall.
+    fn component_scores(&self, t: &Trained, terms: &[&str]) -> Result<(Tensor, Tensor, Tensor, Option<Recall>)> {
         let _guard = tch::no_grad_guard();
-        let sims = self.index.similarities(&self.encoder.embed(terms, 64, None)?);
+        let q = self.encoder.embed(terms, 64, None)?;
+        let names = self.index.similarities(&q);
+        let (sims, recall) = self.similarities(&q);
         let lens: Vec<usize> = terms.iter().map(|t| t.len()).collect();
         let p = crate::model::tokenize::length_batched(&lens, 64, |idx| {
             let chunk: Vec<&str> = idx.iter().map(|&i| terms[i]).collect();
             Ok(crate::model::classifier::mean_softmax(&t.members, &self.encoder.tok.encode(&chunk, self.device)?))
         })?;
-        Ok((p, sims))
+        Ok((p, sims, names, recall))
     }
 
     /// Every candidate of every term with its component scores, plus the ensemble entropy and
     /// the two candidate lists. Shared by proposing and by fitting the fusion.
     pub fn candidates(&self, t: &Trained, terms: &[&str], with_xtars: bool) -> Result<Vec<CandidateSet>> {
-        let (p, sims) = self.component_scores(t, terms)?;
+        let (p, sims, names, recall) = self.component_scores(t, terms)?;
         let entropy = -(&p * p.clamp_min(1e-12).log()).sum_dim_intlist(-1, false, Kind::Float);
         let n = (self.candidates as i64).min(self.index.llts.len() as i64);
         let (_, ens_top) = p.topk(n, -1, true, true);
         let (_, dense_top) = sims.topk(n, -1, true, true);
         let cpu = |x: &Tensor| x.to_device(Device::Cpu);
-        let (p, sims, entropy, ens_top, dense_top) = (cpu(&p), cpu(&sims), cpu(&entropy), cpu(&ens_top), cpu(&dense_top));
+        let (p, sims, names, entropy, ens_top, dense_top) = (cpu(&p), cpu(&sims), cpu(&names), cpu(&entropy), cpu(&ens_top), cpu(&dense_top));
         let mut sets = Vec::with_capacity(terms.len());
         for b in 0..terms.len() as i64 {
             let ens: Vec<i64> = Vec::<i64>::try_from(ens_top.get(b))?;
@@ -238,7 +303,9 @@ impl Engine {
                 })
                 .collect();
             let code = |i: &i64| self.dict.llts[self.index.llts[*i as usize]].code;
+            let evidence = c.iter().filter_map(|&i| Some((i as usize, self.evidence(recall.as_ref(), b, i as usize, names.double_value(&[b, i]))?))).collect();
             sets.push(CandidateSet {
+                evidence,
                 rows,
                 entropy: entropy.double_value(&[b]),
                 dense: dense.iter().map(code).collect(),
@@ -276,7 +343,7 @@ impl Engine {
                     .take(TOP)
                     .map(|&(label, score, confidence)| {
                         let l = &self.dict.llts[self.index.llts[label]];
-                        Proposal { llt_code: l.code, pt_code: l.pt_code, score, confidence }
+                        Proposal { llt_code: l.code, pt_code: l.pt_code, score, confidence, evidence: s.evidence.get(&label).cloned() }
                     })
                     .collect();
                 TermProposals { proposals, entropy: s.entropy, dense_candidates: s.dense, ensemble_candidates: s.ensemble }
@@ -287,15 +354,23 @@ impl Engine {
     fn propose_dense(&self, terms: &[&str]) -> Result<Vec<TermProposals>> {
         let _guard = tch::no_grad_guard();
         let q = self.encoder.embed(terms, 64, None)?;
-        let sims = self.index.similarities(&q);
+        self.propose_embedded(&q)
+    }
+
+    /// Zero-shot proposals for query embeddings (unit rows): a softmax over each LLT's best
+    /// similarity (its name or a remembered term). Replay calls it with embeddings computed once.
+    pub fn propose_embedded(&self, q: &Tensor) -> Result<Vec<TermProposals>> {
+        let _guard = tch::no_grad_guard();
+        let names = self.index.similarities(q);
+        let (sims, recall) = self.similarities(q);
         let probs = (&sims / ZERO_SHOT_TEMPERATURE).softmax(-1, Kind::Float);
         let entropy = -(&probs * probs.clamp_min(1e-12).log()).sum_dim_intlist(-1, false, Kind::Float);
         let k = (self.candidates.max(TOP) as i64).min(self.index.llts.len() as i64);
         let (top_p, top_i) = probs.topk(k, -1, true, true);
-        let (top_p, top_i, sims, entropy) =
-            (top_p.to_device(Device::Cpu), top_i.to_device(Device::Cpu), sims.to_device(Device::Cpu), entropy.to_device(Device::Cpu));
-        let mut out = Vec::with_capacity(terms.len());
-        for b in 0..terms.len() as i64 {
+        let cpu = |x: &Tensor| x.to_device(Device::Cpu);
+        let (top_p, top_i, sims, names, entropy) = (cpu(&top_p), cpu(&top_i), cpu(&sims), cpu(&names), cpu(&entropy));
+        let mut out = Vec::with_capacity(q.size()[0] as usize);
+        for b in 0..q.size()[0] {
             let idx: Vec<i64> = Vec::<i64>::try_from(top_i.get(b))?;
             let p: Vec<f64> = Vec::<f64>::try_from(top_p.get(b).to_kind(Kind::Double))?;
             let codes: Vec<u32> = idx.iter().map(|&i| self.dict.llts[self.index.llts[i as usize]].code).collect();
@@ -305,12 +380,19 @@ impl Engine {
                 .take(TOP)
                 .map(|(&i, &conf)| {
                     let l = &self.dict.llts[self.index.llts[i as usize]];
-                    Proposal { llt_code: l.code, pt_code: l.pt_code, score: sims.double_value(&[b, i]), confidence: conf }
+                    let evidence = self.evidence(recall.as_ref(), b, i as usize, names.double_value(&[b, i]));
+                    Proposal { llt_code: l.code, pt_code: l.pt_code, score: sims.double_value(&[b, i]), confidence: conf, evidence }
                 })
                 .collect();
             out.push(TermProposals { proposals, entropy: entropy.double_value(&[b]), dense_candidates: codes, ensemble_candidates: vec![] });
         }
         Ok(out)
+    }
+
+    /// Unit embeddings of terms with the untuned encoder (what the dense index and the memory use).
+    pub fn embed(&self, terms: &[&str]) -> Result<Tensor> {
+        let _guard = tch::no_grad_guard();
+        self.encoder.embed(terms, 64, None)
     }
 }
 

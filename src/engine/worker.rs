@@ -71,7 +71,9 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// Proposes for `chunk` and stores the result.
-fn propose_and_store(engine: &Engine, store: &mut Store, chunk: &[(i64, String)]) -> Result<()> {
+fn propose_and_store(engine: &mut Engine, store: &mut Store, chunk: &[(i64, String)]) -> Result<()> {
+    // What was confirmed since the last batch (here or at another desk) counts at once.
+    engine.sync_memory(store)?;
     let terms: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
     let sets = guarded(|| engine.propose(&terms))?;
     let stored: Vec<_> = chunk.iter().zip(&sets).map(|((id, _), set)| (*id, set.to_store(&engine.model_version, &engine.dict.version))).collect();
@@ -79,7 +81,7 @@ fn propose_and_store(engine: &Engine, store: &mut Store, chunk: &[(i64, String)]
 }
 
 /// One batch: all at once, else item by item; the events to send.
-fn run_batch(engine: &Engine, store: &mut Store, chunk: &[(i64, String)]) -> Vec<WorkerEvent> {
+fn run_batch(engine: &mut Engine, store: &mut Store, chunk: &[(i64, String)]) -> Vec<WorkerEvent> {
     if propose_and_store(engine, store, chunk).is_ok() {
         return vec![WorkerEvent::Proposed(chunk.iter().map(|(i, _)| *i).collect())];
     }
@@ -107,7 +109,7 @@ where
     let last_words = ev_tx.clone();
     let body = move || {
         let started = guarded(load).and_then(|engine| Ok((engine, Store::open(&db)?)));
-        let (engine, mut store) = match started {
+        let (mut engine, mut store) = match started {
             Ok(x) => x,
             Err(e) => {
                 let _ = ev_tx.send(WorkerEvent::LoadFailed(format!("the proposal engine could not start: {e:#}")));
@@ -132,7 +134,7 @@ where
                 continue;
             }
             let chunk: Vec<(i64, String)> = pending.drain(..pending.len().min(BATCH)).collect();
-            for ev in run_batch(&engine, &mut store, &chunk) {
+            for ev in run_batch(&mut engine, &mut store, &chunk) {
                 if ev_tx.send(ev).is_err() {
                     return;
                 }

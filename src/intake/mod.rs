@@ -1,3 +1,5 @@
-//! Files from outside, read and checked before anything is stored: queue files of reported terms.
+//! Files from outside, read and checked before anything is stored or evaluated: queue files of
+//! reported terms, and labelled (reported term, LLT) files.
 
+pub mod labelled;
 pub mod queue;

@@ -104,13 +104,23 @@ impl Store {
         self.setting(ACTIVE)
     }
 
-    pub fn use_version(&self, version: &str) -> Result<()> {
+    /// Makes `version` the active one. Switching from another version carries its synonyms over
+    /// (`carry_synonyms`); returns how many were carried.
+    pub fn use_version(&mut self, version: &str) -> Result<usize> {
         let known = self.releases()?;
         if !known.iter().any(|r| r.version == version) {
             let list: Vec<_> = known.iter().map(|r| r.version.as_str()).collect();
             bail!("MedDRA version {version} is not loaded (loaded: {})", if list.is_empty() { "none".into() } else { list.join(", ") });
         }
-        self.set_setting(ACTIVE, version)
+        let previous = self.active_version()?.filter(|p| p != version);
+        self.set_setting(ACTIVE, version)?;
+        match previous {
+            Some(p) if !self.synonyms(&p)?.is_empty() => {
+                let (from, to) = (self.dictionary(&p)?, self.dictionary(version)?);
+                self.carry_synonyms(&from, &to, "dict use")
+            }
+            _ => Ok(0),
+        }
     }
 
     /// The active release, loaded for lookups. Errors clearly when none is loaded.

@@ -7,6 +7,7 @@ pub mod log;
 pub mod proposals;
 pub mod queue;
 pub mod reports;
+pub mod synonyms;
 pub mod users;
 pub mod workflow;
 
@@ -16,7 +17,12 @@ use anyhow::{Context, Result};
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version i to i + 1. Never edit a released entry: add one.
-const MIGRATIONS: &[&str] = &[include_str!("sql/001_dictionary.sql"), include_str!("sql/002_workflow.sql"), include_str!("sql/003_queue_filters.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("sql/001_dictionary.sql"),
+    include_str!("sql/002_workflow.sql"),
+    include_str!("sql/003_queue_filters.sql"),
+    include_str!("sql/004_synonyms.sql"),
+];
 
 pub struct Store {
     pub(crate) conn: Connection,
@@ -77,14 +83,19 @@ impl Store {
     }
 
     pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        use rusqlite::OptionalExtension;
-        Ok(self.conn.query_row("SELECT value FROM setting WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+        setting_in(&self.conn, key)
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
         self.conn.execute("INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [key, value])?;
         Ok(())
     }
+}
+
+/// A team setting, read on any connection or inside a transaction.
+pub(crate) fn setting_in(conn: &Connection, key: &str) -> Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    Ok(conn.query_row("SELECT value FROM setting WHERE key = ?1", [key], |r| r.get(0)).optional()?)
 }
 
 /// SQL functions the queries use: `normalize(text)` is `crate::text::normalize`, so filters in

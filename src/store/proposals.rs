@@ -17,6 +17,10 @@ pub struct Proposal {
     pub score: f64,
     /// Calibrated probability that this LLT is right, in [0, 1].
     pub confidence: f64,
+    /// Why the coded-term memory put it here: the confirmed term it resembles ("like 'head ache
+    /// severe', AE-0112"); None when the LLT's own name scored best.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 /// The engine's proposals for an item, as stored.

@@ -8,6 +8,7 @@ use rusqlite::{params, OptionalExtension};
 use super::item::{item_from_row, summary_from_row, Item, ItemFilter, ItemSummary, State, ITEM_COLUMNS, SUMMARY_COLUMNS};
 use super::log::{self, Entry};
 use super::proposals::TopProposal;
+use super::workflow::Source;
 use super::Store;
 use crate::intake::queue::{NewItem, Rejected};
 
@@ -17,7 +18,10 @@ pub struct ImportReport {
     pub duplicates: Vec<Rejected>,
     pub bad: Vec<Rejected>,
     pub ignored_columns: Vec<String>,
+    /// Coded by the exact-LLT-name rule.
     pub autocoded: usize,
+    /// Coded from the synonym list.
+    pub by_synonym: usize,
 }
 
 impl Store {
@@ -26,7 +30,6 @@ impl Store {
     pub fn import_items(&mut self, user: &str, items: &[NewItem], file: &str) -> Result<ImportReport> {
         self.user(user)?;
         let dict = self.active_dictionary().ok();
-        let auto_confirm = self.setting("autocode_confirm")?.as_deref() == Some("on");
         let rules = dict.as_ref().map(crate::meddra::autocode::Rules::new);
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut report = ImportReport::default();
@@ -39,8 +42,8 @@ impl Store {
             }
             let now = super::now();
             tx.execute(
-                "INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, imported_at, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'new', ?8, ?8, ?9)",
-                params![it.external_id, it.study, it.subject, it.reported_term, it.onset_date, it.seriousness, it.investigator, now, user],
+                "INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, imported_at, updated_at, updated_by, term_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'new', ?8, ?8, ?9, ?10)",
+                params![it.external_id, it.study, it.subject, it.reported_term, it.onset_date, it.seriousness, it.investigator, now, user, crate::text::normalize(&it.reported_term)],
             )?;
             let id = tx.last_insert_rowid();
             log::append(
@@ -59,8 +62,11 @@ impl Store {
             report.imported += 1;
             if let (Some(d), Some(rules)) = (&dict, &rules) {
                 if let Some(llt) = rules.code(&it.reported_term) {
-                    super::workflow::autocode(&tx, user, id, d, llt, auto_confirm)?;
+                    super::workflow::autocode(&tx, user, id, d, llt, Source::Rule, "exact LLT name")?;
                     report.autocoded += 1;
+                } else if let Some((syn, llt)) = super::synonyms::active(&tx, d, &crate::text::normalize(&it.reported_term))? {
+                    super::workflow::autocode(&tx, user, id, d, llt, Source::Synonym, &syn.provenance())?;
+                    report.by_synonym += 1;
                 }
             }
         }

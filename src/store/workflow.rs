@@ -25,6 +25,8 @@ pub enum Source {
     Manual,
     /// The autocoding rule (the reported term equals a current LLT name); never a user's choice.
     Rule,
+    /// The synonym list (the term was confirmed before); never a user's choice.
+    Synonym,
 }
 
 impl Source {
@@ -35,6 +37,7 @@ impl Source {
             Source::Browse => "browse",
             Source::Manual => "manual",
             Source::Rule => "rule",
+            Source::Synonym => "synonym",
         }
     }
 }
@@ -146,19 +149,44 @@ fn with_proposals(mut e: Entry, tx: &Transaction<'_>, item_id: i64, chosen: u32)
     Ok(e)
 }
 
-/// Sets a rule-found code on a freshly imported item, inside the import's transaction.
-pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Dictionary, llt: &Llt, confirm: bool) -> Result<()> {
+/// Sets a code found by a rule (exact LLT name, or the synonym list) on an untouched item, inside
+/// the caller's transaction. It goes to review unless the team auto-confirms rule codes.
+pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Dictionary, llt: &Llt, source: Source, why: &str) -> Result<()> {
+    let confirm = super::setting_in(tx, "autocode_confirm")?.as_deref() == Some("on");
     let item = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [item_id], item_from_row)?;
     let to = if confirm { State::Confirmed } else { State::Proposed };
     let now = super::now();
     tx.execute(
         "UPDATE item SET state = ?1, llt_code = ?2, pt_code = ?3, meddra_version = ?4, source = ?11, proposer = ?5, proposed_at = ?6, confirmed_at = ?7, reviewer = ?8, revision = revision + 1, updated_at = ?6, updated_by = ?9 WHERE id = ?10",
-        params![to.as_str(), llt.code, llt.pt_code, dict.version, AUTOCODER, now, confirm.then(|| now.clone()), confirm.then_some(AUTOCODER), user, item_id, Source::Rule.as_str()],
+        params![to.as_str(), llt.code, llt.pt_code, dict.version, AUTOCODER, now, confirm.then(|| now.clone()), confirm.then_some(AUTOCODER), user, item_id, source.as_str()],
     )?;
     let mut e = with_code(entry_for(user, "autocode", &item, to), dict, llt);
-    e.source = Some(Source::Rule.as_str().into());
-    e.comment = Some(if confirm { "rule match; auto-confirmed by team setting".into() } else { "rule match; awaits review".into() });
+    e.source = Some(source.as_str().into());
+    e.comment = Some(if confirm { format!("{why}; auto-confirmed by team setting") } else { format!("{why}; awaits review") });
     log::append(tx, &e)?;
+    Ok(())
+}
+
+/// What the synonym list learns from a decision, in its transaction: a confirmation makes
+/// (or strengthens) the term's synonym and autocodes the untouched items of the same term; a
+/// recode revises it from the remaining confirmations; returning a synonym-coded item holds
+/// the synonym.
+fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, after: &Item, action: &Action) -> Result<()> {
+    let term = crate::text::normalize(&after.reported_term);
+    let version = before.meddra_version.clone().unwrap_or_else(|| dict.version.clone());
+    match action {
+        Action::Confirm => {
+            super::synonyms::revise(tx, &term, &version, user, "no confirmed item left")?;
+            if version == dict.version {
+                super::synonyms::autocode_open_items(tx, user, dict, &term)?;
+            }
+        }
+        Action::Recode { .. } => super::synonyms::revise(tx, &term, &version, user, &format!("recoded by {user}: no confirmed item left"))?,
+        Action::Return { comment } if before.source.as_deref() == Some(Source::Synonym.as_str()) => {
+            super::synonyms::hold(tx, &term, &version, user, &format!("returned by {user}: {}", comment.trim()))?
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -260,8 +288,62 @@ impl Store {
         };
         log::append(&tx, &entry)?;
         let updated = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [item.id], item_from_row)?;
+        learn(&tx, dict, user, &item, &updated, &action)?;
         tx.commit()?;
         Ok(updated)
+    }
+}
+
+/// The outcome of a decision on a group of identical terms: each item was acted on alone (its own
+/// transaction, log row and revision check); those left out say why.
+#[derive(Debug, Default)]
+pub struct GroupOutcome {
+    pub done: Vec<Item>,
+    /// (item id, why it was left out)
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Store {
+    /// Proposes `llt` for every item of a normalised term that is new or returned.
+    pub fn propose_group(&mut self, dict: &Dictionary, user: &str, term: &str, llt: u32, source: Source) -> Result<GroupOutcome> {
+        let items = self.items_of_term(term, &[State::New, State::Returned])?;
+        self.act_each(dict, user, items, |_| Some(Action::Propose { llt, source }))
+    }
+
+    /// Confirms every proposed item of a normalised term coded to `llt`; the user's own
+    /// proposals are left out (four-eye rule), and so are items proposed with another LLT.
+    pub fn confirm_group(&mut self, dict: &Dictionary, user: &str, term: &str, llt: u32) -> Result<GroupOutcome> {
+        let items = self.items_of_term(term, &[State::Proposed])?;
+        let mut out = GroupOutcome::default();
+        let mut todo = Vec::new();
+        for it in items {
+            if it.llt_code != Some(llt) {
+                out.skipped.push((it.external_id.clone(), format!("proposed with another LLT ({})", it.llt_code.map_or("-".into(), |c| c.to_string()))));
+            } else if it.proposer.as_deref() == Some(user) {
+                out.skipped.push((it.external_id.clone(), "you proposed it: another reviewer must confirm it (four-eye rule)".into()));
+            } else {
+                todo.push(it);
+            }
+        }
+        let rest = self.act_each(dict, user, todo, |_| Some(Action::Confirm))?;
+        out.done = rest.done;
+        out.skipped.extend(rest.skipped);
+        Ok(out)
+    }
+
+    fn act_each(&mut self, dict: &Dictionary, user: &str, items: Vec<Item>, action: impl Fn(&Item) -> Option<Action>) -> Result<GroupOutcome> {
+        let mut out = GroupOutcome::default();
+        for it in items {
+            let Some(a) = action(&it) else { continue };
+            match self.act(dict, user, &it.external_id, Some(it.revision), a) {
+                Ok(done) => out.done.push(done),
+                Err(e) => match e.downcast_ref::<Refusal>() {
+                    Some(r) => out.skipped.push((it.external_id.clone(), r.to_string())),
+                    None => return Err(e),
+                },
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -372,8 +454,8 @@ mod tests {
             meddra_version: "T-1".into(),
             entropy: Some(0.4),
             proposals: vec![
-                Proposal { llt_code: code(&d, "Head pain"), pt_code: 0, score: 2.0, confidence: 0.7 },
-                Proposal { llt_code: code(&d, "Headache"), pt_code: 0, score: 1.0, confidence: 0.2 },
+                Proposal { llt_code: code(&d, "Head pain"), pt_code: 0, score: 2.0, confidence: 0.7, evidence: None },
+                Proposal { llt_code: code(&d, "Headache"), pt_code: 0, score: 1.0, confidence: 0.2, evidence: None },
             ],
             computed_at: "now".into(),
         };

@@ -222,7 +222,13 @@ impl App {
         let desk = self.ctx.desk();
         let view = desk.item(external_id)?;
         let review = view.item.state == State::Proposed && desk.user.role.can_review();
-        if view.proposals.is_empty() && view.item.state != State::Confirmed {
+        // Without proposals, or with proposals made before the memory learned something new:
+        // the model proposes for this item first.
+        let stale = match &view.computed_at {
+            None => true,
+            Some(at) => desk.learned_since(at)?,
+        };
+        if stale && view.item.state != State::Confirmed {
             if let Some(j) = &self.jobs {
                 let _ = j.send(Job::Urgent(view.item.id, view.item.reported_term.clone()));
                 self.ctx.pending.insert(view.item.id);

@@ -36,6 +36,13 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
     if let Some(c) = &it.comment {
         lines.push(Line::styled(format!("Comment: {c}"), theme.warn()));
     }
+    if let Some(syn) = &v.synonym {
+        let text = match &syn.hold {
+            None => format!("Synonym list: LLT {} ({})", syn.llt_code, syn.provenance()),
+            Some(why) => format!("Synonym list: LLT {} held ({why})", syn.llt_code),
+        };
+        lines.push(Line::styled(text, theme.dim()));
+    }
     lines
 }
 
@@ -69,7 +76,8 @@ pub fn proposal_lines(ctx: &Ctx, theme: Theme, width: u16, highlight: Option<usi
             Span::styled(if chosen { "  ◀ current" } else { "" }.to_string(), theme.tone(Tone::Good)),
         ]);
         lines.push(if highlight == Some(i) { line.style(theme.selected()) } else { line });
-        lines.push(Line::styled(format!("    PT {} · {}", p.pt_name, p.soc_name), theme.dim()));
+        let evidence = p.evidence.as_ref().map(|e| format!(" · {e}")).unwrap_or_default();
+        lines.push(Line::styled(format!("    PT {} · {}{evidence}", p.pt_name, p.soc_name), theme.dim()));
     }
     lines
 }

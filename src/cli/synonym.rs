@@ -1,0 +1,144 @@
+//! `medcoder synonym ...` and coding a group of identical terms at once.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::Subcommand;
+
+use super::coding::{need_user, output};
+use crate::intake::labelled::read_labelled;
+use crate::store::workflow::{GroupOutcome, Source};
+use crate::store::Store;
+
+#[derive(Subcommand, Debug)]
+pub enum SynonymCmd {
+    /// The synonym list of the active MedDRA version: term, LLT, provenance, hold.
+    List {
+        /// Only terms confirmed to more than one LLT (the newest confirmation wins).
+        #[arg(long)]
+        conflicts: bool,
+        /// Print JSON Lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a synonym list (CSV/TSV with reported_term and llt_code columns) for the active version; admins only.
+    Import { file: PathBuf },
+    /// Write the active version's synonym list as CSV (reported_term, llt_code, llt_name, origin, confirmations, hold).
+    Export {
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Stop a synonym from autocoding (it stays listed, held); admins only.
+    Retire { term: Vec<String> },
+}
+
+pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
+    let mut store = Store::open(db)?;
+    let dict = store.active_dictionary()?;
+    let name = |code: u32| dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("(not in MedDRA {})", dict.version));
+    match cmd {
+        SynonymCmd::List { conflicts: true, json } => {
+            let list = store.synonym_conflicts(&dict.version)?;
+            if json {
+                for c in &list {
+                    println!("{}", serde_json::to_string(c)?);
+                }
+            } else if list.is_empty() {
+                println!("No term is confirmed to more than one LLT in MedDRA {}.", dict.version);
+            } else {
+                for c in &list {
+                    println!("{}", c.term);
+                    for (i, (llt, n, at)) in c.llts.iter().enumerate() {
+                        let mark = if i == 0 { "synonym (newest)" } else { "older" };
+                        println!("  {llt:>9} {:<40} {n} confirmed, last {} — {mark}", name(*llt), at.get(..10).unwrap_or(at));
+                    }
+                }
+            }
+        }
+        SynonymCmd::List { conflicts: false, json } => {
+            let list = store.synonyms(&dict.version)?;
+            if json {
+                for s in &list {
+                    println!("{}", serde_json::to_string(s)?);
+                }
+            } else {
+                println!("{} synonym(s) in MedDRA {} ({} held)", list.len(), dict.version, list.iter().filter(|s| s.hold.is_some()).count());
+                for s in &list {
+                    let state = s.hold.as_ref().map(|h| format!(" [held: {h}]")).unwrap_or_default();
+                    println!("  {:<36} {:>9} {:<32} {}{state}", s.term, s.llt_code, name(s.llt_code), s.provenance());
+                }
+            }
+        }
+        SynonymCmd::Import { file } => {
+            let acting = need_user(acting)?;
+            let rows = read_labelled(&file)?;
+            let n = store.import_synonyms(acting, &dict, &rows, &file.display().to_string())?;
+            println!("Imported {n} synonym(s) for MedDRA {} from {}", dict.version, file.display());
+        }
+        SynonymCmd::Export { out } => {
+            let mut w = csv::Writer::from_writer(output(out.as_deref())?);
+            w.write_record(["reported_term", "llt_code", "llt_name", "origin", "confirmations", "hold"])?;
+            for s in store.synonyms(&dict.version)? {
+                w.write_record([s.term.clone(), s.llt_code.to_string(), name(s.llt_code), s.origin, s.confirmations.to_string(), s.hold.unwrap_or_default()])?;
+            }
+            w.flush()?;
+        }
+        SynonymCmd::Retire { term } => {
+            let acting = need_user(acting)?;
+            let s = store.retire_synonym(acting, &dict.version, &term.join(" "))?;
+            println!("Retired the synonym '{}' -> {} {}: it no longer autocodes.", s.term, s.llt_code, name(s.llt_code));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(out: &GroupOutcome, done: &str) -> Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{} item(s) {done}", out.done.len())?;
+    for it in &out.done {
+        writeln!(stdout, "  {} (revision {})", it.external_id, it.revision)?;
+    }
+    for (id, why) in &out.skipped {
+        writeln!(stdout, "  left out {id}: {why}")?;
+    }
+    Ok(if out.done.is_empty() && !out.skipped.is_empty() { ExitCode::from(3) } else { ExitCode::SUCCESS })
+}
+
+/// `code-group TERM LLT`: every new or returned item of the term.
+pub fn code_group(db: &Path, acting: Option<&str>, term: &str, llt: u32, source: Source) -> Result<ExitCode> {
+    let user = need_user(acting)?;
+    let mut store = Store::open(db)?;
+    let dict = store.active_dictionary()?;
+    let out = store.propose_group(&dict, user, term, llt, source)?;
+    if out.done.is_empty() && out.skipped.is_empty() {
+        bail!("no new or returned item has the reported term '{}'", crate::text::normalize(term));
+    }
+    report(&out, "proposed")
+}
+
+/// `confirm-group TERM [--llt CODE]`: every proposed item of the term with that LLT, except the
+/// reviewer's own.
+pub fn confirm_group(db: &Path, acting: Option<&str>, term: &str, llt: Option<u32>) -> Result<ExitCode> {
+    let user = need_user(acting)?;
+    let mut store = Store::open(db)?;
+    let dict = store.active_dictionary()?;
+    let proposed = store.items_of_term(term, &[crate::store::item::State::Proposed])?;
+    let mut codes: Vec<u32> = proposed.iter().filter_map(|i| i.llt_code).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let llt = match (llt, codes.as_slice()) {
+        (Some(c), _) => c,
+        (None, [one]) => *one,
+        (None, []) => bail!("no proposed item has the reported term '{}'", crate::text::normalize(term)),
+        (None, many) => bail!(
+            "the proposed items of '{}' have different LLTs ({}): choose one with --llt",
+            crate::text::normalize(term),
+            many.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    };
+    let out = store.confirm_group(&dict, user, term, llt)?;
+    report(&out, "confirmed")
+}

@@ -1,0 +1,330 @@
+//! The synonym list (verbatim term assignments). A confirmed decision makes its normalised
+//! reported term a synonym of its LLT for that dictionary version; a proposal alone never does.
+//! Identical terms then autocode by the rule `synonym` (still reviewed unless the team turns on
+//! auto-confirm), and the engine's memory learns every active synonym.
+
+use anyhow::{bail, Context, Result};
+use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
+use serde::Serialize;
+
+use super::item::{item_from_row, Item, State, ITEM_COLUMNS};
+use super::log::{self, Entry};
+use super::users::Role;
+use super::workflow::{self, Source};
+use super::Store;
+use crate::intake::labelled::Labelled;
+use crate::meddra::Dictionary;
+use crate::text::normalize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Synonym {
+    /// The normalised reported term.
+    pub term: String,
+    pub meddra_version: String,
+    pub llt_code: u32,
+    /// confirmed, imported, or carried (over from an earlier MedDRA version).
+    pub origin: String,
+    /// Confirmed items of this term coded to this LLT.
+    pub confirmations: i64,
+    /// The newest confirmed item behind it.
+    pub external_id: Option<String>,
+    pub reported_term: Option<String>,
+    pub proposer: Option<String>,
+    pub reviewer: Option<String>,
+    pub updated_at: String,
+    pub updated_by: String,
+    /// Why it does not autocode (returned, retired, recoded away, MedDRA upgrade); None: active.
+    pub hold: Option<String>,
+    pub seq: i64,
+}
+
+impl Synonym {
+    /// Where it comes from, as the desk shows it.
+    pub fn provenance(&self) -> String {
+        let day = self.updated_at.get(..10).unwrap_or(&self.updated_at);
+        match self.origin.as_str() {
+            "confirmed" => format!(
+                "synonym: confirmed {} time{}, last by {} on {day}",
+                self.confirmations,
+                if self.confirmations == 1 { "" } else { "s" },
+                self.reviewer.as_deref().unwrap_or("?")
+            ),
+            "carried" => format!("synonym carried over from an earlier MedDRA version on {day}"),
+            _ => format!("synonym imported by {} on {day}", self.updated_by),
+        }
+    }
+}
+
+/// A term confirmed to more than one LLT: the newest confirmation wins.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    pub term: String,
+    pub meddra_version: String,
+    /// (LLT, confirmed items, newest confirmation), newest first: the first one is the synonym.
+    pub llts: Vec<(u32, i64, String)>,
+}
+
+const COLUMNS: &str =
+    "term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq";
+
+fn from_row(r: &Row<'_>) -> rusqlite::Result<Synonym> {
+    Ok(Synonym {
+        term: r.get(0)?,
+        meddra_version: r.get(1)?,
+        llt_code: r.get(2)?,
+        origin: r.get(3)?,
+        confirmations: r.get(4)?,
+        external_id: r.get(5)?,
+        reported_term: r.get(6)?,
+        proposer: r.get(7)?,
+        reviewer: r.get(8)?,
+        updated_at: r.get(9)?,
+        updated_by: r.get(10)?,
+        hold: r.get(11)?,
+        seq: r.get(12)?,
+    })
+}
+
+fn next_seq(tx: &Transaction<'_>) -> Result<i64> {
+    Ok(tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM synonym", [], |r| r.get(0))?)
+}
+
+pub(crate) fn get(conn: &rusqlite::Connection, term: &str, version: &str) -> Result<Option<Synonym>> {
+    Ok(conn.query_row(&format!("SELECT {COLUMNS} FROM synonym WHERE term = ?1 AND meddra_version = ?2"), params![term, version], from_row).optional()?)
+}
+
+/// The synonym of a normalised term that autocodes: present, not held, its LLT current.
+pub(crate) fn active<'d>(conn: &rusqlite::Connection, dict: &'d Dictionary, term: &str) -> Result<Option<(Synonym, &'d crate::meddra::Llt)>> {
+    let Some(s) = get(conn, term, &dict.version)?.filter(|s| s.hold.is_none()) else { return Ok(None) };
+    Ok(dict.llt(s.llt_code).filter(|l| l.current).map(|l| (s, l)))
+}
+
+/// Rebuilds a term's synonym from the items confirmed for it in `version`: the newest confirmed
+/// item's LLT wins, counted over the confirmed items with that LLT. With none left, a confirmed
+/// synonym is held (an imported one stays as imported).
+pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, why_if_none: &str) -> Result<()> {
+    let newest = tx
+        .query_row(
+            &format!("SELECT {ITEM_COLUMNS} FROM item WHERE term_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 ORDER BY confirmed_at DESC, id DESC LIMIT 1"),
+            params![term, version],
+            item_from_row,
+        )
+        .optional()?;
+    let existing = get(tx, term, version)?;
+    let now = super::now();
+    let seq = next_seq(tx)?;
+    match newest {
+        Some(it) => {
+            let llt = it.llt_code.context("confirmed item without an LLT")?;
+            let n: i64 = tx.query_row(
+                "SELECT count(*) FROM item WHERE term_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 AND llt_code = ?3",
+                params![term, version, llt],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq)
+                 VALUES (?1, ?2, ?3, 'confirmed', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12)
+                 ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed', confirmations = excluded.confirmations,
+                   item_id = excluded.item_id, external_id = excluded.external_id, reported_term = excluded.reported_term, proposer = excluded.proposer,
+                   reviewer = excluded.reviewer, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq",
+                params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq],
+            )?;
+        }
+        None => {
+            if existing.as_ref().is_some_and(|s| s.origin == "confirmed" && s.hold.is_none()) {
+                hold(tx, term, version, by, why_if_none)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stops a synonym from autocoding, saying why.
+pub(crate) fn hold(tx: &Transaction<'_>, term: &str, version: &str, by: &str, why: &str) -> Result<()> {
+    let seq = next_seq(tx)?;
+    tx.execute(
+        "UPDATE synonym SET hold = ?1, updated_at = ?2, updated_by = ?3, seq = ?4 WHERE term = ?5 AND meddra_version = ?6",
+        params![why, super::now(), by, seq, term, version],
+    )?;
+    Ok(())
+}
+
+/// After a synonym changed: every untouched (new) item of the same term is autocoded from it.
+pub(crate) fn autocode_open_items(tx: &Transaction<'_>, user: &str, dict: &Dictionary, term: &str) -> Result<usize> {
+    let Some((syn, llt)) = active(tx, dict, term)? else { return Ok(0) };
+    let ids: Vec<i64> = {
+        let mut st = tx.prepare_cached("SELECT id FROM item WHERE term_key = ?1 AND state = 'new' ORDER BY id")?;
+        let rows = st.query_map([term], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for id in &ids {
+        workflow::autocode(tx, user, *id, dict, llt, Source::Synonym, &syn.provenance())?;
+    }
+    Ok(ids.len())
+}
+
+impl Store {
+    /// A normalised term's synonym in a version, held or not.
+    pub fn synonym(&self, term: &str, version: &str) -> Result<Option<Synonym>> {
+        get(&self.conn, &normalize(term), version)
+    }
+
+    /// Every synonym of a version, by term.
+    pub fn synonyms(&self, version: &str) -> Result<Vec<Synonym>> {
+        let mut st = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM synonym WHERE meddra_version = ?1 ORDER BY term"))?;
+        let rows = st.query_map([version], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Synonyms of a version changed after `seq` (held ones too: the memory drops them).
+    pub fn synonyms_since(&self, version: &str, seq: i64) -> Result<Vec<Synonym>> {
+        let mut st = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM synonym WHERE meddra_version = ?1 AND seq > ?2 ORDER BY seq"))?;
+        let rows = st.query_map(params![version, seq], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The newest synonym change of a version (0 when none): a cheap check for the memory.
+    pub fn synonym_seq(&self, version: &str) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT coalesce(max(seq), 0) FROM synonym WHERE meddra_version = ?1", [version], |r| r.get(0))?)
+    }
+
+    /// When the synonym list of a version last changed.
+    pub fn synonym_changed_at(&self, version: &str) -> Result<Option<String>> {
+        Ok(self.conn.query_row("SELECT updated_at FROM synonym WHERE meddra_version = ?1 ORDER BY seq DESC LIMIT 1", [version], |r| r.get(0)).optional()?)
+    }
+
+    /// Terms confirmed to more than one LLT in a version.
+    pub fn synonym_conflicts(&self, version: &str) -> Result<Vec<Conflict>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT term_key, llt_code, count(*), max(confirmed_at) FROM item
+             WHERE state = 'confirmed' AND meddra_version = ?1 AND term_key IN
+               (SELECT term_key FROM item WHERE state = 'confirmed' AND meddra_version = ?1 GROUP BY term_key HAVING count(DISTINCT llt_code) > 1)
+             GROUP BY term_key, llt_code ORDER BY term_key, max(confirmed_at) DESC",
+        )?;
+        let rows = st.query_map([version], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)))?;
+        let mut out: Vec<Conflict> = Vec::new();
+        for r in rows {
+            let (term, llt, n, at) = r?;
+            match out.last_mut().filter(|c| c.term == term) {
+                Some(c) => c.llts.push((llt, n, at)),
+                None => out.push(Conflict { term, meddra_version: version.to_string(), llts: vec![(llt, n, at)] }),
+            }
+        }
+        Ok(out)
+    }
+
+    fn require_admin(&self, acting: &str, what: &str) -> Result<()> {
+        let user = self.user(acting)?;
+        if user.role != Role::Admin {
+            bail!("{} is a {}; only an admin {what}", user.name, user.role);
+        }
+        Ok(())
+    }
+
+    /// Imports a synonym list for the dictionary's version (admin). Every row is checked first
+    /// (an unknown or non-current LLT, or an empty term, fails the whole file naming its line);
+    /// then all rows are written in one transaction with one log row, and untouched items of those
+    /// terms are autocoded. Returns the number of synonyms written.
+    pub fn import_synonyms(&mut self, acting: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize> {
+        self.require_admin(acting, "imports synonym lists")?;
+        for r in rows {
+            if normalize(&r.term).is_empty() {
+                bail!("{file}, line {}, field reported_term: empty", r.line);
+            }
+            match dict.llt(r.llt) {
+                None => bail!("{file}, line {}, field llt_code: {} is not an LLT code in MedDRA {}", r.line, r.llt, dict.version),
+                Some(l) if !l.current => bail!("{file}, line {}, field llt_code: LLT {} '{}' is non-current in MedDRA {}", r.line, r.llt, l.name, dict.version),
+                Some(_) => {}
+            }
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let now = super::now();
+        for r in rows {
+            let seq = next_seq(&tx)?;
+            tx.execute(
+                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6)
+                 ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0, item_id = NULL, external_id = NULL,
+                   reported_term = NULL, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq",
+                params![normalize(&r.term), dict.version, r.llt, now, acting, seq],
+            )?;
+        }
+        log::append(
+            &tx,
+            &Entry {
+                user: acting.into(),
+                action: "synonym-import".into(),
+                meddra_version: Some(dict.version.clone()),
+                comment: Some(format!("{} synonym(s) from {file}", rows.len())),
+                ..Default::default()
+            },
+        )?;
+        for r in rows {
+            autocode_open_items(&tx, acting, dict, &normalize(&r.term))?;
+        }
+        tx.commit()?;
+        Ok(rows.len())
+    }
+
+    /// Retires a synonym (admin, logged): it stays listed, held, and autocodes no more until a new
+    /// confirmation or import.
+    pub fn retire_synonym(&mut self, acting: &str, version: &str, term: &str) -> Result<Synonym> {
+        self.require_admin(acting, "retires synonyms")?;
+        let key = normalize(term);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(s) = get(&tx, &key, version)? else { bail!("no synonym '{key}' in MedDRA {version}: see `medcoder synonym list`") };
+        hold(&tx, &key, version, acting, &format!("retired by {acting}"))?;
+        log::append(
+            &tx,
+            &Entry {
+                user: acting.into(),
+                action: "synonym-retire".into(),
+                reported_term: Some(key.clone()),
+                llt_code: Some(s.llt_code),
+                meddra_version: Some(version.into()),
+                ..Default::default()
+            },
+        )?;
+        let out = get(&tx, &key, version)?.context("the synonym just retired")?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// After a MedDRA version change: the previous version's active synonyms are carried over to
+    /// `dict` when missing there. A synonym whose LLT is no longer current, or whose primary path
+    /// changed, is carried held with the reason (nothing autocodes from it until resolved).
+    pub fn carry_synonyms(&mut self, from: &Dictionary, to: &Dictionary, by: &str) -> Result<usize> {
+        let old = self.synonyms(&from.version)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut n = 0;
+        for s in old.into_iter().filter(|s| s.hold.is_none()) {
+            if get(&tx, &s.term, &to.version)?.is_some() {
+                continue;
+            }
+            let path = |d: &Dictionary| d.llt(s.llt_code).and_then(|l| d.primary_path(l.pt_code)).map(|p| (p.pt.code, p.soc.code));
+            let hold = match to.llt(s.llt_code) {
+                None => Some(format!("LLT {} is not in MedDRA {}", s.llt_code, to.version)),
+                Some(l) if !l.current => Some(format!("LLT {} '{}' is non-current in MedDRA {}", l.code, l.name, to.version)),
+                Some(l) if path(from) != path(to) => Some(format!("LLT {} '{}' has another primary path in MedDRA {}", l.code, l.name, to.version)),
+                Some(_) => None,
+            };
+            let seq = next_seq(&tx)?;
+            tx.execute(
+                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq)
+                 VALUES (?1, ?2, ?3, 'carried', ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![s.term, to.version, s.llt_code, s.confirmations, s.external_id, s.reported_term, s.proposer, s.reviewer, super::now(), by, hold, seq],
+            )?;
+            n += 1;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Open items (new) of a normalised term, for bulk coding: (id, external id).
+    pub fn items_of_term(&self, term: &str, states: &[State]) -> Result<Vec<Item>> {
+        let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let mut st =
+            self.conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE term_key = ?1 AND state IN ({}) ORDER BY id", list.join(", ")))?;
+        let rows = st.query_map([normalize(term)], item_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

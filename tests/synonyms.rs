@@ -1,0 +1,193 @@
+//! The synonym list and bulk coding, driven through the binary: synonyms come only from confirmed
+//! decisions, autocode identical terms, are revised by recode and return, conflict, retire, import
+//! and carry over to a new MedDRA version; group actions log one row per item and keep four-eye.
+
+mod common;
+use common::*;
+use std::fs;
+
+fn llt_code(name: &str) -> String {
+    let text = fs::read_to_string(demo_dir().join("MedAscii/llt.asc")).unwrap();
+    text.lines().find(|l| l.split('$').nth(1) == Some(name)).unwrap().split('$').next().unwrap().to_string()
+}
+
+/// Demo dictionary, users, and a queue where "achy head" and "Throbbing head!!" repeat.
+fn setup() -> Env {
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    env.ok(&["user", "add", "admin", "--role", "admin"]);
+    for (u, r) in [("alice", "coder"), ("bob", "reviewer"), ("carol", "reviewer")] {
+        env.ok(&["--user", "admin", "user", "add", u, "--role", r]);
+    }
+    queue(&env, "q1.csv", &[("H1", "achy head"), ("H2", "Achy-head"), ("H3", "throbbing head"), ("H4", "Throbbing head!!"), ("H5", "throbbing HEAD")]);
+    env
+}
+
+fn queue(env: &Env, file: &str, rows: &[(&str, &str)]) -> String {
+    let q = env.dir.path().join(file);
+    let mut text = "id,study,subject,reported_term\n".to_string();
+    for (id, term) in rows {
+        text.push_str(&format!("{id},ST1,001,\"{term}\"\n"));
+    }
+    fs::write(&q, text).unwrap();
+    env.ok(&["--user", "alice", "queue", "import", s(&q)])
+}
+
+fn state(env: &Env, id: &str) -> serde_json::Value {
+    let out = env.ok(&["queue", "list", "--json", "--text", id]);
+    out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|v| v["external_id"] == id).unwrap()
+}
+
+fn synonyms(env: &Env) -> Vec<serde_json::Value> {
+    env.ok(&["synonym", "list", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn a_confirmation_creates_the_synonym_and_autocodes_identical_new_terms() {
+    let env = setup();
+    let headache = llt_code("Headache");
+    env.ok(&["--user", "alice", "code", "H3", &headache]);
+    assert!(synonyms(&env).is_empty(), "a proposal alone never creates a synonym");
+    env.ok(&["--user", "bob", "confirm", "H3"]);
+    let list = synonyms(&env);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!((list[0]["term"].as_str(), list[0]["llt_code"].to_string()), (Some("throbbing head"), headache.clone()));
+    assert_eq!((list[0]["confirmations"].as_i64(), list[0]["reviewer"].as_str()), (Some(1), Some("bob")));
+    // H4 and H5 were new and have the same normalised term: proposed by the synonym rule, for review.
+    for id in ["H4", "H5"] {
+        let it = state(&env, id);
+        assert_eq!((it["state"].as_str(), it["source"].as_str(), it["llt_code"].to_string()), (Some("proposed"), Some("synonym"), headache.clone()), "{it}");
+    }
+    let log = env.ok(&["audit", "log", "--item", "H4", "--json"]);
+    assert!(log.contains("\"source\":\"synonym\"") && log.contains("confirmed 1 time, last by bob"), "{log}");
+    // A new import autocodes from the synonym at once.
+    let out = queue(&env, "q2.csv", &[("H6", "THROBBING head")]);
+    assert!(out.contains("1 from the synonym list"), "{out}");
+    assert_eq!(state(&env, "H6")["source"], "synonym");
+    // The desk's view of the item names the provenance.
+    let show = env.ok(&["queue", "show", "H6"]);
+    assert!(show.contains("by autocoder"), "{show}");
+    // Confirming a second item strengthens the synonym.
+    env.ok(&["--user", "carol", "confirm", "H4"]);
+    assert_eq!(synonyms(&env)[0]["confirmations"], 2);
+    assert!(env.ok(&["audit", "verify"]).contains("intact"));
+}
+
+#[test]
+fn recode_and_return_revise_the_synonym_and_conflicts_are_listed() {
+    let env = setup();
+    let (headache, head_pain) = (llt_code("Headache"), llt_code("Head pain"));
+    env.ok(&["--user", "alice", "code", "H1", &headache]);
+    env.ok(&["--user", "bob", "confirm", "H1"]);
+    // H2 ("Achy-head") normalises to "achy head" as well: it was new, so it was autocoded.
+    assert_eq!(state(&env, "H2")["source"], "synonym");
+    // The reviewer returns the synonym-coded item: the synonym is held and stops autocoding.
+    env.ok(&["--user", "carol", "return", "H2", "--comment", "ask the site"]);
+    let list = synonyms(&env);
+    assert!(list[0]["hold"].as_str().unwrap().contains("returned by carol: ask the site"), "{list:?}");
+    let out = queue(&env, "q2.csv", &[("H7", "achy head")]);
+    assert!(out.contains("0 from the synonym list"), "{out}");
+    // H2 is confirmed to another LLT: the newest confirmation wins, the conflict is listed.
+    env.ok(&["--user", "alice", "code", "H2", &head_pain]);
+    env.ok(&["--user", "bob", "confirm", "H2"]);
+    let list = synonyms(&env);
+    assert_eq!((list[0]["llt_code"].to_string(), list[0]["hold"].is_null()), (head_pain.clone(), true), "{list:?}");
+    let conflicts = env.ok(&["synonym", "list", "--conflicts"]);
+    assert!(
+        conflicts.contains("achy head") && conflicts.contains("Head pain") && conflicts.contains("synonym (newest)") && conflicts.contains("Headache"),
+        "{conflicts}"
+    );
+    // Recoding the newest confirmation away: the synonym falls back to the remaining one.
+    env.ok(&["--user", "alice", "recode", "H2", &headache]);
+    let list = synonyms(&env);
+    assert_eq!((list[0]["llt_code"].to_string(), list[0]["confirmations"].as_i64()), (headache.clone(), Some(1)), "{list:?}");
+    env.ok(&["--user", "alice", "recode", "H1", &head_pain]);
+    let list = synonyms(&env);
+    assert!(list[0]["hold"].as_str().unwrap().contains("no confirmed item left"), "{list:?}");
+}
+
+#[test]
+fn import_is_all_or_nothing_admin_only_and_retire_stops_autocoding() {
+    let env = setup();
+    let f = env.dir.path().join("syn.csv");
+    fs::write(
+        &f,
+        format!("reported_term,llt_code\nachy head,{}\nsick feeling,{}\nfoo,{}\n", llt_code("Headache"), llt_code("Feeling sick"), llt_code("Cephalgia")),
+    )
+    .unwrap();
+    let err = env.fails(&["--user", "admin", "synonym", "import", s(&f)]);
+    assert!(err.contains("line 4, field llt_code") && err.contains("non-current"), "{err}");
+    assert!(synonyms(&env).is_empty(), "nothing half-imported");
+    fs::write(&f, "reported_term,llt_code\nachy head,99999999\n").unwrap();
+    let err = env.fails(&["--user", "admin", "synonym", "import", s(&f)]);
+    assert!(err.contains("line 2, field llt_code: 99999999 is not an LLT code"), "{err}");
+    fs::write(&f, format!("reported_term,llt_code\nAchy Head,{}\n", llt_code("Headache"))).unwrap();
+    let err = env.fails(&["--user", "alice", "synonym", "import", s(&f)]);
+    assert!(err.contains("only an admin"), "{err}");
+    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
+    // The import autocoded the new items of that term, and it is logged.
+    assert_eq!(state(&env, "H1")["source"], "synonym");
+    assert!(env.ok(&["audit", "log", "--json"]).contains("synonym-import"));
+    let export = env.ok(&["synonym", "export"]);
+    assert!(export.contains("achy head,") && export.contains("imported"), "{export}");
+    assert!(env.fails(&["--user", "bob", "synonym", "retire", "achy head"]).contains("only an admin"));
+    env.ok(&["--user", "admin", "synonym", "retire", "ACHY HEAD"]);
+    let out = queue(&env, "q2.csv", &[("H8", "achy head")]);
+    assert!(out.contains("0 from the synonym list"), "{out}");
+    assert!(env.ok(&["audit", "log", "--json"]).contains("synonym-retire"));
+}
+
+#[test]
+fn a_new_meddra_version_carries_synonyms_over_and_flags_changed_ones() {
+    let env = setup();
+    // Two synonyms: one to an LLT that stays current, one to an LLT the new version makes non-current.
+    let f = env.dir.path().join("syn.csv");
+    fs::write(&f, format!("reported_term,llt_code\nachy head,{}\nthrobbing head,{}\n", llt_code("Headache"), llt_code("Head pain"))).unwrap();
+    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
+    let new = env.dir.path().join("v2");
+    let ascii = copy_demo(&new);
+    let llt = ascii.join("llt.asc");
+    let text = fs::read_to_string(&llt).unwrap();
+    let head_pain = llt_code("Head pain");
+    let edited: String = text
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split('$').collect();
+            if f[0] == head_pain {
+                f[9] = "N";
+            }
+            f.join("$") + "\n"
+        })
+        .collect();
+    fs::write(&llt, edited).unwrap();
+    let rel = ascii.join("meddra_release.asc");
+    let r = fs::read_to_string(&rel).unwrap();
+    let old_version = r.split('$').next().unwrap().to_string();
+    fs::write(&rel, r.replacen(&old_version, "DEMO-2.0", 1)).unwrap();
+    env.ok(&["dict", "import", s(&new)]);
+    let out = env.ok(&["dict", "use", "DEMO-2.0"]);
+    assert!(out.contains("Carried 2 synonym(s) over; 1 held"), "{out}");
+    let (ok, out, _) = env.run(&["recode-check"]);
+    assert!(!ok && out.contains("throbbing head") && out.contains("non-current in MedDRA DEMO-2.0"), "{out}");
+    let out = queue(&env, "q2.csv", &[("H9", "achy head"), ("H10", "throbbing head")]);
+    assert!(out.contains("1 from the synonym list"), "only the synonym still valid autocodes: {out}");
+}
+
+#[test]
+fn group_actions_log_one_row_per_item_and_keep_four_eye() {
+    let env = setup();
+    let headache = llt_code("Headache");
+    let out = env.ok(&["--user", "bob", "code-group", "THROBBING head", &headache]);
+    assert!(out.contains("3 item(s) proposed") && out.contains("H3") && out.contains("H5"), "{out}");
+    let log = env.ok(&["audit", "log", "--json"]);
+    assert_eq!(log.lines().filter(|l| l.contains("\"action\":\"propose\"")).count(), 3, "{log}");
+    // bob proposed them: he cannot confirm them; carol can.
+    let (ok, out, _) = env.run(&["--user", "bob", "confirm-group", "throbbing head"]);
+    assert!(!ok && out.contains("0 item(s) confirmed") && out.matches("four-eye rule").count() == 3, "{out}");
+    let out = env.ok(&["--user", "carol", "confirm-group", "throbbing head"]);
+    assert!(out.contains("3 item(s) confirmed"), "{out}");
+    let log = env.ok(&["audit", "log", "--json"]);
+    assert_eq!(log.lines().filter(|l| l.contains("\"action\":\"confirm\"")).count(), 3, "{log}");
+    assert_eq!(synonyms(&env)[0]["confirmations"], 3);
+    assert!(env.ok(&["audit", "verify"]).contains("intact"));
+}
