@@ -15,6 +15,7 @@ pub mod intake;
 pub mod meddra;
 pub mod model;
 pub mod paths;
+pub mod replay;
 pub mod store;
 pub mod text;
 pub mod torch_env;

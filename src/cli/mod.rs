@@ -232,12 +232,20 @@ pub enum Command {
         /// A trained model id (default: the newest for the dictionary version).
         #[arg(long)]
         model: Option<String>,
-        /// Also report each stage alone (dense, ensemble, XTARS) next to the fusion.
+        /// Also report each stage alone (dense, ensemble, XTARS) next to the fusion; with --replay:
+        /// zero-shot, + synonyms, + memory.
         #[arg(long)]
         components: bool,
         /// Print the results as JSON.
         #[arg(long)]
         json: bool,
+        /// Replay the file in its order as a team would have coded it: propose with what was learned
+        /// so far (synonym list, coded-term memory), then learn the row. Nothing is stored.
+        #[arg(long)]
+        replay: bool,
+        /// With --replay: write the learning curve (accuracy per tenth of the stream) as SVG.
+        #[arg(long, requires = "replay")]
+        plot: Option<PathBuf>,
     },
     /// Team settings (auto-confirm of rule-coded items).
     #[command(subcommand)]
@@ -301,8 +309,8 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Settings(cmd)) => coding::settings(cmd, &db, user),
         Some(Command::Predict { text, base, version, model: m }) => model::predict(&db, &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref()),
         Some(Command::Propose { all, base, model: m }) => model::propose(&db, all, base.as_deref(), m.as_deref()),
-        Some(Command::Eval { file, train, version, base, model: m, components, json }) => {
-            model::eval(&db, &file, train.as_deref(), version.as_deref(), base.as_deref(), m.as_deref(), components, json)
+        Some(Command::Eval { file, train, version, base, model: m, components, json, replay, plot }) => {
+            model::eval(&db, model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot })
         }
         Some(Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 }) => {
             model::train(&db, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 })

@@ -1,21 +1,21 @@
 //! Model commands: predict one term, propose for the queue, evaluate on a labelled file.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::engine::Engine;
 use crate::model::BaseModel;
 use crate::store::Store;
 
 pub struct TrainArgs {
-    pub data: Vec<std::path::PathBuf>,
-    pub synonyms: Option<std::path::PathBuf>,
+    pub data: Vec<PathBuf>,
+    pub synonyms: Option<PathBuf>,
     pub version: Option<String>,
-    pub base: Option<std::path::PathBuf>,
+    pub base: Option<PathBuf>,
     pub members: Option<usize>,
     pub epochs: Option<usize>,
     pub xtars_epochs: Option<usize>,
@@ -154,18 +154,28 @@ pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>) -
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn eval(
-    db: &Path,
-    file: &Path,
-    train: Option<&Path>,
-    version: Option<&str>,
-    base: Option<&Path>,
-    model: Option<&str>,
-    components: bool,
-    json: bool,
-) -> Result<ExitCode> {
+pub struct EvalArgs {
+    pub file: PathBuf,
+    pub train: Option<PathBuf>,
+    pub version: Option<String>,
+    pub base: Option<PathBuf>,
+    pub model: Option<String>,
+    pub components: bool,
+    pub json: bool,
+    pub replay: bool,
+    pub plot: Option<PathBuf>,
+}
+
+pub fn eval(db: &Path, a: EvalArgs) -> Result<ExitCode> {
     let store = Store::open(db)?;
-    let engine = Engine::for_store(&store, version, base, model, true)?;
+    let mut engine = Engine::for_store(&store, a.version.as_deref(), a.base.as_deref(), a.model.as_deref(), true)?;
+    // A model's accuracy on a file, not the team's memory's: that is what --replay measures.
+    engine.forget();
+    let (file, components, json) = (a.file.as_path(), a.components, a.json);
+    if a.replay {
+        return replay(&mut engine, file, components, json, a.plot.as_deref());
+    }
+    let train = a.train.as_deref();
     let data = crate::intake::labelled::read_labelled(file)?;
     let seen: Option<HashSet<String>> = match train {
         Some(t) => Some(crate::intake::labelled::read_labelled(t)?.into_iter().map(|l| crate::text::normalize(&l.term)).collect()),
@@ -218,5 +228,27 @@ pub fn half(src: &Path, dst: &Path) -> Result<ExitCode> {
     tch::Tensor::write_safetensors(&half, &out)?;
     let _ = std::fs::remove_file(dst.join("model.safetensors"));
     println!("Wrote {} ({} MB)", out.display(), std::fs::metadata(&out)?.len() / 1_000_000);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn replay(engine: &mut Engine, file: &Path, components: bool, json: bool, plot: Option<&Path>) -> Result<ExitCode> {
+    use crate::replay::{self, Learning};
+    let data = crate::intake::labelled::read_labelled(file)?;
+    let stages = if components { vec![Learning::ZeroShot, Learning::Synonyms, Learning::Memory] } else { vec![Learning::Memory] };
+    let started = std::time::Instant::now();
+    let mut reports = Vec::new();
+    for learning in stages {
+        reports.push(replay::replay(engine, &data, learning, !json)?);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        println!("{}", file.display());
+        print!("{}", replay::render(&reports));
+        println!("({:.1} s)", started.elapsed().as_secs_f64());
+    }
+    if let Some(p) = plot {
+        std::fs::write(p, replay::render_svg(&reports, &format!("Replay of {}", file.display()))).with_context(|| format!("writing {}", p.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,7 +28,8 @@ pub struct Remembered {
 
 pub struct Memory {
     pub entries: Vec<Remembered>,
-    /// [n, hidden] unit rows, on the encoder's device.
+    /// [capacity, hidden] unit rows on the encoder's device, the first `entries.len()` in use:
+    /// grown by doubling, so learning one term does not copy the whole memory.
     emb: Tensor,
     by_term: HashMap<String, usize>,
     /// The newest synonym change learned (the store's `synonym.seq`).
@@ -60,8 +61,9 @@ impl Memory {
         self.len() == 0
     }
 
-    /// Learns synonym changes (new, revised or held), embedding only terms not yet known.
-    /// `label_of` maps an LLT code to its dense-index row (None: not a current LLT).
+    /// Learns synonym changes (new, revised or held), embedding only terms not yet known; returns
+    /// how many terms were new. `label_of` maps an LLT code to its dense-index row (None: not a
+    /// current LLT).
     pub fn learn(
         &mut self,
         changes: &[Synonym],
@@ -85,27 +87,43 @@ impl Memory {
         if fresh.is_empty() {
             return Ok(0);
         }
-        let device = encoder.device();
         let missing: Vec<&str> = fresh.iter().map(|s| s.term.as_str()).filter(|t| !cached.contains_key(*t)).collect();
         let embedded = if missing.is_empty() { None } else { Some(encoder.embed(&missing, 128, None)?) };
         let mut k = 0;
-        let rows: Vec<Tensor> = fresh
-            .iter()
-            .map(|s| match cached.get(&s.term) {
-                Some(t) => t.to_device(device),
+        for s in &fresh {
+            let row = match cached.get(&s.term) {
+                Some(t) => t.shallow_clone(),
                 None => {
-                    let row = embedded.as_ref().expect("embedded the missing terms").get(k);
                     k += 1;
-                    row
+                    embedded.as_ref().expect("embedded the missing terms").get(k - 1)
                 }
-            })
-            .collect();
-        self.emb = Tensor::cat(&[self.emb.shallow_clone(), Tensor::stack(&rows, 0).to_kind(Kind::Float)], 0);
-        for s in fresh {
-            self.by_term.insert(s.term.clone(), self.entries.len());
-            self.entries.push(Remembered { term: s.term.clone(), label: label_of(s.llt_code), item: s.external_id.clone() });
+            };
+            self.remember(&s.term, label_of(s.llt_code), s.external_id.clone(), &row);
         }
-        Ok(self.entries.len())
+        Ok(fresh.len())
+    }
+
+    /// Remembers one term with its unit embedding (`emb`: [hidden]), or moves a known term to
+    /// another label (None: held, forgotten until it comes back).
+    pub fn remember(&mut self, term: &str, label: Option<usize>, item: Option<String>, emb: &Tensor) {
+        if let Some(&i) = self.by_term.get(term) {
+            self.entries[i].label = label;
+            self.entries[i].item = item;
+            return;
+        }
+        let n = self.entries.len() as i64;
+        if n == self.emb.size()[0] {
+            let grow = Tensor::zeros([n.max(64), self.emb.size()[1]], (Kind::Float, self.emb.device()));
+            self.emb = Tensor::cat(&[self.emb.shallow_clone(), grow], 0);
+        }
+        self.emb.get(n).copy_(&emb.to_device(self.emb.device()).to_kind(Kind::Float));
+        self.by_term.insert(term.to_string(), self.entries.len());
+        self.entries.push(Remembered { term: term.to_string(), label, item });
+    }
+
+    /// The rows in use.
+    fn used(&self) -> Tensor {
+        self.emb.narrow(0, 0, self.entries.len() as i64)
     }
 
     /// Each LLT's best similarity over its remembered terms, for unit query rows `q` [b, hidden].
@@ -113,7 +131,7 @@ impl Memory {
         if self.is_empty() {
             return None;
         }
-        let sims = q.matmul(&self.emb.tr()).to_kind(Kind::Float);
+        let sims = q.matmul(&self.used().tr()).to_kind(Kind::Float);
         let b = q.size()[0];
         // Held entries go to an extra column that is dropped afterwards.
         let idx: Vec<i64> = self.entries.iter().map(|e| e.label.map_or(labels as i64, |l| l as i64)).collect();
@@ -155,7 +173,7 @@ impl Memory {
         let terms: Vec<&str> = self.entries.iter().map(|e| e.term.as_str()).collect();
         // Temporary names first: an interrupted write leaves the old cache, not a broken one.
         let tmp = file.with_extension("tmp");
-        Tensor::write_safetensors(&[("emb", &self.emb.to_device(Device::Cpu))], &tmp)?;
+        Tensor::write_safetensors(&[("emb", &self.used().to_device(Device::Cpu))], &tmp)?;
         std::fs::write(file.with_extension("json.tmp"), serde_json::to_string(&terms)?)?;
         std::fs::rename(file.with_extension("json.tmp"), file.with_extension("json"))?;
         std::fs::rename(&tmp, &file)?;

@@ -193,12 +193,24 @@ impl Engine {
             _ => HashMap::new(),
         };
         let labels = &self.labels;
-        let n = self.memory.learn(&changes, &self.encoder, &|code| labels.get(&code).copied(), &cached)?;
-        if let (Some((dir, fp)), true) = (&self.memory_cache, first && n > cached.len()) {
+        self.memory.learn(&changes, &self.encoder, &|code| labels.get(&code).copied(), &cached)?;
+        let embedded = self.memory.entries.iter().any(|e| !cached.contains_key(&e.term));
+        if let (Some((dir, fp)), true) = (&self.memory_cache, first && embedded) {
             // A failed cache write only costs embedding again next time.
             let _ = self.memory.save_cache(dir, fp);
         }
         Ok(changes.len())
+    }
+
+    /// Forgets every remembered term (a replay starts from what the stream teaches).
+    pub fn forget(&mut self) {
+        self.memory = Memory::empty(self.encoder.bert.config.hidden_size, self.device);
+    }
+
+    /// Remembers a confirmed (term, LLT) with its embedding, as a replay learns a row.
+    pub fn remember(&mut self, term: &str, llt_code: u32, item: Option<String>, emb: &Tensor) {
+        let label = self.labels.get(&llt_code).copied();
+        self.memory.remember(term, label, item, emb);
     }
 
     /// Similarity of each query row to every LLT: the best of its name and its remembered terms.

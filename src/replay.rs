@@ -1,0 +1,256 @@
+//! Replay back-test: a labelled stream coded in its order as a team would have coded it. For each
+//! row the desk proposes with what it has learned so far (the exact-name rule, the synonym list
+//! and the coded-term memory; a trained model, if any, stays fixed), the proposals are recorded,
+//! and the row is then learned as a confirmed decision. Nothing is written to any store.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use serde::Serialize;
+use tch::Tensor;
+
+use crate::backtest::{self, Accuracy, Case};
+use crate::engine::Engine;
+use crate::intake::labelled::Labelled;
+use crate::meddra::autocode::Rules;
+use crate::text::normalize;
+
+/// What the desk may use while replaying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Learning {
+    /// The engine alone, learning nothing.
+    ZeroShot,
+    /// + the exact-name rule and the synonym list built from the stream so far.
+    Synonyms,
+    /// + the coded-term memory.
+    Memory,
+}
+
+impl Learning {
+    pub fn label(self) -> &'static str {
+        match self {
+            Learning::ZeroShot => "zero-shot",
+            Learning::Synonyms => "+ synonyms",
+            Learning::Memory => "+ memory",
+        }
+    }
+}
+
+/// One replayed row.
+#[derive(Debug, Clone)]
+struct Row {
+    case: Case,
+    /// Coded by a rule (exact LLT name or synonym) rather than proposed by the engine.
+    by_rule: bool,
+    /// Its normalised term had not been seen earlier in the stream.
+    first: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayReport {
+    pub learning: Learning,
+    pub model_version: String,
+    pub meddra_version: String,
+    pub n: usize,
+    pub skipped_unknown_llt: usize,
+    pub overall: Accuracy,
+    /// Accuracy on each tenth of the stream, in order: the learning curve.
+    pub tenths: Vec<Accuracy>,
+    /// Rows whose term had not appeared earlier in the stream.
+    pub first_occurrences: Accuracy,
+    pub brackets: Vec<backtest::Bracket>,
+    /// Share of rows coded by a rule (exact name or synonym), and their accuracy.
+    pub rule_share: f64,
+    pub rule_accuracy: Accuracy,
+    /// The top confidence above which 80% of the stream lies, and the accuracy there.
+    pub confidence_at_80: f64,
+    pub accuracy_at_80: Accuracy,
+}
+
+/// Replays `data` in order. The stream's terms are embedded once, up front (the encoder is fixed
+/// during a replay); the engine's memory starts empty and is left empty.
+pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, progress: bool) -> Result<ReplayReport> {
+    let dict = engine.dict.clone();
+    let known: Vec<&Labelled> = data.iter().filter(|l| dict.llt(l.llt).is_some()).collect();
+    let terms: Vec<String> = known.iter().map(|l| normalize(&l.term)).collect();
+    let pb = progress.then(|| {
+        let pb = indicatif::ProgressBar::new(known.len() as u64);
+        pb.set_style(indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ETA {eta}").expect("template").progress_chars("=> "));
+        pb.set_message(format!("replay ({})", learning.label()));
+        pb
+    });
+    let raw: Vec<&str> = known.iter().map(|l| l.term.as_str()).collect();
+    let emb: Option<Tensor> = if engine.trained.is_none() || learning == Learning::Memory { Some(engine.embed(&raw)?) } else { None };
+    engine.forget();
+    let rules = Rules::new(&dict);
+    let mut synonyms: HashMap<&str, u32> = HashMap::new();
+    let mut rows = Vec::with_capacity(known.len());
+    for (i, l) in known.iter().enumerate() {
+        let first = !synonyms.contains_key(terms[i].as_str()) && !terms[..i].contains(&terms[i]);
+        let rule = match learning {
+            Learning::ZeroShot => None,
+            _ => rules.code(&l.term).map(|x| x.code).or_else(|| synonyms.get(terms[i].as_str()).copied()),
+        };
+        let mut proposals = match (&emb, &engine.trained) {
+            (Some(e), None) => engine.propose_embedded(&e.get(i as i64).unsqueeze(0))?.remove(0),
+            _ => engine.propose(&[l.term.as_str()])?.remove(0),
+        };
+        let pt = |code: u32| dict.llt(code).map_or(0, |x| x.pt_code);
+        let mut ranked: Vec<(u32, u32, f64)> = proposals.proposals.drain(..).map(|p| (p.llt_code, p.pt_code, p.confidence)).collect();
+        let mut entropy = Some(proposals.entropy);
+        if let Some(code) = rule {
+            ranked.retain(|p| p.0 != code);
+            ranked.insert(0, (code, pt(code), 1.0));
+            ranked.truncate(crate::engine::TOP);
+            entropy = Some(0.0);
+        }
+        rows.push(Row { case: Case { llt: l.llt, pt: pt(l.llt), proposals: ranked, entropy }, by_rule: rule.is_some(), first });
+        // Learn the row as a confirmed decision (the newest confirmation of a term wins).
+        if learning != Learning::ZeroShot {
+            synonyms.insert(terms[i].as_str(), l.llt);
+        }
+        if let (Learning::Memory, Some(e)) = (learning, &emb) {
+            engine.remember(&terms[i], l.llt, Some(format!("row {}", l.line)), &e.get(i as i64));
+        }
+        if let Some(pb) = &pb {
+            pb.inc(1);
+        }
+    }
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    engine.forget();
+    Ok(summarise(rows, learning, &engine.model_version, &dict.version, data.len() - known.len()))
+}
+
+fn summarise(rows: Vec<Row>, learning: Learning, model_version: &str, meddra_version: &str, skipped: usize) -> ReplayReport {
+    let cases: Vec<Case> = rows.iter().map(|r| r.case.clone()).collect();
+    let all = backtest::report(&cases);
+    let n = cases.len();
+    let tenths = (0..10).map(|k| backtest::accuracy(&cases[k * n / 10..(k + 1) * n / 10].iter().collect::<Vec<_>>())).collect();
+    let pick = |f: &dyn Fn(&Row) -> bool| backtest::accuracy(&rows.iter().filter(|r| f(r)).map(|r| &r.case).collect::<Vec<_>>());
+    let mut by_conf: Vec<&Case> = cases.iter().collect();
+    by_conf.sort_by(|a, b| top_confidence(b).total_cmp(&top_confidence(a)));
+    let cover = ((n as f64) * 0.8).round() as usize;
+    let confidence_at_80 = by_conf.get(cover.saturating_sub(1)).map_or(0.0, |c| top_confidence(c));
+    ReplayReport {
+        learning,
+        model_version: model_version.into(),
+        meddra_version: meddra_version.into(),
+        n,
+        skipped_unknown_llt: skipped,
+        overall: all.overall,
+        tenths,
+        first_occurrences: pick(&|r| r.first),
+        brackets: all.brackets,
+        rule_share: if n == 0 { 0.0 } else { rows.iter().filter(|r| r.by_rule).count() as f64 / n as f64 },
+        rule_accuracy: pick(&|r| r.by_rule),
+        confidence_at_80,
+        accuracy_at_80: backtest::accuracy(&by_conf[..cover]),
+    }
+}
+
+fn top_confidence(c: &Case) -> f64 {
+    c.proposals.first().map_or(0.0, |p| p.2)
+}
+
+/// The replay as text, in the style of `eval`.
+pub fn render(reports: &[ReplayReport]) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let Some(first) = reports.first() else { return s };
+    let pct = |x: f64| format!("{:5.1}", 100.0 * x);
+    let _ = writeln!(
+        s,
+        "replay: model {}  MedDRA {}  {} labelled terms in stream order ({} with an LLT not in this dictionary skipped)",
+        first.model_version, first.meddra_version, first.n, first.skipped_unknown_llt
+    );
+    let _ = writeln!(s, "  {:<28} {:>6} {:>7} {:>7} {:>7} {:>7}", "subset", "terms", "LLT@1", "PT@1", "LLT@5", "PT@5");
+    let row = |s: &mut String, name: &str, a: &Accuracy| {
+        let _ = writeln!(s, "  {:<28} {:>6} {:>7} {:>7} {:>7} {:>7}", name, a.n, pct(a.llt_at_1), pct(a.pt_at_1), pct(a.llt_at_5), pct(a.pt_at_5));
+    };
+    for r in reports {
+        if reports.len() > 1 {
+            let _ = writeln!(s, "{}", r.learning.label());
+        }
+        for b in &r.brackets {
+            row(&mut s, &b.name, &b.accuracy);
+        }
+        row(&mut s, "first occurrences", &r.first_occurrences);
+        row(&mut s, &format!("coded by a rule ({}%)", pct(r.rule_share).trim()), &r.rule_accuracy);
+        row(&mut s, &format!("confidence >= {:.2} (80%)", r.confidence_at_80), &r.accuracy_at_80);
+        let curve: Vec<String> = r.tenths.iter().map(|a| pct(a.pt_at_1).trim().to_string()).collect();
+        let _ = writeln!(s, "  PT@1 per tenth of the stream: {}", curve.join(" "));
+    }
+    s
+}
+
+/// The learning curve (PT@1 and LLT@1 per tenth of the stream) of each report, as SVG.
+pub fn render_svg(reports: &[ReplayReport], title: &str) -> String {
+    use std::fmt::Write;
+    let (w, h, left, bottom, top, right) = (640.0, 400.0, 60.0, 50.0, 40.0, 150.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let x = |k: f64| left + k / 9.0 * pw;
+    let y = |v: f64| top + (1.0 - v) * ph;
+    let mut s = String::new();
+    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let title = title.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let _ = writeln!(s, r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{title}</text>"#, w / 2.0);
+    for i in 0..=10 {
+        let v = i as f64 / 10.0;
+        let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##, x(0.0), y(v), x(9.0), y(v));
+        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{:.0}%</text>"#, x(0.0) - 6.0, y(v) + 4.0, v * 100.0);
+    }
+    for k in 0..10 {
+        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, x(k as f64), y(0.0) + 16.0, k + 1);
+    }
+    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">tenth of the stream</text>"#, left + pw / 2.0, h - 10.0);
+    let colours = ["#7f7f7f", "#1f77b4", "#d62728"];
+    for (i, r) in reports.iter().enumerate() {
+        let colour = colours[i % colours.len()];
+        for (dash, metric, name) in [("", 0, "PT@1"), ("4 3", 1, "LLT@1")] {
+            let pts: Vec<String> =
+                r.tenths.iter().enumerate().map(|(k, a)| format!("{:.1},{:.1}", x(k as f64), y(if metric == 0 { a.pt_at_1 } else { a.llt_at_1 }))).collect();
+            let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}" points="{}"/>"#, pts.join(" "));
+            let ly = top + 14.0 + 16.0 * (2 * i + metric) as f64;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{}" y="{}">{} {name}</text>"#,
+                w - right + 10.0,
+                w - right + 30.0,
+                w - right + 34.0,
+                ly + 4.0,
+                r.learning.label()
+            );
+        }
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(llt: u32, top: u32, conf: f64) -> Row {
+        Row { case: Case { llt, pt: llt * 10, proposals: vec![(top, top * 10, conf)], entropy: Some(1.0 - conf) }, by_rule: conf == 1.0, first: true }
+    }
+
+    #[test]
+    fn tenths_rule_share_and_the_80_percent_confidence_by_hand() {
+        // 10 rows: rows 0-4 wrong with low confidence, 5-9 right with high; the last two by rule.
+        let mut rows: Vec<Row> = (0..10).map(|i| if i < 5 { case(1, 2, 0.1 + i as f64 / 100.0) } else { case(1, 1, 0.9) }).collect();
+        rows[8] = case(1, 1, 1.0);
+        rows[9] = case(1, 1, 1.0);
+        rows[9].first = false;
+        let r = summarise(rows, Learning::Memory, "m", "v", 3);
+        assert_eq!((r.n, r.skipped_unknown_llt), (10, 3));
+        assert_eq!(r.tenths.iter().map(|a| a.llt_at_1).collect::<Vec<_>>(), [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(r.overall.llt_at_1, 0.5);
+        assert_eq!((r.rule_share, r.rule_accuracy.n, r.rule_accuracy.llt_at_1), (0.2, 2, 1.0));
+        assert_eq!((r.first_occurrences.n, r.first_occurrences.llt_at_1), (9, 4.0 / 9.0));
+        // The 8 most confident: 5 right, then 0.14, 0.13, 0.12 wrong: 80% coverage at 0.12.
+        assert_eq!((r.confidence_at_80, r.accuracy_at_80.n, r.accuracy_at_80.llt_at_1), (0.12, 8, 5.0 / 8.0));
+    }
+}
