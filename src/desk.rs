@@ -10,8 +10,9 @@ use crate::meddra::search::SearchIndex;
 use crate::meddra::{Dictionary, Path as MedPath};
 use crate::store::item::{Item, ItemFilter, ItemSummary, State};
 use crate::store::proposals::{Proposal, ProposalSet, TopProposal};
+use crate::store::queue::TermGroup;
 use crate::store::users::User;
-use crate::store::workflow::Action;
+use crate::store::workflow::{Action, GroupOutcome};
 use crate::store::Store;
 
 /// Entropy (nats) above which an item is flagged as uncertain on screen.
@@ -185,6 +186,35 @@ impl Desk {
     pub fn act(&mut self, external_id: &str, revision: i64, action: Action) -> Result<Item> {
         let dict = self.dict.clone();
         self.store.act(&dict, &self.user.name, external_id, Some(revision), action)
+    }
+
+    /// The queue grouped by normalised term.
+    pub fn groups(&self, filter: &ItemFilter) -> Result<Vec<TermGroup>> {
+        self.store.term_groups(filter)
+    }
+
+    /// The items of a group, in the given states.
+    pub fn group_items(&self, term: &str, states: &[State]) -> Result<Vec<Item>> {
+        self.store.items_of_term(term, states)
+    }
+
+    /// A decision on every item of a group of identical terms (each item its own log row and
+    /// revision check): proposing codes the new and returned ones; confirming confirms the
+    /// proposals with the same LLT, except the user's own.
+    pub fn act_group(&mut self, term: &str, action: Action) -> Result<GroupOutcome> {
+        let dict = self.dict.clone();
+        match action {
+            Action::Propose { llt, source } => self.store.propose_group(&dict, &self.user.name, term, llt, source),
+            Action::Confirm => {
+                let llts: std::collections::BTreeSet<u32> = self.group_items(term, &[State::Proposed])?.iter().filter_map(|i| i.llt_code).collect();
+                match llts.into_iter().collect::<Vec<_>>().as_slice() {
+                    [llt] => self.store.confirm_group(&dict, &self.user.name, term, *llt),
+                    [] => anyhow::bail!("no item of '{term}' is waiting for review"),
+                    many => anyhow::bail!("the proposed items of '{term}' have {} different codes: review them one by one", many.len()),
+                }
+            }
+            other => anyhow::bail!("{other:?} is decided item by item, not for a group"),
+        }
     }
 
     pub fn search(&self, query: &str, limit: usize) -> Vec<SearchRow> {

@@ -416,6 +416,9 @@ mod snapshots {
         key(&mut app, KeyCode::Down);
         key(&mut app, KeyCode::Enter);
         snap("queue", &app);
+        key(&mut app, KeyCode::Char('g'));
+        snap("queue_grouped", &app);
+        key(&mut app, KeyCode::Char('g'));
         key(&mut app, KeyCode::Char('?'));
         snap("queue_help", &app);
         key(&mut app, KeyCode::Esc);
@@ -553,4 +556,66 @@ fn a_batch_that_fails_is_retried_per_item_and_a_dead_worker_says_so() {
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
     assert!(render(&app, 80, 24).contains("No proposals: model stopped"), "no spinner forever");
+}
+
+#[test]
+fn grouped_queue_codes_and_confirms_identical_terms_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut s = Store::open(&db).unwrap();
+    let items: Vec<NewItem> = ["achy head", "Achy-head", "ACHY HEAD!"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| NewItem {
+            line: i + 2,
+            report: Report { external_id: format!("G{i}"), study: "DEMO-1".into(), subject: "S-3".into(), reported_term: t.to_string(), ..Default::default() },
+        })
+        .collect();
+    s.import_items("alice", &items, "test").unwrap();
+    let mut app = App::new(s, Some("alice")).unwrap();
+    key(&mut app, KeyCode::Char('g'));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("Coding queue by term") && screen.contains("achy head"), "{screen}");
+    let pos = app.queue.groups.iter().position(|g| g.term == "achy head").unwrap();
+    assert_eq!((app.queue.groups[pos].items, app.queue.groups[pos].to_code), (3, 3));
+    for _ in 0..pos {
+        key(&mut app, KeyCode::Down);
+    }
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.screen(), ScreenId::Coding);
+    assert!(render(&app, 80, 24).contains("Group 'achy head': proposing codes all 3"), "{}", render(&app, 80, 24));
+    key(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "headache");
+    key(&mut app, KeyCode::Enter);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("'achy head': 3 item(s) proposed: Headache"), "{screen}");
+    assert_eq!(app.screen(), ScreenId::Queue);
+    let st = Store::open(&db).unwrap();
+    for id in ["G0", "G1", "G2"] {
+        let it = st.item(id).unwrap();
+        assert_eq!((it.state, it.source.as_deref(), it.proposer.as_deref()), (State::Proposed, Some("search"), Some("alice")));
+        assert_eq!(st.log_entries(Some(it.id)).unwrap().iter().filter(|e| e.entry.action == "propose").count(), 1, "one log row per item");
+    }
+    // The ungrouped list shows the code each item was proposed with.
+    key(&mut app, KeyCode::Char('g'));
+    assert!(render(&app, 120, 30).contains("= Headache"), "{}", render(&app, 120, 30));
+
+    // bob proposes one of them himself (another code), then confirms the group: his own is left out.
+    let mut st = Store::open(&db).unwrap();
+    let d = st.active_dictionary().unwrap();
+    let code = d.llts.iter().find(|l| l.name == "Headache").unwrap().code;
+    st.act(&d, "bob", "G2", None, medcoder::store::workflow::Action::Propose { llt: code, source: medcoder::store::workflow::Source::Search }).unwrap();
+    let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    rev.perform(Action::Group);
+    let pos = rev.queue.groups.iter().position(|g| g.term == "achy head").unwrap();
+    for _ in 0..pos {
+        rev.perform(Action::Down);
+    }
+    rev.perform(Action::Select);
+    assert_eq!(rev.screen(), ScreenId::Review);
+    rev.perform(Action::Confirm);
+    let screen = render(&rev, 80, 24);
+    assert!(screen.contains("2 item(s) confirmed") && screen.contains("left out: G2"), "{screen}");
+    let st = Store::open(&db).unwrap();
+    assert_eq!(["G0", "G1", "G2"].map(|id| st.item(id).unwrap().state), [State::Confirmed, State::Confirmed, State::Proposed]);
 }

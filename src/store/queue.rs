@@ -12,6 +12,22 @@ use super::workflow::Source;
 use super::Store;
 use crate::intake::queue::{NewItem, Rejected};
 
+/// Identical reported terms of the queue (normalised: case, spaces and punctuation ignored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermGroup {
+    pub term: String,
+    /// The first item of the group (by id).
+    pub first_id: i64,
+    pub items: i64,
+    /// New or returned: waiting for a proposer.
+    pub to_code: i64,
+    /// Waiting for a reviewer.
+    pub proposed: i64,
+    pub confirmed: i64,
+    /// Distinct LLTs among the proposed items (1: the group can be confirmed at once).
+    pub proposed_llts: i64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImportReport {
     pub imported: usize,
@@ -116,6 +132,29 @@ impl Store {
                 (it, top)
             })
             .collect())
+    }
+
+    /// The queue grouped by normalised reported term (the filter applies to the items): each
+    /// distinct term with its counts, in order of first appearance.
+    pub fn term_groups(&self, f: &ItemFilter) -> Result<Vec<TermGroup>> {
+        let (clause, args) = where_clause(f, "", 0);
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT term_key, min(id), count(*), sum(state IN ('new', 'returned')), sum(state = 'proposed'), sum(state = 'confirmed'),
+                    count(DISTINCT CASE WHEN state = 'proposed' THEN llt_code END)
+             FROM item{clause} GROUP BY term_key ORDER BY min(id)"
+        ))?;
+        let rows = st.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(TermGroup {
+                term: r.get(0)?,
+                first_id: r.get(1)?,
+                items: r.get(2)?,
+                to_code: r.get(3)?,
+                proposed: r.get(4)?,
+                confirmed: r.get(5)?,
+                proposed_llts: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The studies with queued items, sorted (without loading the items).

@@ -28,6 +28,8 @@ pub enum Action {
     Filter,
     Reload,
     Stats,
+    /// Group the queue by identical reported terms (and back).
+    Group,
     // Coding.
     /// Propose the n-th (0-based) of the model's proposals.
     ProposeNth(usize),
@@ -54,18 +56,26 @@ pub struct Binding {
     pub keys: &'static [KeyCode],
     pub action: Action,
     pub label: &'static str,
+    /// The footer's label when it differs from the help's (one footer entry for several keys).
+    pub footer_label: &'static str,
     pub hint: &'static str,
     pub help: &'static str,
 }
 
 impl Binding {
     pub const fn new(keys: &'static [KeyCode], action: Action, label: &'static str, hint: &'static str, help: &'static str) -> Binding {
-        Binding { keys, action, label, hint, help }
+        Binding { keys, action, label, footer_label: label, hint, help }
+    }
+
+    /// The same binding, shown in the footer as `footer_label` (e.g. "t s f filters" for three
+    /// filter keys whose own entries stay out of the footer).
+    pub const fn in_footer_as(self, footer_label: &'static str) -> Binding {
+        Binding { footer_label, ..self }
     }
 
     /// A key that does the same as another binding and is not listed separately.
     pub const fn hidden(keys: &'static [KeyCode], action: Action) -> Binding {
-        Binding { keys, action, label: "", hint: "", help: "" }
+        Binding { keys, action, label: "", footer_label: "", hint: "", help: "" }
     }
 }
 
@@ -79,7 +89,7 @@ pub fn lookup(table: &[Binding], key: KeyEvent) -> Option<Action> {
 
 /// The footer line: each listed binding as "label hint", in table order.
 pub fn footer(table: &[Binding]) -> String {
-    let parts: Vec<String> = table.iter().filter(|b| !b.hint.is_empty()).map(|b| format!("{} {}", b.label, b.hint)).collect();
+    let parts: Vec<String> = table.iter().filter(|b| !b.hint.is_empty()).map(|b| format!("{} {}", b.footer_label, b.hint)).collect();
     format!(" {}", parts.join(" · "))
 }
 
@@ -98,6 +108,7 @@ mod tests {
         Binding::new(&[KeyCode::Char('1')], Action::ProposeNth(0), "1-2", "propose", "propose that one"),
         Binding::hidden(&[KeyCode::Char('2')], Action::ProposeNth(1)),
         Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", ""),
+        Binding::new(&[KeyCode::Char('t')], Action::CycleState, "t", "filters", "state").in_footer_as("t s"),
     ];
 
     #[test]
@@ -107,7 +118,7 @@ mod tests {
         assert_eq!(lookup(T, k(KeyCode::Char('2'))), Some(Action::ProposeNth(1)));
         assert_eq!(lookup(T, k(KeyCode::Char('x'))), None);
         assert_eq!(lookup(T, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Action::Quit));
-        assert_eq!(footer(T), " ↑ up · 1-2 propose · Esc back");
-        assert_eq!(help_lines(T), ["↑    move up", "1-2  propose that one"]);
+        assert_eq!(footer(T), " ↑ up · 1-2 propose · Esc back · t s filters");
+        assert_eq!(help_lines(T), ["↑    move up", "1-2  propose that one", "t    state"]);
     }
 }

@@ -48,7 +48,7 @@ pub struct App {
 impl App {
     /// Starts at sign-in, or straight at the queue when the user is known.
     pub fn new(store: Store, user: Option<&str>) -> Result<App> {
-        let ctx = Ctx { desk: None, engine: EngineStatus::Off, model_version: None, pending: Default::default(), open: None, tick: 0 };
+        let ctx = Ctx { desk: None, engine: EngineStatus::Off, model_version: None, pending: Default::default(), open: None, group: None, tick: 0 };
         let mut app = App { ctx, signin: None, queue: Queue::default(), stack: vec![], prompt: None, message: None, help: false, quit: false, jobs: None };
         match user {
             Some(u) => app.sign_in(store, u)?,
@@ -192,6 +192,7 @@ impl App {
                 self.request_missing_proposals()?;
             }
             Cmd::Open(id) => self.open(&id)?,
+            Cmd::OpenGroup(g) => self.open_group(g)?,
             Cmd::Push(s) => self.stack.push(s),
             Cmd::Replace(s) => {
                 self.stack.pop();
@@ -214,6 +215,29 @@ impl App {
     fn close_item(&mut self) {
         self.stack.clear();
         self.ctx.open = None;
+        self.ctx.group = None;
+    }
+
+    /// Opens a group of identical terms at its first item that waits for this user (a proposal
+    /// by someone else for a reviewer, else a new or returned item), so that the decision made
+    /// there applies to the group.
+    fn open_group(&mut self, g: crate::store::queue::TermGroup) -> Result<()> {
+        let desk = self.ctx.desk();
+        let me = desk.user.name.clone();
+        let review = desk.user.role.can_review();
+        let waiting =
+            if review { desk.group_items(&g.term, &[State::Proposed])?.into_iter().find(|i| i.proposer.as_deref() != Some(me.as_str())) } else { None };
+        let first = match waiting {
+            Some(it) => Some(it),
+            None => desk.group_items(&g.term, &[State::New, State::Returned])?.into_iter().next(),
+        };
+        let Some(item) = first else {
+            self.say(format!("Nothing in '{}' waits for you.", g.term), Tone::Info);
+            return Ok(());
+        };
+        self.open(&item.external_id)?;
+        self.ctx.group = Some(g);
+        Ok(())
     }
 
     /// Opens an item for review (reviewers, proposed items) or coding, and asks the model for
@@ -235,6 +259,7 @@ impl App {
             }
         }
         self.stack = vec![if review { Box::new(Review) } else { Box::new(Coding::default()) }];
+        self.ctx.group = None;
         self.queue.sel = self.queue.position(view.item.id).unwrap_or(self.queue.sel);
         self.ctx.open = Some(view);
         Ok(())
@@ -258,6 +283,10 @@ impl App {
     /// A workflow decision on the open item; on success the next item of the list (as it was)
     /// opens, as a coder works through a list, even when the item just done leaves a filtered list.
     fn decide(&mut self, decision: Decision, done: &str) {
+        if let (Some(g), Decision::Propose { .. } | Decision::Confirm) = (&self.ctx.group, &decision) {
+            let term = g.term.clone();
+            return self.decide_group(&term, decision, done);
+        }
         let Some(view) = &self.ctx.open else { return };
         let (id, rev) = (view.item.external_id.clone(), view.item.revision);
         // Search and browser close: the decision is made from the item's screen.
@@ -286,6 +315,28 @@ impl App {
                 // A stale item is reloaded so the user sees what changed.
                 let _ = self.reload_open();
             }
+        }
+    }
+
+    /// A decision for a whole group of identical terms, then back to the grouped list.
+    fn decide_group(&mut self, term: &str, decision: Decision, done: &str) {
+        self.stack.truncate(1);
+        let result = self.ctx.desk.as_mut().expect("signed in").act_group(term, decision);
+        match result {
+            Ok(out) => {
+                let code = out.done.first().and_then(|i| i.llt_code).map(|c| format!(": {}", self.ctx.desk().llt_name(c))).unwrap_or_default();
+                let mut text = format!("'{term}': {} item(s) {done}{code}", out.done.len());
+                if !out.skipped.is_empty() {
+                    let left: Vec<String> = out.skipped.iter().map(|(id, why)| format!("{id} ({why})")).collect();
+                    text.push_str(&format!("; left out: {}", left.join("; ")));
+                }
+                self.say(text, if out.done.is_empty() { Tone::Bad } else { Tone::Good });
+                self.close_item();
+                if let Err(e) = self.queue.refresh(&self.ctx) {
+                    self.fail(e);
+                }
+            }
+            Err(e) => self.fail(e),
         }
     }
 

@@ -10,7 +10,17 @@ use super::theme::{confidence_bar, spinner, truncate, Theme, Tone};
 pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
     let Some(v) = &ctx.open else { return vec![] };
     let it = &v.item;
-    let mut lines = vec![
+    let mut lines = vec![];
+    if let Some(g) = &ctx.group {
+        let me = ctx.desk().user.name.as_str();
+        let text = if it.state == crate::store::item::State::Proposed && it.proposer.as_deref() != Some(me) {
+            format!("Group '{}': confirming confirms all {} identical proposals (not your own)", g.term, g.proposed)
+        } else {
+            format!("Group '{}': proposing codes all {} new or returned items", g.term, g.to_code)
+        };
+        lines.push(Line::styled(text, theme.warn()));
+    }
+    lines.extend([
         Line::from(vec![
             Span::styled(format!("{}  ", it.external_id), theme.title()),
             Span::styled(it.state.to_string(), theme.state(it.state)),
@@ -28,7 +38,7 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
             ),
             theme.dim(),
         ),
-    ];
+    ]);
     if let (Some(name), Some(code)) = (&v.code_name, it.llt_code) {
         let by = it.proposer.as_deref().unwrap_or("-");
         lines.push(Line::from(format!("Current code: {name} ({code}) by {by}{}", it.source.as_ref().map(|s| format!(", {s}")).unwrap_or_default())));

@@ -19,6 +19,7 @@ use ratatui::Frame;
 use super::action::{Action, Binding};
 use super::theme::{Theme, Tone};
 use crate::desk::{Desk, ItemView};
+use crate::store::queue::TermGroup;
 use crate::store::workflow::Action as Decision;
 use crate::store::Store;
 
@@ -55,6 +56,9 @@ pub struct Ctx {
     /// Items sent to the worker whose proposals have not arrived yet.
     pub pending: HashSet<i64>,
     pub open: Option<ItemView>,
+    /// The group of identical terms the open item stands for (opened from the grouped queue):
+    /// decisions then apply to the whole group.
+    pub group: Option<TermGroup>,
     pub tick: u64,
 }
 
@@ -100,6 +104,9 @@ pub enum Cmd {
     },
     /// Open this queue item for coding or review.
     Open(String),
+    /// Open a group of identical terms: its first item that waits for this user, with decisions
+    /// applying to the group.
+    OpenGroup(TermGroup),
     Push(Box<dyn Screen>),
     Replace(Box<dyn Screen>),
     Pop,

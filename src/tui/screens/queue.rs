@@ -13,6 +13,7 @@ use ratatui::Frame;
 use super::{moved, stats::Stats, Cmd, Ctx, Prompt, Screen, ScreenId};
 use crate::desk::QueueRow;
 use crate::store::item::{Item, ItemFilter, ItemSummary, State};
+use crate::store::queue::TermGroup;
 use crate::tui::action::{Action, Binding};
 use crate::tui::theme::{Theme, Tone};
 
@@ -24,10 +25,11 @@ const KEYS: &[Binding] = &[
     Binding::hidden(&[KeyCode::Home], Action::Home),
     Binding::hidden(&[KeyCode::End], Action::End),
     Binding::new(&[KeyCode::Enter], Action::Select, "Enter", "open", "open the item; reviewers review proposed items"),
-    Binding::new(&[KeyCode::Char('t')], Action::CycleState, "t", "state", "cycle state filter"),
-    Binding::new(&[KeyCode::Char('s')], Action::CycleStudy, "s", "study", "cycle study filter"),
-    Binding::new(&[KeyCode::Char('f'), KeyCode::Char('/')], Action::Filter, "f", "filter", "text filter (also /)"),
+    Binding::new(&[KeyCode::Char('t')], Action::CycleState, "t", "filters", "cycle state filter").in_footer_as("t s f"),
+    Binding::new(&[KeyCode::Char('s')], Action::CycleStudy, "s", "", "cycle study filter"),
+    Binding::new(&[KeyCode::Char('f'), KeyCode::Char('/')], Action::Filter, "f", "", "text filter (also /)"),
     Binding::new(&[KeyCode::Char('o')], Action::CycleSort, "o", "sort", "cycle sort order"),
+    Binding::new(&[KeyCode::Char('g')], Action::Group, "g", "group", "group identical terms, to code them at once"),
     Binding::new(&[KeyCode::Char('r')], Action::Reload, "r", "", "reload (others' changes)"),
     Binding::new(&[KeyCode::Char('x')], Action::Stats, "x", "stats", "back-test statistics"),
     Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "help", ""),
@@ -62,6 +64,9 @@ pub struct Queue {
     pub text_filter: String,
     pub sort: Sort,
     pub counts: Vec<(State, usize)>,
+    /// Grouped by identical reported terms: `groups` is the list, `sel` indexes it.
+    pub grouped: bool,
+    pub groups: Vec<TermGroup>,
 }
 
 impl Queue {
@@ -86,7 +91,13 @@ impl Queue {
         self.rows = desk.queue(&self.filter())?;
         self.counts = desk.counts()?;
         self.sort_rows();
-        self.sel = keep.and_then(|k| self.position(k)).unwrap_or(self.sel).min(self.rows.len().saturating_sub(1));
+        if self.grouped {
+            let keep = self.groups.get(self.sel).map(|g| g.term.clone());
+            self.groups = desk.groups(&self.filter())?;
+            self.sel = keep.and_then(|k| self.groups.iter().position(|g| g.term == k)).unwrap_or(self.sel).min(self.groups.len().saturating_sub(1));
+        } else {
+            self.sel = keep.and_then(|k| self.position(k)).unwrap_or(self.sel).min(self.rows.len().saturating_sub(1));
+        }
         Ok(())
     }
 
@@ -98,6 +109,15 @@ impl Queue {
                 let c = |r: &QueueRow| r.top.as_ref().map_or(-1.0, |t| t.confidence);
                 c(a).total_cmp(&c(b)).then(a.item.id.cmp(&b.item.id))
             }),
+        }
+    }
+
+    /// Rows on screen: groups when grouped, else items.
+    fn len(&self) -> usize {
+        if self.grouped {
+            self.groups.len()
+        } else {
+            self.rows.len()
         }
     }
 
@@ -161,16 +181,21 @@ impl Screen for Queue {
     }
 
     fn notes(&self) -> &'static [&'static str] {
-        &["conf: top proposal confidence; ? marks uncertain items"]
+        &["= marks an item's code; else the model's top proposal, its confidence,", "and ? when the model is uncertain."]
     }
 
     fn perform(&mut self, action: Action, ctx: &mut Ctx) -> Result<Cmd> {
-        if let Some(s) = moved(self.sel, self.rows.len(), action) {
+        if let Some(s) = moved(self.sel, self.len(), action) {
             self.sel = s;
             return Ok(Cmd::None);
         }
         match action {
+            Action::Select if self.grouped => Ok(self.groups.get(self.sel).map_or(Cmd::None, |g| Cmd::OpenGroup(g.clone()))),
             Action::Select => Ok(self.selected_id().map_or(Cmd::None, |id| Cmd::Open(id.to_string()))),
+            Action::Group => {
+                self.grouped = !self.grouped;
+                self.refiltered(ctx)
+            }
             Action::CycleState => {
                 // all -> new -> proposed -> returned -> query -> confirmed -> all.
                 self.state_filter = match self.state_filter {
@@ -215,6 +240,17 @@ impl Screen for Queue {
 
     fn draw(&self, f: &mut Frame, area: Rect, ctx: &Ctx, theme: Theme) {
         let [top, table_area] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
+        self.draw_header(f, top, theme);
+        if self.grouped {
+            self.draw_groups(f, table_area, theme);
+        } else {
+            self.draw_items(f, table_area, ctx, theme);
+        }
+    }
+}
+
+impl Queue {
+    fn draw_header(&self, f: &mut Frame, top: Rect, theme: Theme) {
         let counts: Vec<Span> = self.counts.iter().flat_map(|(s, n)| [Span::styled(format!("{s} {n}"), theme.state(*s)), Span::raw("  ")]).collect();
         let filters = format!(
             "showing {} · state: {} · study: {} · filter: {} · sort: {}",
@@ -222,14 +258,43 @@ impl Screen for Queue {
             self.state_filter.map_or("all".into(), |s| s.to_string()),
             self.study_filter.clone().unwrap_or_else(|| "all".into()),
             if self.text_filter.is_empty() { "-".into() } else { format!("'{}'", self.text_filter) },
-            self.sort.label()
+            if self.grouped { "grouped by term" } else { self.sort.label() }
         );
         f.render_widget(Paragraph::new(vec![Line::from(counts), Line::styled(filters, theme.dim())]), top);
-        let wide = area.width >= 110;
+    }
+
+    /// The first row drawn, so that the selection stays on screen.
+    fn window_start(&self, table_area: Rect) -> (usize, usize) {
+        let visible = table_area.height.saturating_sub(3).max(1) as usize;
+        (self.sel.saturating_sub(visible - 1).min(self.len().saturating_sub(1)), visible)
+    }
+
+    fn draw_groups(&self, f: &mut Frame, table_area: Rect, theme: Theme) {
+        let (start, visible) = self.window_start(table_area);
+        let rows: Vec<Row> = self
+            .groups
+            .iter()
+            .skip(start)
+            .take(visible)
+            .map(|g| {
+                let cell = |n: i64| Cell::from(if n == 0 { "-".to_string() } else { n.to_string() });
+                Row::new(vec![Cell::from(g.term.clone()), Cell::from(g.items.to_string()), cell(g.to_code), cell(g.proposed), cell(g.confirmed)])
+            })
+            .collect();
+        let widths = [Constraint::Fill(1), Constraint::Length(6), Constraint::Length(8), Constraint::Length(9), Constraint::Length(10)];
+        let table = Table::new(rows, widths)
+            .header(Row::new(vec!["reported term (identical ones grouped)", "items", "to code", "proposed", "confirmed"]).style(theme.title()))
+            .block(Block::bordered().title(" Coding queue by term "))
+            .row_highlight_style(theme.selected());
+        let mut st = TableState::default().with_selected((!self.groups.is_empty()).then_some(self.sel - start));
+        f.render_stateful_widget(table, table_area, &mut st);
+    }
+
+    fn draw_items(&self, f: &mut Frame, table_area: Rect, ctx: &Ctx, theme: Theme) {
+        let wide = table_area.width >= 110;
         // The window scrolls as the table would, keeping the selection on its last line once
         // past the first page.
-        let visible = table_area.height.saturating_sub(3).max(1) as usize;
-        let start = self.sel.saturating_sub(visible - 1).min(self.rows.len().saturating_sub(1));
+        let (start, visible) = self.window_start(table_area);
         let rows: Vec<Row> = self
             .rows
             .iter()
@@ -237,6 +302,8 @@ impl Screen for Queue {
             .take(visible)
             .map(|r| {
                 let (top_name, conf) = match (&r.top, ctx.pending.contains(&r.item.id)) {
+                    // A coded item shows its code, so a reviewer sees what they would confirm.
+                    _ if r.item.llt_code.is_some() => (format!("= {}", ctx.desk().llt_name(r.item.llt_code.unwrap_or_default())), String::new()),
                     (Some(t), _) => (ctx.desk().llt_name(t.llt_code), format!("{:>3.0}%{}", 100.0 * t.confidence, if r.uncertain { " ?" } else { "" })),
                     (None, true) => ("…".into(), String::new()),
                     (None, false) => ("-".into(), String::new()),
@@ -257,7 +324,7 @@ impl Screen for Queue {
             .collect();
         let mut widths =
             vec![Constraint::Length(8), Constraint::Length(9), Constraint::Length(8), Constraint::Fill(3), Constraint::Fill(2), Constraint::Length(6)];
-        let mut header = vec!["id", "state", "study", "reported term", "top proposal", "conf"];
+        let mut header = vec!["id", "state", "study", "reported term", "= code or proposal", "conf"];
         if wide {
             widths.insert(3, Constraint::Length(8));
             header.insert(3, "subject");
