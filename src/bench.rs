@@ -284,3 +284,98 @@ fn queries_from(d: &Dictionary, n: usize) -> Vec<String> {
         })
         .collect()
 }
+
+/// The coded-term memory at `terms` remembered terms on the demo dictionary: memory load at desk
+/// start (synonym rows and cached embeddings), one term's top-5, learning one confirmed decision,
+/// and a replay of `replay_rows` rows. Targets (CPU): top-5 < 100 ms, learning < 50 ms, load < 1 s,
+/// replay of 10,000 rows < 5 minutes.
+pub fn memory(terms: usize, replay_rows: usize) -> Result<()> {
+    use crate::engine::Engine;
+    use crate::intake::labelled::Labelled;
+    use std::sync::Arc;
+
+    let tmp = tempfile::tempdir()?;
+    let cache = tmp.path().join("cache");
+    let mut store = Store::open(&tmp.path().join("memory.db"))?;
+    let (rel, _) = Release::read(&crate::paths::assets_dir().join("demo"))?;
+    store.import_release(&rel, "bench", true)?;
+    store.add_user(None, "admin", crate::store::users::Role::Admin)?;
+    store.add_user(Some("admin"), "coder", crate::store::users::Role::Coder)?;
+    store.add_user(Some("admin"), "reviewer", crate::store::users::Role::Reviewer)?;
+    let dict = Arc::new(store.active_dictionary()?);
+    let current: Vec<&crate::meddra::Llt> = dict.llts.iter().filter(|l| l.current).collect();
+    // Distinct verbatim-like terms: an LLT name with a numbered qualifier.
+    let rows: Vec<Labelled> = (0..terms)
+        .map(|i| Labelled { term: format!("{} episode {i}", current[i % current.len()].name), llt: current[i % current.len()].code, line: i + 2 })
+        .collect();
+    let t = Instant::now();
+    store.import_synonyms("admin", &dict, &rows, "bench")?;
+    println!("synonym list of {terms} terms written: {:.1} s", t.elapsed().as_secs_f64());
+
+    // The embedding cache a desk finds after its first start (random unit rows: timing does not
+    // depend on the values; embedding 100,000 terms once takes minutes on a CPU).
+    let base = crate::model::BaseModel::locate(None)?;
+    let device = crate::torch_env::device();
+    let mut engine = Engine::zero_shot(dict.clone(), &base, device, Some(&cache), false)?;
+    let hidden = base.config.hidden_size;
+    for (i, r) in rows.iter().enumerate() {
+        let v = tch::Tensor::randn([hidden], (tch::Kind::Float, device));
+        engine.remember(&crate::text::normalize(&r.term), r.llt, Some(format!("B{i}")), &(&v / v.norm()));
+    }
+    engine.memory.save_cache(&cache, &base.fingerprint()?)?;
+
+    let mut engine = Engine::zero_shot(dict.clone(), &base, device, Some(&cache), false)?;
+    let t = Instant::now();
+    engine.sync_memory(&store)?;
+    println!("memory load at desk start ({} terms, synonym rows + cached embeddings): {:.0} ms", engine.memory.len(), t.elapsed().as_secs_f64() * 1e3);
+
+    let queries = sample_terms(100)?;
+    for q in queries.iter().take(5) {
+        engine.propose(&[q.as_str()])?;
+    }
+    let mut ms = Vec::new();
+    for q in &queries {
+        let s = Instant::now();
+        engine.propose(&[q.as_str()])?;
+        ms.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    let (p50, p95, max) = percentiles(ms);
+    println!("one term's top-5 with {terms} remembered terms: p50 {p50:.1} ms, p95 {p95:.1} ms, max {max:.1} ms");
+
+    // Learning one confirmed decision: the confirm writes the synonym, the engine learns it.
+    let (items, _, _) = crate::intake::queue::read_file(&crate::paths::assets_dir().join("demo/queue.csv"))?;
+    let fresh: Vec<crate::intake::queue::NewItem> = items.into_iter().take(20).collect();
+    store.import_items("coder", &fresh, "bench")?;
+    let (mut confirm_ms, mut learn_ms) = (Vec::new(), Vec::new());
+    for it in &fresh {
+        let llt = current[it.line % current.len()].code;
+        let Ok(item) =
+            store.act(&dict, "coder", &it.external_id, None, crate::store::workflow::Action::Propose { llt, source: crate::store::workflow::Source::Manual })
+        else {
+            continue;
+        };
+        let s = Instant::now();
+        store.act(&dict, "reviewer", &item.external_id, None, crate::store::workflow::Action::Confirm)?;
+        confirm_ms.push(s.elapsed().as_secs_f64() * 1e3);
+        let s = Instant::now();
+        engine.sync_memory(&store)?;
+        learn_ms.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    let (c50, c95, _) = percentiles(confirm_ms);
+    let (l50, l95, lmax) = percentiles(learn_ms);
+    println!("confirm (store, synonym, autocode): p50 {c50:.1} ms, p95 {c95:.1} ms; engine learns it: p50 {l50:.1} ms, p95 {l95:.1} ms, max {lmax:.1} ms");
+
+    // A replay of a stream of verbatim-like terms (names with a typo or words swapped).
+    let names = queries_from(&dict, replay_rows);
+    let stream: Vec<Labelled> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| dict.llts.iter().find(|l| l.name.to_lowercase() == *n || n.contains(&l.name.to_lowercase())).map(|l| (i, n, l)))
+        .map(|(i, n, l)| Labelled { term: n.clone(), llt: l.code, line: i + 2 })
+        .collect();
+    let stream: Vec<Labelled> = stream.into_iter().cycle().take(replay_rows).collect();
+    let t = Instant::now();
+    let r = crate::replay::replay(&mut engine, &stream, crate::replay::Learning::Memory, false)?;
+    println!("replay of {} rows (zero-shot + synonyms + memory): {:.1} s", r.n, t.elapsed().as_secs_f64());
+    Ok(())
+}

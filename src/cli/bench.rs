@@ -32,6 +32,15 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 2_000)]
         items: usize,
     },
+    /// The coded-term memory: load at desk start, one term's top-5 and learning one decision with
+    /// `--terms` remembered terms, and a replay (targets on CPU: < 1 s, < 100 ms, < 50 ms; a
+    /// 10,000-row replay < 5 minutes).
+    Memory {
+        #[arg(long, default_value_t = 100_000)]
+        terms: usize,
+        #[arg(long, default_value_t = 10_000)]
+        replay_rows: usize,
+    },
 }
 
 pub fn run(cmd: BenchCmd, db: &Path) -> Result<ExitCode> {
@@ -39,6 +48,7 @@ pub fn run(cmd: BenchCmd, db: &Path) -> Result<ExitCode> {
         BenchCmd::Dict { llts, queries } => bench::dict(llts, queries)?,
         BenchCmd::Propose { runs, batch } => bench::propose(db, runs, batch)?,
         BenchCmd::Desk { llts, items } => bench::desk(llts, items)?,
+        BenchCmd::Memory { terms, replay_rows } => bench::memory(terms, replay_rows)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,13 +36,18 @@ pub struct Memory {
     pub seq: i64,
 }
 
-/// Best similarity per LLT from the memory, and which entry gave it.
+/// What the memory recalls for a batch of queries: for each (query row, LLT) among the nearest
+/// remembered terms, the best similarity and the entry that gave it.
 pub struct Recall {
-    /// [batch, labels] the best of each LLT's confirmed terms (-2 where it has none).
-    pub by_label: Tensor,
-    /// [batch, n] similarity to every entry (for evidence), on the CPU.
-    pub sims: Tensor,
+    pub best: HashMap<(i64, usize), (f64, usize)>,
 }
+
+/// Remembered terms considered per query: the nearest ones. An LLT whose confirmed terms are all
+/// farther than these is scored by its own name, as without a memory.
+pub const NEAREST: i64 = 64;
+
+/// Rows kept free after a desk start's load, so learning a confirmed term is one row copy.
+const HEADROOM: i64 = 4096;
 
 fn cache_file(dir: &Path, fingerprint: &str) -> PathBuf {
     dir.join(format!("memory-{fingerprint}.safetensors"))
@@ -61,16 +66,10 @@ impl Memory {
         self.len() == 0
     }
 
-    /// Learns synonym changes (new, revised or held), embedding only terms not yet known; returns
-    /// how many terms were new. `label_of` maps an LLT code to its dense-index row (None: not a
-    /// current LLT).
-    pub fn learn(
-        &mut self,
-        changes: &[Synonym],
-        encoder: &Encoder,
-        label_of: &dyn Fn(u32) -> Option<usize>,
-        cached: &HashMap<String, Tensor>,
-    ) -> Result<usize> {
+    /// Learns synonym changes (new, revised or held), embedding only terms neither known nor in
+    /// `cache`; returns how many terms were new. `label_of` maps an LLT code to its dense-index
+    /// row (None: not a current LLT).
+    pub fn learn(&mut self, changes: &[Synonym], encoder: &Encoder, label_of: &dyn Fn(u32) -> Option<usize>, cache: &Cache) -> Result<usize> {
         let mut fresh: Vec<&Synonym> = Vec::new();
         for s in changes {
             let label = if s.hold.is_none() { label_of(s.llt_code) } else { None };
@@ -84,41 +83,69 @@ impl Memory {
             }
             self.seq = self.seq.max(s.seq);
         }
+        fresh.dedup_by(|a, b| a.term == b.term);
         if fresh.is_empty() {
             return Ok(0);
         }
-        let missing: Vec<&str> = fresh.iter().map(|s| s.term.as_str()).filter(|t| !cached.contains_key(*t)).collect();
-        let embedded = if missing.is_empty() { None } else { Some(encoder.embed(&missing, 128, None)?) };
+        // One gather from [cache; newly embedded] instead of a copy per term: a desk start with
+        // 100,000 cached terms.
+        let missing: Vec<&str> = fresh.iter().map(|s| s.term.as_str()).filter(|t| !cache.rows.contains_key(*t)).collect();
+        let n_cache = cache.emb.as_ref().map_or(0, |e| e.size()[0]);
+        let mut sources: Vec<Tensor> = cache.emb.iter().map(|e| e.to_kind(Kind::Float)).collect();
+        if !missing.is_empty() {
+            sources.push(encoder.embed(&missing, 128, None)?.to_device(Device::Cpu).to_kind(Kind::Float));
+        }
         let mut k = 0;
-        for s in &fresh {
-            let row = match cached.get(&s.term) {
-                Some(t) => t.shallow_clone(),
+        let index: Vec<i64> = fresh
+            .iter()
+            .map(|s| match cache.rows.get(&s.term) {
+                Some(&row) => row as i64,
                 None => {
                     k += 1;
-                    embedded.as_ref().expect("embedded the missing terms").get(k - 1)
+                    n_cache + k - 1
                 }
-            };
-            self.remember(&s.term, label_of(s.llt_code), s.external_id.clone(), &row);
-        }
+            })
+            .collect();
+        let all = if sources.len() == 1 { sources.remove(0) } else { Tensor::cat(&sources, 0) };
+        // Usually the cache holds exactly these terms in this order: no gather needed.
+        let in_order = index.len() as i64 == all.size()[0] && index.iter().enumerate().all(|(i, &r)| r == i as i64);
+        let block = if in_order { all } else { all.index_select(0, &Tensor::from_slice(&index)) };
+        self.append(&fresh.iter().map(|s| (s.term.clone(), label_of(s.llt_code), s.external_id.clone())).collect::<Vec<_>>(), &block);
         Ok(fresh.len())
+    }
+
+    /// Appends new terms with their unit embeddings (`block`: [k, hidden]).
+    fn append(&mut self, terms: &[(String, Option<usize>, Option<String>)], block: &Tensor) {
+        let (n, k) = (self.entries.len() as i64, terms.len() as i64);
+        let capacity = self.emb.size()[0];
+        if capacity == 0 {
+            // The first block (a desk start) with room for the next terms the team confirms: one
+            // copy now, none per learned term until the room is used.
+            let room = Tensor::zeros([HEADROOM, self.emb.size()[1]], (Kind::Float, self.emb.device()));
+            self.emb = Tensor::cat(&[block.to_device(self.emb.device()).to_kind(Kind::Float), room], 0);
+        } else if n + k > capacity {
+            let grow = Tensor::zeros([(n + k).max(2 * capacity).max(64) - capacity, self.emb.size()[1]], (Kind::Float, self.emb.device()));
+            self.emb = Tensor::cat(&[self.emb.shallow_clone(), grow], 0);
+        }
+        if capacity > 0 {
+            self.emb.narrow(0, n, k).copy_(&block.to_device(self.emb.device()).to_kind(Kind::Float));
+        }
+        for (term, label, item) in terms {
+            self.by_term.insert(term.clone(), self.entries.len());
+            self.entries.push(Remembered { term: term.clone(), label: *label, item: item.clone() });
+        }
     }
 
     /// Remembers one term with its unit embedding (`emb`: [hidden]), or moves a known term to
     /// another label (None: held, forgotten until it comes back).
     pub fn remember(&mut self, term: &str, label: Option<usize>, item: Option<String>, emb: &Tensor) {
-        if let Some(&i) = self.by_term.get(term) {
-            self.entries[i].label = label;
-            self.entries[i].item = item;
-            return;
+        match self.by_term.get(term) {
+            Some(&i) => {
+                self.entries[i].label = label;
+                self.entries[i].item = item;
+            }
+            None => self.append(&[(term.to_string(), label, item)], &emb.unsqueeze(0)),
         }
-        let n = self.entries.len() as i64;
-        if n == self.emb.size()[0] {
-            let grow = Tensor::zeros([n.max(64), self.emb.size()[1]], (Kind::Float, self.emb.device()));
-            self.emb = Tensor::cat(&[self.emb.shallow_clone(), grow], 0);
-        }
-        self.emb.get(n).copy_(&emb.to_device(self.emb.device()).to_kind(Kind::Float));
-        self.by_term.insert(term.to_string(), self.entries.len());
-        self.entries.push(Remembered { term: term.to_string(), label, item });
     }
 
     /// The rows in use.
@@ -126,43 +153,46 @@ impl Memory {
         self.emb.narrow(0, 0, self.entries.len() as i64)
     }
 
-    /// Each LLT's best similarity over its remembered terms, for unit query rows `q` [b, hidden].
-    pub fn recall(&self, q: &Tensor, labels: usize) -> Option<Recall> {
+    /// The nearest remembered terms of each unit query row `q` [b, hidden], best per LLT.
+    /// (Computed from a top-k on the device and a short loop on the host: libtorch's per-index
+    /// max reductions are beta APIs that print warnings, which would scribble on the desk.)
+    pub fn recall(&self, q: &Tensor) -> Option<Recall> {
         if self.is_empty() {
             return None;
         }
         let sims = q.matmul(&self.used().tr()).to_kind(Kind::Float);
-        let b = q.size()[0];
-        // Held entries go to an extra column that is dropped afterwards.
-        let idx: Vec<i64> = self.entries.iter().map(|e| e.label.map_or(labels as i64, |l| l as i64)).collect();
-        let index = Tensor::from_slice(&idx).to_device(q.device());
-        let base = Tensor::full([b, labels as i64 + 1], -2.0, (Kind::Float, q.device()));
-        let by_label = base.index_reduce(1, &index, &sims, "amax", true).narrow(1, 0, labels as i64);
-        Some(Recall { by_label, sims: sims.to_device(Device::Cpu) })
+        let k = NEAREST.min(self.entries.len() as i64);
+        let (vals, idx) = sims.topk(k, -1, true, true);
+        let (vals, idx) = (vals.to_device(Device::Cpu).to_kind(Kind::Double), idx.to_device(Device::Cpu));
+        let mut best: HashMap<(i64, usize), (f64, usize)> = HashMap::new();
+        for b in 0..q.size()[0] {
+            let v: Vec<f64> = Vec::<f64>::try_from(vals.get(b)).unwrap_or_default();
+            let ix: Vec<i64> = Vec::<i64>::try_from(idx.get(b)).unwrap_or_default();
+            for (sim, e) in v.into_iter().zip(ix) {
+                let Some(label) = self.entries[e as usize].label else { continue };
+                // Best first: the first entry seen for a label is its best.
+                best.entry((b, label)).or_insert((sim, e as usize));
+            }
+        }
+        Some(Recall { best })
     }
 
     /// The remembered term that gave `label` its memory score for query row `b`, with its
     /// similarity.
     pub fn evidence(&self, recall: &Recall, b: i64, label: usize) -> Option<(&Remembered, f64)> {
-        self.entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.label == Some(label))
-            .map(|(i, e)| (e, recall.sims.double_value(&[b, i as i64])))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
+        recall.best.get(&(b, label)).map(|&(sim, e)| (&self.entries[e], sim))
     }
 
-    /// Embeddings saved by `save_cache`, by term (reading a cache that is missing or broken
-    /// just means embedding again).
-    pub fn read_cache(dir: &Path, fingerprint: &str) -> HashMap<String, Tensor> {
+    /// Embeddings saved by `save_cache` (a missing or broken cache just means embedding again).
+    pub fn read_cache(dir: &Path, fingerprint: &str) -> Cache {
         let file = cache_file(dir, fingerprint);
         let terms: Option<Vec<String>> = std::fs::read_to_string(file.with_extension("json")).ok().and_then(|t| serde_json::from_str(&t).ok());
         let emb = Tensor::read_safetensors(&file).ok().and_then(|mut v| v.pop()).map(|(_, t)| t);
         match (terms, emb) {
             (Some(terms), Some(emb)) if emb.size().first() == Some(&(terms.len() as i64)) => {
-                terms.into_iter().enumerate().map(|(i, t)| (t, emb.get(i as i64))).collect()
+                Cache { rows: terms.into_iter().enumerate().map(|(i, t)| (t, i)).collect(), emb: Some(emb) }
             }
-            _ => HashMap::new(),
+            _ => Cache::default(),
         }
     }
 
@@ -179,6 +209,13 @@ impl Memory {
         std::fs::rename(&tmp, &file)?;
         Ok(())
     }
+}
+
+/// Embeddings read from the disk cache: row of each term in `emb`.
+#[derive(Default)]
+pub struct Cache {
+    pub rows: HashMap<String, usize>,
+    pub emb: Option<Tensor>,
 }
 
 /// The dense-index row of each current LLT code.

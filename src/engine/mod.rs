@@ -190,11 +190,11 @@ impl Engine {
         let first = self.memory.entries.is_empty();
         let cached = match (&self.memory_cache, first) {
             (Some((dir, fp)), true) => Memory::read_cache(dir, fp),
-            _ => HashMap::new(),
+            _ => memory::Cache::default(),
         };
         let labels = &self.labels;
         self.memory.learn(&changes, &self.encoder, &|code| labels.get(&code).copied(), &cached)?;
-        let embedded = self.memory.entries.iter().any(|e| !cached.contains_key(&e.term));
+        let embedded = self.memory.entries.iter().any(|e| !cached.rows.contains_key(&e.term));
         if let (Some((dir, fp)), true) = (&self.memory_cache, first && embedded) {
             // A failed cache write only costs embedding again next time.
             let _ = self.memory.save_cache(dir, fp);
@@ -216,10 +216,19 @@ impl Engine {
     /// Similarity of each query row to every LLT: the best of its name and its remembered terms.
     fn similarities(&self, q: &Tensor) -> (Tensor, Option<Recall>) {
         let names = self.index.similarities(q);
-        match self.memory.recall(q, self.index.llts.len()) {
-            Some(r) => (names.maximum(&r.by_label), Some(r)),
-            None => (names, None),
+        let Some(recall) = self.memory.recall(q) else { return (names, None) };
+        let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
+        for (&(b, label), &(sim, _)) in &recall.best {
+            rows.push(b);
+            cols.push(label as i64);
+            vals.push(sim as f32);
         }
+        let (rows, cols) = (Tensor::from_slice(&rows).to_device(q.device()), Tensor::from_slice(&cols).to_device(q.device()));
+        let current = names.index(&[Some(&rows), Some(&cols)]);
+        let better = current.maximum(&Tensor::from_slice(&vals).to_device(q.device()));
+        let mut combined = names.copy();
+        let _ = combined.index_put_(&[Some(rows), Some(cols)], &better, false);
+        (combined, Some(recall))
     }
 
     /// "like 'TERM', ITEM" when the memory, not the LLT's own name, gave `label` its score.

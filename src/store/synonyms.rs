@@ -239,8 +239,8 @@ impl Store {
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let now = super::now();
-        for r in rows {
-            let seq = next_seq(&tx)?;
+        let first = next_seq(&tx)?;
+        for (seq, r) in (first..).zip(rows) {
             tx.execute(
                 "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6)
                  ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0, item_id = NULL, external_id = NULL,

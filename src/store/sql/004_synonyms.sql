@@ -19,7 +19,8 @@ CREATE TABLE synonym (
     seq INTEGER NOT NULL,
     PRIMARY KEY (term, meddra_version)
 );
-CREATE INDEX synonym_seq ON synonym(meddra_version, seq);
+CREATE INDEX synonym_version_seq ON synonym(meddra_version, seq);
+CREATE INDEX synonym_seq ON synonym(seq);
 
 -- Items carry their normalised term, so identical terms are found, grouped and coded together.
 ALTER TABLE item ADD COLUMN term_key TEXT;
