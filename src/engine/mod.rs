@@ -59,6 +59,8 @@ pub struct Candidate {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CandidateSet {
     pub rows: Vec<Candidate>,
+    /// How much the trained fusion counts for this term (`gate`).
+    pub gate: f64,
     /// Candidates the memory put there (label -> evidence).
     pub evidence: HashMap<usize, String>,
     pub entropy: f64,
@@ -66,7 +68,38 @@ pub struct CandidateSet {
     pub ensemble: Vec<u32>,
 }
 
+/// The per-term gate of a trained model's fusion: how close the term is to what the model and the
+/// team know (its best similarity to an LLT name, all of which the ensemble trained on, or to a
+/// confirmed term), ramped from 0 at `GATE_LOW` to 1 at `GATE_HIGH`. A fixed rule, not fitted (no
+/// held-out set of terms unlike the training data exists to fit it on): with all-MiniLM-L6-v2 a
+/// cosine below 0.5 means the nearest known term is typically unrelated, above 0.8 a paraphrase.
+/// Below the ramp the proposals are the untuned dense index's, so a trained model cannot be worse
+/// than it on terms unlike anything it or the team has seen.
+pub const GATE_LOW: f64 = 0.5;
+pub const GATE_HIGH: f64 = 0.8;
+
+pub fn gate(nearest: f64) -> f64 {
+    ((nearest - GATE_LOW) / (GATE_HIGH - GATE_LOW)).clamp(0.0, 1.0)
+}
+
 impl CandidateSet {
+    /// Ranked with the fusion for `gate` and the untuned dense similarity for the rest
+    /// (`gate` 1: exactly `ranked`; 0: the dense index's order), best first.
+    pub fn ranked_gated(&self, f: Fusion, gate: f64) -> Vec<(usize, f64, f64)> {
+        if gate >= 1.0 {
+            return self.ranked(f);
+        }
+        let mut s: Vec<(usize, f64)> = self
+            .rows
+            .iter()
+            .map(|c| (c.label, gate * (f.w_ensemble * c.ln_p + f.w_xtars * c.xtars + f.w_dense * c.dense) / f.temperature + (1.0 - gate) * c.dense))
+            .collect();
+        s.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let max = s.first().map_or(0.0, |x| x.1);
+        let z: f64 = s.iter().map(|(_, v)| (v - max).exp()).sum();
+        s.into_iter().map(|(l, v)| (l, v, (v - max).exp() / z)).collect()
+    }
+
     /// (label, fused score, confidence), best first.
     pub fn ranked(&self, f: Fusion) -> Vec<(usize, f64, f64)> {
         let mut s: Vec<(usize, f64)> = self.rows.iter().map(|c| (c.label, f.w_ensemble * c.ln_p + f.w_xtars * c.xtars + f.w_dense * c.dense)).collect();
@@ -277,7 +310,9 @@ impl Engine {
     /// without a model.
     pub fn propose_with(&self, terms: &[&str], fusion: Option<Fusion>) -> Result<Vec<TermProposals>> {
         match &self.trained {
-            Some(t) => self.propose_trained(t, terms, fusion.unwrap_or(t.manifest.fusion)),
+            // The model's own fusion is gated per term; a fusion asked for (one component alone)
+            // is not.
+            Some(t) => self.propose_trained(t, terms, fusion.unwrap_or(t.manifest.fusion), fusion.is_none()),
             None => self.propose_dense(terms),
         }
     }
@@ -325,7 +360,10 @@ impl Engine {
                 .collect();
             let code = |i: &i64| self.dict.llts[self.index.llts[*i as usize]].code;
             let evidence = c.iter().filter_map(|&i| Some((i as usize, self.evidence(recall.as_ref(), b, i as usize, names.double_value(&[b, i]))?))).collect();
+            // The nearest known term: the best of the combined similarities (names and memory).
+            let nearest = dense.first().map_or(0.0, |&i| sims.double_value(&[b, i]));
             sets.push(CandidateSet {
+                gate: gate(nearest),
                 evidence,
                 rows,
                 entropy: entropy.double_value(&[b]),
@@ -353,12 +391,12 @@ impl Engine {
         Ok(sets)
     }
 
-    fn propose_trained(&self, t: &Trained, terms: &[&str], fusion: Fusion) -> Result<Vec<TermProposals>> {
+    fn propose_trained(&self, t: &Trained, terms: &[&str], fusion: Fusion, gated: bool) -> Result<Vec<TermProposals>> {
         let sets = self.candidates(t, terms, fusion.w_xtars != 0.0)?;
         Ok(sets
             .into_iter()
             .map(|s| {
-                let ranked = s.ranked(fusion);
+                let ranked = if gated { s.ranked_gated(fusion, s.gate) } else { s.ranked(fusion) };
                 let proposals = ranked
                     .iter()
                     .take(TOP)
@@ -427,5 +465,28 @@ impl TermProposals {
             proposals: self.proposals.clone(),
             computed_at: crate::store::now(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(gate: f64) -> CandidateSet {
+        // Label 0: the ensemble's choice; label 1: the dense index's.
+        let rows = vec![Candidate { label: 0, ln_p: -0.1, xtars: 2.0, dense: 10.0 }, Candidate { label: 1, ln_p: -3.0, xtars: -1.0, dense: 14.0 }];
+        CandidateSet { rows, gate, evidence: HashMap::new(), entropy: 0.5, dense: vec![], ensemble: vec![] }
+    }
+
+    #[test]
+    fn the_gate_moves_from_the_dense_index_to_the_trained_fusion() {
+        assert_eq!((gate(0.3), gate(0.5), gate(0.65), gate(0.8), gate(0.95)), (0.0, 0.0, 0.5, 1.0, 1.0));
+        let f = Fusion { w_ensemble: 1.0, w_xtars: 1.0, w_dense: 0.0, temperature: 0.5 };
+        assert_eq!(set(1.0).ranked_gated(f, 1.0), set(1.0).ranked(f), "gate 1: the trained fusion as it is");
+        assert_eq!(set(1.0).ranked(f)[0].0, 0);
+        let dense_only = set(0.0).ranked_gated(f, 0.0);
+        assert_eq!(dense_only[0].0, 1, "gate 0: the dense index's order");
+        let zero_shot = (14.0f64 - 10.0).exp();
+        assert!((dense_only[0].2 - zero_shot / (1.0 + zero_shot)).abs() < 1e-12, "and its confidence (softmax of cos/0.05)");
     }
 }

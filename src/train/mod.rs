@@ -455,6 +455,7 @@ mod tests {
         // Two candidates per term; xtars ranks gold first, dense ranks it second.
         let sets: Vec<CandidateSet> = (0..10)
             .map(|_| CandidateSet {
+                gate: 1.0,
                 evidence: Default::default(),
                 rows: vec![
                     engine::Candidate { label: 0, ln_p: -1.0, xtars: 3.0, dense: 1.0 },
