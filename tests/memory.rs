@@ -6,11 +6,6 @@ mod common;
 use common::*;
 use std::fs;
 
-fn llt_code(name: &str) -> String {
-    let text = fs::read_to_string(demo_dir().join("MedAscii/llt.asc")).unwrap();
-    text.lines().find(|l| l.split('$').nth(1) == Some(name)).unwrap().split('$').next().unwrap().to_string()
-}
-
 /// The first proposal line of `predict` (rank, confidence, code, name ...).
 fn top(out: &str) -> &str {
     out.lines().find(|l| l.trim_start().starts_with("1.")).unwrap()

@@ -6,11 +6,6 @@ mod common;
 use common::*;
 use std::fs;
 
-fn llt_code(name: &str) -> String {
-    let text = fs::read_to_string(demo_dir().join("MedAscii/llt.asc")).unwrap();
-    text.lines().find(|l| l.split('$').nth(1) == Some(name)).unwrap().split('$').next().unwrap().to_string()
-}
-
 /// Demo dictionary, users, and a queue where "achy head" and "Throbbing head!!" repeat.
 fn setup() -> Env {
     let env = Env::new();

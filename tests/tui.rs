@@ -72,6 +72,17 @@ fn render(app: &App, w: u16, h: u16) -> String {
     (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>() + "\n").collect()
 }
 
+/// The background worker with a tiny random encoder (fast; its proposals mean nothing).
+fn tiny_worker(db: &std::path::Path) -> worker::Worker {
+    let tok = Arc::new(medcoder::model::tokenize::Tok::load(&medcoder::model::default_base_dir().join("tokenizer.json")).unwrap());
+    let dict = Arc::new(Store::open(db).unwrap().active_dictionary().unwrap());
+    worker::spawn(db.to_path_buf(), move || {
+        let cfg = medcoder::model::bert::BertConfig::tiny(tok.vocab_size() as i64);
+        let enc = medcoder::model::Encoder::random(&cfg, tok, tch::Device::Cpu);
+        medcoder::engine::Engine::from_parts(dict, enc, "tiny-random")
+    })
+}
+
 fn key(app: &mut App, c: KeyCode) {
     app.on_key(KeyEvent::new(c, KeyModifiers::NONE));
 }
@@ -369,13 +380,7 @@ fn proposals_fill_in_from_the_background_worker() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
-    let tok = Arc::new(medcoder::model::tokenize::Tok::load(&medcoder::model::default_base_dir().join("tokenizer.json")).unwrap());
-    let dict = Arc::new(Store::open(&db).unwrap().active_dictionary().unwrap());
-    let w = worker::spawn(db.clone(), move || {
-        let cfg = medcoder::model::bert::BertConfig::tiny(tok.vocab_size() as i64);
-        let enc = medcoder::model::Encoder::random(&cfg, tok, tch::Device::Cpu);
-        medcoder::engine::Engine::from_parts(dict, enc, "tiny-random")
-    });
+    let w = tiny_worker(&db);
     app.attach_worker(w.jobs.clone());
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
@@ -512,13 +517,7 @@ fn footers_fit_80_columns_and_every_footer_key_is_bound() {
 fn a_batch_that_fails_is_retried_per_item_and_a_dead_worker_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let tok = Arc::new(medcoder::model::tokenize::Tok::load(&medcoder::model::default_base_dir().join("tokenizer.json")).unwrap());
-    let dict = Arc::new(Store::open(&db).unwrap().active_dictionary().unwrap());
-    let w = worker::spawn(db.clone(), move || {
-        let cfg = medcoder::model::bert::BertConfig::tiny(tok.vocab_size() as i64);
-        let enc = medcoder::model::Encoder::random(&cfg, tok, tch::Device::Cpu);
-        medcoder::engine::Engine::from_parts(dict, enc, "tiny-random")
-    });
+    let w = tiny_worker(&db);
     let store = Store::open(&db).unwrap();
     let (q2, q3) = (store.item("Q2").unwrap().id, store.item("Q3").unwrap().id);
     // Item 999 does not exist: storing its proposals fails, which fails the batch as a whole.

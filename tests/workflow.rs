@@ -6,11 +6,6 @@ use common::*;
 use std::fs;
 use std::process::{Command, Stdio};
 
-fn llt_code(name: &str) -> String {
-    let text = fs::read_to_string(demo_dir().join("MedAscii/llt.asc")).unwrap();
-    text.lines().find(|l| l.split('$').nth(1) == Some(name)).unwrap().split('$').next().unwrap().to_string()
-}
-
 /// Demo dictionary, users admin/alice (coder)/bob/carol (reviewers), and a small queue.
 fn setup() -> Env {
     let env = Env::new();

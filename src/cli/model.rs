@@ -191,6 +191,10 @@ pub fn eval(db: &Path, a: EvalArgs) -> Result<ExitCode> {
     let mut runs = vec![("final", None)];
     if components {
         runs.extend(crate::engine::component_fusions().into_iter().map(|(n, f)| (n, Some(f))));
+        // The model's fusion without the per-term gate, to show what the gate changes.
+        if let Some(t) = &engine.trained {
+            runs.push(("fusion, not gated", Some(t.manifest.fusion)));
+        }
     }
     let mut reports = Vec::new();
     for (name, fusion) in runs {

@@ -74,6 +74,12 @@ pub fn copy_demo(dst: &Path) -> PathBuf {
     to
 }
 
+/// The code of a demo LLT, by name.
+pub fn llt_code(name: &str) -> String {
+    let text = std::fs::read_to_string(demo_dir().join("MedAscii/llt.asc")).unwrap();
+    text.lines().find(|l| l.split('$').nth(1) == Some(name)).unwrap().split('$').next().unwrap().to_string()
+}
+
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
