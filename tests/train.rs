@@ -78,11 +78,14 @@ fn trained_model_is_saved_complete_and_used_by_the_engine() {
     assert_eq!(m.seeds.len(), 2);
     assert_eq!(m.base_fingerprint, base.fingerprint().unwrap());
     let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["labels.json", "member-0.safetensors", "member-1.safetensors", "train_terms.txt", "xtars.safetensors"]);
+    assert_eq!(names, ["coded_terms.txt", "labels.json", "member-0.safetensors", "member-1.safetensors", "train_terms.txt", "xtars.safetensors"]);
     assert!(m.files.iter().all(|f| f.sha256.len() == 64 && f.bytes > 0));
     assert_eq!(m.validation.iter().map(|c| c.component.as_str()).collect::<Vec<_>>(), ["dense (untuned)", "ensemble", "xtars", "fusion"]);
     let train_terms = std::fs::read_to_string(out.dir.join("train_terms.txt")).unwrap();
     assert!(train_terms.contains("leg pain\n") && train_terms.contains("sore leg"));
+    // The gate's reference: the coded terms alone, not the LLT names.
+    let coded_terms = std::fs::read_to_string(out.dir.join("coded_terms.txt")).unwrap();
+    assert_eq!((coded_terms.lines().count(), coded_terms.contains("sore leg 7\n"), coded_terms.contains("leg pain\n")), (40, true, false));
 
     let engine = Engine::load(dict.clone(), &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).unwrap();
     assert_eq!(engine.model_version, m.id);
@@ -98,6 +101,7 @@ fn trained_model_is_saved_complete_and_used_by_the_engine() {
         assert!(t.proposals.iter().all(|s| dict.llt(s.llt_code).unwrap().current), "never a non-current LLT");
         assert_eq!(t.ensemble_candidates.len(), 10);
     }
+    assert!(engine.trained.as_ref().unwrap().coded.as_ref().is_some_and(|c| c.size()[0] == 40), "the gate's reference is loaded");
 }
 
 #[test]

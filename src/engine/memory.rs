@@ -49,8 +49,38 @@ pub const NEAREST: i64 = 64;
 /// Rows kept free after a desk start's load, so learning a confirmed term is one row copy.
 const HEADROOM: i64 = 4096;
 
-fn cache_file(dir: &Path, fingerprint: &str) -> PathBuf {
-    dir.join(format!("memory-{fingerprint}.safetensors"))
+fn cache_file(dir: &Path, key: &str) -> PathBuf {
+    dir.join(format!("memory-{key}.safetensors"))
+}
+
+/// Unit embeddings of `terms` (rows in order), from the cache file named by `key` when it holds
+/// exactly these terms, else embedded and cached.
+pub fn embed_cached(encoder: &Encoder, terms: &[String], dir: Option<&Path>, key: &str) -> Result<Tensor> {
+    if let Some(d) = dir {
+        let c = Memory::read_cache(d, key);
+        if let Some(emb) = c.emb.filter(|_| c.rows.len() == terms.len() && terms.iter().enumerate().all(|(i, t)| c.rows.get(t) == Some(&i))) {
+            return Ok(emb.to_device(encoder.device()));
+        }
+    }
+    let refs: Vec<&str> = terms.iter().map(String::as_str).collect();
+    let emb = encoder.embed(&refs, 128, None)?;
+    if let Some(d) = dir {
+        // A failed cache write only costs embedding again next time.
+        let _ = write_cache(d, key, terms, &emb);
+    }
+    Ok(emb)
+}
+
+fn write_cache(dir: &Path, key: &str, terms: &[String], emb: &Tensor) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let file = cache_file(dir, key);
+    // Temporary names first: an interrupted write leaves the old cache, not a broken one.
+    let tmp = file.with_extension("tmp");
+    Tensor::write_safetensors(&[("emb", &emb.to_device(Device::Cpu))], &tmp)?;
+    std::fs::write(file.with_extension("json.tmp"), serde_json::to_string(terms)?)?;
+    std::fs::rename(file.with_extension("json.tmp"), file.with_extension("json"))?;
+    std::fs::rename(&tmp, &file)?;
+    Ok(())
 }
 
 impl Memory {
@@ -198,16 +228,14 @@ impl Memory {
 
     /// Saves every remembered term's embedding, so the next start embeds only new terms.
     pub fn save_cache(&self, dir: &Path, fingerprint: &str) -> Result<()> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let file = cache_file(dir, fingerprint);
-        let terms: Vec<&str> = self.entries.iter().map(|e| e.term.as_str()).collect();
-        // Temporary names first: an interrupted write leaves the old cache, not a broken one.
-        let tmp = file.with_extension("tmp");
-        Tensor::write_safetensors(&[("emb", &self.used().to_device(Device::Cpu))], &tmp)?;
-        std::fs::write(file.with_extension("json.tmp"), serde_json::to_string(&terms)?)?;
-        std::fs::rename(file.with_extension("json.tmp"), file.with_extension("json"))?;
-        std::fs::rename(&tmp, &file)?;
-        Ok(())
+        let terms: Vec<String> = self.entries.iter().map(|e| e.term.clone()).collect();
+        write_cache(dir, fingerprint, &terms, &self.used())
+    }
+
+    /// The best similarity of each query row to any remembered term (-1 with none): how close
+    /// the term is to what the team has confirmed.
+    pub fn nearest(&self, recall: Option<&Recall>, b: i64) -> f64 {
+        recall.and_then(|r| r.best.iter().filter(|((row, _), _)| *row == b).map(|(_, (sim, _))| *sim).reduce(f64::max)).unwrap_or(-1.0)
     }
 }
 

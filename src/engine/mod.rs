@@ -27,6 +27,10 @@ pub struct Trained {
     pub members: Vec<Classifier>,
     pub xtars: CrossEncoder,
     pub manifest: Manifest,
+    /// Unit embeddings of the coded terms the model trained on (labelled files, synonyms, the
+    /// team's decisions; not the LLT names): the reference of the per-term gate. None for models
+    /// trained before the gate: their fusion is not gated.
+    pub coded: Option<Tensor>,
 }
 
 /// Scores from each stage alone, for `eval --components`.
@@ -68,13 +72,13 @@ pub struct CandidateSet {
     pub ensemble: Vec<u32>,
 }
 
-/// The per-term gate of a trained model's fusion: how close the term is to what the model and the
-/// team know (its best similarity to an LLT name, all of which the ensemble trained on, or to a
-/// confirmed term), ramped from 0 at `GATE_LOW` to 1 at `GATE_HIGH`. A fixed rule, not fitted (no
-/// held-out set of terms unlike the training data exists to fit it on): with all-MiniLM-L6-v2 a
-/// cosine below 0.5 means the nearest known term is typically unrelated, above 0.8 a paraphrase.
-/// Below the ramp the proposals are the untuned dense index's, so a trained model cannot be worse
-/// than it on terms unlike anything it or the team has seen.
+/// The per-term gate of a trained model's fusion: how close the term is to the coded terms the
+/// model trained on or the team has confirmed since (its nearest neighbour's cosine), ramped from 0
+/// at `GATE_LOW` to 1 at `GATE_HIGH`. Not LLT names: every model trains on them, and nearness to a
+/// name did not mean the model knew the term's wording (EVALUATION.md). A fixed rule, not fitted:
+/// with all-MiniLM-L6-v2 a cosine below 0.5 means the nearest term is typically unrelated, above
+/// 0.8 a paraphrase. Below the ramp the proposals are the untuned dense index's, so a trained model
+/// cannot be worse than it on terms unlike anything it or the team has coded.
 pub const GATE_LOW: f64 = 0.5;
 pub const GATE_HIGH: f64 = 0.8;
 
@@ -192,7 +196,14 @@ impl Engine {
             .map(|i| Classifier::load(&dir.join(format!("member-{i}.safetensors")), &m.bert_config, tok.clone(), codes.len() as i64, device))
             .collect::<Result<Vec<_>>>()?;
         let xtars = CrossEncoder::load(&dir.join("xtars.safetensors"), &m.bert_config, tok, device)?;
-        Ok(engine.with_trained(Trained { members, xtars, manifest: m }))
+        let coded = match std::fs::read_to_string(dir.join("coded_terms.txt")) {
+            Ok(text) => {
+                let terms: Vec<String> = text.lines().map(str::to_string).collect();
+                Some(memory::embed_cached(&engine.encoder, &terms, Some(&data_dir.join("cache")), &format!("coded-{}", m.id))?)
+            }
+            Err(_) => None,
+        };
+        Ok(engine.with_trained(Trained { members, xtars, manifest: m, coded }))
     }
 
     /// The engine for a stored dictionary version (default: the active one) with the installed
@@ -318,8 +329,8 @@ impl Engine {
     }
 
     /// Ensemble mean probabilities [batch, labels], similarities [batch, labels] (names and
-    /// remembered terms), the names' alone, and the memory's recall.
-    fn component_scores(&self, t: &Trained, terms: &[&str]) -> Result<(Tensor, Tensor, Tensor, Option<Recall>)> {
+    /// remembered terms), the names' alone, the memory's recall, and the query embeddings.
+    fn component_scores(&self, t: &Trained, terms: &[&str]) -> Result<(Tensor, Tensor, Tensor, Option<Recall>, Tensor)> {
         let _guard = tch::no_grad_guard();
         let q = self.encoder.embed(terms, 64, None)?;
         let names = self.index.similarities(&q);
@@ -329,13 +340,19 @@ impl Engine {
             let chunk: Vec<&str> = idx.iter().map(|&i| terms[i]).collect();
             Ok(crate::model::classifier::mean_softmax(&t.members, &self.encoder.tok.encode(&chunk, self.device)?))
         })?;
-        Ok((p, sims, names, recall))
+        Ok((p, sims, names, recall, q))
     }
 
     /// Every candidate of every term with its component scores, plus the ensemble entropy and
     /// the two candidate lists. Shared by proposing and by fitting the fusion.
     pub fn candidates(&self, t: &Trained, terms: &[&str], with_xtars: bool) -> Result<Vec<CandidateSet>> {
-        let (p, sims, names, recall) = self.component_scores(t, terms)?;
+        let (p, sims, names, recall, q) = self.component_scores(t, terms)?;
+        // Each term's best cosine to the model's coded training terms.
+        let nearest_coded: Option<Vec<f64>> = match &t.coded {
+            Some(c) if c.size()[0] > 0 => Some(Vec::<f64>::try_from(q.matmul(&c.tr()).amax(-1, false).to_device(Device::Cpu).to_kind(Kind::Double))?),
+            Some(_) => Some(vec![-1.0; terms.len()]),
+            None => None,
+        };
         let entropy = -(&p * p.clamp_min(1e-12).log()).sum_dim_intlist(-1, false, Kind::Float);
         let n = (self.candidates as i64).min(self.index.llts.len() as i64);
         let (_, ens_top) = p.topk(n, -1, true, true);
@@ -360,10 +377,9 @@ impl Engine {
                 .collect();
             let code = |i: &i64| self.dict.llts[self.index.llts[*i as usize]].code;
             let evidence = c.iter().filter_map(|&i| Some((i as usize, self.evidence(recall.as_ref(), b, i as usize, names.double_value(&[b, i]))?))).collect();
-            // The nearest known term: the best of the combined similarities (names and memory).
-            let nearest = dense.first().map_or(0.0, |&i| sims.double_value(&[b, i]));
+            let nearest = nearest_coded.as_ref().map(|n| n[b as usize].max(self.memory.nearest(recall.as_ref(), b)));
             sets.push(CandidateSet {
-                gate: gate(nearest),
+                gate: nearest.map_or(1.0, gate),
                 evidence,
                 rows,
                 entropy: entropy.double_value(&[b]),

@@ -401,7 +401,12 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         training_seconds: 0.0,
         files: vec![],
     };
-    let engine = Engine::from_index(dict.clone(), untuned, label_emb.shallow_clone(), &id).with_trained(Trained { members, xtars, manifest: manifest.clone() });
+    let engine = Engine::from_index(dict.clone(), untuned, label_emb.shallow_clone(), &id).with_trained(Trained {
+        members,
+        xtars,
+        manifest: manifest.clone(),
+        coded: None,
+    });
     let t = engine.trained.as_ref().expect("just set");
     let vterms: Vec<&str> = ts.valid.iter().map(|s| s.term.as_str()).collect();
     let mut sets = Vec::new();
@@ -434,6 +439,12 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
     let mut seen: Vec<&String> = ts.seen_terms.iter().collect();
     seen.sort();
     std::fs::write(staging.dir.join("train_terms.txt"), seen.iter().map(|s| format!("{s}\n")).collect::<String>())?;
+    // The coded terms alone (not the LLT names and their copies): the reference of the engine's
+    // per-term gate.
+    let mut coded_terms: Vec<String> = coded.iter().map(|c| crate::text::normalize(&c.term)).filter(|t| !t.is_empty()).collect();
+    coded_terms.sort();
+    coded_terms.dedup();
+    std::fs::write(staging.dir.join("coded_terms.txt"), coded_terms.iter().map(|s| format!("{s}\n")).collect::<String>())?;
     let (dir, manifest) = staging.commit(manifest)?;
     Ok(Outcome { dir, manifest })
 }
