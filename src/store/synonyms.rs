@@ -1,16 +1,16 @@
 //! The synonym list (verbatim term assignments). A confirmed decision makes its normalised
 //! reported term a synonym of its LLT for that dictionary version; a proposal alone never does.
 //! Identical terms then autocode by the rule `synonym` (still reviewed unless the team turns on
-//! auto-confirm), and the engine's memory learns every active synonym.
+//! auto-confirm; the autocoding itself is a workflow transition, in `workflow`), and the engine's
+//! memory learns every active synonym.
 
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
 use serde::Serialize;
 
-use super::item::{item_from_row, Item, State, ITEM_COLUMNS};
+use super::item::{item_from_row, ITEM_COLUMNS};
 use super::log::{self, Entry};
 use super::users::Role;
-use super::workflow::{self, Source};
 use super::Store;
 use crate::intake::labelled::Labelled;
 use crate::meddra::Dictionary;
@@ -149,18 +149,49 @@ pub(crate) fn hold(tx: &Transaction<'_>, term: &str, version: &str, by: &str, wh
     Ok(())
 }
 
-/// After a synonym changed: every untouched (new) item of the same term is autocoded from it.
-pub(crate) fn autocode_open_items(tx: &Transaction<'_>, user: &str, dict: &Dictionary, term: &str) -> Result<usize> {
-    let Some((syn, llt)) = active(tx, dict, term)? else { return Ok(0) };
-    let ids: Vec<i64> = {
-        let mut st = tx.prepare_cached("SELECT id FROM item WHERE term_key = ?1 AND state = 'new' ORDER BY id")?;
-        let rows = st.query_map([term], |r| r.get(0))?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
-    for id in &ids {
-        workflow::autocode(tx, user, *id, dict, llt, Source::Synonym, &syn.provenance())?;
+/// Checks every row of a synonym list against the dictionary: an empty term, or an unknown or
+/// non-current LLT, fails the whole list naming its line and field.
+pub(crate) fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<()> {
+    for r in rows {
+        if normalize(&r.term).is_empty() {
+            bail!("{file}, line {}, field reported_term: empty", r.line);
+        }
+        match dict.llt(r.llt) {
+            None => bail!("{file}, line {}, field llt_code: {} is not an LLT code in MedDRA {}", r.line, r.llt, dict.version),
+            Some(l) if !l.current => bail!("{file}, line {}, field llt_code: LLT {} '{}' is non-current in MedDRA {}", r.line, r.llt, l.name, dict.version),
+            Some(_) => {}
+        }
     }
-    Ok(ids.len())
+    Ok(())
+}
+
+/// Writes a checked synonym list as imported synonyms, with one log row, inside the caller's
+/// transaction; returns the normalised terms.
+pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<Vec<String>> {
+    let now = super::now();
+    let first = next_seq(tx)?;
+    let mut terms = Vec::with_capacity(rows.len());
+    for (seq, r) in (first..).zip(rows) {
+        let term = normalize(&r.term);
+        tx.execute(
+            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6)
+             ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0, item_id = NULL, external_id = NULL,
+               reported_term = NULL, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq",
+            params![term, dict.version, r.llt, now, acting, seq],
+        )?;
+        terms.push(term);
+    }
+    log::append(
+        tx,
+        &Entry {
+            user: acting.into(),
+            action: "synonym-import".into(),
+            meddra_version: Some(dict.version.clone()),
+            comment: Some(format!("{} synonym(s) from {file}", rows.len())),
+            ..Default::default()
+        },
+    )?;
+    Ok(terms)
 }
 
 impl Store {
@@ -213,56 +244,12 @@ impl Store {
         Ok(out)
     }
 
-    fn require_admin(&self, acting: &str, what: &str) -> Result<()> {
+    pub(crate) fn require_admin(&self, acting: &str, what: &str) -> Result<()> {
         let user = self.user(acting)?;
         if user.role != Role::Admin {
             bail!("{} is a {}; only an admin {what}", user.name, user.role);
         }
         Ok(())
-    }
-
-    /// Imports a synonym list for the dictionary's version (admin). Every row is checked first
-    /// (an unknown or non-current LLT, or an empty term, fails the whole file naming its line);
-    /// then all rows are written in one transaction with one log row, and untouched items of those
-    /// terms are autocoded. Returns the number of synonyms written.
-    pub fn import_synonyms(&mut self, acting: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize> {
-        self.require_admin(acting, "imports synonym lists")?;
-        for r in rows {
-            if normalize(&r.term).is_empty() {
-                bail!("{file}, line {}, field reported_term: empty", r.line);
-            }
-            match dict.llt(r.llt) {
-                None => bail!("{file}, line {}, field llt_code: {} is not an LLT code in MedDRA {}", r.line, r.llt, dict.version),
-                Some(l) if !l.current => bail!("{file}, line {}, field llt_code: LLT {} '{}' is non-current in MedDRA {}", r.line, r.llt, l.name, dict.version),
-                Some(_) => {}
-            }
-        }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let now = super::now();
-        let first = next_seq(&tx)?;
-        for (seq, r) in (first..).zip(rows) {
-            tx.execute(
-                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6)
-                 ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0, item_id = NULL, external_id = NULL,
-                   reported_term = NULL, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq",
-                params![normalize(&r.term), dict.version, r.llt, now, acting, seq],
-            )?;
-        }
-        log::append(
-            &tx,
-            &Entry {
-                user: acting.into(),
-                action: "synonym-import".into(),
-                meddra_version: Some(dict.version.clone()),
-                comment: Some(format!("{} synonym(s) from {file}", rows.len())),
-                ..Default::default()
-            },
-        )?;
-        for r in rows {
-            autocode_open_items(&tx, acting, dict, &normalize(&r.term))?;
-        }
-        tx.commit()?;
-        Ok(rows.len())
     }
 
     /// Retires a synonym (admin, logged): it stays listed, held, and autocodes no more until a new
@@ -317,14 +304,5 @@ impl Store {
         }
         tx.commit()?;
         Ok(n)
-    }
-
-    /// Open items (new) of a normalised term, for bulk coding: (id, external id).
-    pub fn items_of_term(&self, term: &str, states: &[State]) -> Result<Vec<Item>> {
-        let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
-        let mut st =
-            self.conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE term_key = ?1 AND state IN ({}) ORDER BY id", list.join(", ")))?;
-        let rows = st.query_map([normalize(term)], item_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

@@ -178,7 +178,7 @@ fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, aft
         Action::Confirm => {
             super::synonyms::revise(tx, &term, &version, user, "no confirmed item left")?;
             if version == dict.version {
-                super::synonyms::autocode_open_items(tx, user, dict, &term)?;
+                autocode_open_items(tx, user, dict, &term)?;
             }
         }
         Action::Recode { .. } => super::synonyms::revise(tx, &term, &version, user, &format!("recoded by {user}: no confirmed item left"))?,
@@ -190,7 +190,36 @@ fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, aft
     Ok(())
 }
 
+/// After a synonym changed: every untouched (new) item of the same term is autocoded from it.
+pub(crate) fn autocode_open_items(tx: &Transaction<'_>, user: &str, dict: &Dictionary, term: &str) -> Result<usize> {
+    let Some((syn, llt)) = super::synonyms::active(tx, dict, term)? else { return Ok(0) };
+    let ids: Vec<i64> = {
+        let mut st = tx.prepare_cached("SELECT id FROM item WHERE term_key = ?1 AND state = 'new' ORDER BY id")?;
+        let rows = st.query_map([term], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for id in &ids {
+        autocode(tx, user, *id, dict, llt, Source::Synonym, &syn.provenance())?;
+    }
+    Ok(ids.len())
+}
+
 impl Store {
+    /// Imports a synonym list for the dictionary's version (admin). Every row is checked first
+    /// (an unknown or non-current LLT, or an empty term, fails the whole file naming its line);
+    /// then all rows are written in one transaction with one log row, and untouched items of those
+    /// terms are autocoded. Returns the number of synonyms written.
+    pub fn import_synonyms(&mut self, acting: &str, dict: &Dictionary, rows: &[crate::intake::labelled::Labelled], file: &str) -> Result<usize> {
+        self.require_admin(acting, "imports synonym lists")?;
+        super::synonyms::check_list(dict, rows, file)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for term in super::synonyms::write_list(&tx, acting, dict, rows, file)? {
+            autocode_open_items(&tx, acting, dict, &term)?;
+        }
+        tx.commit()?;
+        Ok(rows.len())
+    }
+
     /// Performs one workflow action as `user`. `expected_revision` is the item revision the user
     /// saw; None means "whatever it is now" (a single command that reads and acts at once).
     pub fn act(&mut self, dict: &Dictionary, user: &str, external_id: &str, expected_revision: Option<i64>, action: Action) -> Result<Item> {
@@ -304,6 +333,15 @@ pub struct GroupOutcome {
 }
 
 impl Store {
+    /// The items of a normalised term in the given states, in id order (a group of identical terms).
+    pub fn items_of_term(&self, term: &str, states: &[State]) -> Result<Vec<Item>> {
+        let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let mut st =
+            self.conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE term_key = ?1 AND state IN ({}) ORDER BY id", list.join(", ")))?;
+        let rows = st.query_map([crate::text::normalize(term)], item_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Proposes `llt` for every item of a normalised term that is new or returned.
     pub fn propose_group(&mut self, dict: &Dictionary, user: &str, term: &str, llt: u32, source: Source) -> Result<GroupOutcome> {
         let items = self.items_of_term(term, &[State::New, State::Returned])?;
