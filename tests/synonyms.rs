@@ -186,3 +186,68 @@ fn group_actions_log_one_row_per_item_and_keep_four_eye() {
     assert_eq!(synonyms(&env)[0]["confirmations"], 3);
     assert!(env.ok(&["audit", "verify"]).contains("intact"));
 }
+
+/// Regression tests for what an attacker tried (each failed on the first version).
+#[test]
+fn a_recode_does_not_lift_a_retirement_and_punctuation_is_never_a_synonym() {
+    let env = setup();
+    let headache = llt_code("Headache");
+    env.ok(&["--user", "alice", "code", "H3", &headache]);
+    env.ok(&["--user", "bob", "confirm", "H3"]);
+    env.ok(&["--user", "alice", "code", "H4", &headache]);
+    env.ok(&["--user", "bob", "confirm", "H4"]);
+    env.ok(&["--user", "admin", "synonym", "retire", "throbbing head"]);
+    // A recode of one confirmation (even to the same LLT) revises the synonym but keeps it retired.
+    env.ok(&["--user", "alice", "recode", "H4", &headache]);
+    assert!(synonyms(&env)[0]["hold"].as_str().unwrap().contains("retired by admin"), "{:?}", synonyms(&env));
+    let out = queue(&env, "q2.csv", &[("W1", "throbbing head")]);
+    assert!(out.contains("0 from the synonym list"), "{out}");
+    assert!(env.fails(&["--user", "admin", "synonym", "retire", "throbbing head"]).contains("already does not autocode"));
+    assert!(env.fails(&["--user", "admin", "synonym", "retire"]).contains("required"));
+
+    queue(&env, "q3.csv", &[("P1", "???"), ("P2", "!!!")]);
+    env.ok(&["--user", "alice", "code-group", "???", &headache]);
+    env.ok(&["--user", "bob", "confirm-group", "???"]);
+    assert!(synonyms(&env).iter().all(|s| s["term"] != ""), "{:?}", synonyms(&env));
+    let out = queue(&env, "q4.csv", &[("P3", "...")]);
+    assert!(out.contains("0 from the synonym list"), "{out}");
+}
+
+#[test]
+fn whoever_imported_a_synonym_cannot_confirm_what_it_coded_and_imports_are_logged_row_by_row() {
+    let env = setup();
+    let f = env.dir.path().join("syn.csv");
+    fs::write(&f, format!("reported_term,llt_code\nachy head,{0}\nAchy-head!,{1}\n", llt_code("Headache"), llt_code("Head pain"))).unwrap();
+    let err = env.fails(&["--user", "admin", "synonym", "import", s(&f)]);
+    assert!(err.contains("line 3, field llt_code: the term 'achy head' is already given LLT"), "{err}");
+    fs::write(&f, format!("reported_term,llt_code\nachy head,{0}\nthrobbing head,{1}\n", llt_code("Headache"), llt_code("Head pain"))).unwrap();
+    env.ok(&["--user", "admin", "settings", "autocode-confirm", "on"]);
+    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
+    // One admin chose these codes: never auto-confirmed, and not confirmable by that admin.
+    assert_eq!(state(&env, "H1")["state"], "proposed");
+    let err = env.fails(&["--user", "admin", "confirm", "H1"]);
+    assert!(err.contains("four-eye rule"), "{err}");
+    env.ok(&["--user", "bob", "confirm", "H1"]);
+    let log: Vec<serde_json::Value> = env.ok(&["audit", "log", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let imported: Vec<_> = log.iter().filter(|r| r["action"] == "synonym-import").map(|r| (r["reported_term"].clone(), r["llt_code"].to_string())).collect();
+    assert_eq!(imported.len(), 2, "{imported:?}");
+    assert_eq!(imported[1], (serde_json::json!("throbbing head"), llt_code("Head pain")));
+}
+
+#[test]
+fn a_return_holds_only_the_synonym_it_rejects_and_group_confirm_checks_its_llt() {
+    let env = setup();
+    let (headache, head_pain) = (llt_code("Headache"), llt_code("Head pain"));
+    env.ok(&["--user", "alice", "code", "H1", &headache]);
+    env.ok(&["--user", "bob", "confirm", "H1"]);
+    assert_eq!(state(&env, "H2")["source"], "synonym");
+    // The synonym moves to Head pain; H2 still carries the old code and is returned.
+    let f = env.dir.path().join("syn.csv");
+    fs::write(&f, format!("reported_term,llt_code\nachy head,{head_pain}\n")).unwrap();
+    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
+    env.ok(&["--user", "carol", "return", "H2", "--comment", "old code"]);
+    assert!(synonyms(&env).iter().all(|s| s["hold"].is_null()), "{:?}", synonyms(&env));
+    // confirm-group with an LLT no item of the group has: an error, not "0 confirmed".
+    assert!(env.fails(&["--user", "carol", "confirm-group", "throbbing head", "--llt", &headache]).contains("no proposed item"));
+    assert!(env.fails(&["--user", "carol", "confirm-group", "throbbing head", "--llt", "0"]).contains("not an LLT code"));
+}

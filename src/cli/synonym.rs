@@ -32,7 +32,10 @@ pub enum SynonymCmd {
         out: Option<PathBuf>,
     },
     /// Stop a synonym from autocoding (it stays listed, held); admins only.
-    Retire { term: Vec<String> },
+    Retire {
+        #[arg(required = true)]
+        term: Vec<String>,
+    },
 }
 
 pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
@@ -130,6 +133,8 @@ pub fn confirm_group(db: &Path, acting: Option<&str>, term: &str, llt: Option<u3
     codes.sort_unstable();
     codes.dedup();
     let llt = match (llt, codes.as_slice()) {
+        (Some(c), _) if dict.llt(c).is_none() => bail!("{c} is not an LLT code in MedDRA {}", dict.version),
+        (Some(c), _) if !codes.contains(&c) => bail!("no proposed item of '{}' has LLT {c}", crate::text::normalize(term)),
         (Some(c), _) => c,
         (None, [one]) => *one,
         (None, []) => bail!("no proposed item has the reported term '{}'", crate::text::normalize(term)),

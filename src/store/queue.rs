@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension};
 use super::item::{item_from_row, summary_from_row, Item, ItemFilter, ItemSummary, State, ITEM_COLUMNS, SUMMARY_COLUMNS};
 use super::log::{self, Entry};
 use super::proposals::TopProposal;
-use super::workflow::Source;
+use super::workflow::RuleMatch;
 use super::Store;
 use crate::intake::queue::{NewItem, Rejected};
 
@@ -78,10 +78,10 @@ impl Store {
             report.imported += 1;
             if let (Some(d), Some(rules)) = (&dict, &rules) {
                 if let Some(llt) = rules.code(&it.reported_term) {
-                    super::workflow::autocode(&tx, user, id, d, llt, Source::Rule, "exact LLT name")?;
+                    super::workflow::autocode(&tx, user, id, d, llt, &RuleMatch::exact_name())?;
                     report.autocoded += 1;
                 } else if let Some((syn, llt)) = super::synonyms::active(&tx, d, &crate::text::normalize(&it.reported_term))? {
-                    super::workflow::autocode(&tx, user, id, d, llt, Source::Synonym, &syn.provenance())?;
+                    super::workflow::autocode(&tx, user, id, d, llt, &RuleMatch::synonym(&syn))?;
                     report.by_synonym += 1;
                 }
             }

@@ -16,6 +16,9 @@ use crate::intake::labelled::Labelled;
 use crate::meddra::Dictionary;
 use crate::text::normalize;
 
+/// How an imported synonym's provenance begins (the four-eye check looks for it in the log).
+pub const IMPORTED: &str = "synonym imported";
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Synonym {
     /// The normalised reported term.
@@ -50,7 +53,7 @@ impl Synonym {
                 self.reviewer.as_deref().unwrap_or("?")
             ),
             "carried" => format!("synonym carried over from an earlier MedDRA version on {day}"),
-            _ => format!("synonym imported by {} on {day}", self.updated_by),
+            _ => format!("{IMPORTED} by {} on {day}", self.updated_by),
         }
     }
 }
@@ -95,6 +98,9 @@ pub(crate) fn get(conn: &rusqlite::Connection, term: &str, version: &str) -> Res
 
 /// The synonym of a normalised term that autocodes: present, not held, its LLT current.
 pub(crate) fn active<'d>(conn: &rusqlite::Connection, dict: &'d Dictionary, term: &str) -> Result<Option<(Synonym, &'d crate::meddra::Llt)>> {
+    if term.is_empty() {
+        return Ok(None);
+    }
     let Some(s) = get(conn, term, &dict.version)?.filter(|s| s.hold.is_none()) else { return Ok(None) };
     Ok(dict.llt(s.llt_code).filter(|l| l.current).map(|l| (s, l)))
 }
@@ -102,7 +108,7 @@ pub(crate) fn active<'d>(conn: &rusqlite::Connection, dict: &'d Dictionary, term
 /// Rebuilds a term's synonym from the items confirmed for it in `version`: the newest confirmed
 /// item's LLT wins, counted over the confirmed items with that LLT. With none left, a confirmed
 /// synonym is held (an imported one stays as imported).
-pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, why_if_none: &str) -> Result<()> {
+pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, reactivate: bool, why_if_none: &str) -> Result<()> {
     let newest = tx
         .query_row(
             &format!("SELECT {ITEM_COLUMNS} FROM item WHERE term_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 ORDER BY confirmed_at DESC, id DESC LIMIT 1"),
@@ -126,8 +132,9 @@ pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, 
                  VALUES (?1, ?2, ?3, 'confirmed', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12)
                  ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed', confirmations = excluded.confirmations,
                    item_id = excluded.item_id, external_id = excluded.external_id, reported_term = excluded.reported_term, proposer = excluded.proposer,
-                   reviewer = excluded.reviewer, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq",
-                params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq],
+                   reviewer = excluded.reviewer, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+                   hold = CASE WHEN ?13 THEN NULL ELSE synonym.hold END, seq = excluded.seq",
+                params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq, reactivate],
             )?;
         }
         None => {
@@ -152,7 +159,11 @@ pub(crate) fn hold(tx: &Transaction<'_>, term: &str, version: &str, by: &str, wh
 /// Checks every row of a synonym list against the dictionary: an empty term, or an unknown or
 /// non-current LLT, fails the whole list naming its line and field.
 pub(crate) fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<()> {
+    let mut seen: std::collections::HashMap<String, &Labelled> = std::collections::HashMap::new();
     for r in rows {
+        if let Some(first) = seen.insert(normalize(&r.term), r).filter(|first| first.llt != r.llt) {
+            bail!("{file}, line {}, field llt_code: the term '{}' is already given LLT {} on line {}", r.line, normalize(&r.term), first.llt, first.line);
+        }
         if normalize(&r.term).is_empty() {
             bail!("{file}, line {}, field reported_term: empty", r.line);
         }
@@ -179,18 +190,22 @@ pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, 
                reported_term = NULL, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq",
             params![term, dict.version, r.llt, now, acting, seq],
         )?;
+        // One log row per synonym: what was imported can be read back from the log.
+        log::append(
+            tx,
+            &Entry {
+                user: acting.into(),
+                action: "synonym-import".into(),
+                reported_term: Some(term.clone()),
+                llt_code: Some(r.llt),
+                llt_name: dict.llt(r.llt).map(|l| l.name.clone()),
+                meddra_version: Some(dict.version.clone()),
+                comment: Some(format!("{file}, line {}", r.line)),
+                ..Default::default()
+            },
+        )?;
         terms.push(term);
     }
-    log::append(
-        tx,
-        &Entry {
-            user: acting.into(),
-            action: "synonym-import".into(),
-            meddra_version: Some(dict.version.clone()),
-            comment: Some(format!("{} synonym(s) from {file}", rows.len())),
-            ..Default::default()
-        },
-    )?;
     Ok(terms)
 }
 
@@ -257,8 +272,14 @@ impl Store {
     pub fn retire_synonym(&mut self, acting: &str, version: &str, term: &str) -> Result<Synonym> {
         self.require_admin(acting, "retires synonyms")?;
         let key = normalize(term);
+        if key.is_empty() {
+            bail!("give the reported term whose synonym to retire (see `medcoder synonym list`)");
+        }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let Some(s) = get(&tx, &key, version)? else { bail!("no synonym '{key}' in MedDRA {version}: see `medcoder synonym list`") };
+        if let Some(h) = &s.hold {
+            bail!("the synonym '{key}' already does not autocode ({h})");
+        }
         hold(&tx, &key, version, acting, &format!("retired by {acting}"))?;
         log::append(
             &tx,

@@ -115,6 +115,20 @@ fn current_llt(dict: &Dictionary, code: u32) -> Result<&Llt, Refusal> {
     Ok(l)
 }
 
+/// Whether `user`'s own synonym import set this item's code: the code was chosen by one person,
+/// so that person cannot also confirm it (four-eye rule).
+fn imported_by(tx: &Transaction<'_>, item: &Item, user: &str) -> Result<bool> {
+    if item.source.as_deref() != Some(Source::Synonym.as_str()) {
+        return Ok(false);
+    }
+    let last: Option<(String, Option<String>)> = tx
+        .query_row("SELECT user, comment FROM decision_log WHERE item_id = ?1 AND action = 'autocode' ORDER BY seq DESC LIMIT 1", [item.id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    Ok(last.is_some_and(|(by, comment)| by == user && comment.is_some_and(|c| c.starts_with(super::synonyms::IMPORTED))))
+}
+
 /// The log entry shared by every action on an item; the caller fills in the rest.
 fn entry_for(user: &str, action: &str, item: &Item, to: State) -> Entry {
     Entry {
@@ -149,20 +163,40 @@ fn with_proposals(mut e: Entry, tx: &Transaction<'_>, item_id: i64, chosen: u32)
     Ok(e)
 }
 
-/// Sets a code found by a rule (exact LLT name, or the synonym list) on an untouched item, inside
-/// the caller's transaction. It goes to review unless the team auto-confirms rule codes.
-pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Dictionary, llt: &Llt, source: Source, why: &str) -> Result<()> {
-    let confirm = super::setting_in(tx, "autocode_confirm")?.as_deref() == Some("on");
+/// A code found by a rule: the exact LLT name, or the synonym list.
+pub(crate) struct RuleMatch {
+    pub source: Source,
+    /// For the log: which rule, with the synonym's provenance.
+    pub why: String,
+    /// Whether the team's auto-confirm setting may skip review: not for a synonym one admin
+    /// imported (no second person ever looked at it).
+    pub may_auto_confirm: bool,
+}
+
+impl RuleMatch {
+    pub fn exact_name() -> RuleMatch {
+        RuleMatch { source: Source::Rule, why: "exact LLT name".into(), may_auto_confirm: true }
+    }
+
+    pub fn synonym(s: &super::synonyms::Synonym) -> RuleMatch {
+        RuleMatch { source: Source::Synonym, why: s.provenance(), may_auto_confirm: s.origin != "imported" }
+    }
+}
+
+/// Sets a code found by a rule on an untouched item, inside the caller's transaction. It goes to
+/// review unless the team auto-confirms rule codes (and the rule allows it).
+pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Dictionary, llt: &Llt, rule: &RuleMatch) -> Result<()> {
+    let confirm = rule.may_auto_confirm && super::setting_in(tx, "autocode_confirm")?.as_deref() == Some("on");
     let item = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [item_id], item_from_row)?;
     let to = if confirm { State::Confirmed } else { State::Proposed };
     let now = super::now();
     tx.execute(
         "UPDATE item SET state = ?1, llt_code = ?2, pt_code = ?3, meddra_version = ?4, source = ?11, proposer = ?5, proposed_at = ?6, confirmed_at = ?7, reviewer = ?8, revision = revision + 1, updated_at = ?6, updated_by = ?9 WHERE id = ?10",
-        params![to.as_str(), llt.code, llt.pt_code, dict.version, AUTOCODER, now, confirm.then(|| now.clone()), confirm.then_some(AUTOCODER), user, item_id, source.as_str()],
+        params![to.as_str(), llt.code, llt.pt_code, dict.version, AUTOCODER, now, confirm.then(|| now.clone()), confirm.then_some(AUTOCODER), user, item_id, rule.source.as_str()],
     )?;
     let mut e = with_code(entry_for(user, "autocode", &item, to), dict, llt);
-    e.source = Some(source.as_str().into());
-    e.comment = Some(if confirm { format!("{why}; auto-confirmed by team setting") } else { format!("{why}; awaits review") });
+    e.source = Some(rule.source.as_str().into());
+    e.comment = Some(if confirm { format!("{}; auto-confirmed by team setting", rule.why) } else { format!("{}; awaits review", rule.why) });
     log::append(tx, &e)?;
     Ok(())
 }
@@ -173,17 +207,25 @@ pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Di
 /// the synonym.
 fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, after: &Item, action: &Action) -> Result<()> {
     let term = crate::text::normalize(&after.reported_term);
+    if term.is_empty() {
+        // A term of punctuation alone says nothing: it never becomes a synonym.
+        return Ok(());
+    }
     let version = before.meddra_version.clone().unwrap_or_else(|| dict.version.clone());
     match action {
         Action::Confirm => {
-            super::synonyms::revise(tx, &term, &version, user, "no confirmed item left")?;
+            super::synonyms::revise(tx, &term, &version, user, true, "no confirmed item left")?;
             if version == dict.version {
                 autocode_open_items(tx, user, dict, &term)?;
             }
         }
-        Action::Recode { .. } => super::synonyms::revise(tx, &term, &version, user, &format!("recoded by {user}: no confirmed item left"))?,
+        // A recode revises the synonym but never lifts a hold (an admin's retirement stays).
+        Action::Recode { .. } => super::synonyms::revise(tx, &term, &version, user, false, &format!("recoded by {user}: no confirmed item left"))?,
+        // Returning a synonym-coded item holds that synonym, if it still points to the code returned.
         Action::Return { comment } if before.source.as_deref() == Some(Source::Synonym.as_str()) => {
-            super::synonyms::hold(tx, &term, &version, user, &format!("returned by {user}: {}", comment.trim()))?
+            if super::synonyms::get(tx, &term, &version)?.is_some_and(|s| Some(s.llt_code) == before.llt_code) {
+                super::synonyms::hold(tx, &term, &version, user, &format!("returned by {user}: {}", comment.trim()))?
+            }
         }
         _ => {}
     }
@@ -199,7 +241,7 @@ pub(crate) fn autocode_open_items(tx: &Transaction<'_>, user: &str, dict: &Dicti
         rows.collect::<rusqlite::Result<_>>()?
     };
     for id in &ids {
-        autocode(tx, user, *id, dict, llt, Source::Synonym, &syn.provenance())?;
+        autocode(tx, user, *id, dict, llt, &RuleMatch::synonym(&syn))?;
     }
     Ok(ids.len())
 }
@@ -273,10 +315,14 @@ impl Store {
                 if !role.can_review() {
                     return Err(Refusal::NotReviewer { user: user.into(), role }.into());
                 }
-                if item.proposer.as_deref() == Some(user) {
+                if item.proposer.as_deref() == Some(user) || imported_by(&tx, &item, user)? {
                     return Err(Refusal::OwnProposal { item: item.external_id.clone() }.into());
                 }
                 let code = item.llt_code.context("proposed item without an LLT")?;
+                // A code that is not current in the version in use is recoded, never confirmed.
+                if matches!(action, Action::Confirm) {
+                    current_llt(dict, code)?;
+                }
                 let (to, comment) = match &action {
                     Action::Return { comment } if comment.trim().is_empty() => return Err(Refusal::NeedsText { action: "return" }.into()),
                     Action::Return { comment } => (State::Returned, Some(comment.trim().to_string())),
@@ -480,6 +526,22 @@ mod tests {
         assert_eq!(it.state, State::Proposed);
         let r = refusal(s.act(&d, "rita", "A2", None, Action::Recode { llt: code(&d, "Nausea"), source: Source::Search, comment: None }).unwrap_err());
         assert!(matches!(r, Refusal::WrongState { .. }), "{r}");
+    }
+
+    #[test]
+    fn a_code_that_is_no_longer_current_is_not_confirmed() {
+        let (mut s, d) = setup();
+        s.act(&d, "cody", "A1", None, Action::Propose { llt: code(&d, "Head pain"), source: Source::Search }).unwrap();
+        // The active version changed under the proposal: there, Head pain is non-current.
+        let rel = outline::compile(
+            std::path::Path::new("t"),
+            "RELEASE T-2 | E\nSOC S | S\nHLGT G\nHLT T\nPT Headache: ~Head pain; ~Cephalgia\nPT Nausea: Feeling sick\n",
+        )
+        .unwrap();
+        let d2 = Dictionary::new(&rel);
+        let r = refusal(s.act(&d2, "rita", "A1", None, Action::Confirm).unwrap_err());
+        assert!(matches!(r, Refusal::NonCurrent { .. }), "{r}");
+        s.act(&d, "rita", "A1", None, Action::Confirm).unwrap();
     }
 
     #[test]
