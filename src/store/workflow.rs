@@ -223,9 +223,9 @@ fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, aft
         Action::Recode { .. } => super::synonyms::revise(tx, &term, &version, user, false, &format!("recoded by {user}: no confirmed item left"))?,
         // Returning a synonym-coded item holds that synonym, if it still points to the code returned.
         Action::Return { comment } if before.source.as_deref() == Some(Source::Synonym.as_str()) => {
-            if super::synonyms::get(tx, &term, &version)?.is_some_and(|s| Some(s.llt_code) == before.llt_code) {
-                super::synonyms::hold(tx, &term, &version, user, &format!("returned by {user}: {}", comment.trim()))?
-            }
+            let same_code = super::synonyms::get(tx, &term, &version)?.is_some_and(|s| Some(s.llt_code) == before.llt_code);
+            let why = format!("returned by {user}: {}", comment.trim());
+            same_code.then(|| super::synonyms::hold(tx, &term, &version, user, &why)).transpose()?;
         }
         _ => {}
     }
