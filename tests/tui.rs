@@ -618,3 +618,28 @@ fn grouped_queue_codes_and_confirms_identical_terms_at_once() {
     let st = Store::open(&db).unwrap();
     assert_eq!(["G0", "G1", "G2"].map(|id| st.item(id).unwrap().state), [State::Confirmed, State::Confirmed, State::Proposed]);
 }
+
+#[test]
+fn below_80x24_the_desk_says_so_and_takes_no_action_but_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    {
+        let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+        key(&mut app, KeyCode::Enter);
+        key(&mut app, KeyCode::Char('2'));
+    }
+    let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    key(&mut rev, KeyCode::Enter);
+    assert_eq!(rev.screen(), ScreenId::Review);
+    let s = render(&rev, 20, 5);
+    assert!(s.contains("terminal") && s.contains("small"), "{s}");
+    // At 20x5 the code is not visible: `a` must not confirm it.
+    key(&mut rev, KeyCode::Char('a'));
+    assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().state, State::Proposed);
+    render(&rev, 80, 24);
+    key(&mut rev, KeyCode::Char('a'));
+    assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().state, State::Confirmed);
+    render(&rev, 79, 24);
+    key(&mut rev, KeyCode::Char('q'));
+    assert!(rev.quit);
+}

@@ -43,13 +43,30 @@ pub struct App {
     pub help: bool,
     pub quit: bool,
     jobs: Option<Sender<Job>>,
+    /// The terminal size of the last frame: below 80x24 the desk shows nothing to act on, so it
+    /// takes no action but quit.
+    last_size: std::cell::Cell<(u16, u16)>,
 }
+
+/// The smallest terminal the desk draws every screen on.
+pub const MIN_SIZE: (u16, u16) = (80, 24);
 
 impl App {
     /// Starts at sign-in, or straight at the queue when the user is known.
     pub fn new(store: Store, user: Option<&str>) -> Result<App> {
         let ctx = Ctx { desk: None, engine: EngineStatus::Off, model_version: None, pending: Default::default(), open: None, group: None, tick: 0 };
-        let mut app = App { ctx, signin: None, queue: Queue::default(), stack: vec![], prompt: None, message: None, help: false, quit: false, jobs: None };
+        let mut app = App {
+            ctx,
+            signin: None,
+            queue: Queue::default(),
+            stack: vec![],
+            prompt: None,
+            message: None,
+            help: false,
+            quit: false,
+            jobs: None,
+            last_size: std::cell::Cell::new(MIN_SIZE),
+        };
         match user {
             Some(u) => app.sign_in(store, u)?,
             None => app.signin = Some(SignIn::new(store)?),
@@ -123,6 +140,13 @@ impl App {
     /// A key press: the help closes on any key; a prompt or a text screen takes typed characters;
     /// otherwise the key is looked up in the keymap in force.
     pub fn on_key(&mut self, k: KeyEvent) {
+        let (w, h) = self.last_size.get();
+        if w < MIN_SIZE.0 || h < MIN_SIZE.1 {
+            // A reviewer must see the code to confirm it: at this size nothing but quitting works.
+            let quit = k.code == KeyCode::Char('q') || (k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL));
+            self.quit |= quit;
+            return;
+        }
         let takes_text = self.prompt.is_some() || self.active().takes_text();
         let action = match (action::lookup(self.keymap(), k), k.code) {
             (Some(a), _) => Some(a),
@@ -416,6 +440,13 @@ impl App {
     }
 
     pub fn draw(&self, f: &mut Frame, theme: Theme) {
+        let area = f.area();
+        self.last_size.set((area.width, area.height));
+        if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+            let text = format!("terminal too small ({}x{} needed, this is {}x{}): enlarge it, or q to quit", MIN_SIZE.0, MIN_SIZE.1, area.width, area.height);
+            f.render_widget(Paragraph::new(Span::styled(text, theme.warn())).wrap(Wrap { trim: true }), area);
+            return;
+        }
         let [header, body, message, footer] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(5), Constraint::Length(2), Constraint::Length(1)]).areas(f.area());
         self.draw_header(f, header, theme);
