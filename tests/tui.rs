@@ -643,3 +643,32 @@ fn below_80x24_the_desk_says_so_and_takes_no_action_but_quit() {
     key(&mut rev, KeyCode::Char('q'));
     assert!(rev.quit);
 }
+
+#[test]
+fn control_characters_in_terms_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut s = Store::open(&db).unwrap();
+    let evil = NewItem {
+        line: 2,
+        report: Report {
+            external_id: "E1".into(),
+            study: "DEMO-1".into(),
+            subject: "S-9".into(),
+            reported_term: "rash\u{1b}[2J\u{1b}]0;pwned\u{7}\nitch".into(),
+            ..Default::default()
+        },
+    };
+    s.import_items("alice", &[evil], "test").unwrap();
+    let mut app = App::new(s, Some("alice")).unwrap();
+    let mut term = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    for k in [None, Some(KeyCode::End), Some(KeyCode::Enter)] {
+        if let Some(k) = k {
+            key(&mut app, k);
+        }
+        term.draw(|f| app.draw(f, Theme { color: false })).unwrap();
+        let buf = term.backend().buffer().clone();
+        assert!(buf.content().iter().all(|c| !c.symbol().chars().any(char::is_control)), "a control character reached the screen");
+    }
+    assert!(render(&app, 120, 30).contains("rash"), "the rest of the term is shown");
+}
