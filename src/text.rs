@@ -1,4 +1,28 @@
-//! Text normalisation shared by autocoding, training data and evaluation.
+//! Text normalisation shared by autocoding, training data and evaluation, and the one escape for
+//! text from outside that is printed to a terminal.
+
+use std::borrow::Cow;
+
+/// `s` safe to print to a terminal: a line break shows as ` ⏎ ` (a term stays on its line), a tab
+/// as a space, and every other control character (ESC, BEL, C1 ...) as `\x..`, so text from a file
+/// or a user can neither move the cursor, clear the screen nor set the terminal title.
+pub fn printable(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' => out.push_str(" ⏎ "),
+            '\t' => out.push(' '),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// Lower case, punctuation to spaces, whitespace collapsed: "Head-ache , severe" -> "head ache severe".
 pub fn normalize(s: &str) -> String {
@@ -14,6 +38,14 @@ pub fn normalize(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn printable_escapes_control_characters_and_keeps_a_term_on_one_line() {
+        assert_eq!(super::printable("plain term"), "plain term");
+        assert_eq!(super::printable("rash\u{1b}[2J\u{7}"), "rash\\x1b[2J\\x07");
+        assert_eq!(super::printable("a\r\nb\nc\td"), "a ⏎ b ⏎ c d");
+        assert_eq!(super::printable("\u{9b}31m"), "\\x9b31m");
+    }
+
     #[test]
     fn normalizes_case_punctuation_and_space() {
         assert_eq!(super::normalize("  Head-ache ,  SEVERE. "), "head ache severe");

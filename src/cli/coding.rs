@@ -16,6 +16,7 @@ use crate::store::log::Verdict;
 use crate::store::users::Role;
 use crate::store::workflow::{Action, Source};
 use crate::store::Store;
+use crate::text::printable as p;
 
 #[derive(Subcommand, Debug)]
 pub enum UserCmd {
@@ -130,7 +131,7 @@ pub fn user(cmd: UserCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
         }
         UserCmd::List => {
             for u in store.users()? {
-                println!("{:<16} {:<9} added {}", u.name, u.role, u.created_at);
+                println!("{:<16} {:<9} added {}", p(&u.name), u.role, u.created_at);
             }
         }
     }
@@ -179,7 +180,7 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
                 let counts: Vec<String> = store.state_counts()?.iter().map(|(s, n)| format!("{s} {n}")).collect();
                 println!("{}", counts.join(" | "));
                 for it in &items {
-                    println!("{:<10} {:<10} {:<9} {:<8} {}", it.external_id, it.state, it.study, it.subject, it.reported_term);
+                    println!("{:<10} {:<10} {:<9} {:<8} {}", p(&it.external_id), it.state, p(&it.study), p(&it.subject), p(&it.reported_term));
                 }
             }
         }
@@ -188,32 +189,32 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
             // The desk's own view: proposals made for another MedDRA version are not shown.
             let v = crate::desk::item_view(&store, &dict, &id)?;
             let it = &v.item;
-            println!("{}  [{}]  revision {}", it.external_id, it.state, it.revision);
-            println!("  reported term  {}", it.reported_term);
+            println!("{}  [{}]  revision {}", p(&it.external_id), it.state, it.revision);
+            println!("  reported term  {}", p(&it.reported_term));
             println!(
                 "  study {}  subject {}  onset {}  {}  investigator {}",
-                it.study,
-                it.subject,
-                opt(&it.onset_date),
-                opt(&it.seriousness),
-                opt(&it.investigator)
+                p(&it.study),
+                p(&it.subject),
+                p(opt(&it.onset_date)),
+                p(opt(&it.seriousness)),
+                p(opt(&it.investigator))
             );
             if let (Some(code), Some(name)) = (it.llt_code, &v.code_name) {
-                println!("  code           LLT {code} {name} (MedDRA {}, {} by {})", opt(&it.meddra_version), opt(&it.source), opt(&it.proposer));
+                println!("  code           LLT {code} {} (MedDRA {}, {} by {})", p(name), p(opt(&it.meddra_version)), opt(&it.source), p(opt(&it.proposer)));
             }
             if let Some(c) = &it.comment {
-                println!("  comment        {c}");
+                println!("  comment        {}", p(c));
             }
             if let Some(syn) = &v.synonym {
                 let state = syn.hold.as_ref().map(|h| format!(", held: {h}")).unwrap_or_default();
-                println!("  synonym        LLT {} ({}{state})", syn.llt_code, syn.provenance());
+                println!("  synonym        LLT {} ({}{})", syn.llt_code, p(&syn.provenance()), p(&state));
             }
             if let Some(model) = &v.model_version {
                 let uncertain = if v.uncertain { ", uncertain" } else { "" };
                 println!("  proposals      model {model} (entropy {}{uncertain})", v.entropy.map_or("-".into(), |e| format!("{e:.3}")));
-                for (i, p) in v.proposals.iter().enumerate() {
-                    let evidence = p.evidence.as_ref().map(|e| format!("  ({e})")).unwrap_or_default();
-                    println!("    {}. {:>9} {:<40} {:>5.1}%{evidence}", i + 1, p.llt_code, p.llt_name, 100.0 * p.confidence);
+                for (i, prop) in v.proposals.iter().enumerate() {
+                    let evidence = prop.evidence.as_ref().map(|e| format!("  ({})", p(e))).unwrap_or_default();
+                    println!("    {}. {:>9} {:<40} {:>5.1}%{evidence}", i + 1, prop.llt_code, p(&prop.llt_name), 100.0 * prop.confidence);
                 }
             }
             println!("  history");
@@ -221,7 +222,7 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
                 let code = e.entry.llt_code.map(|c| format!(" LLT {c} {}", e.entry.llt_name.clone().unwrap_or_default())).unwrap_or_default();
                 let rank = e.entry.chosen_rank.map(|r| format!(" (model rank {r})")).unwrap_or_default();
                 let comment = e.entry.comment.as_ref().map(|c| format!(" — {c}")).unwrap_or_default();
-                println!("    {} {:<10} {:<9}{code}{rank}{comment}", e.at, e.entry.user, e.entry.action);
+                println!("    {} {:<10} {:<9}{}{rank}{}", e.at, p(&e.entry.user), e.entry.action, p(&code), p(&comment));
             }
         }
     }
@@ -269,14 +270,14 @@ pub fn audit(cmd: AuditCmd, db: &Path) -> Result<ExitCode> {
                         "{:>6} {} {:<10} {:<9} {:<10} {}",
                         e.seq,
                         e.at,
-                        e.entry.user,
+                        p(&e.entry.user),
                         e.entry.action,
-                        e.entry.external_id.clone().unwrap_or_default(),
-                        e.entry
+                        p(e.entry.external_id.as_deref().unwrap_or_default()),
+                        p(&e.entry
                             .llt_code
                             .map(|c| format!("LLT {c} {}", e.entry.llt_name.clone().unwrap_or_default()))
                             .or(e.entry.comment.clone())
-                            .unwrap_or_default()
+                            .unwrap_or_default())
                     );
                 }
             }
@@ -484,14 +485,14 @@ pub fn recode_check(db: &Path) -> Result<ExitCode> {
     if !list.is_empty() {
         println!("{} confirmed code(s) need recoding for MedDRA {}:", list.len(), dict.version);
         for c in &list {
-            println!("  {:<10} {:<40} (coded in {}) {}", c.item.external_id, c.item.reported_term, opt(&c.item.meddra_version), c.reason);
+            println!("  {:<10} {:<40} (coded in {}) {}", p(&c.item.external_id), p(&c.item.reported_term), p(opt(&c.item.meddra_version)), p(&c.reason));
         }
         println!("Recode each with `medcoder recode <id> <llt code>`; the new code goes to review.");
     }
     if !held.is_empty() {
         println!("{} synonym(s) held after the upgrade to MedDRA {} (they do not autocode):", held.len(), dict.version);
         for s in &held {
-            println!("  {:<40} {}", s.term, s.hold.as_deref().unwrap_or_default());
+            println!("  {:<40} {}", p(&s.term), p(s.hold.as_deref().unwrap_or_default()));
         }
         println!("Resolve each by importing a corrected synonym (`medcoder synonym import`), confirming a coded item, or `medcoder synonym retire`.");
     }

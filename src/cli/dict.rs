@@ -11,6 +11,7 @@ use crate::meddra::release::ReadReport;
 use crate::meddra::search::SearchIndex;
 use crate::meddra::{diff, outline, synth, Dictionary, Release};
 use crate::store::Store;
+use crate::text::printable;
 
 #[derive(Subcommand, Debug)]
 pub enum DictCmd {
@@ -222,7 +223,7 @@ fn print_hits(dict: &Dictionary, hits: &[crate::meddra::search::Hit]) {
         let pt = dict.pt(l.pt_code).map(|p| p.name.as_str()).unwrap_or("?");
         let soc = dict.primary_path(l.pt_code).map(|p| p.soc.name).unwrap_or_default();
         let name = if l.current { l.name.clone() } else { format!("{} [non-current]", l.name) };
-        println!("{:>9}  {:<40} {:<36} {}", l.code, name, pt, soc);
+        println!("{:>9}  {:<40} {:<36} {}", l.code, printable(&name), printable(pt), printable(&soc));
     }
 }
 
@@ -237,20 +238,20 @@ pub fn show(dict: &Dictionary, code: u32) -> Result<String> {
     };
     let pt = dict.pt(pt_code).context("PT missing from the dictionary")?;
     if let Some(l) = llt {
-        writeln!(s, "LLT  {}  {}{}", l.code, l.name, if l.current { "" } else { "  [non-current: may not be chosen as a new code]" })?;
+        writeln!(s, "LLT  {}  {}{}", l.code, printable(&l.name), if l.current { "" } else { "  [non-current: may not be chosen as a new code]" })?;
     }
-    writeln!(s, "PT   {}  {}", pt.code, pt.name)?;
+    writeln!(s, "PT   {}  {}", pt.code, printable(&pt.name))?;
     let paths = dict.paths(pt_code);
     for p in &paths {
         writeln!(s, "  {} path:", if p.primary { "primary" } else { "secondary" })?;
-        writeln!(s, "    HLT  {}  {}", p.hlt.code, p.hlt.name)?;
-        writeln!(s, "    HLGT {}  {}", p.hlgt.code, p.hlgt.name)?;
-        writeln!(s, "    SOC  {}  {}", p.soc.code, p.soc.name)?;
+        writeln!(s, "    HLT  {}  {}", p.hlt.code, printable(&p.hlt.name))?;
+        writeln!(s, "    HLGT {}  {}", p.hlgt.code, printable(&p.hlgt.name))?;
+        writeln!(s, "    SOC  {}  {}", p.soc.code, printable(&p.soc.name))?;
     }
     if llt.is_none() {
         writeln!(s, "LLTs of this PT:")?;
         for l in dict.llts_of(pt_code) {
-            writeln!(s, "  {}  {}{}", l.code, l.name, if l.current { "" } else { "  [non-current]" })?;
+            writeln!(s, "  {}  {}{}", l.code, printable(&l.name), if l.current { "" } else { "  [non-current]" })?;
         }
     }
     Ok(s)

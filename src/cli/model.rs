@@ -112,14 +112,14 @@ pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>
     let p = engine.propose(&[text])?.remove(0);
     let ms = t.elapsed().as_secs_f64() * 1e3;
     println!("{}", engine.describe());
-    println!("'{text}'  (entropy {:.2}, {ms:.0} ms)", p.entropy);
+    println!("'{}'  (entropy {:.2}, {ms:.0} ms)", crate::text::printable(text), p.entropy);
     for (i, s) in p.proposals.iter().enumerate() {
         let llt = engine.dict.llt(s.llt_code).map(|l| l.name.as_str()).unwrap_or("?");
         let pt = engine.dict.pt(s.pt_code).map(|x| x.name.as_str()).unwrap_or("?");
         let soc = engine.dict.primary_path(s.pt_code).map(|p| p.soc.name).unwrap_or_default();
         println!("  {}. {:>5.1}%  {:>9} {:<36} PT {:<32} {}", i + 1, 100.0 * s.confidence, s.llt_code, llt, pt, soc);
         if let Some(e) = &s.evidence {
-            println!("                        {e}");
+            println!("                        {}", crate::text::printable(e));
         }
     }
     if !engine.memory.is_empty() {

@@ -11,6 +11,7 @@ use super::coding::{need_user, output};
 use crate::intake::labelled::read_labelled;
 use crate::store::workflow::{GroupOutcome, Source};
 use crate::store::Store;
+use crate::text::printable as p;
 
 #[derive(Subcommand, Debug)]
 pub enum SynonymCmd {
@@ -53,10 +54,10 @@ pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
                 println!("No term is confirmed to more than one LLT in MedDRA {}.", dict.version);
             } else {
                 for c in &list {
-                    println!("{}", c.term);
+                    println!("{}", p(&c.term));
                     for (i, (llt, n, at)) in c.llts.iter().enumerate() {
                         let mark = if i == 0 { "synonym (newest)" } else { "older" };
-                        println!("  {llt:>9} {:<40} {n} confirmed, last {} — {mark}", name(*llt), at.get(..10).unwrap_or(at));
+                        println!("  {llt:>9} {:<40} {n} confirmed, last {} — {mark}", p(&name(*llt)), at.get(..10).unwrap_or(at));
                     }
                 }
             }
@@ -71,7 +72,7 @@ pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
                 println!("{} synonym(s) in MedDRA {} ({} held)", list.len(), dict.version, list.iter().filter(|s| s.hold.is_some()).count());
                 for s in &list {
                     let state = s.hold.as_ref().map(|h| format!(" [held: {h}]")).unwrap_or_default();
-                    println!("  {:<36} {:>9} {:<32} {}{state}", s.term, s.llt_code, name(s.llt_code), s.provenance());
+                    println!("  {:<36} {:>9} {:<32} {}{}", p(&s.term), s.llt_code, p(&name(s.llt_code)), p(&s.provenance()), p(&state));
                 }
             }
         }
@@ -92,7 +93,7 @@ pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
         SynonymCmd::Retire { term } => {
             let acting = need_user(acting)?;
             let s = store.retire_synonym(acting, &dict.version, &term.join(" "))?;
-            println!("Retired the synonym '{}' -> {} {}: it no longer autocodes.", s.term, s.llt_code, name(s.llt_code));
+            println!("Retired the synonym '{}' -> {} {}: it no longer autocodes.", p(&s.term), s.llt_code, p(&name(s.llt_code)));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -102,10 +103,10 @@ fn report(out: &GroupOutcome, done: &str) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{} item(s) {done}", out.done.len())?;
     for it in &out.done {
-        writeln!(stdout, "  {} (revision {})", it.external_id, it.revision)?;
+        writeln!(stdout, "  {} (revision {})", p(&it.external_id), it.revision)?;
     }
     for (id, why) in &out.skipped {
-        writeln!(stdout, "  left out {id}: {why}")?;
+        writeln!(stdout, "  left out {}: {}", p(id), p(why))?;
     }
     Ok(if out.done.is_empty() && !out.skipped.is_empty() { ExitCode::from(3) } else { ExitCode::SUCCESS })
 }
