@@ -257,10 +257,11 @@ impl Engine {
         self.memory.remember(term, label, item, emb);
     }
 
-    /// Similarity of each query row to every LLT: the best of its name and its remembered terms.
-    fn similarities(&self, q: &Tensor) -> (Tensor, Option<Recall>) {
+    /// Similarity of each query row to every LLT: the best of its name and its remembered terms,
+    /// then the names' alone (the evidence compares the two), and the memory's recall.
+    fn similarities(&self, q: &Tensor) -> (Tensor, Tensor, Option<Recall>) {
         let names = self.index.similarities(q);
-        let Some(recall) = self.memory.recall(q) else { return (names, None) };
+        let Some(recall) = self.memory.recall(q) else { return (names.shallow_clone(), names, None) };
         let (mut rows, mut cols, mut vals) = (Vec::new(), Vec::new(), Vec::new());
         for (&(b, label), &(sim, _)) in &recall.best {
             rows.push(b);
@@ -272,7 +273,7 @@ impl Engine {
         let better = current.maximum(&Tensor::from_slice(&vals).to_device(q.device()));
         let mut combined = names.copy();
         let _ = combined.index_put_(&[Some(rows), Some(cols)], &better, false);
-        (combined, Some(recall))
+        (combined, names, Some(recall))
     }
 
     /// "like 'TERM', ITEM" when the memory, not the LLT's own name, gave `label` its score.
@@ -333,8 +334,7 @@ impl Engine {
     fn component_scores(&self, t: &Trained, terms: &[&str]) -> Result<(Tensor, Tensor, Tensor, Option<Recall>, Tensor)> {
         let _guard = tch::no_grad_guard();
         let q = self.encoder.embed(terms, 64, None)?;
-        let names = self.index.similarities(&q);
-        let (sims, recall) = self.similarities(&q);
+        let (sims, names, recall) = self.similarities(&q);
         let lens: Vec<usize> = terms.iter().map(|t| t.len()).collect();
         let p = crate::model::tokenize::length_batched(&lens, 64, |idx| {
             let chunk: Vec<&str> = idx.iter().map(|&i| terms[i]).collect();
@@ -436,8 +436,7 @@ impl Engine {
     /// similarity (its name or a remembered term). Replay calls it with embeddings computed once.
     pub fn propose_embedded(&self, q: &Tensor) -> Result<Vec<TermProposals>> {
         let _guard = tch::no_grad_guard();
-        let names = self.index.similarities(q);
-        let (sims, recall) = self.similarities(q);
+        let (sims, names, recall) = self.similarities(q);
         let probs = (&sims / ZERO_SHOT_TEMPERATURE).softmax(-1, Kind::Float);
         let entropy = -(&probs * probs.clamp_min(1e-12).log()).sum_dim_intlist(-1, false, Kind::Float);
         let k = (self.candidates.max(TOP) as i64).min(self.index.llts.len() as i64);
