@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use super::item::{item_from_row, ITEM_COLUMNS};
 use super::log::{self, Entry};
-use super::users::Role;
 use super::Store;
 use crate::intake::labelled::Labelled;
 use crate::meddra::Dictionary;
@@ -257,14 +256,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    pub(crate) fn require_admin(&self, acting: &str, what: &str) -> Result<()> {
-        let user = self.user(acting)?;
-        if user.role != Role::Admin {
-            bail!("{} is a {}; only an admin {what}", user.name, user.role);
-        }
-        Ok(())
     }
 
     /// Retires a synonym (admin, logged): it stays listed, held, and autocodes no more until a new

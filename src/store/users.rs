@@ -106,12 +106,18 @@ impl Store {
 }
 
 impl Store {
-    /// Changes a team setting as an admin, logged like every other action.
-    pub fn set_team_setting(&mut self, acting: &str, key: &str, value: &str) -> Result<()> {
+    /// Refuses unless `acting` is an admin; `what` ends the message ("only an admin {what}").
+    pub(crate) fn require_admin(&self, acting: &str, what: &str) -> Result<()> {
         let user = self.user(acting)?;
         if user.role != Role::Admin {
-            bail!("{} is a {}; only an admin changes team settings", user.name, user.role);
+            bail!("{} is a {}; only an admin {what}", user.name, user.role);
         }
+        Ok(())
+    }
+
+    /// Changes a team setting as an admin, logged like every other action.
+    pub fn set_team_setting(&mut self, acting: &str, key: &str, value: &str) -> Result<()> {
+        self.require_admin(acting, "changes team settings")?;
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute("INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])?;
         super::log::append(
