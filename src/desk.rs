@@ -205,14 +205,11 @@ impl Desk {
         let dict = self.dict.clone();
         match action {
             Action::Propose { llt, source } => self.store.propose_group(&dict, &self.user.name, term, llt, source),
-            Action::Confirm => {
-                let llts: std::collections::BTreeSet<u32> = self.group_items(term, &[State::Proposed])?.iter().filter_map(|i| i.llt_code).collect();
-                match llts.into_iter().collect::<Vec<_>>().as_slice() {
-                    [llt] => self.store.confirm_group(&dict, &self.user.name, term, *llt),
-                    [] => anyhow::bail!("no item of '{term}' is waiting for review"),
-                    many => anyhow::bail!("the proposed items of '{term}' have {} different codes: review them one by one", many.len()),
-                }
-            }
+            Action::Confirm => match self.store.group_proposed_llts(term)?.as_slice() {
+                [llt] => self.store.confirm_group(&dict, &self.user.name, term, *llt),
+                [] => anyhow::bail!("no item of '{term}' is waiting for review"),
+                many => anyhow::bail!("the proposed items of '{term}' have {} different codes: review them one by one", many.len()),
+            },
             other => anyhow::bail!("{other:?} is decided item by item, not for a group"),
         }
     }

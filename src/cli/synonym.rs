@@ -129,10 +129,7 @@ pub fn confirm_group(db: &Path, acting: Option<&str>, term: &str, llt: Option<u3
     let user = need_user(acting)?;
     let mut store = Store::open(db)?;
     let dict = store.active_dictionary()?;
-    let proposed = store.items_of_term(term, &[crate::store::item::State::Proposed])?;
-    let mut codes: Vec<u32> = proposed.iter().filter_map(|i| i.llt_code).collect();
-    codes.sort_unstable();
-    codes.dedup();
+    let codes = store.group_proposed_llts(term)?;
     let llt = match (llt, codes.as_slice()) {
         (Some(c), _) if dict.llt(c).is_none() => bail!("{c} is not an LLT code in MedDRA {}", dict.version),
         (Some(c), _) if !codes.contains(&c) => bail!("no proposed item of '{}' has LLT {c}", crate::text::normalize(term)),

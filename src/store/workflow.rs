@@ -388,6 +388,15 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The distinct LLTs proposed for a normalised term's items, ascending: one means the group
+    /// can be confirmed at once.
+    pub fn group_proposed_llts(&self, term: &str) -> Result<Vec<u32>> {
+        let mut codes: Vec<u32> = self.items_of_term(term, &[State::Proposed])?.iter().filter_map(|i| i.llt_code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        Ok(codes)
+    }
+
     /// Proposes `llt` for every item of a normalised term that is new or returned.
     pub fn propose_group(&mut self, dict: &Dictionary, user: &str, term: &str, llt: u32, source: Source) -> Result<GroupOutcome> {
         let items = self.items_of_term(term, &[State::New, State::Returned])?;
