@@ -52,6 +52,34 @@ pub fn device() -> tch::Device {
     tch::Device::cuda_if_available()
 }
 
+/// Why models do not run on CUDA, or None when they do.
+pub fn cuda_off_reason() -> Option<String> {
+    let load = init_cuda();
+    if tch::Cuda::is_available() {
+        return None;
+    }
+    Some(match load {
+        Err(why) => format!("libtorch_cuda did not load: {why}"),
+        Ok(path) => format!(
+            "{} loaded but libtorch sees no CUDA device (NVIDIA driver missing or older than this CUDA build, or no device visible to this process: check CUDA_VISIBLE_DEVICES)",
+            path.display()
+        ),
+    })
+}
+
+/// A warning for standard error when an NVIDIA GPU is visible but models will run on the CPU:
+/// a training run that silently takes the CPU recipe costs hours.
+pub fn gpu_unused_warning() -> Option<String> {
+    let reason = cuda_off_reason()?;
+    let visible = std::path::Path::new("/dev/nvidiactl").exists() || std::path::Path::new("/dev/nvidia0").exists();
+    let names = gpu_names();
+    if !visible && names.is_empty() {
+        return None;
+    }
+    let which = if names.is_empty() { "an NVIDIA GPU".to_string() } else { names.join(", ") };
+    Some(format!("warning: {which} is visible but CUDA is not used, models run on the CPU: {reason}. See `medcoder doctor`."))
+}
+
 /// GPU names from nvidia-smi, when it exists.
 pub fn gpu_names() -> Vec<String> {
     std::process::Command::new("nvidia-smi")

@@ -248,6 +248,10 @@ fn doctor_reports_versions_and_dictionary() {
     ] {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
+    // Without CUDA (CI has no GPU) doctor says why, not only that (issue #13).
+    let cuda = out.lines().find(|l| l.starts_with("CUDA")).unwrap();
+    let why = cuda.split_once("models run on the CPU: ").map(|(_, w)| w).unwrap_or_default();
+    assert!(why.contains("libtorch_cuda") && why.len() > 30, "{cuda}");
 }
 
 /// `medcoder ... | head` ends quietly when the reader goes away, instead of panicking.

@@ -11,20 +11,14 @@ use crate::torch_env;
 pub fn run(db: &Path) -> Result<ExitCode> {
     println!("medcoder        {}", env!("CARGO_PKG_VERSION"));
     println!("libtorch        {} (built against)", torch_env::BUILT_AGAINST);
-    let cuda = torch_env::init_cuda();
+    let _ = torch_env::init_cuda();
     match torch_env::loaded_libtorch_dir() {
         Some(d) => println!("libtorch loaded {}", d.display()),
         None => println!("libtorch loaded (not found in /proc/self/maps)"),
     }
-    let available = tch::Cuda::is_available();
-    println!(
-        "CUDA            {}",
-        if available { format!("available, {} device(s)", tch::Cuda::device_count()) } else { "not available: models run on CPU".to_string() }
-    );
-    if let Err(why) = cuda {
-        if available {
-            println!("                (libtorch_cuda: {why})");
-        }
+    match torch_env::cuda_off_reason() {
+        None => println!("CUDA            available, {} device(s)", tch::Cuda::device_count()),
+        Some(why) => println!("CUDA            not available, models run on the CPU: {why}"),
     }
     let gpus = torch_env::gpu_names();
     println!("GPU             {}", if gpus.is_empty() { "none found".to_string() } else { gpus.join(", ") });
