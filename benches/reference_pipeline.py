@@ -15,6 +15,15 @@ from safetensors.torch import load_file
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
 
+def base_state(base):
+    """The base encoder's weights in fp32: model.safetensors, or the fp16 copy that
+    `medcoder model half` writes (scripts/device-bundle ships only that one)."""
+    for name in ("model.safetensors", "model.fp16.safetensors"):
+        if (base / name).exists():
+            return {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(str(base / name)).items()}
+    raise SystemExit(f"{base}: neither model.safetensors nor model.fp16.safetensors")
+
+
 def bert_from(state, config):
     model = BertModel(config, add_pooling_layer=False)
     missing, _ = model.load_state_dict({k: v for k, v in state.items() if not k.startswith(("cls_head.", "xtars_head."))}, strict=False)
@@ -48,7 +57,7 @@ def main():
     config = BertConfig.from_pretrained(str(base))
     tok = BertTokenizerFast(tokenizer_file=str(base / "tokenizer.json"))
     enc = lambda texts, pairs=None: tok(texts, pairs, padding="longest", truncation=True, max_length=64, return_tensors="pt").to(dev)
-    dense = BertModel.from_pretrained(str(base), add_pooling_layer=False).to(dev).eval()
+    dense = bert_from(base_state(base), config).to(dev).eval()
     members = []
     for i in range(manifest["hyper"]["members"]):
         s = load_file(str(model_dir / f"member-{i}.safetensors"))
@@ -72,28 +81,37 @@ def main():
             sims = q @ label_emb.T
             b = enc(batch)
             p = sum(torch.softmax(pool(m, b) @ w.T * s, -1) for m, w, s in members) / len(members)
-            ens_top = p.topk(n_cand, -1).indices.tolist()
-            dense_top = sims.topk(n_cand, -1).indices.tolist()
-            cands = [e + [d for d in dt if d not in e] for e, dt in zip(ens_top, dense_top)]
-            ls = [labels[c] for cs in cands for c in cs]
-            ts = [t for t, cs in zip(batch, cands) for _ in cs]
+            # Candidate indices and their scores are gathered on the device and copied to the
+            # host once each (as medcoder does), not read element by element.
+            idx = torch.cat([p.topk(n_cand, -1).indices, sims.topk(n_cand, -1).indices], 1)
+            p_at = p.gather(1, idx).clamp(min=1e-12).log().cpu().tolist()
+            s_at = sims.gather(1, idx).cpu().tolist()
+            idx = idx.cpu().tolist()
+            cands = []
+            for row in idx:
+                ens = row[:n_cand]
+                cands.append([j for j in range(len(row)) if j < n_cand or row[j] not in ens])
+            ls = [labels[idx[r][j]] for r, js in enumerate(cands) for j in js]
+            ts = [t for t, js in zip(batch, cands) for _ in js]
             logits = []
             for i in range(0, len(ls), 256):
                 h = xtars(**enc(ls[i:i + 256], ts[i:i + 256])).last_hidden_state[:, 0]
                 lg = h @ xw.T + xb
                 logits.append(lg[:, 1] - lg[:, 0])
-            xt = torch.cat(logits).tolist()
+            xt = torch.cat(logits).cpu().tolist()
             out, k = [], 0
-            for r, cs in enumerate(cands):
+            for r, js in enumerate(cands):
                 scored = []
-                for c in cs:
-                    s = fusion["w_ensemble"] * float(p[r, c].clamp(min=1e-12).log()) + fusion["w_xtars"] * xt[k] + fusion["w_dense"] * float(sims[r, c]) / 0.05
-                    scored.append((s, codes[c]))
+                for j in js:
+                    s = fusion["w_ensemble"] * p_at[r][j] + fusion["w_xtars"] * xt[k] + fusion["w_dense"] * s_at[r][j] / 0.05
+                    scored.append((s, codes[idx[r][j]]))
                     k += 1
                 out.append([c for _, c in sorted(scored, reverse=True)[:5]])
             return out
 
-        pipeline(terms[:8])
+        # Warm-up with the full batch, as `medcoder bench propose` does: the timed run then
+        # allocates nothing new and picks no new kernels.
+        pipeline(terms)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
