@@ -54,7 +54,7 @@ impl Classifier {
 
     /// Logits [batch, labels].
     pub fn logits(&self, b: &Batch, train: bool) -> Tensor {
-        let h = self.enc.bert.forward_t(&b.ids, &b.mask, Some(&b.type_ids), train);
+        let h = self.enc.hidden(b, train);
         let q = l2_normalize(&mean_pool(&h, &b.mask));
         q.matmul(&l2_normalize(&self.head).tr()).to_kind(Kind::Float) * &self.scale
     }

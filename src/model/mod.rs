@@ -2,6 +2,7 @@
 
 pub mod bert;
 pub mod classifier;
+pub mod precision;
 pub mod registry;
 pub mod tokenize;
 pub mod xtars;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 use tch::{nn, Device, Tensor};
 
 use bert::{l2_normalize, mean_pool, Bert, BertConfig};
+use precision::Precision;
 use tokenize::Tok;
 
 /// A BERT-family checkpoint folder: config.json, tokenizer.json and model.safetensors (or an fp16
@@ -83,6 +85,8 @@ pub struct Encoder {
     pub vs: nn::VarStore,
     pub bert: Bert,
     pub tok: Arc<Tok>,
+    /// What the forward pass runs in (inference; training sets mixed precision around the loss).
+    pub precision: Precision,
 }
 
 impl Encoder {
@@ -96,14 +100,14 @@ impl Encoder {
         }
         vs.float();
         let tok = Arc::new(Tok::load(&base.tokenizer)?);
-        Ok(Encoder { vs, bert, tok })
+        Ok(Encoder { vs, bert, tok, precision: Precision::Fp32 })
     }
 
     /// Random weights of the given config (tests).
     pub fn random(config: &BertConfig, tok: Arc<Tok>, device: Device) -> Encoder {
         let vs = nn::VarStore::new(device);
         let bert = Bert::new(&vs.root(), config);
-        Encoder { vs, bert, tok }
+        Encoder { vs, bert, tok, precision: Precision::Fp32 }
     }
 
     /// A fine-tuned encoder with its task head, saved whole to `file`: `head` declares the head's
@@ -114,11 +118,18 @@ impl Encoder {
         let h = head(&vs.root());
         vs.load(file).with_context(|| format!("loading {}", file.display()))?;
         vs.float();
-        Ok((Encoder { vs, bert, tok }, h))
+        Ok((Encoder { vs, bert, tok, precision: Precision::Fp32 }, h))
     }
 
     pub fn device(&self) -> Device {
         self.vs.device()
+    }
+
+    /// The last hidden states [batch, tokens, hidden] in fp32, computed in the encoder's precision
+    /// (what comes after, the heads and the similarities over 80,000 LLTs, stays fp32: bf16's
+    /// 8-bit mantissa would tie close cosines).
+    pub fn hidden(&self, b: &tokenize::Batch, train: bool) -> Tensor {
+        precision::autocast(self.device(), self.precision, || self.bert.forward_t(&b.ids, &b.mask, Some(&b.type_ids), train)).to_kind(tch::Kind::Float)
     }
 
     /// Unit-length mean-pooled embeddings [n, hidden], on the encoder's device.
@@ -131,7 +142,7 @@ impl Encoder {
         tokenize::length_batched(&lens, batch, |idx| {
             let chunk: Vec<&str> = idx.iter().map(|&i| texts[i]).collect();
             let b = self.tok.encode(&chunk, self.device())?;
-            let h = self.bert.forward_t(&b.ids, &b.mask, Some(&b.type_ids), false);
+            let h = self.hidden(&b, false);
             if let Some(p) = progress {
                 p.inc(chunk.len() as u64);
             }

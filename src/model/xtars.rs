@@ -44,7 +44,7 @@ impl CrossEncoder {
 
     /// Two-class logits [batch, 2] (index 1 = match) for encoded (label, term) pairs.
     pub fn logits(&self, b: &Batch, train: bool) -> Tensor {
-        let h = self.enc.bert.forward_t(&b.ids, &b.mask, Some(&b.type_ids), train);
+        let h = self.enc.hidden(b, train);
         let cls = h.select(1, 0);
         self.head.forward(&cls.dropout(self.enc.bert.config.hidden_dropout_prob, train)).to_kind(Kind::Float)
     }

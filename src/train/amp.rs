@@ -6,7 +6,9 @@
 //! whose gradients overflowed is skipped and the scale halved, and after a run of good steps the
 //! scale is doubled again (dynamic loss scaling, as torch.amp.GradScaler does).
 
-use tch::{nn, Tensor};
+use tch::{nn, Device, Tensor};
+
+use crate::model::precision::{self, Precision};
 
 const INITIAL_SCALE: f64 = 65536.0;
 const GROWTH_INTERVAL: usize = 2000;
@@ -19,21 +21,25 @@ pub struct Stepper {
     /// Steps whose gradients were not finite and were therefore not applied.
     pub skipped: usize,
     vars: Vec<Tensor>,
+    device: Device,
 }
 
 impl Stepper {
     /// `mixed` turns on autocast and loss scaling; without it the scale stays 1.
     pub fn new(vs: &nn::VarStore, mixed: bool) -> Stepper {
-        Stepper { mixed, scale: if mixed { INITIAL_SCALE } else { 1.0 }, good_steps: 0, skipped: 0, vars: vs.trainable_variables() }
+        Stepper { mixed, scale: if mixed { INITIAL_SCALE } else { 1.0 }, good_steps: 0, skipped: 0, vars: vs.trainable_variables(), device: vs.device() }
     }
 
     pub fn scale(&self) -> f64 {
         self.scale
     }
 
-    /// Runs `forward` (which returns the loss) under autocast when mixed precision is on.
+    /// Runs `forward` (which returns the loss) under autocast when mixed precision is on for a
+    /// CUDA device, and without entering autocast at all otherwise. (On a CPU mixed precision is
+    /// loss scaling alone: what the tests compare with fp32 training.)
     pub fn forward<F: FnOnce() -> Tensor>(&self, forward: F) -> Tensor {
-        tch::autocast(self.mixed, forward)
+        let p = if self.mixed && self.device.is_cuda() { Precision::Half } else { Precision::Fp32 };
+        precision::autocast(self.device, p, forward)
     }
 
     /// Backward pass of `loss`, gradients clipped to `max_norm` (L2 over all parameters), then an
