@@ -28,13 +28,16 @@ fn sample_terms(n: usize) -> Result<Vec<String>> {
     Ok(items.iter().map(|i| i.reported_term.clone()).cycle().take(n).collect())
 }
 
-pub fn propose(db: &std::path::Path, runs: usize, batch: usize) -> Result<()> {
+pub fn propose(db: &std::path::Path, runs: usize, batch: usize, precision: crate::model::precision::Precision) -> Result<()> {
     let store = Store::open(db)?;
-    let engine = crate::engine::Engine::for_store(&store, None, None, None, true)?;
+    let engine = crate::engine::Engine::for_store(&store, None, None, None, precision, true)?;
     println!("{}", engine.describe());
     println!("torch threads: {}", tch::get_num_threads());
     let terms = sample_terms(runs.max(batch))?;
-    // Warm-up: first calls allocate and pick kernels.
+    // Warm-up: first calls allocate and pick kernels, for a full batch (the batch timing below)
+    // and for single terms; the reference pipeline warms up the same way.
+    let refs: Vec<&str> = terms.iter().take(batch).map(String::as_str).collect();
+    engine.propose(&refs)?;
     for t in terms.iter().take(5) {
         engine.propose(&[t.as_str()])?;
     }
@@ -377,5 +380,108 @@ pub fn memory(terms: usize, replay_rows: usize) -> Result<()> {
     let t = Instant::now();
     let r = crate::replay::replay(&mut engine, &stream, crate::replay::Learning::Memory, false)?;
     println!("replay of {} rows (zero-shot + synonyms + memory): {:.1} s", r.n, t.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The encoder `bench train` trains from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrainEncoder {
+    /// A random 2-layer, 32-wide BERT with the base tokenizer: the stages' memory depends on the
+    /// label and sample counts, not on the encoder, and it runs in minutes on a CPU.
+    Tiny,
+    /// The installed base encoder (MiniLM): realistic step times, hours of CPU at this scale.
+    Base,
+}
+
+/// The whole training pipeline on a generated release of `llts` LLTs with `pairs` coded pairs,
+/// `steps` optimiser steps per epoch: each stage's time and peak memory, then one term's top-5 at
+/// that scale with the model just trained.
+pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, precision: crate::model::precision::Precision) -> Result<()> {
+    use crate::engine::Engine;
+    use crate::model::bert::{Bert, BertConfig};
+    use crate::model::BaseModel;
+    use crate::train::{self, data::Coded, stages, Init, Options};
+    use std::sync::Arc;
+
+    let gb = |b: Option<u64>| b.map_or("-".to_string(), |b| format!("{:.2} GB", b as f64 / 1e9));
+    let tmp = tempfile::tempdir()?;
+    let t = Instant::now();
+    let dict = Arc::new(Dictionary::new(&synth::generate(llts, 42, "BENCH-1")));
+    let current: Vec<&crate::meddra::Llt> = dict.llts.iter().filter(|l| l.current).collect();
+    // Verbatim-like coded terms: a current LLT's name with a typo or a qualifier, each term unique.
+    let mut rng = StdRng::seed_from_u64(9);
+    let qualifiers = ["mild", "severe", "worsening", "intermittent", "grade 2", "on day 3", "left", "right"];
+    let coded: Vec<Coded> = (0..pairs)
+        .map(|i| {
+            let l = current[rng.gen_range(0..current.len())];
+            let name = train::data::char_change(&l.name.to_lowercase(), &mut rng).unwrap_or_else(|| l.name.to_lowercase());
+            Coded { term: format!("{} {} {i}", qualifiers[i % qualifiers.len()], name), llt: l.code }
+        })
+        .collect();
+    println!("release: {} LLTs ({} current), {} coded pairs, generated in {:.1} s", dict.llts.len(), current.len(), coded.len(), t.elapsed().as_secs_f64());
+
+    let device = crate::torch_env::device();
+    let base = match encoder {
+        TrainEncoder::Base => BaseModel::locate(None)?,
+        TrainEncoder::Tiny => {
+            let src = BaseModel::locate(None)?;
+            let vocab = crate::model::tokenize::Tok::load(&src.tokenizer)?.vocab_size() as i64;
+            let cfg = BertConfig::tiny(vocab);
+            tch::manual_seed(5);
+            let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+            let _ = Bert::new(&vs.root(), &cfg);
+            let dir = tmp.path().join("tiny");
+            std::fs::create_dir_all(&dir)?;
+            vs.save(dir.join("model.safetensors"))?;
+            std::fs::write(dir.join("config.json"), serde_json::to_string(&cfg)?)?;
+            std::fs::copy(&src.tokenizer, dir.join("tokenizer.json"))?;
+            BaseModel::locate(Some(&dir))?
+        }
+    };
+    let mut hyper = train::default_hyper(device);
+    hyper.max_steps_per_epoch = Some(steps);
+    println!(
+        "encoder: {} ({} layers, hidden {}), {:?}, {} members x {} epochs + {} XTARS epoch(s), at most {steps} steps each",
+        base.dir.display(),
+        base.config.num_hidden_layers,
+        base.config.hidden_size,
+        device,
+        hyper.members,
+        hyper.epochs,
+        hyper.xtars_epochs
+    );
+    let log = Arc::new(stages::Stages::new());
+    let o = Options { hyper, seed: 13, device, progress: true, stages: Some(log.clone()) };
+    let t = Instant::now();
+    let out = train::train(dict.clone(), &coded, &Init::Base(base.clone()), &o, tmp.path(), None)?;
+    println!(
+        "trained {} in {:.1} s: {} training samples, {} labels",
+        out.manifest.id,
+        t.elapsed().as_secs_f64(),
+        out.manifest.train_samples,
+        out.manifest.labels
+    );
+    println!("{:<24} {:>9} {:>10} {:>7} {:>10}", "stage", "seconds", "peak RSS", "steps", "s/step");
+    let mut peak = 0u64;
+    for s in log.stages() {
+        peak = peak.max(s.peak_rss.unwrap_or(0));
+        let per = if s.steps > 0 { format!("{:.3}", s.seconds / s.steps as f64) } else { "-".into() };
+        println!("{:<24} {:>9.1} {:>10} {:>7} {:>10}", s.name, s.seconds, gb(s.peak_rss), s.steps, per);
+    }
+    println!("peak resident memory of any stage: {}", gb(Some(peak)));
+
+    let mut engine = Engine::load(dict, &base, device, tmp.path(), Some(&out.manifest.id), false, &mut |_| {})?;
+    engine.set_precision(precision);
+    let terms: Vec<String> = coded.iter().take(300).map(|c| c.term.clone()).collect();
+    // Warm-up with a full batch, then single terms as the desk asks for them.
+    engine.propose(&terms.iter().take(64).map(String::as_str).collect::<Vec<_>>())?;
+    let mut ms = Vec::new();
+    for term in terms.iter().skip(64).take(100) {
+        let s = Instant::now();
+        engine.propose(&[term.as_str()])?;
+        ms.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    let (p50, p95, max) = percentiles(ms);
+    println!("one term's top-5 at {llts} LLTs ({}): p50 {p50:.1} ms, p95 {p95:.1} ms, max {max:.1} ms", engine.describe());
     Ok(())
 }

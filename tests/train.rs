@@ -56,7 +56,7 @@ fn quick() -> Options {
     h.epochs = 1;
     h.xtars_epochs = 1;
     h.max_steps_per_epoch = Some(3);
-    Options { hyper: h, seed: 7, device: tch::Device::Cpu, progress: false }
+    Options { hyper: h, seed: 7, device: tch::Device::Cpu, progress: false, stages: None }
 }
 
 #[test]

@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Subcommand;
 
 use crate::bench;
+use crate::model::precision::Precision;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
@@ -41,12 +42,40 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 10_000)]
         replay_rows: usize,
     },
+    /// The whole training pipeline on a generated release with a small step cap: each stage's time
+    /// and peak memory, then one term's top-5 at that scale (targets on CPU at 80,000 LLTs and
+    /// 300,000 pairs: peak memory under 8 GB, hard negatives under 2 minutes, top-5 under 100 ms).
+    Train {
+        #[arg(long, default_value_t = 80_000)]
+        llts: usize,
+        #[arg(long, default_value_t = 300_000)]
+        pairs: usize,
+        /// Optimiser steps per epoch.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// tiny: a random 2-layer BERT (memory does not depend on the encoder); base: the installed one.
+        #[arg(long, value_enum, default_value = "tiny")]
+        encoder: TrainEncoderArg,
+    },
 }
 
-pub fn run(cmd: BenchCmd, db: &Path) -> Result<ExitCode> {
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum TrainEncoderArg {
+    Tiny,
+    Base,
+}
+
+pub fn run(cmd: BenchCmd, db: &Path, precision: Precision) -> Result<ExitCode> {
     match cmd {
         BenchCmd::Dict { llts, queries } => bench::dict(llts, queries)?,
-        BenchCmd::Propose { runs, batch } => bench::propose(db, runs, batch)?,
+        BenchCmd::Propose { runs, batch } => bench::propose(db, runs, batch, precision)?,
+        BenchCmd::Train { llts, pairs, steps, encoder } => {
+            let encoder = match encoder {
+                TrainEncoderArg::Tiny => bench::TrainEncoder::Tiny,
+                TrainEncoderArg::Base => bench::TrainEncoder::Base,
+            };
+            bench::train(llts, pairs, steps, encoder, precision)?
+        }
         BenchCmd::Desk { llts, items } => bench::desk(llts, items)?,
         BenchCmd::Memory { terms, replay_rows } => bench::memory(terms, replay_rows)?,
     }

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::model::precision::Precision;
 use crate::store::workflow::Action;
 use crate::store::Store;
 
@@ -25,6 +26,10 @@ pub struct Cli {
     /// Who is acting (every action is logged under this name).
     #[arg(long, global = true, env = "MEDCODER_USER")]
     pub user: Option<String>,
+    /// Arithmetic of the models' forward passes: fp32, or half (fp16 autocast on CUDA, bf16 on a
+    /// CPU; measured accuracy difference in EVALUATION.md).
+    #[arg(long, global = true, env = "MEDCODER_PRECISION", default_value = "fp32")]
+    pub precision: Precision,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -276,6 +281,11 @@ pub fn run() -> Result<ExitCode> {
         None => crate::paths::default_db()?,
     };
     let user = cli.user.as_deref();
+    if matches!(cli.command, Some(Command::Train { .. } | Command::Predict { .. } | Command::Propose { .. } | Command::Eval { .. } | Command::Bench(_))) {
+        if let Some(w) = crate::torch_env::gpu_unused_warning() {
+            eprintln!("{w}");
+        }
+    }
     match cli.command {
         Some(Command::Doctor) => doctor::run(&db),
         Some(Command::Dict(cmd)) => dict::run(cmd, &db),
@@ -287,10 +297,10 @@ pub fn run() -> Result<ExitCode> {
                 return dict::overview(&store);
             }
             drop(store);
-            crate::tui::run(&db, user, None)?;
+            crate::tui::run(&db, user, None, cli.precision)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Bench(cmd)) => bench::run(cmd, &db),
+        Some(Command::Bench(cmd)) => bench::run(cmd, &db, cli.precision),
         Some(Command::User(cmd)) => coding::user(cmd, &db, user),
         Some(Command::Queue(cmd)) => coding::queue(cmd, &db, user),
         Some(Command::Code { id, llt, source, rev }) => coding::act(&db, user, &id, rev, Action::Propose { llt, source: source.into() }),
@@ -307,10 +317,12 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Data(cmd)) => coding::data(cmd, &db),
         Some(Command::Backtest { json, plot, model }) => coding::backtest(&db, json, plot, model),
         Some(Command::Settings(cmd)) => coding::settings(cmd, &db, user),
-        Some(Command::Predict { text, base, version, model: m }) => model::predict(&db, &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref()),
-        Some(Command::Propose { all, base, model: m }) => model::propose(&db, all, base.as_deref(), m.as_deref()),
+        Some(Command::Predict { text, base, version, model: m }) => {
+            model::predict(&db, &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref(), cli.precision)
+        }
+        Some(Command::Propose { all, base, model: m }) => model::propose(&db, all, base.as_deref(), m.as_deref(), cli.precision),
         Some(Command::Eval { file, train, version, base, model: m, components, json, replay, plot }) => {
-            model::eval(&db, model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot })
+            model::eval(&db, model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision })
         }
         Some(Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 }) => {
             model::train(&db, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 })
@@ -318,7 +330,7 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Model(ModelCmd::List)) => model::list_models(),
         Some(Command::Model(ModelCmd::Half { src, dst })) => model::half(&src, &dst),
         None => {
-            crate::tui::run(&db, user, None)?;
+            crate::tui::run(&db, user, None, cli.precision)?;
             Ok(ExitCode::SUCCESS)
         }
     }

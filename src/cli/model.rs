@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::engine::Engine;
+use crate::model::precision::Precision;
 use crate::model::BaseModel;
 use crate::store::Store;
 
@@ -69,7 +70,7 @@ pub fn train(db: &Path, a: TrainArgs) -> Result<ExitCode> {
         device,
         if hyper.mixed_precision { ", mixed precision" } else { "" }
     );
-    let opts = crate::train::Options { hyper, seed: a.seed, device, progress: true };
+    let opts = crate::train::Options { hyper, seed: a.seed, device, progress: true, stages: None };
     let out = crate::train::train(dict, &coded, &crate::train::Init::Base(base), &opts, &data_dir, Some(&data_dir.join("cache")))?;
     let m = &out.manifest;
     println!("Saved model {} to {} in {:.0}s", m.id, out.dir.display(), m.training_seconds);
@@ -105,9 +106,9 @@ pub fn list_models() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>, model: Option<&str>) -> Result<ExitCode> {
+pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
     let store = Store::open(db)?;
-    let engine = Engine::for_store(&store, version, base, model, true)?;
+    let engine = Engine::for_store(&store, version, base, model, precision, true)?;
     let t = std::time::Instant::now();
     let p = engine.propose(&[text])?.remove(0);
     let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -129,9 +130,9 @@ pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>
 }
 
 /// Computes proposals for queue items that have none from this model (all open items with --all).
-pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>) -> Result<ExitCode> {
+pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
     let mut store = Store::open(db)?;
-    let engine = Engine::for_store(&store, None, base, model, true)?;
+    let engine = Engine::for_store(&store, None, base, model, precision, true)?;
     let todo = store.items_needing_proposals(&engine.model_version, &engine.dict.version, all)?;
     println!("{}", engine.describe());
     if todo.is_empty() {
@@ -164,11 +165,12 @@ pub struct EvalArgs {
     pub json: bool,
     pub replay: bool,
     pub plot: Option<PathBuf>,
+    pub precision: Precision,
 }
 
 pub fn eval(db: &Path, a: EvalArgs) -> Result<ExitCode> {
     let store = Store::open(db)?;
-    let mut engine = Engine::for_store(&store, a.version.as_deref(), a.base.as_deref(), a.model.as_deref(), true)?;
+    let mut engine = Engine::for_store(&store, a.version.as_deref(), a.base.as_deref(), a.model.as_deref(), a.precision, true)?;
     // A model's accuracy on a file, not the team's memory's: that is what --replay measures.
     engine.forget();
     let (file, components, json) = (a.file.as_path(), a.components, a.json);

@@ -14,6 +14,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::meddra::Dictionary;
 use crate::model::classifier::Classifier;
+use crate::model::precision::Precision;
 use crate::model::registry::{self, Fusion, Manifest};
 use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
@@ -210,7 +211,8 @@ impl Engine {
     /// base encoder (or `base`): the newest model trained for it, or the one named, else the
     /// untuned dense index. The CLI, the desk and the benchmarks all load it here; with
     /// `progress`, progress bars and notes go to standard error.
-    pub fn for_store(store: &Store, version: Option<&str>, base: Option<&Path>, model: Option<&str>, progress: bool) -> Result<Engine> {
+    pub fn for_store(store: &Store, version: Option<&str>, base: Option<&Path>, model: Option<&str>, precision: Precision, progress: bool) -> Result<Engine> {
+        precision.check()?;
         let dict = Arc::new(store.dictionary_or_active(version)?);
         let base = BaseModel::locate(base)?;
         let data_dir = crate::paths::data_dir()?;
@@ -220,7 +222,20 @@ impl Engine {
             }
         })?;
         engine.sync_memory(store)?;
+        // After loading: the dense index and the embedding caches are always computed in fp32.
+        engine.set_precision(precision);
         Ok(engine)
+    }
+
+    /// The precision of every encoder's forward pass from now on.
+    pub fn set_precision(&mut self, precision: Precision) {
+        self.encoder.precision = precision;
+        if let Some(t) = &mut self.trained {
+            for m in &mut t.members {
+                m.enc.precision = precision;
+            }
+            t.xtars.enc.precision = precision;
+        }
     }
 
     /// Learns what the synonym list gained, lost or changed since the last call (the first call
@@ -310,7 +325,14 @@ impl Engine {
             Some(t) => format!("{}-member ensemble + XTARS reranker", t.members.len()),
             None => "untuned dense index (zero-shot)".into(),
         };
-        format!("{} [{kind}] over MedDRA {} ({} current LLTs) on {:?}", self.model_version, self.dict.version, self.index.llts.len(), self.device)
+        format!(
+            "{} [{kind}] over MedDRA {} ({} current LLTs) on {:?}, {}",
+            self.model_version,
+            self.dict.version,
+            self.index.llts.len(),
+            self.device,
+            self.encoder.precision.name(self.device)
+        )
     }
 
     /// Proposals for a batch of terms.
@@ -355,34 +377,41 @@ impl Engine {
         };
         let entropy = -(&p * p.clamp_min(1e-12).log()).sum_dim_intlist(-1, false, Kind::Float);
         let n = (self.candidates as i64).min(self.index.llts.len() as i64);
+        // Top-n and the candidates' scores are gathered on the device; only [terms x 2n] values
+        // come back, in one copy each (not [terms x LLTs], nor one read per element).
         let (_, ens_top) = p.topk(n, -1, true, true);
         let (_, dense_top) = sims.topk(n, -1, true, true);
-        let cpu = |x: &Tensor| x.to_device(Device::Cpu);
-        let (p, sims, names, entropy, ens_top, dense_top) = (cpu(&p), cpu(&sims), cpu(&names), cpu(&entropy), cpu(&ens_top), cpu(&dense_top));
+        let idx = Tensor::cat(&[&ens_top, &dense_top], 1);
+        let host_f = |x: &Tensor| Vec::<f64>::try_from(x.gather(1, &idx, false).flatten(0, -1).to_kind(Kind::Double).to_device(Device::Cpu));
+        let (p_at, sims_at, names_at) = (host_f(&p)?, host_f(&sims)?, host_f(&names)?);
+        let idx = Vec::<i64>::try_from(idx.flatten(0, -1).to_device(Device::Cpu))?;
+        let entropy = Vec::<f64>::try_from(entropy.to_kind(Kind::Double).to_device(Device::Cpu))?;
+        let w = 2 * n as usize;
         let mut sets = Vec::with_capacity(terms.len());
-        for b in 0..terms.len() as i64 {
-            let ens: Vec<i64> = Vec::<i64>::try_from(ens_top.get(b))?;
-            let dense: Vec<i64> = Vec::<i64>::try_from(dense_top.get(b))?;
-            // The ensemble's top-n, then the dense index's top-n not yet in.
-            let mut c = ens.clone();
-            c.extend(dense.iter().filter(|d| !ens.contains(d)));
-            let rows = c
+        for b in 0..terms.len() {
+            let row = &idx[b * w..(b + 1) * w];
+            let (ens, dense) = row.split_at(n as usize);
+            // The ensemble's top-n, then the dense index's top-n not yet in (by position in `row`).
+            let mut pos: Vec<usize> = (0..n as usize).collect();
+            pos.extend((n as usize..w).filter(|&j| !ens.contains(&row[j])));
+            let rows = pos
                 .iter()
-                .map(|&i| Candidate {
-                    label: i as usize,
-                    ln_p: p.double_value(&[b, i]).max(1e-12).ln(),
+                .map(|&j| Candidate {
+                    label: row[j] as usize,
+                    ln_p: p_at[b * w + j].max(1e-12).ln(),
                     xtars: 0.0,
-                    dense: sims.double_value(&[b, i]) / ZERO_SHOT_TEMPERATURE,
+                    dense: sims_at[b * w + j] / ZERO_SHOT_TEMPERATURE,
                 })
                 .collect();
             let code = |i: &i64| self.dict.llts[self.index.llts[*i as usize]].code;
-            let evidence = c.iter().filter_map(|&i| Some((i as usize, self.evidence(recall.as_ref(), b, i as usize, names.double_value(&[b, i]))?))).collect();
-            let nearest = nearest_coded.as_ref().map(|n| n[b as usize].max(self.memory.nearest(recall.as_ref(), b)));
+            let evidence =
+                pos.iter().filter_map(|&j| Some((row[j] as usize, self.evidence(recall.as_ref(), b as i64, row[j] as usize, names_at[b * w + j])?))).collect();
+            let nearest = nearest_coded.as_ref().map(|c| c[b].max(self.memory.nearest(recall.as_ref(), b as i64)));
             sets.push(CandidateSet {
                 gate: nearest.map_or(1.0, gate),
                 evidence,
                 rows,
-                entropy: entropy.double_value(&[b]),
+                entropy: entropy[b],
                 dense: dense.iter().map(code).collect(),
                 ensemble: ens.iter().map(code).collect(),
             });
@@ -441,24 +470,23 @@ impl Engine {
         let entropy = -(&probs * probs.clamp_min(1e-12).log()).sum_dim_intlist(-1, false, Kind::Float);
         let k = (self.candidates.max(TOP) as i64).min(self.index.llts.len() as i64);
         let (top_p, top_i) = probs.topk(k, -1, true, true);
-        let cpu = |x: &Tensor| x.to_device(Device::Cpu);
-        let (top_p, top_i, sims, names, entropy) = (cpu(&top_p), cpu(&top_i), cpu(&sims), cpu(&names), cpu(&entropy));
+        let host_f = |x: &Tensor| Vec::<f64>::try_from(x.flatten(0, -1).to_kind(Kind::Double).to_device(Device::Cpu));
+        let (top_p, sims_at, names_at, entropy) =
+            (host_f(&top_p)?, host_f(&sims.gather(1, &top_i, false))?, host_f(&names.gather(1, &top_i, false))?, host_f(&entropy)?);
+        let top_i = Vec::<i64>::try_from(top_i.flatten(0, -1).to_device(Device::Cpu))?;
+        let k = k as usize;
         let mut out = Vec::with_capacity(q.size()[0] as usize);
-        for b in 0..q.size()[0] {
-            let idx: Vec<i64> = Vec::<i64>::try_from(top_i.get(b))?;
-            let p: Vec<f64> = Vec::<f64>::try_from(top_p.get(b).to_kind(Kind::Double))?;
+        for b in 0..q.size()[0] as usize {
+            let idx = &top_i[b * k..(b + 1) * k];
             let codes: Vec<u32> = idx.iter().map(|&i| self.dict.llts[self.index.llts[i as usize]].code).collect();
-            let proposals = idx
-                .iter()
-                .zip(&p)
-                .take(TOP)
-                .map(|(&i, &conf)| {
-                    let l = &self.dict.llts[self.index.llts[i as usize]];
-                    let evidence = self.evidence(recall.as_ref(), b, i as usize, names.double_value(&[b, i]));
-                    Proposal { llt_code: l.code, pt_code: l.pt_code, score: sims.double_value(&[b, i]), confidence: conf, evidence }
+            let proposals = (0..k.min(TOP))
+                .map(|j| {
+                    let l = &self.dict.llts[self.index.llts[idx[j] as usize]];
+                    let evidence = self.evidence(recall.as_ref(), b as i64, idx[j] as usize, names_at[b * k + j]);
+                    Proposal { llt_code: l.code, pt_code: l.pt_code, score: sims_at[b * k + j], confidence: top_p[b * k + j], evidence }
                 })
                 .collect();
-            out.push(TermProposals { proposals, entropy: entropy.double_value(&[b]), dense_candidates: codes, ensemble_candidates: vec![] });
+            out.push(TermProposals { proposals, entropy: entropy[b], dense_candidates: codes, ensemble_candidates: vec![] });
         }
         Ok(out)
     }

@@ -58,7 +58,7 @@ impl Tok {
                 mask[i * t + j] = i64::from(m);
             }
         }
-        let mk = |v: Vec<i64>| Tensor::from_slice(&v).view([b as i64, t as i64]).to_kind(Kind::Int64).to_device(device);
+        let mk = |v: Vec<i64>| upload(Tensor::from_slice(&v).view([b as i64, t as i64]).to_kind(Kind::Int64), device);
         Ok(Batch { ids: mk(ids), mask: mk(mask), type_ids: mk(types) })
     }
 }
@@ -78,7 +78,17 @@ pub fn length_batched(lens: &[usize], batch: usize, mut f: impl FnMut(&[usize]) 
     for (k, &i) in order.iter().enumerate() {
         inverse[i] = k as i64;
     }
-    Ok(sorted.index_select(0, &Tensor::from_slice(&inverse).to_device(first.device())))
+    Ok(sorted.index_select(0, &upload(Tensor::from_slice(&inverse), first.device())))
+}
+
+/// A host tensor on `device`. On CUDA it goes through pinned memory without blocking: the copy
+/// is queued behind the kernels already running instead of waiting for them.
+pub fn upload(t: Tensor, device: Device) -> Tensor {
+    if device.is_cuda() {
+        t.pin_memory(device).to_device_(device, t.kind(), true, false)
+    } else {
+        t
+    }
 }
 
 #[cfg(test)]

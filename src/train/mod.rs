@@ -2,6 +2,7 @@
 
 pub mod amp;
 pub mod data;
+pub mod stages;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use crate::meddra::Dictionary;
 use crate::model::bert::BertConfig;
 use crate::model::classifier::{self, Classifier};
 use crate::model::registry::{ComponentScore, Fusion, Hyper, Manifest, Staging};
-use crate::model::tokenize::Tok;
+use crate::model::tokenize::{upload, Tok};
 use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
 use data::{Coded, Sample, TrainingSet};
@@ -83,6 +84,16 @@ pub struct Options {
     pub seed: u64,
     pub device: Device,
     pub progress: bool,
+    /// Where each stage's time and peak memory are recorded (benchmarks and the scale test).
+    pub stages: Option<Arc<stages::Stages>>,
+}
+
+impl Options {
+    fn mark(&self, stage: &str, steps: usize) {
+        if let Some(s) = &self.stages {
+            s.mark(stage, steps);
+        }
+    }
 }
 
 /// Linear warm-up then linear decay to zero.
@@ -100,9 +111,15 @@ fn optimise(opt: &mut nn::Optimizer, stepper: &mut amp::Stepper, loss: &Tensor, 
     opt.set_lr(h.lr_encoder * f);
     opt.set_lr_group(1, h.lr_head * f);
     stepper.step(opt, loss, 1.0);
-    pb.set_message(format!("loss {:.3}", loss.double_value(&[])));
+    // Reading the loss waits for the GPU; the progress line does not need it every step.
+    if pb.position().is_multiple_of(LOSS_EVERY) && !pb.is_hidden() {
+        pb.set_message(format!("loss {:.3}", loss.double_value(&[])));
+    }
     pb.inc(1);
 }
+
+/// Steps between two readings of the loss for the progress line.
+const LOSS_EVERY: u64 = 25;
 
 /// Says how many steps were skipped for non-finite gradients (expected now and then while the
 /// mixed-precision loss scale settles; many mean the run diverged).
@@ -145,8 +162,10 @@ fn member_accuracy(m: &Classifier, valid: &[Sample]) -> Result<f64> {
 fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, o: &Options, file: &Path) -> Result<Classifier> {
     let h = &o.hyper;
     let seed = o.seed + 1000 * i as u64;
-    let m = Classifier::with_head(init.encoder(o.device, seed)?, label_emb);
+    // Seeded before anything random is created (the head's scale, dropout); on CUDA some kernels
+    // are not deterministic, so runs there are reproducible only up to that.
     tch::manual_seed(seed as i64);
+    let m = Classifier::with_head(init.encoder(o.device, seed)?, label_emb);
     let mut opt = nn::AdamW::default().build(&m.enc.vs, h.lr_encoder)?;
     let mut stepper = amp::Stepper::new(&m.enc.vs, h.mixed_precision);
     let spe = steps_per_epoch(ts.train.len(), h);
@@ -161,7 +180,7 @@ fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, o: 
         order.shuffle(&mut rng);
         for chunk in order.chunks(h.batch).take(spe) {
             let terms: Vec<&str> = chunk.iter().map(|&j| ts.train[j].term.as_str()).collect();
-            let targets = Tensor::from_slice(&chunk.iter().map(|&j| ts.train[j].label as i64).collect::<Vec<_>>()).to_device(o.device);
+            let targets = upload(Tensor::from_slice(&chunk.iter().map(|&j| ts.train[j].label as i64).collect::<Vec<_>>()), o.device);
             let b = m.enc.tok.encode(&terms, o.device)?;
             let loss = stepper.forward(|| m.logits(&b, true).cross_entropy_for_logits(&targets));
             optimise(&mut opt, &mut stepper, &loss, h, schedule(step, total, warm), &pb);
@@ -179,27 +198,89 @@ fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, o: 
         }
     }
     report_skipped(&format!("member {}", i + 1), &stepper, total, o.progress);
+    o.mark(&format!("classifier member {}", i + 1), step);
     Classifier::load(file, &init.config(), m.enc.tok.clone(), label_emb.size()[0], o.device)
 }
 
-/// The ensemble's mean softmax over all labels for `terms` [n, labels], on the CPU.
-fn ensemble_probs(members: &[Classifier], terms: &[&str], device: Device) -> Result<Tensor> {
-    let _g = tch::no_grad_guard();
-    let mut parts = Vec::new();
-    for chunk in terms.chunks(128) {
-        let b = members[0].enc.tok.encode(chunk, device)?;
-        parts.push(classifier::mean_softmax(members, &b).to_device(Device::Cpu));
-    }
-    Ok(Tensor::cat(&parts, 0))
+/// Elements of one block of a [rows x labels] matrix: 64 MB of fp32, whatever the label count.
+const BLOCK_ELEMENTS: i64 = 1 << 24;
+
+/// Rows per block so that a [rows x labels] block stays within `BLOCK_ELEMENTS`.
+fn block_rows(labels: i64) -> usize {
+    (BLOCK_ELEMENTS / labels.max(1)).clamp(1, 1024) as usize
 }
 
-/// XTARS training pairs: the positive, the ensemble's top-5 wrong labels, and m labels drawn
+/// Each term's top-`k` labels under the ensemble's mean softmax. The top-k is taken on the device
+/// block by block and only the indices come back: the whole [terms x labels] matrix is hundreds of
+/// GB at real MedDRA scale.
+pub fn ensemble_top(members: &[Classifier], terms: &[&str], k: i64, device: Device, pb: &indicatif::ProgressBar) -> Result<Vec<Vec<usize>>> {
+    let _g = tch::no_grad_guard();
+    let labels = members[0].head.size()[0];
+    let k = k.min(labels);
+    let mut out = Vec::with_capacity(terms.len());
+    for chunk in terms.chunks(block_rows(labels).min(256)) {
+        let b = members[0].enc.tok.encode(chunk, device)?;
+        let top = classifier::mean_softmax(members, &b).topk(k, -1, true, true).1;
+        let flat = Vec::<i64>::try_from(top.flatten(0, -1).to_device(Device::Cpu))?;
+        out.extend(flat.chunks(k as usize).map(|r| r.iter().map(|&x| x as usize).collect::<Vec<_>>()));
+        pb.inc(chunk.len() as u64);
+    }
+    Ok(out)
+}
+
+/// Each label's `k` most cosine-similar labels (itself first) with their similarity, computed in
+/// row blocks on the device; the [labels x labels] matrix (25.6 GB at 80,000 LLTs) never exists.
+pub fn label_neighbours(label_emb: &Tensor, k: i64) -> Result<Vec<Vec<(usize, f64)>>> {
+    let _g = tch::no_grad_guard();
+    let n = label_emb.size()[0];
+    let k = k.min(n);
+    let emb = label_emb.to_kind(Kind::Float);
+    let mut out = Vec::with_capacity(n as usize);
+    let step = block_rows(n) as i64;
+    let mut start = 0;
+    while start < n {
+        let len = step.min(n - start);
+        let (v, i) = emb.narrow(0, start, len).matmul(&emb.tr()).topk(k, -1, true, true);
+        let v = Vec::<f64>::try_from(v.flatten(0, -1).to_kind(Kind::Double).to_device(Device::Cpu))?;
+        let i = Vec::<i64>::try_from(i.flatten(0, -1).to_device(Device::Cpu))?;
+        out.extend(i.chunks(k as usize).zip(v.chunks(k as usize)).map(|(i, v)| i.iter().map(|&x| x as usize).zip(v.iter().copied()).collect::<Vec<_>>()));
+        start += len;
+    }
+    Ok(out)
+}
+
+/// The training samples XTARS trains on: all of them, unless a step cap lets its epochs use fewer
+/// pairs than they make; then a random subset that fills the capped epochs, so that hard negatives
+/// (a pass of the whole ensemble) are mined only for samples that train.
+fn xtars_samples(n: usize, h: &Hyper, rng: &mut StdRng) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..n).collect();
+    if let Some(cap) = h.max_steps_per_epoch {
+        let pairs_per_sample = 1 + 5 + h.negatives_m;
+        let want = (cap * h.batch).div_ceil(pairs_per_sample).max(1);
+        if want < n {
+            all.shuffle(rng);
+            all.truncate(want);
+            all.sort_unstable();
+        }
+    }
+    all
+}
+
+/// XTARS training pairs (`samples` index the training set, `ens_top` is aligned with them): the positive, the ensemble's top-5 wrong labels, and m labels drawn
 /// from the 3m labels most cosine-similar to the gold one, with softmax(sim / T) probabilities.
-fn xtars_pairs(ts: &TrainingSet, ens_top: &[Vec<usize>], label_sims_top: &[Vec<(usize, f64)>], h: &Hyper, rng: &mut StdRng) -> Vec<(usize, usize, i64)> {
+fn xtars_pairs(
+    ts: &TrainingSet,
+    samples: &[usize],
+    ens_top: &[Vec<usize>],
+    label_sims_top: &[Vec<(usize, f64)>],
+    h: &Hyper,
+    rng: &mut StdRng,
+) -> Vec<(usize, usize, i64)> {
     let mut pairs = Vec::new();
-    for (si, s) in ts.train.iter().enumerate() {
+    for (k, &si) in samples.iter().enumerate() {
+        let s = &ts.train[si];
         pairs.push((s.label, si, 1));
-        let mut negs: Vec<usize> = ens_top[si].iter().copied().filter(|&l| l != s.label).take(5).collect();
+        let mut negs: Vec<usize> = ens_top[k].iter().copied().filter(|&l| l != s.label).take(5).collect();
         let mut pool: Vec<(usize, f64)> = label_sims_top[s.label].iter().copied().filter(|(l, _)| *l != s.label && !negs.contains(l)).collect();
         for _ in 0..h.negatives_m {
             if pool.is_empty() {
@@ -226,8 +307,8 @@ fn xtars_pairs(ts: &TrainingSet, ens_top: &[Vec<usize>], label_sims_top: &[Vec<(
 
 fn train_xtars(init: &Init, names: &[String], ts: &TrainingSet, pairs: &[(usize, usize, i64)], o: &Options, file: &Path) -> Result<CrossEncoder> {
     let h = &o.hyper;
-    let x = CrossEncoder::with_head(init.encoder(o.device, o.seed + 77)?);
     tch::manual_seed(o.seed as i64 + 77);
+    let x = CrossEncoder::with_head(init.encoder(o.device, o.seed + 77)?);
     let mut opt = nn::AdamW::default().build(&x.enc.vs, h.lr_encoder)?;
     let mut stepper = amp::Stepper::new(&x.enc.vs, h.mixed_precision);
     let spe = steps_per_epoch(pairs.len(), h);
@@ -242,7 +323,7 @@ fn train_xtars(init: &Init, names: &[String], ts: &TrainingSet, pairs: &[(usize,
         for chunk in order.chunks(h.batch).take(spe) {
             let ls: Vec<&str> = chunk.iter().map(|&k| names[pairs[k].0].as_str()).collect();
             let tt: Vec<&str> = chunk.iter().map(|&k| ts.train[pairs[k].1].term.as_str()).collect();
-            let y = Tensor::from_slice(&chunk.iter().map(|&k| pairs[k].2).collect::<Vec<_>>()).to_device(o.device);
+            let y = upload(Tensor::from_slice(&chunk.iter().map(|&k| pairs[k].2).collect::<Vec<_>>()), o.device);
             let b = x.enc.tok.encode_pairs(&ls, &tt, o.device)?;
             let loss = stepper.forward(|| x.logits(&b, true).cross_entropy_for_logits(&y));
             optimise(&mut opt, &mut stepper, &loss, h, schedule(step, total, warm), &pb);
@@ -251,6 +332,7 @@ fn train_xtars(init: &Init, names: &[String], ts: &TrainingSet, pairs: &[(usize,
         pb.finish_and_clear();
     }
     report_skipped("XTARS", &stepper, total, o.progress);
+    o.mark("XTARS", step);
     x.save(file)?;
     Ok(x)
 }
@@ -341,6 +423,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
     let safe_version: String = dict.version.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' }).collect();
     let id = format!("xtars-{safe_version}-{}", created.format("%Y%m%dT%H%M%SZ"));
     let staging = Staging::new(data_dir, &id)?;
+    o.mark("training set", 0);
 
     let untuned = init.encoder(o.device, o.seed)?;
     let (base_name, fingerprint) = init.describe();
@@ -348,6 +431,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         engine::dense::DenseIndex::load_or_build(&untuned, &dict, &fingerprint, cache_dir.filter(|_| matches!(init, Init::Base(_))), o.progress)?.emb;
     let labels = data::labels(&dict);
     let names: Vec<String> = labels.iter().map(|&i| dict.llts[i].name.clone()).collect();
+    o.mark("dense index", 0);
 
     let mut members = Vec::new();
     for i in 0..h.members {
@@ -355,26 +439,22 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
     }
 
     // Hard negatives for XTARS from the trained ensemble and from label similarity.
-    let terms: Vec<&str> = ts.train.iter().map(|s| s.term.as_str()).collect();
-    let probs = ensemble_probs(&members, &terms, o.device)?;
-    let k = 6.min(labels.len() as i64);
-    let top = probs.topk(k, -1, true, true).1;
-    let ens_top: Vec<Vec<usize>> =
-        (0..terms.len() as i64).map(|r| Vec::<i64>::try_from(top.get(r)).unwrap_or_default().into_iter().map(|x| x as usize).collect()).collect();
-    let sims = label_emb.matmul(&label_emb.tr()).to_device(Device::Cpu);
-    let kk = ((3 * h.negatives_m + 1) as i64).min(labels.len() as i64);
-    let (sv, si) = sims.topk(kk, -1, true, true);
-    let label_sims_top: Vec<Vec<(usize, f64)>> = (0..labels.len() as i64)
-        .map(|r| {
-            let v: Vec<f64> = Vec::<f64>::try_from(sv.get(r).to_kind(Kind::Double)).unwrap_or_default();
-            let i: Vec<i64> = Vec::<i64>::try_from(si.get(r)).unwrap_or_default();
-            i.into_iter().map(|x| x as usize).zip(v).collect()
-        })
-        .collect();
     let mut rng = StdRng::seed_from_u64(o.seed + 5);
-    let pairs = xtars_pairs(&ts, &ens_top, &label_sims_top, h, &mut rng);
+    let samples = xtars_samples(ts.train.len(), h, &mut rng);
+    let terms: Vec<&str> = samples.iter().map(|&i| ts.train[i].term.as_str()).collect();
+    let prep = Instant::now();
+    let pb = progress_bar(o.progress, terms.len() as u64, "hard negatives".into());
+    let ens_top = ensemble_top(&members, &terms, 6, o.device, &pb)?;
+    pb.finish_and_clear();
+    let label_sims_top = label_neighbours(&label_emb, (3 * h.negatives_m + 1) as i64)?;
     if o.progress {
-        eprintln!("XTARS: {} training pairs ({} positive)", pairs.len(), ts.train.len());
+        eprintln!("Hard negatives: {} terms x {} labels in {:.1} s", terms.len(), labels.len(), prep.elapsed().as_secs_f64());
+    }
+    let pairs = xtars_pairs(&ts, &samples, &ens_top, &label_sims_top, h, &mut rng);
+    drop((ens_top, label_sims_top));
+    o.mark("hard negatives", 0);
+    if o.progress {
+        eprintln!("XTARS: {} training pairs ({} positive)", pairs.len(), samples.len());
     }
     let xtars = train_xtars(init, &names, &ts, &pairs, o, &staging.dir.join("xtars.safetensors"))?;
 
@@ -431,6 +511,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         let (l1, p1, l5, _) = score(&sets, &gold, &pt_of, f);
         validation.push(ComponentScore { component: name.into(), llt_at_1: l1, pt_at_1: p1, llt_at_5: l5 });
     }
+    o.mark("fusion on validation", 0);
     manifest.fusion = fusion;
     manifest.fusion_fitted_on_coded_validation = fit_on_coded;
     manifest.validation = validation;
@@ -446,6 +527,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
     coded_terms.dedup();
     std::fs::write(staging.dir.join("coded_terms.txt"), coded_terms.iter().map(|s| format!("{s}\n")).collect::<String>())?;
     let (dir, manifest) = staging.commit(manifest)?;
+    o.mark("save", 0);
     Ok(Outcome { dir, manifest })
 }
 

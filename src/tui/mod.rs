@@ -18,11 +18,12 @@ use crossterm::event::{self, Event, KeyEventKind};
 
 use crate::engine::worker::{self, WorkerEvent};
 use crate::engine::Engine;
+use crate::model::precision::Precision;
 use crate::store::Store;
 use app::App;
 
 /// Runs the desk until the user quits. The terminal is restored on exit and on panic.
-pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>) -> Result<()> {
+pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precision) -> Result<()> {
     let store = Store::open(db)?;
     let version = store.active_version()?;
     let mut app = App::new(store, user)?;
@@ -31,7 +32,7 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>) -> Result<()> {
     let w = worker::spawn(db_path.clone(), move || {
         let store = Store::open(&db_path)?;
         // Built quietly: progress bars would scribble over the screen.
-        Engine::for_store(&store, version.as_deref(), base.as_deref(), None, false)
+        Engine::for_store(&store, version.as_deref(), base.as_deref(), None, precision, false)
     });
     app.attach_worker(w.jobs.clone());
     let theme = theme::Theme::from_env();
