@@ -134,14 +134,19 @@ pub struct Desk {
     pub dict: Arc<Dictionary>,
     search: SearchIndex,
     pub user: User,
+    /// Decisions taken at this desk, for anchoring every `ANCHOR_EVERY`.
+    decisions: usize,
 }
+
+/// The desk appends the log head to the anchor file after this many decisions (and on exit).
+pub const ANCHOR_EVERY: usize = 25;
 
 impl Desk {
     pub fn open(store: Store, user_name: &str) -> Result<Desk> {
         let user = store.user(user_name)?;
         let dict = Arc::new(store.active_dictionary()?);
         let search = SearchIndex::new(&dict);
-        Ok(Desk { store, dict, search, user })
+        Ok(Desk { store, dict, search, user, decisions: 0 })
     }
 
     /// The queue rows with their top proposals, filtered in one query (large queues).
@@ -185,7 +190,23 @@ impl Desk {
 
     pub fn act(&mut self, external_id: &str, revision: i64, action: Action) -> Result<Item> {
         let dict = self.dict.clone();
-        self.store.act(&dict, &self.user.name, external_id, Some(revision), action)
+        let item = self.store.act(&dict, &self.user.name, external_id, Some(revision), action)?;
+        self.decided(1);
+        Ok(item)
+    }
+
+    /// Appends the log head to the team's anchor file (on exit, and every `ANCHOR_EVERY` decisions).
+    pub fn anchor(&self) -> Result<Option<crate::store::audit::Head>> {
+        self.store.anchor(&self.store.anchor_file()?)
+    }
+
+    fn decided(&mut self, n: usize) {
+        let before = self.decisions / ANCHOR_EVERY;
+        self.decisions += n;
+        if self.decisions / ANCHOR_EVERY > before {
+            // A failed periodic anchor is reported by the one on exit; the decision stands.
+            let _ = self.anchor();
+        }
     }
 
     /// The queue grouped by normalised term.
@@ -202,6 +223,12 @@ impl Desk {
     /// revision check): proposing codes the new and returned ones; confirming confirms the
     /// proposals with the same LLT, except the user's own.
     pub fn act_group(&mut self, term: &str, action: Action) -> Result<GroupOutcome> {
+        let outcome = self.act_group_inner(term, action)?;
+        self.decided(outcome.done.len());
+        Ok(outcome)
+    }
+
+    fn act_group_inner(&mut self, term: &str, action: Action) -> Result<GroupOutcome> {
         let dict = self.dict.clone();
         match action {
             Action::Propose { llt, source } => self.store.propose_group(&dict, &self.user.name, term, llt, source),

@@ -132,6 +132,12 @@ fn code_and_review_the_demo_queue_in_the_terminal() {
     t.keys(&["Escape", "q"]);
     t.wait_exit();
 
+    // Quitting the desk anchored the log head outside the database, and the anchor verifies.
+    let anchors = std::fs::read_to_string(env.db().with_file_name("medcoder.db.anchors")).unwrap();
+    let last: i64 = anchors.lines().last().unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(last.to_string(), env.ok(&["audit", "anchor"]).split(' ').next().unwrap(), "{anchors}");
+    assert!(env.ok(&["audit", "verify"]).contains("anchored heads"));
+
     let log = env.ok(&["audit", "log", "--json"]);
     let rows: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let find = |action: &str, id: &str| {

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::intake::queue as intake;
 use crate::meddra::Dictionary;
+use crate::store::audit::Head;
 use crate::store::item::{Item, ItemFilter, State};
 use crate::store::log::Verdict;
 use crate::store::users::Role;
@@ -56,8 +57,19 @@ pub enum QueueCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
-    /// Recompute the decision log's hash chain; names the first broken row.
-    Verify,
+    /// Recompute the decision log's hash chain, rebuild the queue, users and team settings from it
+    /// and compare them with the tables, and check anchored heads; names each finding.
+    Verify {
+        /// An anchor file (default: the team's, see `audit anchor`); every head in it must still be in the chain.
+        #[arg(long)]
+        anchors: Option<PathBuf>,
+    },
+    /// Print the log head (seq, hash, time) and append it to the anchor file (keep a copy elsewhere).
+    Anchor {
+        /// The anchor file (default: the team setting anchor-file, else <database>.anchors).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     /// Print the decision log (all of it, or one item's).
     Log {
         /// Only this item's decisions.
@@ -85,6 +97,8 @@ pub enum SettingsCmd {
     Show,
     /// Confirm rule-autocoded items without review (on) or send them to review (off, default). Admins only.
     AutocodeConfirm { value: OnOff },
+    /// Where `audit anchor` and the desk append log heads (default: <database>.anchors). Admins only.
+    AnchorFile { path: PathBuf },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -247,16 +261,62 @@ pub fn act(db: &Path, acting: Option<&str>, id: &str, rev: Option<i64>, action: 
 pub fn audit(cmd: AuditCmd, db: &Path) -> Result<ExitCode> {
     let store = Store::open(db)?;
     match cmd {
-        AuditCmd::Verify => match store.verify_log()? {
-            Verdict::Intact { rows } => {
-                println!("Decision log intact: {rows} rows, hash chain verified.");
-                Ok(ExitCode::SUCCESS)
+        AuditCmd::Verify { anchors } => {
+            let mut ok = true;
+            match store.verify_log()? {
+                Verdict::Intact { rows } => println!("Decision log intact: {rows} rows, hash chain verified."),
+                Verdict::Broken { seq, reason } => {
+                    println!("Decision log BROKEN at row {seq}: {reason}.");
+                    ok = false;
+                }
             }
-            Verdict::Broken { seq, reason } => {
-                println!("Decision log BROKEN at row {seq}: {reason}.");
-                Ok(ExitCode::from(3))
+            let findings = store.state_findings()?;
+            if findings.is_empty() {
+                println!("Queue, users and team settings match the log.");
+            } else {
+                ok = false;
+                println!("{} difference(s) between the tables and the log (changed behind medcoder's back):", findings.len());
+                for f in &findings {
+                    println!("  {}", p(f));
+                }
             }
-        },
+            let file = match anchors {
+                Some(f) => Some(f),
+                None => Some(store.anchor_file()?).filter(|f| f.exists()),
+            };
+            match file {
+                Some(f) => {
+                    let n = crate::store::audit::read_anchors(&f)?.len();
+                    let bad = store.check_anchors(&f)?;
+                    if bad.is_empty() {
+                        println!("All {n} anchored heads in {} are in the chain.", f.display());
+                    } else {
+                        ok = false;
+                        for m in bad {
+                            println!("Anchor at {}, line {} (row {}, {}): {}.", f.display(), m.line, m.anchored.seq, m.anchored.at, m.reason);
+                        }
+                    }
+                }
+                None => println!(
+                    "No anchor file: a consistent rewrite of the whole log cannot be detected (run `medcoder audit anchor` and keep its file elsewhere)."
+                ),
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(3) })
+        }
+        AuditCmd::Anchor { file } => {
+            let file = match file {
+                Some(f) => f,
+                None => store.anchor_file()?,
+            };
+            match store.anchor(&file)? {
+                Some(h) => {
+                    println!("{}", h.line());
+                    eprintln!("Anchored in {} (keep a copy where whoever can write the database cannot).", file.display());
+                }
+                None => println!("The decision log is empty: nothing to anchor."),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCmd::Log { item, json } => {
             let item_id = match item {
                 Some(x) => Some(store.item(&x)?.id),
@@ -309,9 +369,13 @@ struct ExportRow {
     imported_at: String,
     proposed_at: Option<String>,
     confirmed_at: Option<String>,
+    /// The decision log's head when the export was made: `audit verify --anchors` can prove later
+    /// that the history behind these codes was not rewritten.
+    log_seq: Option<i64>,
+    log_hash: Option<String>,
 }
 
-fn export_row(it: &Item, dict: Option<&Dictionary>) -> ExportRow {
+fn export_row(it: &Item, dict: Option<&Dictionary>, head: Option<&Head>) -> ExportRow {
     let llt = it.llt_code.and_then(|c| dict.and_then(|d| d.llt(c)));
     let path = it.pt_code.and_then(|p| dict.and_then(|d| d.primary_path(p)));
     ExportRow {
@@ -336,6 +400,8 @@ fn export_row(it: &Item, dict: Option<&Dictionary>) -> ExportRow {
         imported_at: it.imported_at.clone(),
         proposed_at: it.proposed_at.clone(),
         confirmed_at: it.confirmed_at.clone(),
+        log_seq: head.map(|h| h.seq),
+        log_hash: head.map(|h| h.hash.clone()),
     }
 }
 
@@ -364,6 +430,7 @@ pub fn export(
         }
     }
     let items = store.items(&ItemFilter { states, study, text: None })?;
+    let head = store.log_head()?;
     // Codes are exported with the hierarchy of the version they were coded in.
     let mut dicts: HashMap<String, Option<Dictionary>> = HashMap::new();
     let mut rows = Vec::new();
@@ -376,7 +443,7 @@ pub fn export(
             Some(v) => dicts.entry(v.clone()).or_insert_with(|| store.dictionary(v).ok()).as_ref(),
             None => None,
         };
-        rows.push(export_row(it, dict));
+        rows.push(export_row(it, dict, head.as_ref()));
     }
     let mut w = output(out.as_deref())?;
     match format {
@@ -406,6 +473,8 @@ pub fn export(
                     "imported_at",
                     "proposed_at",
                     "confirmed_at",
+                    "log_seq",
+                    "log_hash",
                 ])?;
             }
             for r in &rows {
@@ -505,6 +574,7 @@ pub fn settings(cmd: SettingsCmd, db: &Path, acting: Option<&str>) -> Result<Exi
         SettingsCmd::Show => {
             println!("autocode-confirm  {}", store.setting("autocode_confirm")?.unwrap_or_else(|| "off".into()));
             println!("active MedDRA     {}", store.active_version()?.unwrap_or_else(|| "-".into()));
+            println!("anchor file       {}", store.anchor_file()?.display());
         }
         SettingsCmd::AutocodeConfirm { value } => {
             let v = match value {
@@ -514,6 +584,12 @@ pub fn settings(cmd: SettingsCmd, db: &Path, acting: Option<&str>) -> Result<Exi
             let mut store = store;
             store.set_team_setting(need_user(acting)?, "autocode_confirm", v)?;
             println!("autocode-confirm set to {v}");
+        }
+        SettingsCmd::AnchorFile { path } => {
+            let path = std::path::absolute(&path).with_context(|| format!("resolving {}", path.display()))?;
+            let mut store = store;
+            store.set_team_setting(need_user(acting)?, "anchor_file", &path.to_string_lossy())?;
+            println!("anchor-file set to {}", path.display());
         }
     }
     Ok(ExitCode::SUCCESS)

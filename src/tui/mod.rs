@@ -54,6 +54,12 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precis
         Ok(())
     })();
     ratatui::restore();
+    // The session's last decisions are anchored outside the database (issue #11).
+    if let Some(desk) = app.ctx.desk.as_ref() {
+        if let Err(e) = desk.anchor() {
+            eprintln!("warning: the decision log head was not anchored: {e:#}");
+        }
+    }
     result
 }
 

@@ -1,0 +1,262 @@
+//! Whole-state integrity and anchors. The hash chain proves the log was not edited; it says
+//! nothing about the tables beside it, nor about a consistent rewrite of the whole chain. So:
+//! - `state_findings` rebuilds what the log says every item, user and team setting should be and
+//!   names each row of the tables that differs (an `UPDATE item SET llt_code = ...` behind
+//!   medcoder's back);
+//! - an anchor is a copy of the log head (seq, hash, time) kept outside the database; a head that
+//!   was anchored must still be in the chain, so rewriting or truncating history before the newest
+//!   anchor is found even when the rewritten chain is consistent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use rusqlite::OptionalExtension;
+
+use super::log::LoggedEntry;
+use super::workflow::AUTOCODER;
+use super::Store;
+
+/// The team settings medcoder changes only through a logged admin action.
+pub const TEAM_SETTINGS: &[&str] = &["autocode_confirm", "anchor_file"];
+
+/// The newest log row: what an anchor records and an export carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub seq: i64,
+    pub hash: String,
+    pub at: String,
+}
+
+impl Head {
+    /// One anchor-file line: `seq hash at`.
+    pub fn line(&self) -> String {
+        format!("{} {} {}", self.seq, self.hash, self.at)
+    }
+}
+
+/// An anchor that no longer matches the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorMismatch {
+    pub line: usize,
+    pub anchored: Head,
+    pub reason: String,
+}
+
+/// What the log says one item is.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Expected {
+    external_id: String,
+    state: Option<String>,
+    llt: Option<u32>,
+    pt: Option<u32>,
+    proposer: Option<String>,
+    reviewer: Option<String>,
+    revision: i64,
+}
+
+fn replay_item(e: &mut Expected, row: &LoggedEntry) {
+    let r = &row.entry;
+    if r.action != "import" {
+        e.revision += 1;
+    }
+    if let Some(s) = &r.state_to {
+        e.state = Some(s.clone());
+    }
+    if r.llt_code.is_some() {
+        e.llt = r.llt_code;
+        e.pt = r.pt_code;
+    }
+    match r.action.as_str() {
+        "propose" | "recode" => {
+            e.proposer = Some(r.user.clone());
+            e.reviewer = None;
+        }
+        "autocode" => {
+            e.proposer = Some(AUTOCODER.into());
+            e.reviewer = (r.state_to.as_deref() == Some("confirmed")).then(|| AUTOCODER.into());
+        }
+        "confirm" | "return" => e.reviewer = Some(r.user.clone()),
+        _ => {}
+    }
+}
+
+impl Store {
+    /// The newest log row, or None for an empty log.
+    pub fn log_head(&self) -> Result<Option<Head>> {
+        Ok(self
+            .conn
+            .query_row("SELECT seq, hash, at FROM decision_log ORDER BY seq DESC LIMIT 1", [], |r| Ok(Head { seq: r.get(0)?, hash: r.get(1)?, at: r.get(2)? }))
+            .optional()?)
+    }
+
+    /// Every difference between the tables and the state the log describes, one line each.
+    pub fn state_findings(&self) -> Result<Vec<String>> {
+        let log = self.log_entries(None)?;
+        let mut findings = Vec::new();
+
+        let mut items: BTreeMap<i64, Expected> = BTreeMap::new();
+        for row in log.iter().filter(|r| r.entry.item_id.is_some()) {
+            let id = row.entry.item_id.expect("filtered");
+            let e = items.entry(id).or_default();
+            if row.entry.action == "import" {
+                e.external_id = row.entry.external_id.clone().unwrap_or_default();
+            }
+            replay_item(e, row);
+        }
+        let mut st = self.conn.prepare("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision FROM item ORDER BY id")?;
+        let rows = st.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                Expected {
+                    external_id: r.get(1)?,
+                    state: r.get(2)?,
+                    llt: r.get(3)?,
+                    pt: r.get(4)?,
+                    proposer: r.get(5)?,
+                    reviewer: r.get(6)?,
+                    revision: r.get(7)?,
+                },
+            ))
+        })?;
+        let mut seen = std::collections::HashSet::new();
+        for row in rows {
+            let (id, table) = row?;
+            seen.insert(id);
+            let name = format!("item {} (id {id})", table.external_id);
+            let Some(log) = items.get(&id) else {
+                findings.push(format!("{name} is not in the decision log"));
+                continue;
+            };
+            let mut diff = |what: &str, got: String, want: String| {
+                if got != want {
+                    findings.push(format!("{name}: {what} is {got}, the log says {want}"));
+                }
+            };
+            diff("the external id", table.external_id.clone(), log.external_id.clone());
+            diff("the state", shown(&table.state), shown(&log.state));
+            diff("the LLT", shown(&table.llt), shown(&log.llt));
+            diff("the PT", shown(&table.pt), shown(&log.pt));
+            diff("the proposer", shown(&table.proposer), shown(&log.proposer));
+            diff("the reviewer", shown(&table.reviewer), shown(&log.reviewer));
+            diff("the revision", table.revision.to_string(), log.revision.to_string());
+        }
+        for (id, e) in &items {
+            if !seen.contains(id) {
+                findings.push(format!("item {} (id {id}) is in the decision log but not in the queue", e.external_id));
+            }
+        }
+
+        // Users: added by logged admin actions, never changed since.
+        let mut logged_users: HashMap<String, String> = HashMap::new();
+        for r in log.iter().filter(|r| r.entry.action == "user-add") {
+            if let Some((name, role)) = r.entry.comment.as_deref().and_then(|c| c.split_once(" as ")) {
+                logged_users.insert(name.to_lowercase(), role.to_string());
+            }
+        }
+        for u in self.users()? {
+            match logged_users.remove(&u.name.to_lowercase()) {
+                None => findings.push(format!("user {} is not in the decision log", u.name)),
+                Some(role) if role != u.role.as_str() => findings.push(format!("user {}: the role is {}, the log says {role}", u.name, u.role)),
+                Some(_) => {}
+            }
+        }
+        for name in logged_users.keys() {
+            findings.push(format!("user {name} is in the decision log but not in the user table"));
+        }
+
+        // Team settings: the last logged value of each.
+        let mut logged: HashMap<String, String> = HashMap::new();
+        for r in log.iter().filter(|r| r.entry.action == "setting") {
+            if let Some((k, v)) = r.entry.comment.as_deref().and_then(|c| c.split_once(" = ")) {
+                logged.insert(k.to_string(), v.to_string());
+            }
+        }
+        for key in TEAM_SETTINGS {
+            let table = self.setting(key)?;
+            let want = logged.get(*key).cloned();
+            if table != want {
+                findings.push(format!(
+                    "setting {key}: the value is {}, the log says {}",
+                    table.unwrap_or_else(|| "unset".into()),
+                    want.unwrap_or_else(|| "unset".into())
+                ));
+            }
+        }
+        Ok(findings)
+    }
+
+    /// Anchors that no longer match the chain: a head anchored earlier whose row is gone or has
+    /// another hash. Lines that are not anchors are refused with their number.
+    pub fn check_anchors(&self, file: &Path) -> Result<Vec<AnchorMismatch>> {
+        let anchors = read_anchors(file)?;
+        let mut out = Vec::new();
+        for (line, a) in anchors {
+            let row: Option<(String, String)> =
+                self.conn.query_row("SELECT hash, at FROM decision_log WHERE seq = ?1", [a.seq], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            let reason = match row {
+                None => Some(format!("row {} is gone: the log was truncated", a.seq)),
+                Some((hash, _)) if hash != a.hash => Some(format!("row {} has another hash: the history up to it was rewritten", a.seq)),
+                Some((_, at)) if at != a.at => Some(format!("row {} has another time", a.seq)),
+                Some(_) => None,
+            };
+            if let Some(reason) = reason {
+                out.push(AnchorMismatch { line, anchored: a, reason });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Appends the current head to `file` (created with its folder when missing); returns it.
+    /// None for an empty log (nothing to anchor).
+    pub fn anchor(&self, file: &Path) -> Result<Option<Head>> {
+        let Some(head) = self.log_head()? else { return Ok(None) };
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        // The newest anchor already says this: do not repeat it (the desk anchors on every exit).
+        if read_anchors(file).ok().and_then(|a| a.last().map(|(_, h)| h.clone())) == Some(head.clone()) {
+            return Ok(Some(head));
+        }
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file).with_context(|| format!("opening the anchor file {}", file.display()))?;
+        writeln!(f, "{}", head.line()).with_context(|| format!("writing the anchor file {}", file.display()))?;
+        f.sync_all().with_context(|| format!("writing the anchor file {}", file.display()))?;
+        Ok(Some(head))
+    }
+
+    /// The anchor file: the team setting `anchor_file`, else `<database>.anchors` beside it.
+    pub fn anchor_file(&self) -> Result<PathBuf> {
+        Ok(match self.setting("anchor_file")? {
+            Some(p) => PathBuf::from(p),
+            None => self.path().with_file_name(format!("{}.anchors", self.path().file_name().and_then(|n| n.to_str()).unwrap_or("medcoder.db"))),
+        })
+    }
+}
+
+/// An optional column as `audit verify` prints it.
+fn shown<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "empty".to_string(), ToString::to_string)
+}
+
+/// The anchors of a file with their line numbers; blank lines and `#` comments are skipped.
+pub fn read_anchors(file: &Path) -> Result<Vec<(usize, Head)>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading the anchor file {}", file.display()))?;
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let mut parts = l.splitn(3, ' ');
+        let (Some(seq), Some(hash), Some(at)) = (parts.next(), parts.next(), parts.next()) else {
+            bail!("{}, line {}: not an anchor (expected: seq hash time)", file.display(), i + 1);
+        };
+        let Ok(seq) = seq.parse::<i64>() else { bail!("{}, line {}, field seq: '{seq}' is not a number", file.display(), i + 1) };
+        if hash.len() != 64 || !hash.chars().all(|c| c.is_ascii_hexdigit()) {
+            bail!("{}, line {}, field hash: not a SHA-256", file.display(), i + 1);
+        }
+        out.push((i + 1, Head { seq, hash: hash.to_string(), at: at.to_string() }));
+    }
+    Ok(out)
+}
