@@ -301,3 +301,27 @@ fn queue_show_shows_only_proposals_made_for_the_active_version() {
     let out = env.ok(&["queue", "show", "X2"]);
     assert!(out.contains("model old-model") && out.contains("Headache") && out.contains("80.0%"), "{out}");
 }
+
+/// "Bob" is bob (issue #11): no second user beside him, whoever inserts it, and the four-eye rule
+/// cannot be dodged by spelling one's own name differently.
+#[test]
+fn user_names_are_case_insensitive() {
+    let env = setup();
+    let err = env.fails(&["--user", "admin", "user", "add", "Bob", "--role", "coder"]);
+    assert!(err.contains("user bob already exists"), "{err}");
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    let e = c.execute("INSERT INTO user(name, role, created_at) VALUES ('BOB', 'admin', 'x')", []).unwrap_err().to_string();
+    assert!(e.contains("UNIQUE"), "{e}");
+    drop(c);
+    // Whoever proposes as ALICE proposes as alice, and alice may not confirm it as Alice.
+    env.ok(&["--user", "ALICE", "code", "X2", &llt_code("Headache")]);
+    let err = env.fails(&["--user", "Alice", "confirm", "X2"]);
+    assert!(err.contains("alice") && err.contains("coder"), "{err}");
+    env.ok(&["--user", "admin", "user", "add", "erin", "--role", "reviewer"]);
+    env.ok(&["--user", "Erin", "code", "X4", &llt_code("Pruritus")]);
+    let err = env.fails(&["--user", "ERIN", "confirm", "X4"]);
+    assert!(err.contains("four-eye rule: you proposed the code of X4"), "{err}");
+    let log = env.ok(&["audit", "log", "--json"]);
+    assert!(log.contains("\"user\":\"alice\",\"action\":\"propose\"") && log.contains("\"user\":\"erin\",\"action\":\"propose\""), "{log}");
+    assert!(!log.contains("ALICE") && !log.contains("Erin"), "{log}");
+}

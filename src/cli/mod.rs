@@ -280,7 +280,12 @@ pub fn run() -> Result<ExitCode> {
         Some(p) => p.clone(),
         None => crate::paths::default_db()?,
     };
-    let user = cli.user.as_deref();
+    // User names are case-insensitive; everything below acts under the stored spelling.
+    let canonical = match &cli.user {
+        Some(u) if db.exists() => Store::open(&db).ok().and_then(|s| s.user(u).ok()).map(|u| u.name),
+        _ => None,
+    };
+    let user = canonical.as_deref().or(cli.user.as_deref());
     if matches!(cli.command, Some(Command::Train { .. } | Command::Predict { .. } | Command::Propose { .. } | Command::Eval { .. } | Command::Bench(_))) {
         if let Some(w) = crate::torch_env::gpu_unused_warning() {
             eprintln!("{w}");

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/002_workflow.sql"),
     include_str!("sql/003_queue_filters.sql"),
     include_str!("sql/004_synonyms.sql"),
+    include_str!("sql/005_user_nocase.sql"),
 ];
 
 pub struct Store {

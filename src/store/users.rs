@@ -60,16 +60,17 @@ impl Store {
         let count: i64 = tx.query_row("SELECT count(*) FROM user", [], |r| r.get(0))?;
         if count > 0 {
             let Some(acting) = acting else { bail!("adding users needs an admin: pass --user <admin> (or set MEDCODER_USER)") };
-            let role: Option<String> = tx.query_row("SELECT role FROM user WHERE name = ?1", [acting], |r| r.get(0)).optional()?;
+            let role: Option<String> = tx.query_row("SELECT role FROM user WHERE lower(name) = lower(?1)", [acting], |r| r.get(0)).optional()?;
             match role.as_deref() {
                 Some("admin") => {}
                 Some(r) => bail!("user {acting} is a {r}; only an admin can add users"),
                 None => bail!("unknown user '{acting}'"),
             }
         }
-        let exists: i64 = tx.query_row("SELECT count(*) FROM user WHERE name = ?1", [name], |r| r.get(0))?;
-        if exists > 0 {
-            bail!("user {name} already exists");
+        // Names are case-insensitive: "Bob" is bob (the database's unique index says so too).
+        let exists: Option<String> = tx.query_row("SELECT name FROM user WHERE lower(name) = lower(?1)", [name], |r| r.get(0)).optional()?;
+        if let Some(existing) = exists {
+            bail!("user {existing} already exists (user names are case-insensitive)");
         }
         tx.execute("INSERT INTO user(name, role, created_at) VALUES (?1, ?2, ?3)", params![name, role.as_str(), super::now()])?;
         super::log::append(
@@ -95,9 +96,10 @@ impl Store {
         .collect()
     }
 
-    /// The named user, or a clear error when there is none.
+    /// The named user (names are case-insensitive; the stored spelling is returned), or a clear
+    /// error when there is none.
     pub fn user(&self, name: &str) -> Result<User> {
-        match self.users()?.into_iter().find(|u| u.name == name) {
+        match self.users()?.into_iter().find(|u| u.name.to_lowercase() == name.trim().to_lowercase()) {
             Some(u) => Ok(u),
             None if name.is_empty() => bail!("no user given: pass --user <name> or set MEDCODER_USER"),
             None => bail!("unknown user '{name}': see `medcoder user list`"),

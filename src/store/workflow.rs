@@ -265,7 +265,9 @@ impl Store {
     /// Performs one workflow action as `user`. `expected_revision` is the item revision the user
     /// saw; None means "whatever it is now" (a single command that reads and acts at once).
     pub fn act(&mut self, dict: &Dictionary, user: &str, external_id: &str, expected_revision: Option<i64>, action: Action) -> Result<Item> {
-        let role = self.user(user)?.role;
+        // The stored spelling: the four-eye check compares names, and "Bob" is bob.
+        let me = self.user(user)?;
+        let (user, role) = (me.name.as_str(), me.role);
         // IMMEDIATE takes the write lock before reading, so two processes can never both act on
         // the same revision.
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
