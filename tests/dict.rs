@@ -275,3 +275,30 @@ fn closed_output_pipe_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");
 }
+
+/// An empty release and an oversized field are refused with file, line and field, and nothing is
+/// stored (issue #11: both were imported and activated).
+#[test]
+fn implausible_releases_are_refused() {
+    let env = Env::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_demo(tmp.path());
+    fs::write(dir.join("llt.asc"), "").unwrap();
+    let err = env.fails(&["dict", "import", s(&dir), "--activate"]);
+    assert!(err.contains("llt.asc") && err.contains("no current LLTs"), "{err}");
+    let dir = copy_demo(&tmp.path().join("b"));
+    fs::write(dir.join("pt.asc"), "\n").unwrap();
+    let err = env.fails(&["dict", "import", s(&dir)]);
+    assert!(err.contains("pt.asc") && err.contains("no PTs"), "{err}");
+    let dir = copy_demo(&tmp.path().join("c"));
+    let llt = fs::read_to_string(dir.join("llt.asc")).unwrap();
+    let mut lines: Vec<String> = llt.lines().map(str::to_string).collect();
+    let mut f: Vec<String> = lines[2].split('$').map(str::to_string).collect();
+    f[1] = "x".repeat(5_000);
+    lines[2] = f.join("$");
+    fs::write(dir.join("llt.asc"), lines.join("\n")).unwrap();
+    let err = env.fails(&["dict", "import", s(&dir)]);
+    assert!(err.contains("llt.asc, line 3, field llt_name: 5000 characters"), "{err}");
+    let out = env.ok(&["dict", "versions"]);
+    assert!(!out.contains("DEMO-1.0"), "nothing was stored: {out}");
+}

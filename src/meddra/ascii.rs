@@ -133,6 +133,9 @@ impl AsciiFile {
     }
 }
 
+/// The longest field accepted: MedDRA's names are at most 100 characters; this is generous.
+pub const MAX_FIELD_CHARS: usize = 1_000;
+
 /// Parses file text against its spec. Blank lines (including the missing final newline that
 /// `meddra_release.asc` is shipped with) are skipped.
 pub fn parse(path: &Path, spec: FileSpec, text: &str, encoding: TextEncoding) -> Result<AsciiFile, FormatError> {
@@ -157,6 +160,11 @@ pub fn parse(path: &Path, spec: FileSpec, text: &str, encoding: TextEncoding) ->
                 field: None,
                 message: format!("expected {expected} `$`-separated fields, found {}", fields.len()),
             });
+        }
+        // MedDRA names are at most 100 characters; a field far longer is not MedDRA, and one huge
+        // name would slow every search and multiply the index's memory.
+        if let Some((col, f)) = fields.iter().enumerate().find(|(_, f)| f.chars().count() > MAX_FIELD_CHARS) {
+            return Err(FormatError::at(path, line_no, spec.column(col), format!("{} characters (a MedDRA field has at most {MAX_FIELD_CHARS})", f.chars().count())));
         }
         for &col in spec.numeric {
             let value = fields.get(col).map(|s| s.trim()).unwrap_or("");

@@ -143,6 +143,9 @@ impl Release {
         for r in &f.records {
             rel.pts.push(Pt { code: f.code(r, 0), name: name(f, r, 1)?, primary_soc: f.opt_code(r, 3) });
         }
+        if rel.pts.is_empty() {
+            return Err(FormatError::file(&f.path, "no PTs: this is not a MedDRA release (or the file is truncated)"));
+        }
         let llt_f = ascii::read_required(&dir, ascii::LLT)?;
         let f = &llt_f;
         note(f);
@@ -154,6 +157,9 @@ impl Release {
                 other => return Err(f.error(r, 9, format!("'{other}' is not Y or N"))),
             };
             rel.llts.push(Llt { code: f.code(r, 0), name: name(f, r, 1)?, pt_code: f.code(r, 2), current });
+        }
+        if !rel.llts.iter().any(|l| l.current) {
+            return Err(FormatError::file(&f.path, "no current LLTs: this is not a MedDRA release (or the file is truncated)"));
         }
         let pairs = |spec| -> Result<(AsciiFile, Vec<(u32, u32)>), FormatError> {
             let f = ascii::read_required(&dir, spec)?;
