@@ -36,7 +36,9 @@ fn queue_import_reports_bad_rows_and_duplicates() {
     let mut bytes = b"id,study,subject,reported_term\nX1,ST1,001,again\nY1,ST1,009,\nY2,ST1\nY3,ST1,010,vomitting x2\n".to_vec();
     bytes.extend_from_slice(b"Y4,ST1,011,fi\xe8vre\n");
     fs::write(&q, bytes).unwrap();
-    let out = env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    // Some rows rejected: the good ones are imported, and the exit status says not all were.
+    let (ok, out, _) = env.run(&["--user", "alice", "queue", "import", s(&q)]);
+    assert!(!ok, "a partial import exits non-zero: {out}");
     assert!(out.contains("Imported 1 item(s)"), "{out}");
     assert!(out.contains("skipped line 2: id X1 is already queued"), "{out}");
     assert!(out.contains("rejected line 3: empty reported term"), "{out}");
@@ -44,12 +46,38 @@ fn queue_import_reports_bad_rows_and_duplicates() {
     assert!(out.contains("rejected line 6: column reported_term is not valid UTF-8"), "{out}");
     let j = env.dir.path().join("q3.jsonl");
     fs::write(&j, "{\"id\":\"J1\",\"study\":\"ST3\",\"subject\":\"1\",\"reported_term\":\"dizzy\"}\n{broken\n").unwrap();
-    let out = env.ok(&["--user", "alice", "queue", "import", s(&j)]);
-    assert!(out.contains("Imported 1 item(s)") && out.contains("rejected line 2: not a JSON object"), "{out}");
+    let (ok, out, _) = env.run(&["--user", "alice", "queue", "import", s(&j)]);
+    assert!(!ok && out.contains("Imported 1 item(s)") && out.contains("rejected line 2: not a JSON object"), "{out}");
     let err = env.fails(&["queue", "import", s(&j)]);
     assert!(err.contains("--user"), "{err}");
     let out = env.ok(&["queue", "list", "--state", "new", "--study", "ST1"]);
     assert!(out.contains("X1") && out.contains("Y3") && !out.contains("X3"), "{out}");
+}
+
+/// A byte-order mark is stripped in both formats; a line break inside a field is refused with
+/// its line; a clean file exits 0 (issue #11).
+#[test]
+fn queue_import_strips_a_bom_and_refuses_line_breaks_in_fields() {
+    let env = setup();
+    let q = env.dir.path().join("bom.csv");
+    fs::write(&q, "\u{feff}id,study,subject,reported_term\nB1,ST9,001,dizzy\n").unwrap();
+    let out = env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    assert!(out.contains("Imported 1 item(s)"), "{out}");
+    let j = env.dir.path().join("bom.jsonl");
+    fs::write(&j, "\u{feff}{\"id\":\"B2\",\"study\":\"ST9\",\"subject\":\"2\",\"reported_term\":\"rash\"}\n").unwrap();
+    let out = env.ok(&["--user", "alice", "queue", "import", s(&j)]);
+    assert!(out.contains("Imported 1 item(s)"), "{out}");
+    let q = env.dir.path().join("breaks.csv");
+    fs::write(&q, "id,study,subject,reported_term\nB3,ST9,003,\"head\nache\"\nB4,ST9,004,bare\rreturn\nB5,ST9,005,fine\n").unwrap();
+    let (ok, out, _) = env.run(&["--user", "alice", "queue", "import", s(&q)]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("Imported 1 item(s)") && out.contains("the reported term contains a line break"), "{out}");
+    let j = env.dir.path().join("breaks.jsonl");
+    fs::write(&j, "{\"id\":\"B6\",\"study\":\"ST9\",\"subject\":\"6\",\"reported_term\":\"a\\nb\"}\n").unwrap();
+    let (ok, out, _) = env.run(&["--user", "alice", "queue", "import", s(&j)]);
+    assert!(!ok && out.contains("rejected line 1: the reported term contains a line break"), "{out}");
+    let list = env.ok(&["queue", "list", "--study", "ST9"]);
+    assert!(list.contains("B1") && list.contains("B2") && list.contains("B5") && !list.contains("B3") && !list.contains("B6"), "{list}");
 }
 
 #[test]

@@ -178,6 +178,8 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
             }
             if !bad.is_empty() {
                 println!("{} bad row(s) were not imported; fix them and import the file again (imported ids are skipped).", bad.len());
+                // The good rows are in; the exit status tells a script that some were not.
+                return Ok(ExitCode::from(2));
             }
         }
         QueueCmd::List { state, study, text, json } => {

@@ -62,6 +62,25 @@ fn build_item(line: usize, values: [Option<String>; 7]) -> Result<NewItem, Rejec
         }
     };
     let opt = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    // A line break inside a field (a quoted CSV field, a JSON "\n") would break every line-based
+    // view and export of the item; an endless field slows every list.
+    for (name, v) in [
+        ("id", &id),
+        ("study", &study),
+        ("subject", &subject),
+        ("reported term", &term),
+        ("onset date", &onset),
+        ("seriousness", &serious),
+        ("investigator", &inv),
+    ] {
+        let Some(v) = v else { continue };
+        if v.trim().contains(['\n', '\r', '\u{2028}', '\u{2029}']) {
+            return Err(Rejected { line, reason: format!("the {name} contains a line break") });
+        }
+        if v.chars().count() > MAX_FIELD_CHARS {
+            return Err(Rejected { line, reason: format!("the {name} has {} characters (at most {MAX_FIELD_CHARS})", v.chars().count()) });
+        }
+    }
     Ok(NewItem {
         line,
         report: Report {
@@ -76,20 +95,27 @@ fn build_item(line: usize, values: [Option<String>; 7]) -> Result<NewItem, Rejec
     })
 }
 
+/// The longest field accepted in a queue file (a verbatim term rarely passes 200 characters).
+pub const MAX_FIELD_CHARS: usize = 2_000;
+
 /// Reads a queue file: CSV (header row) or JSON Lines (`.jsonl`/`.ndjson`, one object per line).
 /// Good rows come back with the bad ones listed by line; a missing required column fails the file.
 pub fn read_file(path: &Path) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    // Spreadsheet programs save UTF-8 with a byte-order mark; it is not part of the first field.
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
     if ext == "jsonl" || ext == "ndjson" || ext == "json" {
-        read_jsonl(&bytes)
+        read_jsonl(bytes)
     } else {
-        read_csv(path, &bytes)
+        read_csv(path, bytes)
     }
 }
 
 fn read_csv(path: &Path, bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)> {
-    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    // Records end at \n only (a \r\n file's \r is trimmed from its last field): a bare \r inside a
+    // term must not split the row in two and import half of it.
+    let mut r = csv::ReaderBuilder::new().flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(bytes);
     let headers = r.byte_headers().with_context(|| format!("{}: cannot read the header row", path.display()))?.clone();
     let mut map = [None; 7];
     let mut ignored = Vec::new();

@@ -164,7 +164,12 @@ pub fn parse(path: &Path, spec: FileSpec, text: &str, encoding: TextEncoding) ->
         // MedDRA names are at most 100 characters; a field far longer is not MedDRA, and one huge
         // name would slow every search and multiply the index's memory.
         if let Some((col, f)) = fields.iter().enumerate().find(|(_, f)| f.chars().count() > MAX_FIELD_CHARS) {
-            return Err(FormatError::at(path, line_no, spec.column(col), format!("{} characters (a MedDRA field has at most {MAX_FIELD_CHARS})", f.chars().count())));
+            return Err(FormatError::at(
+                path,
+                line_no,
+                spec.column(col),
+                format!("{} characters (a MedDRA field has at most {MAX_FIELD_CHARS})", f.chars().count()),
+            ));
         }
         for &col in spec.numeric {
             let value = fields.get(col).map(|s| s.trim()).unwrap_or("");
