@@ -136,6 +136,10 @@ pub struct Desk {
     pub user: User,
     /// Decisions taken at this desk, for anchoring every `ANCHOR_EVERY`.
     decisions: usize,
+    /// A demo database: users are picked, nothing is signed.
+    pub demo: bool,
+    /// Whether the user signed with their password in this session (the first confirm or return).
+    signed: bool,
 }
 
 /// The desk appends the log head to the anchor file after this many decisions (and on exit).
@@ -146,7 +150,8 @@ impl Desk {
         let user = store.user(user_name)?;
         let dict = Arc::new(store.active_dictionary()?);
         let search = SearchIndex::new(&dict);
-        Ok(Desk { store, dict, search, user, decisions: 0 })
+        let demo = store.is_demo()?;
+        Ok(Desk { store, dict, search, user, decisions: 0, demo, signed: false })
     }
 
     /// The queue rows with their top proposals, filtered in one query (large queues).
@@ -193,6 +198,19 @@ impl Desk {
         let item = self.store.act(&dict, &self.user.name, external_id, Some(revision), action)?;
         self.decided(1);
         Ok(item)
+    }
+
+    /// Whether the next confirm or return must first be signed with the user's password (once a
+    /// session, as 21 CFR Part 11 §11.200 allows for a continuous session).
+    pub fn needs_signature(&self) -> bool {
+        !self.demo && !self.signed
+    }
+
+    /// Signs this session with the user's password.
+    pub fn sign(&mut self, password: &str) -> Result<()> {
+        crate::identity::check_password(&self.store, &self.user.name, password)?;
+        self.signed = true;
+        Ok(())
     }
 
     /// Appends the log head to the team's anchor file (on exit, and every `ANCHOR_EVERY` decisions).

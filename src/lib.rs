@@ -11,6 +11,7 @@ pub mod cli;
 pub mod desk;
 pub mod engine;
 pub mod eval;
+pub mod identity;
 pub mod intake;
 pub mod meddra;
 pub mod model;

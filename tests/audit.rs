@@ -12,10 +12,7 @@ use sha2::{Digest, Sha256};
 fn setup() -> Env {
     let env = Env::new();
     env.ok(&["dict", "import", s(&demo_dir())]);
-    env.ok(&["user", "add", "admin", "--role", "admin"]);
-    for (u, r) in [("alice", "coder"), ("bob", "reviewer")] {
-        env.ok(&["--user", "admin", "user", "add", u, "--role", r]);
-    }
+    env.add_users(&[("alice", "coder"), ("bob", "reviewer")]);
     let q = env.dir.path().join("q.csv");
     fs::write(&q, "id,study,subject,reported_term\nX1,ST1,001,sore leg\nX2,ST1,002,hedache\nX3,ST1,003,queasy\n").unwrap();
     env.ok(&["--user", "alice", "queue", "import", s(&q)]);

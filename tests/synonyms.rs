@@ -10,10 +10,7 @@ use std::fs;
 fn setup() -> Env {
     let env = Env::new();
     env.ok(&["dict", "import", s(&demo_dir())]);
-    env.ok(&["user", "add", "admin", "--role", "admin"]);
-    for (u, r) in [("alice", "coder"), ("bob", "reviewer"), ("carol", "reviewer")] {
-        env.ok(&["--user", "admin", "user", "add", u, "--role", r]);
-    }
+    env.add_users(&[("alice", "coder"), ("bob", "reviewer"), ("carol", "reviewer")]);
     queue(&env, "q1.csv", &[("H1", "achy head"), ("H2", "Achy-head"), ("H3", "throbbing head"), ("H4", "Throbbing head!!"), ("H5", "throbbing HEAD")]);
     env
 }

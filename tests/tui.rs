@@ -21,6 +21,8 @@ use ratatui::Terminal;
 fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
     let db = dir.join("t.db");
     let mut s = Store::open(&db).unwrap();
+    // A demo database: users are picked and sign nothing (signatures: `a_real_desk_signs_...`).
+    s.mark_demo().unwrap();
     let (rel, _) = medcoder::meddra::Release::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")).unwrap();
     s.import_release(&rel, "demo", false).unwrap();
     s.add_user(None, "admin", Role::Admin).unwrap();
@@ -671,4 +673,57 @@ fn control_characters_in_terms_never_reach_the_terminal() {
         assert!(buf.content().iter().all(|c| !c.symbol().chars().any(char::is_control)), "a control character reached the screen");
     }
     assert!(render(&app, 120, 30).contains("rash"), "the rest of the term is shown");
+}
+
+/// Outside a demo, the first confirm or return of a desk session is an electronic signature: the
+/// reviewer's password, typed masked; a wrong one confirms nothing; later decisions of the session
+/// do not ask again (issue #11).
+#[test]
+fn a_real_desk_signs_the_first_decision_with_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("real.db");
+    let mut s = Store::open(&db).unwrap();
+    let (rel, _) = medcoder::meddra::Release::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")).unwrap();
+    s.import_release(&rel, "demo", true).unwrap();
+    s.add_user(None, "admin", Role::Admin).unwrap();
+    s.add_user(Some("admin"), "alice", Role::Coder).unwrap();
+    s.add_user(Some("admin"), "bob", Role::Reviewer).unwrap();
+    s.set_password("bob", "bob", &medcoder::identity::hash_password("bob-secret").unwrap()).unwrap();
+    let items: Vec<NewItem> = [("R1", "sore leg"), ("R2", "queasy")]
+        .iter()
+        .enumerate()
+        .map(|(i, (id, t))| NewItem {
+            line: i + 2,
+            report: Report { external_id: id.to_string(), study: "S".into(), subject: "1".into(), reported_term: t.to_string(), ..Default::default() },
+        })
+        .collect();
+    s.import_items("alice", &items, "test").unwrap();
+    let d = s.active_dictionary().unwrap();
+    let code = |n: &str| d.llts.iter().find(|l| l.name == n).unwrap().code;
+    for (id, llt) in [("R1", code("Leg pain")), ("R2", code("Nausea"))] {
+        s.act(&d, "alice", id, None, medcoder::store::workflow::Action::Propose { llt, source: medcoder::store::workflow::Source::Manual }).unwrap();
+    }
+    drop(s);
+
+    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    assert!(!render(&app, 80, 24).contains("DEMO bob"));
+    app.queue.sel = app.queue.rows.iter().position(|r| r.item.external_id == "R1").unwrap();
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Char('a'));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("Your password (electronic signature"), "{screen}");
+    typed(&mut app, "wrong-pass");
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("**********") && !screen.contains("wrong-pass"), "typed masked:\n{screen}");
+    key(&mut app, KeyCode::Enter);
+    assert!(render(&app, 80, 24).contains("Not signed: wrong password for bob"));
+    assert_eq!(Store::open(&db).unwrap().item("R1").unwrap().state, State::Proposed);
+    key(&mut app, KeyCode::Char('a'));
+    typed(&mut app, "bob-secret");
+    key(&mut app, KeyCode::Enter);
+    assert!(render(&app, 80, 24).contains("R1 confirmed: Leg pain"));
+    assert_eq!(Store::open(&db).unwrap().item("R1").unwrap().state, State::Confirmed);
+    // R2 opens next; confirming it does not ask again in this session.
+    key(&mut app, KeyCode::Char('a'));
+    assert!(render(&app, 80, 24).contains("R2 confirmed: Nausea"));
 }

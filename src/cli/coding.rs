@@ -27,8 +27,13 @@ pub enum UserCmd {
         /// coder, reviewer or admin.
         #[arg(long)]
         role: String,
+        /// The OS login this user acts from (default: the same name; for the first user, your own login).
+        #[arg(long)]
+        login: Option<String>,
     },
-    /// List users and their roles.
+    /// Set your password (or, as an admin, reset another user's); read from the terminal or --password-stdin.
+    Passwd { name: Option<String> },
+    /// List users, their roles and OS logins.
     List,
 }
 
@@ -133,19 +138,45 @@ impl From<SourceArg> for Source {
 }
 
 pub(super) fn need_user(user: Option<&str>) -> Result<&str> {
-    user.filter(|u| !u.is_empty()).context("this action is done as a user: pass --user <name> or set MEDCODER_USER")
+    user.filter(|u| !u.is_empty()).context(
+        "this action is done as a user, and no medcoder user is bound to your OS login: pass --user NAME (it asks for NAME's password), or ask an admin to bind your login (`user add NAME --login LOGIN`)",
+    )
 }
 
-pub fn user(cmd: UserCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
+pub fn user(cmd: UserCmd, db: &Path, acting: Option<&str>, passwords: &mut crate::identity::Passwords) -> Result<ExitCode> {
     let mut store = Store::open(db)?;
     match cmd {
-        UserCmd::Add { name, role } => {
-            store.add_user(acting, &name, Role::parse(&role)?)?;
-            println!("Added user {name} ({role})");
+        UserCmd::Add { name, role, login } => {
+            // The first user is whoever sets medcoder up: bound to their own OS login by default.
+            let login = match login {
+                Some(l) => Some(l),
+                None if store.users()?.is_empty() && !store.is_demo()? => Some(crate::identity::os_login()?),
+                None => None,
+            };
+            store.add_user_with_login(acting, &name, Role::parse(&role)?, login.as_deref())?;
+            let u = store.user(&name)?;
+            println!("Added user {} ({role}), OS login {}; set a password with `medcoder user passwd {}`", u.name, u.login, u.name);
+        }
+        UserCmd::Passwd { name } => {
+            let me = need_user(acting)?;
+            let target = store.user(name.as_deref().unwrap_or(me))?.name;
+            let pw = passwords.read(&format!("New password for {target}"))?;
+            if !passwords.from_stdin() && passwords.read(&format!("New password for {target}, again"))? != pw {
+                bail!("the two passwords differ; nothing changed");
+            }
+            store.set_password(me, &target, &crate::identity::hash_password(&pw)?)?;
+            println!("Password of {target} set.");
         }
         UserCmd::List => {
             for u in store.users()? {
-                println!("{:<16} {:<9} added {}", p(&u.name), u.role, u.created_at);
+                println!(
+                    "{:<16} {:<9} login {:<12} {} added {}",
+                    p(&u.name),
+                    u.role,
+                    p(&u.login),
+                    if u.has_password { "password set" } else { "no password " },
+                    u.created_at
+                );
             }
         }
     }

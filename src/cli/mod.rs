@@ -23,9 +23,13 @@ pub struct Cli {
     /// Database file (default: medcoder.db in the data directory).
     #[arg(long, global = true, env = "MEDCODER_DB")]
     pub db: Option<PathBuf>,
-    /// Who is acting (every action is logged under this name).
+    /// Act as this user (default: the user bound to your OS login). Naming somebody else asks for
+    /// their password.
     #[arg(long, global = true, env = "MEDCODER_USER")]
     pub user: Option<String>,
+    /// Read passwords from standard input, one line each, instead of the terminal (scripts).
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
     /// Arithmetic of the models' forward passes: fp32, or half (fp16 autocast on CUDA, bf16 on a
     /// CPU; measured accuracy difference in EVALUATION.md).
     #[arg(long, global = true, env = "MEDCODER_PRECISION", default_value = "fp32")]
@@ -280,12 +284,25 @@ pub fn run() -> Result<ExitCode> {
         Some(p) => p.clone(),
         None => crate::paths::default_db()?,
     };
-    // User names are case-insensitive; everything below acts under the stored spelling.
-    let canonical = match &cli.user {
-        Some(u) if db.exists() => Store::open(&db).ok().and_then(|s| s.user(u).ok()).map(|u| u.name),
-        _ => None,
+    // Who is acting: the user bound to this OS login, or the one named after their password
+    // (identity.rs). Everything below acts under the stored spelling of that name.
+    let mut passwords = crate::identity::Passwords::new(cli.password_stdin);
+    let existing = if db.exists() { Store::open(&db).ok() } else { None };
+    let resolved = match &existing {
+        Some(store) => crate::identity::resolve(store, cli.user.as_deref(), &mut passwords)?,
+        None => cli.user.clone(),
     };
-    let user = canonical.as_deref().or(cli.user.as_deref());
+    let user = resolved.as_deref();
+    if let Some(store) = &existing {
+        if store.is_demo()? {
+            eprintln!("DEMO database: users are picked from a list and sign nothing. Never use it for real coding.");
+        }
+        // Confirming and returning are electronic signatures: the signer's own password, every time.
+        if let (Some(u), Some(Command::Confirm { .. } | Command::Return { .. } | Command::ConfirmGroup { .. })) = (user, &cli.command) {
+            crate::identity::sign(store, u, &mut passwords)?;
+        }
+    }
+    drop(existing);
     if matches!(cli.command, Some(Command::Train { .. } | Command::Predict { .. } | Command::Propose { .. } | Command::Eval { .. } | Command::Bench(_))) {
         if let Some(w) = crate::torch_env::gpu_unused_warning() {
             eprintln!("{w}");
@@ -296,6 +313,13 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Dict(cmd)) => dict::run(cmd, &db),
         Some(Command::Demo { print }) => {
             let mut store = Store::open(&db)?;
+            // Only a new database becomes a demo; a real one is never switched into demo mode.
+            if !store.is_demo()? {
+                if store.log_head()?.is_some() || !store.users()?.is_empty() {
+                    anyhow::bail!("{} is not a demo database: `medcoder demo` needs a new database file (--db NEW.db)", db.display());
+                }
+                store.mark_demo()?;
+            }
             dict::ensure_demo(&mut store)?;
             coding::ensure_demo(&mut store)?;
             if print {
@@ -306,7 +330,7 @@ pub fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Bench(cmd)) => bench::run(cmd, &db, cli.precision),
-        Some(Command::User(cmd)) => coding::user(cmd, &db, user),
+        Some(Command::User(cmd)) => coding::user(cmd, &db, user, &mut passwords),
         Some(Command::Queue(cmd)) => coding::queue(cmd, &db, user),
         Some(Command::Code { id, llt, source, rev }) => coding::act(&db, user, &id, rev, Action::Propose { llt, source: source.into() }),
         Some(Command::CodeGroup { term, llt, source }) => synonym::code_group(&db, user, &term, llt, source.into()),

@@ -148,22 +148,56 @@ impl Store {
             }
         }
 
-        // Users: added by logged admin actions, never changed since.
-        let mut logged_users: HashMap<String, String> = HashMap::new();
-        for r in log.iter().filter(|r| r.entry.action == "user-add") {
-            if let Some((name, role)) = r.entry.comment.as_deref().and_then(|c| c.split_once(" as ")) {
-                logged_users.insert(name.to_lowercase(), role.to_string());
+        // Users: added by logged admin actions (role and OS login), passwords set by logged actions.
+        let mut logged_users: HashMap<String, (String, Option<String>)> = HashMap::new();
+        let mut fingerprints: HashMap<String, String> = HashMap::new();
+        for r in &log {
+            let Some(c) = r.entry.comment.as_deref() else { continue };
+            match r.entry.action.as_str() {
+                "user-add" => {
+                    if let Some((name, rest)) = c.split_once(" as ") {
+                        let (role, login) = match rest.split_once(" (login ") {
+                            Some((role, login)) => (role.to_string(), Some(login.trim_end_matches(')').to_string())),
+                            None => (rest.to_string(), None),
+                        };
+                        logged_users.insert(name.to_lowercase(), (role, login));
+                    }
+                }
+                "user-passwd" => {
+                    let target = c.strip_prefix("reset the password of ").and_then(|t| t.split(' ').next()).unwrap_or(&r.entry.user);
+                    if let Some(fp) = c.split_once("(fingerprint ").map(|(_, f)| f.trim_end_matches(')')) {
+                        fingerprints.insert(target.to_lowercase(), fp.to_string());
+                    }
+                }
+                _ => {}
             }
         }
         for u in self.users()? {
-            match logged_users.remove(&u.name.to_lowercase()) {
+            let key = u.name.to_lowercase();
+            match logged_users.remove(&key) {
                 None => findings.push(format!("user {} is not in the decision log", u.name)),
-                Some(role) if role != u.role.as_str() => findings.push(format!("user {}: the role is {}, the log says {role}", u.name, u.role)),
-                Some(_) => {}
+                Some((role, login)) => {
+                    if role != u.role.as_str() {
+                        findings.push(format!("user {}: the role is {}, the log says {role}", u.name, u.role));
+                    }
+                    // Users logged before logins existed are bound to their own name.
+                    let login = login.unwrap_or_else(|| u.name.clone());
+                    if login.to_lowercase() != u.login.to_lowercase() {
+                        findings.push(format!("user {}: the OS login is {}, the log says {login}", u.name, u.login));
+                    }
+                }
+            }
+            let stored = self.password_hash(&u.name)?.map(|h| super::users::password_fingerprint(&h));
+            if stored != fingerprints.get(&key).cloned() {
+                findings.push(format!("user {}: the password was set without a log row", u.name));
             }
         }
         for name in logged_users.keys() {
             findings.push(format!("user {name} is in the decision log but not in the user table"));
+        }
+        let demo_logged = log.iter().any(|r| r.entry.action == "demo-mode");
+        if self.is_demo()? != demo_logged {
+            findings.push(format!("demo mode is {}, the log says {}", if self.is_demo()? { "on" } else { "off" }, if demo_logged { "on" } else { "off" }));
         }
 
         // Team settings: the last logged value of each.

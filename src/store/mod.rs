@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/003_queue_filters.sql"),
     include_str!("sql/004_synonyms.sql"),
     include_str!("sql/005_user_nocase.sql"),
+    include_str!("sql/006_identity.sql"),
 ];
 
 pub struct Store {

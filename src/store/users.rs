@@ -47,12 +47,34 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub created_at: String,
+    /// The OS login this user acts from without a password.
+    pub login: String,
+    pub has_password: bool,
 }
 
+/// A short digest of a stored password hash (what the log records of it).
+pub fn password_fingerprint(hash: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(hash.as_bytes())[..8])
+}
+
+/// The setting that marks a demo database (set once, at creation).
+const DEMO: &str = "demo_mode";
+
 impl Store {
-    /// Adds a user. The first user may be added by anyone (bootstrap); after that only an admin may.
+    /// Adds a user bound to the OS login of the same name (see `add_user_with_login`).
     pub fn add_user(&mut self, acting: Option<&str>, name: &str, role: Role) -> Result<()> {
+        self.add_user_with_login(acting, name, role, None)
+    }
+
+    /// Adds a user bound to `login` (default: the same name). The first user may be added by anyone
+    /// (bootstrap); after that only an admin may.
+    pub fn add_user_with_login(&mut self, acting: Option<&str>, name: &str, role: Role, login: Option<&str>) -> Result<()> {
         let name = name.trim();
+        let login = login.map(str::trim).unwrap_or(name);
+        if login.is_empty() || login.contains([':', ' ', '\n']) {
+            bail!("'{login}' is not an OS login name");
+        }
         if name.is_empty() || name.chars().any(char::is_whitespace) {
             bail!("user name '{name}' must be one word");
         }
@@ -72,13 +94,17 @@ impl Store {
         if let Some(existing) = exists {
             bail!("user {existing} already exists (user names are case-insensitive)");
         }
-        tx.execute("INSERT INTO user(name, role, created_at) VALUES (?1, ?2, ?3)", params![name, role.as_str(), super::now()])?;
+        let taken: Option<String> = tx.query_row("SELECT name FROM user WHERE lower(login) = lower(?1)", [login], |r| r.get(0)).optional()?;
+        if let Some(other) = taken {
+            bail!("the OS login {login} is already bound to user {other}");
+        }
+        tx.execute("INSERT INTO user(name, role, created_at, login) VALUES (?1, ?2, ?3, ?4)", params![name, role.as_str(), super::now(), login])?;
         super::log::append(
             &tx,
             &super::log::Entry {
                 user: acting.unwrap_or(name).to_string(),
                 action: "user-add".into(),
-                comment: Some(format!("{name} as {role}")),
+                comment: Some(format!("{name} as {role} (login {login})")),
                 ..Default::default()
             },
         )?;
@@ -87,11 +113,12 @@ impl Store {
     }
 
     pub fn users(&self) -> Result<Vec<User>> {
-        let mut st = self.conn.prepare("SELECT name, role, created_at FROM user ORDER BY name")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        let mut st = self.conn.prepare("SELECT name, role, created_at, COALESCE(login, name), password_hash IS NOT NULL FROM user ORDER BY name")?;
+        let rows =
+            st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, bool>(4)?)))?;
         rows.map(|r| {
-            let (name, role, created_at) = r?;
-            Ok(User { name, role: Role::parse(&role)?, created_at })
+            let (name, role, created_at, login, has_password) = r?;
+            Ok(User { name, role: Role::parse(&role)?, created_at, login, has_password })
         })
         .collect()
     }
@@ -104,6 +131,63 @@ impl Store {
             None if name.is_empty() => bail!("no user given: pass --user <name> or set MEDCODER_USER"),
             None => bail!("unknown user '{name}': see `medcoder user list`"),
         }
+    }
+}
+
+impl Store {
+    /// The user bound to an OS login, if any.
+    pub fn user_by_login(&self, login: &str) -> Result<Option<User>> {
+        Ok(self.users()?.into_iter().find(|u| u.login.to_lowercase() == login.to_lowercase()))
+    }
+
+    /// The stored argon2id hash of a user's password, if one is set.
+    pub fn password_hash(&self, name: &str) -> Result<Option<String>> {
+        let name = self.user(name)?.name;
+        Ok(self.conn.query_row("SELECT password_hash FROM user WHERE name = ?1", [name], |r| r.get(0))?)
+    }
+
+    /// Sets `name`'s password hash: the user themself, or an admin (a reset, logged as such).
+    pub fn set_password(&mut self, acting: &str, name: &str, hash: &str) -> Result<()> {
+        let target = self.user(name)?.name;
+        let me = self.user(acting)?;
+        if me.name != target && me.role != Role::Admin {
+            bail!("{} is a {}; only an admin sets another user's password", me.name, me.role);
+        }
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("UPDATE user SET password_hash = ?1 WHERE name = ?2", params![hash, target])?;
+        let what = if me.name == target { "set their password".to_string() } else { format!("reset the password of {target}") };
+        // The hash's fingerprint, so that `audit verify` notices a hash written behind medcoder's back.
+        let what = format!("{what} (fingerprint {})", password_fingerprint(hash));
+        super::log::append(&tx, &super::log::Entry { user: me.name.clone(), action: "user-passwd".into(), comment: Some(what), ..Default::default() })?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether this is a demo database (users picked from a list, no passwords).
+    pub fn is_demo(&self) -> Result<bool> {
+        Ok(self.setting(DEMO)?.as_deref() == Some("on"))
+    }
+
+    /// Marks a new database as a demo. Refused once anything was logged: a real database can
+    /// never be switched into demo mode.
+    pub fn mark_demo(&mut self) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let rows: i64 = tx.query_row("SELECT count(*) FROM decision_log", [], |r| r.get(0))?;
+        if rows > 0 {
+            bail!("this database already has a history: only a new database can be a demo");
+        }
+        tx.execute("INSERT INTO setting(key, value) VALUES (?1, 'on')", [DEMO])?;
+        super::log::append(
+            &tx,
+            &super::log::Entry {
+                user: "medcoder".into(),
+                action: "demo-mode".into(),
+                comment: Some("demo database: users are picked, not signed in".into()),
+                ..Default::default()
+            },
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 }
 

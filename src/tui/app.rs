@@ -43,6 +43,8 @@ pub struct App {
     pub help: bool,
     pub quit: bool,
     jobs: Option<Sender<Job>>,
+    /// A confirm or return waiting for the session's signature.
+    unsigned: Option<(Decision, &'static str)>,
     /// The terminal size of the last frame: below 80x24 the desk shows nothing to act on, so it
     /// takes no action but quit.
     last_size: std::cell::Cell<(u16, u16)>,
@@ -65,6 +67,7 @@ impl App {
             help: false,
             quit: false,
             jobs: None,
+            unsigned: None,
             last_size: std::cell::Cell::new(MIN_SIZE),
         };
         match user {
@@ -172,6 +175,11 @@ impl App {
         }
         if let Some((p, mut text)) = self.prompt.take() {
             match action {
+                Action::Select if p == Prompt::Signature => self.sign_and_decide(&text),
+                Action::Back if p == Prompt::Signature => {
+                    self.unsigned = None;
+                    self.say("Not signed: nothing was confirmed or returned", Tone::Bad);
+                }
                 Action::Select => {
                     let r = self.with_active(|s, ctx| s.submit(p, text, ctx));
                     self.run(r);
@@ -230,7 +238,16 @@ impl App {
                 self.queue.refresh(&self.ctx)?;
             }
             Cmd::Step(delta) => self.step_item(delta)?,
-            Cmd::Decide(decision, done) => self.decide(decision, done),
+            Cmd::Decide(decision, done) => {
+                // Confirming and returning are signatures: the first of the session asks for the
+                // user's password.
+                if matches!(decision, Decision::Confirm | Decision::Return { .. }) && self.ctx.desk().needs_signature() {
+                    self.unsigned = Some((decision, done));
+                    self.prompt = Some((Prompt::Signature, String::new()));
+                } else {
+                    self.decide(decision, done);
+                }
+            }
             Cmd::Prompt(p, text) => self.prompt = Some((p, text)),
         }
         Ok(())
@@ -306,6 +323,14 @@ impl App {
 
     /// A workflow decision on the open item; on success the next item of the list (as it was)
     /// opens, as a coder works through a list, even when the item just done leaves a filtered list.
+    fn sign_and_decide(&mut self, password: &str) {
+        let Some((decision, done)) = self.unsigned.take() else { return };
+        match self.ctx.desk.as_mut().expect("signed in").sign(password) {
+            Ok(()) => self.decide(decision, done),
+            Err(e) => self.say(format!("Not signed: {e:#}; nothing was confirmed or returned"), Tone::Bad),
+        }
+    }
+
     fn decide(&mut self, decision: Decision, done: &str) {
         if let (Some(g), Decision::Propose { .. } | Decision::Confirm) = (&self.ctx.group, &decision) {
             let term = g.term.clone();
@@ -452,7 +477,8 @@ impl App {
         self.draw_header(f, header, theme);
         self.active().draw(f, body, &self.ctx, theme);
         if let Some((p, text)) = &self.prompt {
-            let line = Line::from(vec![Span::styled(format!("{}: ", p.label()), theme.title()), Span::raw(text.clone()), Span::styled("_", theme.selected())]);
+            let shown = if *p == Prompt::Signature { "*".repeat(text.chars().count()) } else { text.clone() };
+            let line = Line::from(vec![Span::styled(format!("{}: ", p.label()), theme.title()), Span::raw(shown), Span::styled("_", theme.selected())]);
             f.render_widget(Paragraph::new(line), message);
         } else if let Some((text, tone)) = &self.message {
             f.render_widget(Paragraph::new(Span::styled(text.clone(), theme.tone(*tone))).wrap(Wrap { trim: true }), message);
@@ -465,7 +491,11 @@ impl App {
 
     fn draw_header(&self, f: &mut Frame, area: Rect, theme: Theme) {
         let c = &self.ctx;
-        let who = c.desk.as_ref().map(|d| format!("{} ({})", d.user.name, d.user.role)).unwrap_or_else(|| "not signed in".into());
+        let who = c
+            .desk
+            .as_ref()
+            .map(|d| format!("{}{} ({})", if d.demo { "DEMO " } else { "" }, d.user.name, d.user.role))
+            .unwrap_or_else(|| "not signed in".into());
         let dict = c.desk.as_ref().map(|d| format!("MedDRA {}", d.dict.version)).unwrap_or_default();
         let engine = match &c.engine {
             EngineStatus::Loading => format!("model loading {}", spinner(c.tick)),

@@ -25,6 +25,13 @@ use app::App;
 /// Runs the desk until the user quits. The terminal is restored on exit and on panic.
 pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precision) -> Result<()> {
     let store = Store::open(db)?;
+    // Only a demo database offers a list of users; elsewhere the desk is the authenticated user's.
+    if user.is_none() && !store.is_demo()? {
+        anyhow::bail!(
+            "no medcoder user is bound to your OS login ({}): pass --user NAME (it asks for NAME's password), or ask an admin to bind your login (`user add NAME --login LOGIN`)",
+            crate::identity::os_login()?
+        );
+    }
     let version = store.active_version()?;
     let mut app = App::new(store, user)?;
     let db_path = db.to_path_buf();

@@ -23,10 +23,48 @@ impl Env {
         c
     }
 
-    /// Runs and returns (success, stdout, stderr).
+    /// Runs and returns (success, stdout, stderr). With `--user NAME`, NAME's password (see
+    /// `password`) is typed on standard input as often as medcoder asks for it: to act as NAME from
+    /// this OS login and to sign; `user passwd NAME` gets NAME's password as the new one.
     pub fn run(&self, args: &[&str]) -> (bool, String, String) {
-        let out: Output = self.cmd(args).output().unwrap();
+        let after = |flag: &str| args.iter().position(|a| *a == flag).and_then(|i| args.get(i + 1)).copied();
+        let who = match (after("passwd"), after("--user")) {
+            (Some(target), _) if !target.starts_with('-') => Some(target),
+            (_, acting) => acting,
+        };
+        let input = who.map(|w| format!("{}\n", password(w)).repeat(3));
+        self.run_with_input(args, input.as_deref())
+    }
+
+    /// Runs with `input` on standard input (and `--password-stdin` when there is input).
+    pub fn run_with_input(&self, args: &[&str], input: Option<&str>) -> (bool, String, String) {
+        use std::io::Write;
+        let mut c = self.cmd(args);
+        if input.is_some() {
+            c.arg("--password-stdin");
+        }
+        c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(text) = input {
+            // A command that asks for fewer lines closes its end early: that is fine.
+            let _ = child.stdin.take().unwrap().write_all(text.as_bytes());
+        }
+        drop(child.stdin.take());
+        let out: Output = child.wait_with_output().unwrap();
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    /// The first user `admin` (bound to this OS login, as whoever sets medcoder up), then `users`,
+    /// each with the password `password(name)`.
+    pub fn add_users(&self, users: &[(&str, &str)]) {
+        if !self.ok(&["user", "list"]).contains("admin") {
+            self.ok(&["user", "add", "admin", "--role", "admin"]);
+            self.ok(&["--user", "admin", "user", "passwd"]);
+        }
+        for (name, role) in users {
+            self.ok(&["--user", "admin", "user", "add", name, "--role", role]);
+            self.ok(&["--user", "admin", "user", "passwd", name]);
+        }
     }
 
     /// Runs and panics with the output unless it succeeded; returns stdout.
@@ -42,6 +80,11 @@ impl Env {
         assert!(!ok, "medcoder {args:?} should have failed\nstdout:\n{out}");
         err
     }
+}
+
+/// The password tests give user `name`.
+pub fn password(name: &str) -> String {
+    format!("{}-secret", name.to_lowercase())
 }
 
 pub fn repo() -> PathBuf {

@@ -81,6 +81,9 @@ pub enum Prompt {
     QueryNote,
     ReturnComment,
     JumpToCode,
+    /// The user's password before their first confirm or return of the session (shown masked;
+    /// handled by the app, not a screen).
+    Signature,
 }
 
 impl Prompt {
@@ -90,6 +93,7 @@ impl Prompt {
             Prompt::QueryNote => "Query note for the site",
             Prompt::ReturnComment => "Why are you returning this code?",
             Prompt::JumpToCode => "Jump to LLT or PT code",
+            Prompt::Signature => "Your password (electronic signature, asked once this session)",
         }
     }
 }

@@ -62,7 +62,9 @@ impl Screen for SignIn {
     fn draw(&self, f: &mut Frame, area: Rect, _ctx: &Ctx, theme: Theme) {
         let items: Vec<ListItem> = self.users.iter().map(|u| ListItem::new(format!("{:<20} {}", u.name, u.role))).collect();
         let mut st = ListState::default().with_selected(Some(self.sel));
-        let list = List::new(items).block(Block::bordered().title(" Sign in: who are you? ")).highlight_style(theme.selected());
+        let list = List::new(items)
+            .block(Block::bordered().title(" Sign in: who are you? (DEMO database: users are picked, nothing is signed) "))
+            .highlight_style(theme.selected());
         f.render_stateful_widget(list, area, &mut st);
     }
 }

@@ -1,0 +1,150 @@
+//! Who is acting, and electronic signatures (issue #11).
+//!
+//! A medcoder user is bound to an OS login. The process acts as the user bound to the OS account
+//! it runs as; naming somebody else (`--user`) needs that person's password, as `su` does.
+//! Confirming and returning are signatures: they need the signer's own password (21 CFR Part 11
+//! §11.200: at the first signature of a session, and for each signature outside one). Passwords are
+//! stored as argon2id hashes and read from the terminal or standard input, never from an argument
+//! or the environment. A demo database (created by `medcoder demo`, never switched into later)
+//! lets anyone pick any user, without passwords, and says DEMO everywhere.
+
+use std::io::BufRead;
+use std::os::unix::fs::MetadataExt;
+
+use anyhow::{anyhow, bail, Context, Result};
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+use crate::store::Store;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD: usize = 8;
+
+/// The login name of the OS account this process runs as (its real uid, not `$USER`, which
+/// anyone can set).
+pub fn os_login() -> Result<String> {
+    let uid = std::fs::metadata("/proc/self").context("reading /proc/self to find the OS account")?.uid();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Ok(passwd
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[0].to_string())
+        })
+        .next()
+        .unwrap_or_else(|| format!("uid{uid}")))
+}
+
+pub fn hash_password(password: &str) -> Result<String> {
+    if password.chars().count() < MIN_PASSWORD {
+        bail!("a password has at least {MIN_PASSWORD} characters");
+    }
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow!("hashing the password: {e}"))?.to_string())
+}
+
+pub fn password_matches(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// Where passwords come from: the terminal (not echoed), or standard input (`--password-stdin`,
+/// one line per password asked, for scripts).
+pub struct Passwords {
+    stdin: bool,
+    /// The user whose password this command already checked, and it: acting as someone and then
+    /// signing as them in the same command asks once.
+    checked: Option<(String, String)>,
+}
+
+impl Passwords {
+    pub fn new(stdin: bool) -> Passwords {
+        Passwords { stdin, checked: None }
+    }
+
+    pub fn from_stdin(&self) -> bool {
+        self.stdin
+    }
+
+    pub fn read(&mut self, prompt: &str) -> Result<String> {
+        let pw = if self.stdin {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).context("reading a password from standard input")?;
+            line.trim_end_matches(['\n', '\r']).to_string()
+        } else {
+            rpassword::prompt_password(format!("{prompt}: ")).context("reading a password from the terminal (use --password-stdin in scripts)")?
+        };
+        if pw.is_empty() {
+            bail!("no password given");
+        }
+        Ok(pw)
+    }
+}
+
+/// Checks `name`'s password; the error says what to do when there is none.
+pub fn check_password(store: &Store, name: &str, password: &str) -> Result<()> {
+    match store.password_hash(name)? {
+        None => bail!("{name} has no password yet: they set one with `medcoder user passwd` (or an admin does)"),
+        Some(h) if password_matches(&h, password) => Ok(()),
+        Some(_) => bail!("wrong password for {name}"),
+    }
+}
+
+/// The medcoder user this process acts as: the one bound to its OS login, or `claimed` when that
+/// is the same user, or `claimed` after its password (read from `pw`). None when nobody is claimed
+/// and the OS login is bound to no user (read-only commands still work). In a demo database, or
+/// before the first user exists, the claim is taken as it is.
+pub fn resolve(store: &Store, claimed: Option<&str>, pw: &mut Passwords) -> Result<Option<String>> {
+    let claimed = claimed.map(str::trim).filter(|c| !c.is_empty());
+    if store.is_demo()? || store.users()?.is_empty() {
+        return Ok(claimed.map(|c| store.user(c).map(|u| u.name).unwrap_or_else(|_| c.to_string())));
+    }
+    let login = os_login()?;
+    let bound = store.user_by_login(&login)?;
+    let Some(claimed) = claimed else { return Ok(bound.map(|u| u.name)) };
+    let user = store.user(claimed)?;
+    if bound.as_ref().is_some_and(|b| b.name == user.name) {
+        return Ok(Some(user.name));
+    }
+    // Acting as somebody else: their password, as `su` asks.
+    let password = pw.read(&format!("Password for {} (you are OS user {login})", user.name))?;
+    check_password(store, &user.name, &password).with_context(|| format!("acting as {}", user.name))?;
+    pw.checked = Some((user.name.clone(), password));
+    Ok(Some(user.name))
+}
+
+/// An electronic signature by `name` (confirming or returning a code): their own password.
+/// Nothing to sign in a demo database.
+pub fn sign(store: &Store, name: &str, pw: &mut Passwords) -> Result<()> {
+    if store.is_demo()? {
+        return Ok(());
+    }
+    let password = match pw.checked.take() {
+        Some((who, password)) if who == name => password,
+        _ => pw.read(&format!("Password for {name} (electronic signature)"))?,
+    };
+    check_password(store, name, &password).context("the signature was refused")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_hash_with_a_salt_and_verify() {
+        let a = hash_password("correct horse").unwrap();
+        let b = hash_password("correct horse").unwrap();
+        assert_ne!(a, b, "salted");
+        assert!(a.starts_with("$argon2id$"));
+        assert!(password_matches(&a, "correct horse"));
+        assert!(!password_matches(&a, "correct hors"));
+        assert!(!password_matches("not a hash", "x"));
+        assert!(hash_password("short").is_err());
+    }
+
+    #[test]
+    fn the_os_login_is_read_from_the_uid() {
+        let login = os_login().unwrap();
+        assert!(!login.is_empty() && !login.contains(':'));
+    }
+}
