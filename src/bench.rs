@@ -66,7 +66,7 @@ pub fn desk(llts: usize, items: usize) -> Result<()> {
     let db = tmp.path().join("desk.db");
     let mut store = Store::open(&db)?;
     let rel = synth::generate(llts, 42, "BENCH-1");
-    store.import_release(&rel, "bench", false)?;
+    store.import_release(None, &rel, "bench", false, false)?;
     store.add_user(None, "coder", crate::store::users::Role::Coder)?;
     let terms = sample_terms(items)?;
     let new: Vec<crate::intake::queue::NewItem> = terms
@@ -215,7 +215,7 @@ pub fn dict(llts: usize, queries: usize) -> Result<()> {
     let t = Instant::now();
     let (read, _) = Release::read(tmp.path())?;
     let parse = t.elapsed();
-    store.import_release(&read, "bench", false)?;
+    store.import_release(None, &read, "bench", false, false)?;
     let import = t.elapsed();
     println!(
         "import of {llts} LLTs ({} PTs): {:.2} s (read + validate {:.2} s, write {:.2} s)",
@@ -301,7 +301,7 @@ pub fn memory(terms: usize, replay_rows: usize) -> Result<()> {
     let cache = tmp.path().join("cache");
     let mut store = Store::open(&tmp.path().join("memory.db"))?;
     let (rel, _) = Release::read(&crate::paths::assets_dir().join("demo"))?;
-    store.import_release(&rel, "bench", true)?;
+    store.import_release(None, &rel, "bench", true, false)?;
     store.add_user(None, "admin", crate::store::users::Role::Admin)?;
     store.add_user(Some("admin"), "coder", crate::store::users::Role::Coder)?;
     store.add_user(Some("admin"), "reviewer", crate::store::users::Role::Reviewer)?;

@@ -302,3 +302,77 @@ fn implausible_releases_are_refused() {
     let out = env.ok(&["dict", "versions"]);
     assert!(!out.contains("DEMO-1.0"), "nothing was stored: {out}");
 }
+
+/// Importing and switching releases changes what every coder works with: admins only (once users
+/// exist), logged, and `import --activate` is one transaction with its log rows (issue #11).
+#[test]
+fn dictionary_changes_are_admin_only_and_logged() {
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    env.add_users(&[("alice", "coder")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_demo(tmp.path());
+    let rel = fs::read_to_string(dir.join("meddra_release.asc")).unwrap().replace("DEMO-1.0", "DEMO-2.0");
+    fs::write(dir.join("meddra_release.asc"), rel).unwrap();
+    let err = env.fails(&["--user", "alice", "dict", "import", s(&dir), "--activate"]);
+    assert!(err.contains("alice is a coder; only an admin imports MedDRA releases"), "{err}");
+    assert!(!env.ok(&["dict", "versions"]).contains("DEMO-2.0"));
+    env.ok(&["--user", "admin", "dict", "import", s(&dir), "--activate"]);
+    let err = env.fails(&["--user", "alice", "dict", "use", "DEMO-1.0"]);
+    assert!(err.contains("only an admin switches the MedDRA version"), "{err}");
+    let log = env.ok(&["audit", "log", "--json"]);
+    let rows: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let imp = rows.iter().find(|r| r["action"] == "dict-import" && r["meddra_version"] == "DEMO-2.0").expect("import logged");
+    let act = rows.iter().find(|r| r["action"] == "dict-use" && r["meddra_version"] == "DEMO-2.0").expect("activation logged");
+    assert_eq!((imp["user"].as_str(), act["user"].as_str()), (Some("admin"), Some("admin")));
+    assert_eq!(act["seq"].as_i64().unwrap(), imp["seq"].as_i64().unwrap() + 1, "one transaction: nothing between them");
+    // Switching behind medcoder's back is found.
+    assert!(env.run(&["audit", "verify"]).0);
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    c.execute("UPDATE setting SET value = 'DEMO-1.0' WHERE key = 'active_release'", []).unwrap();
+    drop(c);
+    let (ok, out, _) = env.run(&["audit", "verify"]);
+    assert!(!ok && out.contains("the active MedDRA version is DEMO-1.0, the log says DEMO-2.0"), "{out}");
+}
+
+/// A database whose file and folder the OS account cannot write is still readable, and a write
+/// names the file and what to do; a file that is not a database is named (issue #11). As root
+/// (CI) the commands run as `nobody` through setpriv, since root writes through any permission.
+#[test]
+fn read_only_databases_are_read_and_writes_say_why() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    env.ok(&["dict", "search", "headache"]);
+    let dir = env.dir.path();
+    let root = medcoder::identity::os_login().unwrap() == "root";
+    if root && std::process::Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: running as root without setpriv");
+        return;
+    }
+    fs::set_permissions(dir, fs::Permissions::from_mode(if root { 0o755 } else { 0o555 })).unwrap();
+    fs::set_permissions(env.db(), fs::Permissions::from_mode(0o444)).unwrap();
+    let as_reader = |args: &[&str]| {
+        let mut c = if root {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_medcoder")]);
+            c
+        } else {
+            std::process::Command::new(env!("CARGO_BIN_EXE_medcoder"))
+        };
+        c.args(args).env("MEDCODER_DB", env.db()).env("MEDCODER_HOME", "/tmp").env_remove("MEDCODER_USER");
+        let o = c.output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).to_string(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (ok, out, err) = as_reader(&["dict", "search", "headache"]);
+    assert!(ok && out.contains("Headache"), "reading works: {out}{err}");
+    let (ok, out, err) = as_reader(&["user", "add", "x", "--role", "admin"]);
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(!ok, "{out}");
+    assert!(err.contains(&format!("{} can only be read", env.db().display())) && err.contains("not writable"), "{err}");
+    // Not a database at all: the file is named.
+    let junk = dir.join("junk.db");
+    fs::write(&junk, "this is not sqlite, just text that is long enough to look like a header......").unwrap();
+    let (ok, _, err) = env.run(&["--db", s(&junk), "dict", "versions"]);
+    assert!(!ok && err.contains("junk.db is not a medcoder database"), "{err}");
+}

@@ -24,7 +24,7 @@ fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
     // A demo database: users are picked and sign nothing (signatures: `a_real_desk_signs_...`).
     s.mark_demo().unwrap();
     let (rel, _) = medcoder::meddra::Release::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")).unwrap();
-    s.import_release(&rel, "demo", false).unwrap();
+    s.import_release(None, &rel, "demo", false, false).unwrap();
     s.add_user(None, "admin", Role::Admin).unwrap();
     s.add_user(Some("admin"), "alice", Role::Coder).unwrap();
     s.add_user(Some("admin"), "bob", Role::Reviewer).unwrap();
@@ -684,7 +684,7 @@ fn a_real_desk_signs_the_first_decision_with_the_password() {
     let db = dir.path().join("real.db");
     let mut s = Store::open(&db).unwrap();
     let (rel, _) = medcoder::meddra::Release::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo")).unwrap();
-    s.import_release(&rel, "demo", true).unwrap();
+    s.import_release(None, &rel, "demo", true, false).unwrap();
     s.add_user(None, "admin", Role::Admin).unwrap();
     s.add_user(Some("admin"), "alice", Role::Coder).unwrap();
     s.add_user(Some("admin"), "bob", Role::Reviewer).unwrap();

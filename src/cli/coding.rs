@@ -305,7 +305,7 @@ pub fn audit(cmd: AuditCmd, db: &Path) -> Result<ExitCode> {
             }
             let findings = store.state_findings()?;
             if findings.is_empty() {
-                println!("Queue, users and team settings match the log.");
+                println!("Queue, users, team settings and the active MedDRA version match the log.");
             } else {
                 ok = false;
                 println!("{} difference(s) between the tables and the log (changed behind medcoder's back):", findings.len());

@@ -71,11 +71,11 @@ pub enum DictCmd {
     BuildOutline { outline: PathBuf, out: PathBuf },
 }
 
-pub fn run(cmd: DictCmd, db: &Path) -> Result<ExitCode> {
+pub fn run(cmd: DictCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
     match cmd {
         DictCmd::Import { dir, replace, activate } => {
             let mut store = Store::open(db)?;
-            import(&mut store, &dir, replace, activate)?;
+            import(acting, &mut store, &dir, replace, activate)?;
         }
         DictCmd::Versions => {
             let store = Store::open(db)?;
@@ -101,7 +101,7 @@ pub fn run(cmd: DictCmd, db: &Path) -> Result<ExitCode> {
         }
         DictCmd::Use { version } => {
             let mut store = Store::open(db)?;
-            let carried = store.use_version(&version)?;
+            let carried = store.use_version(acting, &version)?;
             println!("Active MedDRA version: {version}");
             if carried > 0 {
                 let held = store.synonyms(&version)?.iter().filter(|s| s.origin == "carried" && s.hold.is_some()).count();
@@ -150,12 +150,12 @@ pub fn run(cmd: DictCmd, db: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn import(store: &mut Store, dir: &Path, replace: bool, activate: bool) -> Result<()> {
+pub fn import(acting: Option<&str>, store: &mut Store, dir: &Path, replace: bool, activate: bool) -> Result<()> {
     let started = Instant::now();
     let spinner = spinner();
     spinner.set_message(format!("reading and validating {}", dir.display()));
     let (rel, report) = Release::read(dir).map_err(anyhow::Error::from).context("the release was not imported; the store is unchanged")?;
-    write(store, &rel, &report, replace, activate, started, spinner)
+    write(acting, store, &rel, &report, replace, activate, started, spinner)
 }
 
 fn spinner() -> indicatif::ProgressBar {
@@ -165,7 +165,9 @@ fn spinner() -> indicatif::ProgressBar {
 }
 
 /// Writes a release already read and validated, then prints the import summary.
+#[allow(clippy::too_many_arguments)]
 fn write(
+    acting: Option<&str>,
     store: &mut Store,
     rel: &Release,
     report: &ReadReport,
@@ -175,10 +177,7 @@ fn write(
     spinner: indicatif::ProgressBar,
 ) -> Result<()> {
     spinner.set_message(format!("writing MedDRA {} ({} LLTs) to {}", rel.version, rel.llts.len(), store.path().display()));
-    let counts = store.import_release(rel, &report.dir.display().to_string(), replace)?;
-    if activate {
-        store.use_version(&rel.version)?;
-    }
+    let counts = store.import_release(acting, rel, &report.dir.display().to_string(), replace, activate)?;
     spinner.finish_and_clear();
     println!("Imported MedDRA {} ({}) from {} in {:.1}s", rel.version, rel.language, report.dir.display(), started.elapsed().as_secs_f64());
     println!(
@@ -211,7 +210,7 @@ pub fn ensure_demo(store: &mut Store) -> Result<()> {
     let started = Instant::now();
     let (rel, report) = Release::read(&dir).map_err(anyhow::Error::from).context("reading the bundled demo dictionary")?;
     if !store.releases()?.iter().any(|r| r.version == rel.version) {
-        write(store, &rel, &report, false, false, started, spinner())?;
+        write(None, store, &rel, &report, false, false, started, spinner())?;
     }
     Ok(())
 }

@@ -284,6 +284,20 @@ pub fn run() -> Result<ExitCode> {
         Some(p) => p.clone(),
         None => crate::paths::default_db()?,
     };
+    dispatch(cli, &db).map_err(|e| {
+        // A write refused because the database could only be opened read-only: say which file and
+        // what to do, instead of SQLite's "attempt to write a readonly database".
+        if format!("{e:#}").contains("readonly database") {
+            let why = crate::store::not_writable(&db).unwrap_or_else(|| "it is read-only".into());
+            e.context(format!("{} can only be read: {why}. Reading commands work; to change it, make the file and its folder writable for your OS account (and remove a stale -shm file owned by someone else)", db.display()))
+        } else {
+            e
+        }
+    })
+}
+
+fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
+    let db = db.to_path_buf();
     // Who is acting: the user bound to this OS login, or the one named after their password
     // (identity.rs). Everything below acts under the stored spelling of that name.
     let mut passwords = crate::identity::Passwords::new(cli.password_stdin);
@@ -310,7 +324,7 @@ pub fn run() -> Result<ExitCode> {
     }
     match cli.command {
         Some(Command::Doctor) => doctor::run(&db),
-        Some(Command::Dict(cmd)) => dict::run(cmd, &db),
+        Some(Command::Dict(cmd)) => dict::run(cmd, &db, user),
         Some(Command::Demo { print }) => {
             let mut store = Store::open(&db)?;
             // Only a new database becomes a demo; a real one is never switched into demo mode.

@@ -200,6 +200,26 @@ impl Store {
             findings.push(format!("demo mode is {}, the log says {}", if self.is_demo()? { "on" } else { "off" }, if demo_logged { "on" } else { "off" }));
         }
 
+        // The dictionary: loaded releases and the active version, since their changes are logged.
+        if let Some(last_use) = log.iter().rev().find(|r| r.entry.action == "dict-use") {
+            let logged = last_use.entry.meddra_version.clone();
+            let active = self.active_version()?;
+            if active != logged {
+                findings.push(format!(
+                    "the active MedDRA version is {}, the log says {}",
+                    active.unwrap_or_else(|| "unset".into()),
+                    logged.unwrap_or_else(|| "unset".into())
+                ));
+            }
+            let imported: std::collections::HashSet<String> =
+                log.iter().filter(|r| r.entry.action == "dict-import").filter_map(|r| r.entry.meddra_version.clone()).collect();
+            for r in self.releases()? {
+                if !imported.contains(&r.version) && r.imported_at.as_str() > log.iter().find(|r| r.entry.action == "dict-use").map_or("", |u| u.at.as_str()) {
+                    findings.push(format!("MedDRA {} is loaded but its import is not in the log", r.version));
+                }
+            }
+        }
+
         // Team settings: the last logged value of each.
         let mut logged: HashMap<String, String> = HashMap::new();
         for r in log.iter().filter(|r| r.entry.action == "setting") {

@@ -38,11 +38,35 @@ pub struct ImportCounts {
     pub history: usize,
 }
 
+/// The log row of an activation.
+fn log_use(tx: &Transaction<'_>, who: &str, version: &str, carried: usize) -> Result<()> {
+    super::log::append(
+        tx,
+        &super::log::Entry {
+            user: who.into(),
+            action: "dict-use".into(),
+            meddra_version: Some(version.into()),
+            comment: Some(format!("active MedDRA version = {version}; {carried} synonym(s) carried over")),
+            ..Default::default()
+        },
+    )?;
+    Ok(())
+}
+
 impl Store {
-    /// Writes a validated release. An existing version is refused unless `replace`; the first
-    /// release loaded becomes the active one. All or nothing: one transaction.
-    pub fn import_release(&mut self, rel: &Release, source: &str, replace: bool) -> Result<ImportCounts> {
-        let tx = self.conn.transaction()?;
+    /// Writes a validated release as `acting` (an admin; anyone while setting up or in a demo). An
+    /// existing version is refused unless `replace`; the first release loaded, or any with
+    /// `activate`, becomes the active one. All or nothing, activation and its log rows included:
+    /// one transaction.
+    pub fn import_release(&mut self, acting: Option<&str>, rel: &Release, source: &str, replace: bool, activate: bool) -> Result<ImportCounts> {
+        let who = self.require_admin_or_setup(acting, "imports MedDRA releases")?;
+        let previous = self.active_version()?.filter(|p| *p != rel.version);
+        // Synonyms of the version in use follow an activation (read before the write lock).
+        let carry = match &previous {
+            Some(p) if activate && !self.synonyms(p)?.is_empty() => Some((self.dictionary(p)?, self.synonyms(p)?)),
+            _ => None,
+        };
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let existing: Option<i64> = tx.query_row("SELECT id FROM release WHERE version = ?1", [&rel.version], |r| r.get(0)).optional()?;
         if let Some(id) = existing {
             if !replace {
@@ -57,8 +81,23 @@ impl Store {
         let id = tx.last_insert_rowid();
         write_rows(&tx, id, rel).context("writing the release rows")?;
         let has_active: bool = tx.query_row("SELECT count(*) FROM setting WHERE key = ?1", [ACTIVE], |r| r.get::<_, i64>(0))? > 0;
-        if !has_active {
-            tx.execute("INSERT INTO setting(key, value) VALUES (?1, ?2)", [ACTIVE, &rel.version])?;
+        super::log::append(
+            &tx,
+            &super::log::Entry {
+                user: who.clone(),
+                action: "dict-import".into(),
+                meddra_version: Some(rel.version.clone()),
+                comment: Some(format!("MedDRA {} ({}), {} LLTs, {} PTs, from {source}", rel.version, rel.language, rel.llts.len(), rel.pts.len())),
+                ..Default::default()
+            },
+        )?;
+        if !has_active || activate {
+            tx.execute("INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [ACTIVE, &rel.version])?;
+            let carried = match carry {
+                Some((from, old)) => super::synonyms::carry_in(&tx, old, &from, &Dictionary::new(rel), "dict import --activate")?,
+                None => 0,
+            };
+            log_use(&tx, &who, &rel.version, carried)?;
         }
         tx.commit()?;
         let mut paths = std::collections::HashMap::<u32, usize>::new();
@@ -106,21 +145,27 @@ impl Store {
 
     /// Makes `version` the active one. Switching from another version carries its synonyms over
     /// (`carry_synonyms`); returns how many were carried.
-    pub fn use_version(&mut self, version: &str) -> Result<usize> {
+    pub fn use_version(&mut self, acting: Option<&str>, version: &str) -> Result<usize> {
+        let who = self.require_admin_or_setup(acting, "switches the MedDRA version")?;
         let known = self.releases()?;
         if !known.iter().any(|r| r.version == version) {
             let list: Vec<_> = known.iter().map(|r| r.version.as_str()).collect();
             bail!("MedDRA version {version} is not loaded (loaded: {})", if list.is_empty() { "none".into() } else { list.join(", ") });
         }
         let previous = self.active_version()?.filter(|p| p != version);
-        self.set_setting(ACTIVE, version)?;
-        match previous {
-            Some(p) if !self.synonyms(&p)?.is_empty() => {
-                let (from, to) = (self.dictionary(&p)?, self.dictionary(version)?);
-                self.carry_synonyms(&from, &to, "dict use")
-            }
-            _ => Ok(0),
-        }
+        let carry = match &previous {
+            Some(p) if !self.synonyms(p)?.is_empty() => Some((self.dictionary(p)?, self.dictionary(version)?, self.synonyms(p)?)),
+            _ => None,
+        };
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [ACTIVE, version])?;
+        let carried = match carry {
+            Some((from, to, old)) => super::synonyms::carry_in(&tx, old, &from, &to, "dict use")?,
+            None => 0,
+        };
+        log_use(&tx, &who, version, carried)?;
+        tx.commit()?;
+        Ok(carried)
     }
 
     /// The active release, loaded for lookups. Errors clearly when none is loaded.
@@ -249,7 +294,7 @@ mod tests {
     fn import_load_round_trip_and_versions() {
         let mut s = Store::in_memory().unwrap();
         let a = synth::generate(500, 1, "1.0");
-        let counts = s.import_release(&a, "gen", false).unwrap();
+        let counts = s.import_release(None, &a, "gen", false, false).unwrap();
         assert_eq!(counts.llts, 500);
         assert_eq!(s.active_version().unwrap().as_deref(), Some("1.0"));
         let back = s.release("1.0").unwrap();
@@ -261,11 +306,11 @@ mod tests {
         assert_eq!(m1, m2);
 
         let b = synth::generate(600, 2, "2.0");
-        s.import_release(&b, "gen", false).unwrap();
+        s.import_release(None, &b, "gen", false, false).unwrap();
         assert_eq!(s.active_version().unwrap().as_deref(), Some("1.0"), "a second import does not switch");
-        s.use_version("2.0").unwrap();
+        s.use_version(None, "2.0").unwrap();
         assert_eq!(s.active_dictionary().unwrap().llts.len(), 600);
-        let err = s.use_version("3.0").unwrap_err().to_string();
+        let err = s.use_version(None, "3.0").unwrap_err().to_string();
         assert!(err.contains("not loaded") && err.contains("1.0, 2.0"), "{err}");
         let vs = s.releases().unwrap();
         assert_eq!(vs.len(), 2);
@@ -276,11 +321,11 @@ mod tests {
     fn reimport_needs_replace_and_keeps_old_copy_on_refusal() {
         let mut s = Store::in_memory().unwrap();
         let a = synth::generate(300, 1, "1.0");
-        s.import_release(&a, "gen", false).unwrap();
-        let err = s.import_release(&synth::generate(200, 5, "1.0"), "gen", false).unwrap_err().to_string();
+        s.import_release(None, &a, "gen", false, false).unwrap();
+        let err = s.import_release(None, &synth::generate(200, 5, "1.0"), "gen", false, false).unwrap_err().to_string();
         assert!(err.contains("--replace"), "{err}");
         assert_eq!(s.release("1.0").unwrap().llts.len(), 300);
-        s.import_release(&synth::generate(200, 5, "1.0"), "gen", true).unwrap();
+        s.import_release(None, &synth::generate(200, 5, "1.0"), "gen", true, false).unwrap();
         assert_eq!(s.release("1.0").unwrap().llts.len(), 200);
         assert_eq!(s.releases().unwrap().len(), 1);
     }

@@ -33,15 +33,57 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database and brings its schema up to date.
+    /// Opens (creating if needed) the database and brings its schema up to date. A database whose
+    /// file or folder is not writable is opened read-only: reading commands work, and a write
+    /// fails naming the file and what to do.
     pub fn open(path: &Path) -> Result<Store> {
+        match Self::open_writable(path) {
+            Ok(s) => Ok(s),
+            Err(e) => match not_writable(path) {
+                Some(why) => Self::open_read_only(path, &why).map_err(|ro| e.context(format!("{ro:#}"))),
+                None => Err(e),
+            },
+        }
+    }
+
+    fn open_read_only(path: &Path, why: &str) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        // Without a writable folder SQLite cannot make the WAL index: read the file as unchanging.
+        let dir_writable = folder_writable(path);
+        // An immutable read ignores a -wal file: with recent writes in one, it would show stale data.
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        if !dir_writable && std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+            anyhow::bail!(
+                "{} ({why}) has recent changes in {} that a reader cannot apply: ask its owner to close medcoder, or make the folder writable",
+                path.display(),
+                wal.display()
+            );
+        }
+        let uri = format!("file:{}?{}", path.display(), if dir_writable { "mode=ro" } else { "immutable=1" });
+        let conn = Connection::open_with_flags(&uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
+            .with_context(|| format!("opening database {} read-only", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        register_functions(&conn)?;
+        let store = Store { conn, path: path.to_path_buf() };
+        let v = store.schema_version().with_context(|| format!("{} is not a medcoder database", path.display()))?;
+        if v != MIGRATIONS.len() {
+            anyhow::bail!(
+                "{} ({why}) has schema version {v}, this medcoder needs {}: open it once with write access to upgrade it",
+                path.display(),
+                MIGRATIONS.len()
+            );
+        }
+        Ok(store)
+    }
+
+    fn open_writable(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
         }
         let conn = Connection::open(path).with_context(|| format!("opening database {}", path.display()))?;
         // WAL lets a reviewer read while a proposer writes; busy_timeout makes concurrent writers
         // wait for each other instead of failing at once.
-        conn.pragma_update(None, "journal_mode", "WAL").context("enabling WAL mode")?;
+        conn.pragma_update(None, "journal_mode", "WAL").with_context(|| format!("{} is not a medcoder database (or is damaged)", path.display()))?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         // Reads of a large queue come from memory-mapped pages instead of a read() copy of each
@@ -51,6 +93,11 @@ impl Store {
         let mut store = Store { conn, path: path.to_path_buf() };
         store.migrate().with_context(|| format!("upgrading the schema of {}", path.display()))?;
         Ok(store)
+    }
+
+    /// Why this store cannot be written, when it was opened read-only.
+    pub fn read_only_reason(&self) -> Option<String> {
+        self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false).then(|| not_writable(&self.path).unwrap_or_else(|| "opened read-only".into()))
     }
 
     /// An in-memory store for tests.
@@ -96,6 +143,27 @@ impl Store {
 }
 
 /// A team setting, read on any connection or inside a transaction.
+/// Why `path` (an existing database) cannot be written: the file, or its folder (SQLite writes its
+/// -wal and -shm files beside it). None when both are writable or the file does not exist.
+pub fn not_writable(path: &Path) -> Option<String> {
+    if !path.exists() {
+        return None;
+    }
+    if std::fs::OpenOptions::new().append(true).open(path).is_err() {
+        return Some(format!("the file {} is not writable", path.display()));
+    }
+    if !folder_writable(path) {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        return Some(format!("its folder {} is not writable", dir.display()));
+    }
+    None
+}
+
+fn folder_writable(path: &Path) -> bool {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    tempfile::NamedTempFile::new_in(dir).is_ok()
+}
+
 pub(crate) fn setting_in(conn: &Connection, key: &str) -> Result<Option<String>> {
     use rusqlite::OptionalExtension;
     Ok(conn.query_row("SELECT value FROM setting WHERE key = ?1", [key], |r| r.get(0)).optional()?)

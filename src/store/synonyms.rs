@@ -294,27 +294,33 @@ impl Store {
     pub fn carry_synonyms(&mut self, from: &Dictionary, to: &Dictionary, by: &str) -> Result<usize> {
         let old = self.synonyms(&from.version)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut n = 0;
-        for s in old.into_iter().filter(|s| s.hold.is_none()) {
-            if get(&tx, &s.term, &to.version)?.is_some() {
-                continue;
-            }
-            let path = |d: &Dictionary| d.llt(s.llt_code).and_then(|l| d.primary_path(l.pt_code)).map(|p| (p.pt.code, p.soc.code));
-            let hold = match to.llt(s.llt_code) {
-                None => Some(format!("LLT {} is not in MedDRA {}", s.llt_code, to.version)),
-                Some(l) if !l.current => Some(format!("LLT {} '{}' is non-current in MedDRA {}", l.code, l.name, to.version)),
-                Some(l) if path(from) != path(to) => Some(format!("LLT {} '{}' has another primary path in MedDRA {}", l.code, l.name, to.version)),
-                Some(_) => None,
-            };
-            let seq = next_seq(&tx)?;
-            tx.execute(
-                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq)
-                 VALUES (?1, ?2, ?3, 'carried', ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![s.term, to.version, s.llt_code, s.confirmations, s.external_id, s.reported_term, s.proposer, s.reviewer, super::now(), by, hold, seq],
-            )?;
-            n += 1;
-        }
+        let n = carry_in(&tx, old, from, to, by)?;
         tx.commit()?;
         Ok(n)
     }
+}
+
+/// Carries `old` synonyms (of `from`) over to `to` inside the caller's transaction.
+pub(crate) fn carry_in(tx: &Transaction<'_>, old: Vec<Synonym>, from: &Dictionary, to: &Dictionary, by: &str) -> Result<usize> {
+    let mut n = 0;
+    for s in old.into_iter().filter(|s| s.hold.is_none()) {
+        if get(tx, &s.term, &to.version)?.is_some() {
+            continue;
+        }
+        let path = |d: &Dictionary| d.llt(s.llt_code).and_then(|l| d.primary_path(l.pt_code)).map(|p| (p.pt.code, p.soc.code));
+        let hold = match to.llt(s.llt_code) {
+            None => Some(format!("LLT {} is not in MedDRA {}", s.llt_code, to.version)),
+            Some(l) if !l.current => Some(format!("LLT {} '{}' is non-current in MedDRA {}", l.code, l.name, to.version)),
+            Some(l) if path(from) != path(to) => Some(format!("LLT {} '{}' has another primary path in MedDRA {}", l.code, l.name, to.version)),
+            Some(_) => None,
+        };
+        let seq = next_seq(tx)?;
+        tx.execute(
+            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq)
+             VALUES (?1, ?2, ?3, 'carried', ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![s.term, to.version, s.llt_code, s.confirmations, s.external_id, s.reported_term, s.proposer, s.reviewer, super::now(), by, hold, seq],
+        )?;
+        n += 1;
+    }
+    Ok(n)
 }

@@ -192,6 +192,17 @@ impl Store {
 }
 
 impl Store {
+    /// Who may change what every coder works with (the dictionary): an admin, or anyone before the
+    /// first user exists (setting up) and in a demo database. Returns the name to log.
+    pub(crate) fn require_admin_or_setup(&self, acting: Option<&str>, what: &str) -> Result<String> {
+        if self.users()?.is_empty() || self.is_demo()? {
+            return Ok(acting.unwrap_or("medcoder").to_string());
+        }
+        let Some(acting) = acting else { bail!("only an admin {what}: act as an admin (--user NAME)") };
+        self.require_admin(acting, what)?;
+        Ok(self.user(acting)?.name)
+    }
+
     /// Refuses unless `acting` is an admin; `what` ends the message ("only an admin {what}").
     pub(crate) fn require_admin(&self, acting: &str, what: &str) -> Result<()> {
         let user = self.user(acting)?;

@@ -456,7 +456,7 @@ mod tests {
         )
         .unwrap();
         let mut s = Store::in_memory().unwrap();
-        s.import_release(&rel, "test", false).unwrap();
+        s.import_release(None, &rel, "test", false, false).unwrap();
         s.add_user(None, "ann", Role::Admin).unwrap();
         s.add_user(Some("ann"), "cody", Role::Coder).unwrap();
         s.add_user(Some("ann"), "rita", Role::Reviewer).unwrap();
