@@ -114,7 +114,10 @@ pub fn run(cmd: DictCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&d)?);
             } else {
-                print!("{}", diff::render(&d));
+                // Release names come from files: each line is escaped (no terminal control).
+                for line in diff::render(&d).lines() {
+                    println!("{}", printable(line));
+                }
             }
         }
         DictCmd::Search { text, limit, version } => {
@@ -123,7 +126,7 @@ pub fn run(cmd: DictCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
             let query = text.join(" ");
             let hits = SearchIndex::new(&dict).search(&query, limit);
             if hits.is_empty() {
-                println!("No LLT matches '{query}'.");
+                println!("No LLT matches '{}'.", printable(&query));
                 return Ok(ExitCode::from(1));
             }
             print_hits(&dict, &hits);
