@@ -10,7 +10,8 @@ fn main() -> std::process::ExitCode {
     match medcoder::cli::run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote file contents and arguments: never let them drive the terminal.
+            eprintln!("error: {}", medcoder::text::printable(&format!("{e:#}")));
             std::process::ExitCode::from(1)
         }
     }

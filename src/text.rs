@@ -7,7 +7,7 @@ use std::borrow::Cow;
 /// as a space, and every other control character (ESC, BEL, C1 ...) as `\x..`, so text from a file
 /// or a user can neither move the cursor, clear the screen nor set the terminal title.
 pub fn printable(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(unsafe_char) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -18,6 +18,7 @@ pub fn printable(s: &str) -> Cow<'_, str> {
             '\n' | '\r' => out.push_str(" ⏎ "),
             '\t' => out.push(' '),
             c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:04x}}}", c as u32)),
             c => out.push(c),
         }
     }
@@ -25,6 +26,18 @@ pub fn printable(s: &str) -> Cow<'_, str> {
 }
 
 /// Lower case, punctuation to spaces, whitespace collapsed: "Head-ache , severe" -> "head ache severe".
+/// A character that must not reach a terminal raw: C0 and C1 controls (escape sequences, NUL,
+/// line breaks), and the bidirectional overrides and isolates that make text display in another
+/// order than it is stored ("Trojan source").
+pub fn unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}')
+}
+
+/// The first character of `s` that a stored text may not contain (tab aside), for input checks.
+pub fn forbidden_char(s: &str) -> Option<char> {
+    s.chars().find(|&c| c != '\t' && unsafe_char(c))
+}
+
 pub fn normalize(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for w in s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
@@ -44,6 +57,9 @@ mod tests {
         assert_eq!(super::printable("rash\u{1b}[2J\u{7}"), "rash\\x1b[2J\\x07");
         assert_eq!(super::printable("a\r\nb\nc\td"), "a ⏎ b ⏎ c d");
         assert_eq!(super::printable("\u{9b}31m"), "\\x9b31m");
+        assert_eq!(super::printable("abc\u{202e}fed"), "abc\\u{202e}fed");
+        assert_eq!(super::forbidden_char("ok\tfine"), None);
+        assert_eq!(super::forbidden_char("B7\u{0}"), Some('\u{0}'));
     }
 
     #[test]

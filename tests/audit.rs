@@ -154,3 +154,20 @@ fn exports_carry_the_head_they_were_made_at() {
     let row = r.records().next().unwrap().unwrap();
     assert_eq!((&row[si], &row[hi]), (seq.as_str(), hash.as_str()));
 }
+
+/// A synonym written into the table autocodes (and may auto-confirm) new items: each must come
+/// from a logged confirmation, import or carry-over (found by an attack on this build).
+#[test]
+fn a_forged_synonym_is_named() {
+    let env = setup();
+    assert!(verify(&env, &[]).0);
+    let c = sql(&env);
+    c.execute(
+        "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, reported_term, proposer, reviewer, updated_at, updated_by, seq) VALUES ('bad term', 'DEMO-1.0', ?1, 'confirmed', 3, 'bad term', 'alice', 'bob', 't', 'bob', 99)",
+        [llt_code("Nausea")],
+    )
+    .unwrap();
+    drop(c);
+    let (ok, out) = verify(&env, &[]);
+    assert!(!ok && out.contains("synonym 'bad term' (MedDRA DEMO-1.0)") && out.contains("says it was confirmed, but the log has no such decision"), "{out}");
+}

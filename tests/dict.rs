@@ -376,3 +376,15 @@ fn read_only_databases_are_read_and_writes_say_why() {
     let (ok, _, err) = env.run(&["--db", s(&junk), "dict", "versions"]);
     assert!(!ok && err.contains("junk.db is not a medcoder database"), "{err}");
 }
+
+/// Control characters in a release (e.g. an escape sequence in the language field) are refused
+/// with file, line and field, before anything is stored.
+#[test]
+fn control_characters_in_a_release_are_refused() {
+    let env = Env::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = copy_demo(tmp.path());
+    fs::write(dir.join("meddra_release.asc"), "DEMO-9.0$\u{1b}[31mEnglish$$$$\n").unwrap();
+    let err = env.fails(&["dict", "import", s(&dir)]);
+    assert!(err.contains("meddra_release.asc, line 1, field language: contains the control character U+001B") && !err.contains('\u{1b}'), "{err:?}");
+}

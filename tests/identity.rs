@@ -119,3 +119,19 @@ fn a_demo_database_picks_users_and_says_demo_but_a_real_one_never_becomes_a_demo
     let (ok, out, _) = real.run(&["audit", "verify"]);
     assert!(!ok && out.contains("demo mode is on, the log says off"), "{out}");
 }
+
+/// An unlocked terminal is not enough to take over a signature: changing one's own password asks
+/// for the current one (found by an attack on this build).
+#[test]
+fn changing_ones_own_password_needs_the_current_one() {
+    let env = setup();
+    // admin is this OS login's user: no --user, so no password was asked to act.
+    let (ok, _, err) = env.run_with_input(&["user", "passwd"], Some("hijacked99\nhijacked99\n"));
+    assert!(!ok && err.contains("wrong password for admin"), "{err}");
+    let (ok, _, err) = env.run_with_input(&["confirm", "X1"], Some("hijacked99\n"));
+    assert!(!ok && err.contains("wrong password for admin"), "{err}");
+    let (ok, out, err) = env.run_with_input(&["user", "passwd"], Some(&format!("{}\nnew-admin-pw\n", password("admin"))));
+    assert!(ok, "{out}{err}");
+    let (ok, out, err) = env.run_with_input(&["confirm", "X1"], Some("new-admin-pw\n"));
+    assert!(ok, "{out}{err}");
+}

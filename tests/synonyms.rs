@@ -254,10 +254,23 @@ fn terminal_escapes_in_a_term_are_printed_escaped() {
     let env = setup();
     let q = env.dir.path().join("evil.jsonl");
     fs::write(&q, "{\"id\":\"EV1\",\"study\":\"ST1\",\"subject\":\"7\",\"reported_term\":\"rash\\u001b[2J\\u001b]0;pwned\\u0007 itch\"}\n").unwrap();
-    env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    // Refused at the door, with its line (issue #11)...
+    let (ok, out, _) = env.run(&["--user", "alice", "queue", "import", s(&q)]);
+    assert!(!ok && out.contains("rejected line 1: the reported term contains the control character U+001B"), "{out}");
+    // ...and text already stored (an older release of medcoder, a direct write) is shown escaped.
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    c.execute(
+        "INSERT INTO item(external_id, study, subject, reported_term, state, imported_at, updated_at, updated_by, term_key) VALUES ('EV1', 'ST1', '7', ?1, 'new', 't', 't', 'alice', 'rash')",
+        ["rash\u{1b}[2J\u{1b}]0;pwned\u{7} \u{202e}itch"],
+    )
+    .unwrap();
+    drop(c);
     for args in [&["queue", "list"][..], &["queue", "show", "EV1"][..]] {
         let out = env.ok(args);
         assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "raw control character in {args:?}:\n{out:?}");
-        assert!(out.contains("rash\\x1b[2J\\x1b]0;pwned\\x07 itch"), "{args:?}: {out}");
+        assert!(out.contains("rash\\x1b[2J\\x1b]0;pwned\\x07 \\u{202e}itch"), "{args:?}: {out}");
     }
+    // Error messages quoting an argument are escaped too.
+    let (ok, _, err) = env.run(&["queue", "show", "\u{1b}[31m"]);
+    assert!(!ok && err.contains("no queue item with id '\\x1b[31m'") && !err.contains('\u{1b}'), "{err:?}");
 }

@@ -71,6 +71,14 @@ fn queue_import_strips_a_bom_and_refuses_line_breaks_in_fields() {
     fs::write(&j, "{\"id\":\"B6\",\"study\":\"ST9\",\"subject\":\"6\",\"reported_term\":\"a\\nb\"}\n").unwrap();
     let (ok, out, _) = env.run(&["--user", "alice", "queue", "import", s(&j)]);
     assert!(!ok && out.contains("rejected line 1: the reported term contains a line break"), "{out}");
+    // NUL bytes, a term cut by an unquoted comma, user names with escapes: refused.
+    let q = env.dir.path().join("nul.csv");
+    fs::write(&q, "id,study,subject,reported_term\nB7\u{0},ST9,007,x\nB8,ST9,008,sore, swollen knee\n").unwrap();
+    let (ok, out, _) = env.run(&["--user", "alice", "queue", "import", s(&q)]);
+    assert!(!ok && out.contains("rejected line 2: the id contains the control character U+0000"), "{out}");
+    assert!(out.contains("rejected line 3: 5 fields, the header has 4"), "{out}");
+    let err = env.fails(&["--user", "admin", "user", "add", "ev\u{1b}[31mil", "--role", "coder"]);
+    assert!(err.contains("the user name contains the control character U+001B"), "{err:?}");
     let list = env.ok(&["queue", "list", "--study", "ST9"]);
     assert!(list.contains("B1") && list.contains("B2") && list.contains("B5") && !list.contains("B3") && !list.contains("B6"), "{list}");
 }

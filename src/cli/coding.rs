@@ -147,6 +147,11 @@ pub fn user(cmd: UserCmd, db: &Path, acting: Option<&str>, passwords: &mut crate
     let mut store = Store::open(db)?;
     match cmd {
         UserCmd::Add { name, role, login } => {
+            for (what, v) in [("user name", Some(&name)), ("OS login", login.as_ref())] {
+                if let Some(c) = v.and_then(|v| crate::text::forbidden_char(v)) {
+                    bail!("the {what} contains the control character U+{:04X}", c as u32);
+                }
+            }
             // The first user is whoever sets medcoder up: bound to their own OS login by default.
             let login = match login {
                 Some(l) => Some(l),
@@ -160,6 +165,12 @@ pub fn user(cmd: UserCmd, db: &Path, acting: Option<&str>, passwords: &mut crate
         UserCmd::Passwd { name } => {
             let me = need_user(acting)?;
             let target = store.user(name.as_deref().unwrap_or(me))?.name;
+            // Changing one's own password needs the current one: an unlocked terminal must not be
+            // enough to take over somebody's signature.
+            if target == me && store.user(me)?.has_password && !store.is_demo()? {
+                let current = passwords.read(&format!("Current password for {me}"))?;
+                crate::identity::check_password(&store, me, &current)?;
+            }
             let pw = passwords.read(&format!("New password for {target}"))?;
             if !passwords.from_stdin() && passwords.read(&format!("New password for {target}, again"))? != pw {
                 bail!("the two passwords differ; nothing changed");

@@ -77,6 +77,10 @@ fn build_item(line: usize, values: [Option<String>; 7]) -> Result<NewItem, Rejec
         if v.trim().contains(['\n', '\r', '\u{2028}', '\u{2029}']) {
             return Err(Rejected { line, reason: format!("the {name} contains a line break") });
         }
+        // Escape sequences, NUL and direction overrides would reach every terminal that shows it.
+        if let Some(c) = crate::text::forbidden_char(v.trim()) {
+            return Err(Rejected { line, reason: format!("the {name} contains the control character U+{:04X}", c as u32) });
+        }
         if v.chars().count() > MAX_FIELD_CHARS {
             return Err(Rejected { line, reason: format!("the {name} has {} characters (at most {MAX_FIELD_CHARS})", v.chars().count()) });
         }
@@ -142,8 +146,10 @@ fn read_csv(path: &Path, bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, V
             }
         };
         let line = rec.position().map_or(0, |p| p.line() as usize);
-        if rec.len() < headers.len() {
-            bad.push(Rejected { line, reason: format!("{} fields, the header has {}", rec.len(), headers.len()) });
+        // More fields than the header is usually an unquoted comma inside a term: refused rather
+        // than importing the term cut short.
+        if rec.len() != headers.len() {
+            bad.push(Rejected { line, reason: format!("{} fields, the header has {} (quote a term that contains a comma)", rec.len(), headers.len()) });
             continue;
         }
         let mut values: [Option<String>; 7] = Default::default();

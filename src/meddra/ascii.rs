@@ -171,6 +171,9 @@ pub fn parse(path: &Path, spec: FileSpec, text: &str, encoding: TextEncoding) ->
                 format!("{} characters (a MedDRA field has at most {MAX_FIELD_CHARS})", f.chars().count()),
             ));
         }
+        if let Some((col, c)) = fields.iter().enumerate().find_map(|(i, f)| crate::text::forbidden_char(f).map(|c| (i, c))) {
+            return Err(FormatError::at(path, line_no, spec.column(col), format!("contains the control character U+{:04X}", c as u32)));
+        }
         for &col in spec.numeric {
             let value = fields.get(col).map(|s| s.trim()).unwrap_or("");
             if value.is_empty() && spec.optional_numeric.contains(&col) {

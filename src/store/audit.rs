@@ -220,6 +220,20 @@ impl Store {
             }
         }
 
+        // Synonyms autocode and may auto-confirm: each must come from a logged confirmation of its
+        // term and LLT, a logged import, or a synonym of another version it was carried from.
+        let mut st = self.conn.prepare(
+            "SELECT s.term, s.meddra_version, s.llt_code, s.origin FROM synonym s WHERE NOT (
+                (s.origin = 'confirmed' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.state_to = 'confirmed' AND l.llt_code = s.llt_code AND normalize(l.reported_term) = s.term))
+             OR (s.origin = 'imported' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.action = 'synonym-import' AND l.llt_code = s.llt_code AND normalize(l.reported_term) = s.term))
+             OR (s.origin = 'carried' AND EXISTS (SELECT 1 FROM synonym o WHERE o.term = s.term AND o.meddra_version <> s.meddra_version)))",
+        )?;
+        let unbacked = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, String>(3)?)))?;
+        for row in unbacked {
+            let (term, version, llt, origin) = row?;
+            findings.push(format!("synonym '{term}' (MedDRA {version}) -> LLT {llt} says it was {origin}, but the log has no such decision"));
+        }
+
         // Team settings: the last logged value of each.
         let mut logged: HashMap<String, String> = HashMap::new();
         for r in log.iter().filter(|r| r.entry.action == "setting") {

@@ -94,7 +94,7 @@ impl Store {
         self.conn
             .query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE external_id = ?1"), [external_id], item_from_row)
             .optional()?
-            .ok_or_else(|| anyhow!("no queue item with id '{external_id}'"))
+            .ok_or_else(|| anyhow!("no queue item with id '{}'", crate::text::printable(external_id)))
     }
 
     /// Items matching the filter, in id order; the filter is SQL (indexed by state and study).

@@ -86,7 +86,7 @@ impl Store {
             match role.as_deref() {
                 Some("admin") => {}
                 Some(r) => bail!("user {acting} is a {r}; only an admin can add users"),
-                None => bail!("unknown user '{acting}'"),
+                None => bail!("unknown user '{}'", crate::text::printable(acting)),
             }
         }
         // Names are case-insensitive: "Bob" is bob (the database's unique index says so too).
@@ -129,7 +129,7 @@ impl Store {
         match self.users()?.into_iter().find(|u| u.name.to_lowercase() == name.trim().to_lowercase()) {
             Some(u) => Ok(u),
             None if name.is_empty() => bail!("no user given: pass --user <name> or set MEDCODER_USER"),
-            None => bail!("unknown user '{name}': see `medcoder user list`"),
+            None => bail!("unknown user '{}': see `medcoder user list`", crate::text::printable(name)),
         }
     }
 }

@@ -274,7 +274,7 @@ impl Store {
         let item = tx
             .query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE external_id = ?1"), [external_id], item_from_row)
             .optional()?
-            .ok_or_else(|| anyhow!("no queue item with id '{external_id}'"))?;
+            .ok_or_else(|| anyhow!("no queue item with id '{}'", crate::text::printable(external_id)))?;
         if let Some(read) = expected_revision {
             if read != item.revision {
                 return Err(Refusal::Stale {
