@@ -257,3 +257,27 @@ fn ctrl_c_during_training_leaves_no_model() {
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].starts_with("xtars-DEMO-1.0-"), "{names:?}");
 }
+
+/// The proposal service (issue #12's, working on SQLite by polling): one round proposes for every
+/// open item lacking this model's proposals, the next finds nothing, new items are picked up, and
+/// a desk started with --no-model reads what it stored.
+#[test]
+fn the_proposal_service_fills_proposals_for_every_desk() {
+    let env = Env::new();
+    let base = tiny_base(&env.dir.path().join("base"));
+    let b = s(&base.dir);
+    env.ok(&["demo", "--print"]);
+    let (ok, _, err) = env.run(&["serve-proposals", "--once", "--base", b]);
+    assert!(ok, "{err}");
+    let open = env.ok(&["queue", "list", "--state", "new,proposed,returned,query", "--json"]).lines().count();
+    assert!(err.contains("serving proposals: zero-shot-dense") && err.contains(&format!("proposed for {open} item(s)")), "{open} open\n{err}");
+    let show = env.ok(&["queue", "show", "AE-0001"]);
+    assert!(show.contains("proposals      model zero-shot-dense"), "{show}");
+    let (_, _, err) = env.run(&["serve-proposals", "--once", "--base", b]);
+    assert!(!err.contains("proposed for"), "nothing left to do: {err}");
+    let q = env.dir.path().join("more.csv");
+    std::fs::write(&q, "id,study,subject,reported_term\nN1,S,1,tummy ache\nN2,S,2,sore throat\n").unwrap();
+    env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    let (_, _, err) = env.run(&["serve-proposals", "--once", "--base", b]);
+    assert!(err.contains("proposed for 2 item(s)"), "{err}");
+}

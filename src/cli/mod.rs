@@ -30,6 +30,9 @@ pub struct Cli {
     /// Read passwords from standard input, one line each, instead of the terminal (scripts).
     #[arg(long, global = true)]
     pub password_stdin: bool,
+    /// The desk loads no model and shows the proposals a proposal service (`serve-proposals`) stores.
+    #[arg(long, global = true)]
+    pub no_model: bool,
     /// Arithmetic of the models' forward passes: fp32, or half (fp16 autocast on CUDA, bf16 on a
     /// CPU; measured accuracy difference in EVALUATION.md).
     #[arg(long, global = true, env = "MEDCODER_PRECISION", default_value = "fp32")]
@@ -214,6 +217,22 @@ pub enum Command {
     /// Trained models.
     #[command(subcommand)]
     Model(ModelCmd),
+    /// Keep proposals filled for every desk: load the model once (on the GPU machine) and propose for
+    /// new open items as they arrive, until stopped. Desks then run with --no-model.
+    ServeProposals {
+        /// Seconds between two looks at a queue with nothing to do.
+        #[arg(long, default_value_t = 2.0)]
+        poll: f64,
+        /// One round, then exit (cron, scripts).
+        #[arg(long)]
+        once: bool,
+        /// A BERT-family checkpoint folder to use instead of the installed MiniLM.
+        #[arg(long)]
+        base: Option<PathBuf>,
+        /// A trained model id (default: the newest for the active MedDRA version).
+        #[arg(long)]
+        model: Option<String>,
+    },
     /// Compute and store the model's proposals for open queue items (those without current ones, or --all).
     Propose {
         /// Recompute proposals for every open item, not only those without current ones.
@@ -317,7 +336,17 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         }
     }
     drop(existing);
-    if matches!(cli.command, Some(Command::Train { .. } | Command::Predict { .. } | Command::Propose { .. } | Command::Eval { .. } | Command::Bench(_))) {
+    if matches!(
+        cli.command,
+        Some(
+            Command::Train { .. }
+                | Command::Predict { .. }
+                | Command::Propose { .. }
+                | Command::ServeProposals { .. }
+                | Command::Eval { .. }
+                | Command::Bench(_)
+        )
+    ) {
         if let Some(w) = crate::torch_env::gpu_unused_warning() {
             eprintln!("{w}");
         }
@@ -340,7 +369,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
                 return dict::overview(&store);
             }
             drop(store);
-            crate::tui::run(&db, user, None, cli.precision)?;
+            crate::tui::run(&db, user, None, cli.precision, cli.no_model)?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Bench(cmd)) => bench::run(cmd, &db, cli.precision),
@@ -363,6 +392,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         Some(Command::Predict { text, base, version, model: m }) => {
             model::predict(&db, &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref(), cli.precision)
         }
+        Some(Command::ServeProposals { poll, once, base, model: m }) => model::serve(&db, poll, once, base.as_deref(), m.as_deref(), cli.precision),
         Some(Command::Propose { all, base, model: m }) => model::propose(&db, all, base.as_deref(), m.as_deref(), cli.precision),
         Some(Command::Eval { file, train, version, base, model: m, components, json, replay, plot }) => {
             model::eval(&db, model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision })
@@ -373,7 +403,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         Some(Command::Model(ModelCmd::List)) => model::list_models(),
         Some(Command::Model(ModelCmd::Half { src, dst })) => model::half(&src, &dst),
         None => {
-            crate::tui::run(&db, user, None, cli.precision)?;
+            crate::tui::run(&db, user, None, cli.precision, cli.no_model)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -130,6 +130,13 @@ pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>
 }
 
 /// Computes proposals for queue items that have none from this model (all open items with --all).
+pub fn serve(db: &Path, poll: f64, once: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
+    let o = crate::engine::service::Options { poll: std::time::Duration::from_secs_f64(poll.max(0.05)), rounds: once.then_some(1) };
+    let load = |store: &Store| Engine::for_store(store, None, base, model, precision, true);
+    crate::engine::service::serve(db, &load, &o, &mut |line| eprintln!("{} {line}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
     let mut store = Store::open(db)?;
     let engine = Engine::for_store(&store, None, base, model, precision, true)?;

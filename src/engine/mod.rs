@@ -3,6 +3,7 @@
 
 pub mod dense;
 pub mod memory;
+pub mod service;
 pub mod worker;
 
 use std::collections::HashMap;

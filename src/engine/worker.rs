@@ -81,7 +81,7 @@ fn propose_and_store(engine: &mut Engine, store: &mut Store, chunk: &[(i64, Stri
 }
 
 /// One batch: all at once, else item by item; the events to send.
-fn run_batch(engine: &mut Engine, store: &mut Store, chunk: &[(i64, String)]) -> Vec<WorkerEvent> {
+pub(crate) fn run_batch(engine: &mut Engine, store: &mut Store, chunk: &[(i64, String)]) -> Vec<WorkerEvent> {
     if propose_and_store(engine, store, chunk).is_ok() {
         return vec![WorkerEvent::Proposed(chunk.iter().map(|(i, _)| *i).collect())];
     }

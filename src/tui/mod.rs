@@ -23,7 +23,7 @@ use crate::store::Store;
 use app::App;
 
 /// Runs the desk until the user quits. The terminal is restored on exit and on panic.
-pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precision) -> Result<()> {
+pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precision, no_model: bool) -> Result<()> {
     let store = Store::open(db)?;
     // Only a demo database offers a list of users; elsewhere the desk is the authenticated user's.
     if user.is_none() && !store.is_demo()? {
@@ -36,12 +36,18 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precis
     let mut app = App::new(store, user)?;
     let db_path = db.to_path_buf();
     let base = base.map(Path::to_path_buf);
-    let w = worker::spawn(db_path.clone(), move || {
-        let store = Store::open(&db_path)?;
-        // Built quietly: progress bars would scribble over the screen.
-        Engine::for_store(&store, version.as_deref(), base.as_deref(), None, precision, false)
+    // With a proposal service elsewhere the desk loads no model: it shows what the service stored.
+    let w = (!no_model).then(|| {
+        worker::spawn(db_path.clone(), move || {
+            let store = Store::open(&db_path)?;
+            // Built quietly: progress bars would scribble over the screen.
+            Engine::for_store(&store, version.as_deref(), base.as_deref(), None, precision, false)
+        })
     });
-    app.attach_worker(w.jobs.clone());
+    match &w {
+        Some(w) => app.attach_worker(w.jobs.clone()),
+        None => app.say("No local model: proposals come from the proposal service (r reloads the queue)", theme::Tone::Info),
+    }
     let theme = theme::Theme::from_env();
     let mut terminal = ratatui::init();
     quiet_worker_panics();
@@ -55,7 +61,9 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precis
                     }
                 }
             }
-            drain_worker(&mut app, &w.events);
+            if let Some(w) = &w {
+                drain_worker(&mut app, &w.events);
+            }
             app.tick();
         }
         Ok(())
