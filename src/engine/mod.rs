@@ -3,6 +3,7 @@
 
 pub mod dense;
 pub mod memory;
+pub mod rewrite;
 pub mod service;
 pub mod worker;
 
@@ -142,6 +143,8 @@ pub struct Engine {
     labels: HashMap<u32, usize>,
     /// Where remembered terms' embeddings are cached: (folder, encoder fingerprint).
     memory_cache: Option<(PathBuf, String)>,
+    /// What the untuned encoder reads of a query (typos corrected, shorthand spelt out).
+    rewriter: rewrite::Rewriter,
 }
 
 impl Engine {
@@ -149,7 +152,8 @@ impl Engine {
         let device = encoder.device();
         let labels = memory::label_map(&dict, &index.llts);
         let memory = Memory::empty(encoder.bert.config.hidden_size, device);
-        Engine { dict, encoder, index, trained: None, model_version, candidates: 10, device, memory, labels, memory_cache: None }
+        let rewriter = rewrite::Rewriter::new(&dict, encoder.tok.clone());
+        Engine { dict, encoder, index, trained: None, model_version, candidates: 10, device, memory, labels, memory_cache: None, rewriter }
     }
 
     /// The untuned base encoder over the dictionary's current LLT names.
@@ -356,7 +360,7 @@ impl Engine {
     /// remembered terms), the names' alone, the memory's recall, and the query embeddings.
     fn component_scores(&self, t: &Trained, terms: &[&str]) -> Result<(Tensor, Tensor, Tensor, Option<Recall>, Tensor)> {
         let _guard = tch::no_grad_guard();
-        let q = self.encoder.embed(terms, 64, None)?;
+        let q = self.embed_queries(terms)?;
         let (sims, names, recall) = self.similarities(&q);
         let lens: Vec<usize> = terms.iter().map(|t| t.len()).collect();
         let p = crate::model::tokenize::length_batched(&lens, 64, |idx| {
@@ -458,7 +462,7 @@ impl Engine {
 
     fn propose_dense(&self, terms: &[&str]) -> Result<Vec<TermProposals>> {
         let _guard = tch::no_grad_guard();
-        let q = self.encoder.embed(terms, 64, None)?;
+        let q = self.embed_queries(terms)?;
         self.propose_embedded(&q)
     }
 
@@ -492,10 +496,27 @@ impl Engine {
         Ok(out)
     }
 
+    /// The untuned encoder's unit embeddings of query terms, as the rewriter spells them.
+    fn embed_queries(&self, terms: &[&str]) -> Result<Tensor> {
+        let raw = self.encoder.embed(terms, 64, None)?;
+        let rewritten: Vec<(i64, String)> =
+            terms.iter().enumerate().filter_map(|(i, t)| Some((i as i64, self.rewriter.rewrite(t))).filter(|(_, r)| r != t)).collect();
+        if rewritten.is_empty() {
+            return Ok(raw);
+        }
+        // The term as written and as rewritten, equally: a wrong correction cannot lose what the
+        // written form said.
+        let texts: Vec<&str> = rewritten.iter().map(|(_, r)| r.as_str()).collect();
+        let rows = Tensor::from_slice(&rewritten.iter().map(|(i, _)| *i).collect::<Vec<_>>()).to_device(raw.device());
+        let both = raw.index_select(0, &rows) + self.encoder.embed(&texts, 64, None)?;
+        let both = &both / both.norm_scalaropt_dim(2, [1], true).clamp_min(1e-12);
+        Ok(raw.index_copy(0, &rows, &both))
+    }
+
     /// Unit embeddings of terms with the untuned encoder (what the dense index and the memory use).
     pub fn embed(&self, terms: &[&str]) -> Result<Tensor> {
         let _guard = tch::no_grad_guard();
-        self.encoder.embed(terms, 64, None)
+        self.embed_queries(terms)
     }
 }
 

@@ -30,6 +30,11 @@ impl Tok {
         Ok(Tok { inner })
     }
 
+    /// Whether `word` is one whole token of the vocabulary (the encoder knows it as a word).
+    pub fn knows(&self, word: &str) -> bool {
+        self.inner.token_to_id(word).is_some()
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }
