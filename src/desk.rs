@@ -200,6 +200,11 @@ impl Desk {
         Ok(item)
     }
 
+    /// A number that changes when someone else changed the store (see `Store::data_version`).
+    pub fn data_version(&self) -> Result<i64> {
+        self.store.data_version()
+    }
+
     /// Whether the next confirm or return must first be signed with the user's password (once a
     /// session, as 21 CFR Part 11 §11.200 allows for a continuous session).
     pub fn needs_signature(&self) -> bool {

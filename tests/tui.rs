@@ -727,3 +727,30 @@ fn a_real_desk_signs_the_first_decision_with_the_password() {
     key(&mut app, KeyCode::Char('a'));
     assert!(render(&app, 80, 24).contains("R2 confirmed: Nausea"));
 }
+
+/// Several desks on one queue: within a few seconds a desk shows what a colleague (or the proposal
+/// service) committed, keeping its selection (from issue #12).
+#[test]
+fn a_desk_follows_what_colleagues_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut bob = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let row = |app: &App, id: &str| app.queue.rows.iter().find(|r| r.item.external_id == id).unwrap().item.state;
+    assert_eq!(row(&bob, "Q1"), State::New);
+    bob.queue.sel = 1;
+    for _ in 0..medcoder::tui::app::REFRESH_TICKS {
+        bob.tick();
+    }
+    // Alice proposes Q1 at her desk.
+    let mut alice = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    alice.queue.sel = alice.queue.rows.iter().position(|r| r.item.external_id == "Q1").unwrap();
+    key(&mut alice, KeyCode::Enter);
+    key(&mut alice, KeyCode::Char('2'));
+    assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().state, State::Proposed);
+    assert_eq!(row(&bob, "Q1"), State::New, "not yet looked");
+    for _ in 0..medcoder::tui::app::REFRESH_TICKS {
+        bob.tick();
+    }
+    assert_eq!(row(&bob, "Q1"), State::Proposed, "{:?} {:?}", bob.message, bob.screen());
+    assert_eq!(bob.queue.sel, 1, "the selection is kept");
+}

@@ -114,6 +114,12 @@ impl Store {
         &self.path
     }
 
+    /// Changes whenever another connection (a colleague's desk, the proposal service) commits:
+    /// SQLite's data_version, which costs no read of the data.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.conn.pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+
     pub fn schema_version(&self) -> Result<usize> {
         Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize)
     }

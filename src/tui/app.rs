@@ -45,10 +45,15 @@ pub struct App {
     jobs: Option<Sender<Job>>,
     /// A confirm or return waiting for the session's signature.
     unsigned: Option<(Decision, &'static str)>,
+    /// The store's data version when the desk last looked (see `follow_others`).
+    seen_version: Option<i64>,
     /// The terminal size of the last frame: below 80x24 the desk shows nothing to act on, so it
     /// takes no action but quit.
     last_size: std::cell::Cell<(u16, u16)>,
 }
+
+/// Ticks (about 120 ms each) between two looks for colleagues' changes: about 5 seconds.
+pub const REFRESH_TICKS: u64 = 40;
 
 /// The smallest terminal the desk draws every screen on.
 pub const MIN_SIZE: (u16, u16) = (80, 24);
@@ -68,6 +73,7 @@ impl App {
             quit: false,
             jobs: None,
             unsigned: None,
+            seen_version: None,
             last_size: std::cell::Cell::new(MIN_SIZE),
         };
         match user {
@@ -462,6 +468,21 @@ impl App {
     /// One redraw tick (the spinners move).
     pub fn tick(&mut self) {
         self.ctx.tick = self.ctx.tick.wrapping_add(1);
+        if self.ctx.tick.is_multiple_of(REFRESH_TICKS) {
+            self.follow_others();
+        }
+    }
+
+    /// Shows what colleagues and the proposal service did: when the store changed through another
+    /// connection, the queue list (if it is what the user looks at) is reloaded, keeping the selection.
+    fn follow_others(&mut self) {
+        let Some(desk) = self.ctx.desk.as_ref() else { return };
+        let Ok(v) = desk.data_version() else { return };
+        if self.seen_version.replace(v).is_some_and(|seen| seen != v) && self.stack.is_empty() && self.prompt.is_none() && !self.help {
+            if let Err(e) = self.queue.refresh(&self.ctx) {
+                self.fail(e);
+            }
+        }
     }
 
     pub fn draw(&self, f: &mut Frame, theme: Theme) {
