@@ -398,7 +398,6 @@ pub enum TrainEncoder {
 /// that scale with the model just trained.
 pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, precision: crate::model::precision::Precision) -> Result<()> {
     use crate::engine::Engine;
-    use crate::model::bert::{Bert, BertConfig};
     use crate::model::BaseModel;
     use crate::train::{self, data::Coded, stages, Init, Options};
     use std::sync::Arc;
@@ -423,20 +422,7 @@ pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, pre
     let device = crate::torch_env::device();
     let base = match encoder {
         TrainEncoder::Base => BaseModel::locate(None)?,
-        TrainEncoder::Tiny => {
-            let src = BaseModel::locate(None)?;
-            let vocab = crate::model::tokenize::Tok::load(&src.tokenizer)?.vocab_size() as i64;
-            let cfg = BertConfig::tiny(vocab);
-            tch::manual_seed(5);
-            let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-            let _ = Bert::new(&vs.root(), &cfg);
-            let dir = tmp.path().join("tiny");
-            std::fs::create_dir_all(&dir)?;
-            vs.save(dir.join("model.safetensors"))?;
-            std::fs::write(dir.join("config.json"), serde_json::to_string(&cfg)?)?;
-            std::fs::copy(&src.tokenizer, dir.join("tokenizer.json"))?;
-            BaseModel::locate(Some(&dir))?
-        }
+        TrainEncoder::Tiny => BaseModel::write_tiny(&tmp.path().join("tiny"), 5)?,
     };
     let mut hyper = train::default_hyper(device);
     hyper.max_steps_per_epoch = Some(steps);

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use medcoder::meddra::{synth, Dictionary};
-use medcoder::model::bert::{Bert, BertConfig};
 use medcoder::model::classifier::Classifier;
 use medcoder::model::tokenize::Tok;
 use medcoder::model::BaseModel;
@@ -19,16 +18,7 @@ const LLTS: usize = 30_000;
 const BUDGET: u64 = 1_500_000_000;
 
 fn tiny_base(dir: &Path) -> BaseModel {
-    let tok_src = medcoder::model::default_base_dir().join("tokenizer.json");
-    let cfg = BertConfig::tiny(Tok::load(&tok_src).unwrap().vocab_size() as i64);
-    tch::manual_seed(5);
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _ = Bert::new(&vs.root(), &cfg);
-    std::fs::create_dir_all(dir).unwrap();
-    vs.save(dir.join("model.safetensors")).unwrap();
-    std::fs::write(dir.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
-    std::fs::copy(tok_src, dir.join("tokenizer.json")).unwrap();
-    BaseModel::locate(Some(dir)).unwrap()
+    BaseModel::write_tiny(dir, 5).unwrap()
 }
 
 #[test]

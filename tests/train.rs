@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use medcoder::engine::Engine;
 use medcoder::meddra::{Dictionary, Release};
-use medcoder::model::bert::{Bert, BertConfig};
 use medcoder::model::registry;
 use medcoder::model::BaseModel;
 use medcoder::train::data::Coded;
@@ -33,17 +32,7 @@ fn train_locked(dict: Arc<Dictionary>, coded: &[Coded], base: &BaseModel, o: &Op
 /// A BERT-format folder with random tiny weights and the real MiniLM tokenizer.
 fn tiny_base(dir: &Path) -> BaseModel {
     let _g = rng_lock();
-    let tok_src = medcoder::model::default_base_dir().join("tokenizer.json");
-    let vocab = medcoder::model::tokenize::Tok::load(&tok_src).unwrap().vocab_size() as i64;
-    let cfg = BertConfig::tiny(vocab);
-    tch::manual_seed(5);
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _ = Bert::new(&vs.root(), &cfg);
-    std::fs::create_dir_all(dir).unwrap();
-    vs.save(dir.join("model.safetensors")).unwrap();
-    std::fs::write(dir.join("config.json"), serde_json::to_string(&cfg).unwrap()).unwrap();
-    std::fs::copy(tok_src, dir.join("tokenizer.json")).unwrap();
-    BaseModel::locate(Some(dir)).unwrap()
+    BaseModel::write_tiny(dir, 5).unwrap()
 }
 
 fn demo_dict() -> Arc<Dictionary> {
