@@ -172,6 +172,11 @@ impl Store {
                 _ => {}
             }
         }
+        let hashes: HashMap<String, Option<String>> = {
+            let mut st = self.conn.prepare("SELECT name, password_hash FROM user")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
         for u in self.users()? {
             let key = u.name.to_lowercase();
             match logged_users.remove(&key) {
@@ -187,7 +192,7 @@ impl Store {
                     }
                 }
             }
-            let stored = self.password_hash(&u.name)?.map(|h| super::users::password_fingerprint(&h));
+            let stored = hashes.get(&u.name).cloned().flatten().map(|h| super::users::password_fingerprint(&h));
             if stored != fingerprints.get(&key).cloned() {
                 findings.push(format!("user {}: the password was set without a log row", u.name));
             }
@@ -213,8 +218,10 @@ impl Store {
             }
             let imported: std::collections::HashSet<String> =
                 log.iter().filter(|r| r.entry.action == "dict-import").filter_map(|r| r.entry.meddra_version.clone()).collect();
+            // Releases loaded before dictionary changes were logged have no import row.
+            let logged_since = log.iter().find(|r| r.entry.action == "dict-use").map_or("", |u| u.at.as_str());
             for r in self.releases()? {
-                if !imported.contains(&r.version) && r.imported_at.as_str() > log.iter().find(|r| r.entry.action == "dict-use").map_or("", |u| u.at.as_str()) {
+                if !imported.contains(&r.version) && r.imported_at.as_str() > logged_since {
                     findings.push(format!("MedDRA {} is loaded but its import is not in the log", r.version));
                 }
             }

@@ -62,8 +62,12 @@ impl Store {
         let who = self.require_admin_or_setup(acting, "imports MedDRA releases")?;
         let previous = self.active_version()?.filter(|p| *p != rel.version);
         // Synonyms of the version in use follow an activation (read before the write lock).
+        let old = match &previous {
+            Some(p) if activate => self.synonyms(p)?,
+            _ => Vec::new(),
+        };
         let carry = match &previous {
-            Some(p) if activate && !self.synonyms(p)?.is_empty() => Some((self.dictionary(p)?, self.synonyms(p)?)),
+            Some(p) if !old.is_empty() => Some((self.dictionary(p)?, old)),
             _ => None,
         };
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -153,8 +157,12 @@ impl Store {
             bail!("MedDRA version {version} is not loaded (loaded: {})", if list.is_empty() { "none".into() } else { list.join(", ") });
         }
         let previous = self.active_version()?.filter(|p| p != version);
+        let old = match &previous {
+            Some(p) => self.synonyms(p)?,
+            None => Vec::new(),
+        };
         let carry = match &previous {
-            Some(p) if !self.synonyms(p)?.is_empty() => Some((self.dictionary(p)?, self.dictionary(version)?, self.synonyms(p)?)),
+            Some(p) if !old.is_empty() => Some((self.dictionary(p)?, self.dictionary(version)?, old)),
             _ => None,
         };
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

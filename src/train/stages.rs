@@ -53,13 +53,6 @@ pub fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// The process's resident memory now, in bytes.
-pub fn rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb * 1024)
-}
-
 /// Resets the peak to the current resident memory; returns false where the kernel refuses.
 pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
