@@ -86,11 +86,12 @@ pub fn length_batched(lens: &[usize], batch: usize, mut f: impl FnMut(&[usize]) 
     Ok(sorted.index_select(0, &upload(Tensor::from_slice(&inverse), first.device())))
 }
 
-/// A host tensor on `device`. On CUDA it goes through pinned memory without blocking: the copy
-/// is queued behind the kernels already running instead of waiting for them.
+/// A host tensor on `device`. Not through pinned memory: tch's `pin_memory` always passes a
+/// device, which libtorch 2.11 deprecates with two warning lines per call (84,000 lines in one
+/// training run on an H100), and these token batches are a few kilobytes.
 pub fn upload(t: Tensor, device: Device) -> Tensor {
     if device.is_cuda() {
-        t.pin_memory(device).to_device_(device, t.kind(), true, false)
+        t.to_device_(device, t.kind(), true, false)
     } else {
         t
     }
