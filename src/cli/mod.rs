@@ -6,6 +6,7 @@ mod dict;
 mod doctor;
 mod model;
 mod synonym;
+mod team;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +52,9 @@ pub enum Command {
     /// Users and roles (coder, reviewer, admin).
     #[command(subcommand)]
     User(coding::UserCmd),
+    /// Team mode on PostgreSQL (--db postgres://...): create the team database, add users.
+    #[command(subcommand)]
+    Team(team::TeamCmd),
     /// The coding queue: import reported terms, list, show.
     #[command(subcommand)]
     Queue(coding::QueueCmd),
@@ -316,6 +320,9 @@ pub fn run() -> Result<ExitCode> {
 }
 
 fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
+    if let Some(url) = db.to_str().filter(|d| crate::store::postgres::is_url(d)) {
+        return team::dispatch(cli, url);
+    }
     let db = db.to_path_buf();
     // Who is acting: the user bound to this OS login, or the one named after their password
     // (identity.rs). Everything below acts under the stored spelling of that name.
@@ -374,6 +381,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         }
         Some(Command::Bench(cmd)) => bench::run(cmd, &db, cli.precision),
         Some(Command::User(cmd)) => coding::user(cmd, &db, user, &mut passwords),
+        Some(Command::Team(_)) => anyhow::bail!("team commands need --db postgres://... (a team database on a PostgreSQL server)"),
         Some(Command::Queue(cmd)) => coding::queue(cmd, &db, user),
         Some(Command::Code { id, llt, source, rev }) => coding::act(&db, user, &id, rev, Action::Propose { llt, source: source.into() }),
         Some(Command::CodeGroup { term, llt, source }) => synonym::code_group(&db, user, &term, llt, source.into()),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod dict;
 pub mod item;
 pub mod log;
+pub mod postgres;
 pub mod proposals;
 pub mod queue;
 pub mod reports;

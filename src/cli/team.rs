@@ -1,0 +1,216 @@
+//! Team mode on the command line: `--db postgres://...`. Setting up a team database, and the
+//! commands of the coding workflow against it; the database checks every rule (store/postgres).
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+use super::coding::{AuditCmd, QueueCmd};
+use super::dict::DictCmd;
+use super::{Cli, Command};
+use crate::intake::queue as intake;
+use crate::meddra::{Dictionary, Release};
+use crate::store::item::State;
+use crate::store::log::Verdict;
+use crate::store::postgres::{self, TeamStore};
+use crate::store::workflow::Action;
+use crate::text::printable as p;
+
+#[derive(Subcommand, Debug)]
+pub enum TeamCmd {
+    /// Create the team database named by --db (postgres://...), its roles, schema and grants. Run it as
+    /// the server's administrator (e.g. `sudo -u postgres medcoder --db postgresql:///coding team init`).
+    Init,
+    /// Team users (login roles of the database server).
+    #[command(subcommand)]
+    User(TeamUserCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TeamUserCmd {
+    /// Add a user, or change their role: a login role NAME with medcoder role coder, reviewer or admin.
+    /// Without --set-password NAME signs in by peer authentication only (the OS login NAME on the
+    /// server's machine); with it, also by password over TCP (remote desks).
+    Add {
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Ask for NAME's password (terminal, or one line of standard input with --password-stdin).
+        #[arg(long)]
+        set_password: bool,
+    },
+}
+
+pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
+    if cli.user.is_some() {
+        bail!("in team mode you act as the database role you connect as (the URL's user, else your OS login); --user and MEDCODER_USER are not used");
+    }
+    let mut passwords = crate::identity::Passwords::new(cli.password_stdin);
+    let mut ask = |prompt: &str| passwords.read(prompt);
+    let Some(command) = cli.command else {
+        bail!("the coding desk does not run on a team database yet: use the commands (queue, code, confirm, return, query, audit)");
+    };
+    match command {
+        Command::Team(TeamCmd::Init) => {
+            let db = database_of(url)?;
+            let mut admin = postgres::connect(&maintenance_url(url), &mut ask)?;
+            let exists: bool = admin.query_one("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", &[&db])?.get(0);
+            if !exists {
+                admin.batch_execute(&format!("CREATE DATABASE {db}")).with_context(|| format!("creating database {db}"))?;
+            }
+            drop(admin);
+            let mut client = postgres::connect(url, &mut ask)?;
+            postgres::init(&mut client, &db)?;
+            println!("Team database {db} is ready. Add users with `medcoder --db {} team user add NAME --role coder|reviewer|admin`.", postgres::redact(url));
+        }
+        Command::Team(TeamCmd::User(TeamUserCmd::Add { name, role, set_password })) => {
+            let db = database_of(url)?;
+            let mut client = postgres::connect(url, &mut ask)?;
+            let password = if set_password {
+                let pw = ask(&format!("New password for {name}: "))?;
+                if pw.chars().count() < 8 {
+                    bail!("a password needs at least 8 characters");
+                }
+                Some(pw)
+            } else {
+                None
+            };
+            postgres::add_user(&mut client, &db, &name, &role, password.as_deref())?;
+            println!("{name} is now {} {role} of team database {db}.", if role == "admin" { "an" } else { "a" });
+        }
+        Command::Dict(DictCmd::Import { dir, .. }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let (rel, _) = Release::read(&dir).map_err(anyhow::Error::from).context("the release was not imported; the database is unchanged")?;
+            let dict = Dictionary::new(&rel);
+            let n = store.import_dictionary(&dict)?;
+            println!("Imported MedDRA {} ({n} LLTs) into the team database; active version: {}", dict.version, dict.version);
+        }
+        Command::Queue(QueueCmd::Import { file }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let (items, bad, ignored) = intake::read_file(&file)?;
+            let (imported, skipped) = store.import_items(&items, &file.display().to_string())?;
+            println!("Imported {imported} item(s) from {} ({skipped} already queued)", file.display());
+            for b in &bad {
+                println!("  rejected line {}: {}", b.line, b.reason);
+            }
+            if !ignored.is_empty() {
+                println!("  ignored columns: {}", ignored.join(", "));
+            }
+            if !bad.is_empty() {
+                println!("{} bad row(s) were not imported; fix them and import the file again (imported ids are skipped).", bad.len());
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Command::Queue(QueueCmd::List { state, study: None, text: None, json }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let state = state.as_deref().map(State::parse).transpose()?;
+            for it in store.items(state)? {
+                if json {
+                    println!("{}", serde_json::to_string(&it)?);
+                } else {
+                    let code = it.llt_code.map(|c| format!("= {c}")).unwrap_or_default();
+                    println!("{:<10} {:<10} {:<10} {:<8} {} {code}", p(&it.external_id), it.state, p(&it.study), p(&it.subject), p(&it.reported_term));
+                }
+            }
+        }
+        Command::Queue(QueueCmd::Show { id }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let it = store.item(&id)?;
+            println!("{}  [{}]  revision {}", p(&it.external_id), it.state, it.revision);
+            println!("  reported term  {}", p(&it.reported_term));
+            if let Some(c) = it.llt_code {
+                println!("  code           LLT {c} (PT {}), MedDRA {}", it.pt_code.unwrap_or_default(), p(it.meddra_version.as_deref().unwrap_or("")));
+            }
+            for (what, v) in [("proposer", &it.proposer), ("reviewer", &it.reviewer), ("comment", &it.comment)] {
+                if let Some(v) = v {
+                    println!("  {what:<14} {}", p(v));
+                }
+            }
+        }
+        Command::Code { id, llt, source, rev } => return act(url, &mut ask, &id, rev, Action::Propose { llt, source: source.into() }),
+        Command::Confirm { id, rev } => return act(url, &mut ask, &id, rev, Action::Confirm),
+        Command::Return { id, comment, rev } => return act(url, &mut ask, &id, rev, Action::Return { comment }),
+        Command::Query { id, note, rev } => return act(url, &mut ask, &id, rev, Action::Query { note }),
+        Command::Audit(AuditCmd::Verify { anchors: None }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            match store.verify_log()? {
+                Verdict::Intact { rows } => println!("Decision log intact: {rows} rows, hash chain verified."),
+                Verdict::Broken { seq, reason } => {
+                    println!("Decision log BROKEN at row {seq}: {reason}.");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        Command::Audit(AuditCmd::Log { item, json }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            for e in store.log(item.as_deref())? {
+                if json {
+                    println!("{}", serde_json::to_string(&e)?);
+                } else {
+                    let code = e.llt_code.map(|c| c.to_string()).unwrap_or_default();
+                    let item = e.external_id.as_deref().map(p).unwrap_or_default();
+                    let comment = e.comment.as_deref().map(p).unwrap_or_default();
+                    println!("{:>6} {} {:<10} {:<9} {:<10} {:<9} {}", e.seq, e.at, p(&e.user), e.action, item, code, comment);
+                }
+            }
+        }
+        other => bail!(
+            "not available on a team database yet: {}. Team mode runs team init, team user add, dict import, queue import/list/show, code, confirm, return, query, audit verify and audit log",
+            command_name(&other)
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn act(url: &str, ask: &mut dyn FnMut(&str) -> Result<String>, id: &str, rev: Option<i64>, action: Action) -> Result<ExitCode> {
+    let mut store = TeamStore::open(url, ask)?;
+    let it = store.act(id, rev, &action)?;
+    let code = it.llt_code.map(|c| format!(" — LLT {c}")).unwrap_or_default();
+    println!("{} is now {} (revision {}){code}", p(&it.external_id), it.state, it.revision);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first words of a command, for the message that it is not available in team mode.
+fn command_name(c: &Command) -> String {
+    let debug = format!("{c:?}");
+    // `RecodeCheck` reads "recode check", `Dict(Versions)` "dict versions".
+    let spaced: String = debug.chars().flat_map(|ch| if ch.is_uppercase() { vec![' ', ch] } else { vec![ch] }).collect();
+    spaced.split(|ch: char| !ch.is_alphanumeric()).filter(|w| !w.is_empty()).take(2).collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// The database a URL names (its path, else libpq's default: the user's name).
+fn database_of(url: &str) -> Result<String> {
+    let config: ::postgres::Config = url.parse().with_context(|| format!("{}: not a PostgreSQL connection URL", postgres::redact(url)))?;
+    match config.get_dbname().or(config.get_user()) {
+        Some(db) => Ok(db.to_string()),
+        None => bail!("{}: name the database (postgres://host/DATABASE)", postgres::redact(url)),
+    }
+}
+
+/// The same server's maintenance database `postgres`, where CREATE DATABASE runs.
+fn maintenance_url(url: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let root = match path_start {
+        Some(i) => &base[..i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/postgres?{q}"),
+        None => format!("{root}/postgres"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maintenance_url_keeps_host_and_options() {
+        assert_eq!(maintenance_url("postgres://admin@db.example:5433/coding?host=/run/pg"), "postgres://admin@db.example:5433/postgres?host=/run/pg");
+        assert_eq!(maintenance_url("postgresql:///coding"), "postgresql:///postgres");
+        assert_eq!(database_of("postgresql:///coding?host=/tmp").unwrap(), "coding");
+    }
+}

@@ -1,0 +1,464 @@
+//! Team mode: the store on a PostgreSQL server, where the database itself enforces the rules.
+//!
+//! The acting user is the connection's authenticated role (peer authentication over the local
+//! socket maps the OS login; a SCRAM password over TCP for remote desks), so there is no `--user`
+//! to claim. Users' roles may read the tables and write none of them: every change is a call of a
+//! SECURITY DEFINER function in `schema.sql` that checks the four-eye rule, the role, the revision
+//! and the LLT's currency against `session_user` and appends the hash-chained log row in the same
+//! transaction. Whoever opens psql with their own credentials is held to the same rules.
+
+use anyhow::{anyhow, bail, Context, Result};
+use postgres::{Client, Config, NoTls, Row};
+use sha2::{Digest, Sha256};
+
+use super::item::{Item, Report, State, ITEM_COLUMNS};
+use super::log::Verdict;
+use super::workflow::Action;
+use crate::intake::queue::NewItem;
+use crate::meddra::Dictionary;
+
+const SCHEMA: &str = include_str!("schema.sql");
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// The functions users may call; everything else in the schema is the owner's.
+const GRANTED: &[&str] = &[
+    "me()",
+    "import_item(text, text, text, text, text, text, text, text)",
+    "act(text, text, integer, text, text, bigint)",
+    "add_llts(text, integer[], text[], integer[], text[], boolean[])",
+    "use_version(text)",
+];
+
+/// `--db` names a PostgreSQL database rather than a SQLite file.
+pub fn is_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// Connects as the role the URL (or libpq's defaults: the OS login) names. When the server asks
+/// for a password that the URL does not carry, `password` is asked for it once.
+pub fn connect(url: &str, password: &mut dyn FnMut(&str) -> Result<String>) -> Result<Client> {
+    let mut config: Config = url.parse().with_context(|| format!("{}: not a PostgreSQL connection URL", redact(url)))?;
+    if config.get_user().is_none() {
+        config.user(&crate::identity::os_login()?);
+    }
+    match config.connect(NoTls) {
+        Ok(c) => Ok(c),
+        Err(e) if config.get_password().is_none() && chain(&e).contains("password missing") => {
+            let user = config.get_user().unwrap_or_default().to_string();
+            let pw = password(&format!("Database password for {user}: "))?;
+            config.password(pw);
+            config.connect(NoTls).with_context(|| format!("connecting to {} as {user}", redact(url)))
+        }
+        Err(e) => Err(anyhow!(e)).with_context(|| format!("connecting to {}", redact(url))),
+    }
+}
+
+/// An error with its causes, as one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let auth = &url[s + 3..at];
+            match auth.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &auth[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A name usable as a role or database: lower-case letters, digits, underscores.
+fn check_name(what: &str, name: &str) -> Result<()> {
+    let ok = name.len() <= 50
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ok {
+        bail!("{what} '{}' must start with a lower-case letter and hold only a-z, 0-9 and _ (at most 50)", crate::text::printable(name));
+    }
+    Ok(())
+}
+
+fn owner_role(db: &str) -> String {
+    format!("{db}_owner")
+}
+
+fn member_role(db: &str) -> String {
+    format!("{db}_members")
+}
+
+/// `medcoder team init`: creates the database named by the URL (if missing), its owner and member
+/// roles, the schema and the grants. Run by the server's administrator (a superuser, e.g. the
+/// `postgres` role over the local socket). Refuses a database that already has the schema.
+pub fn init(client: &mut Client, db: &str) -> Result<()> {
+    check_name("database", db)?;
+    let (owner, members) = (owner_role(db), member_role(db));
+    let exists: bool = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'medcoder')", &[])?.get(0);
+    if exists {
+        bail!("database {db} already holds a medcoder schema");
+    }
+    for role in [&owner, &members] {
+        let there: bool = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[role])?.get(0);
+        if !there {
+            client.batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))?;
+        }
+    }
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!(
+        "REVOKE ALL ON DATABASE {db} FROM PUBLIC;
+         GRANT CONNECT ON DATABASE {db} TO {members};
+         CREATE SCHEMA medcoder AUTHORIZATION {owner};
+         SET LOCAL ROLE {owner};
+         SET LOCAL search_path = medcoder, pg_temp;"
+    ))?;
+    tx.batch_execute(SCHEMA).context("creating the medcoder schema")?;
+    let grants = GRANTED.iter().map(|f| format!("GRANT EXECUTE ON FUNCTION medcoder.{f} TO {members};")).collect::<String>();
+    tx.batch_execute(&format!(
+        "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA medcoder FROM PUBLIC;
+         GRANT USAGE ON SCHEMA medcoder TO {members};
+         GRANT SELECT ON ALL TABLES IN SCHEMA medcoder TO {members};
+         {grants}"
+    ))?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// `medcoder team user add`: a login role for NAME (with a SCRAM password when one is given, else
+/// peer authentication only), member of the database's member role, and its medcoder role; logged.
+/// Run by the server's administrator; run again it changes the role (and password).
+pub fn add_user(client: &mut Client, db: &str, name: &str, role: &str, password: Option<&str>) -> Result<()> {
+    check_name("user name", name)?;
+    if !["coder", "reviewer", "admin"].contains(&role) {
+        bail!("role must be coder, reviewer or admin");
+    }
+    let members = member_role(db);
+    let there: bool = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[&name])?.get(0);
+    let verb = if there { "ALTER" } else { "CREATE" };
+    // format(%L) quotes the password as the server parses it.
+    let sql: String = match password {
+        Some(pw) => client.query_one(&format!("SELECT format('{verb} ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)"), &[&name, &pw])?.get(0),
+        None => format!("{verb} ROLE {name} LOGIN"),
+    };
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&sql)?;
+    tx.batch_execute(&format!("GRANT {members} TO {name}"))?;
+    tx.execute("SELECT medcoder.register_user($1, $2)", &[&name, &role])?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// One user's connection to a team database.
+pub struct TeamStore {
+    client: Client,
+    pub user: String,
+    pub role: String,
+}
+
+impl TeamStore {
+    pub fn open(url: &str, password: &mut dyn FnMut(&str) -> Result<String>) -> Result<TeamStore> {
+        let mut client = connect(url, password)?;
+        let row = client.query_one("SELECT name, role FROM medcoder.me()", &[]).map_err(db_error)?;
+        Ok(TeamStore { user: row.get(0), role: row.get(1), client })
+    }
+
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+
+    pub fn active_version(&mut self) -> Result<Option<String>> {
+        Ok(self.client.query_opt("SELECT value FROM medcoder.setting WHERE key = 'meddra_version'", &[])?.map(|r| r.get(0)))
+    }
+
+    /// Loads a release's LLTs (admin) and makes it the active version.
+    pub fn import_dictionary(&mut self, dict: &Dictionary) -> Result<usize> {
+        let mut tx = self.client.transaction()?;
+        let mut n = 0;
+        for chunk in dict.llts.chunks(5_000) {
+            let codes: Vec<i32> = chunk.iter().map(|l| l.code as i32).collect();
+            let names: Vec<&str> = chunk.iter().map(|l| l.name.as_str()).collect();
+            let pts: Vec<i32> = chunk.iter().map(|l| l.pt_code as i32).collect();
+            let pt_names: Vec<&str> = chunk.iter().map(|l| dict.pt(l.pt_code).map_or("", |p| p.name.as_str())).collect();
+            let current: Vec<bool> = chunk.iter().map(|l| l.current).collect();
+            let added: i32 = tx
+                .query_one("SELECT medcoder.add_llts($1, $2, $3, $4, $5, $6)", &[&dict.version, &codes, &names, &pts, &pt_names, &current])
+                .map_err(db_error)?
+                .get(0);
+            n += added as usize;
+        }
+        tx.execute("SELECT medcoder.use_version($1)", &[&dict.version]).map_err(db_error)?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Queues the rows (one transaction); returns (imported, already queued).
+    pub fn import_items(&mut self, items: &[NewItem], file: &str) -> Result<(usize, usize)> {
+        let mut tx = self.client.transaction()?;
+        let (mut imported, mut skipped) = (0, 0);
+        for it in items {
+            let origin = format!("{file}, line {}", it.line);
+            let added: bool = tx
+                .query_one(
+                    "SELECT medcoder.import_item($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[&it.external_id, &it.study, &it.subject, &it.reported_term, &it.onset_date, &it.seriousness, &it.investigator, &origin],
+                )
+                .map_err(db_error)
+                .with_context(|| format!("{file}, line {}", it.line))?
+                .get(0);
+            if added {
+                imported += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+        tx.commit()?;
+        Ok((imported, skipped))
+    }
+
+    pub fn items(&mut self, state: Option<State>) -> Result<Vec<Item>> {
+        let rows = self
+            .client
+            .query(&format!("SELECT {ITEM_COLUMNS} FROM medcoder.item WHERE $1::text IS NULL OR state = $1 ORDER BY id"), &[&state.map(State::as_str)])?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    pub fn item(&mut self, external_id: &str) -> Result<Item> {
+        let row = self
+            .client
+            .query_opt(&format!("SELECT {ITEM_COLUMNS} FROM medcoder.item WHERE external_id = $1"), &[&external_id])?
+            .ok_or_else(|| anyhow!("no queue item with id '{}'", crate::text::printable(external_id)))?;
+        item_from_row(&row)
+    }
+
+    /// One coding decision, checked and logged by the database (`medcoder.act`).
+    pub fn act(&mut self, external_id: &str, expected_revision: Option<i64>, action: &Action) -> Result<Item> {
+        let (name, llt, source, text): (&str, Option<i32>, Option<&str>, Option<&str>) = match action {
+            Action::Propose { llt, source } => ("propose", Some(*llt as i32), Some(source.as_str()), None),
+            Action::Confirm => ("confirm", None, None, None),
+            Action::Return { comment } => ("return", None, None, Some(comment)),
+            Action::Query { note } => ("query", None, None, Some(note)),
+            Action::Recode { .. } => bail!("recode is not available in team mode yet"),
+        };
+        let row = self
+            .client
+            .query_one(
+                &format!("SELECT {ITEM_COLUMNS} FROM medcoder.act($1, $2, $3, $4, $5, $6)"),
+                &[&external_id, &name, &llt, &source, &text, &expected_revision],
+            )
+            .map_err(db_error)?;
+        item_from_row(&row)
+    }
+
+    pub fn log(&mut self, external_id: Option<&str>) -> Result<Vec<LogRow>> {
+        let rows = self
+            .client
+            .query(&format!("SELECT {LOG_COLUMNS} FROM medcoder.decision_log WHERE $1::text IS NULL OR external_id = $1 ORDER BY seq"), &[&external_id])?;
+        Ok(rows.iter().map(LogRow::from_row).collect())
+    }
+
+    /// Recomputes the hash chain in Rust (not with the server's functions, which whoever
+    /// administers the server could change) and checks it ends at the recorded head.
+    pub fn verify_log(&mut self) -> Result<Verdict> {
+        let rows = self.log(None)?;
+        let head = self.client.query_one("SELECT seq, hash FROM medcoder.log_head", &[])?;
+        Ok(verify_chain(&rows, head.get(0), &head.get::<_, String>(1)))
+    }
+}
+
+const LOG_COLUMNS: &str =
+    "seq, at, username, action, item_id, external_id, reported_term, state_from, state_to, llt_code, pt_code, meddra_version, source, comment, prev_hash, hash";
+
+/// A row of the team database's decision log.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LogRow {
+    pub seq: i64,
+    pub at: String,
+    pub user: String,
+    pub action: String,
+    pub item_id: Option<i64>,
+    pub external_id: Option<String>,
+    pub reported_term: Option<String>,
+    pub state_from: Option<String>,
+    pub state_to: Option<String>,
+    pub llt_code: Option<i32>,
+    pub pt_code: Option<i32>,
+    pub meddra_version: Option<String>,
+    pub source: Option<String>,
+    pub comment: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl LogRow {
+    fn from_row(r: &Row) -> LogRow {
+        LogRow {
+            seq: r.get(0),
+            at: r.get(1),
+            user: r.get(2),
+            action: r.get(3),
+            item_id: r.get(4),
+            external_id: r.get(5),
+            reported_term: r.get(6),
+            state_from: r.get(7),
+            state_to: r.get(8),
+            llt_code: r.get(9),
+            pt_code: r.get(10),
+            meddra_version: r.get(11),
+            source: r.get(12),
+            comment: r.get(13),
+            prev_hash: r.get(14),
+            hash: r.get(15),
+        }
+    }
+
+    /// The text the server hashed (`medcoder.log_body` in schema.sql).
+    fn body(&self) -> String {
+        let num = |v: Option<i64>| v.map(|n| n.to_string());
+        let fields = [
+            Some(self.seq.to_string()),
+            Some(self.at.clone()),
+            Some(self.user.clone()),
+            Some(self.action.clone()),
+            num(self.item_id),
+            self.external_id.clone(),
+            self.reported_term.clone(),
+            self.state_from.clone(),
+            self.state_to.clone(),
+            num(self.llt_code.map(i64::from)),
+            num(self.pt_code.map(i64::from)),
+            self.meddra_version.clone(),
+            self.source.clone(),
+            self.comment.clone(),
+            Some(self.prev_hash.clone()),
+        ];
+        fields.iter().map(|f| f.as_ref().map_or_else(|| "~".to_string(), |s| format!("{}:{s}", s.chars().count()))).collect::<Vec<_>>().join("|")
+    }
+}
+
+fn verify_chain(rows: &[LogRow], head_seq: i64, head_hash: &str) -> Verdict {
+    let mut prev = GENESIS.to_string();
+    for (i, r) in rows.iter().enumerate() {
+        let broken = |reason: String| Verdict::Broken { seq: r.seq, reason };
+        if r.seq != i as i64 + 1 {
+            return broken(format!("expected row {} here: rows are missing", i + 1));
+        }
+        if r.prev_hash != prev {
+            return broken("its previous-hash does not match the row before it".into());
+        }
+        if hex::encode(Sha256::digest(r.body().as_bytes())) != r.hash {
+            return broken("its content does not match its hash (the row was changed)".into());
+        }
+        prev = r.hash.clone();
+    }
+    let last = rows.last().map_or(0, |r| r.seq);
+    if head_seq != last || head_hash != prev {
+        return Verdict::Broken { seq: last, reason: format!("the recorded head is row {head_seq}: rows after {last} were removed") };
+    }
+    Verdict::Intact { rows: rows.len() }
+}
+
+fn item_from_row(r: &Row) -> Result<Item> {
+    let state: String = r.get(8);
+    let code = |i: usize| r.get::<_, Option<i32>>(i).map(|c| c as u32);
+    Ok(Item {
+        id: r.get(0),
+        report: Report {
+            external_id: r.get(1),
+            study: r.get(2),
+            subject: r.get(3),
+            reported_term: r.get(4),
+            onset_date: r.get(5),
+            seriousness: r.get(6),
+            investigator: r.get(7),
+        },
+        state: State::parse(&state)?,
+        llt_code: code(9),
+        pt_code: code(10),
+        meddra_version: r.get(11),
+        source: r.get(12),
+        proposer: r.get(13),
+        reviewer: r.get(14),
+        comment: r.get(15),
+        revision: r.get(16),
+        imported_at: r.get(17),
+        updated_at: r.get(18),
+        updated_by: r.get(19),
+        proposed_at: r.get(20),
+        confirmed_at: r.get(21),
+    })
+}
+
+/// The server's own sentence for a refused action (the rule's message), without the driver's
+/// wrapping; other errors as they are.
+pub fn db_error(e: postgres::Error) -> anyhow::Error {
+    match e.as_db_error() {
+        Some(d) => anyhow!("{}", d.message()),
+        None => anyhow!(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, prev: &str) -> LogRow {
+        let mut r = LogRow {
+            seq,
+            at: "2026-11-26T10:00:00.000Z".into(),
+            user: "alice".into(),
+            action: "propose".into(),
+            item_id: Some(1),
+            external_id: Some("AE-1".into()),
+            reported_term: Some("héadache | 2:x".into()),
+            state_from: Some("new".into()),
+            state_to: Some("proposed".into()),
+            llt_code: Some(10019211),
+            pt_code: Some(10019211),
+            meddra_version: Some("0.1".into()),
+            source: Some("search".into()),
+            comment: None,
+            prev_hash: prev.into(),
+            hash: String::new(),
+        };
+        r.hash = hex::encode(Sha256::digest(r.body().as_bytes()));
+        r
+    }
+
+    #[test]
+    fn body_counts_characters_and_marks_null() {
+        let r = row(1, GENESIS);
+        assert!(r.body().starts_with("1:1|24:2026-11-26T10:00:00.000Z|5:alice|7:propose|1:1|4:AE-1|14:héadache | 2:x|"), "{}", r.body());
+        assert!(r.body().contains("|6:search|~|64:0000"), "{}", r.body());
+    }
+
+    #[test]
+    fn chain_finds_edits_gaps_and_truncation() {
+        let a = row(1, GENESIS);
+        let b = row(2, &a.hash);
+        assert_eq!(verify_chain(&[a.clone(), b.clone()], 2, &b.hash), Verdict::Intact { rows: 2 });
+        let mut edited = b.clone();
+        edited.llt_code = Some(1);
+        assert!(matches!(verify_chain(&[a.clone(), edited], 2, &b.hash), Verdict::Broken { seq: 2, .. }));
+        assert!(matches!(verify_chain(std::slice::from_ref(&b), 2, &b.hash), Verdict::Broken { seq: 2, .. }));
+        assert!(matches!(verify_chain(std::slice::from_ref(&a), 2, &b.hash), Verdict::Broken { seq: 1, .. }));
+    }
+
+    #[test]
+    fn urls_and_names() {
+        assert!(is_url("postgres://bob@host/db") && is_url("postgresql:///db") && !is_url("team.db"));
+        assert_eq!(redact("postgres://bob:secret@host/db"), "postgres://bob:***@host/db");
+        assert_eq!(redact("postgres://bob@host/db"), "postgres://bob@host/db");
+        assert!(check_name("user", "bob_2").is_ok());
+        for bad in ["Bob", "2bob", "bob;drop", "", "bob smith"] {
+            assert!(check_name("user", bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,329 @@
+-- Team mode: the schema `medcoder` on a PostgreSQL database, created by `medcoder team init` as the
+-- database's owner role (NOLOGIN). Users are login roles, members of the database's member role,
+-- which may read every table and execute the functions below, and may write no table: every change
+-- goes through a SECURITY DEFINER function that checks who is acting (session_user, the
+-- authenticated role of the connection, which SET ROLE does not change), their medcoder role, the
+-- item's state and revision, the four-eye rule and the currency of the LLT, and appends one
+-- hash-chained row to the decision log in the same transaction.
+
+CREATE TABLE app_user (
+    name text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+    role text NOT NULL CHECK (role IN ('coder', 'reviewer', 'admin')),
+    created_at text NOT NULL,
+    created_by text NOT NULL
+);
+
+CREATE TABLE setting (
+    key text PRIMARY KEY,
+    value text NOT NULL
+);
+
+-- What the rules need of each MedDRA release: LLT codes, their PT and currency, per version.
+CREATE TABLE llt (
+    version text NOT NULL,
+    code integer NOT NULL,
+    name text NOT NULL,
+    pt_code integer NOT NULL,
+    pt_name text NOT NULL,
+    current boolean NOT NULL,
+    PRIMARY KEY (version, code)
+);
+
+CREATE TABLE item (
+    id bigserial PRIMARY KEY,
+    external_id text NOT NULL UNIQUE,
+    study text NOT NULL,
+    subject text NOT NULL,
+    reported_term text NOT NULL,
+    onset_date text,
+    seriousness text,
+    investigator text,
+    state text NOT NULL CHECK (state IN ('new', 'proposed', 'returned', 'query', 'confirmed')),
+    llt_code integer,
+    pt_code integer,
+    meddra_version text,
+    source text,
+    proposer text,
+    reviewer text,
+    comment text,
+    revision bigint NOT NULL DEFAULT 0,
+    imported_at text NOT NULL,
+    updated_at text NOT NULL,
+    updated_by text NOT NULL,
+    proposed_at text,
+    confirmed_at text
+);
+CREATE INDEX item_state ON item(state, study);
+
+CREATE TABLE decision_log (
+    seq bigint PRIMARY KEY,
+    at text NOT NULL,
+    username text NOT NULL,
+    action text NOT NULL,
+    item_id bigint,
+    external_id text,
+    reported_term text,
+    state_from text,
+    state_to text,
+    llt_code integer,
+    pt_code integer,
+    meddra_version text,
+    source text,
+    comment text,
+    prev_hash text NOT NULL,
+    hash text NOT NULL
+);
+CREATE INDEX decision_log_item ON decision_log(item_id);
+
+-- One row: the newest (seq, hash). Appends lock it, so concurrent writers chain one after another.
+CREATE TABLE log_head (
+    one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    seq bigint NOT NULL,
+    hash text NOT NULL
+);
+INSERT INTO log_head VALUES (true, 0, repeat('0', 64));
+
+CREATE FUNCTION refuse_log_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'decision_log is append-only: rows cannot be changed or deleted';
+END $$;
+CREATE TRIGGER decision_log_append_only BEFORE UPDATE OR DELETE ON decision_log
+    FOR EACH ROW EXECUTE FUNCTION refuse_log_change();
+CREATE TRIGGER decision_log_no_truncate BEFORE TRUNCATE ON decision_log
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_log_change();
+
+CREATE FUNCTION now_text() RETURNS text LANGUAGE sql AS $$
+    SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+-- The hashed text of a log row: every field as <characters>:<text>, or ~ for NULL, joined by |.
+-- src/store/postgres/mod.rs (log_body) computes the same text for `audit verify`.
+CREATE FUNCTION log_body(seq bigint, at text, username text, action text, item_id bigint, external_id text,
+        reported_term text, state_from text, state_to text, llt_code integer, pt_code integer,
+        meddra_version text, source text, comment text, prev_hash text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT string_agg(CASE WHEN f IS NULL THEN '~' ELSE length(f) || ':' || f END, '|' ORDER BY n)
+    FROM unnest(ARRAY[seq::text, at, username, action, item_id::text, external_id, reported_term, state_from,
+        state_to, llt_code::text, pt_code::text, meddra_version, source, comment, prev_hash]) WITH ORDINALITY AS t(f, n)
+$$;
+
+-- Appends one log row for the acting login role; only the functions below call it.
+CREATE FUNCTION append_log(p_action text, p_item_id bigint, p_external_id text, p_term text, p_from text, p_to text,
+        p_llt integer, p_pt integer, p_version text, p_source text, p_comment text) RETURNS bigint
+LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    h log_head;
+    v_at text := now_text();
+    v_hash text;
+BEGIN
+    SELECT * INTO h FROM log_head FOR UPDATE;
+    v_hash := encode(sha256(convert_to(log_body(h.seq + 1, v_at, session_user::text, p_action, p_item_id, p_external_id,
+        p_term, p_from, p_to, p_llt, p_pt, p_version, p_source, p_comment, h.hash), 'UTF8')), 'hex');
+    INSERT INTO decision_log VALUES (h.seq + 1, v_at, session_user::text, p_action, p_item_id, p_external_id, p_term,
+        p_from, p_to, p_llt, p_pt, p_version, p_source, p_comment, h.hash, v_hash);
+    UPDATE log_head SET seq = h.seq + 1, hash = v_hash;
+    RETURN h.seq + 1;
+END $$;
+
+-- The medcoder user of this connection's login role.
+CREATE FUNCTION me() RETURNS app_user
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    u app_user;
+BEGIN
+    SELECT * INTO u FROM app_user WHERE name = session_user::text;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'the database role % is not a medcoder user of this team database (ask an admin: medcoder team user add)', session_user
+            USING ERRCODE = '42501';
+    END IF;
+    RETURN u;
+END $$;
+
+CREATE FUNCTION require_admin() RETURNS app_user
+LANGUAGE plpgsql STABLE SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    u app_user := me();
+BEGIN
+    IF u.role <> 'admin' THEN
+        RAISE EXCEPTION '% is a %; only admins do that', u.name, u.role USING ERRCODE = '42501';
+    END IF;
+    RETURN u;
+END $$;
+
+-- Text from outside: no control characters (they could drive a colleague's terminal).
+CREATE FUNCTION check_text(what text, v text, required boolean) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF v IS NULL OR btrim(v) = '' THEN
+        IF required THEN
+            RAISE EXCEPTION '% is empty', what USING ERRCODE = '22023';
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF v ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION '% contains a control character', what USING ERRCODE = '22023';
+    END IF;
+    IF length(v) > 2000 THEN
+        RAISE EXCEPTION '% is over 2,000 characters', what USING ERRCODE = '22023';
+    END IF;
+    RETURN btrim(v);
+END $$;
+
+-- Queues one reported term; false when its id is already queued (skipped, as on SQLite).
+CREATE FUNCTION import_item(p_external_id text, p_study text, p_subject text, p_term text, p_onset text,
+        p_seriousness text, p_investigator text, p_origin text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    u app_user := me();
+    v_now text := now_text();
+    v_id bigint;
+    v_term text := check_text('reported_term', p_term, true);
+BEGIN
+    INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state,
+            imported_at, updated_at, updated_by)
+        VALUES (check_text('id', p_external_id, true), check_text('study', p_study, true),
+            check_text('subject', p_subject, true), v_term, check_text('onset_date', p_onset, false),
+            check_text('seriousness', p_seriousness, false), check_text('investigator', p_investigator, false),
+            'new', v_now, v_now, u.name)
+        ON CONFLICT (external_id) DO NOTHING
+        RETURNING id INTO v_id;
+    IF v_id IS NULL THEN
+        RETURN false;
+    END IF;
+    PERFORM append_log('import', v_id, btrim(p_external_id), v_term, NULL, 'new', NULL, NULL, NULL, NULL,
+        check_text('origin', p_origin, false));
+    RETURN true;
+END $$;
+
+-- Every coding decision: propose, confirm, return, query. The rules of src/store/workflow.rs, held
+-- by the database so that a client (or psql) cannot skip them.
+CREATE FUNCTION act(p_external_id text, p_action text, p_llt integer, p_source text, p_text text, p_revision bigint)
+    RETURNS item
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    u app_user := me();
+    it item;
+    after item;
+    l llt;
+    v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
+    v_now text := now_text();
+    v_to text;
+    v_text text;
+BEGIN
+    SELECT * INTO it FROM item WHERE external_id = p_external_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no queue item with id ''%''', p_external_id USING ERRCODE = 'P0002';
+    END IF;
+    IF p_revision IS NOT NULL AND p_revision <> it.revision THEN
+        RAISE EXCEPTION 'item % was changed by % at % after you read it (revision %, now %); reload it and try again',
+            it.external_id, it.updated_by, it.updated_at, p_revision, it.revision USING ERRCODE = '40001';
+    END IF;
+    IF p_action = 'propose' THEN
+        IF it.state NOT IN ('new', 'proposed', 'returned', 'query') THEN
+            RAISE EXCEPTION 'cannot propose item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
+        END IF;
+        IF p_source IS NULL OR p_source NOT IN ('model', 'search', 'browse', 'manual') THEN
+            RAISE EXCEPTION 'source must be model, search, browse or manual' USING ERRCODE = '22023';
+        END IF;
+        IF v_version IS NULL THEN
+            RAISE EXCEPTION 'no active MedDRA version: an admin imports one (medcoder dict import)' USING ERRCODE = '55000';
+        END IF;
+        SELECT * INTO l FROM llt WHERE version = v_version AND code = p_llt;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION '% is not an LLT code in MedDRA %', p_llt, v_version USING ERRCODE = '22023';
+        END IF;
+        IF NOT l.current THEN
+            RAISE EXCEPTION 'LLT % ''%'' is non-current in MedDRA % and cannot be chosen as a new code', l.code, l.name, v_version
+                USING ERRCODE = '22023';
+        END IF;
+        UPDATE item SET state = 'proposed', llt_code = l.code, pt_code = l.pt_code, meddra_version = v_version,
+                source = p_source, proposer = u.name, reviewer = NULL, proposed_at = v_now, confirmed_at = NULL,
+                revision = revision + 1, updated_at = v_now, updated_by = u.name
+            WHERE id = it.id RETURNING * INTO after;
+    ELSIF p_action IN ('confirm', 'return') THEN
+        IF it.state <> 'proposed' THEN
+            RAISE EXCEPTION 'cannot % item %: it is %', p_action, it.external_id, it.state USING ERRCODE = '55000';
+        END IF;
+        IF u.role NOT IN ('reviewer', 'admin') THEN
+            RAISE EXCEPTION '% is a %; only reviewers and admins confirm or return codes', u.name, u.role USING ERRCODE = '42501';
+        END IF;
+        IF it.proposer = u.name THEN
+            RAISE EXCEPTION 'four-eye rule: you proposed the code of %, so another reviewer must confirm or return it', it.external_id
+                USING ERRCODE = '42501';
+        END IF;
+        IF p_action = 'confirm' THEN
+            SELECT * INTO l FROM llt WHERE version = v_version AND code = it.llt_code;
+            IF NOT FOUND OR NOT l.current THEN
+                RAISE EXCEPTION 'LLT % is not current in MedDRA %: recode item % instead of confirming it', it.llt_code, v_version, it.external_id
+                    USING ERRCODE = '22023';
+            END IF;
+            v_to := 'confirmed';
+        ELSE
+            v_text := check_text('comment', p_text, false);
+            IF v_text IS NULL THEN
+                RAISE EXCEPTION 'return needs a comment' USING ERRCODE = '22023';
+            END IF;
+            v_to := 'returned';
+        END IF;
+        UPDATE item SET state = v_to, reviewer = u.name,
+                confirmed_at = CASE WHEN v_to = 'confirmed' THEN v_now END, comment = COALESCE(v_text, comment),
+                revision = revision + 1, updated_at = v_now, updated_by = u.name
+            WHERE id = it.id RETURNING * INTO after;
+    ELSIF p_action = 'query' THEN
+        IF it.state NOT IN ('new', 'proposed', 'returned') THEN
+            RAISE EXCEPTION 'cannot query item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
+        END IF;
+        v_text := check_text('note', p_text, false);
+        IF v_text IS NULL THEN
+            RAISE EXCEPTION 'query needs a comment' USING ERRCODE = '22023';
+        END IF;
+        UPDATE item SET state = 'query', comment = v_text, revision = revision + 1, updated_at = v_now, updated_by = u.name
+            WHERE id = it.id RETURNING * INTO after;
+    ELSE
+        RAISE EXCEPTION 'unknown action %', p_action USING ERRCODE = '22023';
+    END IF;
+    PERFORM append_log(p_action, after.id, after.external_id, after.reported_term, it.state, after.state,
+        after.llt_code, after.pt_code, after.meddra_version, after.source, v_text);
+    RETURN after;
+END $$;
+
+-- A MedDRA release's LLTs (admin; in chunks). A version already loaded is never changed.
+CREATE FUNCTION add_llts(p_version text, p_codes integer[], p_names text[], p_pts integer[], p_pt_names text[], p_current boolean[])
+    RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    n integer;
+BEGIN
+    PERFORM require_admin();
+    PERFORM check_text('version', p_version, true);
+    IF EXISTS (SELECT 1 FROM setting WHERE key = 'sealed:' || p_version) THEN
+        RAISE EXCEPTION 'MedDRA % is already loaded' , p_version USING ERRCODE = '23505';
+    END IF;
+    INSERT INTO llt SELECT p_version, c, check_text('llt_name', nm, true), p, check_text('pt_name', pn, true), cur
+        FROM unnest(p_codes, p_names, p_pts, p_pt_names, p_current) AS t(c, nm, p, pn, cur);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END $$;
+
+-- Ends a release's load (no more LLTs for it) and makes it the active version; logged.
+CREATE FUNCTION use_version(p_version text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+BEGIN
+    PERFORM require_admin();
+    IF NOT EXISTS (SELECT 1 FROM llt WHERE version = p_version AND current) THEN
+        RAISE EXCEPTION 'MedDRA % is not loaded (or has no current LLT)', p_version USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO setting VALUES ('sealed:' || p_version, now_text()) ON CONFLICT (key) DO NOTHING;
+    INSERT INTO setting VALUES ('meddra_version', p_version) ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    PERFORM append_log('dict use', NULL, NULL, NULL, NULL, NULL, NULL, NULL, p_version, NULL, NULL);
+END $$;
+
+-- Records a medcoder user for a login role that the server's administrator created
+-- (`medcoder team user add`); only that administrator's connection reaches it (no grant).
+CREATE FUNCTION register_user(p_name text, p_role text) RETURNS void
+LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
+BEGIN
+    INSERT INTO app_user VALUES (p_name, p_role, now_text(), session_user::text)
+        ON CONFLICT (name) DO UPDATE SET role = excluded.role;
+    PERFORM append_log('user ' || p_role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, p_name);
+END $$;

@@ -1,0 +1,251 @@
+//! Team mode on PostgreSQL (issue #12): the CLI against a team database, and the rules the
+//! database enforces, attacked with direct SQL as a coder and a reviewer who open their own
+//! connection. Needs the throw-away server that `scripts/test` starts (MEDCODER_TEST_PG_SOCKET,
+//! MEDCODER_TEST_PG_PORT); skipped with a message without it.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use postgres::{Client, NoTls};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh team database on the test server with an admin, a coder and two reviewers.
+struct Team {
+    db: String,
+    socket: String,
+    port: String,
+}
+
+const PW: &str = "correct horse battery";
+
+impl Team {
+    fn new() -> Option<Team> {
+        let (Ok(socket), Ok(port)) = (std::env::var("MEDCODER_TEST_PG_SOCKET"), std::env::var("MEDCODER_TEST_PG_PORT")) else {
+            eprintln!("skipped: no test PostgreSQL (scripts/test starts one; MEDCODER_TEST_PG_SOCKET and MEDCODER_TEST_PG_PORT are unset)");
+            return None;
+        };
+        let db = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let t = Team { db, socket, port };
+        t.ok(&t.superuser(), &["team", "init"], None);
+        t.ok(&t.superuser(), &["team", "user", "add", &t.role("admin"), "--role", "admin", "--set-password"], Some(PW));
+        t.ok(&t.superuser(), &["team", "user", "add", &t.role("coder"), "--role", "coder", "--set-password"], Some(PW));
+        for r in ["rev1", "rev2"] {
+            t.ok(&t.superuser(), &["team", "user", "add", &t.role(r), "--role", "reviewer", "--set-password"], Some(PW));
+        }
+        t.ok(&t.url("admin"), &["dict", "import", "assets/demo/MedAscii"], Some(PW));
+        let queue = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(queue.path(), "id,study,subject,reported_term\nAE-1,S1,P1,head ache\nAE-2,S1,P2,sick to stomach\nAE-3,S1,P3,rash on arms\n").unwrap();
+        t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
+        Some(t)
+    }
+
+    /// Role names are cluster-wide: each test database gets its own.
+    fn role(&self, who: &str) -> String {
+        format!("{}_{who}", self.db)
+    }
+
+    fn superuser(&self) -> String {
+        format!("postgresql://postgres@/{}?host={}&port={}", self.db, self.socket, self.port)
+    }
+
+    /// A user's desk on another machine: password over TCP.
+    fn url(&self, who: &str) -> String {
+        format!("postgresql://{}@127.0.0.1:{}/{}", self.role(who), self.port, self.db)
+    }
+
+    fn run(&self, url: &str, args: &[&str], password: Option<&str>) -> (bool, String) {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_medcoder"));
+        c.arg("--db").arg(url).args(args).env_remove("MEDCODER_USER").env_remove("MEDCODER_DB");
+        if password.is_some() {
+            c.arg("--password-stdin");
+        }
+        c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(pw) = password {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(format!("{pw}\n{pw}\n").as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+
+    fn ok(&self, url: &str, args: &[&str], password: Option<&str>) -> String {
+        let (ok, out) = self.run(url, args, password);
+        assert!(ok, "medcoder {args:?} failed: {out}");
+        out
+    }
+
+    fn refused(&self, url: &str, args: &[&str], why: &str) {
+        let (ok, out) = self.run(url, args, Some(PW));
+        assert!(!ok, "medcoder {args:?} was not refused: {out}");
+        assert!(out.contains(why), "medcoder {args:?}: expected '{why}' in: {out}");
+    }
+
+    /// Direct SQL, as `who` would type it in psql with their own credentials.
+    fn sql(&self, who: &str) -> Client {
+        postgres::Config::new().host("127.0.0.1").port(self.port.parse().unwrap()).user(&self.role(who)).password(PW).dbname(&self.db).connect(NoTls).unwrap()
+    }
+
+    fn superuser_sql(&self) -> Client {
+        postgres::Config::new().host_path(&self.socket).port(self.port.parse().unwrap()).user("postgres").dbname(&self.db).connect(NoTls).unwrap()
+    }
+}
+
+/// The first LLT of the demo dictionary that is current / non-current.
+fn demo_llt(current: bool) -> String {
+    let text = std::fs::read_to_string("assets/demo/MedAscii/llt.asc").unwrap();
+    text.lines()
+        .map(|l| l.split('$').collect::<Vec<_>>())
+        .find(|f| f.get(9) == Some(&if current { "Y" } else { "N" }))
+        .map(|f| f[0].to_string())
+        .expect("demo dictionary has such an LLT")
+}
+
+#[test]
+fn the_workflow_runs_on_a_team_database() {
+    let Some(t) = Team::new() else { return };
+    let llt = demo_llt(true);
+    let out = t.ok(&t.url("coder"), &["code", "AE-1", &llt, "--source", "search"], Some(PW));
+    assert!(out.contains("AE-1 is now proposed (revision 1)"), "{out}");
+    t.refused(&t.url("coder"), &["confirm", "AE-1"], "only reviewers and admins confirm");
+    t.refused(&t.url("rev1"), &["confirm", "AE-1", "--rev", "0"], "after you read it (revision 0, now 1)");
+    let out = t.ok(&t.url("rev1"), &["confirm", "AE-1", "--rev", "1"], Some(PW));
+    assert!(out.contains("AE-1 is now confirmed (revision 2)"), "{out}");
+    // A reviewer's own proposal goes to another reviewer.
+    t.ok(&t.url("rev1"), &["code", "AE-2", &llt], Some(PW));
+    t.refused(&t.url("rev1"), &["confirm", "AE-2"], "four-eye rule");
+    t.refused(&t.url("rev2"), &["return", "AE-2", "--comment", " "], "return needs a comment");
+    t.ok(&t.url("rev2"), &["return", "AE-2", "--comment", "too broad"], Some(PW));
+    t.refused(&t.url("coder"), &["code", "AE-3", &demo_llt(false)], "non-current");
+    t.refused(&t.url("coder"), &["code", "AE-3", "1"], "not an LLT code");
+    t.refused(&t.url("coder"), &["--user", "rev1", "confirm", "AE-2"], "--user and MEDCODER_USER are not used");
+    t.refused(&t.url("coder"), &["dict", "import", "assets/demo/MedAscii"], "only admins");
+    // A wrong password opens nothing.
+    let (ok, out) = t.run(&t.url("rev2"), &["confirm", "AE-1"], Some("not the password"));
+    assert!(!ok && out.contains("password authentication failed"), "{out}");
+
+    let list = t.ok(&t.url("coder"), &["queue", "list", "--state", "confirmed"], Some(PW));
+    assert!(list.contains("AE-1") && !list.contains("AE-2"), "{list}");
+    let log = t.ok(&t.url("rev2"), &["audit", "log", "--item", "AE-2"], Some(PW));
+    for (who, action) in [(t.role("coder"), "import"), (t.role("rev1"), "propose"), (t.role("rev2"), "return")] {
+        assert!(log.lines().any(|l| l.contains(&who) && l.contains(action)), "{who} {action} missing in:\n{log}");
+    }
+    let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(verify.contains("Decision log intact"), "{verify}");
+}
+
+#[test]
+fn a_coder_with_psql_cannot_break_the_rules() {
+    let Some(t) = Team::new() else { return };
+    let llt: i32 = demo_llt(true).parse().unwrap();
+    let mut coder = t.sql("coder");
+    let refused = |c: &mut Client, sql: &str, why: &str| {
+        let err = c.batch_execute(sql).expect_err(sql);
+        let text = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| err.to_string());
+        assert!(text.contains(why), "{sql}: expected '{why}', got: {text}");
+    };
+    // No direct writes: items, the log, users, settings, dictionary.
+    refused(&mut coder, "UPDATE medcoder.item SET state = 'confirmed', reviewer = 'x' WHERE external_id = 'AE-1'", "permission denied");
+    refused(
+        &mut coder,
+        "INSERT INTO medcoder.decision_log(seq, at, username, action, prev_hash, hash) VALUES (999, '', 'x', 'confirm', '', '')",
+        "permission denied",
+    );
+    refused(&mut coder, "UPDATE medcoder.decision_log SET username = 'someone'", "permission denied");
+    refused(&mut coder, "DELETE FROM medcoder.decision_log", "permission denied");
+    refused(&mut coder, "TRUNCATE medcoder.decision_log", "permission denied");
+    refused(&mut coder, "UPDATE medcoder.app_user SET role = 'admin'", "permission denied");
+    refused(&mut coder, "UPDATE medcoder.llt SET current = true", "permission denied");
+    refused(&mut coder, "UPDATE medcoder.setting SET value = 'x'", "permission denied");
+    // Nor the functions only the server's administrator or the rules themselves call.
+    refused(&mut coder, &format!("SELECT medcoder.register_user('{}', 'admin')", t.role("coder")), "permission denied");
+    refused(&mut coder, "SELECT medcoder.append_log('confirm', 1, 'AE-1', 'x', 'proposed', 'confirmed', 1, 1, 'v', 'search', NULL)", "permission denied");
+    refused(&mut coder, "SELECT medcoder.add_llts('X', ARRAY[1], ARRAY['a'], ARRAY[1], ARRAY['a'], ARRAY[true])", "only admins");
+    // No other identity, no objects of one's own to hijack the functions with.
+    refused(&mut coder, &format!("SET ROLE {}", t.role("rev1")), "permission denied");
+    refused(&mut coder, &format!("SET SESSION AUTHORIZATION {}", t.role("rev1")), "permission denied");
+    refused(&mut coder, &format!("SET ROLE {}_owner", t.db), "permission denied");
+    refused(&mut coder, "CREATE FUNCTION medcoder.me() RETURNS int LANGUAGE sql AS 'SELECT 1'", "permission denied");
+    refused(&mut coder, "CREATE TEMP TABLE app_user(name text, role text)", "permission denied");
+    refused(&mut coder, "ALTER TABLE medcoder.decision_log DISABLE TRIGGER ALL", "must be owner");
+
+    // Through the functions, the rules hold for a coder's own SQL as for the CLI.
+    let act = |c: &mut Client, id: &str, action: &str, llt: Option<i32>, source: Option<&str>, rev: Option<i64>| {
+        c.query_one("SELECT revision FROM medcoder.act($1, $2, $3, $4, $5, $6)", &[&id, &action, &llt, &source, &Some("note"), &rev])
+            .map(|r| r.get::<_, i64>(0))
+            .map_err(|e| e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default())
+    };
+    assert_eq!(act(&mut coder, "AE-1", "propose", Some(llt), Some("search"), None), Ok(1));
+    assert!(act(&mut coder, "AE-1", "confirm", None, None, None).unwrap_err().contains("only reviewers"));
+    assert!(act(&mut coder, "AE-2", "propose", Some(llt), Some("rule"), None).unwrap_err().contains("source must be"));
+    let mut rev1 = t.sql("rev1");
+    assert_eq!(act(&mut rev1, "AE-2", "propose", Some(llt), Some("manual"), None), Ok(1));
+    assert!(act(&mut rev1, "AE-2", "confirm", None, None, None).unwrap_err().contains("four-eye rule"));
+    // SET ROLE changes current_user, not the session's identity the rules read.
+    rev1.batch_execute(&format!("SET ROLE {}_members", t.db)).unwrap();
+    assert!(act(&mut rev1, "AE-2", "confirm", None, None, None).unwrap_err().contains("four-eye rule"));
+    let mut rev2 = t.sql("rev2");
+    assert!(act(&mut rev2, "AE-1", "confirm", None, None, Some(0)).unwrap_err().contains("after you read it"));
+    assert_eq!(act(&mut rev2, "AE-1", "confirm", None, None, Some(1)), Ok(2));
+    // A confirmed code is not proposed over.
+    assert!(act(&mut coder, "AE-1", "propose", Some(llt), Some("search"), None).unwrap_err().contains("it is confirmed"));
+
+    // Even the owner of the tables cannot rewrite the log: the triggers refuse.
+    let mut admin = t.superuser_sql();
+    let owner = format!("SET ROLE {}_owner; UPDATE medcoder.decision_log SET username = 'x' WHERE seq = 1", t.db);
+    let err = admin.batch_execute(&owner).unwrap_err();
+    assert!(err.as_db_error().unwrap().message().contains("append-only"), "{err}");
+    admin.batch_execute("RESET ROLE").unwrap();
+    assert!(t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW)).contains("intact"));
+    // Whoever administers the server can still do anything; the audit finds what they changed.
+    admin
+        .batch_execute(&format!(
+            "ALTER TABLE medcoder.decision_log DISABLE TRIGGER decision_log_append_only;
+             UPDATE medcoder.decision_log SET username = '{}' WHERE action = 'confirm';
+             ALTER TABLE medcoder.decision_log ENABLE TRIGGER decision_log_append_only;",
+            t.role("rev1")
+        ))
+        .unwrap();
+    let (ok, out) = t.run(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("BROKEN") && out.contains("does not match its hash"), "{out}");
+}
+
+#[test]
+fn concurrent_writers_lose_nothing() {
+    let Some(t) = Team::new() else { return };
+    let llt: i32 = demo_llt(true).parse().unwrap();
+    // Eight desks propose the same three items over and over, each quoting the revision it read:
+    // every success is one log row, every conflict a refusal, and the chain stays whole.
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let mut c = t.sql(if i % 2 == 0 { "coder" } else { "rev1" });
+            std::thread::spawn(move || {
+                let (mut done, mut stale) = (0usize, 0usize);
+                for n in 0..25 {
+                    let id = format!("AE-{}", 1 + (n + i) % 3);
+                    let rev: i64 = c.query_one("SELECT revision FROM medcoder.item WHERE external_id = $1", &[&id]).unwrap().get(0);
+                    match c.query_one("SELECT revision FROM medcoder.act($1, 'propose', $2, 'search', NULL, $3)", &[&id, &llt, &rev]) {
+                        Ok(_) => done += 1,
+                        Err(e) if e.as_db_error().is_some_and(|d| d.message().contains("after you read it")) => stale += 1,
+                        Err(e) => panic!("{e}"),
+                    }
+                }
+                (done, stale)
+            })
+        })
+        .collect();
+    let (mut done, mut stale) = (0, 0);
+    for th in threads {
+        let (d, s) = th.join().unwrap();
+        done += d;
+        stale += s;
+    }
+    assert_eq!(done + stale, 200);
+    let mut c = t.sql("rev2");
+    let proposals: i64 = c.query_one("SELECT count(*) FROM medcoder.decision_log WHERE action = 'propose'", &[]).unwrap().get(0);
+    let revisions: i64 = c.query_one("SELECT sum(revision)::bigint FROM medcoder.item", &[]).unwrap().get(0);
+    assert_eq!(proposals as usize, done);
+    assert_eq!(revisions as usize, done);
+    assert!(t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW)).contains("intact"));
+}
