@@ -18,6 +18,7 @@ use crate::intake::queue::NewItem;
 use crate::meddra::Dictionary;
 
 const SCHEMA: &str = include_str!("schema.sql");
+const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// The functions users may call; everything else in the schema is the owner's.
 const GRANTED: &[&str] = &[
@@ -39,6 +40,11 @@ pub fn connect(url: &str, password: &mut dyn FnMut(&str) -> Result<String>) -> R
     let mut config: Config = url.parse().with_context(|| format!("{}: not a PostgreSQL connection URL", redact(url)))?;
     if config.get_user().is_none() {
         config.user(&crate::identity::os_login()?);
+    }
+    // libpq's default for a URL without a host: the local socket, where peer authentication maps
+    // the OS login to the role of the same name (Debian's socket folder).
+    if config.get_hosts().is_empty() {
+        config.host_path(DEFAULT_SOCKET_DIR);
     }
     match config.connect(NoTls) {
         Ok(c) => Ok(c),
