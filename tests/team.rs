@@ -20,7 +20,8 @@ struct Team {
 const PW: &str = "correct horse battery";
 
 impl Team {
-    fn new() -> Option<Team> {
+    /// Just made by `team init`: no users, no dictionary, no items.
+    fn bare() -> Option<Team> {
         let (Ok(socket), Ok(port)) = (std::env::var("MEDCODER_TEST_PG_SOCKET"), std::env::var("MEDCODER_TEST_PG_PORT")) else {
             eprintln!("skipped: no test PostgreSQL (scripts/test starts one; MEDCODER_TEST_PG_SOCKET and MEDCODER_TEST_PG_PORT are unset)");
             return None;
@@ -28,6 +29,11 @@ impl Team {
         let db = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
         let t = Team { db, socket, port };
         t.ok(&t.superuser(), &["team", "init"], None);
+        Some(t)
+    }
+
+    fn new() -> Option<Team> {
+        let t = Team::bare()?;
         t.ok(&t.superuser(), &["team", "user", "add", &t.role("admin"), "--role", "admin", "--set-password"], Some(PW));
         t.ok(&t.superuser(), &["team", "user", "add", &t.role("coder"), "--role", "coder", "--set-password"], Some(PW));
         for r in ["rev1", "rev2"] {
@@ -47,6 +53,12 @@ impl Team {
 
     fn superuser(&self) -> String {
         format!("postgresql://postgres@/{}?host={}&port={}", self.db, self.socket, self.port)
+    }
+
+    /// A user on the server's machine: the local socket (the test cluster trusts it; a real one maps
+    /// the OS login by peer authentication).
+    fn local(&self, who: &str) -> String {
+        format!("postgresql://{}@/{}?host={}&port={}", self.role(who), self.db, self.socket, self.port)
     }
 
     /// A user's desk on another machine: password over TCP.
@@ -252,4 +264,66 @@ fn concurrent_writers_lose_nothing() {
     assert_eq!(proposals as usize, done);
     assert_eq!(revisions as usize, done);
     assert!(t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW)).contains("intact"));
+}
+
+#[test]
+fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
+    use medcoder::intake::queue::{NewItem, Report};
+    use medcoder::store::users::Role;
+    use medcoder::store::workflow::{Action, Source};
+    let Some(t) = Team::bare() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("single.db");
+    let (ann, cody, rita) = (t.role("ann"), t.role("cody"), t.role("rita"));
+    let llt: u32 = demo_llt(true).parse().unwrap();
+    {
+        let mut s = medcoder::store::Store::open(&file).unwrap();
+        let (rel, _) = medcoder::meddra::Release::read(std::path::Path::new("assets/demo/MedAscii")).unwrap();
+        s.import_release(None, &rel, "demo", false, true).unwrap();
+        s.add_user(None, &ann, Role::Admin).unwrap();
+        s.add_user(Some(&ann), &cody, Role::Coder).unwrap();
+        s.add_user(Some(&ann), &rita, Role::Reviewer).unwrap();
+        let items: Vec<NewItem> = (1..=3)
+            .map(|i| NewItem {
+                line: i + 1,
+                report: Report {
+                    external_id: format!("AE-{i}"),
+                    study: "S".into(),
+                    subject: "1".into(),
+                    reported_term: format!("complaint {i}"),
+                    ..Default::default()
+                },
+            })
+            .collect();
+        s.import_items(&cody, &items, "q.csv").unwrap();
+        let d = s.active_dictionary().unwrap();
+        s.act(&d, &cody, "AE-1", None, Action::Propose { llt, source: Source::Search }).unwrap();
+        s.act(&d, &rita, "AE-1", None, Action::Confirm).unwrap();
+        s.act(&d, &cody, "AE-2", None, Action::Propose { llt, source: Source::Search }).unwrap();
+    }
+    let from = format!("sqlite:{}", file.display());
+    let out = t.ok("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
+    assert!(out.contains("3 users, 3 items") && out.contains("chain verified"), "{out}");
+    // The copied items are under the database's rules: cody cannot confirm, rita can.
+    let (ok, out) = t.run(&t.local("cody"), &["confirm", "AE-2"], None);
+    assert!(!ok && out.contains("only reviewers"), "{out}");
+    assert!(t.ok(&t.local("rita"), &["confirm", "AE-2", "--rev", "1"], None).contains("AE-2 is now confirmed (revision 2)"));
+    let verify = t.ok(&t.local("rita"), &["audit", "verify"], None);
+    assert!(verify.contains("Log copied from SQLite intact") && verify.contains("Decision log intact: 2 rows"), "{verify}");
+    let log = t.ok(&t.local("rita"), &["audit", "log", "--item", "AE-2"], None);
+    assert!(log.contains("confirm"), "{log}");
+    // A second copy into the same database is refused; so is a demo database.
+    let (ok, out) = t.run("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
+    assert!(!ok && out.contains("is not new"), "{out}");
+    // A copied row changed behind the log's back is found.
+    let mut admin = t.superuser_sql();
+    admin
+        .batch_execute(
+            "ALTER TABLE medcoder.imported_log DISABLE TRIGGER imported_log_append_only;
+             UPDATE medcoder.imported_log SET username = 'mallory' WHERE action = 'confirm';
+             ALTER TABLE medcoder.imported_log ENABLE TRIGGER imported_log_append_only;",
+        )
+        .unwrap();
+    let (ok, out) = t.run(&t.local("rita"), &["audit", "verify"], None);
+    assert!(!ok && out.contains("Log copied from SQLite BROKEN"), "{out}");
 }

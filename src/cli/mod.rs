@@ -43,6 +43,21 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum DbCmd {
+    /// Copy a single-user SQLite store into a new team database: users, the active MedDRA version,
+    /// every item and the decision log (hash chain verified before and after). Run it as the server's
+    /// administrator.
+    Copy {
+        /// sqlite:FILE (or FILE)
+        #[arg(long)]
+        from: String,
+        /// postgres://... of a database made by `team init`
+        #[arg(long)]
+        to: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum Command {
     /// Versions, libtorch and CUDA, data directory, loaded dictionary: what to run first when something is wrong.
     Doctor,
@@ -55,6 +70,9 @@ pub enum Command {
     /// Team mode on PostgreSQL (--db postgres://...): create the team database, add users.
     #[command(subcommand)]
     Team(team::TeamCmd),
+    /// Move a store: `db copy --from sqlite:FILE --to postgres://...` (a team database just made by `team init`).
+    #[command(subcommand)]
+    Db(DbCmd),
     /// The coding queue: import reported terms, list, show.
     #[command(subcommand)]
     Queue(coding::QueueCmd),
@@ -320,6 +338,9 @@ pub fn run() -> Result<ExitCode> {
 }
 
 fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
+    if let Some(Command::Db(DbCmd::Copy { from, to })) = &cli.command {
+        return team::copy(from, to, cli.password_stdin);
+    }
     if let Some(url) = db.to_str().filter(|d| crate::store::postgres::is_url(d)) {
         return team::dispatch(cli, url);
     }
@@ -381,6 +402,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         }
         Some(Command::Bench(cmd)) => bench::run(cmd, &db, cli.precision),
         Some(Command::User(cmd)) => coding::user(cmd, &db, user, &mut passwords),
+        Some(Command::Db(_)) => unreachable!("db copy is dispatched before a store is opened"),
         Some(Command::Team(_)) => anyhow::bail!("team commands need --db postgres://... (a team database on a PostgreSQL server)"),
         Some(Command::Queue(cmd)) => coding::queue(cmd, &db, user),
         Some(Command::Code { id, llt, source, rev }) => coding::act(&db, user, &id, rev, Action::Propose { llt, source: source.into() }),

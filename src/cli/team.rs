@@ -134,12 +134,20 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
         Command::Query { id, note, rev } => return act(url, &mut ask, &id, rev, Action::Query { note }),
         Command::Audit(AuditCmd::Verify { anchors: None }) => {
             let mut store = TeamStore::open(url, &mut ask)?;
-            match store.verify_log()? {
-                Verdict::Intact { rows } => println!("Decision log intact: {rows} rows, hash chain verified."),
-                Verdict::Broken { seq, reason } => {
-                    println!("Decision log BROKEN at row {seq}: {reason}.");
-                    return Ok(ExitCode::from(1));
+            let verdict = store.verify_log()?;
+            let mut ok = true;
+            for (what, v) in [("Log copied from SQLite", verdict.imported), ("Decision log", Some(verdict.own))] {
+                match v {
+                    Some(Verdict::Intact { rows }) => println!("{what} intact: {rows} rows, hash chain verified."),
+                    Some(Verdict::Broken { seq, reason }) => {
+                        println!("{what} BROKEN at row {seq}: {reason}.");
+                        ok = false;
+                    }
+                    None => {}
                 }
+            }
+            if !ok {
+                return Ok(ExitCode::from(1));
             }
         }
         Command::Audit(AuditCmd::Log { item, json }) => {
@@ -160,6 +168,39 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             command_name(&other)
         ),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `medcoder db copy --from sqlite:FILE --to postgres://...`, as the server's administrator.
+pub fn copy(from: &str, to: &str, password_stdin: bool) -> Result<ExitCode> {
+    let file = from.strip_prefix("sqlite:").unwrap_or(from);
+    if !postgres::is_url(to) {
+        bail!("--to must be a team database: postgres://... (made by `team init`)");
+    }
+    if !std::path::Path::new(file).exists() {
+        bail!("{file}: no such SQLite database");
+    }
+    let store = crate::store::Store::open(std::path::Path::new(file))?;
+    // A demo database lets anyone act as anyone: its log is nobody's signature.
+    if store.is_demo()? {
+        bail!("{file} is a demo database (users picked from a list, nothing signed): it cannot become a team's store");
+    }
+    let mut passwords = crate::identity::Passwords::new(password_stdin);
+    let mut client = postgres::connect(to, &mut |prompt| passwords.read(prompt))?;
+    let db = database_of(to)?;
+    let r = postgres::copy_from_sqlite(&mut client, &db, &store, file)?;
+    println!(
+        "Copied {file} into team database {db}: {} users, {} items, {} log rows (chain verified before and after), {} LLTs of MedDRA {}.",
+        r.users,
+        r.items,
+        r.log_rows,
+        r.llts,
+        r.version.as_deref().unwrap_or("(none)")
+    );
+    println!(
+        "Users sign in by peer authentication; for remote desks give each a password: `medcoder --db {} team user add NAME --role ROLE --set-password`.",
+        postgres::redact(to)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -157,37 +157,58 @@ impl Store {
     pub fn verify_log(&self) -> Result<Verdict> {
         let mut st = self.conn.prepare(&format!("SELECT {COLUMNS} FROM decision_log ORDER BY seq"))?;
         let mut rows = st.query([])?;
-        let mut prev = GENESIS.to_string();
-        let mut expected_seq = 1;
-        let mut n = 0;
+        let mut chain = Chain::default();
         while let Some(r) = rows.next()? {
-            let e = from_row(r)?;
-            if e.seq != expected_seq {
-                return Ok(Verdict::Broken { seq: expected_seq, reason: format!("row {expected_seq} is missing (next row is {})", e.seq) });
+            if let Some(broken) = chain.push(&from_row(r)?) {
+                return Ok(broken);
             }
-            if e.prev_hash != prev {
-                return Ok(Verdict::Broken {
-                    seq: e.seq,
-                    reason: "its link to the previous row does not match (a row before it was changed or removed)".into(),
-                });
-            }
-            if hash_of(e.seq, &e.at, &e.entry, &e.prev_hash) != e.hash {
-                return Ok(Verdict::Broken { seq: e.seq, reason: "its content does not match its hash (the row was edited)".into() });
-            }
-            prev = e.hash;
-            expected_seq += 1;
-            n += 1;
         }
         let head = self.setting(HEAD)?;
-        let last = if n == 0 { None } else { Some(format!("{} {}", expected_seq - 1, prev)) };
+        let last = chain.head().map(|(seq, hash)| format!("{seq} {hash}"));
         if head != last {
-            let seq = head.as_deref().and_then(|h| h.split(' ').next()).and_then(|s| s.parse().ok()).unwrap_or(expected_seq);
+            let seq = head.as_deref().and_then(|h| h.split(' ').next()).and_then(|s| s.parse().ok()).unwrap_or(chain.rows as i64 + 1);
             return Ok(Verdict::Broken {
                 seq,
-                reason: format!("the log ends at row {} but its head records {}", expected_seq - 1, head.unwrap_or_else(|| "no rows".into())),
+                reason: format!("the log ends at row {} but its head records {}", chain.rows, head.unwrap_or_else(|| "no rows".into())),
             });
         }
-        Ok(Verdict::Intact { rows: n })
+        Ok(Verdict::Intact { rows: chain.rows })
+    }
+}
+
+/// Checks log rows one after another, from the first: numbering, links and hashes. Used for this
+/// store's log and for a SQLite log copied into a team database (`db copy`).
+#[derive(Debug, Default)]
+pub struct Chain {
+    rows: usize,
+    prev: Option<String>,
+}
+
+impl Chain {
+    /// The next row; Some(why) when the chain breaks at it.
+    pub fn push(&mut self, e: &LoggedEntry) -> Option<Verdict> {
+        let expected_seq = self.rows as i64 + 1;
+        if e.seq != expected_seq {
+            return Some(Verdict::Broken { seq: expected_seq, reason: format!("row {expected_seq} is missing (next row is {})", e.seq) });
+        }
+        if e.prev_hash != self.prev.as_deref().unwrap_or(GENESIS) {
+            return Some(Verdict::Broken { seq: e.seq, reason: "its link to the previous row does not match (a row before it was changed or removed)".into() });
+        }
+        if hash_of(e.seq, &e.at, &e.entry, &e.prev_hash) != e.hash {
+            return Some(Verdict::Broken { seq: e.seq, reason: "its content does not match its hash (the row was edited)".into() });
+        }
+        self.prev = Some(e.hash.clone());
+        self.rows += 1;
+        None
+    }
+
+    /// The last row checked: (seq, hash).
+    pub fn head(&self) -> Option<(usize, &str)> {
+        self.prev.as_deref().map(|h| (self.rows, h))
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
     }
 }
 

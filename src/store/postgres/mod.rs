@@ -12,7 +12,7 @@ use postgres::{Client, Config, NoTls, Row};
 use sha2::{Digest, Sha256};
 
 use super::item::{Item, Report, State, ITEM_COLUMNS};
-use super::log::Verdict;
+use super::log::{Entry, LoggedEntry, Verdict};
 use super::workflow::Action;
 use crate::intake::queue::NewItem;
 use crate::meddra::Dictionary;
@@ -162,6 +162,20 @@ pub fn add_user(client: &mut Client, db: &str, name: &str, role: &str, password:
     Ok(())
 }
 
+/// The schema version this medcoder writes and reads (setting `schema_version`).
+const SCHEMA_VERSION: &str = "1";
+
+fn check_schema(client: &mut Client) -> Result<()> {
+    let v: Option<String> = client
+        .query_opt("SELECT value FROM medcoder.setting WHERE key = 'schema_version'", &[])
+        .map_err(|e| db_error(e).context("this database has no medcoder schema: its administrator runs `medcoder team init` first"))?
+        .map(|r| r.get(0));
+    match v.as_deref() {
+        Some(SCHEMA_VERSION) => Ok(()),
+        other => bail!("team schema version {} here; this medcoder needs {SCHEMA_VERSION}", other.unwrap_or("none")),
+    }
+}
+
 /// One user's connection to a team database.
 pub struct TeamStore {
     client: Client,
@@ -172,6 +186,7 @@ pub struct TeamStore {
 impl TeamStore {
     pub fn open(url: &str, password: &mut dyn FnMut(&str) -> Result<String>) -> Result<TeamStore> {
         let mut client = connect(url, password)?;
+        check_schema(&mut client)?;
         let row = client.query_one("SELECT name, role FROM medcoder.me()", &[]).map_err(db_error)?;
         Ok(TeamStore { user: row.get(0), role: row.get(1), client })
     }
@@ -271,12 +286,231 @@ impl TeamStore {
     }
 
     /// Recomputes the hash chain in Rust (not with the server's functions, which whoever
-    /// administers the server could change) and checks it ends at the recorded head.
-    pub fn verify_log(&mut self) -> Result<Verdict> {
-        let rows = self.log(None)?;
-        let head = self.client.query_one("SELECT seq, hash FROM medcoder.log_head", &[])?;
-        Ok(verify_chain(&rows, head.get(0), &head.get::<_, String>(1)))
+    /// administers the server could change) and checks it ends at the recorded head: first the
+    /// log a `db copy` brought from SQLite, with SQLite's hashes, then this database's own rows,
+    /// whose chain starts from the copied log's last hash.
+    pub fn verify_log(&mut self) -> Result<LogVerdict> {
+        verify(&mut self.client)
     }
+}
+
+/// What `audit verify` found in a team database's two logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogVerdict {
+    /// The log copied from a SQLite store, when there is one.
+    pub imported: Option<Verdict>,
+    pub own: Verdict,
+}
+
+fn verify(client: &mut Client) -> Result<LogVerdict> {
+    let mut tx = client.transaction()?;
+    verify_in(&mut tx)
+}
+
+/// Both chains, read in one transaction (a consistent snapshot while others append).
+fn verify_in(client: &mut postgres::Transaction<'_>) -> Result<LogVerdict> {
+    let mut chain = super::log::Chain::default();
+    let mut imported = None;
+    for r in client.query(&format!("SELECT {IMPORTED_COLUMNS} FROM medcoder.imported_log ORDER BY seq"), &[])? {
+        if let Some(broken) = chain.push(&logged_entry(&r)) {
+            imported = Some(broken);
+            break;
+        }
+    }
+    let start = match (&imported, chain.head()) {
+        (Some(_), _) => None,
+        (None, Some((rows, hash))) => {
+            imported = Some(Verdict::Intact { rows });
+            Some(hash.to_string())
+        }
+        (None, None) => Some(GENESIS.to_string()),
+    };
+    let rows: Vec<LogRow> = client.query(&format!("SELECT {LOG_COLUMNS} FROM medcoder.decision_log ORDER BY seq"), &[])?.iter().map(LogRow::from_row).collect();
+    let head = client.query_one("SELECT seq, hash FROM medcoder.log_head", &[])?;
+    let own = match start {
+        Some(start) => verify_chain(&rows, head.get(0), &head.get::<_, String>(1), &start),
+        None => Verdict::Broken { seq: 1, reason: "the copied SQLite log it continues is broken".into() },
+    };
+    Ok(LogVerdict { imported, own })
+}
+
+const IMPORTED_COLUMNS: &str = "seq, at, username, action, item_id, external_id, reported_term, state_from, state_to, llt_code, llt_name, pt_code, pt_name, meddra_version, model_version, proposals, entropy, chosen_rank, source, comment, prev_hash, hash";
+
+fn logged_entry(r: &Row) -> LoggedEntry {
+    let code = |i: usize| r.get::<_, Option<i64>>(i).map(|c| c as u32);
+    LoggedEntry {
+        seq: r.get(0),
+        at: r.get(1),
+        entry: Entry {
+            user: r.get(2),
+            action: r.get(3),
+            item_id: r.get(4),
+            external_id: r.get(5),
+            reported_term: r.get(6),
+            state_from: r.get(7),
+            state_to: r.get(8),
+            llt_code: code(9),
+            llt_name: r.get(10),
+            pt_code: code(11),
+            pt_name: r.get(12),
+            meddra_version: r.get(13),
+            model_version: r.get(14),
+            proposals: r.get(15),
+            entropy: r.get(16),
+            chosen_rank: r.get(17),
+            source: r.get(18),
+            comment: r.get(19),
+        },
+        prev_hash: r.get(20),
+        hash: r.get(21),
+    }
+}
+
+/// What `db copy` moved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CopyReport {
+    pub users: usize,
+    pub items: usize,
+    pub log_rows: usize,
+    pub llts: usize,
+    pub version: Option<String>,
+}
+
+/// `medcoder db copy`: moves a single-user SQLite store into a new team database (after `team
+/// init`, before any user acts): its users (login roles without a password: each sets one with
+/// `team user add --set-password`, or signs in by peer authentication), the active MedDRA
+/// version's LLTs, every item as it stands, and its decision log row for row; the team log then
+/// chains on from the copied log's last hash. One transaction; the SQLite chain is checked first
+/// and both chains after. Run by the server's administrator.
+pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, origin: &str) -> Result<CopyReport> {
+    let mut chain = super::log::Chain::default();
+    let entries = store.log_entries(None)?;
+    for e in &entries {
+        if let Some(Verdict::Broken { seq, reason }) = chain.push(e) {
+            bail!("{origin}: its decision log is broken at row {seq} ({reason}); run `medcoder --db {origin} audit verify` and resolve it before moving it");
+        }
+    }
+    if let Verdict::Broken { seq, reason } = store.verify_log()? {
+        bail!("{origin}: its decision log is broken at row {seq} ({reason})");
+    }
+    let mut tx = client.transaction()?;
+    let busy: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM medcoder.item) OR EXISTS (SELECT 1 FROM medcoder.imported_log) OR EXISTS (SELECT 1 FROM medcoder.llt)
+                 OR (SELECT seq FROM medcoder.log_head) > 0",
+            &[],
+        )
+        .context("is the target a team database? (run `team init` first)")?
+        .get(0);
+    if busy {
+        bail!("the team database {db} is not new (it has items, a log or a dictionary): copy into a database just made by `team init`");
+    }
+    let users = store.users()?;
+    for u in &users {
+        check_name("user name", &u.name).with_context(|| format!("{origin}: user '{}' has no valid database role name", crate::text::printable(&u.name)))?;
+    }
+    let members = member_role(db);
+    for u in &users {
+        let there: bool = tx.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[&u.name])?.get(0);
+        if !there {
+            tx.batch_execute(&format!("CREATE ROLE {} LOGIN", u.name))?;
+        }
+        tx.batch_execute(&format!("GRANT {members} TO {}", u.name))?;
+        tx.execute("INSERT INTO medcoder.app_user VALUES ($1, $2, $3, $4)", &[&u.name, &u.role.as_str(), &u.created_at, &"db copy"])?;
+    }
+    let mut llts = 0;
+    let version = store.active_version()?;
+    if version.is_some() {
+        let dict = store.active_dictionary()?;
+        for l in &dict.llts {
+            let pt = dict.pt(l.pt_code).map_or("", |p| p.name.as_str());
+            tx.execute(
+                "INSERT INTO medcoder.llt VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&dict.version, &(l.code as i32), &l.name, &(l.pt_code as i32), &pt, &l.current],
+            )?;
+            llts += 1;
+        }
+        tx.execute("INSERT INTO medcoder.setting VALUES ('meddra_version', $1), ('sealed:' || $1, medcoder.now_text())", &[&dict.version])?;
+    }
+    let items = store.items(&super::item::ItemFilter::default())?;
+    for it in &items {
+        tx.execute(
+            &format!("INSERT INTO medcoder.item({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"),
+            &[
+                &it.id,
+                &it.external_id,
+                &it.study,
+                &it.subject,
+                &it.reported_term,
+                &it.onset_date,
+                &it.seriousness,
+                &it.investigator,
+                &it.state.as_str(),
+                &it.llt_code.map(|c| c as i32),
+                &it.pt_code.map(|c| c as i32),
+                &it.meddra_version,
+                &it.source,
+                &it.proposer,
+                &it.reviewer,
+                &it.comment,
+                &it.revision,
+                &it.imported_at,
+                &it.updated_at,
+                &it.updated_by,
+                &it.proposed_at,
+                &it.confirmed_at,
+            ],
+        )?;
+    }
+    tx.batch_execute("SELECT setval(pg_get_serial_sequence('medcoder.item', 'id'), GREATEST((SELECT max(id) FROM medcoder.item), 1))")?;
+    for e in &entries {
+        let x = &e.entry;
+        tx.execute(
+            &format!("INSERT INTO medcoder.imported_log({IMPORTED_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"),
+            &[
+                &e.seq,
+                &e.at,
+                &x.user,
+                &x.action,
+                &x.item_id,
+                &x.external_id,
+                &x.reported_term,
+                &x.state_from,
+                &x.state_to,
+                &x.llt_code.map(i64::from),
+                &x.llt_name,
+                &x.pt_code.map(i64::from),
+                &x.pt_name,
+                &x.meddra_version,
+                &x.model_version,
+                &x.proposals,
+                &x.entropy,
+                &x.chosen_rank,
+                &x.source,
+                &x.comment,
+                &e.prev_hash,
+                &e.hash,
+            ],
+        )?;
+    }
+    let head = chain.head().map(|(seq, hash)| (seq, hash.to_string()));
+    if let Some((_, hash)) = &head {
+        tx.execute("UPDATE medcoder.log_head SET hash = $1", &[hash])?;
+    }
+    let note = match &head {
+        Some((seq, hash)) => format!("from {origin}: {} items, {} users, log rows 1-{seq} (head {hash})", items.len(), users.len()),
+        None => format!("from {origin}: {} items, {} users, no log rows", items.len(), users.len()),
+    };
+    tx.execute("SELECT medcoder.append_log('db copy', NULL, NULL, NULL, NULL, NULL, NULL, NULL, $1, NULL, $2)", &[&version, &note])?;
+    let verdict = verify_in(&mut tx)?;
+    if let Some(Verdict::Broken { seq, reason }) = verdict.imported.clone().filter(|v| matches!(v, Verdict::Broken { .. })) {
+        bail!("after the copy the copied log does not verify at row {seq} ({reason}); nothing was copied");
+    }
+    if let Verdict::Broken { seq, reason } = verdict.own {
+        bail!("after the copy the team log does not verify at row {seq} ({reason}); nothing was copied");
+    }
+    tx.commit()?;
+    Ok(CopyReport { users: users.len(), items: items.len(), log_rows: entries.len(), llts, version })
 }
 
 const LOG_COLUMNS: &str =
@@ -349,8 +583,8 @@ impl LogRow {
     }
 }
 
-fn verify_chain(rows: &[LogRow], head_seq: i64, head_hash: &str) -> Verdict {
-    let mut prev = GENESIS.to_string();
+fn verify_chain(rows: &[LogRow], head_seq: i64, head_hash: &str, start: &str) -> Verdict {
+    let mut prev = start.to_string();
     for (i, r) in rows.iter().enumerate() {
         let broken = |reason: String| Verdict::Broken { seq: r.seq, reason };
         if r.seq != i as i64 + 1 {
@@ -449,12 +683,12 @@ mod tests {
     fn chain_finds_edits_gaps_and_truncation() {
         let a = row(1, GENESIS);
         let b = row(2, &a.hash);
-        assert_eq!(verify_chain(&[a.clone(), b.clone()], 2, &b.hash), Verdict::Intact { rows: 2 });
+        assert_eq!(verify_chain(&[a.clone(), b.clone()], 2, &b.hash, GENESIS), Verdict::Intact { rows: 2 });
         let mut edited = b.clone();
         edited.llt_code = Some(1);
-        assert!(matches!(verify_chain(&[a.clone(), edited], 2, &b.hash), Verdict::Broken { seq: 2, .. }));
-        assert!(matches!(verify_chain(std::slice::from_ref(&b), 2, &b.hash), Verdict::Broken { seq: 2, .. }));
-        assert!(matches!(verify_chain(std::slice::from_ref(&a), 2, &b.hash), Verdict::Broken { seq: 1, .. }));
+        assert!(matches!(verify_chain(&[a.clone(), edited], 2, &b.hash, GENESIS), Verdict::Broken { seq: 2, .. }));
+        assert!(matches!(verify_chain(std::slice::from_ref(&b), 2, &b.hash, GENESIS), Verdict::Broken { seq: 2, .. }));
+        assert!(matches!(verify_chain(std::slice::from_ref(&a), 2, &b.hash, GENESIS), Verdict::Broken { seq: 1, .. }));
     }
 
     #[test]

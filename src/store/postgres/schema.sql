@@ -75,6 +75,33 @@ CREATE TABLE decision_log (
 );
 CREATE INDEX decision_log_item ON decision_log(item_id);
 
+-- The decision log of a SQLite store moved here by `medcoder db copy`, row for row with its own
+-- hashes (src/store/log.rs computes them); the chain above continues from its last hash.
+CREATE TABLE imported_log (
+    seq bigint PRIMARY KEY,
+    at text NOT NULL,
+    username text NOT NULL,
+    action text NOT NULL,
+    item_id bigint,
+    external_id text,
+    reported_term text,
+    state_from text,
+    state_to text,
+    llt_code bigint,
+    llt_name text,
+    pt_code bigint,
+    pt_name text,
+    meddra_version text,
+    model_version text,
+    proposals text,
+    entropy double precision,
+    chosen_rank bigint,
+    source text,
+    comment text,
+    prev_hash text NOT NULL,
+    hash text NOT NULL
+);
+
 -- One row: the newest (seq, hash). Appends lock it, so concurrent writers chain one after another.
 CREATE TABLE log_head (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -85,12 +112,18 @@ INSERT INTO log_head VALUES (true, 0, repeat('0', 64));
 
 CREATE FUNCTION refuse_log_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'decision_log is append-only: rows cannot be changed or deleted';
+    RAISE EXCEPTION '% is append-only: rows cannot be changed or deleted', TG_TABLE_NAME;
 END $$;
 CREATE TRIGGER decision_log_append_only BEFORE UPDATE OR DELETE ON decision_log
     FOR EACH ROW EXECUTE FUNCTION refuse_log_change();
 CREATE TRIGGER decision_log_no_truncate BEFORE TRUNCATE ON decision_log
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_log_change();
+CREATE TRIGGER imported_log_append_only BEFORE UPDATE OR DELETE ON imported_log
+    FOR EACH ROW EXECUTE FUNCTION refuse_log_change();
+CREATE TRIGGER imported_log_no_truncate BEFORE TRUNCATE ON imported_log
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_log_change();
+
+INSERT INTO setting VALUES ('schema_version', '1');
 
 CREATE FUNCTION now_text() RETURNS text LANGUAGE sql AS $$
     SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
