@@ -144,7 +144,7 @@ fn the_workflow_runs_on_a_team_database() {
         assert!(log.lines().any(|l| l.contains(&who) && l.contains(action)), "{who} {action} missing in:\n{log}");
     }
     let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
-    assert!(verify.contains("Decision log intact"), "{verify}");
+    assert!(verify.contains("Decision log intact") && verify.contains("match the log"), "{verify}");
 }
 
 #[test]
@@ -210,7 +210,21 @@ fn a_coder_with_psql_cannot_break_the_rules() {
     assert!(err.as_db_error().unwrap().message().contains("append-only"), "{err}");
     admin.batch_execute("RESET ROLE").unwrap();
     assert!(t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW)).contains("intact"));
-    // Whoever administers the server can still do anything; the audit finds what they changed.
+    // Whoever administers the server can still do anything; the audit finds what they changed:
+    // table rows that differ from what the log says,
+    admin
+        .batch_execute(&format!(
+            "UPDATE medcoder.item SET state = 'confirmed', reviewer = '{}' WHERE external_id = 'AE-3';
+             UPDATE medcoder.app_user SET role = 'admin' WHERE name = '{}';",
+            t.role("rev1"),
+            t.role("coder")
+        ))
+        .unwrap();
+    let (ok, out) = t.run(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("Decision log intact"), "{out}");
+    assert!(out.contains("item AE-3 (id 3): the state is confirmed, the log says new"), "{out}");
+    assert!(out.contains(&format!("user {}: the role is admin, the log says coder", t.role("coder"))), "{out}");
+    // and log rows changed behind the triggers.
     admin
         .batch_execute(&format!(
             "ALTER TABLE medcoder.decision_log DISABLE TRIGGER decision_log_append_only;
@@ -310,6 +324,7 @@ fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
     assert!(t.ok(&t.local("rita"), &["confirm", "AE-2", "--rev", "1"], None).contains("AE-2 is now confirmed (revision 2)"));
     let verify = t.ok(&t.local("rita"), &["audit", "verify"], None);
     assert!(verify.contains("Log copied from SQLite intact") && verify.contains("Decision log intact: 2 rows"), "{verify}");
+    assert!(verify.contains("match the log"), "copied items, users and version rebuild from the two logs: {verify}");
     let log = t.ok(&t.local("rita"), &["audit", "log", "--item", "AE-2"], None);
     assert!(log.contains("confirm"), "{log}");
     // A second copy into the same database is refused; so is a demo database.

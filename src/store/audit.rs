@@ -82,6 +82,62 @@ fn replay_item(e: &mut Expected, row: &LoggedEntry) {
     }
 }
 
+/// An item row as the audit compares it with the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemState {
+    pub id: i64,
+    pub external_id: String,
+    pub state: Option<String>,
+    pub llt: Option<u32>,
+    pub pt: Option<u32>,
+    pub proposer: Option<String>,
+    pub reviewer: Option<String>,
+    pub revision: i64,
+}
+
+/// Each difference between the item rows and what the log (in order) says they are, one line
+/// each. Both stores call it: SQLite's own log, and a team database's copied and own logs.
+pub fn item_findings(log: &[LoggedEntry], table: &[ItemState]) -> Vec<String> {
+    let mut findings = Vec::new();
+    let mut items: BTreeMap<i64, Expected> = BTreeMap::new();
+    for row in log.iter().filter(|r| r.entry.item_id.is_some()) {
+        let id = row.entry.item_id.expect("filtered");
+        let e = items.entry(id).or_default();
+        if row.entry.action == "import" {
+            e.external_id = row.entry.external_id.clone().unwrap_or_default();
+        }
+        replay_item(e, row);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for table in table {
+        let id = table.id;
+        seen.insert(id);
+        let name = format!("item {} (id {id})", table.external_id);
+        let Some(log) = items.get(&id) else {
+            findings.push(format!("{name} is not in the decision log"));
+            continue;
+        };
+        let mut diff = |what: &str, got: String, want: String| {
+            if got != want {
+                findings.push(format!("{name}: {what} is {got}, the log says {want}"));
+            }
+        };
+        diff("the external id", table.external_id.clone(), log.external_id.clone());
+        diff("the state", shown(&table.state), shown(&log.state));
+        diff("the LLT", shown(&table.llt), shown(&log.llt));
+        diff("the PT", shown(&table.pt), shown(&log.pt));
+        diff("the proposer", shown(&table.proposer), shown(&log.proposer));
+        diff("the reviewer", shown(&table.reviewer), shown(&log.reviewer));
+        diff("the revision", table.revision.to_string(), log.revision.to_string());
+    }
+    for (id, e) in &items {
+        if !seen.contains(id) {
+            findings.push(format!("item {} (id {id}) is in the decision log but not in the queue", e.external_id));
+        }
+    }
+    findings
+}
+
 impl Store {
     /// The newest log row, or None for an empty log.
     pub fn log_head(&self) -> Result<Option<Head>> {
@@ -96,57 +152,21 @@ impl Store {
         let log = self.log_entries(None)?;
         let mut findings = Vec::new();
 
-        let mut items: BTreeMap<i64, Expected> = BTreeMap::new();
-        for row in log.iter().filter(|r| r.entry.item_id.is_some()) {
-            let id = row.entry.item_id.expect("filtered");
-            let e = items.entry(id).or_default();
-            if row.entry.action == "import" {
-                e.external_id = row.entry.external_id.clone().unwrap_or_default();
-            }
-            replay_item(e, row);
-        }
         let mut st = self.conn.prepare("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision FROM item ORDER BY id")?;
         let rows = st.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                Expected {
-                    external_id: r.get(1)?,
-                    state: r.get(2)?,
-                    llt: r.get(3)?,
-                    pt: r.get(4)?,
-                    proposer: r.get(5)?,
-                    reviewer: r.get(6)?,
-                    revision: r.get(7)?,
-                },
-            ))
+            Ok(ItemState {
+                id: r.get(0)?,
+                external_id: r.get(1)?,
+                state: r.get(2)?,
+                llt: r.get(3)?,
+                pt: r.get(4)?,
+                proposer: r.get(5)?,
+                reviewer: r.get(6)?,
+                revision: r.get(7)?,
+            })
         })?;
-        let mut seen = std::collections::HashSet::new();
-        for row in rows {
-            let (id, table) = row?;
-            seen.insert(id);
-            let name = format!("item {} (id {id})", table.external_id);
-            let Some(log) = items.get(&id) else {
-                findings.push(format!("{name} is not in the decision log"));
-                continue;
-            };
-            let mut diff = |what: &str, got: String, want: String| {
-                if got != want {
-                    findings.push(format!("{name}: {what} is {got}, the log says {want}"));
-                }
-            };
-            diff("the external id", table.external_id.clone(), log.external_id.clone());
-            diff("the state", shown(&table.state), shown(&log.state));
-            diff("the LLT", shown(&table.llt), shown(&log.llt));
-            diff("the PT", shown(&table.pt), shown(&log.pt));
-            diff("the proposer", shown(&table.proposer), shown(&log.proposer));
-            diff("the reviewer", shown(&table.reviewer), shown(&log.reviewer));
-            diff("the revision", table.revision.to_string(), log.revision.to_string());
-        }
-        for (id, e) in &items {
-            if !seen.contains(id) {
-                findings.push(format!("item {} (id {id}) is in the decision log but not in the queue", e.external_id));
-            }
-        }
+        let table = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        findings.extend(item_findings(&log, &table));
 
         // Users: added by logged admin actions (role and OS login), passwords set by logged actions.
         let mut logged_users: HashMap<String, (String, Option<String>)> = HashMap::new();

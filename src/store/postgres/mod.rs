@@ -11,6 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use postgres::{Client, Config, NoTls, Row};
 use sha2::{Digest, Sha256};
 
+use super::audit::{item_findings, ItemState};
 use super::item::{Item, Report, State, ITEM_COLUMNS};
 use super::log::{Entry, LoggedEntry, Verdict};
 use super::workflow::Action;
@@ -294,6 +295,61 @@ impl TeamStore {
     }
 }
 
+impl TeamStore {
+    /// Every difference between the tables and what the logs (the copied one, then this
+    /// database's) say they are: items, users' roles and the active MedDRA version. Finds what
+    /// whoever administers the server changed in the tables behind the rules.
+    pub fn state_findings(&mut self) -> Result<Vec<String>> {
+        let mut log: Vec<LoggedEntry> =
+            self.client.query(&format!("SELECT {IMPORTED_COLUMNS} FROM medcoder.imported_log ORDER BY seq"), &[])?.iter().map(logged_entry).collect();
+        let own = self.log(None)?;
+        log.extend(own.iter().map(LogRow::as_logged));
+        let table: Vec<ItemState> = self
+            .client
+            .query("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision FROM medcoder.item ORDER BY id", &[])?
+            .iter()
+            .map(|r| ItemState {
+                id: r.get(0),
+                external_id: r.get(1),
+                state: r.get(2),
+                llt: r.get::<_, Option<i32>>(3).map(|c| c as u32),
+                pt: r.get::<_, Option<i32>>(4).map(|c| c as u32),
+                proposer: r.get(5),
+                reviewer: r.get(6),
+                revision: r.get(7),
+            })
+            .collect();
+        let mut findings = item_findings(&log, &table);
+        // Roles: each `team user add` is logged as "user ROLE" naming the user; users a `db copy`
+        // brought are checked against the copied log's own user rows by the SQLite audit before
+        // the copy.
+        let mut logged_roles: std::collections::HashMap<String, String> = Default::default();
+        for r in &own {
+            if let (Some(role), Some(name)) = (r.action.strip_prefix("user "), &r.comment) {
+                logged_roles.insert(name.clone(), role.to_string());
+            }
+        }
+        for u in self.client.query("SELECT name, role, created_by FROM medcoder.app_user ORDER BY name", &[])? {
+            let (name, role, by): (String, String, String) = (u.get(0), u.get(1), u.get(2));
+            match logged_roles.get(&name) {
+                Some(r) if *r != role => findings.push(format!("user {name}: the role is {role}, the log says {r}")),
+                None if by != "db copy" => findings.push(format!("user {name} is not in the decision log")),
+                _ => {}
+            }
+        }
+        let logged_version = own.iter().rev().find(|r| r.action == "dict use" || r.action == "db copy").and_then(|r| r.meddra_version.clone());
+        let version = self.active_version()?;
+        if version != logged_version {
+            findings.push(format!(
+                "the active MedDRA version is {}, the log says {}",
+                version.as_deref().unwrap_or("none"),
+                logged_version.as_deref().unwrap_or("none")
+            ));
+        }
+        Ok(findings)
+    }
+}
+
 /// What `audit verify` found in a team database's two logs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogVerdict {
@@ -556,6 +612,31 @@ impl LogRow {
             comment: r.get(13),
             prev_hash: r.get(14),
             hash: r.get(15),
+        }
+    }
+
+    /// As the audit's state rebuild reads a row (the fields both logs have).
+    fn as_logged(&self) -> LoggedEntry {
+        LoggedEntry {
+            seq: self.seq,
+            at: self.at.clone(),
+            entry: Entry {
+                user: self.user.clone(),
+                action: self.action.clone(),
+                item_id: self.item_id,
+                external_id: self.external_id.clone(),
+                reported_term: self.reported_term.clone(),
+                state_from: self.state_from.clone(),
+                state_to: self.state_to.clone(),
+                llt_code: self.llt_code.map(|c| c as u32),
+                pt_code: self.pt_code.map(|c| c as u32),
+                meddra_version: self.meddra_version.clone(),
+                source: self.source.clone(),
+                comment: self.comment.clone(),
+                ..Default::default()
+            },
+            prev_hash: self.prev_hash.clone(),
+            hash: self.hash.clone(),
         }
     }
 
