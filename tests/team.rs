@@ -120,15 +120,16 @@ fn the_workflow_runs_on_a_team_database() {
     let llt = demo_llt(true);
     let out = t.ok(&t.url("coder"), &["code", "AE-1", &llt, "--source", "search"], Some(PW));
     assert!(out.contains("AE-1 is now proposed (revision 1)"), "{out}");
-    t.refused(&t.url("coder"), &["confirm", "AE-1"], "only reviewers and admins confirm");
+    t.refused(&t.url("rev1"), &["confirm", "AE-1"], "confirm needs the revision you reviewed");
+    t.refused(&t.url("coder"), &["confirm", "AE-1", "--rev", "1"], "only reviewers and admins confirm");
     t.refused(&t.url("rev1"), &["confirm", "AE-1", "--rev", "0"], "after you read it (revision 0, now 1)");
     let out = t.ok(&t.url("rev1"), &["confirm", "AE-1", "--rev", "1"], Some(PW));
     assert!(out.contains("AE-1 is now confirmed (revision 2)"), "{out}");
     // A reviewer's own proposal goes to another reviewer.
     t.ok(&t.url("rev1"), &["code", "AE-2", &llt], Some(PW));
-    t.refused(&t.url("rev1"), &["confirm", "AE-2"], "four-eye rule");
-    t.refused(&t.url("rev2"), &["return", "AE-2", "--comment", " "], "return needs a comment");
-    t.ok(&t.url("rev2"), &["return", "AE-2", "--comment", "too broad"], Some(PW));
+    t.refused(&t.url("rev1"), &["confirm", "AE-2", "--rev", "1"], "four-eye rule");
+    t.refused(&t.url("rev2"), &["return", "AE-2", "--comment", " ", "--rev", "1"], "return needs a comment");
+    t.ok(&t.url("rev2"), &["return", "AE-2", "--comment", "too broad", "--rev", "1"], Some(PW));
     t.refused(&t.url("coder"), &["code", "AE-3", &demo_llt(false)], "non-current");
     t.refused(&t.url("coder"), &["code", "AE-3", "1"], "not an LLT code");
     t.refused(&t.url("coder"), &["--user", "rev1", "confirm", "AE-2"], "--user and MEDCODER_USER are not used");
@@ -189,14 +190,14 @@ fn a_coder_with_psql_cannot_break_the_rules() {
             .map_err(|e| e.as_db_error().map(|d| d.message().to_string()).unwrap_or_default())
     };
     assert_eq!(act(&mut coder, "AE-1", "propose", Some(llt), Some("search"), None), Ok(1));
-    assert!(act(&mut coder, "AE-1", "confirm", None, None, None).unwrap_err().contains("only reviewers"));
+    assert!(act(&mut coder, "AE-1", "confirm", None, None, Some(1)).unwrap_err().contains("only reviewers"));
     assert!(act(&mut coder, "AE-2", "propose", Some(llt), Some("rule"), None).unwrap_err().contains("source must be"));
     let mut rev1 = t.sql("rev1");
     assert_eq!(act(&mut rev1, "AE-2", "propose", Some(llt), Some("manual"), None), Ok(1));
-    assert!(act(&mut rev1, "AE-2", "confirm", None, None, None).unwrap_err().contains("four-eye rule"));
+    assert!(act(&mut rev1, "AE-2", "confirm", None, None, Some(1)).unwrap_err().contains("four-eye rule"));
     // SET ROLE changes current_user, not the session's identity the rules read.
     rev1.batch_execute(&format!("SET ROLE {}_members", t.db)).unwrap();
-    assert!(act(&mut rev1, "AE-2", "confirm", None, None, None).unwrap_err().contains("four-eye rule"));
+    assert!(act(&mut rev1, "AE-2", "confirm", None, None, Some(1)).unwrap_err().contains("four-eye rule"));
     let mut rev2 = t.sql("rev2");
     assert!(act(&mut rev2, "AE-1", "confirm", None, None, Some(0)).unwrap_err().contains("after you read it"));
     assert_eq!(act(&mut rev2, "AE-1", "confirm", None, None, Some(1)), Ok(2));
@@ -319,7 +320,7 @@ fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
     let out = t.ok("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
     assert!(out.contains("3 users, 3 items") && out.contains("chain verified"), "{out}");
     // The copied items are under the database's rules: cody cannot confirm, rita can.
-    let (ok, out) = t.run(&t.local("cody"), &["confirm", "AE-2"], None);
+    let (ok, out) = t.run(&t.local("cody"), &["confirm", "AE-2", "--rev", "1"], None);
     assert!(!ok && out.contains("only reviewers"), "{out}");
     assert!(t.ok(&t.local("rita"), &["confirm", "AE-2", "--rev", "1"], None).contains("AE-2 is now confirmed (revision 2)"));
     let verify = t.ok(&t.local("rita"), &["audit", "verify"], None);
@@ -341,4 +342,49 @@ fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
         .unwrap();
     let (ok, out) = t.run(&t.local("rita"), &["audit", "verify"], None);
     assert!(!ok && out.contains("Log copied from SQLite BROKEN"), "{out}");
+}
+
+#[test]
+fn the_server_administrator_cannot_hand_out_the_owner_role_by_mistake() {
+    let Some(t) = Team::new() else { return };
+    for (name, why) in [
+        (format!("{}_owner", t.db), "team databases' own roles"),
+        (format!("{}_members", t.db), "team databases' own roles"),
+        ("postgres".to_string(), "powers over the server"),
+    ] {
+        let (ok, out) = t.run(&t.superuser(), &["team", "user", "add", &name, "--role", "coder", "--set-password"], Some(PW));
+        assert!(!ok && out.contains(why), "{name}: {out}");
+    }
+    // The owner stays a role nobody signs in as.
+    let can_login: bool = t.superuser_sql().query_one("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", &[&format!("{}_owner", t.db)]).unwrap().get(0);
+    assert!(!can_login);
+}
+
+#[test]
+fn text_that_could_mislead_a_colleague_is_refused() {
+    let Some(t) = Team::new() else { return };
+    let mut coder = t.sql("coder");
+    for term in ["rash \u{1b}[2J", "right \u{202e}tfel", "a\u{2028}b", "x\u{85}y"] {
+        let err = coder.query_one("SELECT medcoder.import_item('AE-9', 'S', 'P', $1, NULL, NULL, NULL, NULL)", &[&term]).expect_err(term);
+        assert!(err.as_db_error().unwrap().message().contains("control or text-direction character"), "{term:?}: {err}");
+    }
+    // A tab is as acceptable as on SQLite.
+    let ok: bool = coder.query_one("SELECT medcoder.import_item('AE-9', 'S', 'P', 'pain\tleft', NULL, NULL, NULL, NULL)", &[]).unwrap().get(0);
+    assert!(ok);
+}
+
+#[test]
+fn an_open_transaction_cannot_hold_every_writer_forever() {
+    let Some(t) = Team::new() else { return };
+    // A coder keeps a transaction open after appending to the log (it holds the log's head).
+    let mut holder = t.sql("coder");
+    let mut tx = holder.transaction().unwrap();
+    tx.query_one("SELECT medcoder.import_item('AE-LOCK', 'S', 'P', 'lock holder', NULL, NULL, NULL, NULL)", &[]).unwrap();
+    // Another writer is told why within the functions' lock timeout instead of hanging.
+    let started = std::time::Instant::now();
+    let (ok, out) = t.run(&t.url("rev1"), &["code", "AE-1", &demo_llt(true)], Some(PW));
+    assert!(!ok && out.contains("held by another session's open transaction"), "{out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    tx.rollback().unwrap();
+    t.ok(&t.url("rev1"), &["code", "AE-1", &demo_llt(true)], Some(PW));
 }

@@ -84,6 +84,30 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// A login role may become a medcoder user only if it is an ordinary login: never one of the
+/// database's own group roles, a NOLOGIN role, or a role with powers over the server (a
+/// superuser, or one that can create roles or databases, replicate or bypass row security).
+fn check_user_role(client: &mut impl postgres::GenericClient, name: &str) -> Result<()> {
+    check_name("user name", name)?;
+    if name.ends_with("_owner") || name.ends_with("_members") {
+        bail!("'{name}': names ending in _owner or _members are the team databases' own roles");
+    }
+    let row = client.query_opt(
+        "SELECT rolcanlogin, rolsuper OR rolcreaterole OR rolcreatedb OR rolreplication OR rolbypassrls FROM pg_roles WHERE rolname = $1",
+        &[&name],
+    )?;
+    if let Some(r) = row {
+        let (login, powers): (bool, bool) = (r.get(0), r.get(1));
+        if powers {
+            bail!("'{name}' is a role with powers over the server (superuser, create role or database, replication): it cannot be a medcoder user");
+        }
+        if !login {
+            bail!("'{name}' is an existing group role (NOLOGIN), not a person's login: choose another name");
+        }
+    }
+    Ok(())
+}
+
 /// A name usable as a role or database: lower-case letters, digits, underscores.
 fn check_name(what: &str, name: &str) -> Result<()> {
     let ok = name.len() <= 50
@@ -114,15 +138,20 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
         bail!("database {db} already holds a medcoder schema");
     }
     for role in [&owner, &members] {
-        let there: bool = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[role])?.get(0);
-        if !there {
-            client.batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))?;
+        match client.query_opt("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", &[role])? {
+            None => client.batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))?,
+            // Whoever could sign in as the owner would own every table and bypass every rule.
+            Some(r) if r.get::<_, bool>(0) => {
+                bail!("the role {role} exists and can log in: it must be a NOLOGIN role (ALTER ROLE {role} NOLOGIN) before team init")
+            }
+            Some(_) => {}
         }
     }
     let mut tx = client.transaction()?;
     tx.batch_execute(&format!(
         "REVOKE ALL ON DATABASE {db} FROM PUBLIC;
          GRANT CONNECT ON DATABASE {db} TO {members};
+         ALTER DATABASE {db} SET idle_in_transaction_session_timeout = '60s';
          CREATE SCHEMA medcoder AUTHORIZATION {owner};
          SET LOCAL ROLE {owner};
          SET LOCAL search_path = medcoder, pg_temp;"
@@ -143,16 +172,20 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
 /// peer authentication only), member of the database's member role, and its medcoder role; logged.
 /// Run by the server's administrator; run again it changes the role (and password).
 pub fn add_user(client: &mut Client, db: &str, name: &str, role: &str, password: Option<&str>) -> Result<()> {
-    check_name("user name", name)?;
+    check_user_role(client, name)?;
     if !["coder", "reviewer", "admin"].contains(&role) {
         bail!("role must be coder, reviewer or admin");
     }
     let members = member_role(db);
     let there: bool = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[&name])?.get(0);
     let verb = if there { "ALTER" } else { "CREATE" };
-    // format(%L) quotes the password as the server parses it.
+    // The server gets the SCRAM verifier, never the password itself (which a statement log would
+    // keep); format(%L) quotes it as the server parses it.
     let sql: String = match password {
-        Some(pw) => client.query_one(&format!("SELECT format('{verb} ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)"), &[&name, &pw])?.get(0),
+        Some(pw) => {
+            let verifier = postgres_protocol::password::scram_sha_256(pw.as_bytes());
+            client.query_one(&format!("SELECT format('{verb} ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)"), &[&name, &verifier])?.get(0)
+        }
         None => format!("{verb} ROLE {name} LOGIN"),
     };
     let mut tx = client.transaction()?;
@@ -463,7 +496,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
     }
     let users = store.users()?;
     for u in &users {
-        check_name("user name", &u.name).with_context(|| format!("{origin}: user '{}' has no valid database role name", crate::text::printable(&u.name)))?;
+        check_user_role(&mut tx, &u.name).with_context(|| format!("{origin}: user '{}' cannot become a database role", crate::text::printable(&u.name)))?;
     }
     let members = member_role(db);
     for u in &users {
@@ -721,6 +754,9 @@ fn item_from_row(r: &Row) -> Result<Item> {
 /// wrapping; other errors as they are.
 pub fn db_error(e: postgres::Error) -> anyhow::Error {
     match e.as_db_error() {
+        Some(d) if *d.code() == postgres::error::SqlState::LOCK_NOT_AVAILABLE => {
+            anyhow!("the decision log is held by another session's open transaction; try again (an administrator sees who in pg_stat_activity)")
+        }
         Some(d) => anyhow!("{}", d.message()),
         None => anyhow!(e),
     }

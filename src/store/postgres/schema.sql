@@ -193,8 +193,10 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    IF v ~ '[[:cntrl:]]' THEN
-        RAISE EXCEPTION '% contains a control character', what USING ERRCODE = '22023';
+    -- The characters src/text.rs refuses on SQLite: controls but tab, bidirectional overrides and
+    -- isolates, line and paragraph separators.
+    IF v ~ '[\u0001-\u0008\u000a-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]' THEN
+        RAISE EXCEPTION '% contains a control or text-direction character', what USING ERRCODE = '22023';
     END IF;
     IF length(v) > 2000 THEN
         RAISE EXCEPTION '% is over 2,000 characters', what USING ERRCODE = '22023';
@@ -205,7 +207,7 @@ END $$;
 -- Queues one reported term; false when its id is already queued (skipped, as on SQLite).
 CREATE FUNCTION import_item(p_external_id text, p_study text, p_subject text, p_term text, p_onset text,
         p_seriousness text, p_investigator text, p_origin text) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     u app_user := me();
     v_now text := now_text();
@@ -232,7 +234,7 @@ END $$;
 -- by the database so that a client (or psql) cannot skip them.
 CREATE FUNCTION act(p_external_id text, p_action text, p_llt integer, p_source text, p_text text, p_revision bigint)
     RETURNS item
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     u app_user := me();
     it item;
@@ -246,6 +248,12 @@ BEGIN
     SELECT * INTO it FROM item WHERE external_id = p_external_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no queue item with id ''%''', p_external_id USING ERRCODE = 'P0002';
+    END IF;
+    -- A review is of what the reviewer saw: confirm and return name the revision they read, so a
+    -- code changed in between is never confirmed unseen.
+    IF p_revision IS NULL AND p_action IN ('confirm', 'return') THEN
+        RAISE EXCEPTION '% needs the revision you reviewed (--rev N; queue show % prints it)', p_action, it.external_id
+            USING ERRCODE = '22023';
     END IF;
     IF p_revision IS NOT NULL AND p_revision <> it.revision THEN
         RAISE EXCEPTION 'item % was changed by % at % after you read it (revision %, now %); reload it and try again',
@@ -323,7 +331,7 @@ END $$;
 -- A MedDRA release's LLTs (admin; in chunks). A version already loaded is never changed.
 CREATE FUNCTION add_llts(p_version text, p_codes integer[], p_names text[], p_pts integer[], p_pt_names text[], p_current boolean[])
     RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     n integer;
 BEGIN
@@ -340,7 +348,7 @@ END $$;
 
 -- Ends a release's load (no more LLTs for it) and makes it the active version; logged.
 CREATE FUNCTION use_version(p_version text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
 BEGIN
     PERFORM require_admin();
     IF NOT EXISTS (SELECT 1 FROM llt WHERE version = p_version AND current) THEN
