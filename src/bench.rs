@@ -29,8 +29,8 @@ fn sample_terms(n: usize) -> Result<Vec<String>> {
 }
 
 pub fn propose(db: &std::path::Path, runs: usize, batch: usize, precision: crate::model::precision::Precision) -> Result<()> {
-    let store = Store::open(db)?;
-    let engine = crate::engine::Engine::for_store(&store, None, None, None, precision, true)?;
+    let mut store = Store::open(db)?;
+    let engine = crate::engine::Engine::for_store(&mut store, None, None, None, precision, true)?;
     println!("{}", engine.describe());
     println!("torch threads: {}", tch::get_num_threads());
     let terms = sample_terms(runs.max(batch))?;
@@ -329,7 +329,7 @@ pub fn memory(terms: usize, replay_rows: usize) -> Result<()> {
 
     let mut engine = Engine::zero_shot(dict.clone(), &base, device, Some(&cache), false)?;
     let t = Instant::now();
-    engine.sync_memory(&store)?;
+    engine.sync_memory(&mut store)?;
     println!("memory load at desk start ({} terms, synonym rows + cached embeddings): {:.0} ms", engine.memory.len(), t.elapsed().as_secs_f64() * 1e3);
 
     let queries = sample_terms(100)?;
@@ -361,7 +361,7 @@ pub fn memory(terms: usize, replay_rows: usize) -> Result<()> {
         store.act(&dict, "reviewer", &item.external_id, None, crate::store::workflow::Action::Confirm)?;
         confirm_ms.push(s.elapsed().as_secs_f64() * 1e3);
         let s = Instant::now();
-        engine.sync_memory(&store)?;
+        engine.sync_memory(&mut store)?;
         learn_ms.push(s.elapsed().as_secs_f64() * 1e3);
     }
     let (c50, c95, _) = percentiles(confirm_ms);

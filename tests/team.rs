@@ -15,6 +15,8 @@ struct Team {
     db: String,
     socket: String,
     port: String,
+    /// MEDCODER_HOME of every run: model and embedding caches stay out of the user's.
+    home: tempfile::TempDir,
 }
 
 const PW: &str = "correct horse battery";
@@ -27,7 +29,7 @@ impl Team {
             return None;
         };
         let db = format!("t{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
-        let t = Team { db, socket, port };
+        let t = Team { db, socket, port, home: tempfile::tempdir().unwrap() };
         t.ok(&t.superuser(), &["team", "init"], None);
         Some(t)
     }
@@ -68,7 +70,7 @@ impl Team {
 
     fn run(&self, url: &str, args: &[&str], password: Option<&str>) -> (bool, String) {
         let mut c = Command::new(env!("CARGO_BIN_EXE_medcoder"));
-        c.arg("--db").arg(url).args(args).env_remove("MEDCODER_USER").env_remove("MEDCODER_DB");
+        c.arg("--db").arg(url).args(args).env_remove("MEDCODER_USER").env_remove("MEDCODER_DB").env("MEDCODER_HOME", self.home.path());
         if password.is_some() {
             c.arg("--password-stdin");
         }
@@ -387,4 +389,29 @@ fn an_open_transaction_cannot_hold_every_writer_forever() {
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
     tx.rollback().unwrap();
     t.ok(&t.url("rev1"), &["code", "AE-1", &demo_llt(true)], Some(PW));
+}
+
+#[test]
+fn one_proposal_service_fills_proposals_for_every_desk() {
+    let Some(t) = Team::new() else { return };
+    t.ok(&t.superuser(), &["team", "user", "add", &t.role("gpu"), "--role", "service", "--set-password"], Some(PW));
+    // The whole release travels with the team database: search and show work from any desk.
+    let hits = t.ok(&t.url("coder"), &["dict", "search", "headache"], Some(PW));
+    assert!(hits.contains("Headache"), "{hits}");
+    let code = hits.lines().find(|l| l.contains("Headache")).and_then(|l| l.split_whitespace().next()).unwrap().to_string();
+    assert!(t.ok(&t.url("coder"), &["dict", "show", &code], Some(PW)).contains("Headache"));
+    assert!(t.ok(&t.url("coder"), &["dict", "versions"], Some(PW)).contains("* DEMO-1.0"));
+
+    let out = t.ok(&t.url("gpu"), &["serve-proposals", "--once"], Some(PW));
+    assert!(out.contains("proposed for 3 item(s)"), "{out}");
+    let show = t.ok(&t.url("rev1"), &["queue", "show", "AE-1"], Some(PW));
+    assert!(show.contains("proposals") && show.contains("  1. LLT "), "{show}");
+    // Nothing is left to do in the next round.
+    let out = t.ok(&t.url("gpu"), &["serve-proposals", "--once"], Some(PW));
+    assert!(!out.contains("proposed for"), "{out}");
+    // The service codes nothing, and nobody else writes proposals: a coder could otherwise dress
+    // their own code up as the model's first choice.
+    t.refused(&t.url("gpu"), &["code", "AE-1", &demo_llt(true)], "stores proposals and codes nothing");
+    let err = t.sql("coder").batch_execute("SELECT medcoder.set_proposals(1, 'm', 'DEMO-1.0', NULL, '[]', 'now')").expect_err("a coder stores no proposals");
+    assert!(err.as_db_error().unwrap().message().contains("only the proposal service"), "{err}");
 }

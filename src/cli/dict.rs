@@ -123,13 +123,7 @@ pub fn run(cmd: DictCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
         DictCmd::Search { text, limit, version } => {
             let store = Store::open(db)?;
             let dict = store.dictionary_or_active(version.as_deref())?;
-            let query = text.join(" ");
-            let hits = SearchIndex::new(&dict).search(&query, limit);
-            if hits.is_empty() {
-                println!("No LLT matches '{}'.", printable(&query));
-                return Ok(ExitCode::from(1));
-            }
-            print_hits(&dict, &hits);
+            return Ok(search(&dict, &text.join(" "), limit));
         }
         DictCmd::Show { code, version } => {
             let store = Store::open(db)?;
@@ -216,6 +210,17 @@ pub fn ensure_demo(store: &mut Store) -> Result<()> {
         write(None, store, &rel, &report, false, false, started, spinner())?;
     }
     Ok(())
+}
+
+/// `dict search` on a dictionary from either store.
+pub(super) fn search(dict: &Dictionary, query: &str, limit: usize) -> ExitCode {
+    let hits = SearchIndex::new(dict).search(query, limit);
+    if hits.is_empty() {
+        println!("No LLT matches '{}'.", printable(query));
+        return ExitCode::from(1);
+    }
+    print_hits(dict, &hits);
+    ExitCode::SUCCESS
 }
 
 fn print_hits(dict: &Dictionary, hits: &[crate::meddra::search::Hit]) {

@@ -107,8 +107,8 @@ pub fn list_models() -> Result<ExitCode> {
 }
 
 pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
-    let store = Store::open(db)?;
-    let engine = Engine::for_store(&store, version, base, model, precision, true)?;
+    let mut store = Store::open(db)?;
+    let engine = Engine::for_store(&mut store, version, base, model, precision, true)?;
     let t = std::time::Instant::now();
     let p = engine.propose(&[text])?.remove(0);
     let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -131,15 +131,28 @@ pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>
 
 /// Computes proposals for queue items that have none from this model (all open items with --all).
 pub fn serve(db: &Path, poll: f64, once: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
+    let open = || -> Result<Box<dyn crate::store::ProposalStore>> { Ok(Box::new(Store::open(db)?)) };
+    serve_on(&open, base, model, precision, once, poll)
+}
+
+/// The proposal service on either store: `open` connects to it.
+pub(super) fn serve_on(
+    open: &dyn Fn() -> Result<Box<dyn crate::store::ProposalStore>>,
+    base: Option<&Path>,
+    model: Option<&str>,
+    precision: Precision,
+    once: bool,
+    poll: f64,
+) -> Result<ExitCode> {
     let o = crate::engine::service::Options { poll: std::time::Duration::from_secs_f64(poll.max(0.05)), rounds: once.then_some(1) };
-    let load = |store: &Store| Engine::for_store(store, None, base, model, precision, true);
-    crate::engine::service::serve(db, &load, &o, &mut |line| eprintln!("{} {line}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")))?;
+    let load = |store: &mut dyn crate::store::ProposalStore| Engine::for_dictionary(store.active_release()?, store, base, model, precision, true);
+    crate::engine::service::serve(open, &load, &o, &mut |line| eprintln!("{} {line}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")))?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
     let mut store = Store::open(db)?;
-    let engine = Engine::for_store(&store, None, base, model, precision, true)?;
+    let engine = Engine::for_store(&mut store, None, base, model, precision, true)?;
     let todo = store.items_needing_proposals(&engine.model_version, &engine.dict.version, all)?;
     println!("{}", engine.describe());
     if todo.is_empty() {
@@ -176,8 +189,8 @@ pub struct EvalArgs {
 }
 
 pub fn eval(db: &Path, a: EvalArgs) -> Result<ExitCode> {
-    let store = Store::open(db)?;
-    let mut engine = Engine::for_store(&store, a.version.as_deref(), a.base.as_deref(), a.model.as_deref(), a.precision, true)?;
+    let mut store = Store::open(db)?;
+    let mut engine = Engine::for_store(&mut store, a.version.as_deref(), a.base.as_deref(), a.model.as_deref(), a.precision, true)?;
     // A model's accuracy on a file, not the team's memory's: that is what --replay measures.
     engine.forget();
     let (file, components, json) = (a.file.as_path(), a.components, a.json);

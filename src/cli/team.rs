@@ -81,10 +81,41 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
         }
         Command::Dict(DictCmd::Import { dir, .. }) => {
             let mut store = TeamStore::open(url, &mut ask)?;
-            let (rel, _) = Release::read(&dir).map_err(anyhow::Error::from).context("the release was not imported; the database is unchanged")?;
+            let (rel, report) = Release::read(&dir).map_err(anyhow::Error::from).context("the release was not imported; the database is unchanged")?;
             let dict = Dictionary::new(&rel);
-            let n = store.import_dictionary(&dict)?;
+            let n = store.import_dictionary(&dict, &release_files(&report.dir)?)?;
             println!("Imported MedDRA {} ({n} LLTs) into the team database; active version: {}", dict.version, dict.version);
+        }
+        Command::Dict(DictCmd::Versions) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            for (v, active) in store.versions()? {
+                println!("{} {}", if active { "*" } else { " " }, p(&v));
+            }
+        }
+        Command::Dict(DictCmd::Search { text, limit, version }) => {
+            let dict = TeamStore::open(url, &mut ask)?.dictionary(version.as_deref())?;
+            return Ok(super::dict::search(&dict, &text.join(" "), limit));
+        }
+        Command::Dict(DictCmd::Show { code, version }) => {
+            let dict = TeamStore::open(url, &mut ask)?.dictionary(version.as_deref())?;
+            print!("{}", super::dict::show(&dict, code)?);
+        }
+        Command::ServeProposals { poll, once, base, model } => {
+            // A service reconnects after the database restarts: the password is asked once.
+            let cached = std::cell::RefCell::new(None::<String>);
+            let asker = std::cell::RefCell::new(&mut ask);
+            let open = || -> Result<Box<dyn crate::store::ProposalStore>> {
+                let mut once_ask = |prompt: &str| -> Result<String> {
+                    if let Some(pw) = cached.borrow().clone() {
+                        return Ok(pw);
+                    }
+                    let pw = (asker.borrow_mut())(prompt)?;
+                    *cached.borrow_mut() = Some(pw.clone());
+                    Ok(pw)
+                };
+                Ok(Box::new(TeamStore::open(url, &mut once_ask)?))
+            };
+            return super::model::serve_on(&open, base.as_deref(), model.as_deref(), cli.precision, once, poll);
         }
         Command::Queue(QueueCmd::Import { file }) => {
             let mut store = TeamStore::open(url, &mut ask)?;
@@ -125,6 +156,13 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             for (what, v) in [("proposer", &it.proposer), ("reviewer", &it.reviewer), ("comment", &it.comment)] {
                 if let Some(v) = v {
                     println!("  {what:<14} {}", p(v));
+                }
+            }
+            if let Some(set) = store.proposals(it.id)? {
+                println!("  proposals      {} (MedDRA {})", p(&set.model_version), p(&set.meddra_version));
+                for (i, pr) in set.proposals.iter().enumerate() {
+                    let name = store.llt_name(&set.meddra_version, pr.llt_code)?.unwrap_or_default();
+                    println!("    {}. LLT {} {}  (PT {})  {:.0}%", i + 1, pr.llt_code, p(&name), pr.pt_code, pr.confidence * 100.0);
                 }
             }
         }
@@ -174,7 +212,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             }
         }
         other => bail!(
-            "not available on a team database yet: {}. Team mode runs team init, team user add, dict import, queue import/list/show, code, confirm, return, query, audit verify and audit log",
+            "not available on a team database yet: {}. Team mode runs team init, team user add, db copy, dict import/versions/search/show, queue import/list/show, code, confirm, return, query, serve-proposals, audit verify and audit log",
             command_name(&other)
         ),
     }
@@ -220,6 +258,19 @@ fn act(url: &str, ask: &mut dyn FnMut(&str) -> Result<String>, id: &str, rev: Op
     let code = it.llt_code.map(|c| format!(" — LLT {c}")).unwrap_or_default();
     println!("{} is now {} (revision {}){code}", p(&it.external_id), it.state, it.revision);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The files of a MedAscii folder, as `dict import` uploads them.
+fn release_files(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = e?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+        if path.is_file() && name.to_ascii_lowercase().ends_with(".asc") {
+            files.push((name, std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?));
+        }
+    }
+    Ok(files)
 }
 
 /// The first words of a command, for the message that it is not available in team mode.

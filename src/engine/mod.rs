@@ -21,7 +21,7 @@ use crate::model::registry::{self, Fusion, Manifest};
 use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
 use crate::store::proposals::{Proposal, ProposalSet};
-use crate::store::Store;
+use crate::store::{ProposalStore, Store};
 use dense::DenseIndex;
 use memory::{Memory, Recall};
 
@@ -216,9 +216,29 @@ impl Engine {
     /// base encoder (or `base`): the newest model trained for it, or the one named, else the
     /// untuned dense index. The CLI, the desk and the benchmarks all load it here; with
     /// `progress`, progress bars and notes go to standard error.
-    pub fn for_store(store: &Store, version: Option<&str>, base: Option<&Path>, model: Option<&str>, precision: Precision, progress: bool) -> Result<Engine> {
+    pub fn for_store(
+        store: &mut Store,
+        version: Option<&str>,
+        base: Option<&Path>,
+        model: Option<&str>,
+        precision: Precision,
+        progress: bool,
+    ) -> Result<Engine> {
+        let dict = store.dictionary_or_active(version)?;
+        Engine::for_dictionary(dict, store, base, model, precision, progress)
+    }
+
+    /// The engine for a dictionary read from either store, with that store's coded-term memory.
+    pub fn for_dictionary(
+        dict: Dictionary,
+        store: &mut dyn ProposalStore,
+        base: Option<&Path>,
+        model: Option<&str>,
+        precision: Precision,
+        progress: bool,
+    ) -> Result<Engine> {
         precision.check()?;
-        let dict = Arc::new(store.dictionary_or_active(version)?);
+        let dict = Arc::new(dict);
         let base = BaseModel::locate(base)?;
         let data_dir = crate::paths::data_dir()?;
         let mut engine = Engine::load(dict, &base, crate::torch_env::device(), &data_dir, model, progress, &mut |note| {
@@ -245,12 +265,12 @@ impl Engine {
 
     /// Learns what the synonym list gained, lost or changed since the last call (the first call
     /// loads it all, from the embedding cache where it can). Cheap when nothing changed: one query.
-    pub fn sync_memory(&mut self, store: &Store) -> Result<usize> {
+    pub fn sync_memory(&mut self, store: &mut dyn ProposalStore) -> Result<usize> {
         let version = &self.dict.version;
-        if store.synonym_seq(version)? <= self.memory.seq {
+        if store.synonym_seq_of(version)? <= self.memory.seq {
             return Ok(0);
         }
-        let changes = store.synonyms_since(version, self.memory.seq)?;
+        let changes = store.synonym_changes(version, self.memory.seq)?;
         let first = self.memory.entries.is_empty();
         let cached = match (&self.memory_cache, first) {
             (Some((dir, fp)), true) => Memory::read_cache(dir, fp),

@@ -6,14 +6,13 @@
 //! is reported and the store reopened next round. A new active MedDRA version reloads the engine.
 
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
 
 use super::worker::{run_batch, WorkerEvent};
 use super::Engine;
-use crate::store::Store;
+use crate::store::ProposalStore;
 
 /// Items per batch: the GPU's work unit and the granularity of progress.
 const BATCH: usize = 64;
@@ -34,13 +33,9 @@ pub struct Round {
 }
 
 /// One round: propose for every open item that lacks this model's proposals, except `skip`.
-pub fn round(engine: &mut Engine, store: &mut Store, skip: &mut HashSet<i64>) -> Result<Round> {
-    let todo: Vec<(i64, String)> = store
-        .items_needing_proposals(&engine.model_version, &engine.dict.version, false)?
-        .into_iter()
-        .filter(|i| !skip.contains(&i.id))
-        .map(|i| (i.id, i.reported_term.clone()))
-        .collect();
+pub fn round(engine: &mut Engine, store: &mut dyn ProposalStore, skip: &mut HashSet<i64>) -> Result<Round> {
+    let todo: Vec<(i64, String)> =
+        store.needing_proposals(&engine.model_version, &engine.dict.version)?.into_iter().filter(|(id, _)| !skip.contains(id)).collect();
     let mut out = Round::default();
     for chunk in todo.chunks(BATCH) {
         for ev in run_batch(engine, store, chunk) {
@@ -57,11 +52,17 @@ pub fn round(engine: &mut Engine, store: &mut Store, skip: &mut HashSet<i64>) ->
     Ok(out)
 }
 
-/// Runs rounds until `o.rounds` is reached (or forever). `load` builds the engine for the store's
-/// active version; `say` gets one line per event worth logging.
-pub fn serve(db: &Path, load: &dyn Fn(&Store) -> Result<Engine>, o: &Options, say: &mut dyn FnMut(String)) -> Result<()> {
-    let mut store = Store::open(db)?;
-    let mut engine = load(&store)?;
+/// Runs rounds until `o.rounds` is reached (or forever), on either store: `open` connects (again,
+/// after the database went away), `load` builds the engine for the active version; `say` gets one
+/// line per event worth logging.
+pub fn serve(
+    open: &dyn Fn() -> Result<Box<dyn ProposalStore>>,
+    load: &dyn Fn(&mut dyn ProposalStore) -> Result<Engine>,
+    o: &Options,
+    say: &mut dyn FnMut(String),
+) -> Result<()> {
+    let mut store = open()?;
+    let mut engine = load(store.as_mut())?;
     say(format!("serving proposals: {}", engine.describe()));
     let mut skip = HashSet::new();
     let mut n = 0;
@@ -72,7 +73,7 @@ pub fn serve(db: &Path, load: &dyn Fn(&Store) -> Result<Engine>, o: &Options, sa
         }
         n += 1;
         if broken {
-            match Store::open(db) {
+            match open() {
                 Ok(s) => {
                     store = s;
                     broken = false;
@@ -86,9 +87,9 @@ pub fn serve(db: &Path, load: &dyn Fn(&Store) -> Result<Engine>, o: &Options, sa
             }
         }
         // A switch of the active MedDRA version needs the engine of the new one.
-        match store.active_version() {
+        match store.active_meddra_version() {
             Ok(Some(v)) if v != engine.dict.version => {
-                engine = load(&store)?;
+                engine = load(store.as_mut())?;
                 skip.clear();
                 say(format!("MedDRA {v} is now active: {}", engine.describe()));
             }
@@ -99,9 +100,9 @@ pub fn serve(db: &Path, load: &dyn Fn(&Store) -> Result<Engine>, o: &Options, sa
                 continue;
             }
         }
-        match round(&mut engine, &mut store, &mut skip) {
+        match round(&mut engine, store.as_mut(), &mut skip) {
             // Items "failed" because the store went away are not bad items: retry them later.
-            Ok(r) if !r.failed.is_empty() && store.schema_version().is_err() => {
+            Ok(r) if !r.failed.is_empty() && !store.answers() => {
                 for (id, _) in &r.failed {
                     skip.remove(id);
                 }

@@ -15,7 +15,7 @@ use std::thread;
 use anyhow::{anyhow, Result};
 
 use crate::engine::Engine;
-use crate::store::Store;
+use crate::store::{ProposalStore, Store};
 
 /// The worker thread's name: the desk's panic hook keeps this thread's panics off the screen.
 pub const THREAD_NAME: &str = "proposal-worker";
@@ -71,17 +71,17 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// Proposes for `chunk` and stores the result.
-fn propose_and_store(engine: &mut Engine, store: &mut Store, chunk: &[(i64, String)]) -> Result<()> {
+fn propose_and_store(engine: &mut Engine, store: &mut dyn ProposalStore, chunk: &[(i64, String)]) -> Result<()> {
     // What was confirmed since the last batch (here or at another desk) counts at once.
     engine.sync_memory(store)?;
     let terms: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
     let sets = guarded(|| engine.propose(&terms))?;
     let stored: Vec<_> = chunk.iter().zip(&sets).map(|((id, _), set)| (*id, set.to_store(&engine.model_version, &engine.dict.version))).collect();
-    store.set_proposals(&stored)
+    store.store_proposals(&stored)
 }
 
 /// One batch: all at once, else item by item; the events to send.
-pub(crate) fn run_batch(engine: &mut Engine, store: &mut Store, chunk: &[(i64, String)]) -> Vec<WorkerEvent> {
+pub(crate) fn run_batch(engine: &mut Engine, store: &mut dyn ProposalStore, chunk: &[(i64, String)]) -> Vec<WorkerEvent> {
     if propose_and_store(engine, store, chunk).is_ok() {
         return vec![WorkerEvent::Proposed(chunk.iter().map(|(i, _)| *i).collect())];
     }

@@ -149,6 +149,47 @@ impl Store {
     }
 }
 
+/// What the proposal engine reads and writes, on either backend: the open items that lack a
+/// model's proposals, the proposals, the active MedDRA version and the synonym list's changes (the
+/// coded-term memory). The desk's worker, `propose` and the proposal service use only this.
+pub trait ProposalStore {
+    fn active_meddra_version(&mut self) -> Result<Option<String>>;
+    /// The whole active release, for the engine's labels.
+    fn active_release(&mut self) -> Result<crate::meddra::Dictionary>;
+    /// Open items (id, reported term) without proposals from this model for this version.
+    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>>;
+    fn store_proposals(&mut self, sets: &[(i64, proposals::ProposalSet)]) -> Result<()>;
+    /// The newest synonym change of a version (0: none) and the changes after `seq`.
+    fn synonym_seq_of(&mut self, version: &str) -> Result<i64>;
+    fn synonym_changes(&mut self, version: &str, seq: i64) -> Result<Vec<synonyms::Synonym>>;
+    /// Whether the store still answers: after a failed write, tells a gone database from a bad item.
+    fn answers(&mut self) -> bool;
+}
+
+impl ProposalStore for Store {
+    fn active_meddra_version(&mut self) -> Result<Option<String>> {
+        self.active_version()
+    }
+    fn active_release(&mut self) -> Result<crate::meddra::Dictionary> {
+        self.active_dictionary()
+    }
+    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
+        Ok(self.items_needing_proposals(model_version, meddra_version, false)?.into_iter().map(|i| (i.id, i.report.reported_term)).collect())
+    }
+    fn store_proposals(&mut self, sets: &[(i64, proposals::ProposalSet)]) -> Result<()> {
+        self.set_proposals(sets)
+    }
+    fn synonym_seq_of(&mut self, version: &str) -> Result<i64> {
+        self.synonym_seq(version)
+    }
+    fn synonym_changes(&mut self, version: &str, seq: i64) -> Result<Vec<synonyms::Synonym>> {
+        self.synonyms_since(version, seq)
+    }
+    fn answers(&mut self) -> bool {
+        self.schema_version().is_ok()
+    }
+}
+
 /// A team setting, read on any connection or inside a transaction.
 /// Why `path` (an existing database) cannot be written: the file, or its folder (SQLite writes its
 /// -wal and -shm files beside it). None when both are writable or the file does not exist.

@@ -39,9 +39,9 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precis
     // With a proposal service elsewhere the desk loads no model: it shows what the service stored.
     let w = (!no_model).then(|| {
         worker::spawn(db_path.clone(), move || {
-            let store = Store::open(&db_path)?;
+            let mut store = Store::open(&db_path)?;
             // Built quietly: progress bars would scribble over the screen.
-            Engine::for_store(&store, version.as_deref(), base.as_deref(), None, precision, false)
+            Engine::for_store(&mut store, version.as_deref(), base.as_deref(), None, precision, false)
         })
     });
     match &w {

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use super::audit::{item_findings, ItemState};
 use super::item::{Item, Report, State, ITEM_COLUMNS};
 use super::log::{Entry, LoggedEntry, Verdict};
+use super::proposals::ProposalSet;
 use super::workflow::Action;
 use crate::intake::queue::NewItem;
 use crate::meddra::Dictionary;
@@ -27,6 +28,8 @@ const GRANTED: &[&str] = &[
     "import_item(text, text, text, text, text, text, text, text)",
     "act(text, text, integer, text, text, bigint)",
     "add_llts(text, integer[], text[], integer[], text[], boolean[])",
+    "add_release_file(text, text, bytea)",
+    "set_proposals(bigint, text, text, double precision, text, text)",
     "use_version(text)",
 ];
 
@@ -173,8 +176,8 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
 /// Run by the server's administrator; run again it changes the role (and password).
 pub fn add_user(client: &mut Client, db: &str, name: &str, role: &str, password: Option<&str>) -> Result<()> {
     check_user_role(client, name)?;
-    if !["coder", "reviewer", "admin"].contains(&role) {
-        bail!("role must be coder, reviewer or admin");
+    if !["coder", "reviewer", "admin", "service"].contains(&role) {
+        bail!("role must be coder, reviewer, admin or service (the proposal service's account)");
     }
     let members = member_role(db);
     let there: bool = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[&name])?.get(0);
@@ -233,9 +236,13 @@ impl TeamStore {
         Ok(self.client.query_opt("SELECT value FROM medcoder.setting WHERE key = 'meddra_version'", &[])?.map(|r| r.get(0)))
     }
 
-    /// Loads a release's LLTs (admin) and makes it the active version.
-    pub fn import_dictionary(&mut self, dict: &Dictionary) -> Result<usize> {
+    /// Loads a release (admin): its files as imported, from which every client rebuilds the
+    /// dictionary, and its LLTs for the rules; then makes it the active version. One transaction.
+    pub fn import_dictionary(&mut self, dict: &Dictionary, files: &[(String, Vec<u8>)]) -> Result<usize> {
         let mut tx = self.client.transaction()?;
+        for (name, content) in files {
+            tx.execute("SELECT medcoder.add_release_file($1, $2, $3)", &[&dict.version, name, content]).map_err(db_error)?;
+        }
         let mut n = 0;
         for chunk in dict.llts.chunks(5_000) {
             let codes: Vec<i32> = chunk.iter().map(|l| l.code as i32).collect();
@@ -276,6 +283,57 @@ impl TeamStore {
         }
         tx.commit()?;
         Ok((imported, skipped))
+    }
+
+    /// The releases here, oldest first, with the active one marked.
+    pub fn versions(&mut self) -> Result<Vec<(String, bool)>> {
+        let active = self.active_version()?;
+        let rows = self.client.query("SELECT DISTINCT version FROM medcoder.release_file ORDER BY version", &[])?;
+        Ok(rows.iter().map(|r| r.get::<_, String>(0)).map(|v| (v.clone(), Some(&v) == active.as_ref())).collect())
+    }
+
+    /// A whole release (the active one by default), rebuilt from its imported files exactly as
+    /// `dict import` read them.
+    pub fn dictionary(&mut self, version: Option<&str>) -> Result<Dictionary> {
+        let version = match version {
+            Some(v) => v.to_string(),
+            None => self.active_version()?.ok_or_else(|| anyhow!("no active MedDRA version: an admin imports one (medcoder dict import)"))?,
+        };
+        let rows = self.client.query("SELECT name, content FROM medcoder.release_file WHERE version = $1", &[&version])?;
+        if rows.is_empty() {
+            bail!("MedDRA {version} is not in this team database (`dict versions` lists those that are)");
+        }
+        let dir = tempfile::tempdir()?;
+        for r in &rows {
+            let (name, content): (String, Vec<u8>) = (r.get(0), r.get(1));
+            std::fs::write(dir.path().join(&name), content).with_context(|| format!("writing {name} of MedDRA {version}"))?;
+        }
+        let (rel, _) = crate::meddra::Release::read(dir.path())
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("reading MedDRA {version} from the team database"))?;
+        Ok(Dictionary::new(&rel))
+    }
+
+    pub fn llt_name(&mut self, version: &str, code: u32) -> Result<Option<String>> {
+        Ok(self.client.query_opt("SELECT name FROM medcoder.llt WHERE version = $1 AND code = $2", &[&version, &(code as i32)])?.map(|r| r.get(0)))
+    }
+
+    /// The proposals stored for an item.
+    pub fn proposals(&mut self, item_id: i64) -> Result<Option<ProposalSet>> {
+        let row = self
+            .client
+            .query_opt("SELECT model_version, meddra_version, entropy, proposals, computed_at FROM medcoder.item_proposals WHERE item_id = $1", &[&item_id])?;
+        row.map(|r| {
+            let json: String = r.get(3);
+            Ok(ProposalSet {
+                model_version: r.get(0),
+                meddra_version: r.get(1),
+                entropy: r.get(2),
+                proposals: serde_json::from_str(&json)?,
+                computed_at: r.get(4),
+            })
+        })
+        .transpose()
     }
 
     pub fn items(&mut self, state: Option<State>) -> Result<Vec<Item>> {
@@ -380,6 +438,48 @@ impl TeamStore {
             ));
         }
         Ok(findings)
+    }
+}
+
+/// The proposal engine's view of a team database. Team mode has no synonym list yet, so the
+/// coded-term memory stays empty and proposals come from the model alone.
+impl super::ProposalStore for TeamStore {
+    fn active_meddra_version(&mut self) -> Result<Option<String>> {
+        self.active_version()
+    }
+    fn active_release(&mut self) -> Result<Dictionary> {
+        self.dictionary(None)
+    }
+    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
+        let rows = self.client.query(
+            "SELECT i.id, i.reported_term FROM medcoder.item i LEFT JOIN medcoder.item_proposals p ON p.item_id = i.id
+             WHERE i.state IN ('new', 'proposed', 'returned', 'query')
+               AND (p.item_id IS NULL OR p.model_version <> $1 OR p.meddra_version <> $2)
+             ORDER BY i.id",
+            &[&model_version, &meddra_version],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+    fn store_proposals(&mut self, sets: &[(i64, ProposalSet)]) -> Result<()> {
+        let mut tx = self.client.transaction()?;
+        for (item_id, set) in sets {
+            tx.execute(
+                "SELECT medcoder.set_proposals($1, $2, $3, $4, $5, $6)",
+                &[item_id, &set.model_version, &set.meddra_version, &set.entropy, &serde_json::to_string(&set.proposals)?, &set.computed_at],
+            )
+            .map_err(db_error)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+    fn synonym_seq_of(&mut self, _version: &str) -> Result<i64> {
+        Ok(0)
+    }
+    fn synonym_changes(&mut self, _version: &str, _seq: i64) -> Result<Vec<super::synonyms::Synonym>> {
+        Ok(Vec::new())
+    }
+    fn answers(&mut self) -> bool {
+        self.client.simple_query("SELECT 1").is_ok()
     }
 }
 

@@ -8,7 +8,8 @@
 
 CREATE TABLE app_user (
     name text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
-    role text NOT NULL CHECK (role IN ('coder', 'reviewer', 'admin')),
+    -- service: the proposal service's account, which stores proposals and codes nothing.
+    role text NOT NULL CHECK (role IN ('coder', 'reviewer', 'admin', 'service')),
     created_at text NOT NULL,
     created_by text NOT NULL
 );
@@ -27,6 +28,15 @@ CREATE TABLE llt (
     pt_name text NOT NULL,
     current boolean NOT NULL,
     PRIMARY KEY (version, code)
+);
+
+-- A release's MedDRA ASCII files as imported, from which every client rebuilds the whole
+-- dictionary (hierarchy, search, the engine's labels) exactly as from the folder.
+CREATE TABLE release_file (
+    version text NOT NULL,
+    name text NOT NULL CHECK (name ~ '^[A-Za-z0-9_]+[.][A-Za-z]+$'),
+    content bytea NOT NULL,
+    PRIMARY KEY (version, name)
 );
 
 CREATE TABLE item (
@@ -54,6 +64,17 @@ CREATE TABLE item (
     confirmed_at text
 );
 CREATE INDEX item_state ON item(state, study);
+
+-- The engine's latest top-5 for an item (JSON array of {llt_code, pt_code, score, confidence}),
+-- written by the proposal service.
+CREATE TABLE item_proposals (
+    item_id bigint PRIMARY KEY REFERENCES item(id),
+    model_version text NOT NULL,
+    meddra_version text NOT NULL,
+    entropy double precision,
+    proposals text NOT NULL,
+    computed_at text NOT NULL
+);
 
 CREATE TABLE decision_log (
     seq bigint PRIMARY KEY,
@@ -183,6 +204,14 @@ BEGIN
     RETURN u;
 END $$;
 
+CREATE FUNCTION refuse_service(u app_user) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF u.role = 'service' THEN
+        RAISE EXCEPTION '% is the proposal service: it stores proposals and codes nothing', u.name USING ERRCODE = '42501';
+    END IF;
+END $$;
+
 -- Text from outside: no control characters (they could drive a colleague's terminal).
 CREATE FUNCTION check_text(what text, v text, required boolean) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
@@ -214,6 +243,7 @@ DECLARE
     v_id bigint;
     v_term text := check_text('reported_term', p_term, true);
 BEGIN
+    PERFORM refuse_service(u);
     INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state,
             imported_at, updated_at, updated_by)
         VALUES (check_text('id', p_external_id, true), check_text('study', p_study, true),
@@ -245,6 +275,7 @@ DECLARE
     v_to text;
     v_text text;
 BEGIN
+    PERFORM refuse_service(u);
     SELECT * INTO it FROM item WHERE external_id = p_external_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no queue item with id ''%''', p_external_id USING ERRCODE = 'P0002';
@@ -367,4 +398,40 @@ BEGIN
     INSERT INTO app_user VALUES (p_name, p_role, now_text(), session_user::text)
         ON CONFLICT (name) DO UPDATE SET role = excluded.role;
     PERFORM append_log('user ' || p_role, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, p_name);
+END $$;
+
+-- One file of a release being imported (admin), before use_version seals it.
+CREATE FUNCTION add_release_file(p_version text, p_name text, p_content bytea) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+BEGIN
+    PERFORM require_admin();
+    IF EXISTS (SELECT 1 FROM setting WHERE key = 'sealed:' || p_version) THEN
+        RAISE EXCEPTION 'MedDRA % is already loaded', p_version USING ERRCODE = '23505';
+    END IF;
+    INSERT INTO release_file VALUES (p_version, p_name, p_content);
+END $$;
+
+-- The proposal service's (or an admin's) proposals for one item, for the active version only.
+-- Not logged: proposals are advice; the log records them with each decision.
+CREATE FUNCTION set_proposals(p_item_id bigint, p_model text, p_version text, p_entropy double precision,
+        p_proposals text, p_computed_at text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := me();
+BEGIN
+    -- A coder who could write proposals could dress their own code up as the model's first choice.
+    IF u.role NOT IN ('service', 'admin') THEN
+        RAISE EXCEPTION '% is a %; only the proposal service (role service) or an admin stores proposals', u.name, u.role
+            USING ERRCODE = '42501';
+    END IF;
+    IF p_version IS DISTINCT FROM (SELECT value FROM setting WHERE key = 'meddra_version') THEN
+        RAISE EXCEPTION 'proposals for MedDRA % are not for the active version', p_version USING ERRCODE = '22023';
+    END IF;
+    IF json_typeof(p_proposals::json) <> 'array' THEN
+        RAISE EXCEPTION 'proposals must be a JSON array' USING ERRCODE = '22023';
+    END IF;
+    PERFORM check_text('model version', p_model, true);
+    INSERT INTO item_proposals VALUES (p_item_id, p_model, p_version, p_entropy, p_proposals, p_computed_at)
+        ON CONFLICT (item_id) DO UPDATE SET model_version = excluded.model_version, meddra_version = excluded.meddra_version,
+            entropy = excluded.entropy, proposals = excluded.proposals, computed_at = excluded.computed_at;
 END $$;
