@@ -132,7 +132,7 @@ pub fn desk(llts: usize, items: usize) -> Result<()> {
         debug_assert!(*id > 0);
     }
     let t = Instant::now();
-    let mut app = crate::tui::app::App::new(store, Some("coder"))?;
+    let mut app = crate::tui::app::App::new(Box::new(store), Some("coder"))?;
     println!("desk start on {llts} LLTs and {items} queue items (dictionary load, search index, queue): {:.0} ms", t.elapsed().as_secs_f64() * 1e3);
     let theme = crate::tui::theme::Theme { color: false };
     let mut term = Terminal::new(TestBackend::new(120, 40))?;

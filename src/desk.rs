@@ -8,12 +8,12 @@ use anyhow::Result;
 use crate::backtest;
 use crate::meddra::search::SearchIndex;
 use crate::meddra::{Dictionary, Path as MedPath};
+use crate::store::api::DeskStore;
 use crate::store::item::{Item, ItemFilter, ItemSummary, State};
 use crate::store::proposals::{Proposal, ProposalSet, TopProposal};
 use crate::store::queue::TermGroup;
 use crate::store::users::User;
 use crate::store::workflow::{Action, GroupOutcome};
-use crate::store::Store;
 
 /// Entropy (nats) above which an item is flagged as uncertain on screen.
 pub const UNCERTAIN_ENTROPY: f64 = 2.5;
@@ -76,7 +76,7 @@ pub struct SearchRow {
 
 /// An item as a coder or reviewer sees it, in the given dictionary version: the desk and
 /// `medcoder queue show` both use it, so they show the same proposals.
-pub fn item_view(store: &Store, dict: &Dictionary, external_id: &str) -> Result<ItemView> {
+pub fn item_view(store: &dyn DeskStore, dict: &Dictionary, external_id: &str) -> Result<ItemView> {
     let item = store.item(external_id)?;
     let set = current_proposals(store, dict, item.id)?;
     let proposals: Vec<ProposalView> = set.as_ref().map(|s| s.proposals.iter().map(|p| proposal_view(dict, p)).collect()).unwrap_or_default();
@@ -101,7 +101,7 @@ pub fn item_view(store: &Store, dict: &Dictionary, external_id: &str) -> Result<
 }
 
 /// Proposals count only when made for the dictionary version in use.
-fn current_proposals(store: &Store, dict: &Dictionary, item_id: i64) -> Result<Option<ProposalSet>> {
+fn current_proposals(store: &dyn DeskStore, dict: &Dictionary, item_id: i64) -> Result<Option<ProposalSet>> {
     Ok(store.proposals(item_id)?.filter(|s| s.meddra_version == dict.version))
 }
 
@@ -130,7 +130,7 @@ fn is_uncertain(t: &TopProposal) -> bool {
 }
 
 pub struct Desk {
-    pub store: Store,
+    pub store: Box<dyn DeskStore>,
     pub dict: Arc<Dictionary>,
     search: SearchIndex,
     pub user: User,
@@ -146,7 +146,7 @@ pub struct Desk {
 pub const ANCHOR_EVERY: usize = 25;
 
 impl Desk {
-    pub fn open(store: Store, user_name: &str) -> Result<Desk> {
+    pub fn open(store: Box<dyn DeskStore>, user_name: &str) -> Result<Desk> {
         let user = store.user(user_name)?;
         let dict = Arc::new(store.active_dictionary()?);
         let search = SearchIndex::new(&dict);
@@ -161,7 +161,7 @@ impl Desk {
 
     /// One queue row: the item with its top proposal.
     pub fn row(&self, item: ItemSummary) -> Result<QueueRow> {
-        let top = current_proposals(&self.store, &self.dict, item.id)?.map(|s| s.top());
+        let top = current_proposals(self.store.as_ref(), &self.dict, item.id)?.map(|s| s.top());
         Ok(self.row_with(item, top))
     }
 
@@ -190,7 +190,7 @@ impl Desk {
     }
 
     pub fn item(&self, external_id: &str) -> Result<ItemView> {
-        item_view(&self.store, &self.dict, external_id)
+        item_view(self.store.as_ref(), &self.dict, external_id)
     }
 
     pub fn act(&mut self, external_id: &str, revision: i64, action: Action) -> Result<Item> {
@@ -213,14 +213,14 @@ impl Desk {
 
     /// Signs this session with the user's password.
     pub fn sign(&mut self, password: &str) -> Result<()> {
-        crate::identity::check_password(&self.store, &self.user.name, password)?;
+        self.store.check_signature(&self.user.name, password)?;
         self.signed = true;
         Ok(())
     }
 
     /// Appends the log head to the team's anchor file (on exit, and every `ANCHOR_EVERY` decisions).
     pub fn anchor(&self) -> Result<Option<crate::store::audit::Head>> {
-        self.store.anchor(&self.store.anchor_file()?)
+        self.store.anchor()
     }
 
     fn decided(&mut self, n: usize) {
@@ -282,12 +282,12 @@ impl Desk {
     }
 
     pub fn stats(&self) -> Result<Option<backtest::Report>> {
-        let cases = self.store.backtest_cases(None)?;
+        let cases = self.store.backtest_cases()?;
         Ok((!cases.is_empty()).then(|| backtest::report(&cases)))
     }
 
     /// Open items whose proposals are missing or stale, as (id, term) jobs for the worker.
     pub fn items_needing_proposals(&self, model_version: &str) -> Result<Vec<(i64, String)>> {
-        Ok(self.store.items_needing_proposals(model_version, &self.dict.version, false)?.into_iter().map(|it| (it.id, it.report.reported_term)).collect())
+        self.store.items_lacking_proposals(model_version, &self.dict.version)
     }
 }

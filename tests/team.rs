@@ -3,8 +3,12 @@
 //! connection. Needs the throw-away server that `scripts/test` starts (MEDCODER_TEST_PG_SOCKET,
 //! MEDCODER_TEST_PG_PORT); skipped with a message without it.
 
+mod common;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::Tmux;
 
 use postgres::{Client, NoTls};
 
@@ -414,4 +418,43 @@ fn one_proposal_service_fills_proposals_for_every_desk() {
     t.refused(&t.url("gpu"), &["code", "AE-1", &demo_llt(true)], "stores proposals and codes nothing");
     let err = t.sql("coder").batch_execute("SELECT medcoder.set_proposals(1, 'm', 'DEMO-1.0', NULL, '[]', 'now')").expect_err("a coder stores no proposals");
     assert!(err.as_db_error().unwrap().message().contains("only the proposal service"), "{err}");
+}
+
+#[test]
+fn desks_on_a_team_database_follow_each_other_and_sign_with_the_server() {
+    let Some(t) = Team::new() else { return };
+    // A reviewer's desk on another machine: the database asks for the password before it opens.
+    let cmd = format!("MEDCODER_HOME={} NO_COLOR=1 {} --db {} --no-model", t.home.path().display(), env!("CARGO_BIN_EXE_medcoder"), t.url("rev1"));
+    let Some(desk) = Tmux::command(&cmd) else { return };
+    desk.wait_for("Database password for");
+    desk.text(PW);
+    desk.keys(&["Enter"]);
+    desk.wait_for(&format!("{} (reviewer)", t.role("rev1")));
+    desk.wait_for("new 3");
+    // A coder's proposal from the command line appears on the reviewer's desk by itself.
+    let llt = demo_llt(true);
+    t.ok(&t.url("coder"), &["code", "AE-1", &llt, "--source", "search"], Some(PW));
+    desk.wait_for("proposed 1");
+    desk.keys(&["Enter"]);
+    desk.wait_for("Reported term: head ache");
+    // Confirming is signed: the server checks the password on a connection of its own.
+    desk.keys(&["a"]);
+    desk.wait_for("electronic signature");
+    desk.text("not the password");
+    desk.keys(&["Enter"]);
+    desk.wait_for("Not signed");
+    desk.keys(&["a"]);
+    desk.wait_for("electronic signature");
+    desk.text(PW);
+    desk.keys(&["Enter"]);
+    desk.wait_for("AE-1 confirmed");
+    desk.keys(&["Escape", "q"]);
+    desk.wait_exit();
+    let log = t.ok(&t.url("rev2"), &["audit", "log", "--item", "AE-1"], Some(PW));
+    assert!(log.lines().any(|l| l.contains(&t.role("rev1")) && l.contains("confirm")), "{log}");
+    // The desk anchored the log head on this machine, and the audit checks it.
+    let anchors = t.home.path().join(format!("{}.team.anchors", t.db));
+    assert!(std::fs::read_to_string(&anchors).is_ok_and(|a| !a.is_empty()), "no anchor in {}", anchors.display());
+    let verify = t.ok(&t.url("rev2"), &["audit", "verify", "--anchors", anchors.to_str().unwrap()], Some(PW));
+    assert!(verify.contains("Every head anchored"), "{verify}");
 }

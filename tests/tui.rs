@@ -78,10 +78,12 @@ fn render(app: &App, w: u16, h: u16) -> String {
 fn tiny_worker(db: &std::path::Path) -> worker::Worker {
     let tok = Arc::new(medcoder::model::tokenize::Tok::load(&medcoder::model::default_base_dir().join("tokenizer.json")).unwrap());
     let dict = Arc::new(Store::open(db).unwrap().active_dictionary().unwrap());
-    worker::spawn(db.to_path_buf(), move || {
+    let db = db.to_path_buf();
+    worker::spawn(move || {
         let cfg = medcoder::model::bert::BertConfig::tiny(tok.vocab_size() as i64);
         let enc = medcoder::model::Encoder::random(&cfg, tok, tch::Device::Cpu);
-        medcoder::engine::Engine::from_parts(dict, enc, "tiny-random")
+        let store: Box<dyn medcoder::store::ProposalStore> = Box::new(Store::open(&db)?);
+        Ok((medcoder::engine::Engine::from_parts(dict, enc, "tiny-random")?, store))
     })
 }
 
@@ -99,7 +101,7 @@ fn typed(app: &mut App, s: &str) {
 fn sign_in_lists_users_and_opens_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut app = App::new(Store::open(&db).unwrap(), None).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), None).unwrap();
     let s = render(&app, 80, 24);
     assert!(s.contains("Sign in: who are you?") && s.contains("alice") && s.contains("reviewer"), "{s}");
     key(&mut app, KeyCode::Down);
@@ -112,7 +114,7 @@ fn sign_in_lists_users_and_opens_the_queue() {
 #[test]
 fn queue_shows_counts_items_and_top_proposal_and_filters() {
     let dir = tempfile::tempdir().unwrap();
-    let mut app = App::new(Store::open(&demo_store(dir.path())).unwrap(), Some("alice")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&demo_store(dir.path())).unwrap()), Some("alice")).unwrap();
     let s = render(&app, 80, 24);
     assert!(s.contains("new 2") && s.contains("proposed 1"), "{s}");
     assert!(s.contains("Q1") && s.contains("pain of right thigh") && s.contains("Knee pain") && s.contains("50%"), "{s}");
@@ -132,7 +134,7 @@ fn queue_shows_counts_items_and_top_proposal_and_filters() {
 fn coding_screen_proposes_from_the_list_and_moves_on() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen(), ScreenId::Coding);
     let s = render(&app, 80, 24);
@@ -153,7 +155,7 @@ fn coding_screen_proposes_from_the_list_and_moves_on() {
 fn in_a_filtered_list_the_next_item_follows_the_one_that_left_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Char('t')); // state: new -> Q1, Q2
     assert_eq!(app.queue.rows.iter().map(|r| r.item.external_id.as_str()).collect::<Vec<_>>(), ["Q1", "Q2"]);
     key(&mut app, KeyCode::Enter);
@@ -174,7 +176,7 @@ fn study_filter_cycles_through_the_studies_in_order() {
         report: Report { external_id: "Z1".into(), study: "ALPHA".into(), subject: "S-9".into(), reported_term: "cough".into(), ..Default::default() },
     };
     s.import_items("alice", &[z], "test").unwrap();
-    let mut app = App::new(s, Some("alice")).unwrap();
+    let mut app = App::new(Box::new(s), Some("alice")).unwrap();
     let ids = |app: &App| app.queue.rows.iter().map(|r| r.item.external_id.clone()).collect::<Vec<_>>();
     assert_eq!(ids(&app), ["Q1", "Q2", "Q3", "Z1"]);
     key(&mut app, KeyCode::Char('s'));
@@ -203,7 +205,7 @@ fn a_long_queue_scrolls_to_the_selection() {
         })
         .collect();
     s.import_items("alice", &items, "test").unwrap();
-    let mut app = App::new(s, Some("alice")).unwrap();
+    let mut app = App::new(Box::new(s), Some("alice")).unwrap();
     for _ in 0..250 {
         key(&mut app, KeyCode::Down);
     }
@@ -217,7 +219,7 @@ fn a_long_queue_scrolls_to_the_selection() {
 #[test]
 fn item_without_proposals_says_so_and_query_needs_a_note() {
     let dir = tempfile::tempdir().unwrap();
-    let mut app = App::new(Store::open(&demo_store(dir.path())).unwrap(), Some("alice")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&demo_store(dir.path())).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
     let s = render(&app, 80, 24);
@@ -237,7 +239,7 @@ fn item_without_proposals_says_so_and_query_needs_a_note() {
 fn search_types_ahead_and_refuses_non_current() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('/'));
@@ -266,7 +268,7 @@ fn search_types_ahead_and_refuses_non_current() {
 fn browser_starts_at_the_proposal_and_proposes_an_llt() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Down);
     key(&mut app, KeyCode::Char('b'));
@@ -289,11 +291,11 @@ fn review_confirms_others_and_refuses_own_proposals() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     {
-        let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+        let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
         key(&mut app, KeyCode::Enter);
         key(&mut app, KeyCode::Char('2'));
     }
-    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen(), ScreenId::Review);
     let s = render(&app, 80, 24);
@@ -311,14 +313,14 @@ fn review_confirms_others_and_refuses_own_proposals() {
     assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().state, State::Confirmed);
 
     // Bob proposes Q3 himself (it is autocoded: code it differently), then cannot confirm it.
-    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     app.queue.sel = app.queue.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('c'));
     key(&mut app, KeyCode::Char('/'));
     typed(&mut app, "feeling sick");
     key(&mut app, KeyCode::Enter);
-    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     app.queue.sel = app.queue.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
     key(&mut app, KeyCode::Enter);
     let s = render(&app, 80, 24);
@@ -333,7 +335,7 @@ fn review_confirms_others_and_refuses_own_proposals() {
 fn return_with_comment_and_stale_item_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     app.queue.sel = app.queue.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
     key(&mut app, KeyCode::Enter);
     assert_eq!(app.screen(), ScreenId::Review);
@@ -356,7 +358,7 @@ fn return_with_comment_and_stale_item_message() {
 fn help_overlay_and_stats_screen() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Char('?'));
     let s = render(&app, 80, 24);
     assert!(s.contains("Help") && s.contains("cycle state filter"), "{s}");
@@ -368,7 +370,7 @@ fn help_overlay_and_stats_screen() {
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('1'));
-    let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut rev = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     key(&mut rev, KeyCode::Enter);
     key(&mut rev, KeyCode::Char('a'));
     key(&mut rev, KeyCode::Esc);
@@ -381,7 +383,7 @@ fn help_overlay_and_stats_screen() {
 fn proposals_fill_in_from_the_background_worker() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     let w = tiny_worker(&db);
     app.attach_worker(w.jobs.clone());
     key(&mut app, KeyCode::Down);
@@ -418,7 +420,7 @@ mod snapshots {
     fn every_screen_at_80x24() {
         let dir = tempfile::tempdir().unwrap();
         let db = demo_store(dir.path());
-        let mut app = App::new(Store::open(&db).unwrap(), None).unwrap();
+        let mut app = App::new(Box::new(Store::open(&db).unwrap()), None).unwrap();
         snap("signin", &app);
         key(&mut app, KeyCode::Down);
         key(&mut app, KeyCode::Enter);
@@ -451,7 +453,7 @@ mod snapshots {
         key(&mut app, KeyCode::Char('x'));
         snap("stats_empty", &app);
 
-        let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+        let mut rev = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
         key(&mut rev, KeyCode::Enter);
         snap("review", &rev);
         key(&mut rev, KeyCode::Char('a'));
@@ -465,8 +467,8 @@ mod snapshots {
 fn actions_drive_screens_as_keys_do() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut by_key = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
-    let mut by_action = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut by_key = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
+    let mut by_action = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut by_key, KeyCode::Char('t'));
     by_action.perform(Action::CycleState);
     assert_eq!(by_key.queue.state_filter, Some(State::New));
@@ -484,7 +486,7 @@ fn actions_drive_screens_as_keys_do() {
 fn footers_fit_80_columns_and_every_footer_key_is_bound() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut app = App::new(Store::open(&db).unwrap(), None).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), None).unwrap();
     let mut seen = Vec::new();
     let mut check = |app: &App| {
         let footer = medcoder::tui::action::footer(app.keymap());
@@ -509,7 +511,7 @@ fn footers_fit_80_columns_and_every_footer_key_is_bound() {
     key(&mut app, KeyCode::Esc);
     key(&mut app, KeyCode::Char('x'));
     check(&app);
-    let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut rev = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     key(&mut rev, KeyCode::Enter);
     check(&rev);
     assert_eq!(seen, [ScreenId::SignIn, ScreenId::Queue, ScreenId::Coding, ScreenId::Search, ScreenId::Browse, ScreenId::Stats, ScreenId::Review]);
@@ -541,7 +543,7 @@ fn a_batch_that_fails_is_retried_per_item_and_a_dead_worker_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     let q2 = Store::open(&db).unwrap().item("Q2").unwrap().id;
-    let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     app.attach_worker(std::sync::mpsc::channel().0);
     tx.send(worker::WorkerEvent::Ready { description: "d".into(), model_version: "m".into() }).unwrap();
@@ -573,7 +575,7 @@ fn grouped_queue_codes_and_confirms_identical_terms_at_once() {
         })
         .collect();
     s.import_items("alice", &items, "test").unwrap();
-    let mut app = App::new(s, Some("alice")).unwrap();
+    let mut app = App::new(Box::new(s), Some("alice")).unwrap();
     key(&mut app, KeyCode::Char('g'));
     let screen = render(&app, 80, 24);
     assert!(screen.contains("Coding queue by term") && screen.contains("achy head"), "{screen}");
@@ -606,7 +608,7 @@ fn grouped_queue_codes_and_confirms_identical_terms_at_once() {
     let d = st.active_dictionary().unwrap();
     let code = d.llts.iter().find(|l| l.name == "Headache").unwrap().code;
     st.act(&d, "bob", "G2", None, medcoder::store::workflow::Action::Propose { llt: code, source: medcoder::store::workflow::Source::Search }).unwrap();
-    let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut rev = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     rev.perform(Action::Group);
     let pos = rev.queue.groups.iter().position(|g| g.term == "achy head").unwrap();
     for _ in 0..pos {
@@ -626,11 +628,11 @@ fn below_80x24_the_desk_says_so_and_takes_no_action_but_quit() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     {
-        let mut app = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+        let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
         key(&mut app, KeyCode::Enter);
         key(&mut app, KeyCode::Char('2'));
     }
-    let mut rev = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut rev = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     key(&mut rev, KeyCode::Enter);
     assert_eq!(rev.screen(), ScreenId::Review);
     let s = render(&rev, 20, 5);
@@ -662,7 +664,7 @@ fn control_characters_in_terms_never_reach_the_terminal() {
         },
     };
     s.import_items("alice", &[evil], "test").unwrap();
-    let mut app = App::new(s, Some("alice")).unwrap();
+    let mut app = App::new(Box::new(s), Some("alice")).unwrap();
     let mut term = Terminal::new(TestBackend::new(120, 30)).unwrap();
     for k in [None, Some(KeyCode::End), Some(KeyCode::Enter)] {
         if let Some(k) = k {
@@ -705,7 +707,7 @@ fn a_real_desk_signs_the_first_decision_with_the_password() {
     }
     drop(s);
 
-    let mut app = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     assert!(!render(&app, 80, 24).contains("DEMO bob"));
     app.queue.sel = app.queue.rows.iter().position(|r| r.item.external_id == "R1").unwrap();
     key(&mut app, KeyCode::Enter);
@@ -734,7 +736,7 @@ fn a_real_desk_signs_the_first_decision_with_the_password() {
 fn a_desk_follows_what_colleagues_do() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
-    let mut bob = App::new(Store::open(&db).unwrap(), Some("bob")).unwrap();
+    let mut bob = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
     let row = |app: &App, id: &str| app.queue.rows.iter().find(|r| r.item.external_id == id).unwrap().item.state;
     assert_eq!(row(&bob, "Q1"), State::New);
     bob.queue.sel = 1;
@@ -742,7 +744,7 @@ fn a_desk_follows_what_colleagues_do() {
         bob.tick();
     }
     // Alice proposes Q1 at her desk.
-    let mut alice = App::new(Store::open(&db).unwrap(), Some("alice")).unwrap();
+    let mut alice = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     alice.queue.sel = alice.queue.rows.iter().position(|r| r.item.external_id == "Q1").unwrap();
     key(&mut alice, KeyCode::Enter);
     key(&mut alice, KeyCode::Char('2'));

@@ -9,6 +9,7 @@ use clap::Subcommand;
 
 use super::coding::{need_user, output};
 use crate::intake::labelled::read_labelled;
+use crate::store::api::DeskStore;
 use crate::store::workflow::{GroupOutcome, Source};
 use crate::store::Store;
 use crate::text::printable as p;

@@ -49,7 +49,8 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
     let mut passwords = crate::identity::Passwords::new(cli.password_stdin);
     let mut ask = |prompt: &str| passwords.read(prompt);
     let Some(command) = cli.command else {
-        bail!("the coding desk does not run on a team database yet: use the commands (queue, code, confirm, return, query, audit)");
+        crate::tui::run_team(url, &mut ask, None, cli.precision, cli.no_model)?;
+        return Ok(ExitCode::SUCCESS);
     };
     match command {
         Command::Team(TeamCmd::Init) => {
@@ -170,7 +171,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
         Command::Confirm { id, rev } => return act(url, &mut ask, &id, rev, Action::Confirm),
         Command::Return { id, comment, rev } => return act(url, &mut ask, &id, rev, Action::Return { comment }),
         Command::Query { id, note, rev } => return act(url, &mut ask, &id, rev, Action::Query { note }),
-        Command::Audit(AuditCmd::Verify { anchors: None }) => {
+        Command::Audit(AuditCmd::Verify { anchors }) => {
             let mut store = TeamStore::open(url, &mut ask)?;
             let verdict = store.verify_log()?;
             let mut ok = true;
@@ -182,6 +183,22 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
                         ok = false;
                     }
                     None => {}
+                }
+            }
+            // Anchors: the file named, else the one this machine's desks keep.
+            let anchors = match anchors {
+                Some(f) => Some(f),
+                None => Some(postgres::anchor_file(url)?).filter(|f| f.exists()),
+            };
+            if let Some(file) = anchors {
+                let bad = store.check_anchors(&file)?;
+                if bad.is_empty() {
+                    println!("Every head anchored in {} is in the chain.", file.display());
+                } else {
+                    ok = false;
+                    for b in &bad {
+                        println!("ANCHOR MISMATCH {}", p(b));
+                    }
                 }
             }
             let findings = store.state_findings()?;

@@ -8,14 +8,13 @@
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread;
 
 use anyhow::{anyhow, Result};
 
 use crate::engine::Engine;
-use crate::store::{ProposalStore, Store};
+use crate::store::ProposalStore;
 
 /// The worker thread's name: the desk's panic hook keeps this thread's panics off the screen.
 pub const THREAD_NAME: &str = "proposal-worker";
@@ -99,16 +98,17 @@ pub(crate) fn run_batch(engine: &mut Engine, store: &mut dyn ProposalStore, chun
     events
 }
 
-/// Starts the worker. `load` builds the engine inside the thread (it can take seconds).
-pub fn spawn<F>(db: PathBuf, load: F) -> Worker
+/// Starts the worker. `load` opens the store the worker writes proposals to and builds the
+/// engine, inside the thread (it can take seconds).
+pub fn spawn<F>(load: F) -> Worker
 where
-    F: FnOnce() -> Result<Engine> + Send + 'static,
+    F: FnOnce() -> Result<(Engine, Box<dyn ProposalStore>)> + Send + 'static,
 {
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let (ev_tx, ev_rx) = mpsc::channel::<WorkerEvent>();
     let last_words = ev_tx.clone();
     let body = move || {
-        let started = guarded(load).and_then(|engine| Ok((engine, Store::open(&db)?)));
+        let started = guarded(load);
         let (mut engine, mut store) = match started {
             Ok(x) => x,
             Err(e) => {
@@ -134,7 +134,7 @@ where
                 continue;
             }
             let chunk: Vec<(i64, String)> = pending.drain(..pending.len().min(BATCH)).collect();
-            for ev in run_batch(&mut engine, &mut store, &chunk) {
+            for ev in run_batch(&mut engine, store.as_mut(), &chunk) {
                 if ev_tx.send(ev).is_err() {
                     return;
                 }

@@ -307,16 +307,7 @@ impl Store {
     /// None for an empty log (nothing to anchor).
     pub fn anchor(&self, file: &Path) -> Result<Option<Head>> {
         let Some(head) = self.log_head()? else { return Ok(None) };
-        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        // The newest anchor already says this: do not repeat it (the desk anchors on every exit).
-        if read_anchors(file).ok().and_then(|a| a.last().map(|(_, h)| h.clone())) == Some(head.clone()) {
-            return Ok(Some(head));
-        }
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file).with_context(|| format!("opening the anchor file {}", file.display()))?;
-        writeln!(f, "{}", head.line()).with_context(|| format!("writing the anchor file {}", file.display()))?;
-        f.sync_all().with_context(|| format!("writing the anchor file {}", file.display()))?;
+        append_anchor(file, &head)?;
         Ok(Some(head))
     }
 
@@ -335,6 +326,21 @@ fn shown<T: std::fmt::Display>(v: &Option<T>) -> String {
 }
 
 /// The anchors of a file with their line numbers; blank lines and `#` comments are skipped.
+/// Appends `head` to the anchor file (created with its folder when missing), unless the newest
+/// anchor already says it (the desk anchors on every exit).
+pub fn append_anchor(file: &Path, head: &Head) -> Result<()> {
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    if read_anchors(file).ok().and_then(|a| a.last().map(|(_, h)| h.clone())).as_ref() == Some(head) {
+        return Ok(());
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(file).with_context(|| format!("opening the anchor file {}", file.display()))?;
+    writeln!(f, "{}", head.line()).with_context(|| format!("writing the anchor file {}", file.display()))?;
+    f.sync_all().with_context(|| format!("writing the anchor file {}", file.display()))?;
+    Ok(())
+}
+
 pub fn read_anchors(file: &Path) -> Result<Vec<(usize, Head)>> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading the anchor file {}", file.display()))?;
     let mut out = Vec::new();

@@ -1,6 +1,7 @@
 //! The SQLite store: one database file holding dictionary releases, the coding queue and the
 //! decision log. Schema changes are numbered migrations applied in order (PRAGMA user_version).
 
+pub mod api;
 pub mod audit;
 pub mod dict;
 pub mod item;

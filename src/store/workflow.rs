@@ -389,57 +389,6 @@ impl Store {
         let rows = st.query_map([crate::text::normalize(term)], item_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
-
-    /// The distinct LLTs proposed for a normalised term's items, ascending: one means the group
-    /// can be confirmed at once.
-    pub fn group_proposed_llts(&self, term: &str) -> Result<Vec<u32>> {
-        let mut codes: Vec<u32> = self.items_of_term(term, &[State::Proposed])?.iter().filter_map(|i| i.llt_code).collect();
-        codes.sort_unstable();
-        codes.dedup();
-        Ok(codes)
-    }
-
-    /// Proposes `llt` for every item of a normalised term that is new or returned.
-    pub fn propose_group(&mut self, dict: &Dictionary, user: &str, term: &str, llt: u32, source: Source) -> Result<GroupOutcome> {
-        let items = self.items_of_term(term, &[State::New, State::Returned])?;
-        self.act_each(dict, user, items, |_| Some(Action::Propose { llt, source }))
-    }
-
-    /// Confirms every proposed item of a normalised term coded to `llt`; the user's own
-    /// proposals are left out (four-eye rule), and so are items proposed with another LLT.
-    pub fn confirm_group(&mut self, dict: &Dictionary, user: &str, term: &str, llt: u32) -> Result<GroupOutcome> {
-        let items = self.items_of_term(term, &[State::Proposed])?;
-        let mut out = GroupOutcome::default();
-        let mut todo = Vec::new();
-        for it in items {
-            if it.llt_code != Some(llt) {
-                out.skipped.push((it.external_id.clone(), format!("proposed with another LLT ({})", it.llt_code.map_or("-".into(), |c| c.to_string()))));
-            } else if it.proposer.as_deref() == Some(user) {
-                out.skipped.push((it.external_id.clone(), "you proposed it: another reviewer must confirm it (four-eye rule)".into()));
-            } else {
-                todo.push(it);
-            }
-        }
-        let rest = self.act_each(dict, user, todo, |_| Some(Action::Confirm))?;
-        out.done = rest.done;
-        out.skipped.extend(rest.skipped);
-        Ok(out)
-    }
-
-    fn act_each(&mut self, dict: &Dictionary, user: &str, items: Vec<Item>, action: impl Fn(&Item) -> Option<Action>) -> Result<GroupOutcome> {
-        let mut out = GroupOutcome::default();
-        for it in items {
-            let Some(a) = action(&it) else { continue };
-            match self.act(dict, user, &it.external_id, Some(it.revision), a) {
-                Ok(done) => out.done.push(done),
-                Err(e) => match e.downcast_ref::<Refusal>() {
-                    Some(r) => out.skipped.push((it.external_id.clone(), r.to_string())),
-                    None => return Err(e),
-                },
-            }
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]

@@ -20,9 +20,9 @@ use super::screens::{Cmd, Ctx, EngineStatus, Prompt, Screen, ScreenId};
 use super::theme::{spinner, truncate, Theme, Tone};
 use crate::desk::Desk;
 use crate::engine::worker::{Job, WorkerEvent};
+use crate::store::api::DeskStore;
 use crate::store::item::State;
 use crate::store::workflow::{Action as Decision, Refusal};
-use crate::store::Store;
 
 const PROMPT_KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Enter], Action::Select, "Enter", "confirm", "confirm"),
@@ -60,7 +60,7 @@ pub const MIN_SIZE: (u16, u16) = (80, 24);
 
 impl App {
     /// Starts at sign-in, or straight at the queue when the user is known.
-    pub fn new(store: Store, user: Option<&str>) -> Result<App> {
+    pub fn new(store: Box<dyn DeskStore>, user: Option<&str>) -> Result<App> {
         let ctx = Ctx { desk: None, engine: EngineStatus::Off, model_version: None, pending: Default::default(), open: None, group: None, tick: 0 };
         let mut app = App {
             ctx,
@@ -83,8 +83,11 @@ impl App {
         Ok(app)
     }
 
-    fn sign_in(&mut self, store: Store, user: &str) -> Result<()> {
-        self.ctx.desk = Some(Desk::open(store, user)?);
+    fn sign_in(&mut self, store: Box<dyn DeskStore>, user: &str) -> Result<()> {
+        let desk = Desk::open(store, user)?;
+        // The version the list is loaded at: a change before the first look still reloads it.
+        self.seen_version = desk.data_version().ok();
+        self.ctx.desk = Some(desk);
         self.queue = Queue::new(&self.ctx)?;
         self.signin = None;
         Ok(())

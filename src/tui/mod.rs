@@ -19,7 +19,7 @@ use crossterm::event::{self, Event, KeyEventKind};
 use crate::engine::worker::{self, WorkerEvent};
 use crate::engine::Engine;
 use crate::model::precision::Precision;
-use crate::store::Store;
+use crate::store::{ProposalStore, Store};
 use app::App;
 
 /// Runs the desk until the user quits. The terminal is restored on exit and on panic.
@@ -33,17 +33,41 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precis
         );
     }
     let version = store.active_version()?;
-    let mut app = App::new(store, user)?;
+    let app = App::new(Box::new(store), user)?;
     let db_path = db.to_path_buf();
     let base = base.map(Path::to_path_buf);
     // With a proposal service elsewhere the desk loads no model: it shows what the service stored.
     let w = (!no_model).then(|| {
-        worker::spawn(db_path.clone(), move || {
+        worker::spawn(move || {
             let mut store = Store::open(&db_path)?;
             // Built quietly: progress bars would scribble over the screen.
-            Engine::for_store(&mut store, version.as_deref(), base.as_deref(), None, precision, false)
+            let engine = Engine::for_store(&mut store, version.as_deref(), base.as_deref(), None, precision, false)?;
+            Ok((engine, Box::new(store) as Box<dyn ProposalStore>))
         })
     });
+    run_app(app, w)
+}
+
+/// The desk on a team database (`--db postgres://...`), as its connection's user.
+pub fn run_team(url: &str, password: &mut dyn FnMut(&str) -> Result<String>, base: Option<&Path>, precision: Precision, no_model: bool) -> Result<()> {
+    let desk_store = crate::store::postgres::TeamDesk::open(url, password)?;
+    let user = desk_store.user_name();
+    let credentials = desk_store.credentials();
+    let app = App::new(Box::new(desk_store), Some(&user))?;
+    let base = base.map(Path::to_path_buf);
+    let url = url.to_string();
+    let w = (!no_model).then(|| {
+        worker::spawn(move || {
+            let mut store = crate::store::postgres::TeamStore::open(&url, &mut |_| credentials.clone().ok_or_else(|| anyhow::anyhow!("no password")))?;
+            let dict = store.dictionary(None)?;
+            let engine = Engine::for_dictionary(dict, &mut store, base.as_deref(), None, precision, false)?;
+            Ok((engine, Box::new(store) as Box<dyn ProposalStore>))
+        })
+    });
+    run_app(app, w)
+}
+
+fn run_app(mut app: App, w: Option<worker::Worker>) -> Result<()> {
     match &w {
         Some(w) => app.attach_worker(w.jobs.clone()),
         None => app.say("No local model: proposals come from the proposal service (r reloads the queue)", theme::Tone::Info),

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 pub struct Env {
     pub dir: tempfile::TempDir,
@@ -125,4 +126,77 @@ pub fn llt_code(name: &str) -> String {
 
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
+}
+
+/// The real binary in a tmux session of its own, driven with keys.
+pub struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// The desk on `env`'s database, with `args`.
+    pub fn start(env: &Env, args: &str) -> Option<Tmux> {
+        Tmux::command(&format!(
+            "MEDCODER_DB={} MEDCODER_HOME={} NO_COLOR=1 {} {args}",
+            env.db().display(),
+            env.dir.path().join("home").display(),
+            env!("CARGO_BIN_EXE_medcoder")
+        ))
+    }
+
+    /// Any command line (a shell command) in an 80x24 terminal; None where tmux is missing.
+    pub fn command(cmd: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipped: tmux is not installed (scripts/test installs it)");
+            return None;
+        }
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let socket = format!("medcoder-e2e-{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        let ok = Command::new("tmux").args(["-L", &socket, "new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", cmd]).status().unwrap().success();
+        assert!(ok, "tmux did not start");
+        Some(Tmux { socket })
+    }
+
+    pub fn screen(&self) -> String {
+        let out = Command::new("tmux").args(["-L", &self.socket, "capture-pane", "-p", "-t", "e2e"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "e2e", k]).status().unwrap();
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    pub fn text(&self, s: &str) {
+        Command::new("tmux").args(["-L", &self.socket, "send-keys", "-t", "e2e", "-l", s]).status().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    pub fn wait_for(&self, what: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(what) {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "timed out waiting for {what:?}; screen:\n{s}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn wait_exit(&self) {
+        let start = Instant::now();
+        while Command::new("tmux").args(["-L", &self.socket, "has-session", "-t", "e2e"]).status().unwrap().success() {
+            assert!(start.elapsed() < Duration::from_secs(10), "the desk did not quit:\n{}", self.screen());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
 }

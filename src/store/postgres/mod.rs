@@ -7,6 +7,9 @@
 //! and the LLT's currency against `session_user` and appends the hash-chained log row in the same
 //! transaction. Whoever opens psql with their own credentials is held to the same rules.
 
+mod desk;
+pub use desk::{Refused, TeamDesk};
+
 use anyhow::{anyhow, bail, Context, Result};
 use postgres::{Client, Config, NoTls, Row};
 use sha2::{Digest, Sha256};
@@ -366,7 +369,7 @@ impl TeamStore {
                 &format!("SELECT {ITEM_COLUMNS} FROM medcoder.act($1, $2, $3, $4, $5, $6)"),
                 &[&external_id, &name, &llt, &source, &text, &expected_revision],
             )
-            .map_err(db_error)?;
+            .map_err(desk::refused)?;
         item_from_row(&row)
     }
 
@@ -481,6 +484,31 @@ impl super::ProposalStore for TeamStore {
     fn answers(&mut self) -> bool {
         self.client.simple_query("SELECT 1").is_ok()
     }
+}
+
+impl TeamStore {
+    /// Each anchored head (seq, hash) that this database's log no longer holds: a rewrite or
+    /// truncation of the team log after it was anchored, even when the rewritten chain is
+    /// consistent.
+    pub fn check_anchors(&mut self, file: &std::path::Path) -> Result<Vec<String>> {
+        let mut bad = Vec::new();
+        for (line, head) in super::audit::read_anchors(file)? {
+            let row = self.client.query_opt("SELECT hash FROM medcoder.decision_log WHERE seq = $1", &[&head.seq])?;
+            match row.map(|r| r.get::<_, String>(0)) {
+                Some(h) if h == head.hash => {}
+                Some(_) => bad.push(format!("{}, line {line}: row {} has another hash than when it was anchored at {}", file.display(), head.seq, head.at)),
+                None => bad.push(format!("{}, line {line}: row {} anchored at {} is gone", file.display(), head.seq, head.at)),
+            }
+        }
+        Ok(bad)
+    }
+}
+
+/// Where this machine's desks anchor a team database's log: in the local data directory, outside
+/// the database server.
+pub fn anchor_file(url: &str) -> Result<std::path::PathBuf> {
+    let config: Config = url.parse()?;
+    Ok(crate::paths::data_dir()?.join(format!("{}.team.anchors", config.get_dbname().unwrap_or("team"))))
 }
 
 /// What `audit verify` found in a team database's two logs.
@@ -690,7 +718,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
         Some((seq, hash)) => format!("from {origin}: {} items, {} users, log rows 1-{seq} (head {hash})", items.len(), users.len()),
         None => format!("from {origin}: {} items, {} users, no log rows", items.len(), users.len()),
     };
-    tx.execute("SELECT medcoder.append_log('db copy', NULL, NULL, NULL, NULL, NULL, NULL, NULL, $1, NULL, $2)", &[&version, &note])?;
+    tx.execute("SELECT medcoder.append_log('db copy', NULL, NULL, NULL, NULL, NULL, NULL, NULL, $1::text, NULL, $2::text)", &[&version, &note])?;
     let verdict = verify_in(&mut tx)?;
     if let Some(Verdict::Broken { seq, reason }) = verdict.imported.clone().filter(|v| matches!(v, Verdict::Broken { .. })) {
         bail!("after the copy the copied log does not verify at row {seq} ({reason}); nothing was copied");
@@ -702,8 +730,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
     Ok(CopyReport { users: users.len(), items: items.len(), log_rows: entries.len(), llts, version })
 }
 
-const LOG_COLUMNS: &str =
-    "seq, at, username, action, item_id, external_id, reported_term, state_from, state_to, llt_code, pt_code, meddra_version, source, comment, prev_hash, hash";
+const LOG_COLUMNS: &str = "seq, at, username, action, item_id, external_id, reported_term, state_from, state_to, llt_code, pt_code, meddra_version, source, comment, model_version, proposals, entropy, chosen_rank, prev_hash, hash";
 
 /// A row of the team database's decision log.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -722,6 +749,11 @@ pub struct LogRow {
     pub meddra_version: Option<String>,
     pub source: Option<String>,
     pub comment: Option<String>,
+    pub model_version: Option<String>,
+    pub proposals: Option<String>,
+    /// As the server wrote it (hashed as text).
+    pub entropy: Option<String>,
+    pub chosen_rank: Option<i32>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -743,8 +775,12 @@ impl LogRow {
             meddra_version: r.get(11),
             source: r.get(12),
             comment: r.get(13),
-            prev_hash: r.get(14),
-            hash: r.get(15),
+            model_version: r.get(14),
+            proposals: r.get(15),
+            entropy: r.get(16),
+            chosen_rank: r.get(17),
+            prev_hash: r.get(18),
+            hash: r.get(19),
         }
     }
 
@@ -766,6 +802,10 @@ impl LogRow {
                 meddra_version: self.meddra_version.clone(),
                 source: self.source.clone(),
                 comment: self.comment.clone(),
+                model_version: self.model_version.clone(),
+                proposals: self.proposals.clone(),
+                entropy: self.entropy.as_deref().and_then(|e| e.parse().ok()),
+                chosen_rank: self.chosen_rank.map(i64::from),
                 ..Default::default()
             },
             prev_hash: self.prev_hash.clone(),
@@ -791,6 +831,10 @@ impl LogRow {
             self.meddra_version.clone(),
             self.source.clone(),
             self.comment.clone(),
+            self.model_version.clone(),
+            self.proposals.clone(),
+            self.entropy.clone(),
+            num(self.chosen_rank.map(i64::from)),
             Some(self.prev_hash.clone()),
         ];
         fields.iter().map(|f| f.as_ref().map_or_else(|| "~".to_string(), |s| format!("{}:{s}", s.chars().count()))).collect::<Vec<_>>().join("|")
@@ -882,6 +926,10 @@ mod tests {
             meddra_version: Some("0.1".into()),
             source: Some("search".into()),
             comment: None,
+            model_version: None,
+            proposals: None,
+            entropy: Some("0.25".into()),
+            chosen_rank: Some(2),
             prev_hash: prev.into(),
             hash: String::new(),
         };
@@ -893,7 +941,7 @@ mod tests {
     fn body_counts_characters_and_marks_null() {
         let r = row(1, GENESIS);
         assert!(r.body().starts_with("1:1|24:2026-11-26T10:00:00.000Z|5:alice|7:propose|1:1|4:AE-1|14:héadache | 2:x|"), "{}", r.body());
-        assert!(r.body().contains("|6:search|~|64:0000"), "{}", r.body());
+        assert!(r.body().contains("|6:search|~|~|~|4:0.25|1:2|64:0000"), "{}", r.body());
     }
 
     #[test]

@@ -91,6 +91,11 @@ CREATE TABLE decision_log (
     meddra_version text,
     source text,
     comment text,
+    -- The engine's proposals when the decision was taken (backtests): as stored, entropy as text.
+    model_version text,
+    proposals text,
+    entropy text,
+    chosen_rank integer,
     prev_hash text NOT NULL,
     hash text NOT NULL
 );
@@ -154,16 +159,19 @@ $$;
 -- src/store/postgres/mod.rs (log_body) computes the same text for `audit verify`.
 CREATE FUNCTION log_body(seq bigint, at text, username text, action text, item_id bigint, external_id text,
         reported_term text, state_from text, state_to text, llt_code integer, pt_code integer,
-        meddra_version text, source text, comment text, prev_hash text) RETURNS text
+        meddra_version text, source text, comment text, model_version text, proposals text, entropy text,
+        chosen_rank integer, prev_hash text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
     SELECT string_agg(CASE WHEN f IS NULL THEN '~' ELSE length(f) || ':' || f END, '|' ORDER BY n)
     FROM unnest(ARRAY[seq::text, at, username, action, item_id::text, external_id, reported_term, state_from,
-        state_to, llt_code::text, pt_code::text, meddra_version, source, comment, prev_hash]) WITH ORDINALITY AS t(f, n)
+        state_to, llt_code::text, pt_code::text, meddra_version, source, comment, model_version, proposals, entropy,
+        chosen_rank::text, prev_hash]) WITH ORDINALITY AS t(f, n)
 $$;
 
 -- Appends one log row for the acting login role; only the functions below call it.
 CREATE FUNCTION append_log(p_action text, p_item_id bigint, p_external_id text, p_term text, p_from text, p_to text,
-        p_llt integer, p_pt integer, p_version text, p_source text, p_comment text) RETURNS bigint
+        p_llt integer, p_pt integer, p_version text, p_source text, p_comment text,
+        p_model text DEFAULT NULL, p_proposals text DEFAULT NULL, p_entropy text DEFAULT NULL, p_rank integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
     h log_head;
@@ -172,9 +180,10 @@ DECLARE
 BEGIN
     SELECT * INTO h FROM log_head FOR UPDATE;
     v_hash := encode(sha256(convert_to(log_body(h.seq + 1, v_at, session_user::text, p_action, p_item_id, p_external_id,
-        p_term, p_from, p_to, p_llt, p_pt, p_version, p_source, p_comment, h.hash), 'UTF8')), 'hex');
+        p_term, p_from, p_to, p_llt, p_pt, p_version, p_source, p_comment, p_model, p_proposals, p_entropy, p_rank, h.hash),
+        'UTF8')), 'hex');
     INSERT INTO decision_log VALUES (h.seq + 1, v_at, session_user::text, p_action, p_item_id, p_external_id, p_term,
-        p_from, p_to, p_llt, p_pt, p_version, p_source, p_comment, h.hash, v_hash);
+        p_from, p_to, p_llt, p_pt, p_version, p_source, p_comment, p_model, p_proposals, p_entropy, p_rank, h.hash, v_hash);
     UPDATE log_head SET seq = h.seq + 1, hash = v_hash;
     RETURN h.seq + 1;
 END $$;
@@ -274,6 +283,8 @@ DECLARE
     v_now text := now_text();
     v_to text;
     v_text text;
+    p item_proposals;
+    v_rank integer;
 BEGIN
     PERFORM refuse_service(u);
     SELECT * INTO it FROM item WHERE external_id = p_external_id FOR UPDATE;
@@ -354,8 +365,18 @@ BEGIN
     ELSE
         RAISE EXCEPTION 'unknown action %', p_action USING ERRCODE = '22023';
     END IF;
-    PERFORM append_log(p_action, after.id, after.external_id, after.reported_term, it.state, after.state,
-        after.llt_code, after.pt_code, after.meddra_version, after.source, v_text);
+    -- The proposals the decision was taken with, and where the chosen LLT ranked among them.
+    SELECT * INTO p FROM item_proposals WHERE item_id = it.id AND meddra_version = after.meddra_version;
+    IF FOUND AND p_action <> 'query' THEN
+        SELECT e.ord INTO v_rank FROM json_array_elements(p.proposals::json) WITH ORDINALITY AS e(v, ord)
+            WHERE (e.v ->> 'llt_code')::integer = after.llt_code;
+        PERFORM append_log(p_action, after.id, after.external_id, after.reported_term, it.state, after.state,
+            after.llt_code, after.pt_code, after.meddra_version, after.source, v_text, p.model_version, p.proposals,
+            p.entropy::text, v_rank);
+    ELSE
+        PERFORM append_log(p_action, after.id, after.external_id, after.reported_term, it.state, after.state,
+            after.llt_code, after.pt_code, after.meddra_version, after.source, v_text);
+    END IF;
     RETURN after;
 END $$;
 

@@ -19,9 +19,9 @@ use ratatui::Frame;
 use super::action::{Action, Binding};
 use super::theme::{Theme, Tone};
 use crate::desk::{Desk, ItemView};
+use crate::store::api::DeskStore;
 use crate::store::queue::TermGroup;
 use crate::store::workflow::Action as Decision;
-use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScreenId {
@@ -103,7 +103,7 @@ pub enum Cmd {
     None,
     Say(String, Tone),
     SignIn {
-        store: Store,
+        store: Box<dyn DeskStore>,
         user: String,
     },
     /// Open this queue item for coding or review.

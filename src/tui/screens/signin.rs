@@ -7,8 +7,8 @@ use ratatui::widgets::{Block, List, ListItem, ListState};
 use ratatui::Frame;
 
 use super::{moved, Cmd, Ctx, Screen, ScreenId};
+use crate::store::api::DeskStore;
 use crate::store::users::User;
-use crate::store::Store;
 use crate::tui::action::{Action, Binding};
 use crate::tui::theme::Theme;
 
@@ -23,11 +23,11 @@ const KEYS: &[Binding] = &[
 pub struct SignIn {
     pub users: Vec<User>,
     pub sel: usize,
-    store: Option<Store>,
+    store: Option<Box<dyn DeskStore>>,
 }
 
 impl SignIn {
-    pub fn new(store: Store) -> Result<SignIn> {
+    pub fn new(store: Box<dyn DeskStore>) -> Result<SignIn> {
         let users = store.users()?;
         if users.is_empty() {
             anyhow::bail!("no users yet: add one with `medcoder user add NAME --role coder|reviewer|admin`");

@@ -1,0 +1,335 @@
+//! The coding desk on a team database: the desk's store API (`DeskStore`) over one user's
+//! connection. The database checks every decision; what the desk lists, groups and filters is
+//! read here and filtered with the same `text::normalize` as on SQLite.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use anyhow::{anyhow, bail, Context, Result};
+use postgres::config::Host;
+use postgres::{Config, NoTls};
+
+use super::{db_error, TeamStore, ITEM_COLUMNS};
+use crate::backtest::Case;
+use crate::meddra::Dictionary;
+use crate::store::api::DeskStore;
+use crate::store::audit::{append_anchor, Head};
+use crate::store::item::{Item, ItemFilter, ItemSummary, State};
+use crate::store::proposals::{Proposal, ProposalSet, TopProposal};
+use crate::store::queue::TermGroup;
+use crate::store::synonyms::Synonym;
+use crate::store::users::{Role, User};
+use crate::store::workflow::Action;
+use crate::store::ProposalStore;
+use crate::text::normalize;
+
+/// A refusal by the database's rules (any error the server raised for a call), as opposed to
+/// the connection failing: a group decision leaves the item out and goes on.
+#[derive(Debug)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+pub struct TeamDesk {
+    // The desk's API reads through &self; one connection serves it, one call at a time.
+    store: RefCell<TeamStore>,
+    url: String,
+    /// The password the connection was opened with, when the server asked for one: the desk's
+    /// worker opens its own connection with it.
+    password: Option<String>,
+}
+
+impl TeamDesk {
+    pub fn open(url: &str, password: &mut dyn FnMut(&str) -> Result<String>) -> Result<TeamDesk> {
+        let mut given = None;
+        let store = TeamStore::open(url, &mut |prompt| {
+            let pw = password(prompt)?;
+            given = Some(pw.clone());
+            Ok(pw)
+        })?;
+        if store.role == "service" {
+            bail!("{} is the proposal service's account: it has no coding desk", store.user);
+        }
+        Ok(TeamDesk { store: RefCell::new(store), url: url.to_string(), password: given })
+    }
+
+    pub fn user_name(&self) -> String {
+        self.store.borrow().user.clone()
+    }
+
+    pub fn credentials(&self) -> Option<String> {
+        self.password.clone()
+    }
+
+    /// Item summaries with the top proposal for `version`, in id order (one query).
+    fn summaries(&self, version: &str) -> Result<Vec<(ItemSummary, Option<TopProposal>)>> {
+        let rows = self.store.borrow_mut().client().query(
+            "SELECT i.id, i.external_id, i.study, i.subject, i.reported_term, i.state, i.llt_code, p.entropy, p.proposals
+             FROM medcoder.item i LEFT JOIN medcoder.item_proposals p ON p.item_id = i.id AND p.meddra_version = $1
+             ORDER BY i.id",
+            &[&version],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let summary = ItemSummary {
+                    id: r.get(0),
+                    external_id: r.get(1),
+                    study: r.get(2),
+                    subject: r.get(3),
+                    reported_term: r.get(4),
+                    state: State::parse(r.get(5))?,
+                    llt_code: r.get::<_, Option<i32>>(6).map(|c| c as u32),
+                };
+                let top = match r.get::<_, Option<String>>(8) {
+                    Some(json) => {
+                        let props: Vec<Proposal> = serde_json::from_str(&json)?;
+                        Some(TopProposal { top: props.first().map(|p| (p.llt_code, p.confidence)), entropy: r.get(7) })
+                    }
+                    None => None,
+                };
+                Ok((summary, top))
+            })
+            .collect()
+    }
+}
+
+/// The queue filter as on SQLite: states, study, and text matched in the normalised id, term
+/// and subject.
+fn matches(f: &ItemFilter, s: &ItemSummary) -> bool {
+    (f.states.is_empty() || f.states.contains(&s.state))
+        && f.study.as_ref().is_none_or(|st| *st == s.study)
+        && f.text
+            .as_deref()
+            .map(normalize)
+            .filter(|t| !t.is_empty())
+            .is_none_or(|t| normalize(&format!("{} {} {}", s.external_id, s.reported_term, s.subject)).contains(&t))
+}
+
+impl DeskStore for TeamDesk {
+    fn item(&self, external_id: &str) -> Result<Item> {
+        self.store.borrow_mut().item(external_id)
+    }
+
+    fn user(&self, name: &str) -> Result<User> {
+        self.users()?
+            .into_iter()
+            .find(|u| u.name == name.trim().to_lowercase())
+            .ok_or_else(|| anyhow!("no user '{}' in this team database", crate::text::printable(name)))
+    }
+
+    fn active_dictionary(&self) -> Result<Dictionary> {
+        self.store.borrow_mut().dictionary(None)
+    }
+
+    fn is_demo(&self) -> Result<bool> {
+        Ok(false)
+    }
+
+    fn queue_rows(&self, f: &ItemFilter, meddra_version: &str) -> Result<Vec<(ItemSummary, Option<TopProposal>)>> {
+        Ok(self.summaries(meddra_version)?.into_iter().filter(|(s, _)| matches(f, s)).collect())
+    }
+
+    fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
+        self.store.borrow_mut().proposals(item_id)
+    }
+
+    // Team mode has no synonym list yet.
+    fn synonym(&self, _term: &str, _version: &str) -> Result<Option<Synonym>> {
+        Ok(None)
+    }
+
+    fn synonym_changed_at(&self, _version: &str) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    fn state_counts(&self) -> Result<Vec<(State, usize)>> {
+        let rows = self.store.borrow_mut().client().query("SELECT state, count(*) FROM medcoder.item GROUP BY state", &[])?;
+        let counts: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(State::ALL.into_iter().map(|s| (s, counts.get(s.as_str()).copied().unwrap_or(0) as usize)).collect())
+    }
+
+    fn studies(&self) -> Result<Vec<String>> {
+        let rows = self.store.borrow_mut().client().query("SELECT DISTINCT study FROM medcoder.item ORDER BY study", &[])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// The database acts as the connection's user whatever `user` says.
+    fn act(&mut self, _dict: &Dictionary, _user: &str, external_id: &str, revision: Option<i64>, action: Action) -> Result<Item> {
+        self.store.get_mut().act(external_id, revision, &action)
+    }
+
+    /// The log head and the proposals' newest time: every decision and every stored proposal
+    /// changes one of them.
+    fn data_version(&self) -> Result<i64> {
+        let r = self.store.borrow_mut().client().query_one(
+            "SELECT (SELECT seq FROM medcoder.log_head), (SELECT count(*) FROM medcoder.item_proposals), (SELECT coalesce(max(computed_at), '') FROM medcoder.item_proposals)",
+            &[],
+        )?;
+        let (seq, n, at): (i64, i64, String) = (r.get(0), r.get(1), r.get(2));
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (seq, n, at).hash(&mut h);
+        Ok(h.finish() as i64)
+    }
+
+    /// A signature is the server accepting the user's password on a new connection over TCP
+    /// (a local-socket connection may be trusted by peer authentication without one).
+    fn check_signature(&self, user: &str, password: &str) -> Result<()> {
+        let mut config: Config = self.url.parse()?;
+        if config.get_hosts().iter().all(|h| matches!(h, Host::Unix(_))) {
+            let port = config.get_ports().first().copied().unwrap_or(5432);
+            config = Config::new().host("127.0.0.1").port(port).dbname(config.get_dbname().unwrap_or_default()).clone();
+        }
+        config.user(user).password(password);
+        let mut c = config
+            .connect(NoTls)
+            .map_err(|e| anyhow!("{}", e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())))
+            .with_context(|| format!("signing as {user}: the server did not accept the password"))?;
+        let who: String = c.query_one("SELECT session_user::text", &[])?.get(0);
+        if who != user {
+            bail!("signing as {user}: the server says this is {who}");
+        }
+        Ok(())
+    }
+
+    fn anchor(&self) -> Result<Option<Head>> {
+        let row = self.store.borrow_mut().client().query_opt("SELECT seq, hash, at FROM medcoder.decision_log ORDER BY seq DESC LIMIT 1", &[])?;
+        let Some(r) = row else { return Ok(None) };
+        let head = Head { seq: r.get(0), hash: r.get(1), at: r.get(2) };
+        append_anchor(&super::anchor_file(&self.url)?, &head)?;
+        Ok(Some(head))
+    }
+
+    fn term_groups(&self, f: &ItemFilter) -> Result<Vec<TermGroup>> {
+        let mut groups: Vec<TermGroup> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut llts: Vec<Vec<u32>> = Vec::new();
+        for (s, _) in self.summaries("")?.into_iter().filter(|(s, _)| matches(f, s)) {
+            let key = normalize(&s.reported_term);
+            let i = *index.entry(key.clone()).or_insert_with(|| {
+                groups.push(TermGroup { term: key, first_id: s.id, items: 0, to_code: 0, proposed: 0, confirmed: 0, proposed_llts: 0 });
+                llts.push(Vec::new());
+                groups.len() - 1
+            });
+            let g = &mut groups[i];
+            g.items += 1;
+            match s.state {
+                State::New | State::Returned => g.to_code += 1,
+                State::Proposed => {
+                    g.proposed += 1;
+                    if let Some(c) = s.llt_code.filter(|c| !llts[i].contains(c)) {
+                        llts[i].push(c);
+                    }
+                }
+                State::Confirmed => g.confirmed += 1,
+                State::Query => {}
+            }
+        }
+        for (g, l) in groups.iter_mut().zip(&llts) {
+            g.proposed_llts = l.len() as i64;
+        }
+        Ok(groups)
+    }
+
+    fn items_of_term(&self, term: &str, states: &[State]) -> Result<Vec<Item>> {
+        let key = normalize(term);
+        let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let rows =
+            self.store.borrow_mut().client().query(&format!("SELECT {ITEM_COLUMNS} FROM medcoder.item WHERE state = ANY($1) ORDER BY id"), &[&states])?;
+        let items = rows.iter().map(super::item_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(items.into_iter().filter(|i| normalize(&i.reported_term) == key).collect())
+    }
+
+    fn is_refusal(&self, e: &anyhow::Error) -> bool {
+        e.downcast_ref::<Refused>().is_some()
+    }
+
+    /// The newest confirmation of each confirmed item that carries proposals, from the log a
+    /// `db copy` brought and this database's own.
+    fn backtest_cases(&self) -> Result<Vec<Case>> {
+        let mut store = self.store.borrow_mut();
+        let confirmed: std::collections::HashSet<i64> =
+            store.client().query("SELECT id FROM medcoder.item WHERE state = 'confirmed'", &[])?.iter().map(|r| r.get(0)).collect();
+        let mut newest: HashMap<i64, (u32, u32, String, Option<f64>)> = HashMap::new();
+        let copied = store.client().query(
+            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM medcoder.imported_log WHERE action = 'confirm' AND proposals IS NOT NULL ORDER BY seq",
+            &[],
+        )?;
+        for r in &copied {
+            let llt: Option<i64> = r.get(1);
+            let pt: Option<i64> = r.get(2);
+            newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), r.get(4)));
+        }
+        let own = store.client().query(
+            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM medcoder.decision_log WHERE action = 'confirm' AND proposals IS NOT NULL ORDER BY seq",
+            &[],
+        )?;
+        for r in &own {
+            let llt: Option<i32> = r.get(1);
+            let pt: Option<i32> = r.get(2);
+            let entropy: Option<String> = r.get(4);
+            newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), entropy.and_then(|e| e.parse().ok())));
+        }
+        let mut ids: Vec<i64> = newest.keys().copied().filter(|id| confirmed.contains(id)).collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|id| {
+                let (llt, pt, json, entropy) = &newest[&id];
+                let props: Vec<Proposal> = serde_json::from_str(json)?;
+                Ok(Case { llt: *llt, pt: *pt, proposals: props.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect(), entropy: *entropy })
+            })
+            .collect()
+    }
+
+    fn items_lacking_proposals(&self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
+        self.store.borrow_mut().needing_proposals(model_version, meddra_version)
+    }
+
+    fn users(&self) -> Result<Vec<User>> {
+        let rows = self.store.borrow_mut().client().query("SELECT name, role, created_at FROM medcoder.app_user WHERE role <> 'service' ORDER BY name", &[])?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.get(0);
+                Ok(User { role: Role::parse(r.get(1))?, created_at: r.get(2), login: name.clone(), has_password: true, name })
+            })
+            .collect()
+    }
+}
+
+impl ProposalStore for TeamDesk {
+    fn active_meddra_version(&mut self) -> Result<Option<String>> {
+        self.store.get_mut().active_version()
+    }
+    fn active_release(&mut self) -> Result<Dictionary> {
+        self.store.get_mut().dictionary(None)
+    }
+    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
+        self.store.get_mut().needing_proposals(model_version, meddra_version)
+    }
+    fn store_proposals(&mut self, sets: &[(i64, ProposalSet)]) -> Result<()> {
+        self.store.get_mut().store_proposals(sets)
+    }
+    fn synonym_seq_of(&mut self, version: &str) -> Result<i64> {
+        self.store.get_mut().synonym_seq_of(version)
+    }
+    fn synonym_changes(&mut self, version: &str, seq: i64) -> Result<Vec<Synonym>> {
+        self.store.get_mut().synonym_changes(version, seq)
+    }
+    fn answers(&mut self) -> bool {
+        self.store.get_mut().answers()
+    }
+}
+
+/// A refusal by the server, as an error a group decision can tell from a failure.
+pub(super) fn refused(e: postgres::Error) -> anyhow::Error {
+    match e.as_db_error() {
+        Some(_) => anyhow::Error::new(Refused(db_error(e).to_string())),
+        None => anyhow!(e),
+    }
+}
