@@ -413,6 +413,16 @@ fn one_proposal_service_fills_proposals_for_every_desk() {
     // Nothing is left to do in the next round.
     let out = t.ok(&t.url("gpu"), &["serve-proposals", "--once"], Some(PW));
     assert!(!out.contains("proposed for"), "{out}");
+    // A decision records the proposals it was taken with: the back-test and the export read them.
+    let top = show.lines().find(|l| l.contains("  1. LLT ")).and_then(|l| l.split_whitespace().nth(2)).unwrap().to_string();
+    t.ok(&t.url("coder"), &["code", "AE-1", &top, "--source", "model"], Some(PW));
+    t.ok(&t.url("rev1"), &["confirm", "AE-1", "--rev", "1"], Some(PW));
+    let bt = t.ok(&t.url("rev1"), &["backtest", "--json"], Some(PW));
+    let report: serde_json::Value = serde_json::from_str(bt.trim()).unwrap_or_else(|e| panic!("{e}: {bt}"));
+    assert_eq!((report["overall"]["n"].as_u64(), report["overall"]["llt_at_1"].as_f64()), (Some(1), Some(1.0)), "{bt}");
+    let csv = t.ok(&t.url("rev1"), &["export", "--state", "confirmed"], Some(PW));
+    let row = csv.lines().find(|l| l.starts_with("AE-1,")).unwrap_or_else(|| panic!("{csv}"));
+    assert!(row.contains(&top) && row.contains(&t.role("coder")) && row.contains(&t.role("rev1")), "{row}");
     // The service codes nothing, and nobody else writes proposals: a coder could otherwise dress
     // their own code up as the model's first choice.
     t.refused(&t.url("gpu"), &["code", "AE-1", &demo_llt(true)], "stores proposals and codes nothing");

@@ -467,24 +467,40 @@ pub fn export(
     state: String,
 ) -> Result<ExitCode> {
     let store = Store::open(db)?;
-    let states = state.split(',').map(State::parse).collect::<Result<Vec<_>>>()?;
+    let filter = ItemFilter { states: export_states(&state)?, study, text: None };
+    let items = store.items(&filter)?;
+    export_items(&items, store.log_head()?, &mut |v| store.dictionary(v).ok(), format, out, from, to)
+}
+
+pub(super) fn export_states(state: &str) -> Result<Vec<State>> {
+    state.split(',').map(State::parse).collect()
+}
+
+/// The export of either store: `items` as filtered there, the log head they are exported at, and
+/// each MedDRA version's dictionary (codes are exported with the hierarchy they were coded in).
+pub(super) fn export_items(
+    items: &[Item],
+    head: Option<Head>,
+    dictionary: &mut dyn FnMut(&str) -> Option<Dictionary>,
+    format: Format,
+    out: Option<PathBuf>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<ExitCode> {
     for d in [&from, &to].into_iter().flatten() {
         if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
             bail!("'{d}' is not a date: use YYYY-MM-DD");
         }
     }
-    let items = store.items(&ItemFilter { states, study, text: None })?;
-    let head = store.log_head()?;
-    // Codes are exported with the hierarchy of the version they were coded in.
     let mut dicts: HashMap<String, Option<Dictionary>> = HashMap::new();
     let mut rows = Vec::new();
-    for it in &items {
+    for it in items {
         let day = it.confirmed_at.as_deref().or(it.proposed_at.as_deref()).unwrap_or(&it.updated_at).get(..10).unwrap_or("").to_string();
         if from.as_ref().is_some_and(|f| day.as_str() < f.as_str()) || to.as_ref().is_some_and(|t| day.as_str() > t.as_str()) {
             continue;
         }
         let dict = match &it.meddra_version {
-            Some(v) => dicts.entry(v.clone()).or_insert_with(|| store.dictionary(v).ok()).as_ref(),
+            Some(v) => dicts.entry(v.clone()).or_insert_with(|| dictionary(v)).as_ref(),
             None => None,
         };
         rows.push(export_row(it, dict, head.as_ref()));
@@ -564,12 +580,16 @@ pub fn data(cmd: DataCmd, db: &Path) -> Result<ExitCode> {
 
 pub fn backtest(db: &Path, json: bool, plot: Option<PathBuf>, model: Option<String>) -> Result<ExitCode> {
     let store = Store::open(db)?;
-    let cases = store.backtest_cases(model.as_deref())?;
+    backtest_report(&store.backtest_cases(model.as_deref())?, json, plot)
+}
+
+/// The back-test of confirmed decisions from either store.
+pub(super) fn backtest_report(cases: &[crate::backtest::Case], json: bool, plot: Option<PathBuf>) -> Result<ExitCode> {
     if cases.is_empty() {
         println!("No confirmed items with model proposals yet: nothing to back-test.");
         return Ok(ExitCode::SUCCESS);
     }
-    let report = crate::backtest::report(&cases);
+    let report = crate::backtest::report(cases);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

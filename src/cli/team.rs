@@ -167,6 +167,17 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Export { format, out, study, from, to, state } => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let states = super::coding::export_states(&state)?;
+            let items: Vec<_> = store.items(None)?.into_iter().filter(|i| states.contains(&i.state) && study.as_ref().is_none_or(|s| *s == i.study)).collect();
+            let head = store.log_head()?;
+            return super::coding::export_items(&items, head, &mut |v| store.dictionary(Some(v)).ok(), format, out, from, to);
+        }
+        Command::Backtest { json, plot, model: None } => {
+            let desk = postgres::TeamDesk::open(url, &mut ask)?;
+            return super::coding::backtest_report(&crate::store::api::DeskStore::backtest_cases(&desk)?, json, plot);
+        }
         Command::Code { id, llt, source, rev } => return act(url, &mut ask, &id, rev, Action::Propose { llt, source: source.into() }),
         Command::Confirm { id, rev } => return act(url, &mut ask, &id, rev, Action::Confirm),
         Command::Return { id, comment, rev } => return act(url, &mut ask, &id, rev, Action::Return { comment }),
@@ -229,7 +240,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             }
         }
         other => bail!(
-            "not available on a team database yet: {}. Team mode runs team init, team user add, db copy, dict import/versions/search/show, queue import/list/show, code, confirm, return, query, serve-proposals, audit verify and audit log",
+            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, db copy, dict import/versions/search/show, queue import/list/show, code, confirm, return, query, export, backtest, serve-proposals, audit verify and audit log",
             command_name(&other)
         ),
     }

@@ -19,6 +19,7 @@ use crossterm::event::{self, Event, KeyEventKind};
 use crate::engine::worker::{self, WorkerEvent};
 use crate::engine::Engine;
 use crate::model::precision::Precision;
+use crate::store::api::DeskStore;
 use crate::store::{ProposalStore, Store};
 use app::App;
 
@@ -53,6 +54,9 @@ pub fn run_team(url: &str, password: &mut dyn FnMut(&str) -> Result<String>, bas
     let desk_store = crate::store::postgres::TeamDesk::open(url, password)?;
     let user = desk_store.user_name();
     let credentials = desk_store.credentials();
+    // Only the proposal service and admins may store proposals (a coder could otherwise present
+    // their own code as the model's choice): other desks show what the service stored.
+    let no_model = no_model || desk_store.user(&user)?.role != crate::store::users::Role::Admin;
     let app = App::new(Box::new(desk_store), Some(&user))?;
     let base = base.map(Path::to_path_buf);
     let url = url.to_string();

@@ -199,9 +199,7 @@ impl DeskStore for TeamDesk {
     }
 
     fn anchor(&self) -> Result<Option<Head>> {
-        let row = self.store.borrow_mut().client().query_opt("SELECT seq, hash, at FROM medcoder.decision_log ORDER BY seq DESC LIMIT 1", &[])?;
-        let Some(r) = row else { return Ok(None) };
-        let head = Head { seq: r.get(0), hash: r.get(1), at: r.get(2) };
+        let Some(head) = self.store.borrow_mut().log_head()? else { return Ok(None) };
         append_anchor(&super::anchor_file(&self.url)?, &head)?;
         Ok(Some(head))
     }

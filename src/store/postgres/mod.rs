@@ -354,6 +354,12 @@ impl TeamStore {
         item_from_row(&row)
     }
 
+    /// The newest row of this database's log (what an export is made at).
+    pub fn log_head(&mut self) -> Result<Option<super::audit::Head>> {
+        let row = self.client.query_opt("SELECT seq, hash, at FROM medcoder.decision_log ORDER BY seq DESC LIMIT 1", &[])?;
+        Ok(row.map(|r| super::audit::Head { seq: r.get(0), hash: r.get(1), at: r.get(2) }))
+    }
+
     /// One coding decision, checked and logged by the database (`medcoder.act`).
     pub fn act(&mut self, external_id: &str, expected_revision: Option<i64>, action: &Action) -> Result<Item> {
         let (name, llt, source, text): (&str, Option<i32>, Option<&str>, Option<&str>) = match action {
