@@ -468,3 +468,48 @@ fn desks_on_a_team_database_follow_each_other_and_sign_with_the_server() {
     let verify = t.ok(&t.url("rev2"), &["audit", "verify", "--anchors", anchors.to_str().unwrap()], Some(PW));
     assert!(verify.contains("Every head anchored"), "{verify}");
 }
+
+#[test]
+fn the_proposal_service_survives_losing_its_connection() {
+    use std::io::{BufRead, BufReader, Write};
+    let Some(t) = Team::new() else { return };
+    t.ok(&t.superuser(), &["team", "user", "add", &t.role("gpu"), "--role", "service", "--set-password"], Some(PW));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medcoder"))
+        .args(["--db", &t.url("gpu"), "--password-stdin", "serve-proposals", "--poll", "0.2"])
+        .env("MEDCODER_HOME", t.home.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{PW}\n").as_bytes()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = String::new();
+    let mut wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        while !seen.contains(what) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) => seen.push_str(&(l + "\n")),
+                Err(_) => panic!("no '{what}' from the service; it said:\n{seen}"),
+            }
+        }
+    };
+    wait_for("proposed for 3 item(s)");
+    // The database drops the service's connection (as a restart does).
+    t.superuser_sql().batch_execute(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{}'", t.role("gpu"))).unwrap();
+    let queue = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(queue.path(), "id,study,subject,reported_term\nAE-4,S1,P4,itchy skin\n").unwrap();
+    t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
+    wait_for("store reopened");
+    wait_for("proposed for 1 item(s)");
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(t.ok(&t.url("rev1"), &["queue", "show", "AE-4"], Some(PW)).contains("  1. LLT "));
+}
