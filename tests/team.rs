@@ -150,6 +150,12 @@ fn the_workflow_runs_on_a_team_database() {
     for (who, action) in [(t.role("coder"), "import"), (t.role("rev1"), "propose"), (t.role("rev2"), "return")] {
         assert!(log.lines().any(|l| l.contains(&who) && l.contains(action)), "{who} {action} missing in:\n{log}");
     }
+    // Text in any language: the log's hash counts characters the same way in the server and here.
+    let queue = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(queue.path(), "id,study,subject,reported_term\nAE-5,S1,P5,douleur à la tête — sévère ½\n").unwrap();
+    t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
+    t.ok(&t.url("coder"), &["code", "AE-5", &llt], Some(PW));
+    t.ok(&t.url("rev2"), &["confirm", "AE-5", "--rev", "1"], Some(PW));
     let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
     assert!(verify.contains("Decision log intact") && verify.contains("match the log"), "{verify}");
 }

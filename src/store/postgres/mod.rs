@@ -139,6 +139,10 @@ fn member_role(db: &str) -> String {
 pub fn init(client: &mut Client, db: &str) -> Result<()> {
     check_name("database", db)?;
     let (owner, members) = (owner_role(db), member_role(db));
+    let encoding: String = client.query_one("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()", &[])?.get(0);
+    if encoding != "UTF8" {
+        bail!("database {db} is encoded {encoding}: a team database must be UTF8 (let `team init` create it, or CREATE DATABASE {db} ENCODING 'UTF8' TEMPLATE template0)");
+    }
     let exists: bool = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'medcoder')", &[])?.get(0);
     if exists {
         bail!("database {db} already holds a medcoder schema");
