@@ -47,7 +47,8 @@ impl Team {
         }
         t.ok(&t.url("admin"), &["dict", "import", "assets/demo/MedAscii"], Some(PW));
         let queue = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(queue.path(), "id,study,subject,reported_term\nAE-1,S1,P1,head ache\nAE-2,S1,P2,sick to stomach\nAE-3,S1,P3,rash on arms\n").unwrap();
+        std::fs::write(queue.path(), "id,study,subject,reported_term\nAE-1,S1,P1,my head really hurts\nAE-2,S1,P2,sick to stomach\nAE-3,S1,P3,rash on arms\n")
+            .unwrap();
         t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
         Some(t)
     }
@@ -340,7 +341,7 @@ fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
     assert!(verify.contains("match the log"), "copied items, users and version rebuild from the two logs: {verify}");
     let log = t.ok(&t.local("rita"), &["audit", "log", "--item", "AE-2"], None);
     assert!(log.contains("confirm"), "{log}");
-    // A second copy into the same database is refused; so is a demo database.
+    // A second copy into the same database is refused.
     let (ok, out) = t.run("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
     assert!(!ok && out.contains("is not new"), "{out}");
     // A copied row changed behind the log's back is found.
@@ -429,6 +430,29 @@ fn one_proposal_service_fills_proposals_for_every_desk() {
     let csv = t.ok(&t.url("rev1"), &["export", "--state", "confirmed"], Some(PW));
     let row = csv.lines().find(|l| l.starts_with("AE-1,")).unwrap_or_else(|| panic!("{csv}"));
     assert!(row.contains(&top) && row.contains(&t.role("coder")) && row.contains(&t.role("rev1")), "{row}");
+    // Proposals every desk reads are checked for their shape, whoever stores them.
+    let mut svc = t.sql("gpu");
+    for (json, entropy) in [
+        (r#"[{"llt_code":"abc","pt_code":1,"score":1,"confidence":0.9}]"#, Some(0.5)),
+        (r#"[{"llt_code":99999999999,"pt_code":1,"score":1,"confidence":0.9}]"#, Some(0.5)),
+        (r#"[1, 2, "x", null]"#, Some(0.5)),
+        (r#"[{"llt_code":1,"pt_code":1,"score":1,"confidence":7}]"#, Some(0.5)),
+        (r#"[{"llt_code":1,"pt_code":1,"score":1,"confidence":0.5,"evidence":"[2J"}]"#, Some(0.5)),
+        (r#"[{"llt_code":1,"pt_code":1,"score":1,"confidence":0.5}]"#, Some(f64::NAN)),
+    ] {
+        let err = svc.execute("SELECT medcoder.set_proposals(2, 'm', 'DEMO-1.0', $1, $2, 'now')", &[&entropy, &json]).expect_err(json);
+        assert!(err.as_db_error().is_some(), "{json}: {err}");
+    }
+    // The entropy a decision logs does not depend on the caller's session settings.
+    let mut rev2 = t.sql("rev2");
+    svc.execute(
+        "SELECT medcoder.set_proposals(3, 'm', 'DEMO-1.0', 0.123456789, $1, 'now')",
+        &[&format!(r#"[{{"llt_code":{top},"pt_code":1,"score":1,"confidence":0.5}}]"#)],
+    )
+    .unwrap();
+    rev2.batch_execute(&format!("SET extra_float_digits = -15; SELECT medcoder.act('AE-3', 'propose', {top}, 'model', NULL, NULL)")).unwrap();
+    let logged: String = rev2.query_one("SELECT entropy FROM medcoder.decision_log WHERE external_id = 'AE-3' AND action = 'propose'", &[]).unwrap().get(0);
+    assert_eq!(logged, "0.123456789");
     // The service codes nothing, and nobody else writes proposals: a coder could otherwise dress
     // their own code up as the model's first choice.
     t.refused(&t.url("gpu"), &["code", "AE-1", &demo_llt(true)], "stores proposals and codes nothing");
@@ -452,7 +476,7 @@ fn desks_on_a_team_database_follow_each_other_and_sign_with_the_server() {
     t.ok(&t.url("coder"), &["code", "AE-1", &llt, "--source", "search"], Some(PW));
     desk.wait_for("proposed 1");
     desk.keys(&["Enter"]);
-    desk.wait_for("Reported term: head ache");
+    desk.wait_for("Reported term: my head really hurts");
     // Confirming is signed: the server checks the password on a connection of its own.
     desk.keys(&["a"]);
     desk.wait_for("electronic signature");
@@ -518,4 +542,71 @@ fn the_proposal_service_survives_losing_its_connection() {
     child.kill().unwrap();
     let _ = child.wait();
     assert!(t.ok(&t.url("rev1"), &["queue", "show", "AE-4"], Some(PW)).contains("  1. LLT "));
+}
+
+#[test]
+fn a_copy_never_launders_what_was_changed_behind_the_sqlite_log() {
+    use medcoder::store::users::Role;
+    let Some(t) = Team::bare() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("single.db");
+    let (ann, rita) = (t.role("ann"), t.role("rita"));
+    {
+        let mut s = medcoder::store::Store::open(&file).unwrap();
+        s.add_user(None, &ann, Role::Admin).unwrap();
+        s.add_user(Some(&ann), &rita, Role::Reviewer).unwrap();
+    }
+    let from = format!("sqlite:{}", file.display());
+    // A role raised in the file by SQL: the SQLite audit sees it, so the copy refuses.
+    let c = rusqlite_free_edit(&file, &format!("UPDATE user SET role = 'admin' WHERE name = '{rita}'"));
+    assert!(c, "edited");
+    let (ok, out) = t.run("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
+    assert!(!ok && out.contains("differ from its decision log"), "{out}");
+    rusqlite_free_edit(&file, &format!("UPDATE user SET role = 'reviewer' WHERE name = '{rita}'"));
+    // A user whose name is already a role on the server (somebody's login) is not taken over.
+    t.superuser_sql().batch_execute(&format!("CREATE ROLE {rita} LOGIN")).unwrap();
+    let (ok, out) = t.run("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
+    assert!(!ok && out.contains("is already a role on this server"), "{out}");
+    t.superuser_sql().batch_execute(&format!("DROP ROLE {rita}")).unwrap();
+    // Nothing was half-copied by the refusals: the copy now goes through.
+    let out = t.ok("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
+    assert!(out.contains("2 users"), "{out}");
+}
+
+/// Changes the SQLite file directly, as someone with write access to it could.
+fn rusqlite_free_edit(file: &std::path::Path, sql: &str) -> bool {
+    let out = Command::new("python3")
+        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()", file.to_str().unwrap(), sql])
+        .status();
+    out.is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_team_database_learns_from_every_confirmed_decision() {
+    let Some(t) = Team::new() else { return };
+    let llt = demo_llt(true);
+    let import = |rows: &str| {
+        let queue = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(queue.path(), format!("id,study,subject,reported_term\n{rows}")).unwrap();
+        t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
+    };
+    // A term that is an LLT's name is coded by the rule at import, and still goes to review.
+    import("AE-10,S1,P1,Head-ache!\n");
+    let show = t.ok(&t.url("rev1"), &["queue", "show", "AE-10"], Some(PW));
+    assert!(show.contains("[proposed]") && show.contains("autocoder"), "{show}");
+    // A confirmation makes the term a synonym: the next identical term is coded from it.
+    t.ok(&t.url("coder"), &["code", "AE-2", &llt], Some(PW));
+    t.ok(&t.url("rev1"), &["confirm", "AE-2", "--rev", "1"], Some(PW));
+    import("AE-11,S2,P9,Sick to  stomach.\n");
+    let show = t.ok(&t.url("rev2"), &["queue", "show", "AE-11"], Some(PW));
+    assert!(show.contains("[proposed]") && show.contains(&format!("LLT {llt}")) && show.contains("autocoder"), "{show}");
+    let log = t.ok(&t.url("rev2"), &["audit", "log", "--item", "AE-11"], Some(PW));
+    assert!(log.contains("autocode") && log.contains("synonym: confirmed 1 time"), "{log}");
+    // Returning a synonym-coded item holds the synonym: the next identical term waits for a coder.
+    t.ok(&t.url("rev2"), &["return", "AE-11", "--rev", "1", "--comment", "not for this study"], Some(PW));
+    import("AE-12,S2,P8,sick to stomach\n");
+    assert!(t.ok(&t.url("rev2"), &["queue", "show", "AE-12"], Some(PW)).contains("[new]"));
+    // Every autocode is in the log: the tables still match it.
+    let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(verify.contains("Decision log intact") && verify.contains("match the log"), "{verify}");
 }

@@ -268,10 +268,11 @@ pub fn copy(from: &str, to: &str, password_stdin: bool) -> Result<ExitCode> {
     let db = database_of(to)?;
     let r = postgres::copy_from_sqlite(&mut client, &db, &store, file)?;
     println!(
-        "Copied {file} into team database {db}: {} users, {} items, {} log rows (chain verified before and after), {} LLTs of MedDRA {}.",
+        "Copied {file} into team database {db}: {} users, {} items, {} log rows (chain verified before and after), {} synonyms, {} LLTs of MedDRA {}.",
         r.users,
         r.items,
         r.log_rows,
+        r.synonyms,
         r.llts,
         r.version.as_deref().unwrap_or("(none)")
     );

@@ -86,13 +86,12 @@ impl TeamDesk {
                     state: State::parse(r.get(5))?,
                     llt_code: r.get::<_, Option<i32>>(6).map(|c| c as u32),
                 };
-                let top = match r.get::<_, Option<String>>(8) {
-                    Some(json) => {
-                        let props: Vec<Proposal> = serde_json::from_str(&json)?;
-                        Some(TopProposal { top: props.first().map(|p| (p.llt_code, p.confidence)), entropy: r.get(7) })
-                    }
-                    None => None,
-                };
+                // Proposals that do not read (an older service's) show as none: one item never
+                // keeps a desk from opening.
+                let top = r
+                    .get::<_, Option<String>>(8)
+                    .and_then(|json| serde_json::from_str::<Vec<Proposal>>(&json).ok())
+                    .map(|props| TopProposal { top: props.first().map(|p| (p.llt_code, p.confidence)), entropy: r.get(7) });
                 Ok((summary, top))
             })
             .collect()
@@ -139,13 +138,17 @@ impl DeskStore for TeamDesk {
         self.store.borrow_mut().proposals(item_id)
     }
 
-    // Team mode has no synonym list yet.
-    fn synonym(&self, _term: &str, _version: &str) -> Result<Option<Synonym>> {
-        Ok(None)
+    fn synonym(&self, term: &str, version: &str) -> Result<Option<Synonym>> {
+        Ok(self.store.borrow_mut().synonyms_where("term = $1 AND meddra_version = $2", &[&normalize(term), &version])?.into_iter().next())
     }
 
-    fn synonym_changed_at(&self, _version: &str) -> Result<Option<String>> {
-        Ok(None)
+    fn synonym_changed_at(&self, version: &str) -> Result<Option<String>> {
+        let row = self
+            .store
+            .borrow_mut()
+            .client()
+            .query_opt("SELECT updated_at FROM medcoder.synonym WHERE meddra_version = $1 ORDER BY seq DESC LIMIT 1", &[&version])?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     fn state_counts(&self) -> Result<Vec<(State, usize)>> {
@@ -181,11 +184,15 @@ impl DeskStore for TeamDesk {
     /// A signature is the server accepting the user's password on a new connection over TCP
     /// (a local-socket connection may be trusted by peer authentication without one).
     fn check_signature(&self, user: &str, password: &str) -> Result<()> {
-        let mut config: Config = self.url.parse()?;
-        if config.get_hosts().iter().all(|h| matches!(h, Host::Unix(_))) {
-            let port = config.get_ports().first().copied().unwrap_or(5432);
-            config = Config::new().host("127.0.0.1").port(port).dbname(config.get_dbname().unwrap_or_default()).clone();
+        let url: Config = self.url.parse()?;
+        // Only the TCP hosts (else this machine's): a socket in the list would be tried first and may
+        // trust the login without the password.
+        let mut config = Config::new();
+        let tcp: Vec<String> = url.get_hosts().iter().filter_map(|h| if let Host::Tcp(t) = h { Some(t.clone()) } else { None }).collect();
+        for h in if tcp.is_empty() { vec!["127.0.0.1".to_string()] } else { tcp } {
+            config.host(&h);
         }
+        config.port(url.get_ports().first().copied().unwrap_or(5432)).dbname(url.get_dbname().unwrap_or_default());
         config.user(user).password(password);
         let mut c = config
             .connect(NoTls)

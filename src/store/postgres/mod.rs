@@ -321,6 +321,32 @@ impl TeamStore {
         Ok(Dictionary::new(&rel))
     }
 
+    /// Synonyms matching a condition on the synonym table (`medcoder.synonym`).
+    pub fn synonyms_where(&mut self, condition: &str, args: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<super::synonyms::Synonym>> {
+        let rows = self.client.query(
+            &format!("SELECT term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq FROM medcoder.synonym WHERE {condition}"),
+            args,
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| super::synonyms::Synonym {
+                term: r.get(0),
+                meddra_version: r.get(1),
+                llt_code: r.get::<_, i32>(2) as u32,
+                origin: r.get(3),
+                confirmations: i64::from(r.get::<_, i32>(4)),
+                external_id: r.get(5),
+                reported_term: r.get(6),
+                proposer: r.get(7),
+                reviewer: r.get(8),
+                updated_at: r.get(9),
+                updated_by: r.get(10),
+                hold: r.get(11),
+                seq: r.get(12),
+            })
+            .collect())
+    }
+
     pub fn llt_name(&mut self, version: &str, code: u32) -> Result<Option<String>> {
         Ok(self.client.query_opt("SELECT name FROM medcoder.llt WHERE version = $1 AND code = $2", &[&version, &(code as i32)])?.map(|r| r.get(0)))
     }
@@ -454,8 +480,7 @@ impl TeamStore {
     }
 }
 
-/// The proposal engine's view of a team database. Team mode has no synonym list yet, so the
-/// coded-term memory stays empty and proposals come from the model alone.
+/// The proposal engine's view of a team database, with the synonym list as its coded-term memory.
 impl super::ProposalStore for TeamStore {
     fn active_meddra_version(&mut self) -> Result<Option<String>> {
         self.active_version()
@@ -485,11 +510,11 @@ impl super::ProposalStore for TeamStore {
         tx.commit()?;
         Ok(())
     }
-    fn synonym_seq_of(&mut self, _version: &str) -> Result<i64> {
-        Ok(0)
+    fn synonym_seq_of(&mut self, version: &str) -> Result<i64> {
+        Ok(self.client.query_one("SELECT coalesce(max(seq), 0) FROM medcoder.synonym WHERE meddra_version = $1", &[&version])?.get(0))
     }
-    fn synonym_changes(&mut self, _version: &str, _seq: i64) -> Result<Vec<super::synonyms::Synonym>> {
-        Ok(Vec::new())
+    fn synonym_changes(&mut self, version: &str, seq: i64) -> Result<Vec<super::synonyms::Synonym>> {
+        self.synonyms_where("meddra_version = $1 AND seq > $2 ORDER BY seq", &[&version, &seq])
     }
     fn answers(&mut self) -> bool {
         self.client.simple_query("SELECT 1").is_ok()
@@ -600,6 +625,7 @@ pub struct CopyReport {
     pub items: usize,
     pub log_rows: usize,
     pub llts: usize,
+    pub synonyms: usize,
     pub version: Option<String>,
 }
 
@@ -620,6 +646,15 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
     if let Verdict::Broken { seq, reason } = store.verify_log()? {
         bail!("{origin}: its decision log is broken at row {seq} ({reason})");
     }
+    // The tables must be what the log says: a copy never launders a change made behind the rules.
+    let findings = store.state_findings()?;
+    if !findings.is_empty() {
+        bail!(
+            "{origin}: {} table row(s) differ from its decision log (first: {}); run `medcoder --db {origin} audit verify` and resolve them before moving it",
+            findings.len(),
+            crate::text::printable(&findings[0])
+        );
+    }
     let mut tx = client.transaction()?;
     let busy: bool = tx
         .query_one(
@@ -635,13 +670,15 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
     let users = store.users()?;
     for u in &users {
         check_user_role(&mut tx, &u.name).with_context(|| format!("{origin}: user '{}' cannot become a database role", crate::text::printable(&u.name)))?;
+        // An existing login is somebody's already: the copy would hand them this store's role.
+        let taken: bool = tx.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[&u.name])?.get(0);
+        if taken {
+            bail!("{origin}: user '{}' is already a role on this server; the copy makes only new roles (rename the user in the SQLite store, or add them to the team with `team user add` after the copy)", u.name);
+        }
     }
     let members = member_role(db);
     for u in &users {
-        let there: bool = tx.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[&u.name])?.get(0);
-        if !there {
-            tx.batch_execute(&format!("CREATE ROLE {} LOGIN", u.name))?;
-        }
+        tx.batch_execute(&format!("CREATE ROLE {} LOGIN", u.name))?;
         tx.batch_execute(&format!("GRANT {members} TO {}", u.name))?;
         tx.execute("INSERT INTO medcoder.app_user VALUES ($1, $2, $3, $4)", &[&u.name, &u.role.as_str(), &u.created_at, &"db copy"])?;
     }
@@ -652,7 +689,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
         for l in &dict.llts {
             let pt = dict.pt(l.pt_code).map_or("", |p| p.name.as_str());
             tx.execute(
-                "INSERT INTO medcoder.llt VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO medcoder.llt VALUES ($1, $2, $3, $4, $5, $6, medcoder.normalize_term($3))",
                 &[&dict.version, &(l.code as i32), &l.name, &(l.pt_code as i32), &pt, &l.current],
             )?;
             llts += 1;
@@ -661,8 +698,25 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
     }
     let items = store.items(&super::item::ItemFilter::default())?;
     for it in &items {
+        let fields = [
+            ("id", Some(&it.external_id)),
+            ("study", Some(&it.study)),
+            ("subject", Some(&it.subject)),
+            ("reported_term", Some(&it.reported_term)),
+            ("onset_date", it.onset_date.as_ref()),
+            ("seriousness", it.seriousness.as_ref()),
+            ("investigator", it.investigator.as_ref()),
+            ("comment", it.comment.as_ref()),
+        ];
+        for (field, v) in fields {
+            if let Some(c) = v.and_then(|v| crate::text::forbidden_char(v)) {
+                bail!("{origin}: item {}, field {field}: contains the control character U+{:04X}", crate::text::printable(&it.external_id), c as u32);
+            }
+        }
+    }
+    for it in &items {
         tx.execute(
-            &format!("INSERT INTO medcoder.item({ITEM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"),
+            &format!("INSERT INTO medcoder.item({ITEM_COLUMNS}, term_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, medcoder.normalize_term($5))"),
             &[
                 &it.id,
                 &it.external_id,
@@ -690,6 +744,30 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
         )?;
     }
     tx.batch_execute("SELECT setval(pg_get_serial_sequence('medcoder.item', 'id'), GREATEST((SELECT max(id) FROM medcoder.item), 1))")?;
+    // The synonym list of the active version, as the SQLite audit found it backed by its log.
+    let mut synonyms = 0;
+    if let Some(v) = &version {
+        for y in store.synonyms(v)? {
+            tx.execute(
+                "INSERT INTO medcoder.synonym VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11, $12, nextval('medcoder.synonym_seq'))",
+                &[
+                    &y.term,
+                    &y.meddra_version,
+                    &(y.llt_code as i32),
+                    &y.origin,
+                    &(y.confirmations as i32),
+                    &y.external_id,
+                    &y.reported_term,
+                    &y.proposer,
+                    &y.reviewer,
+                    &y.updated_at,
+                    &y.updated_by,
+                    &y.hold,
+                ],
+            )?;
+            synonyms += 1;
+        }
+    }
     for e in &entries {
         let x = &e.entry;
         tx.execute(
@@ -737,7 +815,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
         bail!("after the copy the team log does not verify at row {seq} ({reason}); nothing was copied");
     }
     tx.commit()?;
-    Ok(CopyReport { users: users.len(), items: items.len(), log_rows: entries.len(), llts, version })
+    Ok(CopyReport { users: users.len(), items: items.len(), log_rows: entries.len(), llts, synonyms, version })
 }
 
 const LOG_COLUMNS: &str = "seq, at, username, action, item_id, external_id, reported_term, state_from, state_to, llt_code, pt_code, meddra_version, source, comment, model_version, proposals, entropy, chosen_rank, prev_hash, hash";

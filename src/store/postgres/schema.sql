@@ -27,8 +27,11 @@ CREATE TABLE llt (
     pt_code integer NOT NULL,
     pt_name text NOT NULL,
     current boolean NOT NULL,
+    -- normalize_term(name): the exact-name rule looks terms up by it.
+    name_key text NOT NULL,
     PRIMARY KEY (version, code)
 );
+CREATE INDEX llt_name_key ON llt(version, name_key);
 
 -- A release's MedDRA ASCII files as imported, from which every client rebuilds the whole
 -- dictionary (hierarchy, search, the engine's labels) exactly as from the folder.
@@ -61,9 +64,36 @@ CREATE TABLE item (
     updated_at text NOT NULL,
     updated_by text NOT NULL,
     proposed_at text,
-    confirmed_at text
+    confirmed_at text,
+    -- normalize_term(reported_term): identical terms are grouped, learned and autocoded by it.
+    term_key text NOT NULL
 );
 CREATE INDEX item_state ON item(state, study);
+CREATE INDEX item_term_key ON item(term_key, state);
+
+-- The synonym list (verbatim term assignments), as on SQLite (src/store/sql/004_synonyms.sql): a
+-- normalised term confirmed (four-eye done) for an LLT, per MedDRA version, with its provenance.
+-- A held synonym never autocodes until a new confirmation.
+CREATE TABLE synonym (
+    term text NOT NULL,
+    meddra_version text NOT NULL,
+    llt_code integer NOT NULL,
+    origin text NOT NULL CHECK (origin IN ('confirmed', 'imported', 'carried')),
+    confirmations integer NOT NULL DEFAULT 0,
+    item_id bigint,
+    external_id text,
+    reported_term text,
+    proposer text,
+    reviewer text,
+    updated_at text NOT NULL,
+    updated_by text NOT NULL,
+    hold text,
+    -- Bumped on every change: the engine's memory reads only what changed since it last looked.
+    seq bigint NOT NULL,
+    PRIMARY KEY (term, meddra_version)
+);
+CREATE SEQUENCE synonym_seq;
+CREATE INDEX synonym_version_seq ON synonym(meddra_version, seq);
 
 -- The engine's latest top-5 for an item (JSON array of {llt_code, pt_code, score, confidence}),
 -- written by the proposal service.
@@ -151,6 +181,11 @@ CREATE TRIGGER imported_log_no_truncate BEFORE TRUNCATE ON imported_log
 
 INSERT INTO setting VALUES ('schema_version', '1');
 
+-- src/text.rs normalize: letters and digits in lower case, one space between words.
+CREATE FUNCTION normalize_term(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT btrim(regexp_replace(lower(t), '[^[:alnum:]]+', ' ', 'g'))
+$$;
+
 CREATE FUNCTION now_text() RETURNS text LANGUAGE sql AS $$
     SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
 $$;
@@ -221,6 +256,71 @@ BEGIN
     END IF;
 END $$;
 
+-- A code set by a rule on an untouched item, by the autocoder, to review (team mode has no
+-- auto-confirmation); logged as on SQLite.
+CREATE FUNCTION autocode_item(p_item bigint, l llt, p_source text, p_why text) RETURNS void
+LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    v_now text := now_text();
+    after item;
+BEGIN
+    UPDATE item SET state = 'proposed', llt_code = l.code, pt_code = l.pt_code, meddra_version = l.version, source = p_source,
+            proposer = 'autocoder', reviewer = NULL, proposed_at = v_now, confirmed_at = NULL, revision = revision + 1,
+            updated_at = v_now, updated_by = session_user::text
+        WHERE id = p_item AND state = 'new' RETURNING * INTO after;
+    IF FOUND THEN
+        PERFORM append_log('autocode', after.id, after.external_id, after.reported_term, 'new', 'proposed', l.code, l.pt_code,
+            l.version, p_source, p_why);
+    END IF;
+END $$;
+
+-- Every untouched item of a term (or only `p_only`) coded from the term's active synonym, when its
+-- LLT is current in the active version.
+CREATE FUNCTION autocode_term(p_term text, p_only bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    s synonym;
+    l llt;
+    v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
+    v_id bigint;
+BEGIN
+    SELECT * INTO s FROM synonym WHERE term = p_term AND meddra_version = v_version AND hold IS NULL;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT * INTO l FROM llt WHERE version = v_version AND code = s.llt_code AND current;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    FOR v_id IN SELECT id FROM item WHERE term_key = p_term AND state = 'new' AND (p_only IS NULL OR id = p_only) ORDER BY id LOOP
+        PERFORM autocode_item(v_id, l, 'synonym', format('synonym: confirmed %s time%s, last by %s on %s; awaits review',
+            s.confirmations, CASE WHEN s.confirmations = 1 THEN '' ELSE 's' END, coalesce(s.reviewer, '?'), left(s.updated_at, 10)));
+    END LOOP;
+END $$;
+
+-- The term's synonym from its newest confirmed item (newest confirmation wins), with how many
+-- confirmed items of the term carry that LLT; a new confirmation lifts a hold.
+CREATE FUNCTION revise_synonym(p_term text, p_version text, p_by text) RETURNS void
+LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    it item;
+    n integer;
+BEGIN
+    SELECT * INTO it FROM item WHERE term_key = p_term AND state = 'confirmed' AND meddra_version = p_version
+        ORDER BY confirmed_at DESC, id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT count(*) INTO n FROM item WHERE term_key = p_term AND state = 'confirmed' AND meddra_version = p_version
+        AND llt_code = it.llt_code;
+    INSERT INTO synonym VALUES (p_term, p_version, it.llt_code, 'confirmed', n, it.id, it.external_id, it.reported_term,
+            it.proposer, it.reviewer, now_text(), p_by, NULL, nextval('synonym_seq'))
+        ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed',
+            confirmations = excluded.confirmations, item_id = excluded.item_id, external_id = excluded.external_id,
+            reported_term = excluded.reported_term, proposer = excluded.proposer, reviewer = excluded.reviewer,
+            updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq;
+END $$;
+
 -- Text from outside: no control characters (they could drive a colleague's terminal).
 CREATE FUNCTION check_text(what text, v text, required boolean) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
@@ -251,14 +351,16 @@ DECLARE
     v_now text := now_text();
     v_id bigint;
     v_term text := check_text('reported_term', p_term, true);
+    v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
+    l llt;
 BEGIN
     PERFORM refuse_service(u);
     INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state,
-            imported_at, updated_at, updated_by)
+            imported_at, updated_at, updated_by, term_key)
         VALUES (check_text('id', p_external_id, true), check_text('study', p_study, true),
             check_text('subject', p_subject, true), v_term, check_text('onset_date', p_onset, false),
             check_text('seriousness', p_seriousness, false), check_text('investigator', p_investigator, false),
-            'new', v_now, v_now, u.name)
+            'new', v_now, v_now, u.name, normalize_term(v_term))
         ON CONFLICT (external_id) DO NOTHING
         RETURNING id INTO v_id;
     IF v_id IS NULL THEN
@@ -266,14 +368,24 @@ BEGIN
     END IF;
     PERFORM append_log('import', v_id, btrim(p_external_id), v_term, NULL, 'new', NULL, NULL, NULL, NULL,
         check_text('origin', p_origin, false));
+    -- The rules, as on SQLite: a term that is a current LLT's name, else a term on the synonym list,
+    -- is coded by the rule and goes to review.
+    SELECT * INTO l FROM llt WHERE version = v_version AND current AND name_key = normalize_term(v_term) ORDER BY code LIMIT 1;
+    IF FOUND THEN
+        PERFORM autocode_item(v_id, l, 'rule', 'exact LLT name; awaits review');
+    ELSE
+        PERFORM autocode_term(normalize_term(v_term), v_id);
+    END IF;
     RETURN true;
 END $$;
 
 -- Every coding decision: propose, confirm, return, query. The rules of src/store/workflow.rs, held
 -- by the database so that a client (or psql) cannot skip them.
+-- extra_float_digits is pinned: the entropy is logged as text, which the caller's session must
+-- not be able to round.
 CREATE FUNCTION act(p_external_id text, p_action text, p_llt integer, p_source text, p_text text, p_revision bigint)
     RETURNS item
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' SET extra_float_digits = 1 AS $$
 DECLARE
     u app_user := me();
     it item;
@@ -365,6 +477,19 @@ BEGIN
     ELSE
         RAISE EXCEPTION 'unknown action %', p_action USING ERRCODE = '22023';
     END IF;
+    -- What the synonym list learns: a confirmation makes (or strengthens) the term's synonym and
+    -- autocodes the untouched items of the same term; returning a synonym-coded item holds the
+    -- synonym while it still points to the code returned.
+    IF p_action = 'confirm' AND after.term_key <> '' THEN
+        PERFORM revise_synonym(after.term_key, after.meddra_version, u.name);
+        IF after.meddra_version = v_version THEN
+            PERFORM autocode_term(after.term_key, NULL);
+        END IF;
+    ELSIF p_action = 'return' AND it.source = 'synonym' THEN
+        UPDATE synonym SET hold = format('returned by %s: %s', u.name, v_text), updated_at = v_now, updated_by = u.name,
+                seq = nextval('synonym_seq')
+            WHERE term = it.term_key AND meddra_version = it.meddra_version AND llt_code = it.llt_code;
+    END IF;
     -- The proposals the decision was taken with, and where the chosen LLT ranked among them.
     SELECT * INTO p FROM item_proposals WHERE item_id = it.id AND meddra_version = after.meddra_version;
     IF FOUND AND p_action <> 'query' THEN
@@ -392,7 +517,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM setting WHERE key = 'sealed:' || p_version) THEN
         RAISE EXCEPTION 'MedDRA % is already loaded' , p_version USING ERRCODE = '23505';
     END IF;
-    INSERT INTO llt SELECT p_version, c, check_text('llt_name', nm, true), p, check_text('pt_name', pn, true), cur
+    INSERT INTO llt SELECT p_version, c, check_text('llt_name', nm, true), p, check_text('pt_name', pn, true), cur, normalize_term(nm)
         FROM unnest(p_codes, p_names, p_pts, p_pt_names, p_current) AS t(c, nm, p, pn, cur);
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
@@ -439,6 +564,7 @@ CREATE FUNCTION set_proposals(p_item_id bigint, p_model text, p_version text, p_
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     u app_user := me();
+    e json;
 BEGIN
     -- A coder who could write proposals could dress their own code up as the model's first choice.
     IF u.role NOT IN ('service', 'admin') THEN
@@ -448,8 +574,25 @@ BEGIN
     IF p_version IS DISTINCT FROM (SELECT value FROM setting WHERE key = 'meddra_version') THEN
         RAISE EXCEPTION 'proposals for MedDRA % are not for the active version', p_version USING ERRCODE = '22023';
     END IF;
-    IF json_typeof(p_proposals::json) <> 'array' THEN
-        RAISE EXCEPTION 'proposals must be a JSON array' USING ERRCODE = '22023';
+    -- Every desk reads these: their shape is checked here, so no account can store proposals that
+    -- make a colleague's desk fail or an item undecidable.
+    IF json_typeof(p_proposals::json) <> 'array' OR json_array_length(p_proposals::json) > 20 THEN
+        RAISE EXCEPTION 'proposals must be a JSON array of at most 20' USING ERRCODE = '22023';
+    END IF;
+    FOR e IN SELECT value FROM json_array_elements(p_proposals::json) LOOP
+        IF json_typeof(e) <> 'object' OR json_typeof(e -> 'llt_code') IS DISTINCT FROM 'number'
+                OR json_typeof(e -> 'pt_code') IS DISTINCT FROM 'number' OR json_typeof(e -> 'score') IS DISTINCT FROM 'number'
+                OR json_typeof(e -> 'confidence') IS DISTINCT FROM 'number'
+                OR (e ->> 'llt_code') !~ '^[0-9]{1,9}$' OR (e ->> 'pt_code') !~ '^[0-9]{1,9}$'
+                OR (e ->> 'confidence')::float8 NOT BETWEEN 0 AND 1
+                OR json_typeof(e -> 'evidence') NOT IN ('string', 'null') THEN
+            RAISE EXCEPTION 'each proposal is {llt_code, pt_code, score, confidence in [0, 1], evidence?}: %', left(e::text, 200)
+                USING ERRCODE = '22023';
+        END IF;
+        PERFORM check_text('evidence', e ->> 'evidence', false);
+    END LOOP;
+    IF p_entropy IS NOT NULL AND NOT (p_entropy >= 0 AND p_entropy < 'Infinity'::float8) THEN
+        RAISE EXCEPTION 'entropy must be a finite number >= 0' USING ERRCODE = '22023';
     END IF;
     PERFORM check_text('model version', p_model, true);
     INSERT INTO item_proposals VALUES (p_item_id, p_model, p_version, p_entropy, p_proposals, p_computed_at)
