@@ -212,16 +212,8 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
             for d in &report.duplicates {
                 println!("  skipped line {}: {}", d.line, d.reason);
             }
-            for b in &bad {
-                println!("  rejected line {}: {}", b.line, b.reason);
-            }
-            if !ignored.is_empty() {
-                println!("  ignored columns: {}", ignored.join(", "));
-            }
-            if !bad.is_empty() {
-                println!("{} bad row(s) were not imported; fix them and import the file again (imported ids are skipped).", bad.len());
-                // The good rows are in; the exit status tells a script that some were not.
-                return Ok(ExitCode::from(2));
+            if let Some(code) = report_rejected(&bad, &ignored) {
+                return Ok(code);
             }
         }
         QueueCmd::List { state, study, text, json } => {
@@ -292,6 +284,22 @@ fn opt(s: &Option<String>) -> &str {
 }
 
 /// propose / confirm / return / query / recode.
+/// The rows of a queue file that were not imported and the columns ignored, for either store; the
+/// exit status when some rows were rejected (the good rows are in; the status tells a script).
+pub(super) fn report_rejected(bad: &[intake::Rejected], ignored: &[String]) -> Option<ExitCode> {
+    for b in bad {
+        println!("  rejected line {}: {}", b.line, b.reason);
+    }
+    if !ignored.is_empty() {
+        println!("  ignored columns: {}", ignored.join(", "));
+    }
+    if bad.is_empty() {
+        return None;
+    }
+    println!("{} bad row(s) were not imported; fix them and import the file again (imported ids are skipped).", bad.len());
+    Some(ExitCode::from(2))
+}
+
 pub fn act(db: &Path, acting: Option<&str>, id: &str, rev: Option<i64>, action: Action) -> Result<ExitCode> {
     let user = need_user(acting)?;
     let mut store = Store::open(db)?;

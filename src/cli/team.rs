@@ -125,15 +125,8 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             let (items, bad, ignored) = intake::read_file(&file)?;
             let (imported, skipped) = store.import_items(&items, &file.display().to_string())?;
             println!("Imported {imported} item(s) from {} ({skipped} already queued)", file.display());
-            for b in &bad {
-                println!("  rejected line {}: {}", b.line, b.reason);
-            }
-            if !ignored.is_empty() {
-                println!("  ignored columns: {}", ignored.join(", "));
-            }
-            if !bad.is_empty() {
-                println!("{} bad row(s) were not imported; fix them and import the file again (imported ids are skipped).", bad.len());
-                return Ok(ExitCode::from(2));
+            if let Some(code) = super::coding::report_rejected(&bad, &ignored) {
+                return Ok(code);
             }
         }
         Command::Queue(QueueCmd::List { state, study: None, text: None, json }) => {
