@@ -602,10 +602,16 @@ fn a_team_database_learns_from_every_confirmed_decision() {
     assert!(show.contains("[proposed]") && show.contains(&format!("LLT {llt}")) && show.contains("autocoder"), "{show}");
     let log = t.ok(&t.url("rev2"), &["audit", "log", "--item", "AE-11"], Some(PW));
     assert!(log.contains("autocode") && log.contains("synonym: confirmed 1 time"), "{log}");
+    let list = t.ok(&t.url("coder"), &["synonym", "list"], Some(PW));
+    assert!(list.contains("sick to stomach") && list.contains(&llt), "{list}");
+    t.refused(&t.url("coder"), &["synonym", "retire", "sick to stomach"], "only admins");
     // Returning a synonym-coded item holds the synonym: the next identical term waits for a coder.
     t.ok(&t.url("rev2"), &["return", "AE-11", "--rev", "1", "--comment", "not for this study"], Some(PW));
     import("AE-12,S2,P8,sick to stomach\n");
     assert!(t.ok(&t.url("rev2"), &["queue", "show", "AE-12"], Some(PW)).contains("[new]"));
+    // An admin retires it for good (logged); the list says so.
+    t.ok(&t.url("admin"), &["synonym", "retire", "Sick to stomach"], Some(PW));
+    assert!(t.ok(&t.url("coder"), &["synonym", "list"], Some(PW)).contains(&format!("held: retired by {}", t.role("admin"))));
     // Every autocode is in the log: the tables still match it.
     let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
     assert!(verify.contains("Decision log intact") && verify.contains("match the log"), "{verify}");

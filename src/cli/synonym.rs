@@ -9,7 +9,9 @@ use clap::Subcommand;
 
 use super::coding::{need_user, output};
 use crate::intake::labelled::read_labelled;
+use crate::meddra::Dictionary;
 use crate::store::api::DeskStore;
+use crate::store::synonyms::Synonym;
 use crate::store::workflow::{GroupOutcome, Source};
 use crate::store::Store;
 use crate::text::printable as p;
@@ -43,7 +45,7 @@ pub enum SynonymCmd {
 pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
     let mut store = Store::open(db)?;
     let dict = store.active_dictionary()?;
-    let name = |code: u32| dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("(not in MedDRA {})", dict.version));
+    let name = |code: u32| llt_name(&dict, code);
     match cmd {
         SynonymCmd::List { conflicts: true, json } => {
             let list = store.synonym_conflicts(&dict.version)?;
@@ -63,34 +65,14 @@ pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
                 }
             }
         }
-        SynonymCmd::List { conflicts: false, json } => {
-            let list = store.synonyms(&dict.version)?;
-            if json {
-                for s in &list {
-                    println!("{}", serde_json::to_string(s)?);
-                }
-            } else {
-                println!("{} synonym(s) in MedDRA {} ({} held)", list.len(), dict.version, list.iter().filter(|s| s.hold.is_some()).count());
-                for s in &list {
-                    let state = s.hold.as_ref().map(|h| format!(" [held: {h}]")).unwrap_or_default();
-                    println!("  {:<36} {:>9} {:<32} {}{}", p(&s.term), s.llt_code, p(&name(s.llt_code)), p(&s.provenance()), p(&state));
-                }
-            }
-        }
+        SynonymCmd::List { conflicts: false, json } => print_list(&store.synonyms(&dict.version)?, &dict, json)?,
         SynonymCmd::Import { file } => {
             let acting = need_user(acting)?;
             let rows = read_labelled(&file)?;
             let n = store.import_synonyms(acting, &dict, &rows, &file.display().to_string())?;
             println!("Imported {n} synonym(s) for MedDRA {} from {}", dict.version, file.display());
         }
-        SynonymCmd::Export { out } => {
-            let mut w = csv::Writer::from_writer(output(out.as_deref())?);
-            w.write_record(["reported_term", "llt_code", "llt_name", "origin", "confirmations", "hold"])?;
-            for s in store.synonyms(&dict.version)? {
-                w.write_record([s.term.clone(), s.llt_code.to_string(), name(s.llt_code), s.origin, s.confirmations.to_string(), s.hold.unwrap_or_default()])?;
-            }
-            w.flush()?;
-        }
+        SynonymCmd::Export { out } => export(store.synonyms(&dict.version)?, &dict, out)?,
         SynonymCmd::Retire { term } => {
             let acting = need_user(acting)?;
             let s = store.retire_synonym(acting, &dict.version, &term.join(" "))?;
@@ -98,6 +80,45 @@ pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An LLT's name in the dictionary, or why it has none.
+fn llt_name(dict: &Dictionary, code: u32) -> String {
+    dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("(not in MedDRA {})", dict.version))
+}
+
+/// `synonym list` of either store.
+pub(super) fn print_list(list: &[Synonym], dict: &Dictionary, json: bool) -> Result<()> {
+    if json {
+        for s in list {
+            println!("{}", serde_json::to_string(s)?);
+        }
+        return Ok(());
+    }
+    println!("{} synonym(s) in MedDRA {} ({} held)", list.len(), dict.version, list.iter().filter(|s| s.hold.is_some()).count());
+    for s in list {
+        let state = s.hold.as_ref().map(|h| format!(" [held: {h}]")).unwrap_or_default();
+        println!("  {:<36} {:>9} {:<32} {}{}", p(&s.term), s.llt_code, p(&llt_name(dict, s.llt_code)), p(&s.provenance()), p(&state));
+    }
+    Ok(())
+}
+
+/// `synonym export` of either store.
+pub(super) fn export(list: Vec<Synonym>, dict: &Dictionary, out: Option<PathBuf>) -> Result<()> {
+    let mut w = csv::Writer::from_writer(output(out.as_deref())?);
+    w.write_record(["reported_term", "llt_code", "llt_name", "origin", "confirmations", "hold"])?;
+    for s in list {
+        w.write_record([
+            s.term.clone(),
+            s.llt_code.to_string(),
+            llt_name(dict, s.llt_code),
+            s.origin,
+            s.confirmations.to_string(),
+            s.hold.unwrap_or_default(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn report(out: &GroupOutcome, done: &str) -> Result<ExitCode> {

@@ -8,6 +8,7 @@ use clap::Subcommand;
 
 use super::coding::{AuditCmd, QueueCmd};
 use super::dict::DictCmd;
+use super::synonym::SynonymCmd;
 use super::{Cli, Command};
 use crate::intake::queue as intake;
 use crate::meddra::{Dictionary, Release};
@@ -102,6 +103,38 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
         Command::Dict(DictCmd::Show { code, version }) => {
             let dict = TeamStore::open(url, &mut ask)?.dictionary(version.as_deref())?;
             print!("{}", super::dict::show(&dict, code)?);
+        }
+        Command::Dict(DictCmd::Diff { old, new, json }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let d = crate::meddra::diff::diff(&store.dictionary(Some(&old))?, &store.dictionary(Some(&new))?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                for line in crate::meddra::diff::render(&d).lines() {
+                    println!("{}", p(line));
+                }
+            }
+        }
+        Command::User(super::coding::UserCmd::List) => {
+            for (name, role, created) in TeamStore::open(url, &mut ask)?.users()? {
+                println!("{:<24} {:<9} added {}", p(&name), role, created.get(..10).unwrap_or(&created));
+            }
+        }
+        Command::Synonym(SynonymCmd::List { conflicts: false, json }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let dict = store.dictionary(None)?;
+            let list = store.synonyms_where("meddra_version = $1 ORDER BY term", &[&dict.version])?;
+            super::synonym::print_list(&list, &dict, json)?;
+        }
+        Command::Synonym(SynonymCmd::Export { out }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let dict = store.dictionary(None)?;
+            let list = store.synonyms_where("meddra_version = $1 ORDER BY term", &[&dict.version])?;
+            super::synonym::export(list, &dict, out)?;
+        }
+        Command::Synonym(SynonymCmd::Retire { term }) => {
+            let s = TeamStore::open(url, &mut ask)?.retire_synonym(&term.join(" "))?;
+            println!("Retired the synonym '{}' -> {}: it no longer autocodes.", p(&s.term), s.llt_code);
         }
         Command::ServeProposals { poll, once, base, model } => {
             // A service reconnects after the database restarts: the password is asked once.
@@ -235,7 +268,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             }
         }
         other => bail!(
-            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, db copy, dict import/versions/search/show, queue import/list/show, code, confirm, return, query, export, backtest, serve-proposals, audit verify and audit log",
+            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, user list, db copy, dict import/versions/search/show/diff, queue import/list/show, code, confirm, return, query, synonym list/export/retire, export, backtest, serve-proposals, audit verify and audit log",
             command_name(&other)
         ),
     }

@@ -33,6 +33,7 @@ const GRANTED: &[&str] = &[
     "add_llts(text, integer[], text[], integer[], text[], boolean[])",
     "add_release_file(text, text, bytea)",
     "set_proposals(bigint, text, text, double precision, text, text)",
+    "retire_synonym(text)",
     "use_version(text)",
 ];
 
@@ -345,6 +346,19 @@ impl TeamStore {
                 seq: r.get(12),
             })
             .collect())
+    }
+
+    /// Holds a synonym so that it autocodes no more (admin; logged).
+    pub fn retire_synonym(&mut self, term: &str) -> Result<super::synonyms::Synonym> {
+        let key: String = self.client.query_one("SELECT term FROM medcoder.retire_synonym($1)", &[&term]).map_err(db_error)?.get(0);
+        let version = self.active_version()?.unwrap_or_default();
+        self.synonyms_where("term = $1 AND meddra_version = $2", &[&key, &version])?.into_iter().next().ok_or_else(|| anyhow!("the synonym '{key}' is gone"))
+    }
+
+    /// The users of this team database.
+    pub fn users(&mut self) -> Result<Vec<(String, String, String)>> {
+        let rows = self.client.query("SELECT name, role, created_at FROM medcoder.app_user ORDER BY name", &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
 
     pub fn llt_name(&mut self, version: &str, code: u32) -> Result<Option<String>> {

@@ -599,3 +599,21 @@ BEGIN
         ON CONFLICT (item_id) DO UPDATE SET model_version = excluded.model_version, meddra_version = excluded.meddra_version,
             entropy = excluded.entropy, proposals = excluded.proposals, computed_at = excluded.computed_at;
 END $$;
+
+-- Stops a synonym from autocoding (admin); it stays listed, held, until a new confirmation. Logged.
+CREATE FUNCTION retire_synonym(p_term text) RETURNS synonym
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := require_admin();
+    s synonym;
+BEGIN
+    UPDATE synonym SET hold = format('retired by %s', u.name), updated_at = now_text(), updated_by = u.name,
+            seq = nextval('synonym_seq')
+        WHERE term = normalize_term(p_term) AND meddra_version = (SELECT value FROM setting WHERE key = 'meddra_version')
+        RETURNING * INTO s;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no synonym ''%'' in the active MedDRA version', normalize_term(p_term) USING ERRCODE = 'P0002';
+    END IF;
+    PERFORM append_log('synonym retire', NULL, NULL, s.reported_term, NULL, NULL, s.llt_code, NULL, s.meddra_version, 'synonym', s.term);
+    RETURN s;
+END $$;
