@@ -74,19 +74,36 @@ impl Team {
     }
 
     fn run(&self, url: &str, args: &[&str], password: Option<&str>) -> (bool, String) {
+        match password {
+            Some(pw) => self.run_with_stdin(url, args, &format!("{pw}\n{pw}\n")),
+            None => {
+                let out = self.command(url, args).stdin(std::process::Stdio::null()).output().unwrap();
+                (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+            }
+        }
+    }
+
+    fn command(&self, url: &str, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_medcoder"));
         c.arg("--db").arg(url).args(args).env_remove("MEDCODER_USER").env_remove("MEDCODER_DB").env("MEDCODER_HOME", self.home.path());
-        if password.is_some() {
-            c.arg("--password-stdin");
-        }
+        c
+    }
+
+    /// With `input` on standard input as it is (several passwords, one a line).
+    fn run_with_stdin(&self, url: &str, args: &[&str], input: &str) -> (bool, String) {
+        use std::io::Write;
+        let mut c = self.command(url, &[&["--password-stdin"], args].concat());
         c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
         let mut child = c.spawn().unwrap();
-        if let Some(pw) = password {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(format!("{pw}\n{pw}\n").as_bytes()).unwrap();
-        }
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+
+    fn ok_with_stdin(&self, url: &str, args: &[&str], input: &str) -> String {
+        let (ok, out) = self.run_with_stdin(url, args, input);
+        assert!(ok, "medcoder {args:?} failed: {out}");
+        out
     }
 
     fn ok(&self, url: &str, args: &[&str], password: Option<&str>) -> String {
@@ -141,6 +158,11 @@ fn the_workflow_runs_on_a_team_database() {
     t.refused(&t.url("coder"), &["code", "AE-3", "1"], "not an LLT code");
     t.refused(&t.url("coder"), &["--user", "rev1", "confirm", "AE-2"], "--user and MEDCODER_USER are not used");
     t.refused(&t.url("coder"), &["dict", "import", "assets/demo/MedAscii"], "only admins");
+    // Users change their own password, with the current one.
+    let (ok, out) = t.run_with_stdin(&t.url("rev2"), &["user", "passwd"], &format!("{PW}\nnot the password\nnew password 1\nnew password 1\n"));
+    assert!(!ok && out.contains("did not accept the password"), "{out}");
+    t.ok_with_stdin(&t.url("rev2"), &["user", "passwd"], &format!("{PW}\n{PW}\nnew password 1\nnew password 1\n"));
+    t.ok_with_stdin(&t.url("rev2"), &["user", "passwd"], &format!("new password 1\nnew password 1\n{PW}\n{PW}\n"));
     // A wrong password opens nothing.
     let (ok, out) = t.run(&t.url("rev2"), &["confirm", "AE-1"], Some("not the password"));
     assert!(!ok && out.contains("password authentication failed"), "{out}");

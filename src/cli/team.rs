@@ -115,6 +115,23 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
                 }
             }
         }
+        Command::User(super::coding::UserCmd::Passwd { name: None }) => {
+            // One's own password: the current one first (an unlocked terminal must not be enough),
+            // checked by the server; the server then gets only the new SCRAM verifier.
+            let desk = postgres::TeamDesk::open(url, &mut ask)?;
+            let me = desk.user_name();
+            let current = ask(&format!("Current password for {me}: "))?;
+            crate::store::api::DeskStore::check_signature(&desk, &me, &current)?;
+            let new = ask(&format!("New password for {me}: "))?;
+            if new.chars().count() < 8 {
+                bail!("a password needs at least 8 characters");
+            }
+            if ask("Repeat the new password: ")? != new {
+                bail!("the two new passwords differ; nothing was changed");
+            }
+            TeamStore::open(url, &mut |_| Ok(current.clone()))?.set_own_password(&new)?;
+            println!("Password changed for {me}.");
+        }
         Command::User(super::coding::UserCmd::List) => {
             for (name, role, created) in TeamStore::open(url, &mut ask)?.users()? {
                 println!("{:<24} {:<9} added {}", p(&name), role, created.get(..10).unwrap_or(&created));

@@ -355,6 +355,14 @@ impl TeamStore {
         self.synonyms_where("term = $1 AND meddra_version = $2", &[&key, &version])?.into_iter().next().ok_or_else(|| anyhow!("the synonym '{key}' is gone"))
     }
 
+    /// Changes the connection's own login password (PostgreSQL lets a role do so); the server gets
+    /// the SCRAM verifier only.
+    pub fn set_own_password(&mut self, password: &str) -> Result<()> {
+        let verifier = postgres_protocol::password::scram_sha_256(password.as_bytes());
+        let sql: String = self.client.query_one("SELECT format('ALTER ROLE %I PASSWORD %L', session_user, $1::text)", &[&verifier])?.get(0);
+        self.client.batch_execute(&sql).map_err(db_error)
+    }
+
     /// The users of this team database.
     pub fn users(&mut self) -> Result<Vec<(String, String, String)>> {
         let rows = self.client.query("SELECT name, role, created_at FROM medcoder.app_user ORDER BY name", &[])?;
