@@ -173,14 +173,24 @@ fn the_workflow_runs_on_a_team_database() {
     for (who, action) in [(t.role("coder"), "import"), (t.role("rev1"), "propose"), (t.role("rev2"), "return")] {
         assert!(log.lines().any(|l| l.contains(&who) && l.contains(action)), "{who} {action} missing in:\n{log}");
     }
+    // Identical terms are coded and confirmed as a group, each item its own decision.
+    let queue = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(queue.path(), "id,study,subject,reported_term\nAE-20,S1,P1,tingly fingers\nAE-21,S2,P2,Tingly fingers.\n").unwrap();
+    t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
+    assert!(t.ok(&t.url("coder"), &["code-group", "tingly fingers", &llt], Some(PW)).contains("2 item(s) proposed"));
+    assert!(t.ok(&t.url("rev1"), &["confirm-group", "tingly fingers"], Some(PW)).contains("2 item(s) confirmed"));
+    let found = t.ok(&t.url("coder"), &["queue", "list", "--text", "TINGLY", "--state", "confirmed"], Some(PW));
+    assert!(found.contains("AE-20") && found.contains("AE-21") && !found.contains("AE-1 "), "{found}");
+    let anchors = t.home.path().join("team.anchors");
+    assert!(t.ok(&t.url("rev1"), &["audit", "anchor", "--file", anchors.to_str().unwrap()], Some(PW)).len() > 64);
     // Text in any language: the log's hash counts characters the same way in the server and here.
     let queue = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(queue.path(), "id,study,subject,reported_term\nAE-5,S1,P5,douleur à la tête — sévère ½\n").unwrap();
     t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
     t.ok(&t.url("coder"), &["code", "AE-5", &llt], Some(PW));
     t.ok(&t.url("rev2"), &["confirm", "AE-5", "--rev", "1"], Some(PW));
-    let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
-    assert!(verify.contains("Decision log intact") && verify.contains("match the log"), "{verify}");
+    let verify = t.ok(&t.url("rev2"), &["audit", "verify", "--anchors", anchors.to_str().unwrap()], Some(PW));
+    assert!(verify.contains("Decision log intact") && verify.contains("match the log") && verify.contains("Every head anchored"), "{verify}");
 }
 
 #[test]

@@ -136,7 +136,11 @@ fn report(out: &GroupOutcome, done: &str) -> Result<ExitCode> {
 /// `code-group TERM LLT`: every new or returned item of the term.
 pub fn code_group(db: &Path, acting: Option<&str>, term: &str, llt: u32, source: Source) -> Result<ExitCode> {
     let user = need_user(acting)?;
-    let mut store = Store::open(db)?;
+    code_group_on(&mut Store::open(db)?, user, term, llt, source)
+}
+
+/// `code-group` on either store.
+pub(super) fn code_group_on(store: &mut dyn DeskStore, user: &str, term: &str, llt: u32, source: Source) -> Result<ExitCode> {
     let dict = store.active_dictionary()?;
     let out = store.propose_group(&dict, user, term, llt, source)?;
     if out.done.is_empty() && out.skipped.is_empty() {
@@ -149,7 +153,11 @@ pub fn code_group(db: &Path, acting: Option<&str>, term: &str, llt: u32, source:
 /// reviewer's own.
 pub fn confirm_group(db: &Path, acting: Option<&str>, term: &str, llt: Option<u32>) -> Result<ExitCode> {
     let user = need_user(acting)?;
-    let mut store = Store::open(db)?;
+    confirm_group_on(&mut Store::open(db)?, user, term, llt)
+}
+
+/// `confirm-group` on either store.
+pub(super) fn confirm_group_on(store: &mut dyn DeskStore, user: &str, term: &str, llt: Option<u32>) -> Result<ExitCode> {
     let dict = store.active_dictionary()?;
     let codes = store.group_proposed_llts(term)?;
     let llt = match (llt, codes.as_slice()) {

@@ -179,18 +179,6 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
                 return Ok(code);
             }
         }
-        Command::Queue(QueueCmd::List { state, study: None, text: None, json }) => {
-            let mut store = TeamStore::open(url, &mut ask)?;
-            let state = state.as_deref().map(State::parse).transpose()?;
-            for it in store.items(state)? {
-                if json {
-                    println!("{}", serde_json::to_string(&it)?);
-                } else {
-                    let code = it.llt_code.map(|c| format!("= {c}")).unwrap_or_default();
-                    println!("{:<10} {:<10} {:<10} {:<8} {} {code}", p(&it.external_id), it.state, p(&it.study), p(&it.subject), p(&it.reported_term));
-                }
-            }
-        }
         Command::Queue(QueueCmd::Show { id }) => {
             let mut store = TeamStore::open(url, &mut ask)?;
             let it = store.item(&id)?;
@@ -222,6 +210,47 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
         Command::Backtest { json, plot, model: None } => {
             let desk = postgres::TeamDesk::open(url, &mut ask)?;
             return super::coding::backtest_report(&crate::store::api::DeskStore::backtest_cases(&desk)?, json, plot);
+        }
+        Command::CodeGroup { term, llt, source } => {
+            let mut desk = postgres::TeamDesk::open(url, &mut ask)?;
+            let me = desk.user_name();
+            return super::synonym::code_group_on(&mut desk, &me, &term, llt, source.into());
+        }
+        Command::ConfirmGroup { term, llt } => {
+            let mut desk = postgres::TeamDesk::open(url, &mut ask)?;
+            let me = desk.user_name();
+            return super::synonym::confirm_group_on(&mut desk, &me, &term, llt);
+        }
+        Command::Audit(AuditCmd::Anchor { file }) => {
+            let desk = postgres::TeamDesk::open(url, &mut ask)?;
+            let file = match file {
+                Some(f) => f,
+                None => postgres::anchor_file(url)?,
+            };
+            match crate::store::api::DeskStore::anchor_to(&desk, &file)? {
+                Some(h) => {
+                    println!("{}", h.line());
+                    eprintln!("Anchored in {} (keep a copy where whoever administers the database server cannot write).", file.display());
+                }
+                None => println!("The decision log is empty: nothing to anchor."),
+            }
+        }
+        Command::Queue(QueueCmd::List { state, study, text, json }) => {
+            let desk = postgres::TeamDesk::open(url, &mut ask)?;
+            let states = match state {
+                Some(s) => s.split(',').map(State::parse).collect::<Result<Vec<_>>>()?,
+                None => vec![],
+            };
+            let version = desk.store_mut().active_version()?.unwrap_or_default();
+            let rows = crate::store::api::DeskStore::queue_rows(&desk, &crate::store::item::ItemFilter { states, study, text }, &version)?;
+            for (it, _) in rows {
+                if json {
+                    println!("{}", serde_json::to_string(&serde_json::json!({"id": it.external_id, "study": it.study, "subject": it.subject, "reported_term": it.reported_term, "state": it.state, "llt_code": it.llt_code}))?);
+                } else {
+                    let code = it.llt_code.map(|c| format!("= {c}")).unwrap_or_default();
+                    println!("{:<10} {:<10} {:<10} {:<8} {} {code}", p(&it.external_id), it.state.as_str(), p(&it.study), p(&it.subject), p(&it.reported_term));
+                }
+            }
         }
         Command::Code { id, llt, source, rev } => return act(url, &mut ask, &id, rev, Action::Propose { llt, source: source.into() }),
         Command::Confirm { id, rev } => return act(url, &mut ask, &id, rev, Action::Confirm),
@@ -285,7 +314,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             }
         }
         other => bail!(
-            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, user list, db copy, dict import/versions/search/show/diff, queue import/list/show, code, confirm, return, query, synonym list/export/retire, export, backtest, serve-proposals, audit verify and audit log",
+            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, user list/passwd, db copy, dict import/versions/search/show/diff, queue import/list/show, code, code-group, confirm, confirm-group, return, query, synonym list/export/retire, export, backtest, serve-proposals and audit verify/log/anchor",
             command_name(&other)
         ),
     }

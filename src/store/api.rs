@@ -33,6 +33,8 @@ pub trait DeskStore: ProposalStore {
     fn check_signature(&self, user: &str, password: &str) -> Result<()>;
     /// Appends the log head to the team's anchor file.
     fn anchor(&self) -> Result<Option<Head>>;
+    /// Appends the log head to `file`.
+    fn anchor_to(&self, file: &std::path::Path) -> Result<Option<Head>>;
     fn term_groups(&self, f: &ItemFilter) -> Result<Vec<TermGroup>>;
     fn items_of_term(&self, term: &str, states: &[State]) -> Result<Vec<Item>>;
     /// Whether an error of `act` is the rules refusing that item (the group goes on without it)
@@ -123,6 +125,9 @@ impl DeskStore for Store {
     }
     fn anchor(&self) -> Result<Option<Head>> {
         Store::anchor(self, &self.anchor_file()?)
+    }
+    fn anchor_to(&self, file: &std::path::Path) -> Result<Option<Head>> {
+        Store::anchor(self, file)
     }
     fn term_groups(&self, f: &ItemFilter) -> Result<Vec<TermGroup>> {
         Store::term_groups(self, f)

@@ -63,6 +63,10 @@ impl TeamDesk {
         self.store.borrow().user.clone()
     }
 
+    pub fn store_mut(&self) -> std::cell::RefMut<'_, TeamStore> {
+        self.store.borrow_mut()
+    }
+
     pub fn credentials(&self) -> Option<String> {
         self.password.clone()
     }
@@ -206,8 +210,12 @@ impl DeskStore for TeamDesk {
     }
 
     fn anchor(&self) -> Result<Option<Head>> {
+        self.anchor_to(&super::anchor_file(&self.url)?)
+    }
+
+    fn anchor_to(&self, file: &std::path::Path) -> Result<Option<Head>> {
         let Some(head) = self.store.borrow_mut().log_head()? else { return Ok(None) };
-        append_anchor(&super::anchor_file(&self.url)?, &head)?;
+        append_anchor(file, &head)?;
         Ok(Some(head))
     }
 
