@@ -648,3 +648,45 @@ fn a_team_database_learns_from_every_confirmed_decision() {
     let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
     assert!(verify.contains("Decision log intact") && verify.contains("match the log"), "{verify}");
 }
+
+#[test]
+fn a_meddra_upgrade_on_a_team_database_holds_and_recodes() {
+    let Some(t) = Team::new() else { return };
+    let text = std::fs::read_to_string("assets/demo/MedAscii/llt.asc").unwrap();
+    let current: Vec<&str> = text.lines().filter(|l| l.split('$').nth(9) == Some("Y")).map(|l| l.split('$').next().unwrap()).take(2).collect();
+    let (old, new) = (current[0], current[1]);
+    t.ok(&t.url("coder"), &["code", "AE-2", old], Some(PW));
+    t.ok(&t.url("rev1"), &["confirm", "AE-2", "--rev", "1"], Some(PW));
+    // DEMO-2.0: the same release with the confirmed LLT made non-current.
+    let dir = tempfile::tempdir().unwrap();
+    let med = common::copy_demo(dir.path());
+    std::fs::write(med.join("meddra_release.asc"), "DEMO-2.0$English$\n").unwrap();
+    let edited: String = text
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split('$').collect();
+            if f[0] == old {
+                f[9] = "N";
+            }
+            f.join("$") + "\n"
+        })
+        .collect();
+    std::fs::write(med.join("llt.asc"), edited).unwrap();
+    t.refused(&t.url("coder"), &["dict", "import", med.to_str().unwrap()], "only admins");
+    t.ok(&t.url("admin"), &["dict", "import", med.to_str().unwrap()], Some(PW));
+    // The confirmed code and the synonym it made are listed; the synonym no longer autocodes.
+    let (ok, check) = t.run(&t.url("rev1"), &["recode-check"], Some(PW));
+    assert!(!ok && check.contains("AE-2") && check.contains("non-current") && check.contains("sick to stomach"), "{check}");
+    let queue = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(queue.path(), "id,study,subject,reported_term\nAE-30,S1,P1,sick to stomach\n").unwrap();
+    t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
+    assert!(t.ok(&t.url("rev1"), &["queue", "show", "AE-30"], Some(PW)).contains("[new]"));
+    // Recoding goes to review like any proposal; a non-current code is refused.
+    t.refused(&t.url("coder"), &["recode", "AE-2", old], "not a current LLT");
+    t.ok(&t.url("coder"), &["recode", "AE-2", new, "--comment", "MedDRA 2.0"], Some(PW));
+    t.ok(&t.url("rev2"), &["confirm", "AE-2", "--rev", "3"], Some(PW));
+    let show = t.ok(&t.url("rev2"), &["queue", "show", "AE-2"], Some(PW));
+    assert!(show.contains("[confirmed]") && show.contains(&format!("LLT {new}")) && show.contains("MedDRA DEMO-2.0"), "{show}");
+    let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(verify.contains("Decision log intact") && verify.contains("match the log"), "{verify}");
+}

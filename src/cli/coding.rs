@@ -617,15 +617,23 @@ pub(super) fn backtest_report(cases: &[crate::backtest::Case], json: bool, plot:
 pub fn recode_check(db: &Path) -> Result<ExitCode> {
     let store = Store::open(db)?;
     let dict = store.active_dictionary()?;
-    let list = store.recode_candidates(&dict)?;
-    let held: Vec<_> = store.synonyms(&dict.version)?.into_iter().filter(|s| s.origin == "carried" && s.hold.is_some()).collect();
+    print_recode_check(&store.recode_candidates(&dict)?, store.synonyms(&dict.version)?, &dict)
+}
+
+/// `recode-check` of either store: the confirmed codes to recode and the synonyms an upgrade held.
+pub(super) fn print_recode_check(
+    list: &[crate::store::reports::RecodeCandidate],
+    synonyms: Vec<crate::store::synonyms::Synonym>,
+    dict: &Dictionary,
+) -> Result<ExitCode> {
+    let held: Vec<_> = synonyms.into_iter().filter(|s| s.origin == "carried" && s.hold.is_some()).collect();
     if list.is_empty() && held.is_empty() {
         println!("No confirmed code or synonym needs recoding for MedDRA {}.", dict.version);
         return Ok(ExitCode::SUCCESS);
     }
     if !list.is_empty() {
         println!("{} confirmed code(s) need recoding for MedDRA {}:", list.len(), dict.version);
-        for c in &list {
+        for c in list {
             println!("  {:<10} {:<40} (coded in {}) {}", p(&c.item.external_id), p(&c.item.reported_term), p(opt(&c.item.meddra_version)), p(&c.reason));
         }
         println!("Recode each with `medcoder recode <id> <llt code>`; the new code goes to review.");

@@ -252,6 +252,18 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Recode { id, llt, comment, source, rev } => return act(url, &mut ask, &id, rev, Action::Recode { llt, source: source.into(), comment }),
+        Command::RecodeCheck => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let dict = store.dictionary(None)?;
+            let list = crate::store::reports::recode_candidates(store.items(Some(State::Confirmed))?, &dict);
+            let synonyms = store.synonyms_where("meddra_version = $1 ORDER BY term", &[&dict.version])?;
+            return super::coding::print_recode_check(&list, synonyms, &dict);
+        }
+        Command::Dict(DictCmd::Use { version }) => {
+            TeamStore::open(url, &mut ask)?.use_version(&version)?;
+            println!("Active MedDRA version: {}", p(&version));
+        }
         Command::Code { id, llt, source, rev } => return act(url, &mut ask, &id, rev, Action::Propose { llt, source: source.into() }),
         Command::Confirm { id, rev } => return act(url, &mut ask, &id, rev, Action::Confirm),
         Command::Return { id, comment, rev } => return act(url, &mut ask, &id, rev, Action::Return { comment }),

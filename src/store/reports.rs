@@ -75,29 +75,34 @@ impl Store {
     /// Confirmed codes from another MedDRA version whose LLT is gone or non-current, or whose PT
     /// changed, in the given (active) dictionary.
     pub fn recode_candidates(&self, dict: &Dictionary) -> Result<Vec<RecodeCandidate>> {
-        let items = self.items(&ItemFilter { states: vec![State::Confirmed], ..Default::default() })?;
-        let mut out = Vec::new();
-        for it in items {
-            if it.meddra_version.as_deref() == Some(dict.version.as_str()) {
-                continue;
-            }
-            let Some(code) = it.llt_code else { continue };
-            let reason = match dict.llt(code) {
-                None => Some(format!("LLT {code} does not exist in MedDRA {}", dict.version)),
-                Some(l) if !l.current => Some(format!("LLT {code} '{}' is non-current in MedDRA {}", l.name, dict.version)),
-                Some(l) if Some(l.pt_code) != it.pt_code => Some(format!(
-                    "LLT {code} '{}' moved from PT {} to PT {} '{}'",
-                    l.name,
-                    it.pt_code.map(|p| p.to_string()).unwrap_or_default(),
-                    l.pt_code,
-                    dict.pt(l.pt_code).map(|p| p.name.as_str()).unwrap_or("?")
-                )),
-                Some(_) => None,
-            };
-            if let Some(reason) = reason {
-                out.push(RecodeCandidate { item: it, reason });
-            }
-        }
-        Ok(out)
+        Ok(recode_candidates(self.items(&ItemFilter { states: vec![State::Confirmed], ..Default::default() })?, dict))
     }
+}
+
+/// The confirmed items (of either store) whose code the active version no longer takes as it was:
+/// the LLT is gone or non-current, or it moved to another PT.
+pub fn recode_candidates(items: Vec<Item>, dict: &Dictionary) -> Vec<RecodeCandidate> {
+    let mut out = Vec::new();
+    for it in items {
+        if it.meddra_version.as_deref() == Some(dict.version.as_str()) {
+            continue;
+        }
+        let Some(code) = it.llt_code else { continue };
+        let reason = match dict.llt(code) {
+            None => Some(format!("LLT {code} does not exist in MedDRA {}", dict.version)),
+            Some(l) if !l.current => Some(format!("LLT {code} '{}' is non-current in MedDRA {}", l.name, dict.version)),
+            Some(l) if Some(l.pt_code) != it.pt_code => Some(format!(
+                "LLT {code} '{}' moved from PT {} to PT {} '{}'",
+                l.name,
+                it.pt_code.map(|p| p.to_string()).unwrap_or_default(),
+                l.pt_code,
+                dict.pt(l.pt_code).map(|p| p.name.as_str()).unwrap_or("?")
+            )),
+            Some(_) => None,
+        };
+        if let Some(reason) = reason {
+            out.push(RecodeCandidate { item: it, reason });
+        }
+    }
+    out
 }

@@ -348,6 +348,12 @@ impl TeamStore {
             .collect())
     }
 
+    /// Makes a loaded release the active version again (admin; logged), carrying the synonym list.
+    pub fn use_version(&mut self, version: &str) -> Result<()> {
+        self.client.execute("SELECT medcoder.use_version($1)", &[&version]).map_err(db_error)?;
+        Ok(())
+    }
+
     /// Holds a synonym so that it autocodes no more (admin; logged).
     pub fn retire_synonym(&mut self, term: &str) -> Result<super::synonyms::Synonym> {
         let key: String = self.client.query_one("SELECT term FROM medcoder.retire_synonym($1)", &[&term]).map_err(db_error)?.get(0);
@@ -419,7 +425,7 @@ impl TeamStore {
             Action::Confirm => ("confirm", None, None, None),
             Action::Return { comment } => ("return", None, None, Some(comment)),
             Action::Query { note } => ("query", None, None, Some(note)),
-            Action::Recode { .. } => bail!("recode is not available in team mode yet"),
+            Action::Recode { llt, source, comment } => ("recode", Some(*llt as i32), Some(source.as_str()), comment.as_deref()),
         };
         let row = self
             .client

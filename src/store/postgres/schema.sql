@@ -299,8 +299,9 @@ BEGIN
 END $$;
 
 -- The term's synonym from its newest confirmed item (newest confirmation wins), with how many
--- confirmed items of the term carry that LLT; a new confirmation lifts a hold.
-CREATE FUNCTION revise_synonym(p_term text, p_version text, p_by text) RETURNS void
+-- confirmed items of the term carry that LLT. A confirmation lifts a hold (p_reactivate); a recode
+-- never does, and holds a confirmed synonym that no confirmed item backs any more.
+CREATE FUNCTION revise_synonym(p_term text, p_version text, p_by text, p_reactivate boolean, p_why_if_none text) RETURNS void
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
     it item;
@@ -309,6 +310,8 @@ BEGIN
     SELECT * INTO it FROM item WHERE term_key = p_term AND state = 'confirmed' AND meddra_version = p_version
         ORDER BY confirmed_at DESC, id DESC LIMIT 1;
     IF NOT FOUND THEN
+        UPDATE synonym SET hold = p_why_if_none, updated_at = now_text(), updated_by = p_by, seq = nextval('synonym_seq')
+            WHERE term = p_term AND meddra_version = p_version AND origin = 'confirmed' AND hold IS NULL;
         RETURN;
     END IF;
     SELECT count(*) INTO n FROM item WHERE term_key = p_term AND state = 'confirmed' AND meddra_version = p_version
@@ -318,7 +321,8 @@ BEGIN
         ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed',
             confirmations = excluded.confirmations, item_id = excluded.item_id, external_id = excluded.external_id,
             reported_term = excluded.reported_term, proposer = excluded.proposer, reviewer = excluded.reviewer,
-            updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq;
+            updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+            hold = CASE WHEN p_reactivate THEN NULL ELSE synonym.hold END, seq = excluded.seq;
 END $$;
 
 -- Text from outside: no control characters (they could drive a colleague's terminal).
@@ -435,6 +439,27 @@ BEGIN
                 source = p_source, proposer = u.name, reviewer = NULL, proposed_at = v_now, confirmed_at = NULL,
                 revision = revision + 1, updated_at = v_now, updated_by = u.name
             WHERE id = it.id RETURNING * INTO after;
+    ELSIF p_action = 'recode' THEN
+        -- A confirmed code changed (after a MedDRA upgrade): the new code goes to review.
+        IF it.state <> 'confirmed' THEN
+            RAISE EXCEPTION 'cannot recode item %: it is % (only confirmed codes are recoded)', it.external_id, it.state
+                USING ERRCODE = '55000';
+        END IF;
+        IF p_source IS NULL OR p_source NOT IN ('model', 'search', 'browse', 'manual') THEN
+            RAISE EXCEPTION 'source must be model, search, browse or manual' USING ERRCODE = '22023';
+        END IF;
+        SELECT * INTO l FROM llt WHERE version = v_version AND code = p_llt;
+        IF NOT FOUND OR NOT l.current THEN
+            RAISE EXCEPTION '% is not a current LLT code in MedDRA %', p_llt, v_version USING ERRCODE = '22023';
+        END IF;
+        v_text := check_text('comment', p_text, false);
+        UPDATE item SET state = 'proposed', llt_code = l.code, pt_code = l.pt_code, meddra_version = v_version,
+                source = p_source, proposer = u.name, reviewer = NULL, proposed_at = v_now, confirmed_at = NULL,
+                comment = COALESCE(v_text, comment), revision = revision + 1, updated_at = v_now, updated_by = u.name
+            WHERE id = it.id RETURNING * INTO after;
+        IF it.term_key <> '' THEN
+            PERFORM revise_synonym(it.term_key, it.meddra_version, u.name, false, format('recoded by %s: no confirmed item left', u.name));
+        END IF;
     ELSIF p_action IN ('confirm', 'return') THEN
         IF it.state <> 'proposed' THEN
             RAISE EXCEPTION 'cannot % item %: it is %', p_action, it.external_id, it.state USING ERRCODE = '55000';
@@ -481,7 +506,7 @@ BEGIN
     -- autocodes the untouched items of the same term; returning a synonym-coded item holds the
     -- synonym while it still points to the code returned.
     IF p_action = 'confirm' AND after.term_key <> '' THEN
-        PERFORM revise_synonym(after.term_key, after.meddra_version, u.name);
+        PERFORM revise_synonym(after.term_key, after.meddra_version, u.name, true, 'no confirmed item left');
         IF after.meddra_version = v_version THEN
             PERFORM autocode_term(after.term_key, NULL);
         END IF;
@@ -526,14 +551,34 @@ END $$;
 -- Ends a release's load (no more LLTs for it) and makes it the active version; logged.
 CREATE FUNCTION use_version(p_version text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    v_old text;
 BEGIN
     PERFORM require_admin();
     IF NOT EXISTS (SELECT 1 FROM llt WHERE version = p_version AND current) THEN
         RAISE EXCEPTION 'MedDRA % is not loaded (or has no current LLT)', p_version USING ERRCODE = '22023';
     END IF;
+    v_old := (SELECT value FROM setting WHERE key = 'meddra_version');
     INSERT INTO setting VALUES ('sealed:' || p_version, now_text()) ON CONFLICT (key) DO NOTHING;
     INSERT INTO setting VALUES ('meddra_version', p_version) ON CONFLICT (key) DO UPDATE SET value = excluded.value;
-    PERFORM append_log('dict use', NULL, NULL, NULL, NULL, NULL, NULL, NULL, p_version, NULL, NULL);
+    PERFORM append_log('dict use', NULL, NULL, NULL, NULL, NULL, NULL, NULL, p_version, NULL, v_old);
+    -- The synonym list carries over to the new version; a synonym whose LLT is no longer current or
+    -- moved to another PT is held until someone resolves it (recode-check lists it).
+    IF v_old IS NOT NULL AND v_old <> p_version THEN
+        INSERT INTO synonym
+            SELECT s.term, p_version, s.llt_code, 'carried', s.confirmations, NULL, s.external_id, s.reported_term, s.proposer,
+                   s.reviewer, now_text(), session_user::text,
+                   CASE WHEN n.code IS NULL THEN format('MedDRA %s: LLT %s does not exist', p_version, s.llt_code)
+                        WHEN NOT n.current THEN format('MedDRA %s: LLT %s is non-current', p_version, s.llt_code)
+                        WHEN n.pt_code <> o.pt_code THEN format('MedDRA %s: LLT %s moved from PT %s to PT %s', p_version, s.llt_code, o.pt_code, n.pt_code)
+                        ELSE s.hold END,
+                   nextval('synonym_seq')
+            FROM synonym s
+            LEFT JOIN llt o ON o.version = v_old AND o.code = s.llt_code
+            LEFT JOIN llt n ON n.version = p_version AND n.code = s.llt_code
+            WHERE s.meddra_version = v_old
+            ON CONFLICT (term, meddra_version) DO NOTHING;
+    END IF;
 END $$;
 
 -- Records a medcoder user for a login role that the server's administrator created
