@@ -629,6 +629,11 @@ fn a_team_database_learns_from_every_confirmed_decision() {
     // A confirmation makes the term a synonym: the next identical term is coded from it.
     t.ok(&t.url("coder"), &["code", "AE-2", &llt], Some(PW));
     t.ok(&t.url("rev1"), &["confirm", "AE-2", "--rev", "1"], Some(PW));
+    // It is training data, and the engine's memory proposes its LLT for a similar term at once.
+    let pairs = t.ok(&t.url("coder"), &["data", "export-training"], Some(PW));
+    assert!(pairs.lines().any(|l| l.starts_with(&format!("sick to stomach,{llt},"))), "{pairs}");
+    let predicted = t.ok(&t.url("coder"), &["predict", "sick to the stomach"], Some(PW));
+    assert!(predicted.lines().nth(2).is_some_and(|l| l.contains(&llt)), "{predicted}");
     import("AE-11,S2,P9,Sick to  stomach.\n");
     let show = t.ok(&t.url("rev2"), &["queue", "show", "AE-11"], Some(PW));
     assert!(show.contains("[proposed]") && show.contains(&format!("LLT {llt}")) && show.contains("autocoder"), "{show}");

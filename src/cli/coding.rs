@@ -566,24 +566,27 @@ pub(super) fn export_items(
 pub fn data(cmd: DataCmd, db: &Path) -> Result<ExitCode> {
     let store = Store::open(db)?;
     match cmd {
-        DataCmd::ExportTraining { out } => {
-            let pairs = store.training_pairs()?;
-            let mut w = output(out.as_deref())?;
-            {
-                let mut c = csv::Writer::from_writer(&mut w);
-                c.write_record(["reported_term", "llt_code", "meddra_version", "confirmed_at"])?;
-                for p in &pairs {
-                    c.write_record([p.reported_term.clone(), p.llt_code.to_string(), p.meddra_version.clone(), p.confirmed_at.clone()])?;
-                }
-                c.flush()?;
-            }
-            w.flush()?;
-            if let Some(p) = out {
-                eprintln!("Wrote {} training pair(s) to {}", pairs.len(), p.display());
-            }
-        }
+        DataCmd::ExportTraining { out } => write_training_pairs(&store.training_pairs()?, out)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `data export-training` of either store.
+pub(super) fn write_training_pairs(pairs: &[crate::store::reports::TrainingPair], out: Option<PathBuf>) -> Result<()> {
+    let mut w = output(out.as_deref())?;
+    {
+        let mut c = csv::Writer::from_writer(&mut w);
+        c.write_record(["reported_term", "llt_code", "meddra_version", "confirmed_at"])?;
+        for p in pairs {
+            c.write_record([p.reported_term.clone(), p.llt_code.to_string(), p.meddra_version.clone(), p.confirmed_at.clone()])?;
+        }
+        c.flush()?;
+    }
+    w.flush()?;
+    if let Some(p) = out {
+        eprintln!("Wrote {} training pair(s) to {}", pairs.len(), p.display());
+    }
+    Ok(())
 }
 
 pub fn backtest(db: &Path, json: bool, plot: Option<PathBuf>, model: Option<String>) -> Result<ExitCode> {

@@ -420,16 +420,18 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         Some(Command::Backtest { json, plot, model }) => coding::backtest(&db, json, plot, model),
         Some(Command::Settings(cmd)) => coding::settings(cmd, &db, user),
         Some(Command::Predict { text, base, version, model: m }) => {
-            model::predict(&db, &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref(), cli.precision)
+            model::predict(Box::new(Store::open(&db)?), &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref(), cli.precision)
         }
         Some(Command::ServeProposals { poll, once, base, model: m }) => model::serve(&db, poll, once, base.as_deref(), m.as_deref(), cli.precision),
         Some(Command::Propose { all, base, model: m }) => model::propose(&db, all, base.as_deref(), m.as_deref(), cli.precision),
-        Some(Command::Eval { file, train, version, base, model: m, components, json, replay, plot }) => {
-            model::eval(&db, model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision })
-        }
-        Some(Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 }) => {
-            model::train(&db, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 })
-        }
+        Some(Command::Eval { file, train, version, base, model: m, components, json, replay, plot }) => model::eval(
+            Box::new(Store::open(&db)?),
+            model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision },
+        ),
+        Some(Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 }) => model::train(
+            Box::new(Store::open(&db)?),
+            model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 },
+        ),
         Some(Command::Model(ModelCmd::List)) => model::list_models(),
         Some(Command::Model(ModelCmd::Half { src, dst })) => model::half(&src, &dst),
         None => {

@@ -26,10 +26,10 @@ pub struct TrainArgs {
     pub fp32: bool,
 }
 
-pub fn train(db: &Path, a: TrainArgs) -> Result<ExitCode> {
+/// `store`: SQLite's file or a team database, as the model commands read them.
+pub fn train(mut store: Box<dyn crate::store::ProposalStore>, a: TrainArgs) -> Result<ExitCode> {
     use crate::train::data::Coded;
-    let store = Store::open(db)?;
-    let dict = Arc::new(store.dictionary_or_active(a.version.as_deref())?);
+    let dict = Arc::new(store.release_of(a.version.as_deref())?);
     // Oldest first: labelled files, then synonyms, then the team's own decisions (newest wins).
     let mut coded = Vec::new();
     for f in &a.data {
@@ -42,7 +42,7 @@ pub fn train(db: &Path, a: TrainArgs) -> Result<ExitCode> {
         eprintln!("{}: {} synonym pairs", f.display(), rows.len());
         coded.extend(rows.into_iter().map(|l| Coded { term: l.term, llt: l.llt }));
     }
-    let decisions = store.training_pairs()?;
+    let decisions = store.confirmed_pairs()?;
     eprintln!("decision log: {} confirmed pairs", decisions.len());
     coded.extend(decisions.into_iter().map(|p| Coded { term: p.reported_term, llt: p.llt_code }));
     let device = crate::torch_env::device();
@@ -106,9 +106,15 @@ pub fn list_models() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn predict(db: &Path, text: &str, base: Option<&Path>, version: Option<&str>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
-    let mut store = Store::open(db)?;
-    let engine = Engine::for_store(&mut store, version, base, model, precision, true)?;
+pub fn predict(
+    mut store: Box<dyn crate::store::ProposalStore>,
+    text: &str,
+    base: Option<&Path>,
+    version: Option<&str>,
+    model: Option<&str>,
+    precision: Precision,
+) -> Result<ExitCode> {
+    let engine = Engine::for_dictionary(store.release_of(version)?, store.as_mut(), base, model, precision, true)?;
     let t = std::time::Instant::now();
     let p = engine.propose(&[text])?.remove(0);
     let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -188,9 +194,9 @@ pub struct EvalArgs {
     pub precision: Precision,
 }
 
-pub fn eval(db: &Path, a: EvalArgs) -> Result<ExitCode> {
-    let mut store = Store::open(db)?;
-    let mut engine = Engine::for_store(&mut store, a.version.as_deref(), a.base.as_deref(), a.model.as_deref(), a.precision, true)?;
+pub fn eval(mut store: Box<dyn crate::store::ProposalStore>, a: EvalArgs) -> Result<ExitCode> {
+    let dict = store.release_of(a.version.as_deref())?;
+    let mut engine = Engine::for_dictionary(dict, store.as_mut(), a.base.as_deref(), a.model.as_deref(), a.precision, true)?;
     // A model's accuracy on a file, not the team's memory's: that is what --replay measures.
     engine.forget();
     let (file, components, json) = (a.file.as_path(), a.components, a.json);

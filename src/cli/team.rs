@@ -153,6 +153,22 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             let s = TeamStore::open(url, &mut ask)?.retire_synonym(&term.join(" "))?;
             println!("Retired the synonym '{}' -> {}: it no longer autocodes.", p(&s.term), s.llt_code);
         }
+        Command::Data(super::coding::DataCmd::ExportTraining { out }) => {
+            let pairs = crate::store::ProposalStore::confirmed_pairs(&mut TeamStore::open(url, &mut ask)?)?;
+            super::coding::write_training_pairs(&pairs, out)?;
+        }
+        Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 } => {
+            let args = super::model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 };
+            return super::model::train(Box::new(TeamStore::open(url, &mut ask)?), args);
+        }
+        Command::Predict { text, base, version, model } => {
+            let store = Box::new(TeamStore::open(url, &mut ask)?);
+            return super::model::predict(store, &text.join(" "), base.as_deref(), version.as_deref(), model.as_deref(), cli.precision);
+        }
+        Command::Eval { file, train, version, base, model, components, json, replay, plot } => {
+            let args = super::model::EvalArgs { file, train, version, base, model, components, json, replay, plot, precision: cli.precision };
+            return super::model::eval(Box::new(TeamStore::open(url, &mut ask)?), args);
+        }
         Command::ServeProposals { poll, once, base, model } => {
             // A service reconnects after the database restarts: the password is asked once.
             let cached = std::cell::RefCell::new(None::<String>);
@@ -326,7 +342,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             }
         }
         other => bail!(
-            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, user list/passwd, db copy, dict import/versions/search/show/diff, queue import/list/show, code, code-group, confirm, confirm-group, return, query, synonym list/export/retire, export, backtest, serve-proposals and audit verify/log/anchor",
+            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, user list/passwd, db copy, dict import/use/versions/search/show/diff, queue import/list/show, code, code-group, confirm, confirm-group, return, query, recode, recode-check, synonym list/export/retire, export, backtest, data export-training, train, predict, eval, serve-proposals and audit verify/log/anchor",
             command_name(&other)
         ),
     }

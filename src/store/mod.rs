@@ -150,13 +150,19 @@ impl Store {
     }
 }
 
-/// What the proposal engine reads and writes, on either backend: the open items that lack a
-/// model's proposals, the proposals, the active MedDRA version and the synonym list's changes (the
-/// coded-term memory). The desk's worker, `propose` and the proposal service use only this.
+/// What the proposal engine and training read and write, on either backend: releases, the open
+/// items that lack a model's proposals, the proposals, the synonym list's changes (the coded-term
+/// memory) and the confirmed decisions. The desk's worker, the proposal service, `train`, `predict`
+/// and `eval` use only this.
 pub trait ProposalStore {
     fn active_meddra_version(&mut self) -> Result<Option<String>>;
-    /// The whole active release, for the engine's labels.
-    fn active_release(&mut self) -> Result<crate::meddra::Dictionary>;
+    /// A whole release (the active one by default), for the engine's labels.
+    fn release_of(&mut self, version: Option<&str>) -> Result<crate::meddra::Dictionary>;
+    fn active_release(&mut self) -> Result<crate::meddra::Dictionary> {
+        self.release_of(None)
+    }
+    /// The team's confirmed decisions, newest per term: training data.
+    fn confirmed_pairs(&mut self) -> Result<Vec<reports::TrainingPair>>;
     /// Open items (id, reported term) without proposals from this model for this version.
     fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>>;
     fn store_proposals(&mut self, sets: &[(i64, proposals::ProposalSet)]) -> Result<()>;
@@ -171,8 +177,11 @@ impl ProposalStore for Store {
     fn active_meddra_version(&mut self) -> Result<Option<String>> {
         self.active_version()
     }
-    fn active_release(&mut self) -> Result<crate::meddra::Dictionary> {
-        self.active_dictionary()
+    fn release_of(&mut self, version: Option<&str>) -> Result<crate::meddra::Dictionary> {
+        self.dictionary_or_active(version)
+    }
+    fn confirmed_pairs(&mut self) -> Result<Vec<reports::TrainingPair>> {
+        self.training_pairs()
     }
     fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
         Ok(self.items_needing_proposals(model_version, meddra_version, false)?.into_iter().map(|i| (i.id, i.report.reported_term)).collect())

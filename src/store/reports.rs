@@ -55,21 +55,7 @@ impl Store {
     pub fn training_pairs(&self) -> Result<Vec<TrainingPair>> {
         let mut st = self.conn.prepare(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE state = 'confirmed' ORDER BY confirmed_at, id"))?;
         let items = st.query_map([], item_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut newest: HashMap<String, TrainingPair> = HashMap::new();
-        for it in items {
-            let key = crate::text::normalize(&it.reported_term);
-            if key.is_empty() {
-                continue;
-            }
-            let (Some(llt), Some(at)) = (it.llt_code, it.confirmed_at.clone()) else { continue };
-            newest.insert(
-                key.clone(),
-                TrainingPair { reported_term: key, llt_code: llt, meddra_version: it.meddra_version.unwrap_or_default(), confirmed_at: at },
-            );
-        }
-        let mut out: Vec<TrainingPair> = newest.into_values().collect();
-        out.sort_by(|a, b| a.reported_term.cmp(&b.reported_term));
-        Ok(out)
+        Ok(training_pairs(items))
     }
 
     /// Confirmed codes from another MedDRA version whose LLT is gone or non-current, or whose PT
@@ -77,6 +63,23 @@ impl Store {
     pub fn recode_candidates(&self, dict: &Dictionary) -> Result<Vec<RecodeCandidate>> {
         Ok(recode_candidates(self.items(&ItemFilter { states: vec![State::Confirmed], ..Default::default() })?, dict))
     }
+}
+
+/// The newest confirmed decision per normalised reported term, from confirmed items (of either
+/// store) in order of confirmation.
+pub fn training_pairs(items: Vec<Item>) -> Vec<TrainingPair> {
+    let mut newest: HashMap<String, TrainingPair> = HashMap::new();
+    for it in items {
+        let key = crate::text::normalize(&it.reported_term);
+        if key.is_empty() {
+            continue;
+        }
+        let (Some(llt), Some(at)) = (it.llt_code, it.confirmed_at.clone()) else { continue };
+        newest.insert(key.clone(), TrainingPair { reported_term: key, llt_code: llt, meddra_version: it.meddra_version.unwrap_or_default(), confirmed_at: at });
+    }
+    let mut out: Vec<TrainingPair> = newest.into_values().collect();
+    out.sort_by(|a, b| a.reported_term.cmp(&b.reported_term));
+    out
 }
 
 /// The confirmed items (of either store) whose code the active version no longer takes as it was:

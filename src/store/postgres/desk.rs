@@ -319,8 +319,11 @@ impl ProposalStore for TeamDesk {
     fn active_meddra_version(&mut self) -> Result<Option<String>> {
         self.store.get_mut().active_version()
     }
-    fn active_release(&mut self) -> Result<Dictionary> {
-        self.store.get_mut().dictionary(None)
+    fn release_of(&mut self, version: Option<&str>) -> Result<Dictionary> {
+        self.store.get_mut().dictionary(version)
+    }
+    fn confirmed_pairs(&mut self) -> Result<Vec<crate::store::reports::TrainingPair>> {
+        self.store.get_mut().confirmed_pairs()
     }
     fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
         self.store.get_mut().needing_proposals(model_version, meddra_version)

@@ -513,8 +513,12 @@ impl super::ProposalStore for TeamStore {
     fn active_meddra_version(&mut self) -> Result<Option<String>> {
         self.active_version()
     }
-    fn active_release(&mut self) -> Result<Dictionary> {
-        self.dictionary(None)
+    fn release_of(&mut self, version: Option<&str>) -> Result<Dictionary> {
+        self.dictionary(version)
+    }
+    fn confirmed_pairs(&mut self) -> Result<Vec<super::reports::TrainingPair>> {
+        let rows = self.client.query(&format!("SELECT {ITEM_COLUMNS} FROM medcoder.item WHERE state = 'confirmed' ORDER BY confirmed_at, id"), &[])?;
+        Ok(super::reports::training_pairs(rows.iter().map(item_from_row).collect::<Result<Vec<_>>>()?))
     }
     fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
         let rows = self.client.query(
