@@ -282,7 +282,7 @@ impl Desk {
     }
 
     pub fn stats(&self) -> Result<Option<backtest::Report>> {
-        let cases = self.store.backtest_cases()?;
+        let cases = self.store.backtest_cases(None)?;
         Ok((!cases.is_empty()).then(|| backtest::report(&cases)))
     }
 

@@ -456,6 +456,7 @@ fn one_proposal_service_fills_proposals_for_every_desk() {
     let top = show.lines().find(|l| l.contains("  1. LLT ")).and_then(|l| l.split_whitespace().nth(2)).unwrap().to_string();
     t.ok(&t.url("coder"), &["code", "AE-1", &top, "--source", "model"], Some(PW));
     t.ok(&t.url("rev1"), &["confirm", "AE-1", "--rev", "1"], Some(PW));
+    assert!(t.ok(&t.url("rev1"), &["backtest", "--model", "no-such-model"], Some(PW)).contains("nothing to back-test"));
     let bt = t.ok(&t.url("rev1"), &["backtest", "--json"], Some(PW));
     let report: serde_json::Value = serde_json::from_str(bt.trim()).unwrap_or_else(|e| panic!("{e}: {bt}"));
     assert_eq!((report["overall"]["n"].as_u64(), report["overall"]["llt_at_1"].as_f64()), (Some(1), Some(1.0)), "{bt}");
@@ -649,6 +650,22 @@ fn a_team_database_learns_from_every_confirmed_decision() {
     // An admin retires it for good (logged); the list says so.
     t.ok(&t.url("admin"), &["synonym", "retire", "Sick to stomach"], Some(PW));
     assert!(t.ok(&t.url("coder"), &["synonym", "list"], Some(PW)).contains(&format!("held: retired by {}", t.role("admin"))));
+    // An admin imports a synonym list: its codes go to review, and never to the importer.
+    let list = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(list.path(), format!("reported_term,llt_code\nred rash all over,{llt}\n")).unwrap();
+    t.refused(&t.url("coder"), &["synonym", "import", list.path().to_str().unwrap()], "only admins");
+    t.ok(&t.url("admin"), &["synonym", "import", list.path().to_str().unwrap()], Some(PW));
+    import("AE-13,S3,P1,\"Red rash, all over\"\n");
+    assert!(t.ok(&t.url("rev1"), &["queue", "show", "AE-13"], Some(PW)).contains("[proposed]"));
+    t.refused(&t.url("admin"), &["confirm", "AE-13", "--rev", "1"], "imported the synonym");
+    t.ok(&t.url("rev1"), &["confirm", "AE-13", "--rev", "1"], Some(PW));
+    // With auto-confirmation on, the exact-name rule confirms at once; an imported synonym still waits.
+    t.refused(&t.url("coder"), &["settings", "autocode-confirm", "on"], "only admins");
+    t.ok(&t.url("admin"), &["settings", "autocode-confirm", "on"], Some(PW));
+    t.ok(&t.url("admin"), &["synonym", "import", list.path().to_str().unwrap()], Some(PW));
+    import("AE-14,S3,P2,head ache\nAE-15,S3,P3,red rash all over\n");
+    assert!(t.ok(&t.url("rev1"), &["queue", "show", "AE-14"], Some(PW)).contains("[confirmed]"));
+    assert!(t.ok(&t.url("rev1"), &["queue", "show", "AE-15"], Some(PW)).contains("[proposed]"));
     // Every autocode is in the log: the tables still match it.
     let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
     assert!(verify.contains("Decision log intact") && verify.contains("match the log"), "{verify}");

@@ -149,6 +149,26 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             let list = store.synonyms_where("meddra_version = $1 ORDER BY term", &[&dict.version])?;
             super::synonym::export(list, &dict, out)?;
         }
+        Command::Synonym(SynonymCmd::Import { file }) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            let dict = store.dictionary(None)?;
+            let rows = crate::intake::labelled::read_labelled(&file)?;
+            // The whole file is checked first (line-numbered errors); the database checks each row again.
+            crate::store::synonyms::check_list(&dict, &rows, &file.display().to_string())?;
+            let n = store.import_synonyms(&rows, &file.display().to_string())?;
+            println!("Imported {n} synonym(s) for MedDRA {} from {}", dict.version, file.display());
+        }
+        Command::Settings(super::coding::SettingsCmd::Show) => {
+            let mut store = TeamStore::open(url, &mut ask)?;
+            println!("autocode-confirm  {}", store.setting("autocode_confirm")?.unwrap_or_else(|| "off".into()));
+            println!("active MedDRA     {}", store.active_version()?.unwrap_or_else(|| "-".into()));
+            println!("anchor file       {} (this machine)", postgres::anchor_file(url)?.display());
+        }
+        Command::Settings(super::coding::SettingsCmd::AutocodeConfirm { value }) => {
+            let on = matches!(value, super::coding::OnOff::On);
+            TeamStore::open(url, &mut ask)?.set_autocode_confirm(on)?;
+            println!("autocode-confirm set to {}", if on { "on" } else { "off" });
+        }
         Command::Synonym(SynonymCmd::Retire { term }) => {
             let s = TeamStore::open(url, &mut ask)?.retire_synonym(&term.join(" "))?;
             println!("Retired the synonym '{}' -> {}: it no longer autocodes.", p(&s.term), s.llt_code);
@@ -223,9 +243,9 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             let head = store.log_head()?;
             return super::coding::export_items(&items, head, &mut |v| store.dictionary(Some(v)).ok(), format, out, from, to);
         }
-        Command::Backtest { json, plot, model: None } => {
+        Command::Backtest { json, plot, model } => {
             let desk = postgres::TeamDesk::open(url, &mut ask)?;
-            return super::coding::backtest_report(&crate::store::api::DeskStore::backtest_cases(&desk)?, json, plot);
+            return super::coding::backtest_report(&crate::store::api::DeskStore::backtest_cases(&desk, model.as_deref())?, json, plot);
         }
         Command::CodeGroup { term, llt, source } => {
             let mut desk = postgres::TeamDesk::open(url, &mut ask)?;
@@ -342,7 +362,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             }
         }
         other => bail!(
-            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, user list/passwd, db copy, dict import/use/versions/search/show/diff, queue import/list/show, code, code-group, confirm, confirm-group, return, query, recode, recode-check, synonym list/export/retire, export, backtest, data export-training, train, predict, eval, serve-proposals and audit verify/log/anchor",
+            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, user list/passwd, db copy, dict import/use/versions/search/show/diff, queue import/list/show, code, code-group, confirm, confirm-group, return, query, recode, recode-check, synonym list/export/import/retire, settings show/autocode-confirm, export, backtest, data export-training, train, predict, eval, serve-proposals and audit verify/log/anchor",
             command_name(&other)
         ),
     }

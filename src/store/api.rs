@@ -76,7 +76,8 @@ pub trait DeskStore: ProposalStore {
         out.skipped.extend(rest.skipped);
         Ok(out)
     }
-    fn backtest_cases(&self) -> Result<Vec<Case>>;
+    /// Confirmed items with the proposals they were decided with (only this model's, when named).
+    fn backtest_cases(&self, model_version: Option<&str>) -> Result<Vec<Case>>;
     /// Open items (id, term) lacking this model's proposals for this version: the desk worker's jobs.
     fn items_lacking_proposals(&self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>>;
     /// Everyone who may sign in (the demo's pick list).
@@ -138,8 +139,8 @@ impl DeskStore for Store {
     fn is_refusal(&self, e: &anyhow::Error) -> bool {
         e.downcast_ref::<Refusal>().is_some()
     }
-    fn backtest_cases(&self) -> Result<Vec<Case>> {
-        Store::backtest_cases(self, None)
+    fn backtest_cases(&self, model_version: Option<&str>) -> Result<Vec<Case>> {
+        Store::backtest_cases(self, model_version)
     }
     fn items_lacking_proposals(&self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
         Ok(self.items_needing_proposals(model_version, meddra_version, false)?.into_iter().map(|i| (i.id, i.report.reported_term)).collect())

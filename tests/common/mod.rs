@@ -188,7 +188,7 @@ impl Tmux {
 
     pub fn wait_exit(&self) {
         let start = Instant::now();
-        while Command::new("tmux").args(["-L", &self.socket, "has-session", "-t", "e2e"]).status().unwrap().success() {
+        while Command::new("tmux").args(["-L", &self.socket, "has-session", "-t", "e2e"]).stderr(std::process::Stdio::null()).status().unwrap().success() {
             assert!(start.elapsed() < Duration::from_secs(10), "the desk did not quit:\n{}", self.screen());
             std::thread::sleep(Duration::from_millis(100));
         }

@@ -265,14 +265,15 @@ impl DeskStore for TeamDesk {
 
     /// The newest confirmation of each confirmed item that carries proposals, from the log a
     /// `db copy` brought and this database's own.
-    fn backtest_cases(&self) -> Result<Vec<Case>> {
+    fn backtest_cases(&self, model_version: Option<&str>) -> Result<Vec<Case>> {
         let mut store = self.store.borrow_mut();
         let confirmed: std::collections::HashSet<i64> =
             store.client().query("SELECT id FROM medcoder.item WHERE state = 'confirmed'", &[])?.iter().map(|r| r.get(0)).collect();
         let mut newest: HashMap<i64, (u32, u32, String, Option<f64>)> = HashMap::new();
         let copied = store.client().query(
-            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM medcoder.imported_log WHERE action = 'confirm' AND proposals IS NOT NULL ORDER BY seq",
-            &[],
+            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM medcoder.imported_log WHERE action = 'confirm' AND proposals IS NOT NULL
+               AND ($1::text IS NULL OR model_version = $1) ORDER BY seq",
+            &[&model_version],
         )?;
         for r in &copied {
             let llt: Option<i64> = r.get(1);
@@ -280,8 +281,9 @@ impl DeskStore for TeamDesk {
             newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), r.get(4)));
         }
         let own = store.client().query(
-            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM medcoder.decision_log WHERE action = 'confirm' AND proposals IS NOT NULL ORDER BY seq",
-            &[],
+            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM medcoder.decision_log WHERE action = 'confirm' AND proposals IS NOT NULL
+               AND ($1::text IS NULL OR model_version = $1) ORDER BY seq",
+            &[&model_version],
         )?;
         for r in &own {
             let llt: Option<i32> = r.get(1);

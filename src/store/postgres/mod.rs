@@ -34,6 +34,8 @@ const GRANTED: &[&str] = &[
     "add_release_file(text, text, bytea)",
     "set_proposals(bigint, text, text, double precision, text, text)",
     "retire_synonym(text)",
+    "import_synonym(text, integer, text)",
+    "set_autocode_confirm(boolean)",
     "use_version(text)",
 ];
 
@@ -352,6 +354,27 @@ impl TeamStore {
     pub fn use_version(&mut self, version: &str) -> Result<()> {
         self.client.execute("SELECT medcoder.use_version($1)", &[&version]).map_err(db_error)?;
         Ok(())
+    }
+
+    /// Imports a checked synonym list (admin) in one transaction, one log row per synonym.
+    pub fn import_synonyms(&mut self, rows: &[crate::intake::labelled::Labelled], file: &str) -> Result<usize> {
+        let mut tx = self.client.transaction()?;
+        for r in rows {
+            tx.execute("SELECT medcoder.import_synonym($1, $2, $3)", &[&r.term, &(r.llt as i32), &format!("{file}, line {}", r.line)])
+                .map_err(db_error)
+                .with_context(|| format!("{file}, line {}", r.line))?;
+        }
+        tx.commit()?;
+        Ok(rows.len())
+    }
+
+    pub fn set_autocode_confirm(&mut self, on: bool) -> Result<()> {
+        self.client.execute("SELECT medcoder.set_autocode_confirm($1)", &[&on]).map_err(db_error)?;
+        Ok(())
+    }
+
+    pub fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self.client.query_opt("SELECT value FROM medcoder.setting WHERE key = $1", &[&key])?.map(|r| r.get(0)))
     }
 
     /// Holds a synonym so that it autocodes no more (admin; logged).

@@ -258,19 +258,22 @@ END $$;
 
 -- A code set by a rule on an untouched item, by the autocoder, to review (team mode has no
 -- auto-confirmation); logged as on SQLite.
-CREATE FUNCTION autocode_item(p_item bigint, l llt, p_source text, p_why text) RETURNS void
+CREATE FUNCTION autocode_item(p_item bigint, l llt, p_source text, p_why text, p_may_confirm boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
     v_now text := now_text();
+    v_confirm boolean := p_may_confirm AND (SELECT value FROM setting WHERE key = 'autocode_confirm') IS NOT DISTINCT FROM 'on';
     after item;
 BEGIN
-    UPDATE item SET state = 'proposed', llt_code = l.code, pt_code = l.pt_code, meddra_version = l.version, source = p_source,
-            proposer = 'autocoder', reviewer = NULL, proposed_at = v_now, confirmed_at = NULL, revision = revision + 1,
+    UPDATE item SET state = CASE WHEN v_confirm THEN 'confirmed' ELSE 'proposed' END, llt_code = l.code, pt_code = l.pt_code,
+            meddra_version = l.version, source = p_source, proposer = 'autocoder',
+            reviewer = CASE WHEN v_confirm THEN 'autocoder' END, proposed_at = v_now,
+            confirmed_at = CASE WHEN v_confirm THEN v_now END, revision = revision + 1,
             updated_at = v_now, updated_by = session_user::text
         WHERE id = p_item AND state = 'new' RETURNING * INTO after;
     IF FOUND THEN
-        PERFORM append_log('autocode', after.id, after.external_id, after.reported_term, 'new', 'proposed', l.code, l.pt_code,
-            l.version, p_source, p_why);
+        PERFORM append_log('autocode', after.id, after.external_id, after.reported_term, 'new', after.state, l.code, l.pt_code,
+            l.version, p_source, p_why || CASE WHEN v_confirm THEN '; auto-confirmed by team setting' ELSE '; awaits review' END);
     END IF;
 END $$;
 
@@ -293,8 +296,11 @@ BEGIN
         RETURN;
     END IF;
     FOR v_id IN SELECT id FROM item WHERE term_key = p_term AND state = 'new' AND (p_only IS NULL OR id = p_only) ORDER BY id LOOP
-        PERFORM autocode_item(v_id, l, 'synonym', format('synonym: confirmed %s time%s, last by %s on %s; awaits review',
-            s.confirmations, CASE WHEN s.confirmations = 1 THEN '' ELSE 's' END, coalesce(s.reviewer, '?'), left(s.updated_at, 10)));
+        PERFORM autocode_item(v_id, l, 'synonym',
+            CASE WHEN s.origin = 'imported' THEN format('synonym: imported by %s on %s', s.updated_by, left(s.updated_at, 10))
+                 ELSE format('synonym: confirmed %s time%s, last by %s on %s', s.confirmations,
+                    CASE WHEN s.confirmations = 1 THEN '' ELSE 's' END, coalesce(s.reviewer, '?'), left(s.updated_at, 10)) END,
+            s.origin <> 'imported');
     END LOOP;
 END $$;
 
@@ -376,7 +382,7 @@ BEGIN
     -- is coded by the rule and goes to review.
     SELECT * INTO l FROM llt WHERE version = v_version AND current AND name_key = normalize_term(v_term) ORDER BY code LIMIT 1;
     IF FOUND THEN
-        PERFORM autocode_item(v_id, l, 'rule', 'exact LLT name; awaits review');
+        PERFORM autocode_item(v_id, l, 'rule', 'exact LLT name', true);
     ELSE
         PERFORM autocode_term(normalize_term(v_term), v_id);
     END IF;
@@ -467,8 +473,9 @@ BEGIN
         IF u.role NOT IN ('reviewer', 'admin') THEN
             RAISE EXCEPTION '% is a %; only reviewers and admins confirm or return codes', u.name, u.role USING ERRCODE = '42501';
         END IF;
-        IF it.proposer = u.name THEN
-            RAISE EXCEPTION 'four-eye rule: you proposed the code of %, so another reviewer must confirm or return it', it.external_id
+        IF it.proposer = u.name OR (it.source = 'synonym' AND EXISTS (SELECT 1 FROM synonym WHERE term = it.term_key
+                AND meddra_version = it.meddra_version AND origin = 'imported' AND updated_by = u.name)) THEN
+            RAISE EXCEPTION 'four-eye rule: you proposed the code of % (or imported the synonym that set it), so another reviewer must confirm or return it', it.external_id
                 USING ERRCODE = '42501';
         END IF;
         IF p_action = 'confirm' THEN
@@ -661,4 +668,44 @@ BEGIN
     END IF;
     PERFORM append_log('synonym retire', NULL, NULL, s.reported_term, NULL, NULL, s.llt_code, NULL, s.meddra_version, 'synonym', s.term);
     RETURN s;
+END $$;
+
+-- One row of an imported synonym list (admin; the client checks the whole file first, and imports
+-- it in one transaction): the term autocodes from now on, logged per synonym. A code an imported
+-- synonym sets was chosen by one person: never auto-confirmed, and its importer cannot confirm it.
+CREATE FUNCTION import_synonym(p_term text, p_llt integer, p_origin text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := require_admin();
+    v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
+    v_term text := normalize_term(check_text('reported_term', p_term, true));
+    l llt;
+BEGIN
+    IF v_term = '' THEN
+        RAISE EXCEPTION 'the term ''%'' has no letters or digits', p_term USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO l FROM llt WHERE version = v_version AND code = p_llt AND current;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '% is not a current LLT code in MedDRA %', p_llt, v_version USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO synonym VALUES (v_term, v_version, l.code, 'imported', 0, NULL, NULL, NULL, NULL, NULL, now_text(), u.name, NULL,
+            nextval('synonym_seq'))
+        ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0,
+            item_id = NULL, external_id = NULL, reported_term = NULL, proposer = NULL, reviewer = NULL,
+            updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq;
+    PERFORM append_log('synonym import', NULL, NULL, p_term, NULL, NULL, l.code, l.pt_code, v_version, 'synonym',
+        check_text('origin', p_origin, false));
+    PERFORM autocode_term(v_term, NULL);
+END $$;
+
+-- Rule codes confirmed without review (on) or sent to review (off, the default); admin, logged.
+CREATE FUNCTION set_autocode_confirm(p_on boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := require_admin();
+BEGIN
+    INSERT INTO setting VALUES ('autocode_confirm', CASE WHEN p_on THEN 'on' ELSE 'off' END)
+        ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    PERFORM append_log('setting', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        'autocode_confirm = ' || CASE WHEN p_on THEN 'on' ELSE 'off' END);
 END $$;
