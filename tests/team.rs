@@ -449,9 +449,11 @@ fn one_proposal_service_fills_proposals_for_every_desk() {
     assert!(out.contains("proposed for 3 item(s)"), "{out}");
     let show = t.ok(&t.url("rev1"), &["queue", "show", "AE-1"], Some(PW));
     assert!(show.contains("proposals") && show.contains("  1. LLT "), "{show}");
-    // Nothing is left to do in the next round.
+    // Nothing is left to do in the next round; `propose --all` recomputes every open item.
     let out = t.ok(&t.url("gpu"), &["serve-proposals", "--once"], Some(PW));
     assert!(!out.contains("proposed for"), "{out}");
+    assert!(t.ok(&t.url("gpu"), &["propose", "--all"], Some(PW)).contains("Stored proposals for 3 item(s)"));
+    t.refused(&t.url("coder"), &["propose", "--all"], "only the proposal service");
     // A decision records the proposals it was taken with: the back-test and the export read them.
     let top = show.lines().find(|l| l.contains("  1. LLT ")).and_then(|l| l.split_whitespace().nth(2)).unwrap().to_string();
     t.ok(&t.url("coder"), &["code", "AE-1", &top, "--source", "model"], Some(PW));

@@ -423,7 +423,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
             model::predict(Box::new(Store::open(&db)?), &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref(), cli.precision)
         }
         Some(Command::ServeProposals { poll, once, base, model: m }) => model::serve(&db, poll, once, base.as_deref(), m.as_deref(), cli.precision),
-        Some(Command::Propose { all, base, model: m }) => model::propose(&db, all, base.as_deref(), m.as_deref(), cli.precision),
+        Some(Command::Propose { all, base, model: m }) => model::propose(Box::new(Store::open(&db)?), all, base.as_deref(), m.as_deref(), cli.precision),
         Some(Command::Eval { file, train, version, base, model: m, components, json, replay, plot }) => model::eval(
             Box::new(Store::open(&db)?),
             model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision },

@@ -156,10 +156,9 @@ pub(super) fn serve_on(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
-    let mut store = Store::open(db)?;
-    let engine = Engine::for_store(&mut store, None, base, model, precision, true)?;
-    let todo = store.items_needing_proposals(&engine.model_version, &engine.dict.version, all)?;
+pub fn propose(mut store: Box<dyn crate::store::ProposalStore>, all: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
+    let engine = Engine::for_dictionary(store.active_release()?, store.as_mut(), base, model, precision, true)?;
+    let todo = store.needing_proposals(&engine.model_version, &engine.dict.version, all)?;
     println!("{}", engine.describe());
     if todo.is_empty() {
         println!("Every open item already has proposals from this model.");
@@ -169,10 +168,10 @@ pub fn propose(db: &Path, all: bool, base: Option<&Path>, model: Option<&str>, p
     pb.set_style(indicatif::ProgressStyle::with_template("Proposing [{bar:30}] {pos}/{len} ETA {eta}").unwrap().progress_chars("=> "));
     let started = std::time::Instant::now();
     for chunk in todo.chunks(64) {
-        let terms: Vec<&str> = chunk.iter().map(|i| i.reported_term.as_str()).collect();
+        let terms: Vec<&str> = chunk.iter().map(|(_, t)| t.as_str()).collect();
         let sets = engine.propose(&terms)?;
-        let stored: Vec<_> = chunk.iter().zip(&sets).map(|(it, set)| (it.id, set.to_store(&engine.model_version, &engine.dict.version))).collect();
-        store.set_proposals(&stored)?;
+        let stored: Vec<_> = chunk.iter().zip(&sets).map(|((id, _), set)| (*id, set.to_store(&engine.model_version, &engine.dict.version))).collect();
+        store.store_proposals(&stored)?;
         pb.inc(chunk.len() as u64);
     }
     pb.finish_and_clear();

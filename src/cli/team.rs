@@ -177,6 +177,9 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             let pairs = crate::store::ProposalStore::confirmed_pairs(&mut TeamStore::open(url, &mut ask)?)?;
             super::coding::write_training_pairs(&pairs, out)?;
         }
+        Command::Propose { all, base, model } => {
+            return super::model::propose(Box::new(TeamStore::open(url, &mut ask)?), all, base.as_deref(), model.as_deref(), cli.precision);
+        }
         Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 } => {
             let args = super::model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 };
             return super::model::train(Box::new(TeamStore::open(url, &mut ask)?), args);
@@ -362,7 +365,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             }
         }
         other => bail!(
-            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, user list/passwd, db copy, dict import/use/versions/search/show/diff, queue import/list/show, code, code-group, confirm, confirm-group, return, query, recode, recode-check, synonym list/export/import/retire, settings show/autocode-confirm, export, backtest, data export-training, train, predict, eval, serve-proposals and audit verify/log/anchor",
+            "not available on a team database yet: {}. Team mode runs the desk, team init, team user add, user list/passwd, db copy, dict import/use/versions/search/show/diff, queue import/list/show, code, code-group, confirm, confirm-group, return, query, recode, recode-check, synonym list/export/import/retire, settings show/autocode-confirm, export, backtest, data export-training, train, predict, eval, propose, serve-proposals and audit verify/log/anchor",
             command_name(&other)
         ),
     }

@@ -35,7 +35,7 @@ pub struct Round {
 /// One round: propose for every open item that lacks this model's proposals, except `skip`.
 pub fn round(engine: &mut Engine, store: &mut dyn ProposalStore, skip: &mut HashSet<i64>) -> Result<Round> {
     let todo: Vec<(i64, String)> =
-        store.needing_proposals(&engine.model_version, &engine.dict.version)?.into_iter().filter(|(id, _)| !skip.contains(id)).collect();
+        store.needing_proposals(&engine.model_version, &engine.dict.version, false)?.into_iter().filter(|(id, _)| !skip.contains(id)).collect();
     let mut out = Round::default();
     for chunk in todo.chunks(BATCH) {
         for ev in run_batch(engine, store, chunk) {

@@ -163,8 +163,9 @@ pub trait ProposalStore {
     }
     /// The team's confirmed decisions, newest per term: training data.
     fn confirmed_pairs(&mut self) -> Result<Vec<reports::TrainingPair>>;
-    /// Open items (id, reported term) without proposals from this model for this version.
-    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>>;
+    /// Open items (id, reported term) without proposals from this model for this version (every
+    /// open item when `all`).
+    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str, all: bool) -> Result<Vec<(i64, String)>>;
     fn store_proposals(&mut self, sets: &[(i64, proposals::ProposalSet)]) -> Result<()>;
     /// The newest synonym change of a version (0: none) and the changes after `seq`.
     fn synonym_seq_of(&mut self, version: &str) -> Result<i64>;
@@ -183,8 +184,8 @@ impl ProposalStore for Store {
     fn confirmed_pairs(&mut self) -> Result<Vec<reports::TrainingPair>> {
         self.training_pairs()
     }
-    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
-        Ok(self.items_needing_proposals(model_version, meddra_version, false)?.into_iter().map(|i| (i.id, i.report.reported_term)).collect())
+    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str, all: bool) -> Result<Vec<(i64, String)>> {
+        Ok(self.items_needing_proposals(model_version, meddra_version, all)?.into_iter().map(|i| (i.id, i.report.reported_term)).collect())
     }
     fn store_proposals(&mut self, sets: &[(i64, proposals::ProposalSet)]) -> Result<()> {
         self.set_proposals(sets)

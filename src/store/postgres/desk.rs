@@ -303,7 +303,7 @@ impl DeskStore for TeamDesk {
     }
 
     fn items_lacking_proposals(&self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
-        self.store.borrow_mut().needing_proposals(model_version, meddra_version)
+        self.store.borrow_mut().needing_proposals(model_version, meddra_version, false)
     }
 
     fn users(&self) -> Result<Vec<User>> {
@@ -327,8 +327,8 @@ impl ProposalStore for TeamDesk {
     fn confirmed_pairs(&mut self) -> Result<Vec<crate::store::reports::TrainingPair>> {
         self.store.get_mut().confirmed_pairs()
     }
-    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
-        self.store.get_mut().needing_proposals(model_version, meddra_version)
+    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str, all: bool) -> Result<Vec<(i64, String)>> {
+        self.store.get_mut().needing_proposals(model_version, meddra_version, all)
     }
     fn store_proposals(&mut self, sets: &[(i64, ProposalSet)]) -> Result<()> {
         self.store.get_mut().store_proposals(sets)

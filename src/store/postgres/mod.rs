@@ -543,13 +543,13 @@ impl super::ProposalStore for TeamStore {
         let rows = self.client.query(&format!("SELECT {ITEM_COLUMNS} FROM medcoder.item WHERE state = 'confirmed' ORDER BY confirmed_at, id"), &[])?;
         Ok(super::reports::training_pairs(rows.iter().map(item_from_row).collect::<Result<Vec<_>>>()?))
     }
-    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
+    fn needing_proposals(&mut self, model_version: &str, meddra_version: &str, all: bool) -> Result<Vec<(i64, String)>> {
         let rows = self.client.query(
             "SELECT i.id, i.reported_term FROM medcoder.item i LEFT JOIN medcoder.item_proposals p ON p.item_id = i.id
              WHERE i.state IN ('new', 'proposed', 'returned', 'query')
-               AND (p.item_id IS NULL OR p.model_version <> $1 OR p.meddra_version <> $2)
+               AND ($3 OR p.item_id IS NULL OR p.model_version <> $1 OR p.meddra_version <> $2)
              ORDER BY i.id",
-            &[&model_version, &meddra_version],
+            &[&model_version, &meddra_version, &all],
         )?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }

@@ -1,0 +1,201 @@
+//! One store API, two backends: the same coding scenario through `DeskStore` on SQLite and on a
+//! team database must give the same outcomes (states, refusals, groups, learning). The PostgreSQL
+//! half needs the server `scripts/test` starts and is skipped with a message without it.
+
+use std::process::Command;
+
+use medcoder::intake::queue::{NewItem, Report};
+use medcoder::meddra::Dictionary;
+use medcoder::store::api::DeskStore;
+use medcoder::store::item::{ItemFilter, State};
+use medcoder::store::users::Role;
+use medcoder::store::workflow::{Action, Source};
+use medcoder::store::Store;
+
+const PW: &str = "correct horse battery";
+
+/// The people of the scenario: a coder and two reviewers.
+const CODER: &str = "cody";
+const REVIEWER: &str = "rita";
+const OTHER_REVIEWER: &str = "rob";
+
+/// A store opened as one of the scenario's people, and how to queue items.
+trait Backend {
+    fn name(&self) -> String;
+    fn user(&self, who: &str) -> String;
+    fn open(&self, who: &str) -> Box<dyn DeskStore>;
+    fn import(&self, rows: &[(&str, &str)]);
+}
+
+fn items(rows: &[(&str, &str)]) -> Vec<NewItem> {
+    rows.iter()
+        .enumerate()
+        .map(|(i, (id, term))| NewItem {
+            line: i + 2,
+            report: Report { external_id: id.to_string(), study: "S".into(), subject: "1".into(), reported_term: term.to_string(), ..Default::default() },
+        })
+        .collect()
+}
+
+struct Sqlite {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+}
+
+impl Sqlite {
+    fn new() -> Sqlite {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let mut s = Store::open(&path).unwrap();
+        let (rel, _) = medcoder::meddra::Release::read(std::path::Path::new("assets/demo/MedAscii")).unwrap();
+        s.import_release(None, &rel, "demo", false, true).unwrap();
+        s.add_user(None, "ann", Role::Admin).unwrap();
+        s.add_user(Some("ann"), CODER, Role::Coder).unwrap();
+        s.add_user(Some("ann"), REVIEWER, Role::Reviewer).unwrap();
+        s.add_user(Some("ann"), OTHER_REVIEWER, Role::Reviewer).unwrap();
+        Sqlite { _dir: dir, path }
+    }
+}
+
+impl Backend for Sqlite {
+    fn name(&self) -> String {
+        "SQLite".into()
+    }
+    fn user(&self, who: &str) -> String {
+        who.to_string()
+    }
+    fn open(&self, _who: &str) -> Box<dyn DeskStore> {
+        Box::new(Store::open(&self.path).unwrap())
+    }
+    fn import(&self, rows: &[(&str, &str)]) {
+        Store::open(&self.path).unwrap().import_items(CODER, &items(rows), "q.csv").unwrap();
+    }
+}
+
+struct Postgres {
+    db: String,
+    socket: String,
+    port: String,
+}
+
+impl Postgres {
+    fn new() -> Option<Postgres> {
+        let (Ok(socket), Ok(port)) = (std::env::var("MEDCODER_TEST_PG_SOCKET"), std::env::var("MEDCODER_TEST_PG_PORT")) else {
+            eprintln!("skipped the PostgreSQL half: no test PostgreSQL (scripts/test starts one)");
+            return None;
+        };
+        let p = Postgres { db: format!("c{}", std::process::id()), socket, port };
+        let admin = format!("postgresql://postgres@/{}?host={}&port={}", p.db, p.socket, p.port);
+        p.cli(&admin, &["team", "init"], None);
+        for (who, role) in [("ann", "admin"), (CODER, "coder"), (REVIEWER, "reviewer"), (OTHER_REVIEWER, "reviewer")] {
+            p.cli(&admin, &["team", "user", "add", &p.user(who), "--role", role, "--set-password"], Some(PW));
+        }
+        p.cli(&p.url("ann"), &["dict", "import", "assets/demo/MedAscii"], Some(PW));
+        Some(p)
+    }
+
+    fn url(&self, who: &str) -> String {
+        format!("postgresql://{}@127.0.0.1:{}/{}", self.user(who), self.port, self.db)
+    }
+
+    fn cli(&self, url: &str, args: &[&str], password: Option<&str>) {
+        use std::io::Write;
+        let mut c = Command::new(env!("CARGO_BIN_EXE_medcoder"));
+        c.arg("--db").arg(url).arg("--password-stdin").args(args).env_remove("MEDCODER_USER").env_remove("MEDCODER_DB");
+        c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let pw = password.unwrap_or("");
+        child.stdin.take().unwrap().write_all(format!("{pw}\n{pw}\n").as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "medcoder {args:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Backend for Postgres {
+    fn name(&self) -> String {
+        "PostgreSQL".into()
+    }
+    // Role names are cluster-wide.
+    fn user(&self, who: &str) -> String {
+        format!("{}_{who}", self.db)
+    }
+    fn open(&self, who: &str) -> Box<dyn DeskStore> {
+        Box::new(medcoder::store::postgres::TeamDesk::open(&self.url(who), &mut |_| Ok(PW.to_string())).unwrap())
+    }
+    fn import(&self, rows: &[(&str, &str)]) {
+        let mut s = medcoder::store::postgres::TeamStore::open(&self.url(CODER), &mut |_| Ok(PW.to_string())).unwrap();
+        s.import_items(&items(rows), "q.csv").unwrap();
+    }
+}
+
+/// What the scenario observed, compared across backends.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    states: Vec<(String, State)>,
+    refusals: Vec<(String, bool)>,
+    groups: Vec<(String, i64, i64)>,
+    filtered: Vec<String>,
+    synonym: Option<u32>,
+    autocoded: Option<(State, Option<String>)>,
+}
+
+fn scenario(b: &dyn Backend) -> Outcome {
+    let dict: Dictionary = b.open(CODER).active_dictionary().unwrap();
+    let llt = dict.llts.iter().find(|l| l.current).unwrap().code;
+    b.import(&[("A1", "my head hurts a lot"), ("A2", "tummy upset"), ("A3", "tingly fingers"), ("A4", "Tingly fingers.")]);
+    let (coder, reviewer, other) = (b.user(CODER), b.user(REVIEWER), b.user(OTHER_REVIEWER));
+    let mut refusals = Vec::new();
+    let mut attempt = |what: &str, store: &mut dyn DeskStore, user: &str, id: &str, rev: i64, action: Action, why: &str| {
+        let r = store.act(&dict, user, id, Some(rev), action);
+        let refused = match &r {
+            Err(e) => {
+                assert!(store.is_refusal(e), "{}: {what}: not a refusal: {e:#}", b.name());
+                assert!(format!("{e}").contains(why), "{}: {what}: {e}", b.name());
+                true
+            }
+            Ok(_) => false,
+        };
+        refusals.push((what.to_string(), refused));
+    };
+    let mut c = b.open(CODER);
+    let mut r = b.open(REVIEWER);
+    let mut o = b.open(OTHER_REVIEWER);
+    c.act(&dict, &coder, "A1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
+    attempt("coder confirms", c.as_mut(), &coder, "A1", 1, Action::Confirm, "only reviewers and admins confirm");
+    attempt("stale confirm", o.as_mut(), &other, "A1", 0, Action::Confirm, "after you read it");
+    attempt("confirm", o.as_mut(), &other, "A1", 1, Action::Confirm, "");
+    r.act(&dict, &reviewer, "A2", Some(0), Action::Propose { llt, source: Source::Manual }).unwrap();
+    attempt("own confirm", r.as_mut(), &reviewer, "A2", 1, Action::Confirm, "four-eye rule");
+    attempt("empty return", o.as_mut(), &other, "A2", 1, Action::Return { comment: " ".into() }, "needs a comment");
+    let proposed = c.propose_group(&dict, &coder, "tingly fingers", llt, Source::Search).unwrap();
+    assert_eq!(proposed.done.len(), 2, "{}", b.name());
+    let confirmed = r.confirm_group(&dict, &reviewer, "TINGLY FINGERS", llt).unwrap();
+    assert_eq!(confirmed.done.len(), 2, "{}", b.name());
+    // The confirmations taught the store: an identical new term is coded by the synonym rule.
+    b.import(&[("A5", "tingly, fingers")]);
+    let a5 = c.item("A5").unwrap();
+    let version = dict.version.clone();
+    Outcome {
+        states: ["A1", "A2", "A3", "A4"].iter().map(|id| (id.to_string(), c.item(id).unwrap().state)).collect(),
+        refusals,
+        groups: c.term_groups(&ItemFilter::default()).unwrap().into_iter().map(|g| (g.term, g.items, g.confirmed)).collect(),
+        filtered: c
+            .queue_rows(&ItemFilter { states: vec![State::Confirmed], text: Some("FINGERS".into()), ..Default::default() }, &version)
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s.external_id)
+            .collect(),
+        synonym: c.synonym("Tingly fingers", &version).unwrap().map(|s| s.llt_code),
+        autocoded: Some((a5.state, a5.proposer)),
+    }
+}
+
+#[test]
+fn the_same_scenario_gives_the_same_outcome_on_both_backends() {
+    let sqlite = scenario(&Sqlite::new());
+    assert_eq!(sqlite.states.iter().map(|(_, s)| *s).collect::<Vec<_>>(), [State::Confirmed, State::Proposed, State::Confirmed, State::Confirmed]);
+    assert_eq!(sqlite.autocoded, Some((State::Proposed, Some("autocoder".into()))));
+    assert_eq!(sqlite.filtered, ["A3", "A4"]);
+    let Some(pg) = Postgres::new() else { return };
+    assert_eq!(scenario(&pg), sqlite);
+}
