@@ -196,7 +196,10 @@ impl DeskStore for TeamDesk {
         for h in if tcp.is_empty() { vec!["127.0.0.1".to_string()] } else { tcp } {
             config.host(&h);
         }
-        config.port(url.get_ports().first().copied().unwrap_or(5432)).dbname(url.get_dbname().unwrap_or_default());
+        config.port(url.get_ports().first().copied().unwrap_or(5432));
+        if let Some(db) = url.get_dbname() {
+            config.dbname(db);
+        }
         config.user(user).password(password);
         let mut c = config
             .connect(NoTls)
