@@ -199,3 +199,35 @@ fn the_same_scenario_gives_the_same_outcome_on_both_backends() {
     let Some(pg) = Postgres::new() else { return };
     assert_eq!(scenario(&pg), sqlite);
 }
+
+/// Identical terms are grouped, learned and autocoded by the database's `normalize_term` in team
+/// mode and by `text::normalize` on SQLite: both must read every term alike.
+#[test]
+fn both_backends_normalise_terms_alike() {
+    let (Ok(socket), Ok(port)) = (std::env::var("MEDCODER_TEST_PG_SOCKET"), std::env::var("MEDCODER_TEST_PG_PORT")) else {
+        eprintln!("skipped: no test PostgreSQL (scripts/test starts one)");
+        return;
+    };
+    let p = Postgres { db: format!("n{}", std::process::id()), socket, port };
+    let admin = format!("postgresql://postgres@/{}?host={}&port={}", p.db, p.socket, p.port);
+    p.cli(&admin, &["team", "init"], None);
+    let mut c = postgres::Config::new().host_path(&p.socket).port(p.port.parse().unwrap()).user("postgres").dbname(&p.db).connect(postgres::NoTls).unwrap();
+    let terms = [
+        "Head-ache!!  severe",
+        "Neutropenia grade ⁴",
+        "platelets 50x10⁹/L",
+        "½ dose nausea",
+        "Fièvre — sévère",
+        "ÉRUPTION cutanée",
+        "ℌeadache ①",
+        "pain 3° burn",
+        "douleur\u{301} à la tête",
+        "Ⅳ nerve palsy",
+        "腹痛 と 嘔吐",
+        "tummy_upset/n&v",
+    ];
+    for t in terms {
+        let db: String = c.query_one("SELECT medcoder.normalize_term($1)", &[&t]).unwrap().get(0);
+        assert_eq!(db, medcoder::text::normalize(t), "{t:?}");
+    }
+}

@@ -714,3 +714,61 @@ fn a_meddra_upgrade_on_a_team_database_holds_and_recodes() {
     let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
     assert!(verify.contains("Decision log intact") && verify.contains("match the log"), "{verify}");
 }
+
+#[test]
+fn an_imported_synonym_stays_one_persons_choice_across_upgrades_returns_and_recodes() {
+    let Some(t) = Team::new() else { return };
+    let text = std::fs::read_to_string("assets/demo/MedAscii/llt.asc").unwrap();
+    let current: Vec<&str> = text.lines().filter(|l| l.split('$').nth(9) == Some("Y")).map(|l| l.split('$').next().unwrap()).take(2).collect();
+    let (x, y) = (current[0], current[1]);
+    let import = |rows: &str| {
+        let queue = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(queue.path(), format!("id,study,subject,reported_term\n{rows}")).unwrap();
+        t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
+    };
+    let list = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(list.path(), format!("reported_term,llt_code\nzzq odd feeling,{x}\n")).unwrap();
+    t.ok(&t.url("admin"), &["synonym", "import", list.path().to_str().unwrap()], Some(PW));
+    t.ok(&t.url("admin"), &["settings", "autocode-confirm", "on"], Some(PW));
+    // A reviewer's return rewrites the synonym's row; its importer still may not confirm its codes.
+    import("B-1,S,P,zzq odd feeling\nB-2,S,P,ZZQ odd feeling\n");
+    t.ok(&t.url("rev1"), &["return", "B-1", "--rev", "1", "--comment", "wrong code"], Some(PW));
+    t.refused(&t.url("admin"), &["confirm", "B-2", "--rev", "1"], "imported the synonym");
+    // A new release carries it over: still never auto-confirmed, still not its importer's to confirm.
+    let dir = tempfile::tempdir().unwrap();
+    let med = common::copy_demo(dir.path());
+    std::fs::write(med.join("meddra_release.asc"), "DEMO-2.0$English$\n").unwrap();
+    t.ok(&t.url("admin"), &["synonym", "retire", "zzq odd feeling"], Some(PW));
+    t.ok(&t.url("admin"), &["synonym", "import", list.path().to_str().unwrap()], Some(PW));
+    t.ok(&t.url("admin"), &["dict", "import", med.to_str().unwrap()], Some(PW));
+    import("B-3,S,P,zzq odd feeling\n");
+    assert!(t.ok(&t.url("rev1"), &["queue", "show", "B-3"], Some(PW)).contains("[proposed]"), "an imported synonym was auto-confirmed");
+    t.refused(&t.url("admin"), &["confirm", "B-3", "--rev", "1"], "imported the synonym");
+    // Recoding a code away holds the synonym carried into the active release that still gives it.
+    t.ok(&t.url("admin"), &["settings", "autocode-confirm", "off"], Some(PW));
+    t.ok(&t.url("admin"), &["dict", "use", "DEMO-1.0"], Some(PW));
+    import("B-4,S,P,zzq fourth feeling\n");
+    t.ok(&t.url("coder"), &["code", "B-4", x], Some(PW));
+    t.ok(&t.url("rev1"), &["confirm", "B-4", "--rev", "1"], Some(PW));
+    t.ok(&t.url("admin"), &["dict", "use", "DEMO-2.0"], Some(PW));
+    t.ok(&t.url("coder"), &["recode", "B-4", y, "--comment", "wrong code"], Some(PW));
+    import("B-5,S,P,zzq fourth feeling\n");
+    assert!(t.ok(&t.url("rev1"), &["queue", "show", "B-5"], Some(PW)).contains("[new]"), "the recoded-away code still autocodes");
+    // Terms that differ only in superscript digits are different terms.
+    import("B-6,S,P,Neutropenia grade ⁴\n");
+    t.ok(&t.url("coder"), &["code", "B-6", x], Some(PW));
+    t.ok(&t.url("rev1"), &["confirm", "B-6", "--rev", "1"], Some(PW));
+    import("B-7,S,P,Neutropenia grade ¹\n");
+    assert!(t.ok(&t.url("rev1"), &["queue", "show", "B-7"], Some(PW)).contains("[new]"), "grade ¹ was coded as grade ⁴");
+    let verify = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(verify.contains("match the log"), "{verify}");
+    // The audit names a setting or a synonym written behind the rules.
+    t.superuser_sql()
+        .batch_execute(&format!(
+            "UPDATE medcoder.setting SET value = 'on' WHERE key = 'autocode_confirm';
+             INSERT INTO medcoder.synonym VALUES ('forged term', 'DEMO-2.0', {y}, 'confirmed', 3, NULL, NULL, NULL, NULL, NULL, 'x', 'x', NULL, 999, NULL);"
+        ))
+        .unwrap();
+    let (ok, out) = t.run(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("autocode_confirm is on, the log says off") && out.contains("synonym 'forged term'"), "{out}");
+}

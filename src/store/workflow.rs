@@ -219,8 +219,17 @@ fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, aft
                 autocode_open_items(tx, user, dict, &term)?;
             }
         }
-        // A recode revises the synonym but never lifts a hold (an admin's retirement stays).
-        Action::Recode { .. } => super::synonyms::revise(tx, &term, &version, user, false, &format!("recoded by {user}: no confirmed item left"))?,
+        // A recode revises the synonym but never lifts a hold (an admin's retirement stays); the
+        // synonym carried into the active version that still gives the code recoded away is held.
+        Action::Recode { .. } => {
+            super::synonyms::revise(tx, &term, &version, user, false, &format!("recoded by {user}: no confirmed item left"))?;
+            if version != dict.version {
+                let stale = super::synonyms::get(tx, &term, &dict.version)?.is_some_and(|s| s.hold.is_none() && Some(s.llt_code) == before.llt_code);
+                if stale {
+                    super::synonyms::hold(tx, &term, &dict.version, user, &format!("recoded by {user} from LLT {}", before.llt_code.unwrap_or_default()))?;
+                }
+            }
+        }
         // Returning a synonym-coded item holds that synonym, if it still points to the code returned.
         Action::Return { comment } if before.source.as_deref() == Some(Source::Synonym.as_str()) => {
             let same_code = super::synonyms::get(tx, &term, &version)?.is_some_and(|s| Some(s.llt_code) == before.llt_code);

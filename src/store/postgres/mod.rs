@@ -518,6 +518,36 @@ impl TeamStore {
                 _ => {}
             }
         }
+        // The auto-confirm setting is what its last logged change says (off when never set).
+        let logged_setting = own
+            .iter()
+            .rev()
+            .find_map(|r| r.comment.as_deref().filter(|_| r.action == "setting").and_then(|c| c.strip_prefix("autocode_confirm = ")))
+            .unwrap_or("off")
+            .to_string();
+        let setting = self.setting("autocode_confirm")?.unwrap_or_else(|| "off".into());
+        if setting != logged_setting {
+            findings.push(format!("the team setting autocode_confirm is {setting}, the log says {logged_setting}"));
+        }
+        // Every synonym that autocodes must be backed: by a confirmed item of its term and LLT, or by a
+        // logged import (held ones code nothing).
+        let confirmed: std::collections::HashSet<(String, u32)> = self
+            .client
+            .query("SELECT term_key, llt_code FROM medcoder.item WHERE state = 'confirmed' AND llt_code IS NOT NULL", &[])?
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1) as u32))
+            .collect();
+        let imported: std::collections::HashSet<(String, u32)> = log
+            .iter()
+            .filter(|r| r.entry.action.contains("synonym") && r.entry.action.contains("import"))
+            .filter_map(|r| Some((crate::text::normalize(r.entry.reported_term.as_deref()?), r.entry.llt_code?)))
+            .collect();
+        for y in self.synonyms_where("hold IS NULL ORDER BY meddra_version, term", &[])? {
+            let key = (y.term.clone(), y.llt_code);
+            if !confirmed.contains(&key) && !imported.contains(&key) {
+                findings.push(format!("synonym '{}' -> {} (MedDRA {}) is backed by no confirmed item or logged import", y.term, y.llt_code, y.meddra_version));
+            }
+        }
         let logged_version = own.iter().rev().find(|r| r.action == "dict use" || r.action == "db copy").and_then(|r| r.meddra_version.clone());
         let version = self.active_version()?;
         if version != logged_version {
@@ -804,7 +834,8 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
     if let Some(v) = &version {
         for y in store.synonyms(v)? {
             tx.execute(
-                "INSERT INTO medcoder.synonym VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11, $12, nextval('medcoder.synonym_seq'))",
+                "INSERT INTO medcoder.synonym VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11, $12, nextval('medcoder.synonym_seq'),
+                   CASE WHEN $4 = 'imported' THEN $11 END)",
                 &[
                     &y.term,
                     &y.meddra_version,

@@ -90,6 +90,9 @@ CREATE TABLE synonym (
     hold text,
     -- Bumped on every change: the engine's memory reads only what changed since it last looked.
     seq bigint NOT NULL,
+    -- The admin whose import is behind it, until a confirmation by somebody else backs it: its codes
+    -- are never auto-confirmed, and its importer never confirms them. Carried over with it.
+    imported_by text,
     PRIMARY KEY (term, meddra_version)
 );
 CREATE SEQUENCE synonym_seq;
@@ -181,9 +184,46 @@ CREATE TRIGGER imported_log_no_truncate BEFORE TRUNCATE ON imported_log
 
 INSERT INTO setting VALUES ('schema_version', '1');
 
--- src/text.rs normalize: letters and digits in lower case, one space between words.
+-- Generated from Rust's char::is_alphanumeric against this C library's [[:alnum:]] (U+0080 to
+-- U+2FFFF): the code points only Rust counts.
+CREATE FUNCTION word_chars() RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT E'\u00b2-\u00b3\u00b9\u00bc-\u00be\u0363-\u036f\u088f\u0897\u09f4-\u09f9\u0b72-\u0b77\u0bf0-\u0bf2'
+        || E'\u0c04\u0c5c\u0c78-\u0c7e\u0cdc\u0cf3\u0d58-\u0d5e\u0d70-\u0d78\u0f2a-\u0f33\u0f82-\u0f83'
+        || E'\u1369-\u137c\u17f0-\u17f9\u19da\u1c89-\u1c8a\u1dd3-\u1de6\u2070\u2074-\u2079\u2080-\u2089'
+        || E'\u2150-\u215f\u2189\u2460-\u249b\u24ea-\u24ff\u2776-\u2793\u2cfd\u3192-\u3195\u3220-\u3229'
+        || E'\u3248-\u324f\u3251-\u325f\u3280-\u3289\u32b1-\u32bf\ua7cb-\ua7cf\ua7d2\ua7d4\ua7da-\ua7dc\ua7f1'
+        || E'\ua830-\ua835\U00010107-\U00010133\U00010175-\U00010178\U0001018a-\U0001018b'
+        || E'\U000102e1-\U000102fb\U00010320-\U00010323\U000105c0-\U000105f3\U00010858-\U0001085f'
+        || E'\U00010879-\U0001087f\U000108a7-\U000108af\U000108fb-\U000108ff\U00010916-\U0001091b'
+        || E'\U00010940-\U00010959\U000109bc-\U000109bd\U000109c0-\U000109cf\U000109d2-\U000109ff'
+        || E'\U00010a40-\U00010a48\U00010a7d-\U00010a7e\U00010a9d-\U00010a9f\U00010aeb-\U00010aef'
+        || E'\U00010b58-\U00010b5f\U00010b78-\U00010b7f\U00010ba9-\U00010baf\U00010cfa-\U00010cff'
+        || E'\U00010d40-\U00010d65\U00010d69\U00010d6f-\U00010d85\U00010e60-\U00010e7e\U00010ec2-\U00010ec7'
+        || E'\U00010efa-\U00010efc\U00010f1d-\U00010f26\U00010f51-\U00010f54\U00010fc5-\U00010fcb'
+        || E'\U00011052-\U00011065\U00011080-\U00011081\U000111e1-\U000111f4\U0001123f-\U00011241'
+        || E'\U00011380-\U00011389\U0001138b\U0001138e\U00011390-\U000113b5\U000113b7-\U000113c0\U000113c2'
+        || E'\U000113c5\U000113c7-\U000113ca\U000113cc-\U000113cd\U000113d1\U000113d3\U000116d0-\U000116e3'
+        || E'\U0001173a-\U0001173b\U000118ea-\U000118f2\U00011b60-\U00011b67\U00011bc0-\U00011be0'
+        || E'\U00011bf0-\U00011bf9\U00011c5a-\U00011c6c\U00011db0-\U00011ddb\U00011de0-\U00011de9'
+        || E'\U00011f00-\U00011f10\U00011f12-\U00011f3a\U00011f3e-\U00011f40\U00011f50-\U00011f59'
+        || E'\U00011fc0-\U00011fd4\U0001342f\U00013441-\U00013446\U00013460-\U000143fa\U00016100-\U0001612e'
+        || E'\U00016130-\U00016139\U00016b5b-\U00016b61\U00016d40-\U00016d6c\U00016d70-\U00016d79'
+        || E'\U00016e80-\U00016e96\U00016ea0-\U00016eb8\U00016ebb-\U00016ed3\U00016ff2-\U00016ff6'
+        || E'\U000187f8-\U000187ff\U00018cff\U00018d09-\U00018d1e\U00018d80-\U00018df2\U0001b132\U0001b155'
+        || E'\U0001ccf0-\U0001ccf9\U0001d2c0-\U0001d2d3\U0001d2e0-\U0001d2f3\U0001d360-\U0001d378'
+        || E'\U0001df25-\U0001df2a\U0001e030-\U0001e06d\U0001e08f\U0001e4d0-\U0001e4eb\U0001e4f0-\U0001e4f9'
+        || E'\U0001e5d0-\U0001e5ed\U0001e5f0-\U0001e5fa\U0001e6c0-\U0001e6de\U0001e6e0-\U0001e6f5'
+        || E'\U0001e6fe-\U0001e6ff\U0001e8c7-\U0001e8cf\U0001ec71-\U0001ecab\U0001ecad-\U0001ecaf'
+        || E'\U0001ecb1-\U0001ecb4\U0001ed01-\U0001ed2d\U0001ed2f-\U0001ed3d\U0001f100-\U0001f10c'
+        || E'\U0002b739-\U0002b73f\U0002cea2-\U0002cead\U0002ebf0-\U0002ee5d'
+$$;
+
+-- src/text.rs normalize: letters and digits in lower case, one space between words. The
+-- characters Rust counts as alphanumeric but the C library does not (superscript and fraction
+-- digits such as the 4 of "grade ⁴", other scripts' numerals) are listed: a term must never lose
+-- them, or "grade ⁴" and "grade ¹" would be one term. tests/store_contract.rs compares both.
 CREATE FUNCTION normalize_term(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT btrim(regexp_replace(lower(t), '[^[:alnum:]]+', ' ', 'g'))
+    SELECT btrim(regexp_replace(lower(t), '[^[:alnum:]' || medcoder.word_chars() || ']+', ' ', 'g'))
 $$;
 
 CREATE FUNCTION now_text() RETURNS text LANGUAGE sql AS $$
@@ -297,10 +337,11 @@ BEGIN
     END IF;
     FOR v_id IN SELECT id FROM item WHERE term_key = p_term AND state = 'new' AND (p_only IS NULL OR id = p_only) ORDER BY id LOOP
         PERFORM autocode_item(v_id, l, 'synonym',
-            CASE WHEN s.origin = 'imported' THEN format('synonym: imported by %s on %s', s.updated_by, left(s.updated_at, 10))
+            CASE WHEN s.imported_by IS NOT NULL THEN format('synonym: imported by %s', s.imported_by)
+                 WHEN s.origin = 'carried' THEN format('synonym carried over on %s', left(s.updated_at, 10))
                  ELSE format('synonym: confirmed %s time%s, last by %s on %s', s.confirmations,
                     CASE WHEN s.confirmations = 1 THEN '' ELSE 's' END, coalesce(s.reviewer, '?'), left(s.updated_at, 10)) END,
-            s.origin <> 'imported');
+            s.imported_by IS NULL);
     END LOOP;
 END $$;
 
@@ -322,13 +363,15 @@ BEGIN
     END IF;
     SELECT count(*) INTO n FROM item WHERE term_key = p_term AND state = 'confirmed' AND meddra_version = p_version
         AND llt_code = it.llt_code;
+    -- A confirmation is a second person's (act refuses the importer), so it backs the synonym.
     INSERT INTO synonym VALUES (p_term, p_version, it.llt_code, 'confirmed', n, it.id, it.external_id, it.reported_term,
-            it.proposer, it.reviewer, now_text(), p_by, NULL, nextval('synonym_seq'))
+            it.proposer, it.reviewer, now_text(), p_by, NULL, nextval('synonym_seq'), NULL)
         ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed',
             confirmations = excluded.confirmations, item_id = excluded.item_id, external_id = excluded.external_id,
             reported_term = excluded.reported_term, proposer = excluded.proposer, reviewer = excluded.reviewer,
             updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-            hold = CASE WHEN p_reactivate THEN NULL ELSE synonym.hold END, seq = excluded.seq;
+            hold = CASE WHEN p_reactivate THEN NULL ELSE synonym.hold END, seq = excluded.seq,
+            imported_by = CASE WHEN p_reactivate THEN NULL ELSE synonym.imported_by END;
 END $$;
 
 -- Text from outside: no control characters (they could drive a colleague's terminal).
@@ -465,6 +508,11 @@ BEGIN
             WHERE id = it.id RETURNING * INTO after;
         IF it.term_key <> '' THEN
             PERFORM revise_synonym(it.term_key, it.meddra_version, u.name, false, format('recoded by %s: no confirmed item left', u.name));
+            -- The synonym carried into the active version still gives the code recoded away: held.
+            UPDATE synonym SET hold = format('recoded by %s from LLT %s', u.name, it.llt_code), updated_at = v_now,
+                    updated_by = u.name, seq = nextval('synonym_seq')
+                WHERE term = it.term_key AND meddra_version = v_version AND v_version <> it.meddra_version
+                    AND llt_code = it.llt_code AND hold IS NULL;
         END IF;
     ELSIF p_action IN ('confirm', 'return') THEN
         IF it.state <> 'proposed' THEN
@@ -474,7 +522,7 @@ BEGIN
             RAISE EXCEPTION '% is a %; only reviewers and admins confirm or return codes', u.name, u.role USING ERRCODE = '42501';
         END IF;
         IF it.proposer = u.name OR (it.source = 'synonym' AND EXISTS (SELECT 1 FROM synonym WHERE term = it.term_key
-                AND meddra_version = it.meddra_version AND origin = 'imported' AND updated_by = u.name)) THEN
+                AND meddra_version = it.meddra_version AND imported_by = u.name)) THEN
             RAISE EXCEPTION 'four-eye rule: you proposed the code of % (or imported the synonym that set it), so another reviewer must confirm or return it', it.external_id
                 USING ERRCODE = '42501';
         END IF;
@@ -579,7 +627,7 @@ BEGIN
                         WHEN NOT n.current THEN format('MedDRA %s: LLT %s is non-current', p_version, s.llt_code)
                         WHEN n.pt_code <> o.pt_code THEN format('MedDRA %s: LLT %s moved from PT %s to PT %s', p_version, s.llt_code, o.pt_code, n.pt_code)
                         ELSE s.hold END,
-                   nextval('synonym_seq')
+                   nextval('synonym_seq'), s.imported_by
             FROM synonym s
             LEFT JOIN llt o ON o.version = v_old AND o.code = s.llt_code
             LEFT JOIN llt n ON n.version = p_version AND n.code = s.llt_code
@@ -689,10 +737,11 @@ BEGIN
         RAISE EXCEPTION '% is not a current LLT code in MedDRA %', p_llt, v_version USING ERRCODE = '22023';
     END IF;
     INSERT INTO synonym VALUES (v_term, v_version, l.code, 'imported', 0, NULL, NULL, NULL, NULL, NULL, now_text(), u.name, NULL,
-            nextval('synonym_seq'))
+            nextval('synonym_seq'), u.name)
         ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0,
             item_id = NULL, external_id = NULL, reported_term = NULL, proposer = NULL, reviewer = NULL,
-            updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq;
+            updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq,
+            imported_by = excluded.imported_by;
     PERFORM append_log('synonym import', NULL, NULL, p_term, NULL, NULL, l.code, l.pt_code, v_version, 'synonym',
         check_text('origin', p_origin, false));
     PERFORM autocode_term(v_term, NULL);
