@@ -272,26 +272,21 @@ impl DeskStore for TeamDesk {
         let mut store = self.store.borrow_mut();
         let confirmed: std::collections::HashSet<i64> =
             store.client().query("SELECT id FROM medcoder.item WHERE state = 'confirmed'", &[])?.iter().map(|r| r.get(0)).collect();
+        // The copied log first, then this database's own: a later confirmation replaces an earlier one.
+        let rows = store.client().query(
+            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM (
+                 SELECT 0 AS src, seq, item_id, llt_code, pt_code, proposals, entropy::text AS entropy, model_version, action
+                   FROM medcoder.imported_log
+                 UNION ALL
+                 SELECT 1, seq, item_id, llt_code, pt_code, proposals, entropy, model_version, action FROM medcoder.decision_log
+             ) l
+             WHERE action = 'confirm' AND proposals IS NOT NULL AND ($1::text IS NULL OR model_version = $1)
+             ORDER BY src, seq",
+            &[&model_version],
+        )?;
         let mut newest: HashMap<i64, (u32, u32, String, Option<f64>)> = HashMap::new();
-        let copied = store.client().query(
-            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM medcoder.imported_log WHERE action = 'confirm' AND proposals IS NOT NULL
-               AND ($1::text IS NULL OR model_version = $1) ORDER BY seq",
-            &[&model_version],
-        )?;
-        for r in &copied {
-            let llt: Option<i64> = r.get(1);
-            let pt: Option<i64> = r.get(2);
-            newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), r.get(4)));
-        }
-        let own = store.client().query(
-            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM medcoder.decision_log WHERE action = 'confirm' AND proposals IS NOT NULL
-               AND ($1::text IS NULL OR model_version = $1) ORDER BY seq",
-            &[&model_version],
-        )?;
-        for r in &own {
-            let llt: Option<i32> = r.get(1);
-            let pt: Option<i32> = r.get(2);
-            let entropy: Option<String> = r.get(4);
+        for r in &rows {
+            let (llt, pt, entropy): (Option<i64>, Option<i64>, Option<String>) = (r.get(1), r.get(2), r.get(4));
             newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), entropy.and_then(|e| e.parse().ok())));
         }
         let mut ids: Vec<i64> = newest.keys().copied().filter(|id| confirmed.contains(id)).collect();
