@@ -284,6 +284,19 @@ fn opt(s: &Option<String>) -> &str {
 }
 
 /// propose / confirm / return / query / recode.
+/// What `audit verify` found in the tables beside the log, on either store; true when nothing.
+pub(super) fn report_findings(findings: &[String], what: &str, behind: &str) -> bool {
+    if findings.is_empty() {
+        println!("{what} match the log.");
+        return true;
+    }
+    println!("{} difference(s) between the tables and the log (changed behind {behind}):", findings.len());
+    for f in findings {
+        println!("  {}", p(f));
+    }
+    false
+}
+
 /// The rows of a queue file that were not imported and the columns ignored, for either store; the
 /// exit status when some rows were rejected (the good rows are in; the status tells a script).
 pub(super) fn report_rejected(bad: &[intake::Rejected], ignored: &[String]) -> Option<ExitCode> {
@@ -322,16 +335,7 @@ pub fn audit(cmd: AuditCmd, db: &Path) -> Result<ExitCode> {
                     ok = false;
                 }
             }
-            let findings = store.state_findings()?;
-            if findings.is_empty() {
-                println!("Queue, users, team settings and the active MedDRA version match the log.");
-            } else {
-                ok = false;
-                println!("{} difference(s) between the tables and the log (changed behind medcoder's back):", findings.len());
-                for f in &findings {
-                    println!("  {}", p(f));
-                }
-            }
+            ok &= report_findings(&store.state_findings()?, "Queue, users, team settings and the active MedDRA version", "medcoder's back");
             let file = match anchors {
                 Some(f) => Some(f),
                 None => Some(store.anchor_file()?).filter(|f| f.exists()),

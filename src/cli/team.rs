@@ -337,16 +337,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
                     }
                 }
             }
-            let findings = store.state_findings()?;
-            if findings.is_empty() {
-                println!("Queue, users' roles and the active MedDRA version match the log.");
-            } else {
-                ok = false;
-                println!("{} difference(s) between the tables and the log (changed behind the rules):", findings.len());
-                for f in &findings {
-                    println!("  {}", p(f));
-                }
-            }
+            ok &= super::coding::report_findings(&store.state_findings()?, "Queue, users' roles and the active MedDRA version", "the rules");
             if !ok {
                 return Ok(ExitCode::from(1));
             }

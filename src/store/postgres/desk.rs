@@ -305,12 +305,10 @@ impl DeskStore for TeamDesk {
     }
 
     fn users(&self) -> Result<Vec<User>> {
-        let rows = self.store.borrow_mut().client().query("SELECT name, role, created_at FROM medcoder.app_user WHERE role <> 'service' ORDER BY name", &[])?;
-        rows.iter()
-            .map(|r| {
-                let name: String = r.get(0);
-                Ok(User { role: Role::parse(r.get(1))?, created_at: r.get(2), login: name.clone(), has_password: true, name })
-            })
+        let all = self.store.borrow_mut().users()?;
+        all.into_iter()
+            .filter(|(_, role, _)| role != "service")
+            .map(|(name, role, created_at)| Ok(User { role: Role::parse(&role)?, created_at, login: name.clone(), has_password: true, name }))
             .collect()
     }
 }
