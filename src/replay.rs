@@ -96,6 +96,7 @@ pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, progre
             _ => engine.propose(&[l.term.as_str()])?.remove(0),
         };
         let pt = |code: u32| dict.llt(code).map_or(0, |x| x.pt_code);
+        let choices = proposals.choices;
         let mut ranked: Vec<(u32, u32, f64)> = proposals.proposals.drain(..).map(|p| (p.llt_code, p.pt_code, p.confidence)).collect();
         let mut entropy = Some(proposals.entropy);
         if let Some(code) = rule {
@@ -110,6 +111,7 @@ pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, progre
             synonyms.insert(terms[i].as_str(), l.llt);
         }
         if let (Learning::Memory, Some(e)) = (learning, &emb) {
+            engine.learn_record(&l.term, &e.get(i as i64), choices, l.llt);
             engine.remember(&terms[i], l.llt, Some(format!("row {}", l.line)), &e.get(i as i64));
         }
         if let Some(pb) = &pb {

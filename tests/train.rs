@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use medcoder::engine::Engine;
 use medcoder::meddra::{Dictionary, Release};
-use medcoder::model::registry;
+use medcoder::model::registry::{self, Fusion};
 use medcoder::model::BaseModel;
+use medcoder::store::synonyms::Synonym;
 use medcoder::train::data::Coded;
 use medcoder::train::{self, Init, Options};
 
@@ -182,6 +183,98 @@ fn loss_scaled_training_learns_what_fp32_training_learns() {
     let start = tch::Tensor::read_safetensors(base.dir.join("model.safetensors")).unwrap();
     let moved = start.iter().any(|(n, s)| weights[0].iter().any(|(m, w)| m == n && (s - w).abs().max().double_value(&[]) > 1e-6));
     assert!(moved);
+}
+
+/// The model's record: where the fusion and the dense index proposed different LLTs for a held-out
+/// term and the team confirmed the dense index's, the model defers to the dense index there from
+/// the next proposal on; a training term, or a code neither proposed, teaches nothing; a desk
+/// learns the same from the synonym list as confirmations arrive.
+#[test]
+fn a_confirmed_dense_win_makes_the_model_defer_to_the_dense_index_there() {
+    let _shared = shared();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tiny_base(&tmp.path().join("base"));
+    let data_dir = tmp.path().join("data");
+    let dict = demo_dict();
+    let code = |n: &str| dict.llts.iter().find(|l| l.name == n).unwrap().code;
+    let coded: Vec<Coded> = (0..40).map(|i| Coded { term: format!("sore leg {i}"), llt: code("Leg pain") }).collect();
+    let mut o = quick();
+    o.hyper.members = 1;
+    // Long enough for the ensemble to move away from the dense index it starts from.
+    o.hyper.max_steps_per_epoch = Some(40);
+    train_locked(dict.clone(), &coded, &base, &o, &data_dir);
+    let load = || {
+        let mut e = Engine::load(dict.clone(), &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).unwrap();
+        let t = e.trained.as_mut().unwrap();
+        // Too little validation kept the dense ranking as this model's fusion: rank by the
+        // ensemble instead, fully trusted (no nearness gate), so that the two can disagree.
+        t.manifest.fusion = Fusion { w_ensemble: 1.0, w_xtars: 0.0, w_dense: 0.0, temperature: 1.0 };
+        t.coded = None;
+        e
+    };
+    let mut engine = load();
+    let terms = ["sore legs", "leg sore", "sore leg 99", "sore leg on the left", "legs are sore", "nausea", "sore knee", "aching leg"];
+    let props = engine.propose(&terms).unwrap();
+    let (i, (f, d)) = props.iter().enumerate().find_map(|(i, p)| p.choices.filter(|(f, d)| f != d).map(|c| (i, c))).expect("a term where they disagree");
+    let term = terms[i];
+    assert_eq!((props[i].proposals[0].llt_code, props[i].gate), (f, Some(1.0)), "no record: the fusion ranks");
+    let emb = engine.embed(&[term]).unwrap().get(0);
+    assert!(!engine.learn_record("Sore leg 7", &emb, Some((f, d)), d), "a training term is not held out");
+    let other = dict.llts.iter().find(|l| l.current && l.code != f && l.code != d).unwrap().code;
+    assert!(!engine.learn_record(term, &emb, Some((f, d)), other), "neither side right: no evidence");
+    assert_eq!(engine.propose(&[term]).unwrap()[0].proposals[0].llt_code, f);
+    assert!(engine.learn_record(term, &emb, Some((f, d)), d));
+    let after = engine.propose(&[term]).unwrap().remove(0);
+    assert_eq!((after.proposals[0].llt_code, after.gate, after.choices), (d, Some(0.0), Some((f, d))), "the dense index's ranking");
+    // One fusion win there too leaves the fusion a third of the say: (1 + 1 - 1) / (1 + 1 + 1).
+    assert!(engine.learn_record(term, &emb, Some((f, d)), f));
+    assert!((engine.propose(&[term]).unwrap()[0].gate.unwrap() - 1.0 / 3.0).abs() < 1e-4);
+
+    // A desk: the same confirmation arriving as a synonym change.
+    let mut desk = load();
+    let synonym = Synonym {
+        term: medcoder::text::normalize(term),
+        meddra_version: dict.version.clone(),
+        llt_code: d,
+        origin: "confirmed".into(),
+        confirmations: 1,
+        external_id: Some("AE-0001".into()),
+        reported_term: Some(term.into()),
+        proposer: Some("alice".into()),
+        reviewer: Some("bob".into()),
+        updated_at: "2026-11-26T12:00:00Z".into(),
+        updated_by: "bob".into(),
+        hold: None,
+        seq: 1,
+    };
+    let training_term = Synonym { term: "sore leg 3".into(), llt_code: f, seq: 2, ..synonym.clone() };
+    desk.learn_changes(&[synonym.clone(), training_term]).unwrap();
+    assert_eq!(desk.trained.as_ref().unwrap().record.tally(), (0, 1), "one held-out dense win; the training term does not count");
+    assert_eq!(desk.propose(&[term]).unwrap()[0].proposals[0].llt_code, d);
+    // A re-confirmation of a term the memory knows is not new evidence.
+    desk.learn_changes(&[Synonym { confirmations: 2, seq: 3, ..synonym.clone() }]).unwrap();
+    assert_eq!(desk.trained.as_ref().unwrap().record.tally(), (0, 1));
+    // The choices are cached for the next desk start.
+    let id = desk.model_version.clone();
+    let cache = std::fs::read_to_string(data_dir.join("cache").join(format!("record-{id}.json"))).unwrap();
+    assert!(cache.contains(&format!("{}\\t{d}", synonym.term)), "{cache}");
+    let mut restarted = load();
+    restarted.learn_changes(&[synonym]).unwrap();
+    assert_eq!(restarted.trained.as_ref().unwrap().record.tally(), (0, 1));
+
+    // The ensemble reads a misspelt term both ways, as the dense index does: "hedache" as written
+    // and as "headache", equally.
+    let t = engine.trained.as_ref().unwrap();
+    let p = |text: &str| {
+        let tok = &t.members[0].enc.tok;
+        medcoder::model::classifier::mean_softmax(&t.members, &tok.encode(&[text], tch::Device::Cpu).unwrap()).get(0)
+    };
+    let both = (p("hedache") + p("headache")) / 2.0;
+    let set = engine.candidates(t, &["hedache"], false).unwrap().remove(0);
+    for c in &set.rows {
+        let want = both.double_value(&[c.label as i64]).max(1e-12).ln();
+        assert!((c.ln_p - want).abs() < 1e-4, "label {}: {} vs {want}", c.label, c.ln_p);
+    }
 }
 
 #[test]

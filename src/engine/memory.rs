@@ -178,6 +178,16 @@ impl Memory {
         }
     }
 
+    /// Whether `term` is remembered (under any label, or held).
+    pub fn knows(&self, term: &str) -> bool {
+        self.by_term.contains_key(term)
+    }
+
+    /// The unit embedding of a remembered term ([hidden]).
+    pub fn embedding_of(&self, term: &str) -> Option<Tensor> {
+        self.by_term.get(term).map(|&i| self.emb.get(i as i64))
+    }
+
     /// The rows in use.
     fn used(&self) -> Tensor {
         self.emb.narrow(0, 0, self.entries.len() as i64)

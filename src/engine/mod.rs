@@ -3,11 +3,12 @@
 
 pub mod dense;
 pub mod memory;
+pub mod record;
 pub mod rewrite;
 pub mod service;
 pub mod worker;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use crate::model::registry::{self, Fusion, Manifest};
 use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
 use crate::store::proposals::{Proposal, ProposalSet};
+use crate::store::synonyms::Synonym;
 use crate::store::{ProposalStore, Store};
 use dense::DenseIndex;
 use memory::{Memory, Recall};
@@ -34,6 +36,11 @@ pub struct Trained {
     /// team's decisions; not the LLT names): the reference of the per-term gate. None for models
     /// trained before the gate: their fusion is not gated.
     pub coded: Option<Tensor>,
+    /// The same terms as text (normalised): a confirmation of one of them is not held out, so
+    /// it does not enter the record.
+    pub coded_terms: HashSet<String>,
+    /// Who was right, the fusion or the dense index, on held-out terms the team confirmed.
+    pub record: record::Record,
 }
 
 /// Scores from each stage alone, for `eval --components`.
@@ -48,6 +55,13 @@ pub fn component_fusions() -> [(&'static str, Fusion); 3] {
 /// Softmax temperature of the untuned cosine similarities (all-MiniLM was trained contrastively at
 /// a scale of 20, i.e. 0.05). Trained models fit their own on validation data.
 pub const ZERO_SHOT_TEMPERATURE: f64 = 0.05;
+
+/// A confirmed term, the (fusion, dense) choices for it, and the LLT confirmed.
+type Outcome = (String, (u32, u32), u32);
+
+/// Held-out confirmations whose fusion and dense choices a first load computes when no cache has
+/// them (the newest; each costs a proposal).
+pub const RECORD_AT_START: usize = 256;
 
 /// How many proposals the coding screen shows.
 pub const TOP: usize = 5;
@@ -127,6 +141,12 @@ pub struct TermProposals {
     pub dense_candidates: Vec<u32>,
     /// The ensemble's candidate LLT codes (empty without a trained model).
     pub ensemble_candidates: Vec<u32>,
+    /// A trained model's top LLT by its fitted fusion and by the dense index (with the memory),
+    /// before the gate: what a confirmation adds to the model's record.
+    pub choices: Option<(u32, u32)>,
+    /// How much the trained fusion counted for this term (the gate: nearness to coded terms times
+    /// the model's record nearby); None without a trained model or with a fusion asked for.
+    pub gate: Option<f64>,
 }
 
 pub struct Engine {
@@ -202,14 +222,16 @@ impl Engine {
             .map(|i| Classifier::load(&dir.join(format!("member-{i}.safetensors")), &m.bert_config, tok.clone(), codes.len() as i64, device))
             .collect::<Result<Vec<_>>>()?;
         let xtars = CrossEncoder::load(&dir.join("xtars.safetensors"), &m.bert_config, tok, device)?;
-        let coded = match std::fs::read_to_string(dir.join("coded_terms.txt")) {
+        let (coded, coded_terms) = match std::fs::read_to_string(dir.join("coded_terms.txt")) {
             Ok(text) => {
                 let terms: Vec<String> = text.lines().map(str::to_string).collect();
-                Some(memory::embed_cached(&engine.encoder, &terms, Some(&data_dir.join("cache")), &format!("coded-{}", m.id))?)
+                let emb = memory::embed_cached(&engine.encoder, &terms, Some(&data_dir.join("cache")), &format!("coded-{}", m.id))?;
+                (Some(emb), terms.into_iter().collect())
             }
-            Err(_) => None,
+            Err(_) => (None, HashSet::new()),
         };
-        Ok(engine.with_trained(Trained { members, xtars, manifest: m, coded }))
+        let record = record::Record::empty(engine.encoder.bert.config.hidden_size, device);
+        Ok(engine.with_trained(Trained { members, xtars, manifest: m, coded, coded_terms, record }))
     }
 
     /// The engine for a stored dictionary version (default: the active one) with the installed
@@ -271,30 +293,117 @@ impl Engine {
             return Ok(0);
         }
         let changes = store.synonym_changes(version, self.memory.seq)?;
+        self.learn_changes(&changes)?;
+        Ok(changes.len())
+    }
+
+    /// Learns synonym changes (in `seq` order) into the memory and, with a trained model, its
+    /// record.
+    pub fn learn_changes(&mut self, changes: &[Synonym]) -> Result<()> {
         let first = self.memory.entries.is_empty();
         let cached = match (&self.memory_cache, first) {
             (Some((dir, fp)), true) => Memory::read_cache(dir, fp),
             _ => memory::Cache::default(),
         };
+        // The model's record needs its choices from before the memory knew the terms.
+        let outcomes = self.record_outcomes(changes, first)?;
         let labels = &self.labels;
-        self.memory.learn(&changes, &self.encoder, &|code| labels.get(&code).copied(), &cached)?;
+        self.memory.learn(changes, &self.encoder, &|code| labels.get(&code).copied(), &cached)?;
+        for (term, choices, llt) in outcomes {
+            if let Some(emb) = self.memory.embedding_of(&term) {
+                self.learn_record(&term, &emb, Some(choices), llt);
+            }
+        }
         let embedded = self.memory.entries.iter().any(|e| !cached.rows.contains_key(&e.term));
         if let (Some((dir, fp)), true) = (&self.memory_cache, first && embedded) {
             // A failed cache write only costs embedding again next time.
             let _ = self.memory.save_cache(dir, fp);
         }
-        Ok(changes.len())
+        Ok(())
     }
 
-    /// Forgets every remembered term (a replay starts from what the stream teaches).
+    /// The fusion's and the dense index's choices for the held-out terms of `changes` that the
+    /// memory does not know yet (newest per term, active, a current LLT, not a training term),
+    /// as (term, choices, confirmed LLT) in confirmation order. Choices are cached per model; a
+    /// first load computes at most `RECORD_AT_START` missing ones (the newest).
+    fn record_outcomes(&mut self, changes: &[Synonym], first: bool) -> Result<Vec<Outcome>> {
+        let Some(t) = &self.trained else { return Ok(vec![]) };
+        let mut latest: HashMap<&str, &Synonym> = HashMap::new();
+        for s in changes {
+            latest.insert(s.term.as_str(), s);
+        }
+        let mut pending: Vec<&Synonym> = latest
+            .into_values()
+            .filter(|s| s.hold.is_none() && self.labels.contains_key(&s.llt_code) && !self.memory.knows(&s.term) && !t.coded_terms.contains(&s.term))
+            .collect();
+        if pending.is_empty() {
+            return Ok(vec![]);
+        }
+        pending.sort_by_key(|s| s.seq);
+        if pending.len() > record::CAPACITY {
+            pending.drain(..pending.len() - record::CAPACITY);
+        }
+        let file = self.memory_cache.as_ref().map(|(dir, _)| dir.join(format!("record-{}.json", t.manifest.id)));
+        let key = |s: &Synonym| format!("{}\t{}", s.term, s.llt_code);
+        // key -> (fusion, dense, seq of the confirmation)
+        let mut known: HashMap<String, (u32, u32, i64)> =
+            file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()).and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
+        let mut missing: Vec<&Synonym> = pending.iter().copied().filter(|s| !known.contains_key(&key(s))).collect();
+        if first && missing.len() > RECORD_AT_START {
+            missing.drain(..missing.len() - RECORD_AT_START);
+        }
+        for chunk in missing.chunks(64) {
+            let terms: Vec<&str> = chunk.iter().map(|s| s.term.as_str()).collect();
+            for (s, p) in chunk.iter().zip(self.propose(&terms)?) {
+                if let Some((f, d)) = p.choices {
+                    known.insert(key(s), (f, d, s.seq));
+                }
+            }
+        }
+        let outcomes: Vec<Outcome> = pending.iter().filter_map(|s| known.get(&key(s)).map(|&(f, d, _)| (s.term.clone(), (f, d), s.llt_code))).collect();
+        if let (Some(f), false) = (file, missing.is_empty()) {
+            if known.len() > record::CAPACITY {
+                let mut by_seq: Vec<(String, (u32, u32, i64))> = known.into_iter().collect();
+                by_seq.sort_by_key(|(_, v)| std::cmp::Reverse(v.2));
+                by_seq.truncate(record::CAPACITY);
+                known = by_seq.into_iter().collect();
+            }
+            // A failed cache write only costs computing the choices again next time.
+            let _ = std::fs::write(f, serde_json::to_string(&known)?);
+        }
+        Ok(outcomes)
+    }
+
+    /// Forgets every remembered term and the model's record (a replay starts from what the
+    /// stream teaches).
     pub fn forget(&mut self) {
         self.memory = Memory::empty(self.encoder.bert.config.hidden_size, self.device);
+        if let Some(t) = &mut self.trained {
+            t.record = record::Record::empty(self.encoder.bert.config.hidden_size, self.device);
+        }
     }
 
     /// Remembers a confirmed (term, LLT) with its embedding, as a replay learns a row.
     pub fn remember(&mut self, term: &str, llt_code: u32, item: Option<String>, emb: &Tensor) {
         let label = self.labels.get(&llt_code).copied();
         self.memory.remember(term, label, item, emb);
+    }
+
+    /// Adds a confirmed term to the trained model's record when it is held out (not a term the
+    /// model trained on) and exactly one of `choices` (fusion, dense; from its proposals before
+    /// it was learned) was right. `emb`: the term's unit embedding. Returns whether it counted.
+    pub fn learn_record(&mut self, term: &str, emb: &Tensor, choices: Option<(u32, u32)>, confirmed: u32) -> bool {
+        let (Some(t), Some((fusion, dense))) = (&mut self.trained, choices) else { return false };
+        if t.coded_terms.contains(&crate::text::normalize(term)) {
+            return false;
+        }
+        match record::winner(fusion, dense, confirmed) {
+            Some(won) => {
+                t.record.add(emb, won);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Similarity of each query row to every LLT: the best of its name and its remembered terms,
@@ -382,18 +491,34 @@ impl Engine {
         let _guard = tch::no_grad_guard();
         let q = self.embed_queries(terms)?;
         let (sims, names, recall) = self.similarities(&q);
-        let lens: Vec<usize> = terms.iter().map(|t| t.len()).collect();
-        let p = crate::model::tokenize::length_batched(&lens, 64, |idx| {
-            let chunk: Vec<&str> = idx.iter().map(|&i| terms[i]).collect();
-            Ok(crate::model::classifier::mean_softmax(&t.members, &self.encoder.tok.encode(&chunk, self.device)?))
-        })?;
-        Ok((p, sims, names, recall, q))
+        let ensemble = |texts: &[&str]| {
+            let lens: Vec<usize> = texts.iter().map(|t| t.len()).collect();
+            crate::model::tokenize::length_batched(&lens, 64, |idx| {
+                let chunk: Vec<&str> = idx.iter().map(|&i| texts[i]).collect();
+                Ok(crate::model::classifier::mean_softmax(&t.members, &self.encoder.tok.encode(&chunk, self.device)?))
+            })
+        };
+        let p = ensemble(terms)?;
+        // The ensemble reads a rewritten term both ways, equally, as the dense index does.
+        let (rows, texts): (Vec<i64>, Vec<String>) = self.rewritten(terms).into_iter().unzip();
+        if rows.is_empty() {
+            return Ok((p, sims, names, recall, q));
+        }
+        let rows = Tensor::from_slice(&rows).to_device(p.device());
+        let both = (p.index_select(0, &rows) + ensemble(&texts.iter().map(String::as_str).collect::<Vec<_>>())?) / 2.0;
+        Ok((p.index_copy(0, &rows, &both), sims, names, recall, q))
+    }
+
+    /// (row, rewritten text) of each term the rewriter reads otherwise than written.
+    fn rewritten(&self, terms: &[&str]) -> Vec<(i64, String)> {
+        terms.iter().enumerate().filter_map(|(i, t)| Some((i as i64, self.rewriter.rewrite(t))).filter(|(_, r)| r != t)).collect()
     }
 
     /// Every candidate of every term with its component scores, plus the ensemble entropy and
     /// the two candidate lists. Shared by proposing and by fitting the fusion.
     pub fn candidates(&self, t: &Trained, terms: &[&str], with_xtars: bool) -> Result<Vec<CandidateSet>> {
         let (p, sims, names, recall, q) = self.component_scores(t, terms)?;
+        let trust = t.record.trust(&q);
         // Each term's best cosine to the model's coded training terms.
         let nearest_coded: Option<Vec<f64>> = match &t.coded {
             Some(c) if c.size()[0] > 0 => Some(Vec::<f64>::try_from(q.matmul(&c.tr()).amax(-1, false).to_device(Device::Cpu).to_kind(Kind::Double))?),
@@ -433,7 +558,7 @@ impl Engine {
                 pos.iter().filter_map(|&j| Some((row[j] as usize, self.evidence(recall.as_ref(), b as i64, row[j] as usize, names_at[b * w + j])?))).collect();
             let nearest = nearest_coded.as_ref().map(|c| c[b].max(self.memory.nearest(recall.as_ref(), b as i64)));
             sets.push(CandidateSet {
-                gate: nearest.map_or(1.0, gate),
+                gate: nearest.map_or(1.0, gate) * trust[b],
                 evidence,
                 rows,
                 entropy: entropy[b],
@@ -449,7 +574,28 @@ impl Engine {
                     ts.push(terms[b]);
                 }
             }
-            let xt = t.xtars.score(&ls, &ts, 256)?;
+            let n_written = ls.len();
+            // A rewritten term's pairs are scored both ways too, and averaged.
+            let rewritten: HashMap<usize, String> = self.rewritten(terms).into_iter().map(|(b, r)| (b as usize, r)).collect();
+            for (b, s) in sets.iter().enumerate() {
+                if let Some(r) = rewritten.get(&b) {
+                    for c in &s.rows {
+                        ls.push(self.dict.llts[self.index.llts[c.label]].name.as_str());
+                        ts.push(r.as_str());
+                    }
+                }
+            }
+            let mut xt = t.xtars.score(&ls, &ts, 256)?;
+            let (mut k, mut extra) = (0, n_written);
+            for (b, s) in sets.iter().enumerate() {
+                if rewritten.contains_key(&b) {
+                    for j in 0..s.rows.len() {
+                        xt[k + j] = (xt[k + j] + xt[extra + j]) / 2.0;
+                    }
+                    extra += s.rows.len();
+                }
+                k += s.rows.len();
+            }
             let mut k = 0;
             for s in &mut sets {
                 for r in &mut s.rows {
@@ -463,10 +609,13 @@ impl Engine {
 
     fn propose_trained(&self, t: &Trained, terms: &[&str], fusion: Fusion, gated: bool) -> Result<Vec<TermProposals>> {
         let sets = self.candidates(t, terms, fusion.w_xtars != 0.0)?;
+        let code = |label: usize| self.dict.llts[self.index.llts[label]].code;
         Ok(sets
             .into_iter()
             .map(|s| {
                 let ranked = if gated { s.ranked_gated(fusion, s.gate) } else { s.ranked(fusion) };
+                let dense_top = s.rows.iter().max_by(|a, b| a.dense.total_cmp(&b.dense)).map(|c| code(c.label));
+                let choices = s.ranked(fusion).first().map(|f| code(f.0)).zip(dense_top);
                 let proposals = ranked
                     .iter()
                     .take(TOP)
@@ -475,7 +624,8 @@ impl Engine {
                         Proposal { llt_code: l.code, pt_code: l.pt_code, score, confidence, evidence: s.evidence.get(&label).cloned() }
                     })
                     .collect();
-                TermProposals { proposals, entropy: s.entropy, dense_candidates: s.dense, ensemble_candidates: s.ensemble }
+                let gate = gated.then_some(s.gate);
+                TermProposals { proposals, entropy: s.entropy, dense_candidates: s.dense, ensemble_candidates: s.ensemble, choices, gate }
             })
             .collect())
     }
@@ -511,7 +661,7 @@ impl Engine {
                     Proposal { llt_code: l.code, pt_code: l.pt_code, score: sims_at[b * k + j], confidence: top_p[b * k + j], evidence }
                 })
                 .collect();
-            out.push(TermProposals { proposals, entropy: entropy[b], dense_candidates: codes, ensemble_candidates: vec![] });
+            out.push(TermProposals { proposals, entropy: entropy[b], dense_candidates: codes, ensemble_candidates: vec![], choices: None, gate: None });
         }
         Ok(out)
     }
@@ -519,8 +669,7 @@ impl Engine {
     /// The untuned encoder's unit embeddings of query terms, as the rewriter spells them.
     fn embed_queries(&self, terms: &[&str]) -> Result<Tensor> {
         let raw = self.encoder.embed(terms, 64, None)?;
-        let rewritten: Vec<(i64, String)> =
-            terms.iter().enumerate().filter_map(|(i, t)| Some((i as i64, self.rewriter.rewrite(t))).filter(|(_, r)| r != t)).collect();
+        let rewritten = self.rewritten(terms);
         if rewritten.is_empty() {
             return Ok(raw);
         }

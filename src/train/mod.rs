@@ -486,6 +486,8 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         xtars,
         manifest: manifest.clone(),
         coded: None,
+        coded_terms: Default::default(),
+        record: engine::record::Record::empty(init.config().hidden_size, o.device),
     });
     let t = engine.trained.as_ref().expect("just set");
     let vterms: Vec<&str> = ts.valid.iter().map(|s| s.term.as_str()).collect();

@@ -1,0 +1,144 @@
+//! The trained model's record on held-out confirmed terms: where the trained fusion and the
+//! untuned dense index proposed different LLTs and the team confirmed one of the two, who was
+//! right. The engine trusts its fusion for a new term by this record on nearby terms, so a model
+//! that keeps losing to the dense index on a team's kind of wording stops ranking those terms,
+//! without retraining, from the next proposal on.
+//!
+//! Only terms the model did not train on count (a model is right on its own training terms), and
+//! only disagreements with exactly one side right (agreements and double misses say nothing about
+//! which to trust).
+
+use tch::{Device, Kind, Tensor};
+
+use super::gate;
+
+/// Disagreements remembered; the oldest go first (a team's wording drifts, and the record should
+/// follow the recent one).
+pub const CAPACITY: usize = 4096;
+
+/// One held-out disagreement: the term's unit embedding (untuned encoder) and who was right.
+pub struct Record {
+    /// [n, hidden] unit rows, oldest first.
+    emb: Tensor,
+    /// 1.0 where the fusion was right, 0.0 where the dense index was.
+    fusion_won: Vec<f32>,
+}
+
+/// Which side a confirmed code proves right, if exactly one.
+pub fn winner(fusion: u32, dense: u32, confirmed: u32) -> Option<bool> {
+    match (fusion == confirmed, dense == confirmed) {
+        (true, false) => Some(true),
+        (false, true) => Some(false),
+        _ => None,
+    }
+}
+
+impl Record {
+    pub fn empty(hidden: i64, device: Device) -> Record {
+        Record { emb: Tensor::zeros([0, hidden], (Kind::Float, device)), fusion_won: vec![] }
+    }
+
+    pub fn len(&self) -> usize {
+        self.fusion_won.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fusion_won.is_empty()
+    }
+
+    /// (fusion wins, dense wins).
+    pub fn tally(&self) -> (usize, usize) {
+        let f = self.fusion_won.iter().filter(|&&w| w > 0.5).count();
+        (f, self.len() - f)
+    }
+
+    /// Adds one disagreement (`emb`: the term's unit embedding, [hidden]).
+    pub fn add(&mut self, emb: &Tensor, fusion_won: bool) {
+        let row = emb.reshape([1, -1]).to_device(self.emb.device()).to_kind(Kind::Float);
+        self.emb = Tensor::cat(&[&self.emb, &row], 0);
+        self.fusion_won.push(if fusion_won { 1.0 } else { 0.0 });
+        if self.fusion_won.len() > CAPACITY {
+            let drop = self.fusion_won.len() - CAPACITY;
+            self.fusion_won.drain(..drop);
+            self.emb = self.emb.narrow(0, drop as i64, CAPACITY as i64).copy();
+        }
+    }
+
+    /// How far to trust the fusion for each unit query row `q` [b, hidden], in [0, 1]: its margin
+    /// over the dense index among nearby disagreements, (1 + F - D) / (1 + F + D) floored at 0,
+    /// where F and D are the fusion's and the dense index's wins weighted by nearness (the gate's
+    /// ramp: nothing below a cosine of 0.5, fully above 0.8) and the 1 is the fusion's validation
+    /// record, which chose it over the dense index. No evidence nearby: 1 (the model as fitted);
+    /// one loss as near as a paraphrase: 0 (the dense index's ranking).
+    pub fn trust(&self, q: &Tensor) -> Vec<f64> {
+        let b = q.size()[0] as usize;
+        if self.is_empty() {
+            return vec![1.0; b];
+        }
+        let sims =
+            Vec::<f64>::try_from(q.to_kind(Kind::Float).matmul(&self.emb.tr()).flatten(0, -1).to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or_default();
+        let n = self.len();
+        (0..b)
+            .map(|i| {
+                let (mut f, mut d) = (0.0, 0.0);
+                for (j, &won) in self.fusion_won.iter().enumerate() {
+                    let w = sims.get(i * n + j).map_or(0.0, |&s| gate(s));
+                    if won > 0.5 {
+                        f += w;
+                    } else {
+                        d += w;
+                    }
+                }
+                ((1.0 + f - d) / (1.0 + f + d)).max(0.0)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: &[f32]) -> Tensor {
+        let t = Tensor::from_slice(v);
+        &t / t.norm()
+    }
+
+    #[test]
+    fn trust_follows_the_record_on_nearby_terms_only() {
+        let mut r = Record::empty(2, Device::Cpu);
+        let q = Tensor::stack(&[unit(&[1.0, 0.0]), unit(&[0.0, 1.0])], 0);
+        assert_eq!(r.trust(&q), vec![1.0, 1.0], "no record: the fitted fusion");
+        // A dense win right at the first query; nothing near the second.
+        r.add(&unit(&[1.0, 0.0]), false);
+        assert_eq!(r.trust(&q), vec![0.0, 1.0]);
+        // A fusion win there too: (1 + 1 - 1) / (1 + 1 + 1).
+        r.add(&unit(&[1.0, 0.0]), true);
+        let t = r.trust(&q);
+        assert!((t[0] - 1.0 / 3.0).abs() < 1e-9 && t[1] == 1.0, "{t:?}");
+        // A dense win at cosine 0.65 counts half: (1 + 1 - 1.5) / (1 + 1 + 1.5).
+        r.add(&unit(&[0.65, (1.0f32 - 0.65 * 0.65).sqrt()]), false);
+        let t = r.trust(&q);
+        assert!((t[0] - 0.5 / 3.5).abs() < 1e-4, "{t:?}");
+        assert_eq!(r.tally(), (1, 2));
+    }
+
+    #[test]
+    fn a_winner_only_where_exactly_one_side_was_right() {
+        assert_eq!(winner(1, 2, 1), Some(true));
+        assert_eq!(winner(1, 2, 2), Some(false));
+        assert_eq!(winner(1, 1, 1), None);
+        assert_eq!(winner(1, 2, 3), None);
+    }
+
+    #[test]
+    fn the_oldest_go_first() {
+        let mut r = Record::empty(2, Device::Cpu);
+        r.add(&unit(&[1.0, 0.0]), false);
+        for _ in 0..CAPACITY {
+            r.add(&unit(&[0.0, 1.0]), true);
+        }
+        assert_eq!((r.len(), r.tally()), (CAPACITY, (CAPACITY, 0)));
+        assert_eq!(r.trust(&unit(&[1.0, 0.0]).unsqueeze(0)), vec![1.0]);
+    }
+}
