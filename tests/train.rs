@@ -81,7 +81,10 @@ fn trained_model_is_saved_complete_and_used_by_the_engine() {
     assert_eq!(m.seeds.len(), 2);
     assert_eq!(m.base_fingerprint, base.fingerprint().unwrap());
     let names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["coded_terms.txt", "labels.json", "member-0.safetensors", "member-1.safetensors", "train_terms.txt", "xtars.safetensors"]);
+    assert_eq!(
+        names,
+        ["coded_terms.txt", "labels.json", "member-0.safetensors", "member-1.safetensors", "train_terms.txt", "validation_record.tsv", "xtars.safetensors"]
+    );
     assert!(m.files.iter().all(|f| f.sha256.len() == 64 && f.bytes > 0));
     assert_eq!(m.validation.iter().map(|c| c.component.as_str()).collect::<Vec<_>>(), ["dense (untuned)", "ensemble", "xtars", "fusion"]);
     let train_terms = std::fs::read_to_string(out.dir.join("train_terms.txt")).unwrap();
@@ -152,6 +155,11 @@ fn enough_coded_validation_lets_the_fusion_be_fitted() {
     let out = train_locked(dict, &coded, &base, &o, &tmp.path().join("data"));
     assert_eq!(out.manifest.valid_samples, 60);
     assert!(out.manifest.fusion_fitted_on_coded_validation);
+    // The record starts from the validation terms where the fitted fusion and the dense index
+    // disagreed (the file's rows are checked to be such on reading).
+    let text = std::fs::read_to_string(out.dir.join(medcoder::engine::record::VALIDATION_FILE)).unwrap();
+    let (terms, _) = medcoder::engine::record::parse_validation(&text).unwrap();
+    assert!(terms.len() <= 60 && terms.iter().all(|t| t.starts_with("reported term number")), "{text}");
 }
 
 /// Loss scaling (the CUDA mixed-precision path; autocast itself is CUDA-only) must not change

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use tch::{Device, Kind, Tensor};
 
 use crate::meddra::Dictionary;
@@ -41,6 +41,9 @@ pub struct Trained {
     pub coded_terms: HashSet<String>,
     /// Who was right, the fusion or the dense index, on held-out terms the team confirmed.
     pub record: record::Record,
+    /// What the record starts from: the model's own validation disagreements
+    /// (`validation_record.tsv`; empty for models trained before it).
+    pub record_start: record::Record,
 }
 
 /// Scores from each stage alone, for `eval --components`.
@@ -230,8 +233,14 @@ impl Engine {
             }
             Err(_) => (None, HashSet::new()),
         };
-        let record = record::Record::empty(engine.encoder.bert.config.hidden_size, device);
-        Ok(engine.with_trained(Trained { members, xtars, manifest: m, coded, coded_terms, record }))
+        let mut record = record::Record::empty(engine.encoder.bert.config.hidden_size, device);
+        let file = dir.join(record::VALIDATION_FILE);
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            let (terms, won) = record::parse_validation(&text).with_context(|| format!("reading {}", file.display()))?;
+            let emb = memory::embed_cached(&engine.encoder, &terms, Some(&data_dir.join("cache")), &format!("valrec-{}", m.id))?;
+            record.extend(&emb, &won);
+        }
+        Ok(engine.with_trained(Trained { members, xtars, manifest: m, coded, coded_terms, record_start: record.clone(), record }))
     }
 
     /// The engine for a stored dictionary version (default: the active one) with the installed
@@ -325,7 +334,7 @@ impl Engine {
     /// The fusion's and the dense index's choices for the held-out terms of `changes` that the
     /// memory does not know yet (newest per term, active, a current LLT, not a training term),
     /// as (term, choices, confirmed LLT) in confirmation order. Choices are cached per model; a
-    /// first load computes at most `RECORD_AT_START` missing ones (the newest).
+    /// first load computes the missing ones among the newest `RECORD_AT_START`.
     fn record_outcomes(&mut self, changes: &[Synonym], first: bool) -> Result<Vec<Outcome>> {
         let Some(t) = &self.trained else { return Ok(vec![]) };
         let mut latest: HashMap<&str, &Synonym> = HashMap::new();
@@ -348,10 +357,10 @@ impl Engine {
         // key -> (fusion, dense, seq of the confirmation)
         let mut known: HashMap<String, (u32, u32, i64)> =
             file.as_ref().and_then(|f| std::fs::read_to_string(f).ok()).and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
-        let mut missing: Vec<&Synonym> = pending.iter().copied().filter(|s| !known.contains_key(&key(s))).collect();
-        if first && missing.len() > RECORD_AT_START {
-            missing.drain(..missing.len() - RECORD_AT_START);
-        }
+        // A first load computes choices for the newest terms only (older ones count when a desk
+        // cached them as they were confirmed): each costs a proposal, and desks start often.
+        let newest = if first { pending.len().saturating_sub(RECORD_AT_START) } else { 0 };
+        let missing: Vec<&Synonym> = pending[newest..].iter().copied().filter(|s| !known.contains_key(&key(s))).collect();
         for chunk in missing.chunks(64) {
             let terms: Vec<&str> = chunk.iter().map(|s| s.term.as_str()).collect();
             for (s, p) in chunk.iter().zip(self.propose(&terms)?) {
@@ -374,12 +383,12 @@ impl Engine {
         Ok(outcomes)
     }
 
-    /// Forgets every remembered term and the model's record (a replay starts from what the
-    /// stream teaches).
+    /// Forgets every remembered term and what the model's record learned (a replay starts from
+    /// what the stream teaches, and the model from its validation record).
     pub fn forget(&mut self) {
         self.memory = Memory::empty(self.encoder.bert.config.hidden_size, self.device);
         if let Some(t) = &mut self.trained {
-            t.record = record::Record::empty(self.encoder.bert.config.hidden_size, self.device);
+            t.record = t.record_start.clone();
         }
     }
 

@@ -8,9 +8,53 @@
 //! only disagreements with exactly one side right (agreements and double misses say nothing about
 //! which to trust).
 
+use anyhow::{bail, Result};
 use tch::{Device, Kind, Tensor};
 
 use super::gate;
+
+/// Beside a trained model: its validation disagreements, one per line: term, the fusion's LLT,
+/// the dense index's LLT, the coded LLT (tab-separated; a header line first).
+pub const VALIDATION_FILE: &str = "validation_record.tsv";
+
+const HEADER: &str = "term\tfusion_llt\tdense_llt\tcoded_llt";
+
+pub fn format_validation(rows: &[(String, u32, u32, u32)]) -> String {
+    let mut s = format!("{HEADER}\n");
+    for (term, f, d, g) in rows {
+        // Coded terms are normalised text: no tabs or line breaks.
+        s.push_str(&format!("{}\t{f}\t{d}\t{g}\n", term.replace(['\t', '\n', '\r'], " ")));
+    }
+    s
+}
+
+/// The terms and whether the fusion won, in file order; an error names the line and field.
+pub fn parse_validation(text: &str) -> Result<(Vec<String>, Vec<bool>)> {
+    let (mut terms, mut won) = (Vec::new(), Vec::new());
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, h)) if h == HEADER => {}
+        _ => bail!("line 1: expected the header '{HEADER}'"),
+    }
+    for (i, line) in lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 4 {
+            bail!("line {}: expected 4 tab-separated fields, found {}", i + 1, f.len());
+        }
+        let mut codes = [0u32; 3];
+        for (k, name) in ["fusion_llt", "dense_llt", "coded_llt"].iter().enumerate() {
+            codes[k] = f[k + 1].parse().map_err(|_| anyhow::anyhow!("line {}, field {name}: '{}' is not an LLT code", i + 1, f[k + 1]))?;
+        }
+        match winner(codes[0], codes[1], codes[2]) {
+            Some(w) => {
+                terms.push(f[0].to_string());
+                won.push(w);
+            }
+            None => bail!("line {}: neither or both of fusion_llt and dense_llt equal coded_llt", i + 1),
+        }
+    }
+    Ok((terms, won))
+}
 
 /// Disagreements remembered; the oldest go first (a team's wording drifts, and the record should
 /// follow the recent one).
@@ -30,6 +74,13 @@ pub fn winner(fusion: u32, dense: u32, confirmed: u32) -> Option<bool> {
         (true, false) => Some(true),
         (false, true) => Some(false),
         _ => None,
+    }
+}
+
+impl Clone for Record {
+    fn clone(&self) -> Record {
+        // Rows are never written in place (adding makes a new tensor): sharing them is safe.
+        Record { emb: self.emb.shallow_clone(), fusion_won: self.fusion_won.clone() }
     }
 }
 
@@ -54,9 +105,14 @@ impl Record {
 
     /// Adds one disagreement (`emb`: the term's unit embedding, [hidden]).
     pub fn add(&mut self, emb: &Tensor, fusion_won: bool) {
-        let row = emb.reshape([1, -1]).to_device(self.emb.device()).to_kind(Kind::Float);
-        self.emb = Tensor::cat(&[&self.emb, &row], 0);
-        self.fusion_won.push(if fusion_won { 1.0 } else { 0.0 });
+        self.extend(&emb.reshape([1, -1]), &[fusion_won]);
+    }
+
+    /// Adds disagreements in order (`emb`: [k, hidden] unit rows), in one copy.
+    pub fn extend(&mut self, emb: &Tensor, fusion_won: &[bool]) {
+        let rows = emb.to_device(self.emb.device()).to_kind(Kind::Float);
+        self.emb = Tensor::cat(&[&self.emb, &rows], 0);
+        self.fusion_won.extend(fusion_won.iter().map(|&w| if w { 1.0 } else { 0.0 }));
         if self.fusion_won.len() > CAPACITY {
             let drop = self.fusion_won.len() - CAPACITY;
             self.fusion_won.drain(..drop);
@@ -129,6 +185,18 @@ mod tests {
         assert_eq!(winner(1, 2, 2), Some(false));
         assert_eq!(winner(1, 1, 1), None);
         assert_eq!(winner(1, 2, 3), None);
+    }
+
+    #[test]
+    fn the_validation_file_round_trips_and_bad_lines_are_named() {
+        let rows = vec![("sore leg".to_string(), 1, 2, 1), ("head ache".to_string(), 3, 4, 4)];
+        let (terms, won) = parse_validation(&format_validation(&rows)).unwrap();
+        assert_eq!((terms, won), (vec!["sore leg".to_string(), "head ache".to_string()], vec![true, false]));
+        let err = parse_validation("term\tfusion_llt\tdense_llt\tcoded_llt\nx\t1\tz\t1\n").unwrap_err().to_string();
+        assert!(err.contains("line 2, field dense_llt: 'z'"), "{err}");
+        let err = parse_validation("term\tfusion_llt\tdense_llt\tcoded_llt\nx\t1\t1\t1\n").unwrap_err().to_string();
+        assert!(err.contains("line 2: neither or both"), "{err}");
+        assert!(parse_validation("").unwrap_err().to_string().contains("line 1"));
     }
 
     #[test]

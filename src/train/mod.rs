@@ -488,6 +488,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         coded: None,
         coded_terms: Default::default(),
         record: engine::record::Record::empty(init.config().hidden_size, o.device),
+        record_start: engine::record::Record::empty(init.config().hidden_size, o.device),
     });
     let t = engine.trained.as_ref().expect("just set");
     let vterms: Vec<&str> = ts.valid.iter().map(|s| s.term.as_str()).collect();
@@ -512,6 +513,23 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
     for (name, f) in engine::component_fusions().into_iter().chain([("fusion", fusion)]) {
         let (l1, p1, l5, _) = score(&sets, &gold, &pt_of, f);
         validation.push(ComponentScore { component: name.into(), llt_at_1: l1, pt_at_1: p1, llt_at_5: l5 });
+    }
+    if ts.valid_is_coded {
+        // Where the fitted fusion and the dense index disagreed on held-out coded terms and one
+        // was right: what the model's record starts from.
+        let code = |l: usize| dict.llts[labels[l]].code;
+        let rows: Vec<(String, u32, u32, u32)> = ts
+            .valid
+            .iter()
+            .zip(&sets)
+            .zip(&gold)
+            .filter_map(|((v, set), &g)| {
+                let f = set.ranked(fusion).first()?.0;
+                let d = set.rows.iter().max_by(|a, b| a.dense.total_cmp(&b.dense))?.label;
+                ((f == g) != (d == g)).then(|| (v.term.clone(), code(f), code(d), code(g)))
+            })
+            .collect();
+        std::fs::write(staging.dir.join(engine::record::VALIDATION_FILE), engine::record::format_validation(&rows))?;
     }
     o.mark("fusion on validation", 0);
     manifest.fusion = fusion;
