@@ -21,6 +21,40 @@ pub struct EvalReport {
     pub unseen: Option<(usize, backtest::Accuracy)>,
     pub dense_candidate_recall: f64,
     pub ensemble_candidate_recall: Option<f64>,
+    /// With a trained model's gated proposals: the terms by how much the model counted.
+    pub by_gate: Vec<GateBucket>,
+}
+
+/// Terms by the trained model's weight (its gate), with the dense index's top-1 on the same terms:
+/// where the weight is 0 the proposals are the dense index's by construction.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateBucket {
+    pub name: String,
+    pub accuracy: backtest::Accuracy,
+    pub dense_llt_at_1: f64,
+    pub dense_pt_at_1: f64,
+}
+
+fn by_gate(cases: &[Case], gates: &[(Option<f64>, Option<u32>)], pt_of: &dyn Fn(u32) -> u32) -> Vec<GateBucket> {
+    if gates.iter().all(|(g, _)| g.is_none()) {
+        return vec![];
+    }
+    let buckets: [(&str, &dyn Fn(f64) -> bool); 3] =
+        [("model weight 0", &|g| g <= 0.0), ("model weight 1-99%", &|g| g > 0.0 && g < 1.0), ("model weight 100%", &|g| g >= 1.0)];
+    buckets
+        .iter()
+        .map(|(name, within)| {
+            let rows: Vec<usize> = (0..cases.len()).filter(|&i| gates[i].0.is_some_and(within)).collect();
+            let n = rows.len().max(1) as f64;
+            let dense = |i: &usize| gates[*i].1;
+            GateBucket {
+                name: name.to_string(),
+                accuracy: backtest::accuracy(&rows.iter().map(|&i| &cases[i]).collect::<Vec<_>>()),
+                dense_llt_at_1: rows.iter().filter(|i| dense(i) == Some(cases[**i].llt)).count() as f64 / n,
+                dense_pt_at_1: rows.iter().filter(|i| dense(i).map(pt_of) == Some(cases[**i].pt)).count() as f64 / n,
+            }
+        })
+        .collect()
 }
 
 pub fn evaluate(engine: &Engine, data: &[Labelled], seen: Option<&HashSet<String>>, progress: bool) -> Result<EvalReport> {
@@ -41,12 +75,14 @@ pub fn evaluate_with(
     let mut cases = Vec::with_capacity(known.len());
     let mut recall = 0usize;
     let mut ens_recall = 0usize;
+    let mut gates = Vec::with_capacity(known.len());
     for chunk in known.chunks(256) {
         let terms: Vec<&str> = chunk.iter().map(|l| l.term.as_str()).collect();
         let props = engine.propose_with(&terms, fusion)?;
         for (l, p) in chunk.iter().zip(props) {
             recall += usize::from(p.dense_candidates.contains(&l.llt));
             ens_recall += usize::from(p.ensemble_candidates.contains(&l.llt));
+            gates.push((p.gate, p.choices.map(|c| c.1)));
             cases.push(Case {
                 llt: l.llt,
                 pt: dict.llt(l.llt).map(|x| x.pt_code).unwrap_or(0),
@@ -65,7 +101,9 @@ pub fn evaluate_with(
         let u: Vec<&Case> = known.iter().zip(&cases).filter(|(l, _)| !s.contains(&normalize(&l.term))).map(|(_, c)| c).collect();
         (u.len(), backtest::accuracy(&u))
     });
+    let by_gate = by_gate(&cases, &gates, &|code| dict.llt(code).map_or(0, |x| x.pt_code));
     Ok(EvalReport {
+        by_gate,
         model_version: engine.model_version.clone(),
         meddra_version: dict.version.clone(),
         n: cases.len(),
@@ -95,6 +133,20 @@ pub fn render(r: &EvalReport) -> String {
     }
     if let Some((_, a)) = &r.unseen {
         row(&mut s, "unseen in training", a);
+    }
+    for b in &r.by_gate {
+        let _ = writeln!(
+            s,
+            "  {:<20} {:>6} {:>7} {:>7} {:>7} {:>7}   dense index: {} / {}",
+            b.name,
+            b.accuracy.n,
+            pct(b.accuracy.llt_at_1),
+            pct(b.accuracy.pt_at_1),
+            pct(b.accuracy.llt_at_5),
+            pct(b.accuracy.pt_at_5),
+            pct(b.dense_llt_at_1).trim(),
+            pct(b.dense_pt_at_1).trim()
+        );
     }
     let _ = writeln!(
         s,

@@ -317,6 +317,14 @@ fn cli_train_list_eval_components_and_propose() {
     for part in ["— final", "— dense (untuned)", "— ensemble", "— xtars", "unseen in training", "candidate recall (top-10): dense"] {
         assert!(out.contains(part), "missing {part:?} in\n{out}");
     }
+    // Terms by the model's weight: this model has no coded terms to be near, so every term is the
+    // dense index's (weight 0), and its figures are the dense index's on the same terms.
+    let json: serde_json::Value = serde_json::from_str(&env.ok(&["eval", s(&q), "--base", b, "--json"])).unwrap();
+    let r = &json[0]["report"];
+    let buckets = r["by_gate"].as_array().unwrap();
+    assert_eq!(buckets.iter().map(|b| b["accuracy"]["n"].as_u64().unwrap()).collect::<Vec<_>>(), [r["n"].as_u64().unwrap(), 0, 0], "{r}");
+    assert_eq!(buckets[0]["accuracy"]["llt_at_1"], buckets[0]["dense_llt_at_1"], "{r}");
+    assert_eq!(buckets[0]["accuracy"]["pt_at_1"], buckets[0]["dense_pt_at_1"], "{r}");
     let out = env.ok(&["propose", "--base", b]);
     assert!(out.contains("Stored proposals for") && out.contains("ensemble + XTARS"), "{out}");
     let show = env.ok(&["queue", "show", "AE-0001"]);
