@@ -61,15 +61,21 @@ fn quick() -> Options {
     Options { hyper: h, seed: 7, device: tch::Device::Cpu, progress: false, stages: None }
 }
 
-#[test]
-fn trained_model_is_saved_complete_and_used_by_the_engine() {
-    let _shared = shared();
+/// A tiny base, a data folder, the demo dictionary and 40 coded "sore leg N" -> Leg pain.
+fn sore_legs() -> (tempfile::TempDir, BaseModel, std::path::PathBuf, Arc<Dictionary>, Vec<Coded>) {
     let tmp = tempfile::tempdir().unwrap();
     let base = tiny_base(&tmp.path().join("base"));
     let data_dir = tmp.path().join("data");
     let dict = demo_dict();
-    let code = |n: &str| dict.llts.iter().find(|l| l.name == n).unwrap().code;
-    let coded: Vec<Coded> = (0..40).map(|i| Coded { term: format!("sore leg {i}"), llt: code("Leg pain") }).collect();
+    let leg_pain = dict.llts.iter().find(|l| l.name == "Leg pain").unwrap().code;
+    let coded: Vec<Coded> = (0..40).map(|i| Coded { term: format!("sore leg {i}"), llt: leg_pain }).collect();
+    (tmp, base, data_dir, dict, coded)
+}
+
+#[test]
+fn trained_model_is_saved_complete_and_used_by_the_engine() {
+    let _shared = shared();
+    let (_tmp, base, data_dir, dict, coded) = sore_legs();
     let out = train_locked(dict.clone(), &coded, &base, &quick(), &data_dir);
     let m = &out.manifest;
     assert_eq!((m.meddra_version.as_str(), m.labels, m.hyper.members), ("DEMO-1.0", 865, 2));
@@ -200,12 +206,7 @@ fn loss_scaled_training_learns_what_fp32_training_learns() {
 #[test]
 fn a_confirmed_dense_win_makes_the_model_defer_to_the_dense_index_there() {
     let _shared = shared();
-    let tmp = tempfile::tempdir().unwrap();
-    let base = tiny_base(&tmp.path().join("base"));
-    let data_dir = tmp.path().join("data");
-    let dict = demo_dict();
-    let code = |n: &str| dict.llts.iter().find(|l| l.name == n).unwrap().code;
-    let coded: Vec<Coded> = (0..40).map(|i| Coded { term: format!("sore leg {i}"), llt: code("Leg pain") }).collect();
+    let (_tmp, base, data_dir, dict, coded) = sore_legs();
     let mut o = quick();
     o.hyper.members = 1;
     // Long enough for the ensemble to move away from the dense index it starts from.
