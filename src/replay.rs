@@ -111,7 +111,10 @@ pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, progre
             synonyms.insert(terms[i].as_str(), l.llt);
         }
         if let (Learning::Memory, Some(e)) = (learning, &emb) {
-            engine.learn_record(&l.term, &e.get(i as i64), choices, l.llt);
+            // As on a desk: a term the memory already knows is no evidence about the model.
+            if first {
+                engine.learn_record(&l.term, &e.get(i as i64), choices, l.llt);
+            }
             engine.remember(&terms[i], l.llt, Some(format!("row {}", l.line)), &e.get(i as i64));
         }
         if let Some(pb) = &pb {

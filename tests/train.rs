@@ -165,7 +165,9 @@ fn enough_coded_validation_lets_the_fusion_be_fitted() {
     // disagreed (the file's rows are checked to be such on reading).
     let text = std::fs::read_to_string(out.dir.join(medcoder::engine::record::VALIDATION_FILE)).unwrap();
     let (terms, _) = medcoder::engine::record::parse_validation(&text).unwrap();
-    assert!(terms.len() <= 60 && terms.iter().all(|t| t.starts_with("reported term number")), "{text}");
+    let trained_on = std::fs::read_to_string(out.dir.join("train_terms.txt")).unwrap();
+    let trained_on: std::collections::HashSet<&str> = trained_on.lines().collect();
+    assert!(terms.iter().all(|t| t.starts_with("reported term number") && !trained_on.contains(t.as_str())), "validation terms only: {text}");
 }
 
 /// Loss scaling (the CUDA mixed-precision path; autocast itself is CUDA-only) must not change
@@ -212,17 +214,19 @@ fn a_confirmed_dense_win_makes_the_model_defer_to_the_dense_index_there() {
     // Long enough for the ensemble to move away from the dense index it starts from.
     o.hyper.max_steps_per_epoch = Some(40);
     train_locked(dict.clone(), &coded, &base, &o, &data_dir);
+    let terms = ["sore legs", "leg sore", "sore leg 99", "sore leg on the left", "legs are sore", "nausea", "sore knee", "aching leg"];
     let load = || {
         let mut e = Engine::load(dict.clone(), &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).unwrap();
+        // The gate's reference: these very terms, so the nearness gate is fully open for them.
+        let near = e.embed(&terms).unwrap();
         let t = e.trained.as_mut().unwrap();
         // Too little validation kept the dense ranking as this model's fusion: rank by the
-        // ensemble instead, fully trusted (no nearness gate), so that the two can disagree.
+        // ensemble instead, so that the two can disagree.
         t.manifest.fusion = Fusion { w_ensemble: 1.0, w_xtars: 0.0, w_dense: 0.0, temperature: 1.0 };
-        t.coded = None;
+        t.coded = Some(near);
         e
     };
     let mut engine = load();
-    let terms = ["sore legs", "leg sore", "sore leg 99", "sore leg on the left", "legs are sore", "nausea", "sore knee", "aching leg"];
     let props = engine.propose(&terms).unwrap();
     let (i, (f, d)) = props.iter().enumerate().find_map(|(i, p)| p.choices.filter(|(f, d)| f != d).map(|c| (i, c))).expect("a term where they disagree");
     let term = terms[i];
@@ -232,6 +236,9 @@ fn a_confirmed_dense_win_makes_the_model_defer_to_the_dense_index_there() {
     let other = dict.llts.iter().find(|l| l.current && l.code != f && l.code != d).unwrap().code;
     assert!(!engine.learn_record(term, &emb, Some((f, d)), other), "neither side right: no evidence");
     assert_eq!(engine.propose(&[term]).unwrap()[0].proposals[0].llt_code, f);
+    let mut before_the_gate = load();
+    before_the_gate.trained.as_mut().unwrap().coded = None;
+    assert!(!before_the_gate.learn_record(term, &emb, Some((f, d)), d), "a model from before the gate keeps no record");
     assert!(engine.learn_record(term, &emb, Some((f, d)), d));
     let after = engine.propose(&[term]).unwrap().remove(0);
     assert_eq!((after.proposals[0].llt_code, after.gate, after.choices), (d, Some(0.0), Some((f, d))), "the dense index's ranking");
@@ -267,9 +274,24 @@ fn a_confirmed_dense_win_makes_the_model_defer_to_the_dense_index_there() {
     let id = desk.model_version.clone();
     let cache = std::fs::read_to_string(data_dir.join("cache").join(format!("record-{id}.json"))).unwrap();
     assert!(cache.contains(&format!("{}\\t{d}", synonym.term)), "{cache}");
+    // A restart reads them from there (choices swapped in the file: the fusion now "won").
+    let cache_file = data_dir.join("cache").join(format!("record-{id}.json"));
+    let swapped = std::fs::read_to_string(&cache_file).unwrap().replace(&format!("[{f},{d},"), &format!("[{d},{f},"));
+    std::fs::write(&cache_file, swapped).unwrap();
     let mut restarted = load();
-    restarted.learn_changes(&[synonym]).unwrap();
-    assert_eq!(restarted.trained.as_ref().unwrap().record.tally(), (0, 1));
+    restarted.learn_changes(std::slice::from_ref(&synonym)).unwrap();
+    assert_eq!(restarted.trained.as_ref().unwrap().record.tally(), (1, 0), "{}", std::fs::read_to_string(&cache_file).unwrap());
+
+    // The newest change of a term decides, also within one batch: confirmed then held is not
+    // remembered; confirmed to one LLT then recoded to another is remembered with the second.
+    let mut fresh = load();
+    let held = Synonym { hold: Some("returned".into()), seq: 2, ..synonym.clone() };
+    fresh.learn_changes(&[synonym.clone(), held]).unwrap();
+    assert_eq!(fresh.memory.len(), 0);
+    let mut fresh = load();
+    let recoded = Synonym { llt_code: d, seq: 2, ..synonym.clone() };
+    fresh.learn_changes(&[Synonym { llt_code: f, ..synonym.clone() }, recoded]).unwrap();
+    assert_eq!((fresh.memory.len(), fresh.propose(&[term]).unwrap()[0].choices.map(|c| c.1)), (1, Some(d)));
 
     // The ensemble reads a misspelt term both ways, as the dense index does: "hedache" as written
     // and as "headache", equally.
@@ -279,10 +301,17 @@ fn a_confirmed_dense_win_makes_the_model_defer_to_the_dense_index_there() {
         medcoder::model::classifier::mean_softmax(&t.members, &tok.encode(&[text], tch::Device::Cpu).unwrap()).get(0)
     };
     let both = (p("hedache") + p("headache")) / 2.0;
-    let set = engine.candidates(t, &["hedache"], false).unwrap().remove(0);
+    let set = engine.candidates(t, &["hedache"], true).unwrap().remove(0);
     for c in &set.rows {
         let want = both.double_value(&[c.label as i64]).max(1e-12).ln();
         assert!((c.ln_p - want).abs() < 1e-4, "label {}: {} vs {want}", c.label, c.ln_p);
+    }
+    // XTARS too: each candidate's match logit is the mean over the two readings.
+    let names: Vec<&str> = set.rows.iter().map(|c| dict.llts.iter().filter(|l| l.current).nth(c.label).unwrap().name.as_str()).collect();
+    let written = t.xtars.score(&names, &vec!["hedache"; names.len()], 64).unwrap();
+    let read = t.xtars.score(&names, &vec!["headache"; names.len()], 64).unwrap();
+    for (j, c) in set.rows.iter().enumerate() {
+        assert!((c.xtars - (written[j] + read[j]) / 2.0).abs() < 1e-4, "{} vs {} / {}", c.xtars, written[j], read[j]);
     }
 }
 

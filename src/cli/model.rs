@@ -202,9 +202,9 @@ pub struct EvalArgs {
 
 pub fn eval(mut store: Box<dyn crate::store::ProposalStore>, a: EvalArgs) -> Result<ExitCode> {
     let dict = store.release_of(a.version.as_deref())?;
-    let mut engine = Engine::for_dictionary(dict, store.as_mut(), a.base.as_deref(), a.model.as_deref(), a.precision, true)?;
     // A model's accuracy on a file, not the team's memory's: that is what --replay measures.
-    engine.forget();
+    let mut engine = Engine::without_memory(dict, a.base.as_deref(), a.model.as_deref(), a.precision, true)?;
+    engine.set_precision(a.precision);
     let (file, components, json) = (a.file.as_path(), a.components, a.json);
     if a.replay {
         return replay(&mut engine, file, components, json, a.plot.as_deref());
@@ -218,8 +218,12 @@ pub fn eval(mut store: Box<dyn crate::store::ProposalStore>, a: EvalArgs) -> Res
     // Terms the model trained on count as seen unless a training file is named.
     let seen = seen.or_else(|| {
         engine.trained.as_ref().and_then(|t| {
-            let dir = crate::paths::data_dir().ok()?.join("models").join(&t.manifest.id).join("train_terms.txt");
-            std::fs::read_to_string(dir).ok().map(|s| s.lines().map(str::to_string).collect())
+            // The coded terms too: validation terms were not trained on, but the model had them
+            // (its fusion was fitted and its record starts on them).
+            let dir = crate::paths::data_dir().ok()?.join("models").join(&t.manifest.id);
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+            let text = read("train_terms.txt") + &read("coded_terms.txt");
+            Some(text.lines().map(str::to_string).collect())
         })
     });
     let mut runs = vec![("final", None)];

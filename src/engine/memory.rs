@@ -100,8 +100,15 @@ impl Memory {
     /// `cache`; returns how many terms were new. `label_of` maps an LLT code to its dense-index
     /// row (None: not a current LLT).
     pub fn learn(&mut self, changes: &[Synonym], encoder: &Encoder, label_of: &dyn Fn(u32) -> Option<usize>, cache: &Cache) -> Result<usize> {
+        // The newest change of each term decides (a term confirmed, then recoded or held, in one
+        // batch).
+        let newest: HashMap<&str, usize> = changes.iter().enumerate().map(|(i, s)| (s.term.as_str(), i)).collect();
         let mut fresh: Vec<&Synonym> = Vec::new();
-        for s in changes {
+        for (i, s) in changes.iter().enumerate() {
+            self.seq = self.seq.max(s.seq);
+            if newest.get(s.term.as_str()) != Some(&i) {
+                continue;
+            }
             let label = if s.hold.is_none() { label_of(s.llt_code) } else { None };
             match self.by_term.get(&s.term) {
                 Some(&i) => {
@@ -111,9 +118,7 @@ impl Memory {
                 None if label.is_some() => fresh.push(s),
                 None => {}
             }
-            self.seq = self.seq.max(s.seq);
         }
-        fresh.dedup_by(|a, b| a.term == b.term);
         if fresh.is_empty() {
             return Ok(0);
         }

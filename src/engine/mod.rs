@@ -36,9 +36,9 @@ pub struct Trained {
     /// team's decisions; not the LLT names): the reference of the per-term gate. None for models
     /// trained before the gate: their fusion is not gated.
     pub coded: Option<Tensor>,
-    /// The same terms as text (normalised): a confirmation of one of them is not held out, so
-    /// it does not enter the record.
-    pub coded_terms: HashSet<String>,
+    /// Every term the model trained on (normalised; `train_terms.txt`): a confirmation of one of
+    /// them is not held out, so it does not enter the record.
+    pub trained_on: HashSet<String>,
     /// Who was right, the fusion or the dense index, on held-out terms the team confirmed.
     pub record: record::Record,
     /// What the record starts from: the model's own validation disagreements
@@ -107,6 +107,12 @@ pub fn gate(nearest: f64) -> f64 {
 }
 
 impl CandidateSet {
+    /// The dense index's top label among the candidates (the first of equal scores, as the
+    /// gate-0 ranking orders them).
+    pub fn dense_top(&self) -> Option<usize> {
+        self.rows.iter().reduce(|best, c| if c.dense > best.dense { c } else { best }).map(|c| c.label)
+    }
+
     /// Ranked with the fusion for `gate` and the untuned dense similarity for the rest
     /// (`gate` 1: exactly `ranked`; 0: the dense index's order), best first.
     pub fn ranked_gated(&self, f: Fusion, gate: f64) -> Vec<(usize, f64, f64)> {
@@ -225,14 +231,19 @@ impl Engine {
             .map(|i| Classifier::load(&dir.join(format!("member-{i}.safetensors")), &m.bert_config, tok.clone(), codes.len() as i64, device))
             .collect::<Result<Vec<_>>>()?;
         let xtars = CrossEncoder::load(&dir.join("xtars.safetensors"), &m.bert_config, tok, device)?;
-        let (coded, coded_terms) = match std::fs::read_to_string(dir.join("coded_terms.txt")) {
+        let coded = match std::fs::read_to_string(dir.join("coded_terms.txt")) {
             Ok(text) => {
                 let terms: Vec<String> = text.lines().map(str::to_string).collect();
-                let emb = memory::embed_cached(&engine.encoder, &terms, Some(&data_dir.join("cache")), &format!("coded-{}", m.id))?;
-                (Some(emb), terms.into_iter().collect())
+                Some(memory::embed_cached(&engine.encoder, &terms, Some(&data_dir.join("cache")), &format!("coded-{}", m.id))?)
             }
-            Err(_) => (None, HashSet::new()),
+            Err(_) => None,
         };
+        // What the model trained on (names, their copies, coded terms; not validation terms).
+        let trained_on: HashSet<String> = std::fs::read_to_string(dir.join("train_terms.txt"))
+            .with_context(|| format!("reading {}", dir.join("train_terms.txt").display()))?
+            .lines()
+            .map(str::to_string)
+            .collect();
         let mut record = record::Record::empty(engine.encoder.bert.config.hidden_size, device);
         let file = dir.join(record::VALIDATION_FILE);
         if let Ok(text) = std::fs::read_to_string(&file) {
@@ -240,7 +251,7 @@ impl Engine {
             let emb = memory::embed_cached(&engine.encoder, &terms, Some(&data_dir.join("cache")), &format!("valrec-{}", m.id))?;
             record.extend(&emb, &won);
         }
-        Ok(engine.with_trained(Trained { members, xtars, manifest: m, coded, coded_terms, record_start: record.clone(), record }))
+        Ok(engine.with_trained(Trained { members, xtars, manifest: m, coded, trained_on, record_start: record.clone(), record }))
     }
 
     /// The engine for a stored dictionary version (default: the active one) with the installed
@@ -268,19 +279,25 @@ impl Engine {
         precision: Precision,
         progress: bool,
     ) -> Result<Engine> {
-        precision.check()?;
-        let dict = Arc::new(dict);
-        let base = BaseModel::locate(base)?;
-        let data_dir = crate::paths::data_dir()?;
-        let mut engine = Engine::load(dict, &base, crate::torch_env::device(), &data_dir, model, progress, &mut |note| {
-            if progress {
-                eprintln!("{note}")
-            }
-        })?;
+        let mut engine = Engine::without_memory(dict, base, model, precision, progress)?;
         engine.sync_memory(store)?;
         // After loading: the dense index and the embedding caches are always computed in fp32.
         engine.set_precision(precision);
         Ok(engine)
+    }
+
+    /// The engine for a dictionary without the team's memory (what `eval` measures: the model),
+    /// in fp32 until `set_precision`.
+    pub fn without_memory(dict: Dictionary, base: Option<&Path>, model: Option<&str>, precision: Precision, progress: bool) -> Result<Engine> {
+        precision.check()?;
+        let dict = Arc::new(dict);
+        let base = BaseModel::locate(base)?;
+        let data_dir = crate::paths::data_dir()?;
+        Engine::load(dict, &base, crate::torch_env::device(), &data_dir, model, progress, &mut |note| {
+            if progress {
+                eprintln!("{note}")
+            }
+        })
     }
 
     /// The precision of every encoder's forward pass from now on.
@@ -318,9 +335,12 @@ impl Engine {
         let outcomes = self.record_outcomes(changes, first)?;
         let labels = &self.labels;
         self.memory.learn(changes, &self.encoder, &|code| labels.get(&code).copied(), &cached)?;
-        for (term, choices, llt) in outcomes {
-            if let Some(emb) = self.memory.embedding_of(&term) {
-                self.learn_record(&term, &emb, Some(choices), llt);
+        // Embedded as queries are (with the rewriter's reading), and only the disagreements.
+        let outcomes: Vec<Outcome> = outcomes.into_iter().filter(|(_, (f, d), llt)| record::winner(*f, *d, *llt).is_some()).collect();
+        if !outcomes.is_empty() {
+            let emb = self.embed(&outcomes.iter().map(|o| o.0.as_str()).collect::<Vec<_>>())?;
+            for (i, (term, choices, llt)) in outcomes.iter().enumerate() {
+                self.learn_record(term, &emb.get(i as i64), Some(*choices), *llt);
             }
         }
         let embedded = self.memory.entries.iter().any(|e| !cached.rows.contains_key(&e.term));
@@ -343,7 +363,7 @@ impl Engine {
         }
         let mut pending: Vec<&Synonym> = latest
             .into_values()
-            .filter(|s| s.hold.is_none() && self.labels.contains_key(&s.llt_code) && !self.memory.knows(&s.term) && !t.coded_terms.contains(&s.term))
+            .filter(|s| s.hold.is_none() && self.labels.contains_key(&s.llt_code) && !self.memory.knows(&s.term) && !t.trained_on.contains(&s.term))
             .collect();
         if pending.is_empty() {
             return Ok(vec![]);
@@ -377,8 +397,12 @@ impl Engine {
                 by_seq.truncate(record::CAPACITY);
                 known = by_seq.into_iter().collect();
             }
-            // A failed cache write only costs computing the choices again next time.
-            let _ = std::fs::write(f, serde_json::to_string(&known)?);
+            // Written aside and renamed: a desk and a command sharing the folder never read half a
+            // file. A failed write only costs computing the choices again next time.
+            let tmp = f.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, serde_json::to_string(&known)?).is_ok() {
+                let _ = std::fs::rename(&tmp, &f);
+            }
         }
         Ok(outcomes)
     }
@@ -403,7 +427,8 @@ impl Engine {
     /// it was learned) was right. `emb`: the term's unit embedding. Returns whether it counted.
     pub fn learn_record(&mut self, term: &str, emb: &Tensor, choices: Option<(u32, u32)>, confirmed: u32) -> bool {
         let (Some(t), Some((fusion, dense))) = (&mut self.trained, choices) else { return false };
-        if t.coded_terms.contains(&crate::text::normalize(term)) {
+        // Models from before the gate (no coded terms) keep no record, as they are not gated.
+        if t.coded.is_none() || t.trained_on.contains(&crate::text::normalize(term)) {
             return false;
         }
         match record::winner(fusion, dense, confirmed) {
@@ -623,7 +648,7 @@ impl Engine {
             .into_iter()
             .map(|s| {
                 let ranked = if gated { s.ranked_gated(fusion, s.gate) } else { s.ranked(fusion) };
-                let dense_top = s.rows.iter().max_by(|a, b| a.dense.total_cmp(&b.dense)).map(|c| code(c.label));
+                let dense_top = s.dense_top().map(code);
                 let choices = s.ranked(fusion).first().map(|f| code(f.0)).zip(dense_top);
                 let proposals = ranked
                     .iter()

@@ -60,11 +60,13 @@ pub fn parse_validation(text: &str) -> Result<(Vec<String>, Vec<bool>)> {
 /// follow the recent one).
 pub const CAPACITY: usize = 4096;
 
-/// One held-out disagreement: the term's unit embedding (untuned encoder) and who was right.
+/// Held-out disagreements: each term's unit embedding (untuned encoder) and who was right.
 pub struct Record {
-    /// [n, hidden] unit rows, oldest first.
+    /// [capacity, hidden] rows, the first `fusion_won.len()` filled, oldest first; the newest
+    /// `CAPACITY` of them count. Grown by doubling and compacted (the newest `CAPACITY` moved to
+    /// the front) when full at twice `CAPACITY`, so adding one row is one row copy, amortised.
     emb: Tensor,
-    /// 1.0 where the fusion was right, 0.0 where the dense index was.
+    /// 1.0 where the fusion was right, 0.0 where the dense index was, one per filled row.
     fusion_won: Vec<f32>,
 }
 
@@ -79,8 +81,8 @@ pub fn winner(fusion: u32, dense: u32, confirmed: u32) -> Option<bool> {
 
 impl Clone for Record {
     fn clone(&self) -> Record {
-        // Rows are never written in place (adding makes a new tensor): sharing them is safe.
-        Record { emb: self.emb.shallow_clone(), fusion_won: self.fusion_won.clone() }
+        // A copy: adding writes rows in place.
+        Record { emb: self.emb.copy(), fusion_won: self.fusion_won.clone() }
     }
 }
 
@@ -89,17 +91,23 @@ impl Record {
         Record { emb: Tensor::zeros([0, hidden], (Kind::Float, device)), fusion_won: vec![] }
     }
 
+    /// Disagreements that count (the newest `CAPACITY`).
     pub fn len(&self) -> usize {
-        self.fusion_won.len()
+        self.fusion_won.len().min(CAPACITY)
     }
 
     pub fn is_empty(&self) -> bool {
         self.fusion_won.is_empty()
     }
 
+    /// Who won each counted disagreement, oldest first.
+    fn counted(&self) -> &[f32] {
+        &self.fusion_won[self.fusion_won.len() - self.len()..]
+    }
+
     /// (fusion wins, dense wins).
     pub fn tally(&self) -> (usize, usize) {
-        let f = self.fusion_won.iter().filter(|&&w| w > 0.5).count();
+        let f = self.counted().iter().filter(|&&w| w > 0.5).count();
         (f, self.len() - f)
     }
 
@@ -108,16 +116,38 @@ impl Record {
         self.extend(&emb.reshape([1, -1]), &[fusion_won]);
     }
 
-    /// Adds disagreements in order (`emb`: [k, hidden] unit rows), in one copy.
+    /// Adds disagreements in order (`emb`: [k, hidden] unit rows).
     pub fn extend(&mut self, emb: &Tensor, fusion_won: &[bool]) {
-        let rows = emb.to_device(self.emb.device()).to_kind(Kind::Float);
-        self.emb = Tensor::cat(&[&self.emb, &rows], 0);
-        self.fusion_won.extend(fusion_won.iter().map(|&w| if w { 1.0 } else { 0.0 }));
-        if self.fusion_won.len() > CAPACITY {
-            let drop = self.fusion_won.len() - CAPACITY;
-            self.fusion_won.drain(..drop);
-            self.emb = self.emb.narrow(0, drop as i64, CAPACITY as i64).copy();
+        let (cap, hidden) = (CAPACITY as i64, self.emb.size()[1]);
+        let mut rows = emb.to_device(self.emb.device()).to_kind(Kind::Float);
+        let mut won: Vec<f32> = fusion_won.iter().map(|&w| if w { 1.0 } else { 0.0 }).collect();
+        let k = won.len() as i64;
+        if k > cap {
+            rows = rows.narrow(0, k - cap, cap);
+            won.drain(..(k - cap) as usize);
         }
+        let k = won.len() as i64;
+        let n = self.fusion_won.len() as i64;
+        if n + k > self.emb.size()[0] {
+            // The newest rows that will still count, at the front of a buffer with room.
+            let keep = n.min(cap - k);
+            let size = if n + k > 2 * cap { 2 * cap } else { (2 * (n + k)).clamp(64, 2 * cap) };
+            let buffer = Tensor::zeros([size, hidden], (Kind::Float, self.emb.device()));
+            if keep > 0 {
+                buffer.narrow(0, 0, keep).copy_(&self.emb.narrow(0, n - keep, keep));
+            }
+            self.fusion_won.drain(..(n - keep) as usize);
+            self.emb = buffer;
+        }
+        let n = self.fusion_won.len() as i64;
+        self.emb.narrow(0, n, k).copy_(&rows);
+        self.fusion_won.extend(won);
+    }
+
+    /// The rows that count.
+    fn used(&self) -> Tensor {
+        let (filled, n) = (self.fusion_won.len() as i64, self.len() as i64);
+        self.emb.narrow(0, filled - n, n)
     }
 
     /// How far to trust the fusion for each unit query row `q` [b, hidden], in [0, 1]: its margin
@@ -131,13 +161,13 @@ impl Record {
         if self.is_empty() {
             return vec![1.0; b];
         }
-        let sims =
-            Vec::<f64>::try_from(q.to_kind(Kind::Float).matmul(&self.emb.tr()).flatten(0, -1).to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or_default();
+        let sims = Vec::<f64>::try_from(q.to_kind(Kind::Float).matmul(&self.used().tr()).flatten(0, -1).to_kind(Kind::Double).to_device(Device::Cpu))
+            .unwrap_or_default();
         let n = self.len();
         (0..b)
             .map(|i| {
                 let (mut f, mut d) = (0.0, 0.0);
-                for (j, &won) in self.fusion_won.iter().enumerate() {
+                for (j, &won) in self.counted().iter().enumerate() {
                     let w = sims.get(i * n + j).map_or(0.0, |&s| gate(s));
                     if won > 0.5 {
                         f += w;
@@ -203,10 +233,22 @@ mod tests {
     fn the_oldest_go_first() {
         let mut r = Record::empty(2, Device::Cpu);
         r.add(&unit(&[1.0, 0.0]), false);
-        for _ in 0..CAPACITY {
+        let start = r.clone();
+        for i in 0..3 * CAPACITY {
             r.add(&unit(&[0.0, 1.0]), true);
+            if i == CAPACITY - 2 {
+                assert_eq!(r.tally(), (CAPACITY - 1, 1), "still counted");
+            }
         }
         assert_eq!((r.len(), r.tally()), (CAPACITY, (CAPACITY, 0)));
         assert_eq!(r.trust(&unit(&[1.0, 0.0]).unsqueeze(0)), vec![1.0]);
+        // Blocks too, and the clone it started from is untouched.
+        r.extend(&Tensor::stack(&[unit(&[1.0, 0.0]), unit(&[1.0, 0.0])], 0), &[false, false]);
+        assert_eq!(r.tally(), (CAPACITY - 2, 2));
+        assert_eq!(r.trust(&unit(&[1.0, 0.0]).unsqueeze(0)), vec![0.0]);
+        assert_eq!((start.tally(), start.trust(&unit(&[1.0, 0.0]).unsqueeze(0))), ((0, 1), vec![0.0]));
+        let big: Vec<Tensor> = (0..CAPACITY + 5).map(|_| unit(&[0.0, 1.0])).collect();
+        r.extend(&Tensor::stack(&big, 0), &vec![true; CAPACITY + 5]);
+        assert_eq!(r.tally(), (CAPACITY, 0));
     }
 }

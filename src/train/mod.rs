@@ -486,7 +486,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         xtars,
         manifest: manifest.clone(),
         coded: None,
-        coded_terms: Default::default(),
+        trained_on: Default::default(),
         record: engine::record::Record::empty(init.config().hidden_size, o.device),
         record_start: engine::record::Record::empty(init.config().hidden_size, o.device),
     });
@@ -525,7 +525,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
             .zip(&gold)
             .filter_map(|((v, set), &g)| {
                 let f = set.ranked(fusion).first()?.0;
-                let d = set.rows.iter().max_by(|a, b| a.dense.total_cmp(&b.dense))?.label;
+                let d = set.dense_top()?;
                 ((f == g) != (d == g)).then(|| (v.term.clone(), code(f), code(d), code(g)))
             })
             .collect();
