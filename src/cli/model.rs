@@ -220,10 +220,10 @@ pub fn eval(mut store: Box<dyn crate::store::ProposalStore>, a: EvalArgs) -> Res
         engine.trained.as_ref().and_then(|t| {
             // The coded terms too: validation terms were not trained on, but the model had them
             // (its fusion was fitted and its record starts on them).
-            let dir = crate::paths::data_dir().ok()?.join("models").join(&t.manifest.id);
-            let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
-            let text = read("train_terms.txt") + &read("coded_terms.txt");
-            Some(text.lines().map(str::to_string).collect())
+            let coded = crate::paths::data_dir().ok()?.join("models").join(&t.manifest.id).join("coded_terms.txt");
+            let mut seen = t.trained_on.clone();
+            seen.extend(std::fs::read_to_string(coded).unwrap_or_default().lines().map(str::to_string));
+            Some(seen)
         })
     });
     let mut runs = vec![("final", None)];

@@ -100,15 +100,9 @@ impl Memory {
     /// `cache`; returns how many terms were new. `label_of` maps an LLT code to its dense-index
     /// row (None: not a current LLT).
     pub fn learn(&mut self, changes: &[Synonym], encoder: &Encoder, label_of: &dyn Fn(u32) -> Option<usize>, cache: &Cache) -> Result<usize> {
-        // The newest change of each term decides (a term confirmed, then recoded or held, in one
-        // batch).
-        let newest: HashMap<&str, usize> = changes.iter().enumerate().map(|(i, s)| (s.term.as_str(), i)).collect();
+        self.seq = changes.iter().map(|s| s.seq).fold(self.seq, i64::max);
         let mut fresh: Vec<&Synonym> = Vec::new();
-        for (i, s) in changes.iter().enumerate() {
-            self.seq = self.seq.max(s.seq);
-            if newest.get(s.term.as_str()) != Some(&i) {
-                continue;
-            }
+        for s in newest_per_term(changes) {
             let label = if s.hold.is_none() { label_of(s.llt_code) } else { None };
             match self.by_term.get(&s.term) {
                 Some(&i) => {
@@ -188,11 +182,6 @@ impl Memory {
         self.by_term.contains_key(term)
     }
 
-    /// The unit embedding of a remembered term ([hidden]).
-    pub fn embedding_of(&self, term: &str) -> Option<Tensor> {
-        self.by_term.get(term).map(|&i| self.emb.get(i as i64))
-    }
-
     /// The rows in use.
     fn used(&self) -> Tensor {
         self.emb.narrow(0, 0, self.entries.len() as i64)
@@ -252,6 +241,13 @@ impl Memory {
     pub fn nearest(&self, recall: Option<&Recall>, b: i64) -> f64 {
         recall.and_then(|r| r.best.iter().filter(|((row, _), _)| *row == b).map(|(_, (sim, _))| *sim).reduce(f64::max)).unwrap_or(-1.0)
     }
+}
+
+/// The newest change of each term, in the order of `changes` (a term confirmed and then recoded
+/// or held in one batch is what its last change says).
+pub fn newest_per_term(changes: &[Synonym]) -> Vec<&Synonym> {
+    let newest: HashMap<&str, usize> = changes.iter().enumerate().map(|(i, s)| (s.term.as_str(), i)).collect();
+    changes.iter().enumerate().filter(|(i, s)| newest.get(s.term.as_str()) == Some(i)).map(|(_, s)| s).collect()
 }
 
 /// Embeddings read from the disk cache: row of each term in `emb`.

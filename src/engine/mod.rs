@@ -107,10 +107,11 @@ pub fn gate(nearest: f64) -> f64 {
 }
 
 impl CandidateSet {
-    /// The dense index's top label among the candidates (the first of equal scores, as the
-    /// gate-0 ranking orders them).
-    pub fn dense_top(&self) -> Option<usize> {
-        self.rows.iter().reduce(|best, c| if c.dense > best.dense { c } else { best }).map(|c| c.label)
+    /// The top label by the fusion `f` (ungated) and by the dense index (the first of equal
+    /// scores, as the gate-0 ranking orders them): the two sides of the model's record.
+    pub fn choices(&self, f: Fusion) -> Option<(usize, usize)> {
+        let dense = self.rows.iter().reduce(|best, c| if c.dense > best.dense { c } else { best })?.label;
+        Some((self.ranked(f).first()?.0, dense))
     }
 
     /// Ranked with the fusion for `gate` and the untuned dense similarity for the rest
@@ -335,8 +336,7 @@ impl Engine {
         let outcomes = self.record_outcomes(changes, first)?;
         let labels = &self.labels;
         self.memory.learn(changes, &self.encoder, &|code| labels.get(&code).copied(), &cached)?;
-        // Embedded as queries are (with the rewriter's reading), and only the disagreements.
-        let outcomes: Vec<Outcome> = outcomes.into_iter().filter(|(_, (f, d), llt)| record::winner(*f, *d, *llt).is_some()).collect();
+        // Embedded as queries are (with the rewriter's reading).
         if !outcomes.is_empty() {
             let emb = self.embed(&outcomes.iter().map(|o| o.0.as_str()).collect::<Vec<_>>())?;
             for (i, (term, choices, llt)) in outcomes.iter().enumerate() {
@@ -352,23 +352,18 @@ impl Engine {
     }
 
     /// The fusion's and the dense index's choices for the held-out terms of `changes` that the
-    /// memory does not know yet (newest per term, active, a current LLT, not a training term),
-    /// as (term, choices, confirmed LLT) in confirmation order. Choices are cached per model; a
+    /// memory does not know yet (newest per term, active, a current LLT, not a training term)
+    /// where exactly one was confirmed, as (term, choices, confirmed LLT) in confirmation order. Choices are cached per model; a
     /// first load computes the missing ones among the newest `RECORD_AT_START`.
     fn record_outcomes(&mut self, changes: &[Synonym], first: bool) -> Result<Vec<Outcome>> {
         let Some(t) = &self.trained else { return Ok(vec![]) };
-        let mut latest: HashMap<&str, &Synonym> = HashMap::new();
-        for s in changes {
-            latest.insert(s.term.as_str(), s);
-        }
-        let mut pending: Vec<&Synonym> = latest
-            .into_values()
+        let mut pending: Vec<&Synonym> = memory::newest_per_term(changes)
+            .into_iter()
             .filter(|s| s.hold.is_none() && self.labels.contains_key(&s.llt_code) && !self.memory.knows(&s.term) && !t.trained_on.contains(&s.term))
             .collect();
         if pending.is_empty() {
             return Ok(vec![]);
         }
-        pending.sort_by_key(|s| s.seq);
         if pending.len() > record::CAPACITY {
             pending.drain(..pending.len() - record::CAPACITY);
         }
@@ -389,7 +384,12 @@ impl Engine {
                 }
             }
         }
-        let outcomes: Vec<Outcome> = pending.iter().filter_map(|s| known.get(&key(s)).map(|&(f, d, _)| (s.term.clone(), (f, d), s.llt_code))).collect();
+        // Only disagreements with one side right are evidence.
+        let outcomes: Vec<Outcome> = pending
+            .iter()
+            .filter_map(|s| known.get(&key(s)).map(|&(f, d, _)| (s.term.clone(), (f, d), s.llt_code)))
+            .filter(|(_, (f, d), llt)| record::winner(*f, *d, *llt).is_some())
+            .collect();
         if let (Some(f), false) = (file, missing.is_empty()) {
             if known.len() > record::CAPACITY {
                 let mut by_seq: Vec<(String, (u32, u32, i64))> = known.into_iter().collect();
@@ -648,8 +648,7 @@ impl Engine {
             .into_iter()
             .map(|s| {
                 let ranked = if gated { s.ranked_gated(fusion, s.gate) } else { s.ranked(fusion) };
-                let dense_top = s.dense_top().map(code);
-                let choices = s.ranked(fusion).first().map(|f| code(f.0)).zip(dense_top);
+                let choices = s.choices(fusion).map(|(f, d)| (code(f), code(d)));
                 let proposals = ranked
                     .iter()
                     .take(TOP)

@@ -524,8 +524,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
             .zip(&sets)
             .zip(&gold)
             .filter_map(|((v, set), &g)| {
-                let f = set.ranked(fusion).first()?.0;
-                let d = set.dense_top()?;
+                let (f, d) = set.choices(fusion)?;
                 ((f == g) != (d == g)).then(|| (v.term.clone(), code(f), code(d), code(g)))
             })
             .collect();
