@@ -123,19 +123,35 @@ impl Team {
         postgres::Config::new().host("127.0.0.1").port(self.port.parse().unwrap()).user(&self.role(who)).password(PW).dbname(&self.db).connect(NoTls).unwrap()
     }
 
+    /// Imports queue rows ("id,study,subject,reported_term" lines) as the coder.
+    fn import(&self, rows: &str) {
+        let queue = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(queue.path(), format!("id,study,subject,reported_term\n{rows}")).unwrap();
+        self.ok(&self.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
+    }
+
     fn superuser_sql(&self) -> Client {
         postgres::Config::new().host_path(&self.socket).port(self.port.parse().unwrap()).user("postgres").dbname(&self.db).connect(NoTls).unwrap()
     }
 }
 
+/// The first `n` LLTs of the demo dictionary that are current / non-current.
+fn demo_llts(current: bool, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string("assets/demo/MedAscii/llt.asc").unwrap();
+    let codes: Vec<String> = text
+        .lines()
+        .map(|l| l.split('$').collect::<Vec<_>>())
+        .filter(|f| f.get(9) == Some(&if current { "Y" } else { "N" }))
+        .map(|f| f[0].to_string())
+        .take(n)
+        .collect();
+    assert_eq!(codes.len(), n, "demo dictionary has {n} such LLTs");
+    codes
+}
+
 /// The first LLT of the demo dictionary that is current / non-current.
 fn demo_llt(current: bool) -> String {
-    let text = std::fs::read_to_string("assets/demo/MedAscii/llt.asc").unwrap();
-    text.lines()
-        .map(|l| l.split('$').collect::<Vec<_>>())
-        .find(|f| f.get(9) == Some(&if current { "Y" } else { "N" }))
-        .map(|f| f[0].to_string())
-        .expect("demo dictionary has such an LLT")
+    demo_llts(current, 1).remove(0)
 }
 
 #[test]
@@ -620,11 +636,7 @@ fn rusqlite_free_edit(file: &std::path::Path, sql: &str) -> bool {
 fn a_team_database_learns_from_every_confirmed_decision() {
     let Some(t) = Team::new() else { return };
     let llt = demo_llt(true);
-    let import = |rows: &str| {
-        let queue = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(queue.path(), format!("id,study,subject,reported_term\n{rows}")).unwrap();
-        t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
-    };
+    let import = |rows: &str| t.import(rows);
     // A term that is an LLT's name is coded by the rule at import, and still goes to review.
     import("AE-10,S1,P1,Head-ache!\n");
     let show = t.ok(&t.url("rev1"), &["queue", "show", "AE-10"], Some(PW));
@@ -676,16 +688,16 @@ fn a_team_database_learns_from_every_confirmed_decision() {
 #[test]
 fn a_meddra_upgrade_on_a_team_database_holds_and_recodes() {
     let Some(t) = Team::new() else { return };
-    let text = std::fs::read_to_string("assets/demo/MedAscii/llt.asc").unwrap();
-    let current: Vec<&str> = text.lines().filter(|l| l.split('$').nth(9) == Some("Y")).map(|l| l.split('$').next().unwrap()).take(2).collect();
-    let (old, new) = (current[0], current[1]);
+    let current = demo_llts(true, 2);
+    let (old, new) = (current[0].as_str(), current[1].as_str());
     t.ok(&t.url("coder"), &["code", "AE-2", old], Some(PW));
     t.ok(&t.url("rev1"), &["confirm", "AE-2", "--rev", "1"], Some(PW));
     // DEMO-2.0: the same release with the confirmed LLT made non-current.
     let dir = tempfile::tempdir().unwrap();
     let med = common::copy_demo(dir.path());
     std::fs::write(med.join("meddra_release.asc"), "DEMO-2.0$English$\n").unwrap();
-    let edited: String = text
+    let edited: String = std::fs::read_to_string(med.join("llt.asc"))
+        .unwrap()
         .lines()
         .map(|l| {
             let mut f: Vec<&str> = l.split('$').collect();
@@ -718,14 +730,9 @@ fn a_meddra_upgrade_on_a_team_database_holds_and_recodes() {
 #[test]
 fn an_imported_synonym_stays_one_persons_choice_across_upgrades_returns_and_recodes() {
     let Some(t) = Team::new() else { return };
-    let text = std::fs::read_to_string("assets/demo/MedAscii/llt.asc").unwrap();
-    let current: Vec<&str> = text.lines().filter(|l| l.split('$').nth(9) == Some("Y")).map(|l| l.split('$').next().unwrap()).take(2).collect();
-    let (x, y) = (current[0], current[1]);
-    let import = |rows: &str| {
-        let queue = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(queue.path(), format!("id,study,subject,reported_term\n{rows}")).unwrap();
-        t.ok(&t.url("coder"), &["queue", "import", queue.path().to_str().unwrap()], Some(PW));
-    };
+    let current = demo_llts(true, 2);
+    let (x, y) = (current[0].as_str(), current[1].as_str());
+    let import = |rows: &str| t.import(rows);
     let list = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(list.path(), format!("reported_term,llt_code\nzzq odd feeling,{x}\n")).unwrap();
     t.ok(&t.url("admin"), &["synonym", "import", list.path().to_str().unwrap()], Some(PW));
