@@ -242,23 +242,23 @@ impl Desk {
         self.store.items_of_term(term, states)
     }
 
-    /// A decision on every item of a group of identical terms (each item its own log row and
-    /// revision check): proposing codes the new and returned ones; confirming confirms the
-    /// proposals with the same LLT, except the user's own.
-    pub fn act_group(&mut self, term: &str, action: Action) -> Result<GroupOutcome> {
-        let outcome = self.act_group_inner(term, action)?;
+    /// A decision on the items of a group of identical terms as the user saw them (`seen`, each
+    /// with the revision read; each item its own log row and revision check): proposing codes the
+    /// new and returned ones; confirming confirms those proposed with `on_screen`, the code the
+    /// reviewer looked at, except the user's own. An item changed since it was seen is left out.
+    pub fn act_group(&mut self, term: &str, seen: &[Item], on_screen: Option<u32>, action: Action) -> Result<GroupOutcome> {
+        let outcome = self.act_group_inner(term, seen, on_screen, action)?;
         self.decided(outcome.done.len());
         Ok(outcome)
     }
 
-    fn act_group_inner(&mut self, term: &str, action: Action) -> Result<GroupOutcome> {
+    fn act_group_inner(&mut self, term: &str, seen: &[Item], on_screen: Option<u32>, action: Action) -> Result<GroupOutcome> {
         let dict = self.dict.clone();
         match action {
-            Action::Propose { llt, source } => self.store.propose_group(&dict, &self.user.name, term, llt, source),
-            Action::Confirm => match self.store.group_proposed_llts(term)?.as_slice() {
-                [llt] => self.store.confirm_group(&dict, &self.user.name, term, *llt),
-                [] => anyhow::bail!("no item of '{term}' is waiting for review"),
-                many => anyhow::bail!("the proposed items of '{term}' have {} different codes: review them one by one", many.len()),
+            Action::Propose { llt, source } => self.store.propose_group(&dict, &self.user.name, seen, llt, source),
+            Action::Confirm => match on_screen {
+                Some(llt) => self.store.confirm_group(&dict, &self.user.name, seen, llt),
+                None => anyhow::bail!("no item of '{term}' is waiting for review"),
             },
             other => anyhow::bail!("{other:?} is decided item by item, not for a group"),
         }

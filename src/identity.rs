@@ -18,6 +18,19 @@ use argon2::Argon2;
 
 use crate::store::Store;
 
+/// The one rule for user names on both stores (a team's are database roles): a lower-case ASCII
+/// letter, then lower-case letters, digits and `_`, at most 50. No two names can look alike on
+/// screen (no Cyrillic "а" beside a Latin "a", no invisible characters).
+pub fn check_name(what: &str, name: &str) -> Result<()> {
+    let ok = name.len() <= 50
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !ok {
+        bail!("{what} '{}' must start with a lower-case letter and hold only a-z, 0-9 and _ (at most 50)", crate::text::printable(name));
+    }
+    Ok(())
+}
+
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 8;
 
@@ -81,12 +94,26 @@ impl Passwords {
     }
 }
 
-/// Checks `name`'s password; the error says what to do when there is none.
-pub fn check_password(store: &Store, name: &str, password: &str) -> Result<()> {
+/// Checks `name`'s password for `what` (the action it signs or allows); the error says what to do
+/// when there is none. A wrong password is logged, and after `MAX_FAILED_SIGNATURES` in a row the
+/// user's password is refused, right or wrong, until an admin unlocks them: guessing is slow and
+/// seen.
+pub fn check_password(store: &Store, name: &str, password: &str, what: &str) -> Result<()> {
+    let failed = store.failed_signatures(name)?;
+    if failed >= crate::store::users::MAX_FAILED_SIGNATURES {
+        bail!("{name} is locked after {failed} wrong passwords: an admin lifts it with `medcoder user unlock {name}` (or resets the password)");
+    }
     match store.password_hash(name)? {
         None => bail!("{name} has no password yet: they set one with `medcoder user passwd` (or an admin does)"),
         Some(h) if password_matches(&h, password) => Ok(()),
-        Some(_) => bail!("wrong password for {name}"),
+        Some(_) => {
+            let logged = store.record_failed_signature(name, what);
+            let left = crate::store::users::MAX_FAILED_SIGNATURES - failed - 1;
+            match logged {
+                Ok(()) => bail!("wrong password for {name} (logged; {left} more and {name} is locked)"),
+                Err(_) => bail!("wrong password for {name}"),
+            }
+        }
     }
 }
 
@@ -108,7 +135,7 @@ pub fn resolve(store: &Store, claimed: Option<&str>, pw: &mut Passwords) -> Resu
     }
     // Acting as somebody else: their password, as `su` asks.
     let password = pw.read(&format!("Password for {} (you are OS user {login})", user.name))?;
-    check_password(store, &user.name, &password).with_context(|| format!("acting as {}", user.name))?;
+    check_password(store, &user.name, &password, "acting as them").with_context(|| format!("acting as {}", user.name))?;
     pw.checked = Some((user.name.clone(), password));
     Ok(Some(user.name))
 }
@@ -123,7 +150,7 @@ pub fn sign(store: &Store, name: &str, pw: &mut Passwords) -> Result<()> {
         Some((who, password)) if who == name => password,
         _ => pw.read(&format!("Password for {name} (electronic signature)"))?,
     };
-    check_password(store, name, &password).context("the signature was refused")
+    check_password(store, name, &password, "signature").context("the signature was refused")
 }
 
 #[cfg(test)]
@@ -140,6 +167,14 @@ mod tests {
         assert!(!password_matches(&a, "correct hors"));
         assert!(!password_matches("not a hash", "x"));
         assert!(hash_password("short").is_err());
+    }
+
+    #[test]
+    fn user_names_follow_one_ascii_rule() {
+        assert!(check_name("user", "bob_2").is_ok());
+        for bad in ["\u{430}dmin", "Bob", "2bob", "bo b", "bob-x", "", "b\u{200b}ob", &"a".repeat(51)] {
+            assert!(check_name("user", bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -30,12 +30,42 @@ pub fn printable(s: &str) -> Cow<'_, str> {
 /// line breaks), and the bidirectional overrides and isolates that make text display in another
 /// order than it is stored ("Trojan source").
 pub fn unsafe_char(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{2028}' | '\u{2029}')
+    c.is_control() || is_format(c) || matches!(c, '\u{2028}' | '\u{2029}')
 }
+
+/// Unicode general category Cf (format characters: bidirectional marks, overrides and isolates,
+/// the Arabic letter mark U+061C, zero-width characters, soft hyphen, tags), as of Unicode 16. They
+/// change how text looks without showing themselves, so two stored texts could look alike.
+pub fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00ad}' | '\u{0600}'..='\u{0605}' | '\u{061c}' | '\u{06dd}' | '\u{070f}' | '\u{0890}'..='\u{0891}' | '\u{08e2}'
+        | '\u{180e}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206f}'
+        | '\u{feff}' | '\u{fff9}'..='\u{fffb}' | '\u{110bd}' | '\u{110cd}' | '\u{13430}'..='\u{1343f}' | '\u{1bca0}'..='\u{1bca3}'
+        | '\u{1d173}'..='\u{1d17a}' | '\u{e0001}' | '\u{e0020}'..='\u{e007f}')
+}
+
+/// The same rule as a PostgreSQL regular expression class, for the team database's `check_text`
+/// (tab allowed): `tests/store_contract.rs` checks both refuse the same characters.
+pub const FORBIDDEN_PG_CLASS: &str = "[\\u0001-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0001\\U000e0020-\\U000e007f]";
 
 /// The first character of `s` that a stored text may not contain (tab aside), for input checks.
 pub fn forbidden_char(s: &str) -> Option<char> {
     s.chars().find(|&c| c != '\t' && unsafe_char(c))
+}
+
+/// A CSV field that a spreadsheet will not run as a formula (the OWASP CSV-injection rule): a field
+/// beginning with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, which
+/// spreadsheets show as text and do not display. JSONL exports stay exact.
+pub fn sheet_safe(s: &str) -> Cow<'_, str> {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
+        _ => Cow::Borrowed(s),
+    }
+}
+
+/// Writes one CSV record with every field made `sheet_safe`.
+pub fn write_sheet_record<W: std::io::Write, S: AsRef<str>>(w: &mut csv::Writer<W>, fields: impl IntoIterator<Item = S>) -> csv::Result<()> {
+    w.write_record(fields.into_iter().map(|f| sheet_safe(f.as_ref()).into_owned()))
 }
 
 pub fn normalize(s: &str) -> String {
@@ -60,6 +90,16 @@ mod tests {
         assert_eq!(super::printable("abc\u{202e}fed"), "abc\\u{202e}fed");
         assert_eq!(super::forbidden_char("ok\tfine"), None);
         assert_eq!(super::forbidden_char("B7\u{0}"), Some('\u{0}'));
+    }
+
+    #[test]
+    fn spreadsheet_formulas_are_neutralised() {
+        assert_eq!(super::sheet_safe("=HYPERLINK(\"http://x\",\"click\")"), "'=HYPERLINK(\"http://x\",\"click\")");
+        for f in ["+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(super::sheet_safe(f).starts_with('\''), "{f}");
+        }
+        assert_eq!(super::sheet_safe("headache"), "headache");
+        assert_eq!(super::sheet_safe(""), "");
     }
 
     #[test]

@@ -94,11 +94,11 @@ fn passwords_are_hashed_changed_by_their_owner_and_reset_only_by_an_admin() {
 fn an_unbound_login_must_name_a_user() {
     let env = Env::new();
     env.ok(&["dict", "import", s(&demo_dir())]);
-    env.ok(&["user", "add", "root-admin", "--role", "admin", "--login", "somebody-else"]);
+    env.ok(&["user", "add", "root_admin", "--role", "admin", "--login", "somebody-else"]);
     let (ok, _, err) = env.run_with_input(&["settings", "autocode-confirm", "on"], None);
     assert!(!ok && err.contains("no medcoder user is bound to your OS login"), "{err}");
     // Read-only commands still work.
-    assert!(env.ok(&["user", "list"]).contains("root-admin"));
+    assert!(env.ok(&["user", "list"]).contains("root_admin"));
 }
 
 #[test]

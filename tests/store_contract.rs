@@ -79,12 +79,13 @@ struct Postgres {
 }
 
 impl Postgres {
-    fn new() -> Option<Postgres> {
+    /// A new team database named `prefix` and the process id (tests of one binary run at once).
+    fn new(prefix: &str) -> Option<Postgres> {
         let (Ok(socket), Ok(port)) = (std::env::var("MEDCODER_TEST_PG_SOCKET"), std::env::var("MEDCODER_TEST_PG_PORT")) else {
             eprintln!("skipped the PostgreSQL half: no test PostgreSQL (scripts/test starts one)");
             return None;
         };
-        let p = Postgres { db: format!("c{}", std::process::id()), socket, port };
+        let p = Postgres { db: format!("{prefix}{}", std::process::id()), socket, port };
         let admin = format!("postgresql://postgres@/{}?host={}&port={}", p.db, p.socket, p.port);
         p.cli(&admin, &["team", "init"], None);
         for (who, role) in [("ann", "admin"), (CODER, "coder"), (REVIEWER, "reviewer"), (OTHER_REVIEWER, "reviewer")] {
@@ -167,9 +168,11 @@ fn scenario(b: &dyn Backend) -> Outcome {
     r.act(&dict, &reviewer, "A2", Some(0), Action::Propose { llt, source: Source::Manual }).unwrap();
     attempt("own confirm", r.as_mut(), &reviewer, "A2", 1, Action::Confirm, "four-eye rule");
     attempt("empty return", o.as_mut(), &other, "A2", 1, Action::Return { comment: " ".into() }, "needs a comment");
-    let proposed = c.propose_group(&dict, &coder, "tingly fingers", llt, Source::Search).unwrap();
+    let seen = c.items_of_term("tingly fingers", &[State::New, State::Returned]).unwrap();
+    let proposed = c.propose_group(&dict, &coder, &seen, llt, Source::Search).unwrap();
     assert_eq!(proposed.done.len(), 2, "{}", b.name());
-    let confirmed = r.confirm_group(&dict, &reviewer, "TINGLY FINGERS", llt).unwrap();
+    let seen = r.items_of_term("TINGLY FINGERS", &[State::Proposed]).unwrap();
+    let confirmed = r.confirm_group(&dict, &reviewer, &seen, llt).unwrap();
     assert_eq!(confirmed.done.len(), 2, "{}", b.name());
     // The confirmations taught the store: an identical new term is coded by the synonym rule.
     b.import(&[("A5", "tingly, fingers")]);
@@ -196,7 +199,7 @@ fn the_same_scenario_gives_the_same_outcome_on_both_backends() {
     assert_eq!(sqlite.states.iter().map(|(_, s)| *s).collect::<Vec<_>>(), [State::Confirmed, State::Proposed, State::Confirmed, State::Confirmed]);
     assert_eq!(sqlite.autocoded, Some((State::Proposed, Some("autocoder".into()))));
     assert_eq!(sqlite.filtered, ["A3", "A4"]);
-    let Some(pg) = Postgres::new() else { return };
+    let Some(pg) = Postgres::new("c") else { return };
     assert_eq!(scenario(&pg), sqlite);
 }
 
@@ -229,5 +232,91 @@ fn both_backends_normalise_terms_alike() {
     for t in terms {
         let db: String = c.query_one("SELECT medcoder.normalize_term($1)", &[&t]).unwrap().get(0);
         assert_eq!(db, medcoder::text::normalize(t), "{t:?}");
+    }
+}
+
+/// What an attack on the trust rules found (issue #19), through the one API on both backends.
+#[derive(Debug, PartialEq)]
+struct TrustOutcome {
+    confirmed: Vec<String>,
+    left_out: Vec<String>,
+    g2: (State, Option<u32>),
+    refused: Vec<(String, bool)>,
+}
+
+fn trust_scenario(b: &dyn Backend) -> TrustOutcome {
+    let dict: Dictionary = b.open(CODER).active_dictionary().unwrap();
+    let mut current = dict.llts.iter().filter(|l| l.current);
+    let (first, second) = (current.next().unwrap().code, current.next().unwrap().code);
+    b.import(&[("G1", "sore knee left"), ("G2", "Sore knee, left"), ("M1", "itchy scalp")]);
+    let (coder, reviewer) = (b.user(CODER), b.user(REVIEWER));
+    let mut c = b.open(CODER);
+    let mut r = b.open(REVIEWER);
+    let seen = c.items_of_term("sore knee left", &[State::New, State::Returned]).unwrap();
+    assert_eq!(c.propose_group(&dict, &coder, &seen, first, Source::Search).unwrap().done.len(), 2, "{}", b.name());
+    // The reviewer opens the group (what is on screen: both items with `first`) ...
+    let on_screen = r.items_of_term("sore knee left", &[State::Proposed]).unwrap();
+    // ... the coder re-proposes one of them with another code meanwhile ...
+    let g2 = c.item("G2").unwrap();
+    c.act(&dict, &coder, "G2", Some(g2.revision), Action::Propose { llt: second, source: Source::Search }).unwrap();
+    // ... and the reviewer's confirmation signs only what they saw.
+    let out = r.confirm_group(&dict, &reviewer, &on_screen, first).unwrap();
+    for (id, why) in &out.skipped {
+        assert!(why.contains("after you read it"), "{}: {id}: {why}", b.name());
+    }
+    let g2 = c.item("G2").unwrap();
+    let mut refused = Vec::new();
+    let m1 = c.item("M1").unwrap();
+    for (what, action) in [
+        ("model source without proposals", Action::Propose { llt: first, source: Source::Model }),
+        ("escape in a query note", Action::Query { note: "call site \u{1b}[2J".into() }),
+        ("Arabic letter mark in a query note", Action::Query { note: "call\u{61c} site".into() }),
+        ("zero-width space in a query note", Action::Query { note: "call\u{200b} site".into() }),
+    ] {
+        let e = c.act(&dict, &coder, "M1", Some(m1.revision), action).err();
+        if let Some(e) = &e {
+            assert!(c.is_refusal(e), "{}: {what}: not a refusal: {e:#}", b.name());
+            let text = format!("{e}");
+            assert!(text.contains("stored proposals") || text.contains("control or format character"), "{}: {what}: {text}", b.name());
+        }
+        refused.push((what.to_string(), e.is_some()));
+    }
+    TrustOutcome {
+        confirmed: out.done.iter().map(|i| i.external_id.clone()).collect(),
+        left_out: out.skipped.iter().map(|(id, _)| id.clone()).collect(),
+        g2: (g2.state, g2.llt_code),
+        refused,
+    }
+}
+
+#[test]
+fn a_confirmation_signs_only_what_the_reviewer_saw_on_both_backends() {
+    let sqlite = trust_scenario(&Sqlite::new());
+    assert_eq!((sqlite.confirmed.as_slice(), sqlite.left_out.as_slice()), (&["G1".to_string()][..], &["G2".to_string()][..]));
+    assert_eq!(sqlite.g2.0, State::Proposed, "G2 was changed after the reviewer saw it: never confirmed");
+    assert!(sqlite.refused.iter().all(|(_, r)| *r), "{:?}", sqlite.refused);
+    let Some(pg) = Postgres::new("g") else { return };
+    assert_eq!(trust_scenario(&pg), sqlite);
+}
+
+/// Both backends refuse the same characters in stored text: Cc and Cf (and line/paragraph
+/// separators), tab allowed.
+#[test]
+fn both_backends_refuse_the_same_characters() {
+    let (Ok(socket), Ok(port)) = (std::env::var("MEDCODER_TEST_PG_SOCKET"), std::env::var("MEDCODER_TEST_PG_PORT")) else {
+        eprintln!("skipped: no test PostgreSQL (scripts/test starts one)");
+        return;
+    };
+    let p = Postgres { db: format!("t{}", std::process::id()), socket, port };
+    let admin = format!("postgresql://postgres@/{}?host={}&port={}", p.db, p.socket, p.port);
+    p.cli(&admin, &["team", "init"], None);
+    let mut c = postgres::Config::new().host_path(&p.socket).port(p.port.parse().unwrap()).user("postgres").dbname(&p.db).connect(postgres::NoTls).unwrap();
+    let mut chars: Vec<char> =
+        (1u32..0x250).chain(0x600..0x720).chain(0x1800..0x1900).chain(0x2000..0x2100).chain(0xfe00..0x10000).filter_map(char::from_u32).collect();
+    chars.extend(['\u{110bd}', '\u{13430}', '\u{1d173}', '\u{e0001}', '\u{e0041}', '\u{1f600}', '\u{10000}']);
+    for ch in chars {
+        let text = format!("a{ch}b");
+        let db_refuses = c.query_one("SELECT medcoder.check_text('x', $1, true)", &[&text]).is_err();
+        assert_eq!(db_refuses, medcoder::text::forbidden_char(&text).is_some(), "U+{:04X}", ch as u32);
     }
 }

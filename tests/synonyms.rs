@@ -174,9 +174,9 @@ fn group_actions_log_one_row_per_item_and_keep_four_eye() {
     let log = env.ok(&["audit", "log", "--json"]);
     assert_eq!(log.lines().filter(|l| l.contains("\"action\":\"propose\"")).count(), 3, "{log}");
     // bob proposed them: he cannot confirm them; carol can.
-    let (ok, out, _) = env.run(&["--user", "bob", "confirm-group", "throbbing head"]);
+    let (ok, out, _) = env.run(&["--user", "bob", "confirm-group", "throbbing head", "--llt", &headache]);
     assert!(!ok && out.contains("0 item(s) confirmed") && out.matches("four-eye rule").count() == 3, "{out}");
-    let out = env.ok(&["--user", "carol", "confirm-group", "throbbing head"]);
+    let out = env.ok(&["--user", "carol", "confirm-group", "throbbing head", "--llt", &headache]);
     assert!(out.contains("3 item(s) confirmed"), "{out}");
     let log = env.ok(&["audit", "log", "--json"]);
     assert_eq!(log.lines().filter(|l| l.contains("\"action\":\"confirm\"")).count(), 3, "{log}");
@@ -204,7 +204,7 @@ fn a_recode_does_not_lift_a_retirement_and_punctuation_is_never_a_synonym() {
 
     queue(&env, "q3.csv", &[("P1", "???"), ("P2", "!!!")]);
     env.ok(&["--user", "alice", "code-group", "???", &headache]);
-    env.ok(&["--user", "bob", "confirm-group", "???"]);
+    env.ok(&["--user", "bob", "confirm-group", "???", "--llt", &headache]);
     assert!(synonyms(&env).iter().all(|s| s["term"] != ""), "{:?}", synonyms(&env));
     let out = queue(&env, "q4.csv", &[("P3", "...")]);
     assert!(out.contains("0 from the synonym list"), "{out}");

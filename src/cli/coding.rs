@@ -35,6 +35,8 @@ pub enum UserCmd {
     Passwd { name: Option<String> },
     /// List users, their roles and OS logins.
     List,
+    /// Lift the lock on a user's signatures after repeated wrong passwords (admin; logged).
+    Unlock { name: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -169,7 +171,7 @@ pub fn user(cmd: UserCmd, db: &Path, acting: Option<&str>, passwords: &mut crate
             // enough to take over somebody's signature.
             if target == me && store.user(me)?.has_password && !store.is_demo()? {
                 let current = passwords.read(&format!("Current password for {me}"))?;
-                crate::identity::check_password(&store, me, &current)?;
+                crate::identity::check_password(&store, me, &current, "password change")?;
             }
             let pw = passwords.read(&format!("New password for {target}"))?;
             if !passwords.from_stdin() && passwords.read(&format!("New password for {target}, again"))? != pw {
@@ -177,6 +179,11 @@ pub fn user(cmd: UserCmd, db: &Path, acting: Option<&str>, passwords: &mut crate
             }
             store.set_password(me, &target, &crate::identity::hash_password(&pw)?)?;
             println!("Password of {target} set.");
+        }
+        UserCmd::Unlock { name } => {
+            let me = need_user(acting)?;
+            let failed = store.unlock_signatures(me, &name)?;
+            println!("{} unlocked ({failed} wrong password(s) since their last signature); logged.", p(&name));
         }
         UserCmd::List => {
             for u in store.users()? {
@@ -431,6 +438,65 @@ struct ExportRow {
     log_hash: Option<String>,
 }
 
+const EXPORT_COLUMNS: [&str; 23] = [
+    "item_id",
+    "study",
+    "subject",
+    "reported_term",
+    "state",
+    "llt_code",
+    "llt_name",
+    "pt_code",
+    "pt_name",
+    "hlt_code",
+    "hlt_name",
+    "hlgt_code",
+    "hlgt_name",
+    "soc_code",
+    "soc_name",
+    "meddra_version",
+    "proposer",
+    "reviewer",
+    "imported_at",
+    "proposed_at",
+    "confirmed_at",
+    "log_seq",
+    "log_hash",
+];
+
+impl ExportRow {
+    /// The CSV fields, in `EXPORT_COLUMNS` order (JSONL serialises the struct itself).
+    fn fields(&self) -> [String; 23] {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        let n = |v: Option<u32>| v.map(|c| c.to_string()).unwrap_or_default();
+        [
+            self.item_id.clone(),
+            self.study.clone(),
+            self.subject.clone(),
+            self.reported_term.clone(),
+            self.state.clone(),
+            n(self.llt_code),
+            s(&self.llt_name),
+            n(self.pt_code),
+            s(&self.pt_name),
+            n(self.hlt_code),
+            s(&self.hlt_name),
+            n(self.hlgt_code),
+            s(&self.hlgt_name),
+            n(self.soc_code),
+            s(&self.soc_name),
+            s(&self.meddra_version),
+            s(&self.proposer),
+            s(&self.reviewer),
+            self.imported_at.clone(),
+            s(&self.proposed_at),
+            s(&self.confirmed_at),
+            self.log_seq.map(|q| q.to_string()).unwrap_or_default(),
+            s(&self.log_hash),
+        ]
+    }
+}
+
 fn export_row(it: &Item, dict: Option<&Dictionary>, head: Option<&Head>) -> ExportRow {
     let llt = it.llt_code.and_then(|c| dict.and_then(|d| d.llt(c)));
     let path = it.pt_code.and_then(|p| dict.and_then(|d| d.primary_path(p)));
@@ -521,36 +587,9 @@ pub(super) fn export_items(
     match format {
         Format::Csv => {
             let mut c = csv::Writer::from_writer(&mut w);
-            if rows.is_empty() {
-                // Header only, so that consumers still see the columns.
-                c.write_record([
-                    "item_id",
-                    "study",
-                    "subject",
-                    "reported_term",
-                    "state",
-                    "llt_code",
-                    "llt_name",
-                    "pt_code",
-                    "pt_name",
-                    "hlt_code",
-                    "hlt_name",
-                    "hlgt_code",
-                    "hlgt_name",
-                    "soc_code",
-                    "soc_name",
-                    "meddra_version",
-                    "proposer",
-                    "reviewer",
-                    "imported_at",
-                    "proposed_at",
-                    "confirmed_at",
-                    "log_seq",
-                    "log_hash",
-                ])?;
-            }
+            c.write_record(EXPORT_COLUMNS)?;
             for r in &rows {
-                c.serialize(r)?;
+                crate::text::write_sheet_record(&mut c, r.fields())?;
             }
             c.flush()?;
         }
@@ -582,7 +621,7 @@ pub(super) fn write_training_pairs(pairs: &[crate::store::reports::TrainingPair]
         let mut c = csv::Writer::from_writer(&mut w);
         c.write_record(["reported_term", "llt_code", "meddra_version", "confirmed_at"])?;
         for p in pairs {
-            c.write_record([p.reported_term.clone(), p.llt_code.to_string(), p.meddra_version.clone(), p.confirmed_at.clone()])?;
+            crate::text::write_sheet_record(&mut c, [p.reported_term.clone(), p.llt_code.to_string(), p.meddra_version.clone(), p.confirmed_at.clone()])?;
         }
         c.flush()?;
     }

@@ -98,9 +98,10 @@ pub enum Command {
     /// Confirm every proposed item with the same reported term and LLT (reviewers; your own proposals are left out).
     ConfirmGroup {
         term: String,
-        /// The LLT to confirm, when the group's proposals differ.
+        /// The LLT you are signing for (`queue list --text TERM` shows it): items proposed with
+        /// another code are left out and named.
         #[arg(long)]
-        llt: Option<u32>,
+        llt: u32,
     },
     /// The synonym list: confirmed (or imported) reported terms that autocode identical terms.
     #[command(subcommand)]
@@ -341,14 +342,16 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
     if let Some(Command::Db(DbCmd::Copy { from, to })) = &cli.command {
         return team::copy(from, to, cli.password_stdin);
     }
-    if let Some(url) = db.to_str().filter(|d| crate::store::postgres::is_url(d)) {
-        return team::dispatch(cli, url);
-    }
-    let db = db.to_path_buf();
+    let db = match crate::store::target::Target::parse(db)? {
+        crate::store::target::Target::Postgres(url) => return team::dispatch(cli, &url),
+        crate::store::target::Target::Sqlite(path) => path,
+    };
     // Who is acting: the user bound to this OS login, or the one named after their password
-    // (identity.rs). Everything below acts under the stored spelling of that name.
+    // (identity.rs). Everything below acts under the stored spelling of that name. An existing
+    // database that cannot be opened is an error here, never a reason to take a claim unchecked;
+    // a file that does not exist yet has no users to impersonate.
     let mut passwords = crate::identity::Passwords::new(cli.password_stdin);
-    let existing = if db.exists() { Store::open(&db).ok() } else { None };
+    let existing = if db.exists() { Some(Store::open(&db)?) } else { None };
     let resolved = match &existing {
         Some(store) => crate::identity::resolve(store, cli.user.as_deref(), &mut passwords)?,
         None => cli.user.clone(),

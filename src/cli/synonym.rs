@@ -11,6 +11,7 @@ use super::coding::{need_user, output};
 use crate::intake::labelled::read_labelled;
 use crate::meddra::Dictionary;
 use crate::store::api::DeskStore;
+use crate::store::item::State;
 use crate::store::synonyms::Synonym;
 use crate::store::workflow::{GroupOutcome, Source};
 use crate::store::Store;
@@ -108,14 +109,10 @@ pub(super) fn export(list: Vec<Synonym>, dict: &Dictionary, out: Option<PathBuf>
     let mut w = csv::Writer::from_writer(output(out.as_deref())?);
     w.write_record(["reported_term", "llt_code", "llt_name", "origin", "confirmations", "hold"])?;
     for s in list {
-        w.write_record([
-            s.term.clone(),
-            s.llt_code.to_string(),
-            llt_name(dict, s.llt_code),
-            s.origin,
-            s.confirmations.to_string(),
-            s.hold.unwrap_or_default(),
-        ])?;
+        crate::text::write_sheet_record(
+            &mut w,
+            [s.term.clone(), s.llt_code.to_string(), llt_name(dict, s.llt_code), s.origin, s.confirmations.to_string(), s.hold.unwrap_or_default()],
+        )?;
     }
     w.flush()?;
     Ok(())
@@ -142,36 +139,40 @@ pub fn code_group(db: &Path, acting: Option<&str>, term: &str, llt: u32, source:
 /// `code-group` on either store.
 pub(super) fn code_group_on(store: &mut dyn DeskStore, user: &str, term: &str, llt: u32, source: Source) -> Result<ExitCode> {
     let dict = store.active_dictionary()?;
-    let out = store.propose_group(&dict, user, term, llt, source)?;
+    let seen = store.items_of_term(term, &[State::New, State::Returned])?;
+    let out = store.propose_group(&dict, user, &seen, llt, source)?;
     if out.done.is_empty() && out.skipped.is_empty() {
         bail!("no new or returned item has the reported term '{}'", crate::text::normalize(term));
     }
     report(&out, "proposed")
 }
 
-/// `confirm-group TERM [--llt CODE]`: every proposed item of the term with that LLT, except the
+/// `confirm-group TERM --llt CODE`: every proposed item of the term with that LLT, except the
 /// reviewer's own.
-pub fn confirm_group(db: &Path, acting: Option<&str>, term: &str, llt: Option<u32>) -> Result<ExitCode> {
+pub fn confirm_group(db: &Path, acting: Option<&str>, term: &str, llt: u32) -> Result<ExitCode> {
     let user = need_user(acting)?;
     confirm_group_on(&mut Store::open(db)?, user, term, llt)
 }
 
-/// `confirm-group` on either store.
-pub(super) fn confirm_group_on(store: &mut dyn DeskStore, user: &str, term: &str, llt: Option<u32>) -> Result<ExitCode> {
+/// `confirm-group` on either store. The reviewer names the LLT they sign for: a group whose code
+/// changed after they looked is never confirmed with the new code.
+pub(super) fn confirm_group_on(store: &mut dyn DeskStore, user: &str, term: &str, llt: u32) -> Result<ExitCode> {
     let dict = store.active_dictionary()?;
+    let seen = store.items_of_term(term, &[State::Proposed])?;
     let codes = store.group_proposed_llts(term)?;
-    let llt = match (llt, codes.as_slice()) {
-        (Some(c), _) if dict.llt(c).is_none() => bail!("{c} is not an LLT code in MedDRA {}", dict.version),
-        (Some(c), _) if !codes.contains(&c) => bail!("no proposed item of '{}' has LLT {c}", crate::text::normalize(term)),
-        (Some(c), _) => c,
-        (None, [one]) => *one,
-        (None, []) => bail!("no proposed item has the reported term '{}'", crate::text::normalize(term)),
-        (None, many) => bail!(
-            "the proposed items of '{}' have different LLTs ({}): choose one with --llt",
+    if dict.llt(llt).is_none() {
+        bail!("{llt} is not an LLT code in MedDRA {}", dict.version);
+    }
+    if codes.is_empty() {
+        bail!("no proposed item has the reported term '{}'", crate::text::normalize(term));
+    }
+    if !codes.contains(&llt) {
+        bail!(
+            "no proposed item of '{}' has LLT {llt} (proposed: {})",
             crate::text::normalize(term),
-            many.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
-        ),
-    };
-    let out = store.confirm_group(&dict, user, term, llt)?;
+            codes.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let out = store.confirm_group(&dict, user, &seen, llt)?;
     report(&out, "confirmed")
 }

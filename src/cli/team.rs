@@ -337,6 +337,13 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
                     }
                 }
             }
+            let copied = store.check_copied_anchors()?;
+            if !copied.is_empty() {
+                ok = false;
+                for b in &copied {
+                    println!("ANCHOR MISMATCH {}", p(b));
+                }
+            }
             ok &= super::coding::report_findings(&store.state_findings()?, "Queue, users' roles and the active MedDRA version", "the rules");
             if !ok {
                 return Ok(ExitCode::from(1));
@@ -365,8 +372,9 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
 
 /// `medcoder db copy --from sqlite:FILE --to postgres://...`, as the server's administrator.
 pub fn copy(from: &str, to: &str, password_stdin: bool) -> Result<ExitCode> {
-    let file = from.strip_prefix("sqlite:").unwrap_or(from);
-    if !postgres::is_url(to) {
+    let path = crate::store::target::Target::sqlite_source(from)?;
+    let file = path.to_str().unwrap_or(from);
+    if !matches!(crate::store::target::Target::parse(std::path::Path::new(to))?, crate::store::target::Target::Postgres(_)) {
         bail!("--to must be a team database: postgres://... (made by `team init`)");
     }
     if !std::path::Path::new(file).exists() {
@@ -390,6 +398,13 @@ pub fn copy(from: &str, to: &str, password_stdin: bool) -> Result<ExitCode> {
         r.llts,
         r.version.as_deref().unwrap_or("(none)")
     );
+    println!("{} anchor(s) of the SQLite store were checked and recorded: `audit verify` keeps checking the copied log against them.", r.anchors);
+    if r.escaped > 0 {
+        println!(
+            "{} item field(s) held control or format characters (an older medcoder let them in): they were copied escaped (\\x.., \\u{{..}}); the copied log keeps the exact text.",
+            r.escaped
+        );
+    }
     println!(
         "Users sign in by peer authentication; for remote desks give each a password: `medcoder --db {} team user add NAME --role ROLE --set-password`.",
         postgres::redact(to)

@@ -50,25 +50,36 @@ pub trait DeskStore: ProposalStore {
         Ok(codes)
     }
 
-    /// Proposes `llt` for every item of a normalised term that is new or returned.
-    fn propose_group(&mut self, dict: &Dictionary, user: &str, term: &str, llt: u32, source: Source) -> Result<GroupOutcome> {
-        let items = self.items_of_term(term, &[State::New, State::Returned])?;
-        act_each(self, dict, user, items, |_| Some(Action::Propose { llt, source }))
+    /// Proposes `llt` for the items of a group the proposer saw new or returned (`seen`, with the
+    /// revisions read): an item changed since is left out and named, never coded over.
+    fn propose_group(&mut self, dict: &Dictionary, user: &str, seen: &[Item], llt: u32, source: Source) -> Result<GroupOutcome> {
+        let todo: Vec<Item> = seen.iter().filter(|i| matches!(i.state, State::New | State::Returned)).cloned().collect();
+        // The model's proposal for the item on screen; for a sibling whose own stored proposals
+        // lack it, the code is the coder's choice, and the log says so (`manual`), never `model`.
+        let mut own = std::collections::HashMap::new();
+        if source == Source::Model {
+            for it in &todo {
+                let proposed = self.proposals(it.id)?.is_some_and(|set| set.proposals.iter().any(|p| p.llt_code == llt));
+                own.insert(it.id, if proposed { Source::Model } else { Source::Manual });
+            }
+        }
+        act_each(self, dict, user, todo, |it| Some(Action::Propose { llt, source: own.get(&it.id).copied().unwrap_or(source) }))
     }
 
-    /// Confirms every proposed item of a normalised term coded to `llt`; the user's own
-    /// proposals are left out (four-eye rule), and so are items proposed with another LLT.
-    fn confirm_group(&mut self, dict: &Dictionary, user: &str, term: &str, llt: u32) -> Result<GroupOutcome> {
-        let items = self.items_of_term(term, &[State::Proposed])?;
+    /// Confirms the items of a group the reviewer saw proposed with `llt` (`seen`, with the
+    /// revisions read). Each is confirmed only at the revision seen, so an item re-proposed since
+    /// (another code, or the same code again) is left out and named, never signed unseen; the
+    /// reviewer's own proposals and items seen with another LLT are left out too.
+    fn confirm_group(&mut self, dict: &Dictionary, user: &str, seen: &[Item], llt: u32) -> Result<GroupOutcome> {
         let mut out = GroupOutcome::default();
         let mut todo = Vec::new();
-        for it in items {
+        for it in seen.iter().filter(|i| i.state == State::Proposed) {
             if it.llt_code != Some(llt) {
                 out.skipped.push((it.external_id.clone(), format!("proposed with another LLT ({})", it.llt_code.map_or("-".into(), |c| c.to_string()))));
             } else if it.proposer.as_deref() == Some(user) {
                 out.skipped.push((it.external_id.clone(), "you proposed it: another reviewer must confirm it (four-eye rule)".into()));
             } else {
-                todo.push(it);
+                todo.push(it.clone());
             }
         }
         let rest = act_each(self, dict, user, todo, |_| Some(Action::Confirm))?;
@@ -122,7 +133,7 @@ impl DeskStore for Store {
         Store::data_version(self)
     }
     fn check_signature(&self, user: &str, password: &str) -> Result<()> {
-        crate::identity::check_password(self, user, password)
+        crate::identity::check_password(self, user, password, "desk signature")
     }
     fn anchor(&self) -> Result<Option<Head>> {
         Store::anchor(self, &self.anchor_file()?)

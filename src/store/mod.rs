@@ -11,6 +11,7 @@ pub mod proposals;
 pub mod queue;
 pub mod reports;
 pub mod synonyms;
+pub mod target;
 pub mod users;
 pub mod workflow;
 
@@ -27,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/004_synonyms.sql"),
     include_str!("sql/005_user_nocase.sql"),
     include_str!("sql/006_identity.sql"),
+    include_str!("sql/007_trust.sql"),
 ];
 
 pub struct Store {
@@ -61,7 +63,9 @@ impl Store {
                 wal.display()
             );
         }
-        let uri = format!("file:{}?{}", path.display(), if dir_writable { "mode=ro" } else { "immutable=1" });
+        // The path percent-encoded: a '?' or '#' in a file name must not become URI parameters.
+        let encoded = path.display().to_string().replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+        let uri = format!("file:{encoded}?{}", if dir_writable { "mode=ro" } else { "immutable=1" });
         let conn = Connection::open_with_flags(&uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
             .with_context(|| format!("opening database {} read-only", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -82,7 +86,9 @@ impl Store {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
         }
-        let conn = Connection::open(path).with_context(|| format!("opening database {}", path.display()))?;
+        // No SQLITE_OPEN_URI: a path is a path, never a `file:` URI naming some other file.
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).with_context(|| format!("opening database {}", path.display()))?;
         // WAL lets a reviewer read while a proposer writes; busy_timeout makes concurrent writers
         // wait for each other instead of failing at once.
         conn.pragma_update(None, "journal_mode", "WAL").with_context(|| format!("{} is not a medcoder database (or is damaged)", path.display()))?;
@@ -110,6 +116,15 @@ impl Store {
         let mut store = Store { conn, path: PathBuf::from(":memory:") };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Reads everything until the guard drops from one snapshot of the database (a read
+    /// transaction: colleagues' commits meanwhile are not seen), as `db copy` needs.
+    pub fn snapshot(&self) -> Result<Snapshot<'_>> {
+        self.conn.execute_batch("BEGIN DEFERRED").context("starting a read snapshot")?;
+        // The snapshot starts with the first read.
+        self.conn.query_row("SELECT count(*) FROM decision_log", [], |r| r.get::<_, i64>(0)).context("starting a read snapshot")?;
+        Ok(Snapshot { conn: &self.conn })
     }
 
     pub fn path(&self) -> &Path {
@@ -198,6 +213,17 @@ impl ProposalStore for Store {
     }
     fn answers(&mut self) -> bool {
         self.schema_version().is_ok()
+    }
+}
+
+/// A read snapshot of a store (see `Store::snapshot`); ends when dropped.
+pub struct Snapshot<'a> {
+    conn: &'a Connection,
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
     }
 }
 

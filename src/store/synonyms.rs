@@ -17,6 +17,17 @@ use crate::text::normalize;
 
 /// How an imported synonym's provenance begins (the four-eye check looks for it in the log).
 pub const IMPORTED: &str = "synonym imported";
+/// The provenance of a code set by an imported synonym, followed by the importer's name: the
+/// autocode log row keeps it, and the four-eye check reads the importer back from there.
+pub const IMPORTED_BY: &str = "synonym imported by ";
+
+/// The importer named in an autocode log comment ("synonym imported by NAME on DAY; ..." here,
+/// "synonym: imported by NAME; ..." from a team database).
+pub fn importer_in(comment: &str) -> Option<&str> {
+    let rest = comment.strip_prefix(IMPORTED_BY).or_else(|| comment.strip_prefix("synonym: imported by "))?;
+    let name = rest.split([' ', ';']).next().unwrap_or("");
+    (!name.is_empty()).then_some(name)
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Synonym {
@@ -38,12 +49,19 @@ pub struct Synonym {
     /// Why it does not autocode (returned, retired, recoded away, MedDRA upgrade); None: active.
     pub hold: Option<String>,
     pub seq: i64,
+    /// The admin whose import is behind it, until a confirmation by somebody else backs it (kept
+    /// when it is carried into a new release): its codes are never auto-confirmed, and the
+    /// importer never confirms them.
+    pub imported_by: Option<String>,
 }
 
 impl Synonym {
     /// Where it comes from, as the desk shows it.
     pub fn provenance(&self) -> String {
         let day = self.updated_at.get(..10).unwrap_or(&self.updated_at);
+        if let Some(by) = &self.imported_by {
+            return format!("{IMPORTED_BY}{by} on {day}");
+        }
         match self.origin.as_str() {
             "confirmed" => format!(
                 "synonym: confirmed {} time{}, last by {} on {day}",
@@ -52,7 +70,7 @@ impl Synonym {
                 self.reviewer.as_deref().unwrap_or("?")
             ),
             "carried" => format!("synonym carried over from an earlier MedDRA version on {day}"),
-            _ => format!("{IMPORTED} by {} on {day}", self.updated_by),
+            _ => format!("{IMPORTED_BY}{} on {day}", self.updated_by),
         }
     }
 }
@@ -67,7 +85,7 @@ pub struct Conflict {
 }
 
 const COLUMNS: &str =
-    "term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq";
+    "term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Synonym> {
     Ok(Synonym {
@@ -84,6 +102,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Synonym> {
         updated_by: r.get(10)?,
         hold: r.get(11)?,
         seq: r.get(12)?,
+        imported_by: r.get(13)?,
     })
 }
 
@@ -132,7 +151,8 @@ pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, 
                  ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed', confirmations = excluded.confirmations,
                    item_id = excluded.item_id, external_id = excluded.external_id, reported_term = excluded.reported_term, proposer = excluded.proposer,
                    reviewer = excluded.reviewer, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-                   hold = CASE WHEN ?13 THEN NULL ELSE synonym.hold END, seq = excluded.seq",
+                   hold = CASE WHEN ?13 THEN NULL ELSE synonym.hold END, seq = excluded.seq,
+                   imported_by = CASE WHEN ?13 THEN NULL ELSE synonym.imported_by END",
                 params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq, reactivate],
             )?;
         }
@@ -184,9 +204,10 @@ pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, 
     for (seq, r) in (first..).zip(rows) {
         let term = normalize(&r.term);
         tx.execute(
-            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6)
+            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq, imported_by) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6, ?5)
              ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0, item_id = NULL, external_id = NULL,
-               reported_term = NULL, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq",
+               reported_term = NULL, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq,
+               imported_by = excluded.imported_by",
             params![term, dict.version, r.llt, now, acting, seq],
         )?;
         // One log row per synonym: what was imported can be read back from the log.
@@ -316,9 +337,9 @@ pub(crate) fn carry_in(tx: &Transaction<'_>, old: Vec<Synonym>, from: &Dictionar
         };
         let seq = next_seq(tx)?;
         tx.execute(
-            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq)
-             VALUES (?1, ?2, ?3, 'carried', ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![s.term, to.version, s.llt_code, s.confirmations, s.external_id, s.reported_term, s.proposer, s.reviewer, super::now(), by, hold, seq],
+            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by)
+             VALUES (?1, ?2, ?3, 'carried', ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![s.term, to.version, s.llt_code, s.confirmations, s.external_id, s.reported_term, s.proposer, s.reviewer, super::now(), by, hold, seq, s.imported_by],
         )?;
         n += 1;
     }

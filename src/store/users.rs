@@ -70,14 +70,14 @@ impl Store {
     /// Adds a user bound to `login` (default: the same name). The first user may be added by anyone
     /// (bootstrap); after that only an admin may.
     pub fn add_user_with_login(&mut self, acting: Option<&str>, name: &str, role: Role, login: Option<&str>) -> Result<()> {
-        let name = name.trim();
+        // Names are case-insensitive, so "Bob" is stored as bob; then the one rule of both stores.
+        let folded = name.trim().to_ascii_lowercase();
+        let name = folded.as_str();
         let login = login.map(str::trim).unwrap_or(name);
-        if login.is_empty() || login.contains([':', ' ', '\n']) {
-            bail!("'{login}' is not an OS login name");
+        if login.is_empty() || login.contains([':', ' ', '\n']) || crate::text::forbidden_char(login).is_some() {
+            bail!("'{}' is not an OS login name", crate::text::printable(login));
         }
-        if name.is_empty() || name.chars().any(char::is_whitespace) {
-            bail!("user name '{name}' must be one word");
-        }
+        crate::identity::check_name("user name", name)?;
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let count: i64 = tx.query_row("SELECT count(*) FROM user", [], |r| r.get(0))?;
         if count > 0 {
@@ -223,5 +223,56 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+/// Consecutive wrong passwords after which a user's signatures are locked until an admin unlocks
+/// them (`user unlock NAME`) or resets the password.
+pub const MAX_FAILED_SIGNATURES: i64 = 5;
+
+impl Store {
+    /// Wrong passwords given for `name` since their last signature, unlock or password change.
+    pub fn failed_signatures(&self, name: &str) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM decision_log WHERE action = 'signature-refused' AND user = ?1 AND seq > coalesce((SELECT max(seq) FROM decision_log
+               WHERE (action = 'signature-unlock' AND comment = 'unlocked ' || ?1)
+                  OR (action = 'user-passwd' AND (user = ?1 OR substr(comment, 1, length('reset the password of ' || ?1 || ' (')) = 'reset the password of ' || ?1 || ' ('))
+                  OR (action IN ('confirm', 'return') AND user = ?1)), 0)",
+            [name],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Logs a wrong password given for `name` (`what`: the action it was for). A read-only store
+    /// cannot log it; the attempt is refused all the same.
+    pub fn record_failed_signature(&self, name: &str, what: &str) -> Result<()> {
+        let login = crate::identity::os_login().unwrap_or_else(|_| "?".into());
+        let tx = self.conn.unchecked_transaction()?;
+        super::log::append(
+            &tx,
+            &super::log::Entry {
+                user: name.into(),
+                action: "signature-refused".into(),
+                comment: Some(format!("{what}: wrong password, from OS login {login}")),
+                ..Default::default()
+            },
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Lifts a signature lock (admin, logged).
+    pub fn unlock_signatures(&mut self, acting: &str, name: &str) -> Result<i64> {
+        self.require_admin(acting, "unlocks users")?;
+        let target = self.user(name)?.name;
+        let failed = self.failed_signatures(&target)?;
+        let admin = self.user(acting)?.name;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        super::log::append(
+            &tx,
+            &super::log::Entry { user: admin, action: "signature-unlock".into(), comment: Some(format!("unlocked {target}")), ..Default::default() },
+        )?;
+        tx.commit()?;
+        Ok(failed)
     }
 }

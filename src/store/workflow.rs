@@ -78,13 +78,47 @@ impl Action {
 /// Why the store refused an action. Shown to the user as is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
-    Stale { item: String, read: i64, now: i64, by: String, at: String },
-    OwnProposal { item: String },
-    NotReviewer { user: String, role: Role },
-    NonCurrent { code: u32, name: String, version: String },
-    UnknownLlt { code: u32, version: String },
-    WrongState { item: String, action: &'static str, state: State },
-    NeedsText { action: &'static str },
+    Stale {
+        item: String,
+        read: i64,
+        now: i64,
+        by: String,
+        at: String,
+    },
+    OwnProposal {
+        item: String,
+    },
+    NotReviewer {
+        user: String,
+        role: Role,
+    },
+    NonCurrent {
+        code: u32,
+        name: String,
+        version: String,
+    },
+    UnknownLlt {
+        code: u32,
+        version: String,
+    },
+    WrongState {
+        item: String,
+        action: &'static str,
+        state: State,
+    },
+    NeedsText {
+        action: &'static str,
+    },
+    /// A comment or note with a character stored text may not hold (Cc or Cf).
+    BadText {
+        what: &'static str,
+        c: char,
+    },
+    /// Source `model` for a code the model did not propose for this item.
+    NotModelProposal {
+        item: String,
+        code: u32,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -101,6 +135,10 @@ impl fmt::Display for Refusal {
             Refusal::UnknownLlt { code, version } => write!(f, "{code} is not an LLT code in MedDRA {version}"),
             Refusal::WrongState { item, action, state } => write!(f, "cannot {action} item {item}: it is {state}"),
             Refusal::NeedsText { action } => write!(f, "{action} needs a comment"),
+            Refusal::NotModelProposal { item, code } => {
+                write!(f, "LLT {code} is not among the model's stored proposals for {item}: give the source you found it with (search, browse, manual)")
+            }
+            Refusal::BadText { what, c } => write!(f, "the {what} contains the control or format character U+{:04X}", *c as u32),
         }
     }
 }
@@ -116,17 +154,27 @@ fn current_llt(dict: &Dictionary, code: u32) -> Result<&Llt, Refusal> {
 }
 
 /// Whether `user`'s own synonym import set this item's code: the code was chosen by one person,
-/// so that person cannot also confirm it (four-eye rule).
+/// so that person cannot also confirm it (four-eye rule). Read from the log row that set the
+/// item's current code (an autocode naming the synonym's importer), so neither a later change of
+/// the synonym (a confirmation of another LLT, a carry-over) nor who imported the queue matters.
 fn imported_by(tx: &Transaction<'_>, item: &Item, user: &str) -> Result<bool> {
     if item.source.as_deref() != Some(Source::Synonym.as_str()) {
         return Ok(false);
     }
     let last: Option<(String, Option<String>)> = tx
-        .query_row("SELECT user, comment FROM decision_log WHERE item_id = ?1 AND action = 'autocode' ORDER BY seq DESC LIMIT 1", [item.id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .query_row(
+            "SELECT action, comment FROM decision_log WHERE item_id = ?1 AND action IN ('autocode', 'propose', 'recode') ORDER BY seq DESC LIMIT 1",
+            [item.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()?;
-    Ok(last.is_some_and(|(by, comment)| by == user && comment.is_some_and(|c| c.starts_with(super::synonyms::IMPORTED))))
+    let by_log = last.is_some_and(|(action, comment)| action == "autocode" && comment.as_deref().and_then(super::synonyms::importer_in) == Some(user));
+    let term = crate::text::normalize(&item.reported_term);
+    let by_synonym = match item.meddra_version.as_deref() {
+        Some(v) => super::synonyms::get(tx, &term, v)?.is_some_and(|s| s.imported_by.as_deref() == Some(user) && Some(s.llt_code) == item.llt_code),
+        None => false,
+    };
+    Ok(by_log || by_synonym)
 }
 
 /// The log entry shared by every action on an item; the caller fills in the rest.
@@ -179,7 +227,7 @@ impl RuleMatch {
     }
 
     pub fn synonym(s: &super::synonyms::Synonym) -> RuleMatch {
-        RuleMatch { source: Source::Synonym, why: s.provenance(), may_auto_confirm: s.origin != "imported" }
+        RuleMatch { source: Source::Synonym, why: s.provenance(), may_auto_confirm: s.origin != "imported" && s.imported_by.is_none() }
     }
 }
 
@@ -274,6 +322,16 @@ impl Store {
     /// Performs one workflow action as `user`. `expected_revision` is the item revision the user
     /// saw; None means "whatever it is now" (a single command that reads and acts at once).
     pub fn act(&mut self, dict: &Dictionary, user: &str, external_id: &str, expected_revision: Option<i64>, action: Action) -> Result<Item> {
+        // Typed text obeys the rules of reported terms: no control or format characters.
+        let text = match &action {
+            Action::Return { comment } => Some(("comment", comment.as_str())),
+            Action::Query { note } => Some(("note", note.as_str())),
+            Action::Recode { comment, .. } => comment.as_deref().map(|c| ("comment", c)),
+            _ => None,
+        };
+        if let Some((what, c)) = text.and_then(|(what, t)| crate::text::forbidden_char(t).map(|c| (what, c))) {
+            return Err(Refusal::BadText { what, c }.into());
+        }
         // The stored spelling: the four-eye check compares names, and "Bob" is bob.
         let me = self.user(user)?;
         let (user, role) = (me.name.as_str(), me.role);
@@ -308,6 +366,12 @@ impl Store {
                     return Err(wrong_state().into());
                 }
                 let l = current_llt(dict, *llt)?;
+                if *source == Source::Model {
+                    let proposed = super::proposals::read(&tx, item.id)?.is_some_and(|set| set.proposals.iter().any(|p| p.llt_code == l.code));
+                    if !proposed {
+                        return Err(Refusal::NotModelProposal { item: item.external_id.clone(), code: l.code }.into());
+                    }
+                }
                 tx.execute(
                     "UPDATE item SET state = 'proposed', llt_code = ?1, pt_code = ?2, meddra_version = ?3, source = ?4, proposer = ?5, reviewer = NULL, proposed_at = ?6, confirmed_at = NULL, revision = revision + 1, updated_at = ?6, updated_by = ?5 WHERE id = ?7",
                     params![l.code, l.pt_code, dict.version, source.as_str(), user, now, item.id],
@@ -449,8 +513,17 @@ mod tests {
         // A coder cannot review.
         let r = refusal(s.act(&d, "cody", "A1", None, Action::Confirm).unwrap_err());
         assert!(matches!(r, Refusal::NotReviewer { .. }), "{r}");
+        // Source `model` only for a code among the item's stored proposals (issue #19, case 15).
+        let headache = code(&d, "Headache");
+        let r = refusal(s.act(&d, "rita", "A1", None, Action::Propose { llt: headache, source: Source::Model }).unwrap_err());
+        assert_eq!(r, Refusal::NotModelProposal { item: "A1".into(), code: headache });
+        let proposal = Proposal { llt_code: headache, pt_code: 0, score: 1.0, confidence: 0.9, evidence: None };
+        let set = ProposalSet { model_version: "m1".into(), meddra_version: "T-1".into(), entropy: None, proposals: vec![proposal], computed_at: "now".into() };
+        s.set_proposals(&[(it.id, set)]).unwrap();
+        let r = refusal(s.act(&d, "rita", "A1", None, Action::Propose { llt: code(&d, "Head pain"), source: Source::Model }).unwrap_err());
+        assert!(matches!(r, Refusal::NotModelProposal { .. }), "{r}");
         // A reviewer's own proposal cannot be confirmed by them.
-        s.act(&d, "rita", "A1", None, Action::Propose { llt: code(&d, "Headache"), source: Source::Model }).unwrap();
+        s.act(&d, "rita", "A1", None, Action::Propose { llt: headache, source: Source::Model }).unwrap();
         let r = refusal(s.act(&d, "rita", "A1", None, Action::Confirm).unwrap_err());
         assert_eq!(r, Refusal::OwnProposal { item: "A1".into() });
         let it = s.act(&d, "rob", "A1", None, Action::Confirm).unwrap();

@@ -285,8 +285,10 @@ impl App {
             self.say(format!("Nothing in '{}' waits for you.", g.term), Tone::Info);
             return Ok(());
         };
+        // What the user sees is what a group decision applies to: the items as they are now.
+        let seen = self.ctx.desk().group_items(&g.term, &[State::Proposed, State::New, State::Returned])?;
         self.open(&item.external_id)?;
-        self.ctx.group = Some(g);
+        self.ctx.group = Some(crate::tui::screens::OpenGroup { term: g.term, seen });
         Ok(())
     }
 
@@ -341,9 +343,8 @@ impl App {
     }
 
     fn decide(&mut self, decision: Decision, done: &str) {
-        if let (Some(g), Decision::Propose { .. } | Decision::Confirm) = (&self.ctx.group, &decision) {
-            let term = g.term.clone();
-            return self.decide_group(&term, decision, done);
+        if let (Some(_), Decision::Propose { .. } | Decision::Confirm) = (&self.ctx.group, &decision) {
+            return self.decide_group(decision, done);
         }
         let Some(view) = &self.ctx.open else { return };
         let (id, rev) = (view.item.external_id.clone(), view.item.revision);
@@ -377,9 +378,13 @@ impl App {
     }
 
     /// A decision for a whole group of identical terms, then back to the grouped list.
-    fn decide_group(&mut self, term: &str, decision: Decision, done: &str) {
+    fn decide_group(&mut self, decision: Decision, done: &str) {
         self.stack.truncate(1);
-        let result = self.ctx.desk.as_mut().expect("signed in").act_group(term, decision);
+        let Some(group) = self.ctx.group.take() else { return };
+        let term = group.term.as_str();
+        // The code on screen is the one signed for; the items as seen carry their revisions.
+        let on_screen = self.ctx.open.as_ref().and_then(|v| v.item.llt_code);
+        let result = self.ctx.desk.as_mut().expect("signed in").act_group(term, &group.seen, on_screen, decision);
         match result {
             Ok(out) => {
                 let code = out.done.first().and_then(|i| i.llt_code).map(|c| format!(": {}", self.ctx.desk().llt_name(c))).unwrap_or_default();

@@ -14,9 +14,13 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
     if let Some(g) = &ctx.group {
         let me = ctx.desk().user.name.as_str();
         let text = if it.state == crate::store::item::State::Proposed && it.proposer.as_deref() != Some(me) {
-            format!("Group '{}': confirming confirms all {} identical proposals (not your own)", g.term, g.proposed)
+            format!(
+                "Group '{}': confirming confirms all {} identical proposals of this code, as you see them (not your own)",
+                g.term,
+                g.to_confirm(it.llt_code, me)
+            )
         } else {
-            format!("Group '{}': proposing codes all {} new or returned items", g.term, g.to_code)
+            format!("Group '{}': proposing codes all {} new or returned items", g.term, g.to_code())
         };
         lines.push(Line::styled(text, theme.warn()));
     }

@@ -44,6 +44,13 @@ pub fn is_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
+/// Whether a URL carries a password (in its authority or as `?password=`): refused, since a
+/// signature must be typed.
+pub fn url_has_password(url: &str) -> Result<bool> {
+    let config: Config = url.parse().with_context(|| format!("{}: not a PostgreSQL connection URL", redact(url)))?;
+    Ok(config.get_password().is_some())
+}
+
 /// Connects as the role the URL (or libpq's defaults: the OS login) names. When the server asks
 /// for a password that the URL does not carry, `password` is asked for it once.
 pub fn connect(url: &str, password: &mut dyn FnMut(&str) -> Result<String>) -> Result<Client> {
@@ -79,8 +86,17 @@ fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password (in the authority or a `password=` parameter), for messages.
 pub fn redact(url: &str) -> String {
+    let url = match url.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> =
+                query.split('&').map(|p| if p.to_ascii_lowercase().starts_with("password=") { "password=***".to_string() } else { p.to_string() }).collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => url.to_string(),
+    };
+    let url = url.as_str();
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let auth = &url[s + 3..at];
@@ -117,15 +133,9 @@ fn check_user_role(client: &mut impl postgres::GenericClient, name: &str) -> Res
     Ok(())
 }
 
-/// A name usable as a role or database: lower-case letters, digits, underscores.
+/// A name usable as a role or database (the one user-name rule of both stores, `identity`).
 fn check_name(what: &str, name: &str) -> Result<()> {
-    let ok = name.len() <= 50
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if !ok {
-        bail!("{what} '{}' must start with a lower-case letter and hold only a-z, 0-9 and _ (at most 50)", crate::text::printable(name));
-    }
-    Ok(())
+    crate::identity::check_name(what, name)
 }
 
 fn owner_role(db: &str) -> String {
@@ -327,7 +337,7 @@ impl TeamStore {
     /// Synonyms matching a condition on the synonym table (`medcoder.synonym`).
     pub fn synonyms_where(&mut self, condition: &str, args: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<super::synonyms::Synonym>> {
         let rows = self.client.query(
-            &format!("SELECT term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq FROM medcoder.synonym WHERE {condition}"),
+            &format!("SELECT term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by FROM medcoder.synonym WHERE {condition}"),
             args,
         )?;
         Ok(rows
@@ -346,6 +356,7 @@ impl TeamStore {
                 updated_by: r.get(10),
                 hold: r.get(11),
                 seq: r.get(12),
+                imported_by: r.get(13),
             })
             .collect())
     }
@@ -610,15 +621,39 @@ impl TeamStore {
     /// Each anchored head (seq, hash) that this database's log no longer holds: a rewrite or
     /// truncation of the team log after it was anchored, even when the rewritten chain is
     /// consistent.
+    /// A head anchored from the SQLite store a `db copy` brought (its anchor file) is checked
+    /// against the copied log: an anchor matches when either log holds that row with that hash.
     pub fn check_anchors(&mut self, file: &std::path::Path) -> Result<Vec<String>> {
+        let heads = super::audit::read_anchors(file)?;
+        self.anchor_mismatches(&file.display().to_string(), heads)
+    }
+
+    /// The anchors `db copy` recorded from the copied store, checked against the copied log.
+    pub fn check_copied_anchors(&mut self) -> Result<Vec<String>> {
+        let heads = self
+            .client
+            .query("SELECT line, seq, hash, at FROM medcoder.copied_anchor ORDER BY line", &[])?
+            .iter()
+            .map(|r| (r.get::<_, i64>(0) as usize, super::audit::Head { seq: r.get(1), hash: r.get(2), at: r.get(3) }))
+            .collect();
+        self.anchor_mismatches("the copied store's anchors", heads)
+    }
+
+    fn anchor_mismatches(&mut self, source: &str, heads: Vec<(usize, super::audit::Head)>) -> Result<Vec<String>> {
         let mut bad = Vec::new();
-        for (line, head) in super::audit::read_anchors(file)? {
-            let row = self.client.query_opt("SELECT hash FROM medcoder.decision_log WHERE seq = $1", &[&head.seq])?;
-            match row.map(|r| r.get::<_, String>(0)) {
-                Some(h) if h == head.hash => {}
-                Some(_) => bad.push(format!("{}, line {line}: row {} has another hash than when it was anchored at {}", file.display(), head.seq, head.at)),
-                None => bad.push(format!("{}, line {line}: row {} anchored at {} is gone", file.display(), head.seq, head.at)),
+        for (line, head) in heads {
+            let own = self.client.query_opt("SELECT hash FROM medcoder.decision_log WHERE seq = $1", &[&head.seq])?.map(|r| r.get::<_, String>(0));
+            let copied = self.client.query_opt("SELECT hash FROM medcoder.imported_log WHERE seq = $1", &[&head.seq])?.map(|r| r.get::<_, String>(0));
+            if own.as_deref() == Some(head.hash.as_str()) || copied.as_deref() == Some(head.hash.as_str()) {
+                continue;
             }
+            bad.push(match (own, copied) {
+                (None, None) => format!("{source}, line {line}: row {} anchored at {} is in neither this database's log nor the copied one", head.seq, head.at),
+                _ => format!(
+                    "{source}, line {line}: row {} has another hash than when it was anchored at {} (in this database's log and in the copied one)",
+                    head.seq, head.at
+                ),
+            });
         }
         Ok(bad)
     }
@@ -712,6 +747,10 @@ pub struct CopyReport {
     pub llts: usize,
     pub synonyms: usize,
     pub version: Option<String>,
+    /// Item fields copied escaped (control or format characters an older store let in).
+    pub escaped: usize,
+    /// Anchors of the copied store recorded for `audit verify`.
+    pub anchors: usize,
 }
 
 /// `medcoder db copy`: moves a single-user SQLite store into a new team database (after `team
@@ -721,6 +760,20 @@ pub struct CopyReport {
 /// chains on from the copied log's last hash. One transaction; the SQLite chain is checked first
 /// and both chains after. Run by the server's administrator.
 pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, origin: &str) -> Result<CopyReport> {
+    // One snapshot of the store: a colleague coding during the copy changes nothing of it.
+    let _snapshot = store.snapshot()?;
+    // A store whose own anchors fail has a rewritten history: it is never moved.
+    let anchor_file = store.anchor_file()?;
+    let anchors = if anchor_file.exists() { super::audit::read_anchors(&anchor_file)? } else { Vec::new() };
+    if let Some(bad) = store.check_anchors(&anchor_file).ok().filter(|_| anchor_file.exists()).and_then(|b| b.into_iter().next()) {
+        bail!(
+            "{origin}: its anchor file {} does not match its log (line {}, row {}: {}); run `medcoder --db {origin} audit verify` and resolve it before moving it",
+            anchor_file.display(),
+            bad.line,
+            bad.anchored.seq,
+            bad.reason
+        );
+    }
     let mut chain = super::log::Chain::default();
     let entries = store.log_entries(None)?;
     for e in &entries {
@@ -781,22 +834,27 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
         }
         tx.execute("INSERT INTO medcoder.setting VALUES ('meddra_version', $1), ('sealed:' || $1, medcoder.now_text())", &[&dict.version])?;
     }
-    let items = store.items(&super::item::ItemFilter::default())?;
-    for it in &items {
-        let fields = [
-            ("id", Some(&it.external_id)),
-            ("study", Some(&it.study)),
-            ("subject", Some(&it.subject)),
-            ("reported_term", Some(&it.reported_term)),
-            ("onset_date", it.onset_date.as_ref()),
-            ("seriousness", it.seriousness.as_ref()),
-            ("investigator", it.investigator.as_ref()),
-            ("comment", it.comment.as_ref()),
-        ];
-        for (field, v) in fields {
-            if let Some(c) = v.and_then(|v| crate::text::forbidden_char(v)) {
-                bail!("{origin}: item {}, field {field}: contains the control character U+{:04X}", crate::text::printable(&it.external_id), c as u32);
-            }
+    // Text that an older store let in with control or format characters is copied escaped (the
+    // team database refuses it raw), and the report says how many fields; the copied log keeps the
+    // exact text its hashes cover.
+    let mut items = store.items(&super::item::ItemFilter::default())?;
+    let mut escaped = 0;
+    let mut escape = |v: &mut String| {
+        if crate::text::forbidden_char(v).is_some() {
+            *v = crate::text::printable(v).into_owned();
+            escaped += 1;
+        }
+    };
+    for it in &mut items {
+        let r = &mut it.report;
+        for v in [&mut r.external_id, &mut r.study, &mut r.subject, &mut r.reported_term] {
+            escape(v);
+        }
+        for v in [&mut r.onset_date, &mut r.seriousness, &mut r.investigator].into_iter().flatten() {
+            escape(v);
+        }
+        if let Some(v) = it.comment.as_mut() {
+            escape(v);
         }
     }
     for it in &items {
@@ -835,7 +893,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
         for y in store.synonyms(v)? {
             tx.execute(
                 "INSERT INTO medcoder.synonym VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11, $12, nextval('medcoder.synonym_seq'),
-                   CASE WHEN $4 = 'imported' THEN $11 END)",
+                   $13)",
                 &[
                     &y.term,
                     &y.meddra_version,
@@ -849,6 +907,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
                     &y.updated_at,
                     &y.updated_by,
                     &y.hold,
+                    &y.imported_by,
                 ],
             )?;
             synonyms += 1;
@@ -888,9 +947,18 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
     if let Some((_, hash)) = &head {
         tx.execute("UPDATE medcoder.log_head SET hash = $1", &[hash])?;
     }
+    // The copied history's anchors come along, so `audit verify` keeps checking the copied log
+    // against them; their count and newest head are in the hash-chained 'db copy' row.
+    for (line, a) in &anchors {
+        tx.execute("INSERT INTO medcoder.copied_anchor VALUES ($1, $2, $3, $4)", &[&(*line as i64), &a.seq, &a.hash, &a.at])?;
+    }
+    let anchored = match anchors.last() {
+        Some((_, a)) => format!("; {} anchor(s) from {}, newest row {} {}", anchors.len(), anchor_file.display(), a.seq, a.hash),
+        None => "; no anchors".to_string(),
+    };
     let note = match &head {
-        Some((seq, hash)) => format!("from {origin}: {} items, {} users, log rows 1-{seq} (head {hash})", items.len(), users.len()),
-        None => format!("from {origin}: {} items, {} users, no log rows", items.len(), users.len()),
+        Some((seq, hash)) => format!("from {origin}: {} items, {} users, log rows 1-{seq} (head {hash}){anchored}", items.len(), users.len()),
+        None => format!("from {origin}: {} items, {} users, no log rows{anchored}", items.len(), users.len()),
     };
     tx.execute("SELECT medcoder.append_log('db copy', NULL, NULL, NULL, NULL, NULL, NULL, NULL, $1::text, NULL, $2::text)", &[&version, &note])?;
     let verdict = verify_in(&mut tx)?;
@@ -901,7 +969,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
         bail!("after the copy the team log does not verify at row {seq} ({reason}); nothing was copied");
     }
     tx.commit()?;
-    Ok(CopyReport { users: users.len(), items: items.len(), log_rows: entries.len(), llts, synonyms, version })
+    Ok(CopyReport { users: users.len(), items: items.len(), log_rows: entries.len(), llts, synonyms, version, escaped, anchors: anchors.len() })
 }
 
 const LOG_COLUMNS: &str = "seq, at, username, action, item_id, external_id, reported_term, state_from, state_to, llt_code, pt_code, meddra_version, source, comment, model_version, proposals, entropy, chosen_rank, prev_hash, hash";

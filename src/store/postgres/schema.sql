@@ -161,6 +161,15 @@ CREATE TABLE imported_log (
     hash text NOT NULL
 );
 
+-- The anchor file of the SQLite store a `db copy` brought (line, seq, hash, time): audit verify
+-- checks the copied log against them, so a forged copy is told from an honest one.
+CREATE TABLE copied_anchor (
+    line bigint PRIMARY KEY,
+    seq bigint NOT NULL,
+    hash text NOT NULL,
+    at text NOT NULL
+);
+
 -- One row: the newest (seq, hash). Appends lock it, so concurrent writers chain one after another.
 CREATE TABLE log_head (
     one boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -374,6 +383,20 @@ BEGIN
             imported_by = CASE WHEN p_reactivate THEN NULL ELSE synonym.imported_by END;
 END $$;
 
+-- The importer of the synonym that set an item's current code, read from the log row that set it
+-- (this database's own log, else the log a `db copy` brought): a later confirmation of the term to
+-- another LLT changes the synonym, never who chose this item's code.
+CREATE FUNCTION code_importer(p_item bigint) RETURNS text
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    SELECT CASE WHEN x.action = 'autocode' THEN substring(x.comment from '^synonym:? imported by ([a-z0-9_]+)') END FROM (
+        (SELECT 0 AS src, seq, action, comment FROM decision_log WHERE item_id = p_item AND action IN ('autocode', 'propose', 'recode')
+            ORDER BY seq DESC LIMIT 1)
+        UNION ALL
+        (SELECT 1, seq, action, comment FROM imported_log WHERE item_id = p_item AND action IN ('autocode', 'propose', 'recode')
+            ORDER BY seq DESC LIMIT 1)
+    ) x ORDER BY x.src LIMIT 1
+$$;
+
 -- Text from outside: no control characters (they could drive a colleague's terminal).
 CREATE FUNCTION check_text(what text, v text, required boolean) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
@@ -384,10 +407,11 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    -- The characters src/text.rs refuses on SQLite: controls but tab, bidirectional overrides and
-    -- isolates, line and paragraph separators.
-    IF v ~ '[\u0001-\u0008\u000a-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]' THEN
-        RAISE EXCEPTION '% contains a control or text-direction character', what USING ERRCODE = '22023';
+    -- The characters src/text.rs refuses on SQLite (FORBIDDEN_PG_CLASS): controls but tab (Cc),
+    -- format characters (Cf: bidirectional marks, zero-width characters, tags), line and
+    -- paragraph separators.
+    IF v ~ '[\u0001-\u0008\u000a-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]' THEN
+        RAISE EXCEPTION '% contains a control or format character', what USING ERRCODE = '22023';
     END IF;
     IF length(v) > 2000 THEN
         RAISE EXCEPTION '% is over 2,000 characters', what USING ERRCODE = '22023';
@@ -484,6 +508,11 @@ BEGIN
             RAISE EXCEPTION 'LLT % ''%'' is non-current in MedDRA % and cannot be chosen as a new code', l.code, l.name, v_version
                 USING ERRCODE = '22023';
         END IF;
+        IF p_source = 'model' AND NOT EXISTS (SELECT 1 FROM item_proposals ip, json_array_elements(ip.proposals::json) e
+                WHERE ip.item_id = it.id AND (e ->> 'llt_code')::bigint = p_llt) THEN
+            RAISE EXCEPTION 'LLT % is not among the model''s stored proposals for %: give the source you found it with (search, browse, manual)',
+                p_llt, it.external_id USING ERRCODE = '22023';
+        END IF;
         UPDATE item SET state = 'proposed', llt_code = l.code, pt_code = l.pt_code, meddra_version = v_version,
                 source = p_source, proposer = u.name, reviewer = NULL, proposed_at = v_now, confirmed_at = NULL,
                 revision = revision + 1, updated_at = v_now, updated_by = u.name
@@ -500,6 +529,11 @@ BEGIN
         SELECT * INTO l FROM llt WHERE version = v_version AND code = p_llt;
         IF NOT FOUND OR NOT l.current THEN
             RAISE EXCEPTION '% is not a current LLT code in MedDRA %', p_llt, v_version USING ERRCODE = '22023';
+        END IF;
+        IF p_source = 'model' AND NOT EXISTS (SELECT 1 FROM item_proposals ip, json_array_elements(ip.proposals::json) e
+                WHERE ip.item_id = it.id AND (e ->> 'llt_code')::bigint = p_llt) THEN
+            RAISE EXCEPTION 'LLT % is not among the model''s stored proposals for %: give the source you found it with (search, browse, manual)',
+                p_llt, it.external_id USING ERRCODE = '22023';
         END IF;
         v_text := check_text('comment', p_text, false);
         UPDATE item SET state = 'proposed', llt_code = l.code, pt_code = l.pt_code, meddra_version = v_version,
@@ -521,8 +555,8 @@ BEGIN
         IF u.role NOT IN ('reviewer', 'admin') THEN
             RAISE EXCEPTION '% is a %; only reviewers and admins confirm or return codes', u.name, u.role USING ERRCODE = '42501';
         END IF;
-        IF it.proposer = u.name OR (it.source = 'synonym' AND EXISTS (SELECT 1 FROM synonym WHERE term = it.term_key
-                AND meddra_version = it.meddra_version AND imported_by = u.name)) THEN
+        IF it.proposer = u.name OR (it.source = 'synonym' AND (code_importer(it.id) = u.name OR EXISTS (SELECT 1 FROM synonym
+                WHERE term = it.term_key AND meddra_version = it.meddra_version AND imported_by = u.name AND llt_code = it.llt_code))) THEN
             RAISE EXCEPTION 'four-eye rule: you proposed the code of % (or imported the synonym that set it), so another reviewer must confirm or return it', it.external_id
                 USING ERRCODE = '42501';
         END IF;

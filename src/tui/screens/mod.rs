@@ -57,9 +57,28 @@ pub struct Ctx {
     pub pending: HashSet<i64>,
     pub open: Option<ItemView>,
     /// The group of identical terms the open item stands for (opened from the grouped queue):
-    /// decisions then apply to the whole group.
-    pub group: Option<TermGroup>,
+    /// decisions then apply to the group's items as they were when it opened.
+    pub group: Option<OpenGroup>,
     pub tick: u64,
+}
+
+/// A group of identical terms as the user saw it when it opened: a decision applies to these items
+/// at these revisions only, so nothing changed since is decided unseen.
+pub struct OpenGroup {
+    pub term: String,
+    pub seen: Vec<crate::store::item::Item>,
+}
+
+impl OpenGroup {
+    /// The items a confirmation of `llt` by `me` would sign: proposed with it, not their own.
+    pub fn to_confirm(&self, llt: Option<u32>, me: &str) -> usize {
+        self.seen.iter().filter(|i| i.state == crate::store::item::State::Proposed && i.llt_code == llt && i.proposer.as_deref() != Some(me)).count()
+    }
+
+    /// The new or returned items a proposal would code.
+    pub fn to_code(&self) -> usize {
+        self.seen.iter().filter(|i| matches!(i.state, crate::store::item::State::New | crate::store::item::State::Returned)).count()
+    }
 }
 
 impl Ctx {

@@ -1,0 +1,203 @@
+//! Regression tests for what two attacks on a fresh build broke on SQLite (issue #19): each failed
+//! on the build before. Team-mode counterparts are in tests/team.rs and tests/store_contract.rs.
+
+mod common;
+use common::*;
+use std::fs;
+
+/// Demo dictionary; admin (this OS login), alice (coder), bob (reviewer); X1 proposed by alice.
+fn setup() -> Env {
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    env.add_users(&[("alice", "coder"), ("bob", "reviewer")]);
+    queue(&env, "q.csv", &[("X1", "sore leg"), ("X2", "hedache")]);
+    env.ok(&["--user", "alice", "code", "X1", &llt_code("Leg pain")]);
+    env
+}
+
+fn queue(env: &Env, file: &str, rows: &[(&str, &str)]) -> String {
+    let q = env.dir.path().join(file);
+    let mut text = "id,study,subject,reported_term\n".to_string();
+    for (id, term) in rows {
+        text.push_str(&format!("{id},ST1,001,\"{term}\"\n"));
+    }
+    fs::write(&q, text).unwrap();
+    env.ok(&["--user", "alice", "queue", "import", s(&q)])
+}
+
+fn state(env: &Env, id: &str) -> serde_json::Value {
+    let out = env.ok(&["queue", "list", "--json", "--text", id]);
+    out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|v| v["external_id"] == id).unwrap()
+}
+
+/// Case 1: `--db file:...` (a SQLite URI naming the same file) once skipped the identity check.
+#[test]
+fn a_sqlite_uri_or_memory_database_is_refused_before_anything_opens() {
+    let env = setup();
+    let db = env.db();
+    for spelling in [format!("file:{}", db.display()), format!("FILE:{}?mode=rw", db.display()), ":memory:".into(), format!("sqlite:{}", db.display())] {
+        let mut c = env.cmd(&["confirm", "X1"]);
+        c.env("MEDCODER_DB", &spelling).env("MEDCODER_USER", "bob").stdin(std::process::Stdio::null());
+        let out = c.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("SQLite URIs (file:...), :memory: and other schemes are refused"), "{spelling}: {err}");
+        let (ok, _, err) = env.run_with_input(&["--db", &spelling, "--user", "bob", "confirm", "X1"], None);
+        assert!(!ok && err.contains("are refused"), "{spelling}: {err}");
+    }
+    assert_eq!(state(&env, "X1")["state"], "proposed", "nothing was confirmed");
+    // The relative spelling of the real file still asks for bob's password.
+    let rel = db.file_name().unwrap().to_str().unwrap().to_string();
+    let mut c = env.cmd(&["--db", &rel, "--user", "bob", "confirm", "X1"]);
+    c.current_dir(env.dir.path()).stdin(std::process::Stdio::null());
+    let out = c.output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("password"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!env.ok(&["audit", "log"]).lines().any(|l| l.contains(" bob ") && l.contains("confirm")));
+}
+
+/// Case 5: a password inside a postgres URL would sign without being typed.
+#[test]
+fn a_password_in_a_database_url_is_refused() {
+    let env = Env::new();
+    for url in ["postgresql://rita:secret-pass@127.0.0.1:1/coding", "postgres://rita@127.0.0.1:1/coding?password=secret-pass"] {
+        let (ok, _, err) = env.run_with_input(&["--db", url, "confirm", "X1", "--rev", "1"], None);
+        assert!(!ok && err.contains("a password in the URL is refused") && !err.contains("secret-pass"), "{err}");
+        let mut c = env.cmd(&["confirm", "X1", "--rev", "1"]);
+        c.env("MEDCODER_DB", url).stdin(std::process::Stdio::null());
+        let out = c.output().unwrap();
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("a password in the URL is refused"));
+    }
+}
+
+/// Case 2: the admin who imported a synonym cannot confirm the code it set, whoever queued the item.
+#[test]
+fn the_importer_of_a_synonym_never_confirms_its_code() {
+    let env = setup();
+    let f = env.dir.path().join("syn.csv");
+    fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{}\n", llt_code("Leg pain"))).unwrap();
+    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
+    queue(&env, "q2.csv", &[("S1", "Wobbly knees")]);
+    assert_eq!(state(&env, "S1")["source"], "synonym");
+    let err = env.fails(&["--user", "admin", "confirm", "S1"]);
+    assert!(err.contains("four-eye rule"), "{err}");
+    env.ok(&["--user", "bob", "confirm", "S1"]);
+}
+
+/// Case 3: an imported synonym carried into a new release stays one person's choice.
+#[test]
+fn an_imported_synonym_is_not_auto_confirmed_after_an_upgrade() {
+    let env = setup();
+    let f = env.dir.path().join("syn.csv");
+    fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{}\n", llt_code("Leg pain"))).unwrap();
+    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
+    let new = env.dir.path().join("v2");
+    let ascii = copy_demo(&new);
+    let rel = ascii.join("meddra_release.asc");
+    let r = fs::read_to_string(&rel).unwrap();
+    let old = r.split('$').next().unwrap().to_string();
+    fs::write(&rel, r.replacen(&old, "DEMO-2.0", 1)).unwrap();
+    env.ok(&["dict", "import", s(&new)]);
+    env.ok(&["dict", "use", "DEMO-2.0"]);
+    let list = env.ok(&["synonym", "list", "--json"]);
+    assert!(list.contains("\"origin\":\"carried\"") && list.contains("\"imported_by\":\"admin\""), "{list}");
+    env.ok(&["settings", "autocode-confirm", "on"]);
+    queue(&env, "q2.csv", &[("S2", "wobbly knees")]);
+    let it = state(&env, "S2");
+    assert_eq!((it["state"].as_str(), it["source"].as_str()), (Some("proposed"), Some("synonym")), "{it}");
+    assert!(env.fails(&["--user", "admin", "confirm", "S2"]).contains("four-eye rule"));
+}
+
+/// Case 6: no two user names look alike.
+#[test]
+fn look_alike_user_names_are_refused() {
+    let env = setup();
+    for name in ["\u{430}dmin", "adm\u{131}n", "ad\u{200b}min", "Admin2\u{fe0f}", "bob-2", "\u{ff41}dmin"] {
+        let err = env.fails(&["--user", "admin", "user", "add", name, "--role", "reviewer"]);
+        assert!(err.contains("must start with a lower-case letter and hold only a-z, 0-9 and _") || err.contains("control"), "{name:?}: {err}");
+    }
+    // Case folds: "Bob" is bob.
+    assert!(env.fails(&["--user", "admin", "user", "add", "BOB", "--role", "coder"]).contains("user bob already exists"));
+}
+
+/// Case 9: notes and comments obey the text rules of reported terms (Cc and Cf refused).
+#[test]
+fn control_and_format_characters_are_refused_in_notes_and_comments() {
+    let env = setup();
+    for bad in ["call \u{1b}[2J site", "call\u{61c} site", "a\u{202e}b", "x\u{200b}y"] {
+        let err = env.fails(&["--user", "alice", "query", "X2", "--note", bad]);
+        assert!(err.contains("control or format character"), "{bad:?}: {err}");
+        let err = env.fails(&["--user", "bob", "return", "X1", "--comment", bad]);
+        assert!(err.contains("control or format character"), "{bad:?}: {err}");
+    }
+    assert_eq!(state(&env, "X2")["state"], "new");
+    assert_eq!(state(&env, "X1")["state"], "proposed");
+    // A queue row with U+061C is refused with its line and field.
+    let out = {
+        let q = env.dir.path().join("bidi.csv");
+        fs::write(&q, "id,study,subject,reported_term\nB1,ST1,001,head\u{61c}ache\n").unwrap();
+        env.run(&["--user", "alice", "queue", "import", s(&q)])
+    };
+    assert!(!out.0 && out.1.contains("line 2") && out.1.contains("U+061C"), "{out:?}");
+}
+
+/// Case 11: a CSV export never hands a spreadsheet a formula; JSONL stays exact.
+#[test]
+fn exports_neutralise_spreadsheet_formulas() {
+    let env = setup();
+    let q = env.dir.path().join("f.csv");
+    fs::write(&q, "id,study,subject,reported_term\n=F1,+ST,-001,\"=HYPERLINK(\"\"http://x\"\",\"\"click\"\")\"\n@F2,ST1,002,@SUM(A1)\n").unwrap();
+    env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    let csv = env.ok(&["export", "--state", "new"]);
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    for r in rows.records() {
+        let r = r.unwrap();
+        for f in r.iter() {
+            assert!(!f.starts_with(['=', '+', '-', '@']), "a formula reaches the spreadsheet: {f:?} in {r:?}");
+        }
+    }
+    assert!(csv.contains("'=F1") && csv.contains("'+ST") && csv.contains("'-001") && csv.contains("'@SUM(A1)"), "{csv}");
+    let jsonl = env.ok(&["export", "--state", "new", "--format", "jsonl"]);
+    assert!(jsonl.contains("\"item_id\":\"=F1\"") && jsonl.contains("\"reported_term\":\"@SUM(A1)\""), "{jsonl}");
+}
+
+/// Case 15: wrong passwords are logged and lock the user after five; an admin unlocks.
+#[test]
+fn failed_signatures_are_logged_and_locked() {
+    let env = setup();
+    for i in 0..5 {
+        let (ok, _, err) = env.run_with_input(&["--user", "bob", "confirm", "X1"], Some("wrong-wrong\nwrong-wrong\n"));
+        assert!(!ok && err.contains("wrong password for bob"), "{i}: {err}");
+    }
+    let log = env.ok(&["audit", "log", "--json"]);
+    assert_eq!(log.lines().filter(|l| l.contains("\"action\":\"signature-refused\"") && l.contains("\"user\":\"bob\"")).count(), 5, "{log}");
+    // The sixth try is refused even with the right password.
+    let (ok, _, err) = env.run_with_input(&["--user", "bob", "confirm", "X1"], Some(&format!("{0}\n{0}\n", password("bob"))));
+    assert!(!ok && err.contains("bob is locked"), "{err}");
+    assert!(env.fails(&["--user", "alice", "user", "unlock", "bob"]).contains("only an admin"));
+    env.ok(&["--user", "admin", "user", "unlock", "bob"]);
+    env.ok(&["--user", "bob", "confirm", "X1"]);
+    assert!(env.ok(&["audit", "verify"]).contains("intact"));
+}
+
+/// Case 15: `code --source model` only for a code the model proposed for that item.
+#[test]
+fn source_model_needs_a_stored_model_proposal() {
+    let env = setup();
+    let err = env.fails(&["--user", "alice", "code", "X2", &llt_code("Headache"), "--source", "model"]);
+    assert!(err.contains("not among the model's stored proposals"), "{err}");
+    assert_eq!(state(&env, "X2")["state"], "new");
+}
+
+/// Case 10 on the command line: `confirm-group` names the LLT signed for.
+#[test]
+fn confirm_group_signs_only_the_named_code() {
+    let env = setup();
+    queue(&env, "q2.csv", &[("K1", "knee ache"), ("K2", "Knee ache!")]);
+    env.ok(&["--user", "alice", "code-group", "knee ache", &llt_code("Leg pain")]);
+    // alice re-proposes one as another code: the reviewer who looked at Leg pain signs only that.
+    env.ok(&["--user", "alice", "code", "K2", &llt_code("Headache")]);
+    let (ok, _, err) = env.run(&["--user", "bob", "confirm-group", "knee ache"]);
+    assert!(!ok && err.contains("--llt"), "{err}");
+    let out = env.ok(&["--user", "bob", "confirm-group", "knee ache", "--llt", &llt_code("Leg pain")]);
+    assert!(out.contains("1 item(s) confirmed") && out.contains("left out K2"), "{out}");
+    assert_eq!(state(&env, "K2")["state"], "proposed");
+}
