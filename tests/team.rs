@@ -779,3 +779,127 @@ fn an_imported_synonym_stays_one_persons_choice_across_upgrades_returns_and_reco
     let (ok, out) = t.run(&t.url("rev2"), &["audit", "verify"], Some(PW));
     assert!(!ok && out.contains("autocode_confirm is on, the log says off") && out.contains("synonym 'forged term'"), "{out}");
 }
+
+/// Issue #19, case 4: confirmations of the term to another LLT change the synonym, never who chose
+/// the codes the imported synonym had set: the importer still cannot confirm those.
+#[test]
+fn the_importer_never_confirms_an_imported_code_after_others_confirm_another_llt() {
+    let Some(t) = Team::new() else { return };
+    let llts = demo_llts(true, 2);
+    let list = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(list.path(), format!("reported_term,llt_code\nwobbly knees,{}\n", llts[0])).unwrap();
+    t.ok(&t.url("admin"), &["synonym", "import", list.path().to_str().unwrap()], Some(PW));
+    t.import("AE-20,S1,P1,wobbly knees\nAE-21,S1,P2,Wobbly knees\n");
+    // AE-21 is coded to the other LLT and confirmed by somebody else: the synonym follows it.
+    t.ok(&t.url("coder"), &["code", "AE-21", &llts[1], "--rev", "1"], Some(PW));
+    t.ok(&t.url("rev1"), &["confirm", "AE-21", "--rev", "2"], Some(PW));
+    assert!(t.ok(&t.url("coder"), &["synonym", "list"], Some(PW)).contains(&llts[1]));
+    // AE-20 still carries the code the admin's import set.
+    t.refused(&t.url("admin"), &["confirm", "AE-20", "--rev", "1"], "imported the synonym");
+    t.ok(&t.url("rev2"), &["confirm", "AE-20", "--rev", "1"], Some(PW));
+}
+
+/// Issue #19, case 8 and the log's guards: a superuser who clears an importer, or disables a log
+/// trigger, is found by `audit verify`.
+#[test]
+fn audit_verify_finds_a_cleared_importer_and_a_disabled_log_trigger() {
+    let Some(t) = Team::new() else { return };
+    let llt = demo_llt(true);
+    let list = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(list.path(), format!("reported_term,llt_code\nwobbly knees,{llt}\n")).unwrap();
+    t.ok(&t.url("admin"), &["synonym", "import", list.path().to_str().unwrap()], Some(PW));
+    assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
+    let mut su = t.superuser_sql();
+    su.batch_execute("UPDATE medcoder.synonym SET imported_by = NULL").unwrap();
+    let (ok, out) = t.run(&t.url("rev1"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("imported it and no confirmation backs it") && out.contains("nobody"), "{out}");
+    su.batch_execute(&format!("UPDATE medcoder.synonym SET imported_by = '{}'", t.role("admin"))).unwrap();
+    assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
+    su.batch_execute("ALTER TABLE medcoder.decision_log DISABLE TRIGGER decision_log_append_only").unwrap();
+    let (ok, out) = t.run(&t.url("rev1"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("trigger decision_log_append_only is disabled"), "{out}");
+    su.batch_execute(
+        "ALTER TABLE medcoder.decision_log ENABLE TRIGGER decision_log_append_only; DROP TRIGGER imported_log_no_truncate ON medcoder.imported_log",
+    )
+    .unwrap();
+    let (ok, out) = t.run(&t.url("rev1"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("trigger imported_log_no_truncate is missing"), "{out}");
+}
+
+/// Issue #19, cases 9, 12 and 13: `db copy` refuses a store whose anchors fail, records the
+/// anchors of an honest one (so `audit verify` tells it from a forged copy later), copies text an
+/// older medcoder let in escaped, and reads one snapshot.
+#[test]
+fn a_copy_checks_and_keeps_the_stores_anchors_and_escapes_old_control_characters() {
+    use medcoder::intake::queue::{NewItem, Report};
+    use medcoder::store::users::Role;
+    use medcoder::store::workflow::{Action, Source};
+    let Some(t) = Team::bare() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("single.db");
+    let (ann, cody, rita) = (t.role("ann"), t.role("cody"), t.role("rita"));
+    let llt: u32 = demo_llt(true).parse().unwrap();
+    let anchors = {
+        let mut s = medcoder::store::Store::open(&file).unwrap();
+        let (rel, _) = medcoder::meddra::Release::read(std::path::Path::new("assets/demo/MedAscii")).unwrap();
+        s.import_release(None, &rel, "demo", false, true).unwrap();
+        s.add_user(None, &ann, Role::Admin).unwrap();
+        s.add_user(Some(&ann), &cody, Role::Coder).unwrap();
+        s.add_user(Some(&ann), &rita, Role::Reviewer).unwrap();
+        let item = |id: &str| NewItem {
+            line: 2,
+            report: Report { external_id: id.into(), study: "S".into(), subject: "1".into(), reported_term: "sore arm".into(), ..Default::default() },
+        };
+        s.import_items(&cody, &[item("AE-1"), item("AE-2")], "q.csv").unwrap();
+        let d = s.active_dictionary().unwrap();
+        s.act(&d, &cody, "AE-1", None, Action::Propose { llt, source: Source::Search }).unwrap();
+        let f = s.anchor_file().unwrap();
+        s.anchor(&f).unwrap();
+        s.act(&d, &rita, "AE-1", None, Action::Confirm).unwrap();
+        s.anchor(&f).unwrap();
+        // Case 13: a snapshot does not see a colleague's commit made while it is open.
+        let snapshot = s.snapshot().unwrap();
+        let before = s.log_entries(None).unwrap().len();
+        {
+            let mut other = medcoder::store::Store::open(&file).unwrap();
+            other.act(&d, &cody, "AE-2", None, Action::Propose { llt, source: Source::Search }).unwrap();
+        }
+        assert_eq!(s.log_entries(None).unwrap().len(), before, "the snapshot sees the store as it was");
+        drop(snapshot);
+        assert_eq!(s.log_entries(None).unwrap().len(), before + 1);
+        f
+    };
+    // An older medcoder let an escape sequence into a comment.
+    let c = rusqlite::Connection::open(&file).unwrap();
+    c.execute("UPDATE item SET comment = 'see site \u{1b}[2J note' WHERE external_id = 'AE-2'", []).unwrap();
+    drop(c);
+    // A forged history (its anchor no longer matches) is never moved.
+    let honest = std::fs::read_to_string(&anchors).unwrap();
+    let first = honest.lines().next().unwrap();
+    let hash = first.split_whitespace().nth(1).unwrap();
+    std::fs::write(&anchors, honest.replacen(hash, &"0".repeat(hash.len()), 1)).unwrap();
+    let from = format!("sqlite:{}", file.display());
+    let (ok, out) = t.run("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
+    assert!(!ok && out.contains("does not match its log"), "{out}");
+    std::fs::write(&anchors, &honest).unwrap();
+    let out = t.ok("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
+    assert!(
+        out.contains("2 anchor(s) of the SQLite store were checked and recorded") && out.contains("1 item field(s) held control or format characters"),
+        "{out}"
+    );
+    let shown = t.ok(&t.local("rita"), &["queue", "show", "AE-2"], None);
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+    let verify = t.ok(&t.local("rita"), &["audit", "verify", "--anchors", anchors.to_str().unwrap()], None);
+    assert!(verify.contains("Every head anchored in") && !verify.contains("MISMATCH"), "{verify}");
+    // The recorded anchors keep checking the copied log: a superuser's consistent rewrite of it
+    // is found.
+    let mut su = t.superuser_sql();
+    su.batch_execute(
+        "ALTER TABLE medcoder.imported_log DISABLE TRIGGER imported_log_append_only;
+         UPDATE medcoder.imported_log SET hash = repeat('f', 64) WHERE seq = (SELECT min(seq) FROM medcoder.copied_anchor);
+         ALTER TABLE medcoder.imported_log ENABLE TRIGGER imported_log_append_only;",
+    )
+    .unwrap();
+    let (ok, out) = t.run(&t.local("rita"), &["audit", "verify"], None);
+    assert!(!ok && out.contains("ANCHOR MISMATCH the copied store's anchors"), "{out}");
+}

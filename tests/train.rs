@@ -148,6 +148,64 @@ fn models_for_other_versions_and_corrupt_files_are_refused() {
     assert!(err.contains("does not match its checksum"), "{err}");
 }
 
+/// Issue #19, case 14: the manifest is covered by a checksum too, and a manifest whose figures
+/// would give NaN confidences or panic fails with the field named; nothing is proposed from it.
+#[test]
+fn an_edited_or_broken_manifest_is_refused_with_its_field() {
+    let _shared = shared();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tiny_base(&tmp.path().join("base"));
+    let data_dir = tmp.path().join("data");
+    let dict = demo_dict();
+    let mut o = quick();
+    o.hyper.members = 1;
+    let out = train_locked(dict.clone(), &[], &base, &o, &data_dir);
+    let manifest = out.dir.join("manifest.json");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let load = || Engine::load(dict.clone(), &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).err().map(|e| format!("{e:#}"));
+    assert_eq!(load(), None, "the model as trained loads");
+    let mut json: serde_json::Value = serde_json::from_str(&original).unwrap();
+    json["fusion"]["temperature"] = 0.0.into();
+    let edited = serde_json::to_string_pretty(&json).unwrap();
+    std::fs::write(&manifest, &edited).unwrap();
+    let err = load().unwrap();
+    assert!(err.contains("manifest.json does not match manifest.sha256"), "{err}");
+    // Even with its checksum rewritten to match, the figures are checked.
+    let rehash = |text: &str| {
+        use sha2::Digest;
+        std::fs::write(&manifest, text).unwrap();
+        std::fs::write(out.dir.join("manifest.sha256"), format!("{}  manifest.json\n", hex::encode(sha2::Sha256::digest(text.as_bytes())))).unwrap();
+    };
+    rehash(&edited);
+    let err = load().unwrap();
+    assert!(err.contains("field fusion.temperature"), "{err}");
+    for (path, value, field) in [
+        (&["hyper", "members"][..], serde_json::json!(0), "hyper.members"),
+        (&["bert_config", "num_attention_heads"][..], serde_json::json!(0), "bert_config.num_attention_heads"),
+        (&["id"][..], serde_json::json!("m\u{1b}[31m"), "field id"),
+    ] {
+        let mut j: serde_json::Value = serde_json::from_str(&original).unwrap();
+        let mut at = &mut j;
+        for k in &path[..path.len() - 1] {
+            at = &mut at[*k];
+        }
+        at[path[path.len() - 1]] = value;
+        rehash(&serde_json::to_string_pretty(&j).unwrap());
+        let err = registry::list(&data_dir)
+            .unwrap()
+            .into_iter()
+            .map(|(d, m)| registry::verify(&d, &m).err().map(|e| format!("{e:#}")))
+            .next()
+            .flatten()
+            .unwrap_or_default();
+        assert!(err.contains(field) && !err.contains('\u{1b}'), "{field}: {err}");
+    }
+    // A file added to the folder after training is refused.
+    rehash(&original);
+    std::fs::write(out.dir.join("extra.safetensors"), b"x").unwrap();
+    assert!(load().unwrap().contains("extra.safetensors is not listed in its manifest"));
+}
+
 #[test]
 fn enough_coded_validation_lets_the_fusion_be_fitted() {
     let _shared = shared();

@@ -201,3 +201,58 @@ fn confirm_group_signs_only_the_named_code() {
     assert!(out.contains("1 item(s) confirmed") && out.contains("left out K2"), "{out}");
     assert_eq!(state(&env, "K2")["state"], "proposed");
 }
+
+fn raw(env: &Env, sql: &str) {
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    c.execute_batch(sql).unwrap();
+}
+
+fn verify(env: &Env) -> (bool, String) {
+    let (ok, out, err) = env.run(&["audit", "verify"]);
+    (ok, format!("{out}{err}"))
+}
+
+/// Case 7 and the dictionary: what someone who writes the file changes behind medcoder's back is
+/// found by `audit verify`: a carried synonym's LLT, an importer cleared, an LLT's name or
+/// currency, a dropped log trigger.
+#[test]
+fn audit_verify_finds_edited_synonyms_dictionary_tables_and_dropped_triggers() {
+    let env = setup();
+    let f = env.dir.path().join("syn.csv");
+    fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{}\n", llt_code("Leg pain"))).unwrap();
+    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
+    let new = env.dir.path().join("v2");
+    let ascii = copy_demo(&new);
+    let rel = ascii.join("meddra_release.asc");
+    let r = fs::read_to_string(&rel).unwrap();
+    let old = r.split('$').next().unwrap().to_string();
+    fs::write(&rel, r.replacen(&old, "DEMO-2.0", 1)).unwrap();
+    env.ok(&["dict", "import", s(&new)]);
+    env.ok(&["dict", "use", "DEMO-2.0"]);
+    let (ok, out) = verify(&env);
+    assert!(ok, "an honest store verifies: {out}");
+
+    raw(&env, &format!("UPDATE synonym SET llt_code = {} WHERE term = 'wobbly knees' AND meddra_version = 'DEMO-2.0'", llt_code("Headache")));
+    let (ok, out) = verify(&env);
+    assert!(!ok && out.contains("synonym 'wobbly knees' (MedDRA DEMO-2.0)") && out.contains("carried"), "{out}");
+    raw(&env, &format!("UPDATE synonym SET llt_code = {} WHERE term = 'wobbly knees' AND meddra_version = 'DEMO-2.0'", llt_code("Leg pain")));
+
+    raw(&env, "UPDATE synonym SET imported_by = NULL WHERE term = 'wobbly knees'");
+    let (ok, out) = verify(&env);
+    assert!(!ok && out.contains("the log says admin imported it") && out.contains("nobody"), "{out}");
+    raw(&env, "UPDATE synonym SET imported_by = 'admin' WHERE term = 'wobbly knees'");
+    assert!(verify(&env).0);
+
+    raw(&env, "UPDATE llt SET name = 'Leg pain (forged)' WHERE code = (SELECT code FROM llt WHERE name = 'Leg pain' LIMIT 1)");
+    let (ok, out) = verify(&env);
+    assert!(!ok && out.contains("the dictionary tables differ from the release its import logged"), "{out}");
+    raw(&env, "UPDATE llt SET name = 'Leg pain' WHERE name = 'Leg pain (forged)'");
+    raw(&env, "UPDATE llt SET current = 1 - current WHERE code = (SELECT min(code) FROM llt)");
+    assert!(verify(&env).1.contains("differ from the release"));
+    raw(&env, "UPDATE llt SET current = 1 - current WHERE code = (SELECT min(code) FROM llt)");
+    assert!(verify(&env).0, "{}", verify(&env).1);
+
+    raw(&env, "DROP TRIGGER decision_log_no_delete");
+    let (ok, out) = verify(&env);
+    assert!(!ok && out.contains("trigger decision_log_no_delete is missing"), "{out}");
+}

@@ -268,7 +268,7 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
             }
             if let Some(model) = &v.model_version {
                 let uncertain = if v.uncertain { ", uncertain" } else { "" };
-                println!("  proposals      model {model} (entropy {}{uncertain})", v.entropy.map_or("-".into(), |e| format!("{e:.3}")));
+                println!("  proposals      model {} (entropy {}{uncertain})", p(model), v.entropy.map_or("-".into(), |e| format!("{e:.3}")));
                 for (i, prop) in v.proposals.iter().enumerate() {
                     let evidence = prop.evidence.as_ref().map(|e| format!("  ({})", p(e))).unwrap_or_default();
                     println!("    {}. {:>9} {:<40} {:>5.1}%{evidence}", i + 1, prop.llt_code, p(&prop.llt_name), 100.0 * prop.confidence);

@@ -94,8 +94,8 @@ pub fn list_models() -> Result<ExitCode> {
         let fusion = m.validation.iter().find(|c| c.component == "fusion").map(|c| format!("validation LLT@1 {:.1}", 100.0 * c.llt_at_1)).unwrap_or_default();
         println!(
             "{}  MedDRA {}  {} members  {} train / {} valid  {}  {}",
-            m.id,
-            m.meddra_version,
+            crate::text::printable(&m.id),
+            crate::text::printable(&m.meddra_version),
             m.hyper.members,
             m.train_samples,
             m.valid_samples,
@@ -118,7 +118,7 @@ pub fn predict(
     let t = std::time::Instant::now();
     let p = engine.propose(&[text])?.remove(0);
     let ms = t.elapsed().as_secs_f64() * 1e3;
-    println!("{}", engine.describe());
+    println!("{}", crate::text::printable(&engine.describe()));
     println!("'{}'  (entropy {:.2}, {ms:.0} ms)", crate::text::printable(text), p.entropy);
     for (i, s) in p.proposals.iter().enumerate() {
         let llt = engine.dict.llt(s.llt_code).map(|l| l.name.as_str()).unwrap_or("?");
@@ -166,7 +166,7 @@ pub(super) fn serve_on(
 pub fn propose(mut store: Box<dyn crate::store::ProposalStore>, all: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
     let engine = Engine::for_dictionary(store.active_release()?, store.as_mut(), base, model, precision, true)?;
     let todo = store.needing_proposals(&engine.model_version, &engine.dict.version, all)?;
-    println!("{}", engine.describe());
+    println!("{}", crate::text::printable(&engine.describe()));
     if todo.is_empty() {
         println!("Every open item already has proposals from this model.");
         return Ok(ExitCode::SUCCESS);

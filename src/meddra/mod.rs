@@ -83,6 +83,38 @@ pub struct Dictionary {
 }
 
 impl Dictionary {
+    /// A SHA-256 of what coding depends on (LLTs with PT and currency, PTs, every hierarchy path,
+    /// HLT/HLGT/SOC names), in a fixed order: the same whether built from the release files or
+    /// read back from a store, so `audit verify` finds an edited dictionary table.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        let mut line = |s: String| {
+            h.update(s.as_bytes());
+            h.update(b"\n");
+        };
+        let mut llts: Vec<&Llt> = self.llts.iter().collect();
+        llts.sort_by_key(|l| l.code);
+        for l in llts {
+            line(format!("llt\t{}\t{}\t{}\t{}", l.code, l.name, l.pt_code, l.current));
+        }
+        let mut pts: Vec<&Pt> = self.pts.values().collect();
+        pts.sort_by_key(|p| p.code);
+        for p in pts {
+            let mut paths: Vec<(u32, u32, u32, bool)> = self.pt_paths.get(&p.code).into_iter().flatten().map(|x| (x.hlt, x.hlgt, x.soc, x.primary)).collect();
+            paths.sort_unstable();
+            line(format!("pt\t{}\t{}\t{paths:?}", p.code, p.name));
+        }
+        let mut names: Vec<(u32, &str, &str)> = self.hlts.iter().map(|(c, n)| (*c, "hlt", n.as_str())).collect();
+        names.extend(self.hlgts.iter().map(|(c, n)| (*c, "hlgt", n.as_str())));
+        names.extend(self.socs.iter().map(|s| (s.code, "soc", s.name.as_str())));
+        names.sort_unstable();
+        for (c, kind, n) in names {
+            line(format!("{kind}\t{c}\t{n}"));
+        }
+        format!("sha256:{}", hex::encode(h.finalize()))
+    }
+
     pub fn new(rel: &Release) -> Dictionary {
         let order: HashMap<u32, u32> = rel.intl_ord.iter().map(|&(o, soc)| (soc, o)).collect();
         let mut socs = rel.socs.clone();

@@ -132,7 +132,9 @@ impl Staging {
             files.push(FileSum { name, bytes, sha256 });
         }
         manifest.files = files;
-        std::fs::write(self.dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
+        let text = serde_json::to_string_pretty(&manifest)?;
+        std::fs::write(self.dir.join("manifest.json"), &text)?;
+        std::fs::write(self.dir.join(MANIFEST_SUM), format!("{}  manifest.json\n", hex::encode(Sha256::digest(text.as_bytes()))))?;
         std::fs::rename(&self.dir, &self.target).with_context(|| format!("moving the model into {}", self.target.display()))?;
         self.done = true;
         Ok((self.target.clone(), manifest))
@@ -166,8 +168,81 @@ pub fn list(data_dir: &Path) -> Result<Vec<(PathBuf, Manifest)>> {
     Ok(out)
 }
 
-/// Checks the model's files against its manifest.
+/// The manifest's own checksum, beside it: the files' checksums are in the manifest, so the
+/// manifest (fusion weights, sizes) must be covered too.
+pub const MANIFEST_SUM: &str = "manifest.sha256";
+
+impl Manifest {
+    /// Whether the manifest's figures can run: a model that would produce NaN confidences or
+    /// panic (no ensemble members, no attention heads) fails here with its field named.
+    pub fn check(&self) -> Result<()> {
+        let bad = |field: &str, why: &str| -> Result<()> { bail!("model {}: manifest.json, field {field}: {why}", crate::text::printable(&self.id)) };
+        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+            return bad("id", "only letters, digits, '-', '_' and '.' are allowed");
+        }
+        let f = &self.fusion;
+        for (field, v) in [("fusion.w_ensemble", f.w_ensemble), ("fusion.w_xtars", f.w_xtars), ("fusion.w_dense", f.w_dense)] {
+            if !v.is_finite() {
+                return bad(field, "not a finite number");
+            }
+        }
+        if !(f.temperature.is_finite() && f.temperature > 0.0) {
+            return bad("fusion.temperature", "must be a finite number above 0");
+        }
+        if self.hyper.members == 0 {
+            return bad("hyper.members", "a model has at least one ensemble member");
+        }
+        if self.seeds.len() < self.hyper.members {
+            return bad("seeds", "one seed per ensemble member");
+        }
+        let c = &self.bert_config;
+        for (field, v) in [
+            ("bert_config.vocab_size", c.vocab_size),
+            ("bert_config.hidden_size", c.hidden_size),
+            ("bert_config.num_hidden_layers", c.num_hidden_layers),
+            ("bert_config.num_attention_heads", c.num_attention_heads),
+            ("bert_config.intermediate_size", c.intermediate_size),
+            ("bert_config.max_position_embeddings", c.max_position_embeddings),
+        ] {
+            if v <= 0 {
+                return bad(field, "must be above 0");
+            }
+        }
+        if c.hidden_size % c.num_attention_heads != 0 {
+            return bad("bert_config.num_attention_heads", "must divide hidden_size");
+        }
+        if !(c.layer_norm_eps.is_finite() && c.layer_norm_eps > 0.0) {
+            return bad("bert_config.layer_norm_eps", "must be a finite number above 0");
+        }
+        if self.labels == 0 {
+            return bad("labels", "must be above 0");
+        }
+        for f in &self.files {
+            if f.name.contains(['/', '\\']) || f.name.starts_with('.') {
+                return bad("files", "a file name outside the model folder");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks the model's manifest (its own checksum and its figures) and every file against it; a
+/// file in the folder that the manifest does not list is refused too.
 pub fn verify(dir: &Path, m: &Manifest) -> Result<()> {
+    let id = crate::text::printable(&m.id).into_owned();
+    let sum = std::fs::read_to_string(dir.join(MANIFEST_SUM))
+        .with_context(|| format!("model {id} has no {MANIFEST_SUM} (trained by an older medcoder, or edited): retrain it with `medcoder train`"))?;
+    let text = std::fs::read(dir.join("manifest.json")).with_context(|| format!("reading the manifest of model {id}"))?;
+    if sum.split_whitespace().next() != Some(hex::encode(Sha256::digest(&text)).as_str()) {
+        bail!("model {id}: manifest.json does not match {MANIFEST_SUM} (edited); retrain or delete {}", dir.display());
+    }
+    m.check()?;
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name != "manifest.json" && name != MANIFEST_SUM && !m.files.iter().any(|f| f.name == name) {
+            bail!("model {id}: {} is not listed in its manifest (added after training); retrain or delete {}", crate::text::printable(&name), dir.display());
+        }
+    }
     for f in &m.files {
         let p = dir.join(&f.name);
         let (bytes, sha) = sha256_file(&p).with_context(|| format!("model {} is incomplete", m.id))?;

@@ -7,7 +7,7 @@
 //!   was anchored must still be in the chain, so rewriting or truncating history before the newest
 //!   anchor is found even when the rewritten chain is consistent.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -108,7 +108,7 @@ pub fn item_findings(log: &[LoggedEntry], table: &[ItemState]) -> Vec<String> {
         }
         replay_item(e, row);
     }
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for table in table {
         let id = table.id;
         seen.insert(id);
@@ -236,8 +236,7 @@ impl Store {
                     logged.unwrap_or_else(|| "unset".into())
                 ));
             }
-            let imported: std::collections::HashSet<String> =
-                log.iter().filter(|r| r.entry.action == "dict-import").filter_map(|r| r.entry.meddra_version.clone()).collect();
+            let imported: HashSet<String> = log.iter().filter(|r| r.entry.action == "dict-import").filter_map(|r| r.entry.meddra_version.clone()).collect();
             // Releases loaded before dictionary changes were logged have no import row.
             let logged_since = log.iter().find(|r| r.entry.action == "dict-use").map_or("", |u| u.at.as_str());
             for r in self.releases()? {
@@ -247,13 +246,57 @@ impl Store {
             }
         }
 
+        // Each release's content as its logged import recorded it (LLT names, PTs, currency,
+        // hierarchy): an edited table could make a non-current LLT proposable unseen.
+        for r in log.iter().filter(|r| r.entry.action == "dict-import") {
+            let (Some(version), Some(logged)) = (&r.entry.meddra_version, r.entry.comment.as_deref().and_then(|c| c.split_once("; digest ")).map(|(_, d)| d))
+            else {
+                continue;
+            };
+            match self.dictionary(version) {
+                Ok(d) if d.digest() == logged => {}
+                Ok(_) => findings.push(format!("MedDRA {version}: the dictionary tables differ from the release its import logged (digest {logged})")),
+                Err(e) => findings.push(format!("MedDRA {version}: its import is logged but it cannot be read back ({e:#})")),
+            }
+        }
+
+        // The log's own guards: without its triggers the log could be changed through SQL.
+        let triggers: Vec<(String, String)> = {
+            let mut st = self.conn.prepare("SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'decision_log'")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for name in LOG_TRIGGERS {
+            match triggers.iter().find(|(n, _)| n == name) {
+                None => findings.push(format!("the decision log's trigger {name} is missing: the log can be changed through SQL")),
+                Some((_, sql)) if !sql.contains("RAISE(ABORT") => {
+                    findings.push(format!("the decision log's trigger {name} was altered: it no longer refuses the change"))
+                }
+                Some(_) => {}
+            }
+        }
+
+        // An imported synonym that no confirmation backs stays its importer's: the table must say
+        // who, as the log does (a cleared importer could confirm their own codes).
+        let confirmed: HashSet<(String, u32)> = {
+            let mut st =
+                self.conn.prepare("SELECT term_key, llt_code FROM item WHERE state = 'confirmed' AND llt_code IS NOT NULL AND term_key IS NOT NULL")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut all = Vec::new();
+        for r in self.releases()? {
+            all.extend(self.synonyms(&r.version)?);
+        }
+        findings.extend(importer_findings(&log, &all, &confirmed));
+
         // Synonyms autocode and may auto-confirm: each must come from a logged confirmation of its
         // term and LLT, a logged import, or a synonym of another version it was carried from.
         let mut st = self.conn.prepare(
             "SELECT s.term, s.meddra_version, s.llt_code, s.origin FROM synonym s WHERE NOT (
                 (s.origin = 'confirmed' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.state_to = 'confirmed' AND l.llt_code = s.llt_code AND normalize(l.reported_term) = s.term))
              OR (s.origin = 'imported' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.action = 'synonym-import' AND l.llt_code = s.llt_code AND normalize(l.reported_term) = s.term))
-             OR (s.origin = 'carried' AND EXISTS (SELECT 1 FROM synonym o WHERE o.term = s.term AND o.meddra_version <> s.meddra_version)))",
+             OR (s.origin = 'carried' AND EXISTS (SELECT 1 FROM synonym o WHERE o.term = s.term AND o.meddra_version <> s.meddra_version AND o.llt_code = s.llt_code)))",
         )?;
         let unbacked = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, String>(3)?)))?;
         for row in unbacked {
@@ -339,6 +382,40 @@ pub fn append_anchor(file: &Path, head: &Head) -> Result<()> {
     writeln!(f, "{}", head.line()).with_context(|| format!("writing the anchor file {}", file.display()))?;
     f.sync_all().with_context(|| format!("writing the anchor file {}", file.display()))?;
     Ok(())
+}
+
+/// The decision log's guard triggers (002_workflow.sql).
+const LOG_TRIGGERS: &[&str] = &["decision_log_no_update", "decision_log_no_delete"];
+
+/// Active synonyms that a logged import backs and no confirmed item does, whose importer in the
+/// table is not the one the log names (both stores: a cleared `imported_by` would let the
+/// importer confirm their own codes, and their codes be auto-confirmed).
+pub(crate) fn importer_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym], confirmed: &HashSet<(String, u32)>) -> Vec<String> {
+    let mut importer: HashMap<(String, u32), &str> = HashMap::new();
+    for r in log.iter().filter(|r| r.entry.action.contains("synonym") && r.entry.action.contains("import")) {
+        if let (Some(t), Some(llt)) = (r.entry.reported_term.as_deref(), r.entry.llt_code) {
+            importer.insert((crate::text::normalize(t), llt), r.entry.user.as_str());
+        }
+    }
+    let mut out = Vec::new();
+    for y in synonyms.iter().filter(|y| y.hold.is_none()) {
+        let key = (y.term.clone(), y.llt_code);
+        if confirmed.contains(&key) {
+            continue;
+        }
+        if let Some(by) = importer.get(&key) {
+            if y.imported_by.as_deref() != Some(*by) {
+                out.push(format!(
+                    "synonym '{}' (MedDRA {}) -> LLT {}: the log says {by} imported it and no confirmation backs it, the table says {}",
+                    y.term,
+                    y.meddra_version,
+                    y.llt_code,
+                    y.imported_by.as_deref().map_or("nobody".to_string(), |b| format!("imported by {b}"))
+                ));
+            }
+        }
+    }
+    out
 }
 
 pub fn read_anchors(file: &Path) -> Result<Vec<(usize, Head)>> {

@@ -91,7 +91,14 @@ impl Store {
                 user: who.clone(),
                 action: "dict-import".into(),
                 meddra_version: Some(rel.version.clone()),
-                comment: Some(format!("MedDRA {} ({}), {} LLTs, {} PTs, from {source}", rel.version, rel.language, rel.llts.len(), rel.pts.len())),
+                comment: Some(format!(
+                    "MedDRA {} ({}), {} LLTs, {} PTs, from {source}; digest {}",
+                    rel.version,
+                    rel.language,
+                    rel.llts.len(),
+                    rel.pts.len(),
+                    Dictionary::new(rel).digest()
+                )),
                 ..Default::default()
             },
         )?;

@@ -41,6 +41,26 @@ pub struct TopProposal {
 }
 
 impl ProposalSet {
+    /// Every figure finite and each confidence a probability: a broken model's output is refused
+    /// whole, on either store, before anything is stored.
+    pub fn check(&self, item_id: i64) -> Result<()> {
+        let id = crate::text::printable(&self.model_version);
+        if let Some(e) = self.entropy.filter(|e| !e.is_finite()) {
+            anyhow::bail!("model {id} produced a non-finite entropy ({e}) for item {item_id}: nothing was stored; check or retrain the model");
+        }
+        for p in &self.proposals {
+            if !p.score.is_finite() || !p.confidence.is_finite() || !(0.0..=1.0).contains(&p.confidence) {
+                anyhow::bail!(
+                    "model {id} produced score {} and confidence {} for LLT {} of item {item_id}: nothing was stored; check or retrain the model",
+                    p.score,
+                    p.confidence,
+                    p.llt_code
+                );
+            }
+        }
+        Ok(())
+    }
+
     pub fn top(&self) -> TopProposal {
         TopProposal { top: self.proposals.first().map(|p| (p.llt_code, p.confidence)), entropy: self.entropy }
     }
@@ -63,6 +83,9 @@ impl Store {
     /// transaction: one commit per batch, not per item, so `propose` over a large queue is not
     /// bound by disk syncs. The top proposal is kept in its own columns for the queue list.
     pub fn set_proposals(&mut self, sets: &[(i64, ProposalSet)]) -> Result<()> {
+        for (item_id, set) in sets {
+            set.check(*item_id)?;
+        }
         let tx = self.conn.transaction()?;
         {
             let mut st = tx.prepare_cached(

@@ -26,6 +26,9 @@ const SCHEMA: &str = include_str!("schema.sql");
 const DEFAULT_SOCKET_DIR: &str = "/var/run/postgresql";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 /// The functions users may call; everything else in the schema is the owner's.
+/// The triggers that keep both logs append-only (schema.sql).
+const LOG_TRIGGERS: &[&str] = &["decision_log_append_only", "decision_log_no_truncate", "imported_log_append_only", "imported_log_no_truncate"];
+
 const GRANTED: &[&str] = &[
     "me()",
     "import_item(text, text, text, text, text, text, text, text)",
@@ -559,6 +562,34 @@ impl TeamStore {
                 findings.push(format!("synonym '{}' -> {} (MedDRA {}) is backed by no confirmed item or logged import", y.term, y.llt_code, y.meddra_version));
             }
         }
+        findings.extend(super::audit::importer_findings(&log, &self.synonyms_where("TRUE ORDER BY meddra_version, term", &[])?, &confirmed));
+        // The rules' guards: the log's triggers, and the rule functions members call.
+        let triggers: Vec<(String, bool)> = self
+            .client
+            .query(
+                "SELECT tgname, tgenabled <> 'D' FROM pg_trigger WHERE tgrelid IN ('medcoder.decision_log'::regclass, 'medcoder.imported_log'::regclass) AND NOT tgisinternal",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        for name in LOG_TRIGGERS {
+            match triggers.iter().find(|(n, _)| n == name) {
+                None => findings.push(format!("the decision log's trigger {name} is missing: the log can be changed through SQL")),
+                Some((_, false)) => findings.push(format!("the decision log's trigger {name} is disabled")),
+                Some(_) => {}
+            }
+        }
+        for f in GRANTED {
+            let name = f.split('(').next().unwrap_or(f);
+            let found: i64 = self
+                .client
+                .query_one("SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'medcoder' AND p.proname = $1 AND p.prosecdef", &[&name])?
+                .get(0);
+            if found == 0 {
+                findings.push(format!("the rule function medcoder.{name} is missing or no longer SECURITY DEFINER"));
+            }
+        }
         let logged_version = own.iter().rev().find(|r| r.action == "dict use" || r.action == "db copy").and_then(|r| r.meddra_version.clone());
         let version = self.active_version()?;
         if version != logged_version {
@@ -595,6 +626,9 @@ impl super::ProposalStore for TeamStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
     fn store_proposals(&mut self, sets: &[(i64, ProposalSet)]) -> Result<()> {
+        for (item_id, set) in sets {
+            set.check(*item_id)?;
+        }
         let mut tx = self.client.transaction()?;
         for (item_id, set) in sets {
             tx.execute(
