@@ -903,3 +903,30 @@ fn a_copy_checks_and_keeps_the_stores_anchors_and_escapes_old_control_characters
     let (ok, out) = t.run(&t.local("rita"), &["audit", "verify"], None);
     assert!(!ok && out.contains("ANCHOR MISMATCH the copied store's anchors"), "{out}");
 }
+
+/// A team database made before issue #19 (schema 1) is refused until its administrator upgrades
+/// it; the upgrade puts the new rules in place and keeps the data.
+#[test]
+fn a_schema_1_team_database_is_upgraded_in_place() {
+    let Some(t) = Team::new() else { return };
+    let mut su = t.superuser_sql();
+    // Schema 1 as it was: no copied anchors, a check_text that let U+061C through.
+    su.batch_execute(&format!(
+        "SET ROLE {db}_owner;
+         DROP TABLE medcoder.copied_anchor;
+         CREATE OR REPLACE FUNCTION medcoder.check_text(what text, v text, required boolean) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+         BEGIN RETURN v; END $$;
+         UPDATE medcoder.setting SET value = '1' WHERE key = 'schema_version';
+         RESET ROLE;",
+        db = t.db
+    ))
+    .unwrap();
+    t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
+    let out = t.ok(&t.superuser(), &["team", "upgrade"], None);
+    assert!(out.contains("upgraded to schema 2"), "{out}");
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 2"));
+    assert!(t.ok(&t.url("coder"), &["queue", "list"], Some(PW)).contains("AE-1"));
+    let err = t.sql("coder").query_one("SELECT medcoder.import_item('AE-9', 'S', 'P', $1, NULL, NULL, NULL, NULL)", &[&"head\u{61c}ache"]).unwrap_err();
+    assert!(err.as_db_error().unwrap().message().contains("control or format character"), "{err}");
+    assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
+}

@@ -256,3 +256,19 @@ fn audit_verify_finds_edited_synonyms_dictionary_tables_and_dropped_triggers() {
     let (ok, out) = verify(&env);
     assert!(!ok && out.contains("trigger decision_log_no_delete is missing"), "{out}");
 }
+
+/// The minor input cases of the attack: an over-long synonym term is refused with its line and
+/// field (as team mode refuses it), and a repeated row counts once.
+#[test]
+fn synonym_lists_refuse_overlong_terms_and_count_repeats_once() {
+    let env = setup();
+    let f = env.dir.path().join("syn.csv");
+    let leg = llt_code("Leg pain");
+    fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{leg}\n{},{leg}\n", "x".repeat(3000))).unwrap();
+    let err = env.fails(&["--user", "admin", "synonym", "import", s(&f)]);
+    assert!(err.contains("line 3, field reported_term: 3000 characters"), "{err}");
+    fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{leg}\nWobbly knees,{leg}\n")).unwrap();
+    assert!(env.ok(&["--user", "admin", "synonym", "import", s(&f)]).contains("Imported 1 synonym(s)"));
+    let log = env.ok(&["audit", "log", "--json"]);
+    assert_eq!(log.lines().filter(|l| l.contains("\"action\":\"synonym-import\"")).count(), 1, "{log}");
+}

@@ -756,3 +756,48 @@ fn a_desk_follows_what_colleagues_do() {
     assert_eq!(row(&bob, "Q1"), State::Proposed, "{:?} {:?}", bob.message, bob.screen());
     assert_eq!(bob.queue.sel, 1, "the selection is kept");
 }
+
+/// Issue #19, case 10: a group confirmation in the desk signs what the reviewer saw. bob opens
+/// the group (Headache on screen), alice re-proposes its items as another code meanwhile, bob
+/// presses confirm: nothing is confirmed with the code he never saw, and the items are named.
+#[test]
+fn a_group_confirmation_never_signs_a_code_changed_after_it_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut s = Store::open(&db).unwrap();
+    let items: Vec<NewItem> = ["achy head", "Achy-head", "ACHY HEAD!"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| NewItem {
+            line: i + 2,
+            report: Report { external_id: format!("G{i}"), study: "DEMO-1".into(), subject: "S-3".into(), reported_term: t.to_string(), ..Default::default() },
+        })
+        .collect();
+    s.import_items("alice", &items, "test").unwrap();
+    let d = s.active_dictionary().unwrap();
+    let code = |name: &str| d.llts.iter().find(|l| l.name == name && l.current).unwrap().code;
+    use medcoder::store::workflow::{Action as Act, Source};
+    for id in ["G0", "G1", "G2"] {
+        s.act(&d, "alice", id, None, Act::Propose { llt: code("Headache"), source: Source::Search }).unwrap();
+    }
+    let mut rev = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
+    rev.perform(Action::Group);
+    let pos = rev.queue.groups.iter().position(|g| g.term == "achy head").unwrap();
+    for _ in 0..pos {
+        rev.perform(Action::Down);
+    }
+    rev.perform(Action::Select);
+    assert_eq!(rev.screen(), ScreenId::Review);
+    assert!(render(&rev, 100, 30).contains("Headache"), "{}", render(&rev, 100, 30));
+    // alice re-proposes two of them as another code while bob looks at Headache.
+    let other = d.llts.iter().find(|l| l.current && l.name != "Headache").unwrap().code;
+    for id in ["G1", "G2"] {
+        s.act(&d, "alice", id, None, Act::Propose { llt: other, source: Source::Search }).unwrap();
+    }
+    rev.perform(Action::Confirm);
+    let screen = render(&rev, 120, 30);
+    assert!(screen.contains("1 item(s) confirmed") && screen.contains("left out: G1") && screen.contains("G2"), "{screen}");
+    let st = Store::open(&db).unwrap();
+    assert_eq!(["G0", "G1", "G2"].map(|id| st.item(id).unwrap().state), [State::Confirmed, State::Proposed, State::Proposed]);
+    assert_eq!(st.item("G1").unwrap().llt_code, Some(other), "never confirmed: still alice's proposal");
+}

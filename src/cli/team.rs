@@ -23,6 +23,9 @@ pub enum TeamCmd {
     /// Create the team database named by --db (postgres://...), its roles, schema and grants. Run it as
     /// the server's administrator (e.g. `sudo -u postgres medcoder --db postgresql:///coding team init`).
     Init,
+    /// Bring a team database made by an older medcoder to this one's schema (the rules are replaced
+    /// in place; data untouched). Run it as the server's administrator, once.
+    Upgrade,
     /// Team users (login roles of the database server).
     #[command(subcommand)]
     User(TeamUserCmd),
@@ -67,6 +70,11 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             let mut client = postgres::connect(url, &mut ask)?;
             postgres::init(&mut client, &db)?;
             println!("Team database {db} is ready. Add users with `medcoder --db {} team user add NAME --role coder|reviewer|admin`.", postgres::redact(url));
+        }
+        Command::Team(TeamCmd::Upgrade) => {
+            let db = database_of(url)?;
+            let mut client = postgres::connect(url, &mut ask)?;
+            println!("{}", postgres::upgrade(&mut client, &db)?);
         }
         Command::Team(TeamCmd::User(TeamUserCmd::Add { name, role, set_password })) => {
             let db = database_of(url)?;
@@ -154,7 +162,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             let dict = store.dictionary(None)?;
             let rows = crate::intake::labelled::read_labelled(&file)?;
             // The whole file is checked first (line-numbered errors); the database checks each row again.
-            crate::store::synonyms::check_list(&dict, &rows, &file.display().to_string())?;
+            let rows = crate::store::synonyms::check_list(&dict, &rows, &file.display().to_string())?;
             let n = store.import_synonyms(&rows, &file.display().to_string())?;
             println!("Imported {n} synonym(s) for MedDRA {} from {}", dict.version, file.display());
         }

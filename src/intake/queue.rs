@@ -136,16 +136,28 @@ fn read_csv(path: &Path, bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, V
         }
     }
     let (mut good, mut bad) = (Vec::new(), Vec::new());
-    for rec in r.byte_records() {
-        let rec = match rec {
-            Ok(rec) => rec,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+    // No field may hold a line break, so each line is one record, read on its own: a quote left
+    // open on one line is that line's error and never swallows the lines after it.
+    let header_line = bytes.split(|&b| b == b'\n').position(|l| !l.iter().all(|b| b.is_ascii_whitespace())).unwrap_or(0);
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate().skip(header_line + 1) {
+        let line = i + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        if let Some(col) = open_quote(raw) {
+            bad.push(Rejected { line, reason: format!("a quote opened at character {col} is never closed on this line (a field cannot hold a line break)") });
+            continue;
+        }
+        let mut one = csv::ReaderBuilder::new().has_headers(false).flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(raw);
+        let rec = match one.byte_records().next() {
+            Some(Ok(rec)) => rec,
+            Some(Err(e)) => {
                 bad.push(Rejected { line, reason: format!("unreadable CSV: {e}") });
                 continue;
             }
+            None => continue,
         };
-        let line = rec.position().map_or(0, |p| p.line() as usize);
         // More fields than the header is usually an unquoted comma inside a term: refused rather
         // than importing the term cut short.
         if rec.len() != headers.len() {
@@ -174,6 +186,38 @@ fn read_csv(path: &Path, bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, V
     Ok((good, bad, ignored))
 }
 
+/// Where a quoted field that is never closed starts on a CSV line (1-based byte), if any.
+fn open_quote(line: &[u8]) -> Option<usize> {
+    let (mut quoted, mut field_start, mut just_closed, mut opened) = (false, true, false, 0);
+    for (i, &b) in line.iter().enumerate() {
+        if quoted {
+            if b == b'"' {
+                quoted = false;
+                just_closed = true;
+            }
+            continue;
+        }
+        match b {
+            // `""` inside a quoted field: the quote just closed reopens it.
+            b'"' if field_start || just_closed => {
+                quoted = true;
+                if field_start {
+                    opened = i + 1;
+                }
+            }
+            b',' => {
+                field_start = true;
+                just_closed = false;
+                continue;
+            }
+            _ => {}
+        }
+        field_start = false;
+        just_closed = false;
+    }
+    quoted.then_some(opened)
+}
+
 fn read_jsonl(bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)> {
     let (mut good, mut bad) = (Vec::new(), Vec::new());
     let mut ignored: Vec<String> = Vec::new();
@@ -195,11 +239,23 @@ fn read_jsonl(bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)
             }
         };
         let mut values: [Option<String>; 7] = Default::default();
+        let mut nested = None;
         for (k, v) in obj {
             let value = match v {
                 serde_json::Value::String(s) => Some(s),
                 serde_json::Value::Null => None,
-                other => Some(other.to_string()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                other => {
+                    let kind = if other.is_object() {
+                        "an object"
+                    } else if other.is_array() {
+                        "an array"
+                    } else {
+                        "true/false"
+                    };
+                    nested = Some(format!("field {}: {kind}, not text", crate::text::printable(&k)));
+                    None
+                }
             };
             match field_of(&k) {
                 Some(f) if values[f].is_none() => values[f] = value,
@@ -209,6 +265,10 @@ fn read_jsonl(bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)
                     }
                 }
             }
+        }
+        if let Some(reason) = nested {
+            bad.push(Rejected { line, reason });
+            continue;
         }
         match build_item(line, values) {
             Ok(item) => good.push(item),
@@ -221,6 +281,23 @@ fn read_jsonl(bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_open_quote_spoils_its_own_line_only_and_nested_json_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("q.csv");
+        std::fs::write(&csv, "id,study,subject,reported_term\nA1,S,1,\"rash\nA2,S,1,\"say \"\"hi\"\", ok\"\nA3,S,1,nausea\n").unwrap();
+        let (good, bad, _) = read_file(&csv).unwrap();
+        assert_eq!(good.iter().map(|g| g.external_id.as_str()).collect::<Vec<_>>(), ["A2", "A3"]);
+        assert_eq!(good[0].reported_term, "say \"hi\", ok");
+        assert_eq!((bad.len(), bad[0].line), (1, 2), "{bad:?}");
+        assert!(bad[0].reason.contains("never closed"), "{bad:?}");
+        let jl = dir.path().join("q.jsonl");
+        std::fs::write(&jl, "{\"id\":\"J1\",\"study\":\"S\",\"subject\":\"1\",\"reported_term\":{\"text\":\"rash\"}}\n{\"id\":7,\"study\":\"S\",\"subject\":\"1\",\"reported_term\":\"rash\"}\n").unwrap();
+        let (good, bad, _) = read_file(&jl).unwrap();
+        assert_eq!((good.len(), good[0].external_id.as_str()), (1, "7"));
+        assert!(bad[0].line == 1 && bad[0].reason.contains("field reported_term: an object, not text"), "{bad:?}");
+    }
 
     #[test]
     fn csv_good_bad_and_ignored_columns() {

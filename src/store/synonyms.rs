@@ -177,12 +177,29 @@ pub(crate) fn hold(tx: &Transaction<'_>, term: &str, version: &str, by: &str, wh
 
 /// Checks every row of a synonym list against the dictionary: an empty term, or an unknown or
 /// non-current LLT, fails the whole list naming its line and field.
-pub(crate) fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<()> {
+/// Returns the rows to import: a row repeating an earlier one (same term, same LLT) is dropped, so
+/// it counts once.
+pub fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<Vec<Labelled>> {
     let mut seen: std::collections::HashMap<String, &Labelled> = std::collections::HashMap::new();
+    let mut keep = Vec::with_capacity(rows.len());
     for r in rows {
-        if let Some(first) = seen.insert(normalize(&r.term), r).filter(|first| first.llt != r.llt) {
-            bail!("{file}, line {}, field llt_code: the term '{}' is already given LLT {} on line {}", r.line, normalize(&r.term), first.llt, first.line);
+        let chars = r.term.chars().count();
+        if chars > crate::intake::queue::MAX_FIELD_CHARS {
+            bail!("{file}, line {}, field reported_term: {chars} characters (at most {})", r.line, crate::intake::queue::MAX_FIELD_CHARS);
         }
+        if let Some(c) = crate::text::forbidden_char(&r.term) {
+            bail!("{file}, line {}, field reported_term: contains the control or format character U+{:04X}", r.line, c as u32);
+        }
+        match seen.get(&normalize(&r.term)) {
+            Some(first) if first.llt != r.llt => {
+                bail!("{file}, line {}, field llt_code: the term '{}' is already given LLT {} on line {}", r.line, normalize(&r.term), first.llt, first.line)
+            }
+            Some(_) => continue,
+            None => {
+                seen.insert(normalize(&r.term), r);
+            }
+        }
+        keep.push(r.clone());
         if normalize(&r.term).is_empty() {
             bail!("{file}, line {}, field reported_term: empty", r.line);
         }
@@ -192,7 +209,7 @@ pub(crate) fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Re
             Some(_) => {}
         }
     }
-    Ok(())
+    Ok(keep)
 }
 
 /// Writes a checked synonym list as imported synonyms, with one log row, inside the caller's

@@ -310,9 +310,9 @@ impl Store {
     /// terms are autocoded. Returns the number of synonyms written.
     pub fn import_synonyms(&mut self, acting: &str, dict: &Dictionary, rows: &[crate::intake::labelled::Labelled], file: &str) -> Result<usize> {
         self.require_admin(acting, "imports synonym lists")?;
-        super::synonyms::check_list(dict, rows, file)?;
+        let rows = super::synonyms::check_list(dict, rows, file)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for term in super::synonyms::write_list(&tx, acting, dict, rows, file)? {
+        for term in super::synonyms::write_list(&tx, acting, dict, &rows, file)? {
             autocode_open_items(&tx, acting, dict, &term)?;
         }
         tx.commit()?;

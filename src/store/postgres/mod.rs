@@ -222,8 +222,52 @@ pub fn add_user(client: &mut Client, db: &str, name: &str, role: &str, password:
     Ok(())
 }
 
-/// The schema version this medcoder writes and reads (setting `schema_version`).
-const SCHEMA_VERSION: &str = "1";
+/// The schema version this medcoder writes and reads (setting `schema_version`). 2: the rules of
+/// issue #19 (Cc/Cf text, the synonym importer read from the log, source `model` checked, copied
+/// anchors).
+const SCHEMA_VERSION: &str = "2";
+
+/// The functions schema 2 changed or added, replaced in place by `team upgrade`.
+const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act"];
+
+/// `CREATE FUNCTION name(...) ... $$;` of schema.sql, as CREATE OR REPLACE.
+fn function_definition(name: &str) -> Result<String> {
+    let start = SCHEMA.find(&format!("CREATE FUNCTION {name}(")).with_context(|| format!("schema.sql has no function {name}"))?;
+    let body = &SCHEMA[start..];
+    let open = body.find("$$").context("function without a body")?;
+    let close = body[open + 2..].find("$$;").context("function without an end")? + open + 2 + 3;
+    Ok(body[..close].replacen("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+}
+
+/// Brings a team database of schema 1 to schema 2 (the server's administrator, once): replaces the
+/// rule functions in place and adds the copied-anchor table; data is untouched.
+pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
+    check_name("database", db)?;
+    let v: Option<String> = client
+        .query_opt("SELECT value FROM medcoder.setting WHERE key = 'schema_version'", &[])
+        .map_err(|e| db_error(e).context("this database has no medcoder schema: run `medcoder team init` instead"))?
+        .map(|r| r.get(0));
+    match v.as_deref() {
+        Some(SCHEMA_VERSION) => return Ok(format!("Team database {db} already has schema {SCHEMA_VERSION}.")),
+        Some("1") => {}
+        other => bail!("team schema version {} here: this medcoder upgrades schema 1 only", other.unwrap_or("none")),
+    }
+    let owner = owner_role(db);
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!("SET LOCAL ROLE {owner}; SET LOCAL search_path = medcoder, pg_temp;"))?;
+    for f in UPGRADED_FUNCTIONS {
+        tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
+    }
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS copied_anchor (line bigint PRIMARY KEY, seq bigint NOT NULL, hash text NOT NULL, at text NOT NULL);
+         REVOKE ALL ON FUNCTION medcoder.code_importer(bigint) FROM PUBLIC;
+         GRANT SELECT ON medcoder.copied_anchor TO {};
+         UPDATE setting SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';",
+        member_role(db)
+    ))?;
+    tx.commit()?;
+    Ok(format!("Team database {db} upgraded to schema {SCHEMA_VERSION} (rule functions replaced; data untouched)."))
+}
 
 fn check_schema(client: &mut Client) -> Result<()> {
     let v: Option<String> = client
@@ -232,6 +276,9 @@ fn check_schema(client: &mut Client) -> Result<()> {
         .map(|r| r.get(0));
     match v.as_deref() {
         Some(SCHEMA_VERSION) => Ok(()),
+        Some("1") => bail!(
+            "team schema version 1 here, which lacks rules this medcoder enforces (issue #19): the server's administrator runs `medcoder --db URL team upgrade` once"
+        ),
         other => bail!("team schema version {} here; this medcoder needs {SCHEMA_VERSION}", other.unwrap_or("none")),
     }
 }
