@@ -92,7 +92,7 @@ fn four_eye_review_end_to_end() {
     let err = env.fails(&["--user", "alice", "confirm", "X1"]);
     assert!(err.contains("only reviewers and admins"), "{err}");
     // A reviewer who proposed cannot confirm their own code.
-    env.ok(&["--user", "bob", "code", "X2", &llt_code("Headache"), "--source", "model"]);
+    env.ok(&["--user", "bob", "code", "X2", &llt_code("Headache"), "--source", "search"]);
     let err = env.fails(&["--user", "bob", "confirm", "X2"]);
     assert!(err.contains("four-eye rule"), "{err}");
     env.ok(&["--user", "carol", "confirm", "X2"]);
