@@ -31,6 +31,34 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// A name's look-alike skeleton: characters that read alike on a screen folded together (rn/m,
+/// vv/w, 0/o, 1/l/i, 5/s, 2/z, 8/b) and underscores dropped. Two users never share one.
+pub fn skeleton(name: &str) -> String {
+    let folded: String = name
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|&c| c != '_')
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | 'i' | '|' => 'l',
+            '5' => 's',
+            '2' => 'z',
+            '8' => 'b',
+            c => c,
+        })
+        .collect();
+    folded.replace("rn", "m").replace("vv", "w").replace("cl", "d")
+}
+
+/// Refuses `name` when it looks like one of `existing` (other than itself).
+pub fn check_look_alike<'a>(name: &str, existing: impl IntoIterator<Item = &'a str>) -> Result<()> {
+    let key = skeleton(name);
+    if let Some(other) = existing.into_iter().find(|o| *o != name && skeleton(o) == key) {
+        bail!("user name '{name}' looks like the existing user '{other}' on screen: choose a name that reads differently");
+    }
+    Ok(())
+}
+
 /// Shortest password accepted.
 pub const MIN_PASSWORD: usize = 8;
 
@@ -99,21 +127,15 @@ impl Passwords {
 /// user's password is refused, right or wrong, until an admin unlocks them: guessing is slow and
 /// seen.
 pub fn check_password(store: &Store, name: &str, password: &str, what: &str) -> Result<()> {
-    let failed = store.failed_signatures(name)?;
-    if failed >= crate::store::users::MAX_FAILED_SIGNATURES {
-        bail!("{name} is locked after {failed} wrong passwords: an admin lifts it with `medcoder user unlock {name}` (or resets the password)");
-    }
-    match store.password_hash(name)? {
-        None => bail!("{name} has no password yet: they set one with `medcoder user passwd` (or an admin does)"),
-        Some(h) if password_matches(&h, password) => Ok(()),
-        Some(_) => {
-            let logged = store.record_failed_signature(name, what);
-            let left = crate::store::users::MAX_FAILED_SIGNATURES - failed - 1;
-            match logged {
-                Ok(()) => bail!("wrong password for {name} (logged; {left} more and {name} is locked)"),
-                Err(_) => bail!("wrong password for {name}"),
-            }
+    use crate::store::users::PasswordCheck;
+    match store.check_password_counted(name, what, |hash| password_matches(hash, password))? {
+        PasswordCheck::Right => Ok(()),
+        PasswordCheck::NoPassword => bail!("{name} has no password yet: they set one with `medcoder user passwd` (or an admin does)"),
+        PasswordCheck::Locked(n) => {
+            bail!("{name} is locked after {n} wrong passwords: an admin lifts it with `medcoder user unlock {name}` (or resets the password)")
         }
+        PasswordCheck::Wrong { left: Some(left) } => bail!("wrong password for {name} (logged; {left} more and {name} is locked)"),
+        PasswordCheck::Wrong { left: None } => bail!("wrong password for {name}"),
     }
 }
 
@@ -175,6 +197,15 @@ mod tests {
         for bad in ["\u{430}dmin", "Bob", "2bob", "bo b", "bob-x", "", "b\u{200b}ob", &"a".repeat(51)] {
             assert!(check_name("user", bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn look_alike_names_share_a_skeleton() {
+        for (a, b) in [("admin", "adrnin"), ("carol", "caro1"), ("bob", "b0b"), ("alice", "alice_"), ("will", "vvill"), ("lisa", "1isa")] {
+            assert!(check_look_alike(b, [a]).is_err(), "{a} ~ {b}");
+        }
+        assert!(check_look_alike("carl", ["carol", "bob"]).is_ok());
+        assert!(check_look_alike("bob", ["bob"]).is_ok(), "a user is not a look-alike of itself");
     }
 
     #[test]

@@ -930,3 +930,30 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
     assert!(err.as_db_error().unwrap().message().contains("control or format character"), "{err}");
     assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
 }
+
+/// From the second attack on team mode: a superuser's edit of an item's source or of a retired
+/// synonym's hold is found by `audit verify`, the importer stays refused whatever the source says,
+/// and look-alike names are refused.
+#[test]
+fn forged_sources_undone_retirements_and_look_alike_names() {
+    let Some(t) = Team::new() else { return };
+    let llts = demo_llts(true, 2);
+    let list = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(list.path(), format!("reported_term,llt_code\nwobbly knees,{}\nfloppy arm,{}\n", llts[0], llts[1])).unwrap();
+    t.ok(&t.url("admin"), &["synonym", "import", list.path().to_str().unwrap()], Some(PW));
+    t.import("AE-30,S1,P1,wobbly knees\n");
+    let mut su = t.superuser_sql();
+    su.batch_execute("UPDATE medcoder.item SET source = 'manual' WHERE external_id = 'AE-30'").unwrap();
+    let (ok, out) = t.run(&t.url("rev1"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("item AE-30") && out.contains("the source is manual, the log says synonym"), "{out}");
+    t.refused(&t.url("admin"), &["confirm", "AE-30", "--rev", "1"], "imported the synonym");
+    su.batch_execute("UPDATE medcoder.item SET source = 'synonym' WHERE external_id = 'AE-30'").unwrap();
+    t.ok(&t.url("admin"), &["synonym", "retire", "floppy arm"], Some(PW));
+    assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
+    su.batch_execute("UPDATE medcoder.synonym SET hold = NULL WHERE term = 'floppy arm'").unwrap();
+    let (ok, out) = t.run(&t.url("rev1"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("synonym 'floppy arm'") && out.contains("retired"), "{out}");
+    let look_alike = format!("{}_adrnin", t.db);
+    let (ok, out) = t.run(&t.superuser(), &["team", "user", "add", &look_alike, "--role", "admin", "--set-password"], Some(PW));
+    assert!(!ok && out.contains("looks like the existing user"), "{out}");
+}

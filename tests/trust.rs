@@ -54,6 +54,24 @@ fn a_sqlite_uri_or_memory_database_is_refused_before_anything_opens() {
     assert!(!env.ok(&["audit", "log"]).lines().any(|l| l.contains(" bob ") && l.contains("confirm")));
 }
 
+/// Case 1 again (the second attack): a path that does not exist yet (`missing/../medcoder.db`) or a
+/// symlink once skipped the identity check, since identity was checked only when the path existed.
+#[test]
+fn identity_is_checked_whatever_spelling_of_the_path_is_given() {
+    let env = setup();
+    let db = env.db();
+    let link = env.dir.path().join("link.db");
+    std::os::unix::fs::symlink(&db, &link).unwrap();
+    let dotdot = env.dir.path().join("missing").join("..").join("medcoder.db");
+    for spelling in [dotdot.display().to_string(), link.display().to_string()] {
+        let (ok, _, err) = env.run_with_input(&["--db", &spelling, "--user", "bob", "confirm", "X1"], None);
+        assert!(!ok && err.contains("reading a password"), "{spelling}: {err}");
+        let (ok, _, err) = env.run_with_input(&["--db", &spelling, "--user", "bob", "confirm", "X1"], Some("guess-guess\n"));
+        assert!(!ok && err.contains("wrong password for bob"), "{spelling}: {err}");
+    }
+    assert_eq!(state(&env, "X1")["state"], "proposed", "nothing was confirmed");
+}
+
 /// Case 5: a password inside a postgres URL would sign without being typed.
 #[test]
 fn a_password_in_a_database_url_is_refused() {
@@ -271,4 +289,69 @@ fn synonym_lists_refuse_overlong_terms_and_count_repeats_once() {
     assert!(env.ok(&["--user", "admin", "synonym", "import", s(&f)]).contains("Imported 1 synonym(s)"));
     let log = env.ok(&["audit", "log", "--json"]);
     assert_eq!(log.lines().filter(|l| l.contains("\"action\":\"synonym-import\"")).count(), 1, "{log}");
+}
+
+/// From the second attack: ASCII look-alikes of existing names are refused too.
+#[test]
+fn ascii_look_alikes_of_existing_names_are_refused() {
+    let env = setup();
+    for name in ["adrnin", "b0b", "alice_", "a1ice"] {
+        let err = env.fails(&["--user", "admin", "user", "add", name, "--role", "reviewer"]);
+        assert!(err.contains("looks like the existing user"), "{name}: {err}");
+    }
+    env.ok(&["--user", "admin", "user", "add", "carl", "--role", "reviewer"]);
+}
+
+/// From the second attack: forged `item.source` (the four-eye rule for imported synonyms once
+/// read it) and an undone retirement are found by `audit verify`, and the importer stays refused.
+#[test]
+fn a_forged_item_source_or_undone_retirement_is_found_and_changes_nothing() {
+    let env = setup();
+    let f = env.dir.path().join("syn.csv");
+    fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{}\nfloppy arm,{}\n", llt_code("Leg pain"), llt_code("Headache"))).unwrap();
+    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
+    queue(&env, "q2.csv", &[("W1", "wobbly knees")]);
+    raw(&env, "UPDATE item SET source = 'manual' WHERE external_id = 'W1'");
+    let (ok, out) = verify(&env);
+    assert!(!ok && out.contains("item W1") && out.contains("the source is manual, the log says synonym"), "{out}");
+    assert!(env.fails(&["--user", "admin", "confirm", "W1"]).contains("four-eye rule"));
+    raw(&env, "UPDATE item SET source = 'synonym' WHERE external_id = 'W1'");
+    env.ok(&["--user", "admin", "synonym", "retire", "floppy arm"]);
+    assert!(verify(&env).0);
+    raw(&env, "UPDATE synonym SET hold = NULL WHERE term = 'floppy arm'");
+    let (ok, out) = verify(&env);
+    assert!(!ok && out.contains("synonym 'floppy arm'") && out.contains("retired"), "{out}");
+}
+
+/// From the second attack: parallel guesses are counted one after another, each logged.
+#[test]
+fn parallel_wrong_passwords_are_all_counted_and_logged() {
+    let env = setup();
+    let children: Vec<_> = (0..12)
+        .map(|i| {
+            use std::io::Write;
+            let mut c = env.cmd(&["--password-stdin", "--user", "bob", "queue", "list"]);
+            c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+            let mut child = c.spawn().unwrap();
+            let _ = child.stdin.take().unwrap().write_all(format!("guess-{i}-xx\n").as_bytes());
+            child
+        })
+        .collect();
+    let errs: Vec<String> = children.into_iter().map(|c| String::from_utf8_lossy(&c.wait_with_output().unwrap().stderr).into_owned()).collect();
+    assert_eq!(errs.iter().filter(|e| e.contains("(logged;")).count(), 5, "{errs:?}");
+    assert_eq!(errs.iter().filter(|e| e.contains("bob is locked after 5")).count(), 7, "{errs:?}");
+    let log = env.ok(&["audit", "log", "--json"]);
+    assert_eq!(log.lines().filter(|l| l.contains("signature-refused")).count(), 5);
+}
+
+/// From the second attack: a file name with escape or direction characters is stored escaped.
+#[test]
+fn import_file_names_are_stored_escaped() {
+    let env = setup();
+    let q = env.dir.path().join("q\u{1b}[2J\u{202e}.csv");
+    fs::write(&q, "id,study,subject,reported_term\nN1,ST1,001,nausea\n").unwrap();
+    let out = env.ok(&["--user", "alice", "queue", "import", s(&q)]);
+    assert!(!out.contains('\u{1b}') && !out.contains('\u{202e}'), "{out:?}");
+    let log = env.ok(&["audit", "log", "--json"]);
+    assert!(!log.contains('\u{202e}') && !log.contains("\\u001b"), "{log}");
 }

@@ -212,7 +212,7 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
             println!(
                 "Imported {} item(s) from {} ({} coded by the exact-name rule, {} from the synonym list)",
                 report.imported,
-                file.display(),
+                p(&file.display().to_string()),
                 report.autocoded,
                 report.by_synonym
             );

@@ -351,10 +351,15 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
     // database that cannot be opened is an error here, never a reason to take a claim unchecked;
     // a file that does not exist yet has no users to impersonate.
     let mut passwords = crate::identity::Passwords::new(cli.password_stdin);
-    let existing = if db.exists() { Some(Store::open(&db)?) } else { None };
+    // The store is opened (created when new) before anything else, whether or not the path exists
+    // yet, and the command then acts on this very connection (store::pin): the identity checked
+    // is the identity of the file acted on. Commands that use no store skip it.
+    let uses_store = !matches!(cli.command, Some(Command::Doctor | Command::Model(_) | Command::Bench(_)));
+    let opened_before = crate::store::pin::open_files();
+    let existing = if uses_store { Some(Store::open(&db)?) } else { None };
     let resolved = match &existing {
         Some(store) => crate::identity::resolve(store, cli.user.as_deref(), &mut passwords)?,
-        None => cli.user.clone(),
+        None => None,
     };
     let user = resolved.as_deref();
     if let Some(store) = &existing {
@@ -366,7 +371,9 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
             crate::identity::sign(store, u, &mut passwords)?;
         }
     }
-    drop(existing);
+    if let Some(store) = existing {
+        store.adopt(&opened_before)?;
+    }
     if matches!(
         cli.command,
         Some(

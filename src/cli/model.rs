@@ -100,8 +100,11 @@ pub fn list_models() -> Result<ExitCode> {
             m.train_samples,
             m.valid_samples,
             fusion,
-            dir.display()
+            crate::text::printable(&dir.display().to_string())
         );
+        if let Err(e) = m.check() {
+            println!("  refused: {e:#}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

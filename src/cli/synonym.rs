@@ -71,7 +71,7 @@ pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
             let acting = need_user(acting)?;
             let rows = read_labelled(&file)?;
             let n = store.import_synonyms(acting, &dict, &rows, &file.display().to_string())?;
-            println!("Imported {n} synonym(s) for MedDRA {} from {}", dict.version, file.display());
+            println!("Imported {n} synonym(s) for MedDRA {} from {}", p(&dict.version), p(&file.display().to_string()));
         }
         SynonymCmd::Export { out } => export(store.synonyms(&dict.version)?, &dict, out)?,
         SynonymCmd::Retire { term } => {

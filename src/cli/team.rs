@@ -164,7 +164,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             // The whole file is checked first (line-numbered errors); the database checks each row again.
             let rows = crate::store::synonyms::check_list(&dict, &rows, &file.display().to_string())?;
             let n = store.import_synonyms(&rows, &file.display().to_string())?;
-            println!("Imported {n} synonym(s) for MedDRA {} from {}", dict.version, file.display());
+            println!("Imported {n} synonym(s) for MedDRA {} from {}", p(&dict.version), p(&file.display().to_string()));
         }
         Command::Settings(super::coding::SettingsCmd::Show) => {
             let mut store = TeamStore::open(url, &mut ask)?;
@@ -221,7 +221,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
             let mut store = TeamStore::open(url, &mut ask)?;
             let (items, bad, ignored) = intake::read_file(&file)?;
             let (imported, skipped) = store.import_items(&items, &file.display().to_string())?;
-            println!("Imported {imported} item(s) from {} ({skipped} already queued)", file.display());
+            println!("Imported {imported} item(s) from {} ({skipped} already queued)", p(&file.display().to_string()));
             if let Some(code) = super::coding::report_rejected(&bad, &ignored) {
                 return Ok(code);
             }

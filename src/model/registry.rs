@@ -181,13 +181,14 @@ impl Manifest {
             return bad("id", "only letters, digits, '-', '_' and '.' are allowed");
         }
         let f = &self.fusion;
+        // Bounds far beyond any fitted value, so that no score can overflow to infinity.
         for (field, v) in [("fusion.w_ensemble", f.w_ensemble), ("fusion.w_xtars", f.w_xtars), ("fusion.w_dense", f.w_dense)] {
-            if !v.is_finite() {
-                return bad(field, "not a finite number");
+            if !(v.is_finite() && v.abs() <= 1e3) {
+                return bad(field, "must be a number between -1000 and 1000");
             }
         }
-        if !(f.temperature.is_finite() && f.temperature > 0.0) {
-            return bad("fusion.temperature", "must be a finite number above 0");
+        if !(f.temperature.is_finite() && (1e-3..=1e3).contains(&f.temperature)) {
+            return bad("fusion.temperature", "must be a number between 0.001 and 1000");
         }
         if self.hyper.members == 0 {
             return bad("hyper.members", "a model has at least one ensemble member");

@@ -54,6 +54,10 @@ struct Expected {
     proposer: Option<String>,
     reviewer: Option<String>,
     revision: i64,
+    /// How the current code was found; None with `source_unknown` when a row that set the code
+    /// predates logged sources.
+    source: Option<String>,
+    source_unknown: bool,
 }
 
 fn replay_item(e: &mut Expected, row: &LoggedEntry) {
@@ -67,6 +71,10 @@ fn replay_item(e: &mut Expected, row: &LoggedEntry) {
     if r.llt_code.is_some() {
         e.llt = r.llt_code;
         e.pt = r.pt_code;
+    }
+    if matches!(r.action.as_str(), "propose" | "recode" | "autocode") {
+        e.source = r.source.clone();
+        e.source_unknown = r.source.is_none();
     }
     match r.action.as_str() {
         "propose" | "recode" => {
@@ -93,6 +101,8 @@ pub struct ItemState {
     pub proposer: Option<String>,
     pub reviewer: Option<String>,
     pub revision: i64,
+    /// How the code was found (the four-eye rule for imported synonyms reads it).
+    pub source: Option<String>,
 }
 
 /// Each difference between the item rows and what the log (in order) says they are, one line
@@ -129,6 +139,9 @@ pub fn item_findings(log: &[LoggedEntry], table: &[ItemState]) -> Vec<String> {
         diff("the proposer", shown(&table.proposer), shown(&log.proposer));
         diff("the reviewer", shown(&table.reviewer), shown(&log.reviewer));
         diff("the revision", table.revision.to_string(), log.revision.to_string());
+        if !log.source_unknown {
+            diff("the source", shown(&table.source), shown(&log.source));
+        }
     }
     for (id, e) in &items {
         if !seen.contains(id) {
@@ -152,7 +165,7 @@ impl Store {
         let log = self.log_entries(None)?;
         let mut findings = Vec::new();
 
-        let mut st = self.conn.prepare("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision FROM item ORDER BY id")?;
+        let mut st = self.conn.prepare("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision, source FROM item ORDER BY id")?;
         let rows = st.query_map([], |r| {
             Ok(ItemState {
                 id: r.get(0)?,
@@ -163,6 +176,7 @@ impl Store {
                 proposer: r.get(5)?,
                 reviewer: r.get(6)?,
                 revision: r.get(7)?,
+                source: r.get(8)?,
             })
         })?;
         let table = rows.collect::<rusqlite::Result<Vec<_>>>()?;
@@ -289,6 +303,7 @@ impl Store {
             all.extend(self.synonyms(&r.version)?);
         }
         findings.extend(importer_findings(&log, &all, &confirmed));
+        findings.extend(retire_findings(&log, &all));
 
         // Synonyms autocode and may auto-confirm: each must come from a logged confirmation of its
         // term and LLT, a logged import, or a synonym of another version it was carried from.
@@ -413,6 +428,33 @@ pub(crate) fn importer_findings(log: &[LoggedEntry], synonyms: &[super::synonyms
                     y.imported_by.as_deref().map_or("nobody".to_string(), |b| format!("imported by {b}"))
                 ));
             }
+        }
+    }
+    out
+}
+
+/// Active synonyms whose newest logged event is their retirement (no confirmation or import of the
+/// term since): a retirement undone behind the log (both stores).
+pub(crate) fn retire_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym]) -> Vec<String> {
+    // term -> (version or any, retired?) in log order.
+    let mut events: HashMap<String, Vec<(Option<String>, bool)>> = HashMap::new();
+    for r in log {
+        let e = &r.entry;
+        let retire = e.action.contains("synonym") && e.action.contains("retire");
+        let backs = (e.action.contains("synonym") && e.action.contains("import")) || e.state_to.as_deref() == Some("confirmed");
+        if !(retire || backs) {
+            continue;
+        }
+        // A team database names the retired term in the comment (its reported term may be absent).
+        let text = if e.action == "synonym retire" { e.comment.as_deref() } else { e.reported_term.as_deref() };
+        let Some(text) = text else { continue };
+        events.entry(crate::text::normalize(text)).or_default().push((e.meddra_version.clone(), retire));
+    }
+    let mut out = Vec::new();
+    for y in synonyms.iter().filter(|y| y.hold.is_none()) {
+        let last = events.get(&y.term).and_then(|ev| ev.iter().rev().find(|(v, _)| v.as_deref().is_none_or(|v| v == y.meddra_version)));
+        if last.is_some_and(|(_, retired)| *retired) {
+            out.push(format!("synonym '{}' (MedDRA {}) autocodes, but the log says it was retired and nothing backed it since", y.term, y.meddra_version));
         }
     }
     out

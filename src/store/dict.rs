@@ -59,6 +59,7 @@ impl Store {
     /// `activate`, becomes the active one. All or nothing, activation and its log rows included:
     /// one transaction.
     pub fn import_release(&mut self, acting: Option<&str>, rel: &Release, source: &str, replace: bool, activate: bool) -> Result<ImportCounts> {
+        let source = &*crate::text::printable(source);
         let who = self.require_admin_or_setup(acting, "imports MedDRA releases")?;
         let previous = self.active_version()?.filter(|p| *p != rel.version);
         // Synonyms of the version in use follow an activation (read before the write lock).

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod dict;
 pub mod item;
 pub mod log;
+pub mod pin;
 pub mod postgres;
 pub mod proposals;
 pub mod queue;
@@ -41,6 +42,25 @@ impl Store {
     /// file or folder is not writable is opened read-only: reading commands work, and a write
     /// fails naming the file and what to do.
     pub fn open(path: &Path) -> Result<Store> {
+        // The connection the acting user was resolved on serves the command (see `adopt`).
+        if let Some(store) = pin::take_adopted(path) {
+            return Ok(store);
+        }
+        let before = pin::open_files();
+        let store = Self::open_unpinned(path)?;
+        pin::check(path, &before)?;
+        Ok(store)
+    }
+
+    /// The connection identity was resolved on becomes the one the command's first `open` of the
+    /// same path returns, and the file it opened is pinned: a later open in this process that
+    /// reaches another file (a symlink or folder swapped meanwhile) fails. Identity is never
+    /// checked on one file and acted on in another.
+    pub fn adopt(self, opened_before: &std::collections::HashSet<i32>) -> Result<()> {
+        pin::adopt(self, opened_before)
+    }
+
+    fn open_unpinned(path: &Path) -> Result<Store> {
         match Self::open_writable(path) {
             Ok(s) => Ok(s),
             Err(e) => match not_writable(path) {

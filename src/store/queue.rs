@@ -44,6 +44,8 @@ impl Store {
     /// Imports items in one transaction, skipping ids already queued (in the store or earlier in
     /// the file). Items whose normalised term equals a current LLT name are coded by the rule.
     pub fn import_items(&mut self, user: &str, items: &[NewItem], file: &str) -> Result<ImportReport> {
+        // A file name is stored text too: escaped, never raw control or format characters.
+        let file = &*crate::text::printable(file);
         self.user(user)?;
         let dict = self.active_dictionary().ok();
         let rules = dict.as_ref().map(crate::meddra::autocode::Rules::new);

@@ -215,6 +215,7 @@ pub fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<Ve
 /// Writes a checked synonym list as imported synonyms, with one log row, inside the caller's
 /// transaction; returns the normalised terms.
 pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<Vec<String>> {
+    let file = &*crate::text::printable(file);
     let now = super::now();
     let first = next_seq(tx)?;
     let mut terms = Vec::with_capacity(rows.len());

@@ -89,6 +89,8 @@ impl Store {
                 None => bail!("unknown user '{}'", crate::text::printable(acting)),
             }
         }
+        let names: Vec<String> = tx.prepare("SELECT name FROM user")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        crate::identity::check_look_alike(name, names.iter().map(String::as_str))?;
         // Names are case-insensitive: "Bob" is bob (the database's unique index says so too).
         let exists: Option<String> = tx.query_row("SELECT name FROM user WHERE lower(name) = lower(?1)", [name], |r| r.get(0)).optional()?;
         if let Some(existing) = exists {
@@ -226,6 +228,23 @@ impl Store {
     }
 }
 
+/// What a counted password check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCheck {
+    Right,
+    /// Wrong; how many more are allowed before the lock (None: not counted, read-only store).
+    Wrong {
+        left: Option<i64>,
+    },
+    NoPassword,
+    Locked(i64),
+}
+
+/// Takes the write lock inside a deferred transaction: a write statement that changes nothing.
+fn begin_immediate(tx: &rusqlite::Transaction<'_>) -> bool {
+    tx.execute("UPDATE setting SET value = value WHERE 0", []).is_ok()
+}
+
 /// Consecutive wrong passwords after which a user's signatures are locked until an admin unlocks
 /// them (`user unlock NAME`) or resets the password.
 pub const MAX_FAILED_SIGNATURES: i64 = 5;
@@ -243,11 +262,26 @@ impl Store {
         )?)
     }
 
-    /// Logs a wrong password given for `name` (`what`: the action it was for). A read-only store
-    /// cannot log it; the attempt is refused all the same.
-    pub fn record_failed_signature(&self, name: &str, what: &str) -> Result<()> {
-        let login = crate::identity::os_login().unwrap_or_else(|_| "?".into());
+    /// Checks `name`'s password with `matches` under the database's write lock, so that parallel
+    /// guesses are counted one after another: refused without a check once `MAX_FAILED_SIGNATURES`
+    /// wrong ones are logged in a row, and a wrong one is logged (with the OS login and `what` it
+    /// was for) before the answer. A store that cannot be written (read-only) checks without
+    /// counting: it cannot sign anything either.
+    pub fn check_password_counted(&self, name: &str, what: &str, matches: impl FnOnce(&str) -> bool) -> Result<PasswordCheck> {
         let tx = self.conn.unchecked_transaction()?;
+        let writable = self.read_only_reason().is_none() && begin_immediate(&tx);
+        let failed = self.failed_signatures(name)?;
+        if writable && failed >= MAX_FAILED_SIGNATURES {
+            return Ok(PasswordCheck::Locked(failed));
+        }
+        let Some(hash) = self.password_hash(name)? else { return Ok(PasswordCheck::NoPassword) };
+        if matches(&hash) {
+            return Ok(PasswordCheck::Right);
+        }
+        if !writable {
+            return Ok(PasswordCheck::Wrong { left: None });
+        }
+        let login = crate::identity::os_login().unwrap_or_else(|_| "?".into());
         super::log::append(
             &tx,
             &super::log::Entry {
@@ -257,8 +291,8 @@ impl Store {
                 ..Default::default()
             },
         )?;
-        tx.commit()?;
-        Ok(())
+        tx.commit().map_err(|e| anyhow::anyhow!("logging a wrong password: {e}"))?;
+        Ok(PasswordCheck::Wrong { left: Some(MAX_FAILED_SIGNATURES - failed - 1) })
     }
 
     /// Lifts a signature lock (admin, logged).

@@ -158,9 +158,7 @@ fn current_llt(dict: &Dictionary, code: u32) -> Result<&Llt, Refusal> {
 /// item's current code (an autocode naming the synonym's importer), so neither a later change of
 /// the synonym (a confirmation of another LLT, a carry-over) nor who imported the queue matters.
 fn imported_by(tx: &Transaction<'_>, item: &Item, user: &str) -> Result<bool> {
-    if item.source.as_deref() != Some(Source::Synonym.as_str()) {
-        return Ok(false);
-    }
+    // The log decides, not the item's `source` column (which a file edit could change).
     let last: Option<(String, Option<String>)> = tx
         .query_row(
             "SELECT action, comment FROM decision_log WHERE item_id = ?1 AND action IN ('autocode', 'propose', 'recode') ORDER BY seq DESC LIMIT 1",

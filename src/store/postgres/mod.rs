@@ -202,6 +202,8 @@ pub fn add_user(client: &mut Client, db: &str, name: &str, role: &str, password:
     if !["coder", "reviewer", "admin", "service"].contains(&role) {
         bail!("role must be coder, reviewer, admin or service (the proposal service's account)");
     }
+    let names: Vec<String> = client.query("SELECT name FROM medcoder.app_user", &[])?.iter().map(|r| r.get(0)).collect();
+    crate::identity::check_look_alike(name, names.iter().map(String::as_str))?;
     let members = member_role(db);
     let there: bool = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", &[&name])?.get(0);
     let verb = if there { "ALTER" } else { "CREATE" };
@@ -548,7 +550,7 @@ impl TeamStore {
         log.extend(own.iter().map(LogRow::as_logged));
         let table: Vec<ItemState> = self
             .client
-            .query("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision FROM medcoder.item ORDER BY id", &[])?
+            .query("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision, source FROM medcoder.item ORDER BY id", &[])?
             .iter()
             .map(|r| ItemState {
                 id: r.get(0),
@@ -559,6 +561,7 @@ impl TeamStore {
                 proposer: r.get(5),
                 reviewer: r.get(6),
                 revision: r.get(7),
+                source: r.get(8),
             })
             .collect();
         let mut findings = item_findings(&log, &table);
@@ -609,7 +612,9 @@ impl TeamStore {
                 findings.push(format!("synonym '{}' -> {} (MedDRA {}) is backed by no confirmed item or logged import", y.term, y.llt_code, y.meddra_version));
             }
         }
-        findings.extend(super::audit::importer_findings(&log, &self.synonyms_where("TRUE ORDER BY meddra_version, term", &[])?, &confirmed));
+        let all = self.synonyms_where("TRUE ORDER BY meddra_version, term", &[])?;
+        findings.extend(super::audit::importer_findings(&log, &all, &confirmed));
+        findings.extend(super::audit::retire_findings(&log, &all));
         // The rules' guards: the log's triggers, and the rule functions members call.
         let triggers: Vec<(String, bool)> = self
             .client

@@ -555,8 +555,8 @@ BEGIN
         IF u.role NOT IN ('reviewer', 'admin') THEN
             RAISE EXCEPTION '% is a %; only reviewers and admins confirm or return codes', u.name, u.role USING ERRCODE = '42501';
         END IF;
-        IF it.proposer = u.name OR (it.source = 'synonym' AND (code_importer(it.id) = u.name OR EXISTS (SELECT 1 FROM synonym
-                WHERE term = it.term_key AND meddra_version = it.meddra_version AND imported_by = u.name AND llt_code = it.llt_code))) THEN
+        IF it.proposer = u.name OR code_importer(it.id) = u.name OR (it.source = 'synonym' AND EXISTS (SELECT 1 FROM synonym
+                WHERE term = it.term_key AND meddra_version = it.meddra_version AND imported_by = u.name AND llt_code = it.llt_code)) THEN
             RAISE EXCEPTION 'four-eye rule: you proposed the code of % (or imported the synonym that set it), so another reviewer must confirm or return it', it.external_id
                 USING ERRCODE = '42501';
         END IF;

@@ -1,0 +1,112 @@
+//! One database file per process (issue #19): the acting user is resolved on a connection, and the
+//! command acts on that same connection; every further open of the path must reach the same file
+//! (device and inode of what SQLite actually opened, read from /proc/self/fd), so swapping a
+//! symlink or a folder between the identity check and the action gains nothing.
+
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{bail, Result};
+
+use super::Store;
+
+struct Pinned {
+    path: PathBuf,
+    file: (u64, u64),
+    adopted: Option<Store>,
+}
+
+static PINNED: Mutex<Option<Pinned>> = Mutex::new(None);
+
+/// The file descriptors open now (to tell which ones an open added).
+pub fn open_files() -> HashSet<i32> {
+    std::fs::read_dir("/proc/self/fd").map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()).unwrap_or_default()
+}
+
+/// (device, inode) of the regular files opened since `before`, SQLite's side files left out.
+fn opened_since(before: &HashSet<i32>) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    for fd in open_files().difference(before) {
+        let link = PathBuf::from(format!("/proc/self/fd/{fd}"));
+        let target = std::fs::read_link(&link).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+        if ["-wal", "-shm", "-journal"].iter().any(|s| target.ends_with(s)) {
+            continue;
+        }
+        if let Some(m) = std::fs::metadata(&link).ok().filter(|m| m.is_file()) {
+            out.push((m.dev(), m.ino()));
+        }
+    }
+    out
+}
+
+fn stat(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+pub(super) fn adopt(store: Store, before: &HashSet<i32>) -> Result<()> {
+    let opened = opened_since(before);
+    // SQLite opened exactly one main file for this connection; the path must name it still.
+    let file = match opened.as_slice() {
+        [one] => *one,
+        _ => match stat(store.path()) {
+            Some(f) => f,
+            None => bail!("{}: the database file vanished while it was opened", store.path().display()),
+        },
+    };
+    if stat(store.path()) != Some(file) {
+        bail!("{}: the database file was replaced while it was opened; nothing was done", store.path().display());
+    }
+    let path = store.path().to_path_buf();
+    *PINNED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Pinned { path, file, adopted: Some(store) });
+    Ok(())
+}
+
+pub(super) fn take_adopted(path: &Path) -> Option<Store> {
+    let mut pinned = PINNED.lock().unwrap_or_else(|e| e.into_inner());
+    pinned.as_mut().filter(|p| p.path == path).and_then(|p| p.adopted.take())
+}
+
+/// After an open of `path`: when the process is pinned to that path, the file SQLite opened must
+/// be the pinned one.
+pub(super) fn check(path: &Path, before: &HashSet<i32>) -> Result<()> {
+    let pinned = PINNED.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(p) = pinned.as_ref().filter(|p| p.path == path) else { return Ok(()) };
+    let opened = opened_since(before);
+    // SQLite may reuse a descriptor it already holds for the file (no new one): then the path.
+    let same = if opened.is_empty() { stat(path) == Some(p.file) } else { opened.contains(&p.file) && stat(path) == Some(p.file) };
+    if !same {
+        bail!("{}: the database file is not the one this command started on (replaced or moved meanwhile); nothing was done", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_acts_on_the_connection_identity_was_resolved_on_and_a_swapped_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (real, fake) = (dir.path().join("real.db"), dir.path().join("fake.db"));
+        Store::open(&real).unwrap().set_setting("who", "real").unwrap();
+        Store::open(&fake).unwrap().set_setting("who", "fake").unwrap();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let before = open_files();
+        let first = Store::open(&link).unwrap();
+        first.adopt(&before).unwrap();
+        // The symlink now points elsewhere: the adopted connection is still the file checked.
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(&fake, &link).unwrap();
+        let adopted = Store::open(&link).unwrap();
+        assert_eq!(adopted.setting("who").unwrap().as_deref(), Some("real"));
+        // A second open reaches the other file: refused.
+        let err = Store::open(&link).err().expect("a swapped file is refused").to_string();
+        assert!(err.contains("not the one this command started on"), "{err}");
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(Store::open(&link).unwrap().setting("who").unwrap().as_deref(), Some("real"));
+    }
+}
