@@ -824,6 +824,21 @@ fn audit_verify_finds_a_cleared_importer_and_a_disabled_log_trigger() {
     .unwrap();
     let (ok, out) = t.run(&t.url("rev1"), &["audit", "verify"], Some(PW));
     assert!(!ok && out.contains("trigger imported_log_no_truncate is missing"), "{out}");
+    // The dictionary as loaded: an LLT's currency changed by the superuser is found.
+    su.batch_execute(&format!("UPDATE medcoder.llt SET current = NOT current WHERE code = {}", demo_llt(false))).unwrap();
+    let (_, out) = t.run(&t.url("rev1"), &["audit", "verify"], Some(PW));
+    assert!(out.contains("the dictionary tables differ from the release as it was loaded"), "{out}");
+}
+
+/// Issue #19, case 11 on a team database: the CSV export neutralises formulas, JSONL stays exact.
+#[test]
+fn a_team_export_neutralises_spreadsheet_formulas() {
+    let Some(t) = Team::new() else { return };
+    t.import("=AE-40,+S1,-P1,\"=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"\n");
+    let csv = t.ok(&t.url("coder"), &["export", "--state", "new"], Some(PW));
+    assert!(csv.contains("'=AE-40") && csv.contains("'+S1") && csv.contains("'-P1") && csv.contains("\"'=HYPERLINK("), "{csv}");
+    let jsonl = t.ok(&t.url("coder"), &["export", "--state", "new", "--format", "jsonl"], Some(PW));
+    assert!(jsonl.contains("\"item_id\":\"=AE-40\""), "{jsonl}");
 }
 
 /// Issue #19, cases 9, 12 and 13: `db copy` refuses a store whose anchors fail, records the

@@ -47,15 +47,10 @@ fn stat(path: &Path) -> Option<(u64, u64)> {
 
 pub(super) fn adopt(store: Store, before: &HashSet<i32>) -> Result<()> {
     let opened = opened_since(before);
-    // SQLite opened exactly one main file for this connection; the path must name it still.
-    let file = match opened.as_slice() {
-        [one] => *one,
-        _ => match stat(store.path()) {
-            Some(f) => f,
-            None => bail!("{}: the database file vanished while it was opened", store.path().display()),
-        },
-    };
-    if stat(store.path()) != Some(file) {
+    // The file the path names now must be one this open added (other threads may have opened
+    // files meanwhile; SQLite may reuse a descriptor it held, adding none).
+    let Some(file) = stat(store.path()) else { bail!("{}: the database file vanished while it was opened", store.path().display()) };
+    if !opened.is_empty() && !opened.contains(&file) {
         bail!("{}: the database file was replaced while it was opened; nothing was done", store.path().display());
     }
     let path = store.path().to_path_buf();

@@ -129,3 +129,29 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
+
+#[cfg(test)]
+mod checks {
+    use super::*;
+
+    #[test]
+    fn a_broken_models_figures_are_refused_whole() {
+        let p = |confidence: f64, score: f64| Proposal { llt_code: 1, pt_code: 2, score, confidence, evidence: None };
+        let set = |proposals: Vec<Proposal>, entropy: Option<f64>| ProposalSet {
+            model_version: "m\u{1b}".into(),
+            meddra_version: "v".into(),
+            entropy,
+            proposals,
+            computed_at: "now".into(),
+        };
+        assert!(set(vec![p(0.5, 1.0)], Some(0.3)).check(7).is_ok());
+        for bad in
+            [set(vec![p(f64::NAN, 1.0)], None), set(vec![p(0.5, f64::INFINITY)], None), set(vec![p(1.5, 1.0)], None), set(vec![p(0.5, 1.0)], Some(f64::NAN))]
+        {
+            let err = bad.check(7).unwrap_err().to_string();
+            assert!(err.contains("item 7") && err.contains("nothing was stored") && !err.contains('\u{1b}'), "{err}");
+        }
+        let mut s = Store::in_memory().unwrap();
+        assert!(s.set_proposals(&[(1, set(vec![p(f64::NAN, 0.0)], None))]).is_err());
+    }
+}

@@ -188,6 +188,7 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
         "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA medcoder FROM PUBLIC;
          GRANT USAGE ON SCHEMA medcoder TO {members};
          GRANT SELECT ON ALL TABLES IN SCHEMA medcoder TO {members};
+         GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
          {grants}"
     ))?;
     tx.commit()?;
@@ -230,7 +231,7 @@ pub fn add_user(client: &mut Client, db: &str, name: &str, role: &str, password:
 const SCHEMA_VERSION: &str = "2";
 
 /// The functions schema 2 changed or added, replaced in place by `team upgrade`.
-const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act"];
+const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act", "release_digest", "use_version"];
 
 /// `CREATE FUNCTION name(...) ... $$;` of schema.sql, as CREATE OR REPLACE.
 fn function_definition(name: &str) -> Result<String> {
@@ -262,10 +263,11 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
     }
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS copied_anchor (line bigint PRIMARY KEY, seq bigint NOT NULL, hash text NOT NULL, at text NOT NULL);
-         REVOKE ALL ON FUNCTION medcoder.code_importer(bigint) FROM PUBLIC;
-         GRANT SELECT ON medcoder.copied_anchor TO {};
+         REVOKE ALL ON FUNCTION medcoder.code_importer(bigint), medcoder.release_digest(text) FROM PUBLIC;
+         GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
+         GRANT SELECT ON medcoder.copied_anchor TO {members};
          UPDATE setting SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';",
-        member_role(db)
+        members = member_role(db)
     ))?;
     tx.commit()?;
     Ok(format!("Team database {db} upgraded to schema {SCHEMA_VERSION} (rule functions replaced; data untouched)."))
@@ -610,6 +612,20 @@ impl TeamStore {
             let key = (y.term.clone(), y.llt_code);
             if !confirmed.contains(&key) && !imported.contains(&key) {
                 findings.push(format!("synonym '{}' -> {} (MedDRA {}) is backed by no confirmed item or logged import", y.term, y.llt_code, y.meddra_version));
+            }
+        }
+        // Each release's content as logged when it was sealed (or copied in).
+        for r in &own {
+            let logged = match r.action.as_str() {
+                "dict seal" => r.comment.clone(),
+                "db copy" => r.comment.as_deref().and_then(|c| c.split_once("; release digest ")).map(|(_, d)| d.to_string()),
+                _ => None,
+            };
+            if let (Some(v), Some(logged)) = (&r.meddra_version, logged) {
+                let now: String = self.client.query_one("SELECT medcoder.release_digest($1)", &[v])?.get(0);
+                if now != logged {
+                    findings.push(format!("MedDRA {v}: the dictionary tables differ from the release as it was loaded (digest {logged})"));
+                }
             }
         }
         let all = self.synonyms_where("TRUE ORDER BY meddra_version, term", &[])?;
@@ -1042,9 +1058,16 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &super::Store, ori
         Some((_, a)) => format!("; {} anchor(s) from {}, newest row {} {}", anchors.len(), anchor_file.display(), a.seq, a.hash),
         None => "; no anchors".to_string(),
     };
+    let digest = match &version {
+        Some(v) => {
+            let d: String = tx.query_one("SELECT medcoder.release_digest($1)", &[v])?.get(0);
+            format!("; release digest {d}")
+        }
+        None => String::new(),
+    };
     let note = match &head {
-        Some((seq, hash)) => format!("from {origin}: {} items, {} users, log rows 1-{seq} (head {hash}){anchored}", items.len(), users.len()),
-        None => format!("from {origin}: {} items, {} users, no log rows{anchored}", items.len(), users.len()),
+        Some((seq, hash)) => format!("from {origin}: {} items, {} users, log rows 1-{seq} (head {hash}){anchored}{digest}", items.len(), users.len()),
+        None => format!("from {origin}: {} items, {} users, no log rows{anchored}{digest}", items.len(), users.len()),
     };
     tx.execute("SELECT medcoder.append_log('db copy', NULL, NULL, NULL, NULL, NULL, NULL, NULL, $1::text, NULL, $2::text)", &[&version, &note])?;
     let verdict = verify_in(&mut tx)?;

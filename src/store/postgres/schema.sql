@@ -637,6 +637,17 @@ BEGIN
     RETURN n;
 END $$;
 
+-- A digest of a loaded release as coding depends on it (every LLT with its PT and currency, and the
+-- release files kept for desks): logged when the release is sealed, recomputed by audit verify.
+CREATE FUNCTION release_digest(p_version text) RETURNS text
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    SELECT 'sha256:' || encode(sha256(convert_to(
+        coalesce((SELECT string_agg(code || E'\t' || name || E'\t' || pt_code || E'\t' || pt_name || E'\t' || current, E'\n' ORDER BY code)
+            FROM llt WHERE version = p_version), '') || E'\n--\n' ||
+        coalesce((SELECT string_agg(name || E'\t' || encode(sha256(content), 'hex'), E'\n' ORDER BY name)
+            FROM release_file WHERE version = p_version), ''), 'UTF8')), 'hex')
+$$;
+
 -- Ends a release's load (no more LLTs for it) and makes it the active version; logged.
 CREATE FUNCTION use_version(p_version text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
@@ -648,6 +659,9 @@ BEGIN
         RAISE EXCEPTION 'MedDRA % is not loaded (or has no current LLT)', p_version USING ERRCODE = '22023';
     END IF;
     v_old := (SELECT value FROM setting WHERE key = 'meddra_version');
+    IF NOT EXISTS (SELECT 1 FROM setting WHERE key = 'sealed:' || p_version) THEN
+        PERFORM append_log('dict seal', NULL, NULL, NULL, NULL, NULL, NULL, NULL, p_version, NULL, release_digest(p_version));
+    END IF;
     INSERT INTO setting VALUES ('sealed:' || p_version, now_text()) ON CONFLICT (key) DO NOTHING;
     INSERT INTO setting VALUES ('meddra_version', p_version) ON CONFLICT (key) DO UPDATE SET value = excluded.value;
     PERFORM append_log('dict use', NULL, NULL, NULL, NULL, NULL, NULL, NULL, p_version, NULL, v_old);
