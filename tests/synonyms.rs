@@ -11,23 +11,8 @@ fn setup() -> Env {
     let env = Env::new();
     env.ok(&["dict", "import", s(&demo_dir())]);
     env.add_users(&[("alice", "coder"), ("bob", "reviewer"), ("carol", "reviewer")]);
-    queue(&env, "q1.csv", &[("H1", "achy head"), ("H2", "Achy-head"), ("H3", "throbbing head"), ("H4", "Throbbing head!!"), ("H5", "throbbing HEAD")]);
+    env.queue("q1.csv", &[("H1", "achy head"), ("H2", "Achy-head"), ("H3", "throbbing head"), ("H4", "Throbbing head!!"), ("H5", "throbbing HEAD")]);
     env
-}
-
-fn queue(env: &Env, file: &str, rows: &[(&str, &str)]) -> String {
-    let q = env.dir.path().join(file);
-    let mut text = "id,study,subject,reported_term\n".to_string();
-    for (id, term) in rows {
-        text.push_str(&format!("{id},ST1,001,\"{term}\"\n"));
-    }
-    fs::write(&q, text).unwrap();
-    env.ok(&["--user", "alice", "queue", "import", s(&q)])
-}
-
-fn state(env: &Env, id: &str) -> serde_json::Value {
-    let out = env.ok(&["queue", "list", "--json", "--text", id]);
-    out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|v| v["external_id"] == id).unwrap()
 }
 
 fn synonyms(env: &Env) -> Vec<serde_json::Value> {
@@ -47,15 +32,15 @@ fn a_confirmation_creates_the_synonym_and_autocodes_identical_new_terms() {
     assert_eq!((list[0]["confirmations"].as_i64(), list[0]["reviewer"].as_str()), (Some(1), Some("bob")));
     // H4 and H5 were new and have the same normalised term: proposed by the synonym rule, for review.
     for id in ["H4", "H5"] {
-        let it = state(&env, id);
+        let it = env.state(id);
         assert_eq!((it["state"].as_str(), it["source"].as_str(), it["llt_code"].to_string()), (Some("proposed"), Some("synonym"), headache.clone()), "{it}");
     }
     let log = env.ok(&["audit", "log", "--item", "H4", "--json"]);
     assert!(log.contains("\"source\":\"synonym\"") && log.contains("confirmed 1 time, last by bob"), "{log}");
     // A new import autocodes from the synonym at once.
-    let out = queue(&env, "q2.csv", &[("H6", "THROBBING head")]);
+    let out = env.queue("q2.csv", &[("H6", "THROBBING head")]);
     assert!(out.contains("1 from the synonym list"), "{out}");
-    assert_eq!(state(&env, "H6")["source"], "synonym");
+    assert_eq!(env.state("H6")["source"], "synonym");
     // The desk's view of the item names the provenance.
     let show = env.ok(&["queue", "show", "H6"]);
     assert!(show.contains("by autocoder"), "{show}");
@@ -72,12 +57,12 @@ fn recode_and_return_revise_the_synonym_and_conflicts_are_listed() {
     env.ok(&["--user", "alice", "code", "H1", &headache]);
     env.ok(&["--user", "bob", "confirm", "H1"]);
     // H2 ("Achy-head") normalises to "achy head" as well: it was new, so it was autocoded.
-    assert_eq!(state(&env, "H2")["source"], "synonym");
+    assert_eq!(env.state("H2")["source"], "synonym");
     // The reviewer returns the synonym-coded item: the synonym is held and stops autocoding.
     env.ok(&["--user", "carol", "return", "H2", "--comment", "ask the site"]);
     let list = synonyms(&env);
     assert!(list[0]["hold"].as_str().unwrap().contains("returned by carol: ask the site"), "{list:?}");
-    let out = queue(&env, "q2.csv", &[("H7", "achy head")]);
+    let out = env.queue("q2.csv", &[("H7", "achy head")]);
     assert!(out.contains("0 from the synonym list"), "{out}");
     // H2 is confirmed to another LLT: the newest confirmation wins, the conflict is listed.
     env.ok(&["--user", "alice", "code", "H2", &head_pain]);
@@ -118,13 +103,13 @@ fn import_is_all_or_nothing_admin_only_and_retire_stops_autocoding() {
     assert!(err.contains("only an admin"), "{err}");
     env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
     // The import autocoded the new items of that term, and it is logged.
-    assert_eq!(state(&env, "H1")["source"], "synonym");
+    assert_eq!(env.state("H1")["source"], "synonym");
     assert!(env.ok(&["audit", "log", "--json"]).contains("synonym-import"));
     let export = env.ok(&["synonym", "export"]);
     assert!(export.contains("achy head,") && export.contains("imported"), "{export}");
     assert!(env.fails(&["--user", "bob", "synonym", "retire", "achy head"]).contains("only an admin"));
     env.ok(&["--user", "admin", "synonym", "retire", "ACHY HEAD"]);
-    let out = queue(&env, "q2.csv", &[("H8", "achy head")]);
+    let out = env.queue("q2.csv", &[("H8", "achy head")]);
     assert!(out.contains("0 from the synonym list"), "{out}");
     assert!(env.ok(&["audit", "log", "--json"]).contains("synonym-retire"));
 }
@@ -161,7 +146,7 @@ fn a_new_meddra_version_carries_synonyms_over_and_flags_changed_ones() {
     assert!(out.contains("Carried 2 synonym(s) over; 1 held"), "{out}");
     let (ok, out, _) = env.run(&["recode-check"]);
     assert!(!ok && out.contains("throbbing head") && out.contains("non-current in MedDRA DEMO-2.0"), "{out}");
-    let out = queue(&env, "q2.csv", &[("H9", "achy head"), ("H10", "throbbing head")]);
+    let out = env.queue("q2.csv", &[("H9", "achy head"), ("H10", "throbbing head")]);
     assert!(out.contains("1 from the synonym list"), "only the synonym still valid autocodes: {out}");
 }
 
@@ -197,16 +182,16 @@ fn a_recode_does_not_lift_a_retirement_and_punctuation_is_never_a_synonym() {
     // A recode of one confirmation (even to the same LLT) revises the synonym but keeps it retired.
     env.ok(&["--user", "alice", "recode", "H4", &headache]);
     assert!(synonyms(&env)[0]["hold"].as_str().unwrap().contains("retired by admin"), "{:?}", synonyms(&env));
-    let out = queue(&env, "q2.csv", &[("W1", "throbbing head")]);
+    let out = env.queue("q2.csv", &[("W1", "throbbing head")]);
     assert!(out.contains("0 from the synonym list"), "{out}");
     assert!(env.fails(&["--user", "admin", "synonym", "retire", "throbbing head"]).contains("already does not autocode"));
     assert!(env.fails(&["--user", "admin", "synonym", "retire"]).contains("required"));
 
-    queue(&env, "q3.csv", &[("P1", "???"), ("P2", "!!!")]);
+    env.queue("q3.csv", &[("P1", "???"), ("P2", "!!!")]);
     env.ok(&["--user", "alice", "code-group", "???", &headache]);
     env.ok(&["--user", "bob", "confirm-group", "???", "--llt", &headache]);
     assert!(synonyms(&env).iter().all(|s| s["term"] != ""), "{:?}", synonyms(&env));
-    let out = queue(&env, "q4.csv", &[("P3", "...")]);
+    let out = env.queue("q4.csv", &[("P3", "...")]);
     assert!(out.contains("0 from the synonym list"), "{out}");
 }
 
@@ -221,7 +206,7 @@ fn whoever_imported_a_synonym_cannot_confirm_what_it_coded_and_imports_are_logge
     env.ok(&["--user", "admin", "settings", "autocode-confirm", "on"]);
     env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
     // One admin chose these codes: never auto-confirmed, and not confirmable by that admin.
-    assert_eq!(state(&env, "H1")["state"], "proposed");
+    assert_eq!(env.state("H1")["state"], "proposed");
     let err = env.fails(&["--user", "admin", "confirm", "H1"]);
     assert!(err.contains("four-eye rule"), "{err}");
     env.ok(&["--user", "bob", "confirm", "H1"]);
@@ -237,7 +222,7 @@ fn a_return_holds_only_the_synonym_it_rejects_and_group_confirm_checks_its_llt()
     let (headache, head_pain) = (llt_code("Headache"), llt_code("Head pain"));
     env.ok(&["--user", "alice", "code", "H1", &headache]);
     env.ok(&["--user", "bob", "confirm", "H1"]);
-    assert_eq!(state(&env, "H2")["source"], "synonym");
+    assert_eq!(env.state("H2")["source"], "synonym");
     // The synonym moves to Head pain; H2 still carries the old code and is returned.
     let f = env.dir.path().join("syn.csv");
     fs::write(&f, format!("reported_term,llt_code\nachy head,{head_pain}\n")).unwrap();

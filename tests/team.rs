@@ -342,10 +342,21 @@ fn concurrent_writers_lose_nothing() {
     assert!(t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW)).contains("intact"));
 }
 
+/// A SQLite store with the demo release and an admin, a coder and a reviewer.
+fn single_user_store(file: &std::path::Path, admin: &str, coder: &str, reviewer: &str) -> medcoder::store::Store {
+    use medcoder::store::users::Role;
+    let mut s = medcoder::store::Store::open(file).unwrap();
+    let (rel, _) = medcoder::meddra::Release::read(std::path::Path::new("assets/demo/MedAscii")).unwrap();
+    s.import_release(None, &rel, "demo", false, true).unwrap();
+    s.add_user(None, admin, Role::Admin).unwrap();
+    s.add_user(Some(admin), coder, Role::Coder).unwrap();
+    s.add_user(Some(admin), reviewer, Role::Reviewer).unwrap();
+    s
+}
+
 #[test]
 fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
     use medcoder::intake::queue::{NewItem, Report};
-    use medcoder::store::users::Role;
     use medcoder::store::workflow::{Action, Source};
     let Some(t) = Team::bare() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -353,12 +364,7 @@ fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
     let (ann, cody, rita) = (t.role("ann"), t.role("cody"), t.role("rita"));
     let llt: u32 = demo_llt(true).parse().unwrap();
     {
-        let mut s = medcoder::store::Store::open(&file).unwrap();
-        let (rel, _) = medcoder::meddra::Release::read(std::path::Path::new("assets/demo/MedAscii")).unwrap();
-        s.import_release(None, &rel, "demo", false, true).unwrap();
-        s.add_user(None, &ann, Role::Admin).unwrap();
-        s.add_user(Some(&ann), &cody, Role::Coder).unwrap();
-        s.add_user(Some(&ann), &rita, Role::Reviewer).unwrap();
+        let mut s = single_user_store(&file, &ann, &cody, &rita);
         let items: Vec<NewItem> = (1..=3)
             .map(|i| NewItem {
                 line: i + 1,
@@ -847,7 +853,6 @@ fn a_team_export_neutralises_spreadsheet_formulas() {
 #[test]
 fn a_copy_checks_and_keeps_the_stores_anchors_and_escapes_old_control_characters() {
     use medcoder::intake::queue::{NewItem, Report};
-    use medcoder::store::users::Role;
     use medcoder::store::workflow::{Action, Source};
     let Some(t) = Team::bare() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -855,12 +860,7 @@ fn a_copy_checks_and_keeps_the_stores_anchors_and_escapes_old_control_characters
     let (ann, cody, rita) = (t.role("ann"), t.role("cody"), t.role("rita"));
     let llt: u32 = demo_llt(true).parse().unwrap();
     let anchors = {
-        let mut s = medcoder::store::Store::open(&file).unwrap();
-        let (rel, _) = medcoder::meddra::Release::read(std::path::Path::new("assets/demo/MedAscii")).unwrap();
-        s.import_release(None, &rel, "demo", false, true).unwrap();
-        s.add_user(None, &ann, Role::Admin).unwrap();
-        s.add_user(Some(&ann), &cody, Role::Coder).unwrap();
-        s.add_user(Some(&ann), &rita, Role::Reviewer).unwrap();
+        let mut s = single_user_store(&file, &ann, &cody, &rita);
         let item = |id: &str| NewItem {
             line: 2,
             report: Report { external_id: id.into(), study: "S".into(), subject: "1".into(), reported_term: "sore arm".into(), ..Default::default() },

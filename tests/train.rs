@@ -116,9 +116,8 @@ fn trained_model_is_saved_complete_and_used_by_the_engine() {
     assert!(engine.trained.as_ref().unwrap().coded.as_ref().is_some_and(|c| c.size()[0] == 40), "the gate's reference is loaded");
 }
 
-#[test]
-fn models_for_other_versions_and_corrupt_files_are_refused() {
-    let _shared = shared();
+/// A one-member model trained on the demo dictionary alone, in a folder of its own.
+fn one_member_model() -> (tempfile::TempDir, BaseModel, std::path::PathBuf, Arc<Dictionary>, train::Outcome) {
     let tmp = tempfile::tempdir().unwrap();
     let base = tiny_base(&tmp.path().join("base"));
     let data_dir = tmp.path().join("data");
@@ -126,6 +125,13 @@ fn models_for_other_versions_and_corrupt_files_are_refused() {
     let mut o = quick();
     o.hyper.members = 1;
     let out = train_locked(dict.clone(), &[], &base, &o, &data_dir);
+    (tmp, base, data_dir, dict, out)
+}
+
+#[test]
+fn models_for_other_versions_and_corrupt_files_are_refused() {
+    let _shared = shared();
+    let (_tmp, base, data_dir, dict, out) = one_member_model();
 
     // Another dictionary version: named -> refused; automatic -> not used, with a note.
     let mut rel = Release::read(&demo_dir()).unwrap().0;
@@ -153,13 +159,7 @@ fn models_for_other_versions_and_corrupt_files_are_refused() {
 #[test]
 fn an_edited_or_broken_manifest_is_refused_with_its_field() {
     let _shared = shared();
-    let tmp = tempfile::tempdir().unwrap();
-    let base = tiny_base(&tmp.path().join("base"));
-    let data_dir = tmp.path().join("data");
-    let dict = demo_dict();
-    let mut o = quick();
-    o.hyper.members = 1;
-    let out = train_locked(dict.clone(), &[], &base, &o, &data_dir);
+    let (_tmp, base, data_dir, dict, out) = one_member_model();
     let manifest = out.dir.join("manifest.json");
     let original = std::fs::read_to_string(&manifest).unwrap();
     let load = || Engine::load(dict.clone(), &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).err().map(|e| format!("{e:#}"));

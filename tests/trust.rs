@@ -10,24 +10,25 @@ fn setup() -> Env {
     let env = Env::new();
     env.ok(&["dict", "import", s(&demo_dir())]);
     env.add_users(&[("alice", "coder"), ("bob", "reviewer")]);
-    queue(&env, "q.csv", &[("X1", "sore leg"), ("X2", "hedache")]);
+    env.queue("q.csv", &[("X1", "sore leg"), ("X2", "hedache")]);
     env.ok(&["--user", "alice", "code", "X1", &llt_code("Leg pain")]);
     env
 }
 
-fn queue(env: &Env, file: &str, rows: &[(&str, &str)]) -> String {
-    let q = env.dir.path().join(file);
-    let mut text = "id,study,subject,reported_term\n".to_string();
-    for (id, term) in rows {
-        text.push_str(&format!("{id},ST1,001,\"{term}\"\n"));
-    }
-    fs::write(&q, text).unwrap();
-    env.ok(&["--user", "alice", "queue", "import", s(&q)])
-}
-
-fn state(env: &Env, id: &str) -> serde_json::Value {
-    let out = env.ok(&["queue", "list", "--json", "--text", id]);
-    out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|v| v["external_id"] == id).unwrap()
+/// admin imports "wobbly knees" -> Leg pain, then DEMO-2.0 (the demo release renamed) is loaded
+/// and made active: the synonym is carried over.
+fn imported_synonym_then_upgrade(env: &Env) {
+    let f = env.dir.path().join("syn.csv");
+    fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{}\n", llt_code("Leg pain"))).unwrap();
+    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
+    let new = env.dir.path().join("v2");
+    let ascii = copy_demo(&new);
+    let rel = ascii.join("meddra_release.asc");
+    let r = fs::read_to_string(&rel).unwrap();
+    let old = r.split('$').next().unwrap().to_string();
+    fs::write(&rel, r.replacen(&old, "DEMO-2.0", 1)).unwrap();
+    env.ok(&["dict", "import", s(&new)]);
+    env.ok(&["dict", "use", "DEMO-2.0"]);
 }
 
 /// Case 1: `--db file:...` (a SQLite URI naming the same file) once skipped the identity check.
@@ -44,7 +45,7 @@ fn a_sqlite_uri_or_memory_database_is_refused_before_anything_opens() {
         let (ok, _, err) = env.run_with_input(&["--db", &spelling, "--user", "bob", "confirm", "X1"], None);
         assert!(!ok && err.contains("are refused"), "{spelling}: {err}");
     }
-    assert_eq!(state(&env, "X1")["state"], "proposed", "nothing was confirmed");
+    assert_eq!(env.state("X1")["state"], "proposed", "nothing was confirmed");
     // The relative spelling of the real file still asks for bob's password.
     let rel = db.file_name().unwrap().to_str().unwrap().to_string();
     let mut c = env.cmd(&["--db", &rel, "--user", "bob", "confirm", "X1"]);
@@ -69,7 +70,7 @@ fn identity_is_checked_whatever_spelling_of_the_path_is_given() {
         let (ok, _, err) = env.run_with_input(&["--db", &spelling, "--user", "bob", "confirm", "X1"], Some("guess-guess\n"));
         assert!(!ok && err.contains("wrong password for bob"), "{spelling}: {err}");
     }
-    assert_eq!(state(&env, "X1")["state"], "proposed", "nothing was confirmed");
+    assert_eq!(env.state("X1")["state"], "proposed", "nothing was confirmed");
 }
 
 /// Case 5: a password inside a postgres URL would sign without being typed.
@@ -93,8 +94,8 @@ fn the_importer_of_a_synonym_never_confirms_its_code() {
     let f = env.dir.path().join("syn.csv");
     fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{}\n", llt_code("Leg pain"))).unwrap();
     env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
-    queue(&env, "q2.csv", &[("S1", "Wobbly knees")]);
-    assert_eq!(state(&env, "S1")["source"], "synonym");
+    env.queue("q2.csv", &[("S1", "Wobbly knees")]);
+    assert_eq!(env.state("S1")["source"], "synonym");
     let err = env.fails(&["--user", "admin", "confirm", "S1"]);
     assert!(err.contains("four-eye rule"), "{err}");
     env.ok(&["--user", "bob", "confirm", "S1"]);
@@ -104,22 +105,12 @@ fn the_importer_of_a_synonym_never_confirms_its_code() {
 #[test]
 fn an_imported_synonym_is_not_auto_confirmed_after_an_upgrade() {
     let env = setup();
-    let f = env.dir.path().join("syn.csv");
-    fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{}\n", llt_code("Leg pain"))).unwrap();
-    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
-    let new = env.dir.path().join("v2");
-    let ascii = copy_demo(&new);
-    let rel = ascii.join("meddra_release.asc");
-    let r = fs::read_to_string(&rel).unwrap();
-    let old = r.split('$').next().unwrap().to_string();
-    fs::write(&rel, r.replacen(&old, "DEMO-2.0", 1)).unwrap();
-    env.ok(&["dict", "import", s(&new)]);
-    env.ok(&["dict", "use", "DEMO-2.0"]);
+    imported_synonym_then_upgrade(&env);
     let list = env.ok(&["synonym", "list", "--json"]);
     assert!(list.contains("\"origin\":\"carried\"") && list.contains("\"imported_by\":\"admin\""), "{list}");
     env.ok(&["settings", "autocode-confirm", "on"]);
-    queue(&env, "q2.csv", &[("S2", "wobbly knees")]);
-    let it = state(&env, "S2");
+    env.queue("q2.csv", &[("S2", "wobbly knees")]);
+    let it = env.state("S2");
     assert_eq!((it["state"].as_str(), it["source"].as_str()), (Some("proposed"), Some("synonym")), "{it}");
     assert!(env.fails(&["--user", "admin", "confirm", "S2"]).contains("four-eye rule"));
 }
@@ -146,8 +137,8 @@ fn control_and_format_characters_are_refused_in_notes_and_comments() {
         let err = env.fails(&["--user", "bob", "return", "X1", "--comment", bad]);
         assert!(err.contains("control or format character"), "{bad:?}: {err}");
     }
-    assert_eq!(state(&env, "X2")["state"], "new");
-    assert_eq!(state(&env, "X1")["state"], "proposed");
+    assert_eq!(env.state("X2")["state"], "new");
+    assert_eq!(env.state("X1")["state"], "proposed");
     // A queue row with U+061C is refused with its line and field.
     let out = {
         let q = env.dir.path().join("bidi.csv");
@@ -202,14 +193,14 @@ fn source_model_needs_a_stored_model_proposal() {
     let env = setup();
     let err = env.fails(&["--user", "alice", "code", "X2", &llt_code("Headache"), "--source", "model"]);
     assert!(err.contains("not among the model's stored proposals"), "{err}");
-    assert_eq!(state(&env, "X2")["state"], "new");
+    assert_eq!(env.state("X2")["state"], "new");
 }
 
 /// Case 10 on the command line: `confirm-group` names the LLT signed for.
 #[test]
 fn confirm_group_signs_only_the_named_code() {
     let env = setup();
-    queue(&env, "q2.csv", &[("K1", "knee ache"), ("K2", "Knee ache!")]);
+    env.queue("q2.csv", &[("K1", "knee ache"), ("K2", "Knee ache!")]);
     env.ok(&["--user", "alice", "code-group", "knee ache", &llt_code("Leg pain")]);
     // alice re-proposes one as another code: the reviewer who looked at Leg pain signs only that.
     env.ok(&["--user", "alice", "code", "K2", &llt_code("Headache")]);
@@ -217,7 +208,7 @@ fn confirm_group_signs_only_the_named_code() {
     assert!(!ok && err.contains("--llt"), "{err}");
     let out = env.ok(&["--user", "bob", "confirm-group", "knee ache", "--llt", &llt_code("Leg pain")]);
     assert!(out.contains("1 item(s) confirmed") && out.contains("left out K2"), "{out}");
-    assert_eq!(state(&env, "K2")["state"], "proposed");
+    assert_eq!(env.state("K2")["state"], "proposed");
 }
 
 fn raw(env: &Env, sql: &str) {
@@ -236,17 +227,7 @@ fn verify(env: &Env) -> (bool, String) {
 #[test]
 fn audit_verify_finds_edited_synonyms_dictionary_tables_and_dropped_triggers() {
     let env = setup();
-    let f = env.dir.path().join("syn.csv");
-    fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{}\n", llt_code("Leg pain"))).unwrap();
-    env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
-    let new = env.dir.path().join("v2");
-    let ascii = copy_demo(&new);
-    let rel = ascii.join("meddra_release.asc");
-    let r = fs::read_to_string(&rel).unwrap();
-    let old = r.split('$').next().unwrap().to_string();
-    fs::write(&rel, r.replacen(&old, "DEMO-2.0", 1)).unwrap();
-    env.ok(&["dict", "import", s(&new)]);
-    env.ok(&["dict", "use", "DEMO-2.0"]);
+    imported_synonym_then_upgrade(&env);
     let (ok, out) = verify(&env);
     assert!(ok, "an honest store verifies: {out}");
 
@@ -310,7 +291,7 @@ fn a_forged_item_source_or_undone_retirement_is_found_and_changes_nothing() {
     let f = env.dir.path().join("syn.csv");
     fs::write(&f, format!("reported_term,llt_code\nwobbly knees,{}\nfloppy arm,{}\n", llt_code("Leg pain"), llt_code("Headache"))).unwrap();
     env.ok(&["--user", "admin", "synonym", "import", s(&f)]);
-    queue(&env, "q2.csv", &[("W1", "wobbly knees")]);
+    env.queue("q2.csv", &[("W1", "wobbly knees")]);
     raw(&env, "UPDATE item SET source = 'manual' WHERE external_id = 'W1'");
     let (ok, out) = verify(&env);
     assert!(!ok && out.contains("item W1") && out.contains("the source is manual, the log says synonym"), "{out}");

@@ -561,20 +561,37 @@ fn a_batch_that_fails_is_retried_per_item_and_a_dead_worker_says_so() {
     assert!(render(&app, 80, 24).contains("No proposals: model stopped"), "no spinner forever");
 }
 
-#[test]
-fn grouped_queue_codes_and_confirms_identical_terms_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = demo_store(dir.path());
-    let mut s = Store::open(&db).unwrap();
-    let items: Vec<NewItem> = ["achy head", "Achy-head", "ACHY HEAD!"]
+/// bob's desk on the review of the "achy head" group.
+fn review_achy_heads(db: &std::path::Path) -> App {
+    let mut rev = App::new(Box::new(Store::open(db).unwrap()), Some("bob")).unwrap();
+    rev.perform(Action::Group);
+    let pos = rev.queue.groups.iter().position(|g| g.term == "achy head").unwrap();
+    for _ in 0..pos {
+        rev.perform(Action::Down);
+    }
+    rev.perform(Action::Select);
+    assert_eq!(rev.screen(), ScreenId::Review);
+    rev
+}
+
+/// G0-G2: three spellings of one term, for the grouped queue.
+fn achy_heads() -> Vec<NewItem> {
+    ["achy head", "Achy-head", "ACHY HEAD!"]
         .iter()
         .enumerate()
         .map(|(i, t)| NewItem {
             line: i + 2,
             report: Report { external_id: format!("G{i}"), study: "DEMO-1".into(), subject: "S-3".into(), reported_term: t.to_string(), ..Default::default() },
         })
-        .collect();
-    s.import_items("alice", &items, "test").unwrap();
+        .collect()
+}
+
+#[test]
+fn grouped_queue_codes_and_confirms_identical_terms_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut s = Store::open(&db).unwrap();
+    s.import_items("alice", &achy_heads(), "test").unwrap();
     let mut app = App::new(Box::new(s), Some("alice")).unwrap();
     key(&mut app, KeyCode::Char('g'));
     let screen = render(&app, 80, 24);
@@ -608,14 +625,7 @@ fn grouped_queue_codes_and_confirms_identical_terms_at_once() {
     let d = st.active_dictionary().unwrap();
     let code = d.llts.iter().find(|l| l.name == "Headache").unwrap().code;
     st.act(&d, "bob", "G2", None, medcoder::store::workflow::Action::Propose { llt: code, source: medcoder::store::workflow::Source::Search }).unwrap();
-    let mut rev = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
-    rev.perform(Action::Group);
-    let pos = rev.queue.groups.iter().position(|g| g.term == "achy head").unwrap();
-    for _ in 0..pos {
-        rev.perform(Action::Down);
-    }
-    rev.perform(Action::Select);
-    assert_eq!(rev.screen(), ScreenId::Review);
+    let mut rev = review_achy_heads(&db);
     rev.perform(Action::Confirm);
     let screen = render(&rev, 80, 24);
     assert!(screen.contains("2 item(s) confirmed") && screen.contains("left out: G2"), "{screen}");
@@ -765,29 +775,14 @@ fn a_group_confirmation_never_signs_a_code_changed_after_it_opened() {
     let dir = tempfile::tempdir().unwrap();
     let db = demo_store(dir.path());
     let mut s = Store::open(&db).unwrap();
-    let items: Vec<NewItem> = ["achy head", "Achy-head", "ACHY HEAD!"]
-        .iter()
-        .enumerate()
-        .map(|(i, t)| NewItem {
-            line: i + 2,
-            report: Report { external_id: format!("G{i}"), study: "DEMO-1".into(), subject: "S-3".into(), reported_term: t.to_string(), ..Default::default() },
-        })
-        .collect();
-    s.import_items("alice", &items, "test").unwrap();
+    s.import_items("alice", &achy_heads(), "test").unwrap();
     let d = s.active_dictionary().unwrap();
     let code = |name: &str| d.llts.iter().find(|l| l.name == name && l.current).unwrap().code;
     use medcoder::store::workflow::{Action as Act, Source};
     for id in ["G0", "G1", "G2"] {
         s.act(&d, "alice", id, None, Act::Propose { llt: code("Headache"), source: Source::Search }).unwrap();
     }
-    let mut rev = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
-    rev.perform(Action::Group);
-    let pos = rev.queue.groups.iter().position(|g| g.term == "achy head").unwrap();
-    for _ in 0..pos {
-        rev.perform(Action::Down);
-    }
-    rev.perform(Action::Select);
-    assert_eq!(rev.screen(), ScreenId::Review);
+    let mut rev = review_achy_heads(&db);
     assert!(render(&rev, 100, 30).contains("Headache"), "{}", render(&rev, 100, 30));
     // alice re-proposes two of them as another code while bob looks at Headache.
     let other = d.llts.iter().find(|l| l.current && l.name != "Headache").unwrap().code;

@@ -68,6 +68,23 @@ impl Env {
         }
     }
 
+    /// Queues (id, term) rows from a CSV `file` in the test folder as alice.
+    pub fn queue(&self, file: &str, rows: &[(&str, &str)]) -> String {
+        let q = self.dir.path().join(file);
+        let mut text = "id,study,subject,reported_term\n".to_string();
+        for (id, term) in rows {
+            text.push_str(&format!("{id},ST1,001,\"{term}\"\n"));
+        }
+        std::fs::write(&q, text).unwrap();
+        self.ok(&["--user", "alice", "queue", "import", s(&q)])
+    }
+
+    /// An item as `queue list --json` shows it.
+    pub fn state(&self, id: &str) -> serde_json::Value {
+        let out = self.ok(&["queue", "list", "--json", "--text", id]);
+        out.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).find(|v| v["external_id"] == id).unwrap()
+    }
+
     /// Runs and panics with the output unless it succeeded; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let (ok, out, err) = self.run(args);
