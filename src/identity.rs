@@ -31,8 +31,9 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A name's look-alike skeleton: characters that read alike on a screen folded together (rn/m,
-/// vv/w, 0/o, 1/l/i, 5/s, 2/z, 8/b) and underscores dropped. Two users never share one.
+/// A name's look-alike skeleton: characters that read alike on a screen folded together (0/o;
+/// 1, i, j, l; 5/s; 2/z; 6, 8/b; 9, q/g; u/v; 3/e; 4/a; 7/t; w/vv; m, rn, nn; cl/d) and underscores
+/// dropped. Two users never share one.
 pub fn skeleton(name: &str) -> String {
     let folded: String = name
         .to_ascii_lowercase()
@@ -40,14 +41,19 @@ pub fn skeleton(name: &str) -> String {
         .filter(|&c| c != '_')
         .map(|c| match c {
             '0' => 'o',
-            '1' | 'i' | '|' => 'l',
+            '1' | 'i' | 'j' | '|' | '!' => 'l',
             '5' => 's',
             '2' => 'z',
-            '8' => 'b',
+            '6' | '8' => 'b',
+            '9' | 'q' => 'g',
+            'u' => 'v',
+            '3' => 'e',
+            '4' => 'a',
+            '7' => 't',
             c => c,
         })
         .collect();
-    folded.replace("rn", "m").replace("vv", "w").replace("cl", "d")
+    folded.replace('w', "vv").replace('m', "rn").replace("nn", "rn").replace("cl", "d")
 }
 
 /// Refuses `name` when it looks like one of `existing` (other than itself).
@@ -201,7 +207,21 @@ mod tests {
 
     #[test]
     fn look_alike_names_share_a_skeleton() {
-        for (a, b) in [("admin", "adrnin"), ("carol", "caro1"), ("bob", "b0b"), ("alice", "alice_"), ("will", "vvill"), ("lisa", "1isa")] {
+        for (a, b) in [
+            ("admin", "adrnin"),
+            ("carol", "caro1"),
+            ("bob", "b0b"),
+            ("alice", "alice_"),
+            ("will", "vvill"),
+            ("lisa", "1isa"),
+            ("greg", "qreg"),
+            ("greg", "gre9"),
+            ("bob", "bo6"),
+            ("mike", "nnike"),
+            ("ruth", "rvth"),
+            ("eve", "eue"),
+            ("jim", "iim"),
+        ] {
             assert!(check_look_alike(b, [a]).is_err(), "{a} ~ {b}");
         }
         assert!(check_look_alike("carl", ["carol", "bob"]).is_ok());

@@ -58,7 +58,8 @@ pub fn forbidden_char(s: &str) -> Option<char> {
 /// spreadsheets show as text and do not display. JSONL exports stay exact.
 pub fn sheet_safe(s: &str) -> Cow<'_, str> {
     match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{s}")),
+        // Full-width forms too: some spreadsheets read them as the ASCII operators.
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\u{ff1d}' | '\u{ff0b}' | '\u{ff0d}' | '\u{ff20}') => Cow::Owned(format!("'{s}")),
         _ => Cow::Borrowed(s),
     }
 }
@@ -95,7 +96,7 @@ mod tests {
     #[test]
     fn spreadsheet_formulas_are_neutralised() {
         assert_eq!(super::sheet_safe("=HYPERLINK(\"http://x\",\"click\")"), "'=HYPERLINK(\"http://x\",\"click\")");
-        for f in ["+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+        for f in ["+1", "-2+3", "@SUM(A1)", "\tx", "\rx", "\u{ff1d}1+1"] {
             assert!(super::sheet_safe(f).starts_with('\''), "{f}");
         }
         assert_eq!(super::sheet_safe("headache"), "headache");

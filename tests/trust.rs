@@ -276,7 +276,7 @@ fn synonym_lists_refuse_overlong_terms_and_count_repeats_once() {
 #[test]
 fn ascii_look_alikes_of_existing_names_are_refused() {
     let env = setup();
-    for name in ["adrnin", "b0b", "alice_", "a1ice"] {
+    for name in ["adrnin", "b0b", "alice_", "a1ice", "bo6", "aiice"] {
         let err = env.fails(&["--user", "admin", "user", "add", name, "--role", "reviewer"]);
         assert!(err.contains("looks like the existing user"), "{name}: {err}");
     }
@@ -335,4 +335,18 @@ fn import_file_names_are_stored_escaped() {
     assert!(!out.contains('\u{1b}') && !out.contains('\u{202e}'), "{out:?}");
     let log = env.ok(&["audit", "log", "--json"]);
     assert!(!log.contains('\u{202e}') && !log.contains("\\u001b"), "{log}");
+}
+
+/// From the second attack: while another command holds the write lock, a password is not checked
+/// at all (an uncounted check would let a guesser who holds the lock try freely).
+#[test]
+fn no_password_is_checked_uncounted_while_the_store_is_locked() {
+    let env = setup();
+    let holder = rusqlite::Connection::open(env.db()).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let (ok, _, err) = env.run_with_input(&["--user", "bob", "queue", "show", "X1"], Some(&format!("{}\n", password("bob"))));
+    assert!(!ok && err.contains("the database is busy") && err.contains("not checked"), "{err}");
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    env.ok(&["--user", "bob", "queue", "show", "X1"]);
 }

@@ -269,7 +269,12 @@ impl Store {
     /// counting: it cannot sign anything either.
     pub fn check_password_counted(&self, name: &str, what: &str, matches: impl FnOnce(&str) -> bool) -> Result<PasswordCheck> {
         let tx = self.conn.unchecked_transaction()?;
-        let writable = self.read_only_reason().is_none() && begin_immediate(&tx);
+        let writable = self.read_only_reason().is_none();
+        // A store that can be written but whose lock cannot be had now is not checked at all: an
+        // uncounted check is what a guesser holding the lock would want.
+        if writable && !begin_immediate(&tx) {
+            bail!("the database is busy (another command holds its write lock): the password was not checked; try again");
+        }
         let failed = self.failed_signatures(name)?;
         if writable && failed >= MAX_FAILED_SIGNATURES {
             return Ok(PasswordCheck::Locked(failed));
