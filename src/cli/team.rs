@@ -60,12 +60,7 @@ pub fn dispatch(cli: Cli, url: &str) -> Result<ExitCode> {
         Command::Team(TeamCmd::Init) => {
             let db = database_of(url)?;
             let mut admin = postgres::connect(&maintenance_url(url), &mut ask)?;
-            let exists: bool = admin.query_one("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", &[&db])?.get(0);
-            if !exists {
-                // UTF-8 whatever the server's default: terms are text in any language, and the log's
-                // hash counts characters.
-                admin.batch_execute(&format!("CREATE DATABASE {db} ENCODING 'UTF8' TEMPLATE template0")).with_context(|| format!("creating database {db}"))?;
-            }
+            postgres::create_database(&mut admin, &db)?;
             drop(admin);
             let mut client = postgres::connect(url, &mut ask)?;
             postgres::init(&mut client, &db)?;

@@ -1,0 +1,112 @@
+//! The queue and the four-eye workflow on a team database (each decision one rule function call).
+
+use super::*;
+
+impl TeamStore {
+    /// Queues the rows (one transaction); returns (imported, already queued).
+    pub fn import_items(&mut self, items: &[NewItem], file: &str) -> Result<(usize, usize)> {
+        let mut tx = self.client.transaction()?;
+        let (mut imported, mut skipped) = (0, 0);
+        for it in items {
+            let origin = format!("{file}, line {}", it.line);
+            let added: bool = tx
+                .query_one(
+                    "SELECT medcoder.import_item($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[&it.external_id, &it.study, &it.subject, &it.reported_term, &it.onset_date, &it.seriousness, &it.investigator, &origin],
+                )
+                .map_err(db_error)
+                .with_context(|| format!("{file}, line {}", it.line))?
+                .get(0);
+            if added {
+                imported += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+        tx.commit()?;
+        Ok((imported, skipped))
+    }
+
+    /// The proposals stored for an item.
+    pub fn proposals(&mut self, item_id: i64) -> Result<Option<ProposalSet>> {
+        let row = self
+            .client
+            .query_opt("SELECT model_version, meddra_version, entropy, proposals, computed_at FROM medcoder.item_proposals WHERE item_id = $1", &[&item_id])?;
+        row.map(|r| {
+            let json: String = r.get(3);
+            Ok(ProposalSet {
+                model_version: r.get(0),
+                meddra_version: r.get(1),
+                entropy: r.get(2),
+                proposals: serde_json::from_str(&json)?,
+                computed_at: r.get(4),
+            })
+        })
+        .transpose()
+    }
+
+    pub fn items(&mut self, state: Option<State>) -> Result<Vec<Item>> {
+        let rows = self
+            .client
+            .query(&format!("SELECT {ITEM_COLUMNS} FROM medcoder.item WHERE $1::text IS NULL OR state = $1 ORDER BY id"), &[&state.map(State::as_str)])?;
+        rows.iter().map(item_from_row).collect()
+    }
+
+    pub fn item(&mut self, external_id: &str) -> Result<Item> {
+        let row = self
+            .client
+            .query_opt(&format!("SELECT {ITEM_COLUMNS} FROM medcoder.item WHERE external_id = $1"), &[&external_id])?
+            .ok_or_else(|| anyhow!("no queue item with id '{}'", crate::text::printable(external_id)))?;
+        item_from_row(&row)
+    }
+
+    /// One coding decision, checked and logged by the database (`medcoder.act`).
+    pub fn act(&mut self, external_id: &str, expected_revision: Option<i64>, action: &Action) -> Result<Item> {
+        let (name, llt, source, text): (&str, Option<i32>, Option<&str>, Option<&str>) = match action {
+            Action::Propose { llt, source } => ("propose", Some(*llt as i32), Some(source.as_str()), None),
+            Action::Confirm => ("confirm", None, None, None),
+            Action::Return { comment } => ("return", None, None, Some(comment)),
+            Action::Query { note } => ("query", None, None, Some(note)),
+            Action::Recode { llt, source, comment } => ("recode", Some(*llt as i32), Some(source.as_str()), comment.as_deref()),
+        };
+        let row = self
+            .client
+            .query_one(
+                &format!("SELECT {ITEM_COLUMNS} FROM medcoder.act($1, $2, $3, $4, $5, $6)"),
+                &[&external_id, &name, &llt, &source, &text, &expected_revision],
+            )
+            .map_err(desk::refused)?;
+        item_from_row(&row)
+    }
+}
+
+pub(super) fn item_from_row(r: &Row) -> Result<Item> {
+    let state: String = r.get(8);
+    let code = |i: usize| r.get::<_, Option<i32>>(i).map(|c| c as u32);
+    Ok(Item {
+        id: r.get(0),
+        report: Report {
+            external_id: r.get(1),
+            study: r.get(2),
+            subject: r.get(3),
+            reported_term: r.get(4),
+            onset_date: r.get(5),
+            seriousness: r.get(6),
+            investigator: r.get(7),
+        },
+        state: State::parse(&state)?,
+        llt_code: code(9),
+        pt_code: code(10),
+        meddra_version: r.get(11),
+        source: r.get(12),
+        proposer: r.get(13),
+        reviewer: r.get(14),
+        comment: r.get(15),
+        revision: r.get(16),
+        imported_at: r.get(17),
+        updated_at: r.get(18),
+        updated_by: r.get(19),
+        proposed_at: r.get(20),
+        confirmed_at: r.get(21),
+    })
+}

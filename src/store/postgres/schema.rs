@@ -1,0 +1,123 @@
+//! The team schema: `team init` creates it, `team upgrade` brings an older one up, every connection checks its version.
+
+use super::*;
+
+/// Creates the database `db` when the server (connected to its maintenance database) has none.
+pub fn create_database(admin: &mut Client, db: &str) -> Result<()> {
+    check_name("database", db)?;
+    let exists: bool = admin.query_one("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", &[&db])?.get(0);
+    if !exists {
+        // UTF-8 whatever the server's default: terms are text in any language, and the log's hash
+        // counts characters.
+        admin.batch_execute(&format!("CREATE DATABASE {db} ENCODING 'UTF8' TEMPLATE template0")).with_context(|| format!("creating database {db}"))?;
+    }
+    Ok(())
+}
+
+/// `medcoder team init`: creates the database named by the URL (if missing), its owner and member
+/// roles, the schema and the grants. Run by the server's administrator (a superuser, e.g. the
+/// `postgres` role over the local socket). Refuses a database that already has the schema.
+pub fn init(client: &mut Client, db: &str) -> Result<()> {
+    check_name("database", db)?;
+    let (owner, members) = (owner_role(db), member_role(db));
+    let encoding: String = client.query_one("SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()", &[])?.get(0);
+    if encoding != "UTF8" {
+        bail!("database {db} is encoded {encoding}: a team database must be UTF8 (let `team init` create it, or CREATE DATABASE {db} ENCODING 'UTF8' TEMPLATE template0)");
+    }
+    let exists: bool = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'medcoder')", &[])?.get(0);
+    if exists {
+        bail!("database {db} already holds a medcoder schema");
+    }
+    for role in [&owner, &members] {
+        match client.query_opt("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", &[role])? {
+            None => client.batch_execute(&format!("CREATE ROLE {role} NOLOGIN"))?,
+            // Whoever could sign in as the owner would own every table and bypass every rule.
+            Some(r) if r.get::<_, bool>(0) => {
+                bail!("the role {role} exists and can log in: it must be a NOLOGIN role (ALTER ROLE {role} NOLOGIN) before team init")
+            }
+            Some(_) => {}
+        }
+    }
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!(
+        "REVOKE ALL ON DATABASE {db} FROM PUBLIC;
+         GRANT CONNECT ON DATABASE {db} TO {members};
+         ALTER DATABASE {db} SET idle_in_transaction_session_timeout = '60s';
+         CREATE SCHEMA medcoder AUTHORIZATION {owner};
+         SET LOCAL ROLE {owner};
+         SET LOCAL search_path = medcoder, pg_temp;"
+    ))?;
+    tx.batch_execute(SCHEMA).context("creating the medcoder schema")?;
+    let grants = GRANTED.iter().map(|f| format!("GRANT EXECUTE ON FUNCTION medcoder.{f} TO {members};")).collect::<String>();
+    tx.batch_execute(&format!(
+        "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA medcoder FROM PUBLIC;
+         GRANT USAGE ON SCHEMA medcoder TO {members};
+         GRANT SELECT ON ALL TABLES IN SCHEMA medcoder TO {members};
+         GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
+         {grants}"
+    ))?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The schema version this medcoder writes and reads (setting `schema_version`). 2: the rules of
+/// issue #19 (Cc/Cf text, the synonym importer read from the log, source `model` checked, copied
+/// anchors).
+const SCHEMA_VERSION: &str = "2";
+
+/// The functions schema 2 changed or added, replaced in place by `team upgrade`.
+const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act", "release_digest", "use_version"];
+
+/// `CREATE FUNCTION name(...) ... $$;` of schema.sql, as CREATE OR REPLACE.
+fn function_definition(name: &str) -> Result<String> {
+    let start = SCHEMA.find(&format!("CREATE FUNCTION {name}(")).with_context(|| format!("schema.sql has no function {name}"))?;
+    let body = &SCHEMA[start..];
+    let open = body.find("$$").context("function without a body")?;
+    let close = body[open + 2..].find("$$;").context("function without an end")? + open + 2 + 3;
+    Ok(body[..close].replacen("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+}
+
+/// Brings a team database of schema 1 to schema 2 (the server's administrator, once): replaces the
+/// rule functions in place and adds the copied-anchor table; data is untouched.
+pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
+    check_name("database", db)?;
+    let v: Option<String> = client
+        .query_opt("SELECT value FROM medcoder.setting WHERE key = 'schema_version'", &[])
+        .map_err(|e| db_error(e).context("this database has no medcoder schema: run `medcoder team init` instead"))?
+        .map(|r| r.get(0));
+    match v.as_deref() {
+        Some(SCHEMA_VERSION) => return Ok(format!("Team database {db} already has schema {SCHEMA_VERSION}.")),
+        Some("1") => {}
+        other => bail!("team schema version {} here: this medcoder upgrades schema 1 only", other.unwrap_or("none")),
+    }
+    let owner = owner_role(db);
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!("SET LOCAL ROLE {owner}; SET LOCAL search_path = medcoder, pg_temp;"))?;
+    for f in UPGRADED_FUNCTIONS {
+        tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
+    }
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS copied_anchor (line bigint PRIMARY KEY, seq bigint NOT NULL, hash text NOT NULL, at text NOT NULL);
+         REVOKE ALL ON FUNCTION medcoder.code_importer(bigint), medcoder.release_digest(text) FROM PUBLIC;
+         GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
+         GRANT SELECT ON medcoder.copied_anchor TO {members};
+         UPDATE setting SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';",
+        members = member_role(db)
+    ))?;
+    tx.commit()?;
+    Ok(format!("Team database {db} upgraded to schema {SCHEMA_VERSION} (rule functions replaced; data untouched)."))
+}
+
+pub(super) fn check_schema(client: &mut Client) -> Result<()> {
+    let v: Option<String> = client
+        .query_opt("SELECT value FROM medcoder.setting WHERE key = 'schema_version'", &[])
+        .map_err(|e| db_error(e).context("this database has no medcoder schema: its administrator runs `medcoder team init` first"))?
+        .map(|r| r.get(0));
+    match v.as_deref() {
+        Some(SCHEMA_VERSION) => Ok(()),
+        Some("1") => bail!(
+            "team schema version 1 here, which lacks rules this medcoder enforces (issue #19): the server's administrator runs `medcoder --db URL team upgrade` once"
+        ),
+        other => bail!("team schema version {} here; this medcoder needs {SCHEMA_VERSION}", other.unwrap_or("none")),
+    }
+}
