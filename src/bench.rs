@@ -30,7 +30,8 @@ fn sample_terms(n: usize) -> Result<Vec<String>> {
 
 pub fn propose(db: &std::path::Path, runs: usize, batch: usize, precision: crate::model::precision::Precision) -> Result<()> {
     let mut store = Store::open(db)?;
-    let engine = crate::engine::Engine::for_store(&mut store, None, None, None, precision, true)?;
+    let dict = store.dictionary_or_active(None)?;
+    let engine = crate::engine::Engine::builder(dict).memory(&mut store).precision(precision).progress(true).build()?;
     println!("{}", engine.describe());
     println!("torch threads: {}", tch::get_num_threads());
     let terms = sample_terms(runs.max(batch))?;
@@ -319,7 +320,7 @@ pub fn memory(terms: usize, replay_rows: usize) -> Result<()> {
     // depend on the values; embedding 100,000 terms once takes minutes on a CPU).
     let base = crate::model::BaseModel::locate(None)?;
     let device = crate::torch_env::device();
-    let mut engine = Engine::zero_shot(dict.clone(), &base, device, Some(&cache), false)?;
+    let mut engine = Engine::builder(dict.clone()).base(&base).device(device).data_dir(tmp.path()).zero_shot().build()?;
     let hidden = base.config.hidden_size;
     for (i, r) in rows.iter().enumerate() {
         let v = tch::Tensor::randn([hidden], (tch::Kind::Float, device));
@@ -327,7 +328,7 @@ pub fn memory(terms: usize, replay_rows: usize) -> Result<()> {
     }
     engine.memory.save_cache(&cache, &base.fingerprint()?)?;
 
-    let mut engine = Engine::zero_shot(dict.clone(), &base, device, Some(&cache), false)?;
+    let mut engine = Engine::builder(dict.clone()).base(&base).device(device).data_dir(tmp.path()).zero_shot().build()?;
     let t = Instant::now();
     engine.sync_memory(&mut store)?;
     println!("memory load at desk start ({} terms, synonym rows + cached embeddings): {:.0} ms", engine.memory.len(), t.elapsed().as_secs_f64() * 1e3);
@@ -456,8 +457,8 @@ pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, pre
     }
     println!("peak resident memory of any stage: {}", gb(Some(peak)));
 
-    let mut engine = Engine::load(dict, &base, device, tmp.path(), Some(&out.manifest.id), false, &mut |_| {})?;
-    engine.set_precision(precision);
+    let engine =
+        Engine::builder(dict).base(&base).device(device).data_dir(tmp.path()).model(Some(&out.manifest.id)).notes(&mut |_| {}).precision(precision).build()?;
     let terms: Vec<String> = coded.iter().take(300).map(|c| c.term.clone()).collect();
     // Warm-up with a full batch, then single terms as the desk asks for them.
     engine.propose(&terms.iter().take(64).map(String::as_str).collect::<Vec<_>>())?;

@@ -40,7 +40,7 @@ fn a_bad_item_is_skipped_and_the_rest_proposed() {
     let tok = Arc::new(Tok::load(&medcoder::model::default_base_dir().join("tokenizer.json")).unwrap());
     tch::manual_seed(1);
     let enc = Encoder::random(&BertConfig::tiny(tok.vocab_size() as i64), tok, tch::Device::Cpu);
-    let mut engine = Engine::from_parts(dict, enc, "m-test").unwrap();
+    let mut engine = Engine::builder(dict).encoder(enc, None, "m-test").build().unwrap();
     let mut skip = HashSet::new();
     let r = service::round(&mut engine, &mut s, &mut skip).unwrap();
     assert_eq!(r.proposed, 3);

@@ -99,7 +99,7 @@ fn trained_model_is_saved_complete_and_used_by_the_engine() {
     let coded_terms = std::fs::read_to_string(out.dir.join("coded_terms.txt")).unwrap();
     assert_eq!((coded_terms.lines().count(), coded_terms.contains("sore leg 7\n"), coded_terms.contains("leg pain\n")), (40, true, false));
 
-    let engine = Engine::load(dict.clone(), &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).unwrap();
+    let engine = Engine::builder(dict.clone()).base(&base).device(tch::Device::Cpu).data_dir(&data_dir).notes(&mut |_| {}).build().unwrap();
     assert_eq!(engine.model_version, m.id);
     assert!(engine.describe().contains("2-member ensemble + XTARS reranker"));
     let p = engine.propose(&["sore leg 3", "nausea"]).unwrap();
@@ -140,7 +140,7 @@ fn models_for_other_versions_and_corrupt_files_are_refused() {
     let err = registry::choose(&data_dir, "DEMO-2.0", Some(&out.manifest.id)).unwrap_err().to_string();
     assert!(err.contains("trained for MedDRA DEMO-1.0") && err.contains("retrain"), "{err}");
     let mut notes = Vec::new();
-    let e = Engine::load(other, &base, tch::Device::Cpu, &data_dir, None, false, &mut |n| notes.push(n)).unwrap();
+    let e = Engine::builder(other).base(&base).device(tch::Device::Cpu).data_dir(&data_dir).notes(&mut |n| notes.push(n)).build().unwrap();
     assert!(e.trained.is_none());
     assert!(notes[0].contains("No model trained for MedDRA DEMO-2.0"), "{notes:?}");
 
@@ -150,7 +150,7 @@ fn models_for_other_versions_and_corrupt_files_are_refused() {
     let n = bytes.len();
     bytes[n - 1] ^= 0xff;
     std::fs::write(&f, bytes).unwrap();
-    let err = Engine::load(dict, &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).err().unwrap().to_string();
+    let err = Engine::builder(dict).base(&base).device(tch::Device::Cpu).data_dir(&data_dir).notes(&mut |_| {}).build().err().unwrap().to_string();
     assert!(err.contains("does not match its checksum"), "{err}");
 }
 
@@ -162,7 +162,8 @@ fn an_edited_or_broken_manifest_is_refused_with_its_field() {
     let (_tmp, base, data_dir, dict, out) = one_member_model();
     let manifest = out.dir.join("manifest.json");
     let original = std::fs::read_to_string(&manifest).unwrap();
-    let load = || Engine::load(dict.clone(), &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).err().map(|e| format!("{e:#}"));
+    let load =
+        || Engine::builder(dict.clone()).base(&base).device(tch::Device::Cpu).data_dir(&data_dir).notes(&mut |_| {}).build().err().map(|e| format!("{e:#}"));
     assert_eq!(load(), None, "the model as trained loads");
     let mut json: serde_json::Value = serde_json::from_str(&original).unwrap();
     json["fusion"]["temperature"] = 0.0.into();
@@ -274,7 +275,7 @@ fn a_confirmed_dense_win_makes_the_model_defer_to_the_dense_index_there() {
     train_locked(dict.clone(), &coded, &base, &o, &data_dir);
     let terms = ["sore legs", "leg sore", "sore leg 99", "sore leg on the left", "legs are sore", "nausea", "sore knee", "aching leg"];
     let load = || {
-        let mut e = Engine::load(dict.clone(), &base, tch::Device::Cpu, &data_dir, None, false, &mut |_| {}).unwrap();
+        let mut e = Engine::builder(dict.clone()).base(&base).device(tch::Device::Cpu).data_dir(&data_dir).notes(&mut |_| {}).build().unwrap();
         // The gate's reference: these very terms, so the nearness gate is fully open for them.
         let near = e.embed(&terms).unwrap();
         let t = e.trained.as_mut().unwrap();

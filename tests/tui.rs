@@ -83,7 +83,7 @@ fn tiny_worker(db: &std::path::Path) -> worker::Worker {
         let cfg = medcoder::model::bert::BertConfig::tiny(tok.vocab_size() as i64);
         let enc = medcoder::model::Encoder::random(&cfg, tok, tch::Device::Cpu);
         let store: Box<dyn medcoder::store::ProposalStore> = Box::new(Store::open(&db)?);
-        Ok((medcoder::engine::Engine::from_parts(dict, enc, "tiny-random")?, store))
+        Ok((medcoder::engine::Engine::builder(dict).encoder(enc, None, "tiny-random").build()?, store))
     })
 }
 

@@ -117,7 +117,7 @@ pub fn predict(
     model: Option<&str>,
     precision: Precision,
 ) -> Result<ExitCode> {
-    let engine = Engine::for_dictionary(store.release_of(version)?, store.as_mut(), base, model, precision, true)?;
+    let engine = Engine::builder(store.release_of(version)?).base_dir(base).model(model).memory(store.as_mut()).precision(precision).progress(true).build()?;
     let t = std::time::Instant::now();
     let p = engine.propose(&[text])?.remove(0);
     let ms = t.elapsed().as_secs_f64() * 1e3;
@@ -161,13 +161,15 @@ pub(super) fn serve_on(
     poll: f64,
 ) -> Result<ExitCode> {
     let o = crate::engine::service::Options { poll: std::time::Duration::from_secs_f64(poll.max(0.05)), rounds: once.then_some(1) };
-    let load = |store: &mut dyn crate::store::ProposalStore| Engine::for_dictionary(store.active_release()?, store, base, model, precision, true);
+    let load = |store: &mut dyn crate::store::ProposalStore| {
+        Engine::builder(store.active_release()?).base_dir(base).model(model).memory(store).precision(precision).progress(true).build()
+    };
     crate::engine::service::serve(open, &load, &o, &mut |line| eprintln!("{} {line}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")))?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn propose(mut store: Box<dyn crate::store::ProposalStore>, all: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
-    let engine = Engine::for_dictionary(store.active_release()?, store.as_mut(), base, model, precision, true)?;
+    let engine = Engine::builder(store.active_release()?).base_dir(base).model(model).memory(store.as_mut()).precision(precision).progress(true).build()?;
     let todo = store.needing_proposals(&engine.model_version, &engine.dict.version, all)?;
     println!("{}", crate::text::printable(&engine.describe()));
     if todo.is_empty() {
@@ -206,8 +208,7 @@ pub struct EvalArgs {
 pub fn eval(mut store: Box<dyn crate::store::ProposalStore>, a: EvalArgs) -> Result<ExitCode> {
     let dict = store.release_of(a.version.as_deref())?;
     // A model's accuracy on a file, not the team's memory's: that is what --replay measures.
-    let mut engine = Engine::without_memory(dict, a.base.as_deref(), a.model.as_deref(), a.precision, true)?;
-    engine.set_precision(a.precision);
+    let mut engine = Engine::builder(dict).base_dir(a.base.as_deref()).model(a.model.as_deref()).precision(a.precision).progress(true).build()?;
     let (file, components, json) = (a.file.as_path(), a.components, a.json);
     if a.replay {
         return replay(&mut engine, file, components, json, a.plot.as_deref());

@@ -23,7 +23,7 @@ use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
 use crate::store::proposals::{Proposal, ProposalSet};
 use crate::store::synonyms::Synonym;
-use crate::store::{ProposalStore, Store};
+use crate::store::ProposalStore;
 use dense::DenseIndex;
 use memory::{Memory, Recall};
 
@@ -177,6 +177,147 @@ pub struct Engine {
     rewriter: rewrite::Rewriter,
 }
 
+/// Where an engine's encoder comes from.
+enum Base<'a> {
+    /// A BERT checkpoint folder (None: the installed MiniLM).
+    Dir(Option<&'a Path>),
+    Model(&'a BaseModel),
+    /// An encoder already built (training's untuned encoder, tests' random one), with the label
+    /// embeddings when they are computed already, and the engine's version.
+    Encoder(Box<Encoder>, Option<Tensor>, String),
+}
+
+/// How to build an engine. By default: the installed base encoder on the best device, the newest
+/// model trained for the dictionary's version in the data directory (else the untuned dense
+/// index), no coded-term memory, fp32, quiet.
+pub struct EngineBuilder<'a> {
+    dict: Arc<Dictionary>,
+    base: Base<'a>,
+    device: Option<Device>,
+    data_dir: Option<PathBuf>,
+    trained: bool,
+    model: Option<&'a str>,
+    precision: Precision,
+    progress: bool,
+    note: Option<&'a mut dyn FnMut(String)>,
+    memory: Option<&'a mut dyn ProposalStore>,
+}
+
+impl<'a> EngineBuilder<'a> {
+    /// A BERT-family checkpoint folder instead of the installed MiniLM.
+    pub fn base_dir(mut self, dir: Option<&'a Path>) -> Self {
+        self.base = Base::Dir(dir);
+        self
+    }
+
+    pub fn base(mut self, base: &'a BaseModel) -> Self {
+        self.base = Base::Model(base);
+        self
+    }
+
+    /// An encoder already built; `label_embeddings` when computed already (else they are).
+    pub fn encoder(mut self, encoder: Encoder, label_embeddings: Option<Tensor>, version: &str) -> Self {
+        self.base = Base::Encoder(Box::new(encoder), label_embeddings, version.to_string());
+        self
+    }
+
+    pub fn device(mut self, device: Device) -> Self {
+        self.device = Some(device);
+        self
+    }
+
+    /// Where models and embedding caches live (default: the data directory).
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_path_buf());
+        self
+    }
+
+    /// The untuned dense index only, even when a trained model exists.
+    pub fn zero_shot(mut self) -> Self {
+        self.trained = false;
+        self
+    }
+
+    /// A trained model by id (default: the newest for the dictionary's version).
+    pub fn model(mut self, id: Option<&'a str>) -> Self {
+        self.model = id;
+        self
+    }
+
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
+        self
+    }
+
+    /// Progress bars and notes on standard error.
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+
+    /// Receives a line for the user when no trained model is used (instead of standard error).
+    pub fn notes(mut self, note: &'a mut dyn FnMut(String)) -> Self {
+        self.note = Some(note);
+        self
+    }
+
+    /// The team's coded-term memory from this store's synonym list.
+    pub fn memory(mut self, store: &'a mut dyn ProposalStore) -> Self {
+        self.memory = Some(store);
+        self
+    }
+
+    pub fn build(self) -> Result<Engine> {
+        self.precision.check()?;
+        let progress = self.progress;
+        let mut engine = match self.base {
+            Base::Encoder(encoder, emb, version) => {
+                let emb = match emb {
+                    Some(e) => e,
+                    None => DenseIndex::load_or_build(&encoder, &self.dict, "test", None, false)?.emb,
+                };
+                Engine::from_index(self.dict, *encoder, emb, &version)
+            }
+            base => {
+                let located;
+                let base = match base {
+                    Base::Model(b) => b,
+                    Base::Dir(dir) => {
+                        located = BaseModel::locate(dir)?;
+                        &located
+                    }
+                    Base::Encoder(..) => unreachable!("handled above"),
+                };
+                let device = self.device.unwrap_or_else(crate::torch_env::device);
+                let data_dir = match self.data_dir {
+                    Some(d) => d,
+                    None => crate::paths::data_dir()?,
+                };
+                let mut stderr_note = |note: String| {
+                    if progress {
+                        eprintln!("{note}")
+                    }
+                };
+                let note: &mut dyn FnMut(String) = match self.note {
+                    Some(n) => n,
+                    None => &mut stderr_note,
+                };
+                if self.trained {
+                    Engine::load(self.dict, base, device, &data_dir, self.model, progress, note)?
+                } else {
+                    Engine::zero_shot(self.dict, base, device, Some(&data_dir.join("cache")), progress)?
+                }
+            }
+        };
+        if let Some(store) = self.memory {
+            engine.sync_memory(store)?;
+        }
+        // After loading: the dense index and the embedding caches are always computed in fp32.
+        engine.set_precision(self.precision);
+        Ok(engine)
+    }
+}
+
 impl Engine {
     fn assemble(dict: Arc<Dictionary>, encoder: Encoder, index: DenseIndex, model_version: String) -> Engine {
         let device = encoder.device();
@@ -186,8 +327,25 @@ impl Engine {
         Engine { dict, encoder, index, trained: None, model_version, candidates: 10, device, memory, labels, memory_cache: None, rewriter }
     }
 
+    /// The one way to build an engine (the CLI, the desk, the proposal service, bench, replay,
+    /// training and tests): see `EngineBuilder`.
+    pub fn builder<'a>(dict: impl Into<Arc<Dictionary>>) -> EngineBuilder<'a> {
+        EngineBuilder {
+            dict: dict.into(),
+            base: Base::Dir(None),
+            device: None,
+            data_dir: None,
+            trained: true,
+            model: None,
+            precision: Precision::Fp32,
+            progress: false,
+            note: None,
+            memory: None,
+        }
+    }
+
     /// The untuned base encoder over the dictionary's current LLT names.
-    pub fn zero_shot(dict: Arc<Dictionary>, base: &BaseModel, device: Device, cache_dir: Option<&Path>, show_progress: bool) -> Result<Engine> {
+    fn zero_shot(dict: Arc<Dictionary>, base: &BaseModel, device: Device, cache_dir: Option<&Path>, show_progress: bool) -> Result<Engine> {
         let encoder = Encoder::pretrained(base, device)?;
         let fp = base.fingerprint()?;
         let index = DenseIndex::load_or_build(&encoder, &dict, &fp, cache_dir, show_progress)?;
@@ -199,7 +357,7 @@ impl Engine {
 
     /// The newest model trained for this dictionary version (or the one named), else zero-shot.
     /// `note` receives a line for the user when no trained model is used.
-    pub fn load(
+    fn load(
         dict: Arc<Dictionary>,
         base: &BaseModel,
         device: Device,
@@ -253,52 +411,6 @@ impl Engine {
             record.extend(&emb, &won);
         }
         Ok(engine.with_trained(Trained { members, xtars, manifest: m, coded, trained_on, record_start: record.clone(), record }))
-    }
-
-    /// The engine for a stored dictionary version (default: the active one) with the installed
-    /// base encoder (or `base`): the newest model trained for it, or the one named, else the
-    /// untuned dense index. The CLI, the desk and the benchmarks all load it here; with
-    /// `progress`, progress bars and notes go to standard error.
-    pub fn for_store(
-        store: &mut Store,
-        version: Option<&str>,
-        base: Option<&Path>,
-        model: Option<&str>,
-        precision: Precision,
-        progress: bool,
-    ) -> Result<Engine> {
-        let dict = store.dictionary_or_active(version)?;
-        Engine::for_dictionary(dict, store, base, model, precision, progress)
-    }
-
-    /// The engine for a dictionary read from either store, with that store's coded-term memory.
-    pub fn for_dictionary(
-        dict: Dictionary,
-        store: &mut dyn ProposalStore,
-        base: Option<&Path>,
-        model: Option<&str>,
-        precision: Precision,
-        progress: bool,
-    ) -> Result<Engine> {
-        let mut engine = Engine::without_memory(dict, base, model, precision, progress)?;
-        engine.sync_memory(store)?;
-        // After loading: the dense index and the embedding caches are always computed in fp32.
-        engine.set_precision(precision);
-        Ok(engine)
-    }
-
-    /// The engine for a dictionary without the team's memory (what `eval` measures: the model),
-    /// in fp32 until `set_precision`.
-    pub fn without_memory(dict: Dictionary, base: Option<&Path>, model: Option<&str>, precision: Precision, progress: bool) -> Result<Engine> {
-        precision.check()?;
-        let dict = Arc::new(dict);
-        let base = BaseModel::locate(base)?;
-        let data_dir = crate::paths::data_dir()?;
-        Engine::load(dict, &base, crate::torch_env::device(), &data_dir, model, progress, &mut |note| {
-            if progress {
-                eprintln!("{note}")
-            }
-        })
     }
 
     /// The precision of every encoder's forward pass from now on.
@@ -468,8 +580,8 @@ impl Engine {
         })
     }
 
-    /// An engine over label embeddings already computed (training reuses its own).
-    pub fn from_index(dict: Arc<Dictionary>, encoder: Encoder, emb: Tensor, model_version: &str) -> Engine {
+    /// An engine over label embeddings already computed.
+    fn from_index(dict: Arc<Dictionary>, encoder: Encoder, emb: Tensor, model_version: &str) -> Engine {
         let llts = dict.current_llt_indexes();
         Engine::assemble(dict, encoder, DenseIndex { llts, emb }, model_version.into())
     }
@@ -480,12 +592,6 @@ impl Engine {
         self.candidates = trained.manifest.hyper.candidates;
         self.trained = Some(trained);
         self
-    }
-
-    /// Built from parts (tests use a random tiny encoder).
-    pub fn from_parts(dict: Arc<Dictionary>, encoder: Encoder, model_version: &str) -> Result<Engine> {
-        let emb = DenseIndex::load_or_build(&encoder, &dict, "test", None, false)?.emb;
-        Ok(Engine::from_index(dict, encoder, emb, model_version))
     }
 
     pub fn describe(&self) -> String {

@@ -481,7 +481,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         training_seconds: 0.0,
         files: vec![],
     };
-    let engine = Engine::from_index(dict.clone(), untuned, label_emb.shallow_clone(), &id).with_trained(Trained {
+    let engine = Engine::builder(dict.clone()).encoder(untuned, Some(label_emb.shallow_clone()), &id).build()?.with_trained(Trained {
         members,
         xtars,
         manifest: manifest.clone(),

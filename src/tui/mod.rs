@@ -42,7 +42,8 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precis
         worker::spawn(move || {
             let mut store = Store::open(&db_path)?;
             // Built quietly: progress bars would scribble over the screen.
-            let engine = Engine::for_store(&mut store, version.as_deref(), base.as_deref(), None, precision, false)?;
+            let dict = store.dictionary_or_active(version.as_deref())?;
+            let engine = Engine::builder(dict).base_dir(base.as_deref()).memory(&mut store).precision(precision).build()?;
             Ok((engine, Box::new(store) as Box<dyn ProposalStore>))
         })
     });
@@ -64,7 +65,7 @@ pub fn run_team(url: &str, password: &mut dyn FnMut(&str) -> Result<String>, bas
         worker::spawn(move || {
             let mut store = crate::store::postgres::TeamStore::open(&url, &mut |_| credentials.clone().ok_or_else(|| anyhow::anyhow!("no password")))?;
             let dict = store.dictionary(None)?;
-            let engine = Engine::for_dictionary(dict, &mut store, base.as_deref(), None, precision, false)?;
+            let engine = Engine::builder(dict).base_dir(base.as_deref()).memory(&mut store).precision(precision).build()?;
             Ok((engine, Box::new(store) as Box<dyn ProposalStore>))
         })
     });
