@@ -24,6 +24,9 @@ use crate::store::api::DeskStore;
 use crate::store::item::State;
 use crate::store::workflow::{Action as Decision, Refusal};
 
+mod draw;
+mod proposals;
+
 const PROMPT_KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Enter], Action::Select, "Enter", "confirm", "confirm"),
     Binding::hidden(&[KeyCode::Backspace], Action::Erase),
@@ -411,68 +414,6 @@ impl App {
         Ok(())
     }
 
-    /// What the background worker reports.
-    pub fn on_engine(&mut self, ev: WorkerEvent) {
-        match ev {
-            WorkerEvent::Ready { description, model_version } => {
-                self.ctx.engine = EngineStatus::Ready(description);
-                self.ctx.model_version = Some(model_version);
-                if let Err(e) = self.request_missing_proposals() {
-                    self.fail(e);
-                }
-            }
-            WorkerEvent::Proposed(ids) => {
-                for i in &ids {
-                    self.ctx.pending.remove(i);
-                }
-                if let Err(e) = self.show_new_proposals(&ids) {
-                    self.fail(e);
-                }
-            }
-            WorkerEvent::ItemFailed { item_id, reason } => {
-                self.ctx.pending.remove(&item_id);
-                let id = self.queue.position(item_id).map_or_else(|| item_id.to_string(), |p| self.queue.rows[p].item.external_id.clone());
-                self.say(format!("no proposals for {id}: {reason}"), Tone::Bad);
-            }
-            WorkerEvent::Stopped(reason) => self.on_engine_stopped(reason),
-            WorkerEvent::LoadFailed(msg) => {
-                self.ctx.engine = EngineStatus::Failed(msg.clone());
-                self.ctx.pending.clear();
-                self.say(msg, Tone::Bad);
-            }
-        }
-    }
-
-    /// The worker's channel closed while it was running (a panic inside libtorch, say).
-    pub fn on_engine_stopped(&mut self, reason: String) {
-        if matches!(self.ctx.engine, EngineStatus::Failed(_) | EngineStatus::Stopped(_)) {
-            return;
-        }
-        self.ctx.pending.clear();
-        self.say(format!("model stopped: {reason}"), Tone::Bad);
-        self.ctx.engine = EngineStatus::Stopped(reason);
-    }
-
-    /// Sends the worker every open item without current proposals, once signed in and the model
-    /// is ready (whichever comes last).
-    fn request_missing_proposals(&mut self) -> Result<()> {
-        let (Some(desk), Some(jobs), Some(model)) = (&self.ctx.desk, &self.jobs, &self.ctx.model_version) else { return Ok(()) };
-        let todo = desk.items_needing_proposals(model)?;
-        self.ctx.pending.extend(todo.iter().map(|(i, _)| *i));
-        let _ = jobs.send(Job::Batch(todo));
-        Ok(())
-    }
-
-    /// Updates only the rows (and the open item) that got proposals.
-    fn show_new_proposals(&mut self, ids: &[i64]) -> Result<()> {
-        self.queue.show_new_proposals(&self.ctx, ids)?;
-        if let Some(v) = self.ctx.open.as_ref().filter(|v| ids.contains(&v.item.id)) {
-            let id = v.item.external_id.clone();
-            self.ctx.open = Some(self.ctx.desk().item(&id)?);
-        }
-        Ok(())
-    }
-
     /// One redraw tick (the spinners move).
     pub fn tick(&mut self) {
         self.ctx.tick = self.ctx.tick.wrapping_add(1);
@@ -491,75 +432,5 @@ impl App {
                 self.fail(e);
             }
         }
-    }
-
-    pub fn draw(&self, f: &mut Frame, theme: Theme) {
-        let area = f.area();
-        self.last_size.set((area.width, area.height));
-        if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
-            let text = format!("terminal too small ({}x{} needed, this is {}x{}): enlarge it, or q to quit", MIN_SIZE.0, MIN_SIZE.1, area.width, area.height);
-            f.render_widget(Paragraph::new(Span::styled(text, theme.warn())).wrap(Wrap { trim: true }), area);
-            return;
-        }
-        let [header, body, message, footer] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(5), Constraint::Length(2), Constraint::Length(1)]).areas(f.area());
-        self.draw_header(f, header, theme);
-        self.active().draw(f, body, &self.ctx, theme);
-        if let Some((p, text)) = &self.prompt {
-            let shown = if *p == Prompt::Signature { "*".repeat(text.chars().count()) } else { text.clone() };
-            let line = Line::from(vec![Span::styled(format!("{}: ", p.label()), theme.title()), Span::raw(shown), Span::styled("_", theme.selected())]);
-            f.render_widget(Paragraph::new(line), message);
-        } else if let Some((text, tone)) = &self.message {
-            f.render_widget(Paragraph::new(Span::styled(text.clone(), theme.tone(*tone))).wrap(Wrap { trim: true }), message);
-        }
-        f.render_widget(Paragraph::new(Span::styled(action::footer(self.keymap()), theme.dim())), footer);
-        if self.help {
-            self.draw_help(f, theme);
-        }
-    }
-
-    fn draw_header(&self, f: &mut Frame, area: Rect, theme: Theme) {
-        let c = &self.ctx;
-        let who = c
-            .desk
-            .as_ref()
-            .map(|d| format!("{}{} ({})", if d.demo { "DEMO " } else { "" }, d.user.name, d.user.role))
-            .unwrap_or_else(|| "not signed in".into());
-        let dict = c.desk.as_ref().map(|d| format!("MedDRA {}", d.dict.version)).unwrap_or_default();
-        let engine = match &c.engine {
-            EngineStatus::Loading => format!("model loading {}", spinner(c.tick)),
-            EngineStatus::Ready(_) if !c.pending.is_empty() => format!("model: {} to propose {}", c.pending.len(), spinner(c.tick)),
-            EngineStatus::Ready(_) => match &c.model_version {
-                Some(m) if m.starts_with("zero-shot") => "model ready: zero-shot".into(),
-                Some(m) => format!("model ready: {}", truncate(m, 28)),
-                None => "model ready".into(),
-            },
-            EngineStatus::Failed(_) => "model unavailable".into(),
-            EngineStatus::Stopped(_) => "model stopped".into(),
-            EngineStatus::Off => "model off".into(),
-        };
-        let parts: Vec<String> = [who, dict, engine].into_iter().filter(|p| !p.is_empty()).collect();
-        let line = Line::from(vec![Span::styled(" medcoder ", theme.title()), Span::raw(format!("│ {}", parts.join(" │ ")))]);
-        f.render_widget(Paragraph::new(line), area);
-    }
-
-    fn draw_help(&self, f: &mut Frame, theme: Theme) {
-        let area = f.area();
-        let w = area.width.saturating_sub(8).min(76);
-        let h = area.height.saturating_sub(4).min(20);
-        let popup = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
-        let screen = self.active();
-        let mut lines = vec![
-            Line::raw("Workflow: new -> proposed -> confirmed (or returned -> proposed ...)."),
-            Line::raw("Query puts an item on hold for the site. A reviewer other than the"),
-            Line::raw("proposer must confirm."),
-            Line::raw(""),
-        ];
-        lines.extend(action::help_lines(screen.keymap()).into_iter().map(Line::raw));
-        lines.extend(screen.notes().iter().map(|s| Line::raw(*s)));
-        lines.push(Line::raw(""));
-        lines.push(Line::styled("Any key closes this help. Ctrl-C quits anywhere.", theme.dim()));
-        f.render_widget(Clear, popup);
-        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(" Help ").title_style(theme.title())), popup);
     }
 }
