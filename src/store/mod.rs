@@ -56,7 +56,7 @@ impl Store {
     /// same path returns, and the file it opened is pinned: a later open in this process that
     /// reaches another file (a symlink or folder swapped meanwhile) fails. Identity is never
     /// checked on one file and acted on in another.
-    pub fn adopt(self, opened_before: &std::collections::HashSet<i32>) -> Result<()> {
+    pub fn adopt(self, opened_before: &pin::OpenFiles) -> Result<()> {
         pin::adopt(self, opened_before)
     }
 

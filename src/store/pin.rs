@@ -3,7 +3,7 @@
 //! (device and inode of what SQLite actually opened, read from /proc/self/fd), so swapping a
 //! symlink or a folder between the identity check and the action gains nothing.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -20,15 +20,24 @@ struct Pinned {
 
 static PINNED: Mutex<Option<Pinned>> = Mutex::new(None);
 
-/// The file descriptors open now (to tell which ones an open added).
-pub fn open_files() -> HashSet<i32> {
-    std::fs::read_dir("/proc/self/fd").map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()).unwrap_or_default()
+/// The file descriptors open now, with the file each names (to tell which ones an open added, even
+/// when another thread closed a descriptor and the open got its number).
+pub fn open_files() -> OpenFiles {
+    let fds =
+        std::fs::read_dir("/proc/self/fd").map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect()).unwrap_or_else(|_| Vec::new());
+    OpenFiles(fds.into_iter().map(|fd: i32| (fd, std::fs::metadata(format!("/proc/self/fd/{fd}")).ok().map(|m| (m.dev(), m.ino())))).collect())
 }
 
+/// A snapshot of the process's descriptors (see `open_files`).
+pub struct OpenFiles(HashMap<i32, Option<(u64, u64)>>);
+
 /// (device, inode) of the regular files opened since `before`, SQLite's side files left out.
-fn opened_since(before: &HashSet<i32>) -> Vec<(u64, u64)> {
+fn opened_since(before: &OpenFiles) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
-    for fd in open_files().difference(before) {
+    for (fd, file) in open_files().0 {
+        if before.0.get(&fd) == Some(&file) {
+            continue;
+        }
         let link = PathBuf::from(format!("/proc/self/fd/{fd}"));
         let target = std::fs::read_link(&link).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
         if ["-wal", "-shm", "-journal"].iter().any(|s| target.ends_with(s)) {
@@ -45,7 +54,7 @@ fn stat(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-pub(super) fn adopt(store: Store, before: &HashSet<i32>) -> Result<()> {
+pub(super) fn adopt(store: Store, before: &OpenFiles) -> Result<()> {
     let opened = opened_since(before);
     // The file the path names now must be one this open added (other threads may have opened
     // files meanwhile; SQLite may reuse a descriptor it held, adding none).
@@ -65,7 +74,7 @@ pub(super) fn take_adopted(path: &Path) -> Option<Store> {
 
 /// After an open of `path`: when the process is pinned to that path, the file SQLite opened must
 /// be the pinned one.
-pub(super) fn check(path: &Path, before: &HashSet<i32>) -> Result<()> {
+pub(super) fn check(path: &Path, before: &OpenFiles) -> Result<()> {
     let pinned = PINNED.lock().unwrap_or_else(|e| e.into_inner());
     let Some(p) = pinned.as_ref().filter(|p| p.path == path) else { return Ok(()) };
     let opened = opened_since(before);
