@@ -347,9 +347,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         crate::store::target::Target::Sqlite(path) => path,
     };
     // Who is acting: the user bound to this OS login, or the one named after their password
-    // (identity.rs). Everything below acts under the stored spelling of that name. An existing
-    // database that cannot be opened is an error here, never a reason to take a claim unchecked;
-    // a file that does not exist yet has no users to impersonate.
+    // (identity.rs). Everything below acts under the stored spelling of that name.
     let mut passwords = crate::identity::Passwords::new(cli.password_stdin);
     // The store is opened (created when new) before anything else, whether or not the path exists
     // yet, and the command then acts on this very connection (store::pin): the identity checked

@@ -117,10 +117,18 @@ pub fn read_file(path: &Path) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String
 }
 
 fn read_csv(path: &Path, bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String>)> {
-    // Records end at \n only (a \r\n file's \r is trimmed from its last field): a bare \r inside a
-    // term must not split the row in two and import half of it.
-    let mut r = csv::ReaderBuilder::new().flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(bytes);
-    let headers = r.byte_headers().with_context(|| format!("{}: cannot read the header row", path.display()))?.clone();
+    // No field may hold a line break, so each line (ending at \n only: a bare \r inside a term must
+    // not split the row) is one record, read on its own: a quote left open on one line is that
+    // line's error and never swallows the lines after it.
+    let mut lines = bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(i, raw)| (i + 1, raw.strip_suffix(b"\r").unwrap_or(raw)))
+        .filter(|(_, raw)| !raw.iter().all(u8::is_ascii_whitespace));
+    let headers = match lines.next() {
+        Some((_, raw)) => csv_line(raw).map_err(|e| anyhow::anyhow!("{}: cannot read the header row: {e}", path.display()))?,
+        None => csv::ByteRecord::new(),
+    };
     let mut map = [None; 7];
     let mut ignored = Vec::new();
     for (i, h) in headers.iter().enumerate() {
@@ -136,27 +144,13 @@ fn read_csv(path: &Path, bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, V
         }
     }
     let (mut good, mut bad) = (Vec::new(), Vec::new());
-    // No field may hold a line break, so each line is one record, read on its own: a quote left
-    // open on one line is that line's error and never swallows the lines after it.
-    let header_line = bytes.split(|&b| b == b'\n').position(|l| !l.iter().all(|b| b.is_ascii_whitespace())).unwrap_or(0);
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate().skip(header_line + 1) {
-        let line = i + 1;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        if let Some(col) = open_quote(raw) {
-            bad.push(Rejected { line, reason: format!("a quote opened at character {col} is never closed on this line (a field cannot hold a line break)") });
-            continue;
-        }
-        let mut one = csv::ReaderBuilder::new().has_headers(false).flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(raw);
-        let rec = match one.byte_records().next() {
-            Some(Ok(rec)) => rec,
-            Some(Err(e)) => {
-                bad.push(Rejected { line, reason: format!("unreadable CSV: {e}") });
+    for (line, raw) in lines {
+        let rec = match csv_line(raw) {
+            Ok(rec) => rec,
+            Err(reason) => {
+                bad.push(Rejected { line, reason });
                 continue;
             }
-            None => continue,
         };
         // More fields than the header is usually an unquoted comma inside a term: refused rather
         // than importing the term cut short.
@@ -184,6 +178,19 @@ fn read_csv(path: &Path, bytes: &[u8]) -> Result<(Vec<NewItem>, Vec<Rejected>, V
         }
     }
     Ok((good, bad, ignored))
+}
+
+/// One CSV line as a record; the error says why it cannot be read.
+fn csv_line(raw: &[u8]) -> Result<csv::ByteRecord, String> {
+    if let Some(col) = open_quote(raw) {
+        return Err(format!("a quote opened at character {col} is never closed on this line (a field cannot hold a line break)"));
+    }
+    let mut one = csv::ReaderBuilder::new().has_headers(false).flexible(true).terminator(csv::Terminator::Any(b'\n')).from_reader(raw);
+    match one.byte_records().next() {
+        Some(Ok(rec)) => Ok(rec),
+        Some(Err(e)) => Err(format!("unreadable CSV: {e}")),
+        None => Ok(csv::ByteRecord::new()),
+    }
 }
 
 /// Where a quoted field that is never closed starts on a CSV line (1-based byte), if any.

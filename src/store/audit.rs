@@ -406,12 +406,7 @@ const LOG_TRIGGERS: &[&str] = &["decision_log_no_update", "decision_log_no_delet
 /// table is not the one the log names (both stores: a cleared `imported_by` would let the
 /// importer confirm their own codes, and their codes be auto-confirmed).
 pub(crate) fn importer_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym], confirmed: &HashSet<(String, u32)>) -> Vec<String> {
-    let mut importer: HashMap<(String, u32), &str> = HashMap::new();
-    for r in log.iter().filter(|r| r.entry.action.contains("synonym") && r.entry.action.contains("import")) {
-        if let (Some(t), Some(llt)) = (r.entry.reported_term.as_deref(), r.entry.llt_code) {
-            importer.insert((crate::text::normalize(t), llt), r.entry.user.as_str());
-        }
-    }
+    let importer = logged_imports(log);
     let mut out = Vec::new();
     for y in synonyms.iter().filter(|y| y.hold.is_none()) {
         let key = (y.term.clone(), y.llt_code);
@@ -433,6 +428,23 @@ pub(crate) fn importer_findings(log: &[LoggedEntry], synonyms: &[super::synonyms
     out
 }
 
+/// A synonym import's log row, on either store ("synonym-import" here, "synonym import" in a team
+/// database).
+fn is_synonym_import(action: &str) -> bool {
+    action.contains("synonym") && action.contains("import")
+}
+
+/// Each (normalised term, LLT) a logged synonym import gave, with its newest importer.
+pub(crate) fn logged_imports(log: &[LoggedEntry]) -> HashMap<(String, u32), &str> {
+    let mut importer = HashMap::new();
+    for r in log.iter().filter(|r| is_synonym_import(&r.entry.action)) {
+        if let (Some(t), Some(llt)) = (r.entry.reported_term.as_deref(), r.entry.llt_code) {
+            importer.insert((crate::text::normalize(t), llt), r.entry.user.as_str());
+        }
+    }
+    importer
+}
+
 /// Active synonyms whose newest logged event is their retirement (no confirmation or import of the
 /// term since): a retirement undone behind the log (both stores).
 pub(crate) fn retire_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym]) -> Vec<String> {
@@ -441,7 +453,7 @@ pub(crate) fn retire_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::
     for r in log {
         let e = &r.entry;
         let retire = e.action.contains("synonym") && e.action.contains("retire");
-        let backs = (e.action.contains("synonym") && e.action.contains("import")) || e.state_to.as_deref() == Some("confirmed");
+        let backs = is_synonym_import(&e.action) || e.state_to.as_deref() == Some("confirmed");
         if !(retire || backs) {
             continue;
         }

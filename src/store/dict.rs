@@ -85,6 +85,8 @@ impl Store {
         )?;
         let id = tx.last_insert_rowid();
         write_rows(&tx, id, rel).context("writing the release rows")?;
+        // Built once: its digest goes into the log, and a carry-over of synonyms reads it.
+        let dict = Dictionary::new(rel);
         let has_active: bool = tx.query_row("SELECT count(*) FROM setting WHERE key = ?1", [ACTIVE], |r| r.get::<_, i64>(0))? > 0;
         super::log::append(
             &tx,
@@ -98,7 +100,7 @@ impl Store {
                     rel.language,
                     rel.llts.len(),
                     rel.pts.len(),
-                    Dictionary::new(rel).digest()
+                    dict.digest()
                 )),
                 ..Default::default()
             },
@@ -106,7 +108,7 @@ impl Store {
         if !has_active || activate {
             tx.execute("INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", [ACTIVE, &rel.version])?;
             let carried = match carry {
-                Some((from, old)) => super::synonyms::carry_in(&tx, old, &from, &Dictionary::new(rel), "dict import --activate")?,
+                Some((from, old)) => super::synonyms::carry_in(&tx, old, &from, &dict, "dict import --activate")?,
                 None => 0,
             };
             log_use(&tx, &who, &rel.version, carried)?;

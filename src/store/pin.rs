@@ -54,14 +54,18 @@ fn stat(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-pub(super) fn adopt(store: Store, before: &OpenFiles) -> Result<()> {
+/// The file `path` names now, when it is one an open since `before` reached: among the files the
+/// open added (other threads may have opened files meanwhile), or any when it added none (SQLite
+/// reused a descriptor it held). None when the path names something else, or nothing.
+fn reached(path: &Path, before: &OpenFiles) -> Option<(u64, u64)> {
     let opened = opened_since(before);
-    // The file the path names now must be one this open added (other threads may have opened
-    // files meanwhile; SQLite may reuse a descriptor it held, adding none).
-    let Some(file) = stat(store.path()) else { bail!("{}: the database file vanished while it was opened", store.path().display()) };
-    if !opened.is_empty() && !opened.contains(&file) {
-        bail!("{}: the database file was replaced while it was opened; nothing was done", store.path().display());
-    }
+    stat(path).filter(|f| opened.is_empty() || opened.contains(f))
+}
+
+pub(super) fn adopt(store: Store, before: &OpenFiles) -> Result<()> {
+    let Some(file) = reached(store.path(), before) else {
+        bail!("{}: the database file was replaced while it was opened; nothing was done", store.path().display())
+    };
     let path = store.path().to_path_buf();
     *PINNED.lock().unwrap_or_else(|e| e.into_inner()) = Some(Pinned { path, file, adopted: Some(store) });
     Ok(())
@@ -77,10 +81,7 @@ pub(super) fn take_adopted(path: &Path) -> Option<Store> {
 pub(super) fn check(path: &Path, before: &OpenFiles) -> Result<()> {
     let pinned = PINNED.lock().unwrap_or_else(|e| e.into_inner());
     let Some(p) = pinned.as_ref().filter(|p| p.path == path) else { return Ok(()) };
-    let opened = opened_since(before);
-    // SQLite may reuse a descriptor it already holds for the file (no new one): then the path.
-    let same = if opened.is_empty() { stat(path) == Some(p.file) } else { opened.contains(&p.file) && stat(path) == Some(p.file) };
-    if !same {
+    if reached(path, before) != Some(p.file) {
         bail!("{}: the database file is not the one this command started on (replaced or moved meanwhile); nothing was done", path.display());
     }
     Ok(())

@@ -15,8 +15,6 @@ use crate::intake::labelled::Labelled;
 use crate::meddra::Dictionary;
 use crate::text::normalize;
 
-/// How an imported synonym's provenance begins (the four-eye check looks for it in the log).
-pub const IMPORTED: &str = "synonym imported";
 /// The provenance of a code set by an imported synonym, followed by the importer's name: the
 /// autocode log row keeps it, and the four-eye check reads the importer back from there.
 pub const IMPORTED_BY: &str = "synonym imported by ";
@@ -190,17 +188,15 @@ pub fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<Ve
         if let Some(c) = crate::text::forbidden_char(&r.term) {
             bail!("{file}, line {}, field reported_term: contains the control or format character U+{:04X}", r.line, c as u32);
         }
-        match seen.get(&normalize(&r.term)) {
+        let key = normalize(&r.term);
+        match seen.get(&key) {
             Some(first) if first.llt != r.llt => {
-                bail!("{file}, line {}, field llt_code: the term '{}' is already given LLT {} on line {}", r.line, normalize(&r.term), first.llt, first.line)
+                bail!("{file}, line {}, field llt_code: the term '{key}' is already given LLT {} on line {}", r.line, first.llt, first.line)
             }
             Some(_) => continue,
-            None => {
-                seen.insert(normalize(&r.term), r);
-            }
+            None => {}
         }
-        keep.push(r.clone());
-        if normalize(&r.term).is_empty() {
+        if key.is_empty() {
             bail!("{file}, line {}, field reported_term: empty", r.line);
         }
         match dict.llt(r.llt) {
@@ -208,6 +204,8 @@ pub fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<Ve
             Some(l) if !l.current => bail!("{file}, line {}, field llt_code: LLT {} '{}' is non-current in MedDRA {}", r.line, r.llt, l.name, dict.version),
             Some(_) => {}
         }
+        seen.insert(key, r);
+        keep.push(r.clone());
     }
     Ok(keep)
 }

@@ -240,11 +240,6 @@ pub enum PasswordCheck {
     Locked(i64),
 }
 
-/// Takes the write lock inside a deferred transaction: a write statement that changes nothing.
-fn begin_immediate(tx: &rusqlite::Transaction<'_>) -> bool {
-    tx.execute("UPDATE setting SET value = value WHERE 0", []).is_ok()
-}
-
 /// Consecutive wrong passwords after which a user's signatures are locked until an admin unlocks
 /// them (`user unlock NAME`) or resets the password.
 pub const MAX_FAILED_SIGNATURES: i64 = 5;
@@ -268,13 +263,12 @@ impl Store {
     /// was for) before the answer. A store that cannot be written (read-only) checks without
     /// counting: it cannot sign anything either.
     pub fn check_password_counted(&self, name: &str, what: &str, matches: impl FnOnce(&str) -> bool) -> Result<PasswordCheck> {
-        let tx = self.conn.unchecked_transaction()?;
         let writable = self.read_only_reason().is_none();
         // A store that can be written but whose lock cannot be had now is not checked at all: an
         // uncounted check is what a guesser holding the lock would want.
-        if writable && !begin_immediate(&tx) {
-            bail!("the database is busy (another command holds its write lock): the password was not checked; try again");
-        }
+        let behavior = if writable { rusqlite::TransactionBehavior::Immediate } else { rusqlite::TransactionBehavior::Deferred };
+        let tx = rusqlite::Transaction::new_unchecked(&self.conn, behavior)
+            .map_err(|e| anyhow::anyhow!("the database is busy (another command holds its write lock): the password was not checked; try again ({e})"))?;
         let failed = self.failed_signatures(name)?;
         if writable && failed >= MAX_FAILED_SIGNATURES {
             return Ok(PasswordCheck::Locked(failed));

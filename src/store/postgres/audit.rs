@@ -64,14 +64,11 @@ impl TeamStore {
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1) as u32))
             .collect();
-        let imported: std::collections::HashSet<(String, u32)> = log
-            .iter()
-            .filter(|r| r.entry.action.contains("synonym") && r.entry.action.contains("import"))
-            .filter_map(|r| Some((crate::text::normalize(r.entry.reported_term.as_deref()?), r.entry.llt_code?)))
-            .collect();
-        for y in self.synonyms_where("hold IS NULL ORDER BY meddra_version, term", &[])? {
+        let imported = crate::store::audit::logged_imports(&log);
+        let all = self.synonyms_where("TRUE ORDER BY meddra_version, term", &[])?;
+        for y in all.iter().filter(|y| y.hold.is_none()) {
             let key = (y.term.clone(), y.llt_code);
-            if !confirmed.contains(&key) && !imported.contains(&key) {
+            if !confirmed.contains(&key) && !imported.contains_key(&key) {
                 findings.push(format!("synonym '{}' -> {} (MedDRA {}) is backed by no confirmed item or logged import", y.term, y.llt_code, y.meddra_version));
             }
         }
@@ -89,7 +86,6 @@ impl TeamStore {
                 }
             }
         }
-        let all = self.synonyms_where("TRUE ORDER BY meddra_version, term", &[])?;
         findings.extend(crate::store::audit::importer_findings(&log, &all, &confirmed));
         findings.extend(crate::store::audit::retire_findings(&log, &all));
         // The rules' guards: the log's triggers, and the rule functions members call.
