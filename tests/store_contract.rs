@@ -2,6 +2,8 @@
 //! team database must give the same outcomes (states, refusals, groups, learning). The PostgreSQL
 //! half needs the server `scripts/test` starts and is skipped with a message without it.
 
+mod common;
+
 use std::process::Command;
 
 use medcoder::intake::queue::{NewItem, Report};
@@ -319,4 +321,200 @@ fn both_backends_refuse_the_same_characters() {
         let db_refuses = c.query_one("SELECT medcoder.check_text('x', $1, true)", &[&text]).is_err();
         assert_eq!(db_refuses, medcoder::text::forbidden_char(&text).is_some(), "U+{:04X}", ch as u32);
     }
+}
+
+/// The command line on one backend: `medcoder --db ... ARGS` as one of the scenario's people.
+trait Line {
+    fn run(&self, who: &str, args: &[&str]) -> (bool, String);
+    /// The output with what differs by nature between the backends made alike: role names (a team's
+    /// are prefixed, its admin is ann), the folder of the test files.
+    fn tidy(&self, out: &str) -> String;
+    fn dir(&self) -> &std::path::Path;
+}
+
+struct SqliteLine(common::Env);
+
+impl Line for SqliteLine {
+    fn run(&self, who: &str, args: &[&str]) -> (bool, String) {
+        let mut all = vec!["--user", who];
+        all.extend_from_slice(args);
+        let (ok, out, err) = self.0.run(&all);
+        (ok, if ok { out } else { err })
+    }
+    fn tidy(&self, out: &str) -> String {
+        out.replace(&self.0.dir.path().display().to_string(), "DIR")
+    }
+    fn dir(&self) -> &std::path::Path {
+        self.0.dir.path()
+    }
+}
+
+struct TeamLine(Postgres, tempfile::TempDir);
+
+impl Line for TeamLine {
+    fn run(&self, who: &str, args: &[&str]) -> (bool, String) {
+        use std::io::Write;
+        let who = if who == "admin" { "ann" } else { who };
+        let mut c = Command::new(env!("CARGO_BIN_EXE_medcoder"));
+        c.arg("--db").arg(self.0.url(who)).arg("--password-stdin").args(args).env_remove("MEDCODER_USER").env_remove("MEDCODER_DB");
+        c.env("MEDCODER_HOME", self.1.path().join("home"));
+        c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(format!("{PW}\n").repeat(3).as_bytes());
+        let out = child.wait_with_output().unwrap();
+        let ok = out.status.success();
+        (ok, String::from_utf8_lossy(if ok { &out.stdout } else { &out.stderr }).into_owned())
+    }
+    fn tidy(&self, out: &str) -> String {
+        out.replace(&self.1.path().display().to_string(), "DIR").replace(&self.0.user("ann"), "admin").replace(&format!("{}_", self.0.db), "")
+    }
+    fn dir(&self) -> &std::path::Path {
+        self.1.path()
+    }
+}
+
+/// CSV rows without the columns that differ by nature (times, the log head a team's longer log
+/// has): what an export says of the codes.
+fn csv_without(text: &str, drop: &[&str]) -> Vec<Vec<String>> {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_string).collect();
+    let keep: Vec<usize> = (0..header.len()).filter(|i| !drop.contains(&header[*i].as_str())).collect();
+    let mut rows = vec![keep.iter().map(|i| header[*i].clone()).collect()];
+    rows.extend(r.records().map(|rec| {
+        let rec = rec.unwrap();
+        keep.iter().map(|i| rec[*i].to_string()).collect()
+    }));
+    rows
+}
+
+/// Every workflow command both backends run, in one coding scenario, each observed as a user
+/// sees it (its success and its output, made comparable).
+fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
+    let dict = Dictionary::new(&medcoder::meddra::Release::read(std::path::Path::new("assets/demo/MedAscii")).unwrap().0);
+    let mut current = dict.llts.iter().filter(|l| l.current);
+    let (l1, l2) = (current.next().unwrap(), current.next().unwrap());
+    let (c1, c2) = (l1.code.to_string(), l2.code.to_string());
+    let queue = b.dir().join("q.csv");
+    std::fs::write(&queue, format!("id,study,subject,reported_term\nA1,S1,001,my head hurts\nA2,S1,002,tummy upset\nA3,S2,003,odd feeling\nA4,S2,004,tingly fingers\nA5,S2,005,\"Tingly, fingers\"\nA6,S1,006,{}\n", l2.name)).unwrap();
+    let synonyms = b.dir().join("s.csv");
+    std::fs::write(&synonyms, format!("reported_term,llt_code\nwobbly legs,{c2}\n")).unwrap();
+    let (q, s) = (queue.display().to_string(), synonyms.display().to_string());
+    let steps: Vec<(&str, Vec<&str>)> = vec![
+        ("cody", vec!["dict", "search", "head", "--limit", "5"]),
+        ("cody", vec!["dict", "show", &c1]),
+        ("cody", vec!["queue", "import", &q]),
+        ("cody", vec!["queue", "import", &q]),
+        ("cody", vec!["queue", "list"]),
+        ("cody", vec!["queue", "list", "--state", "proposed"]),
+        ("cody", vec!["code", "A1", &c1]),
+        ("cody", vec!["confirm", "A1", "--rev", "1"]),
+        ("rita", vec!["confirm", "A1", "--rev", "0"]),
+        ("rita", vec!["confirm", "A1", "--rev", "1"]),
+        ("rob", vec!["code", "A2", &c1]),
+        ("rob", vec!["confirm", "A2", "--rev", "1"]),
+        ("rita", vec!["return", "A2", "--comment", "which part of the belly?", "--rev", "1"]),
+        ("cody", vec!["query", "A3", "--note", "please describe the feeling"]),
+        ("cody", vec!["code-group", "tingly fingers", &c2]),
+        ("rita", vec!["confirm-group", "tingly fingers", "--llt", &c1]),
+        ("rita", vec!["confirm-group", "tingly fingers", "--llt", &c2]),
+        ("cody", vec!["recode", "A1", &c2, "--comment", "closer to the verbatim"]),
+        ("rob", vec!["confirm", "A1", "--rev", "3"]),
+        ("cody", vec!["queue", "show", "A1"]),
+        ("cody", vec!["synonym", "list", "--json"]),
+        ("cody", vec!["synonym", "list", "--conflicts"]),
+        ("cody", vec!["synonym", "export"]),
+        ("cody", vec!["synonym", "import", &s]),
+        ("admin", vec!["synonym", "import", &s]),
+        ("admin", vec!["synonym", "retire", "wobbly legs"]),
+        ("cody", vec!["settings", "autocode-confirm", "on"]),
+        ("admin", vec!["settings", "autocode-confirm", "on"]),
+        ("cody", vec!["settings", "show"]),
+        ("cody", vec!["export"]),
+        ("cody", vec!["export", "--format", "jsonl", "--study", "S2"]),
+        ("cody", vec!["data", "export-training"]),
+        ("cody", vec!["backtest"]),
+        ("cody", vec!["recode-check"]),
+        ("cody", vec!["audit", "log", "--json"]),
+        ("cody", vec!["audit", "verify"]),
+        ("cody", vec!["user", "list"]),
+        ("cody", vec!["dict", "versions"]),
+    ];
+    let mut seen = Vec::new();
+    for (who, args) in steps {
+        let (ok, out) = b.run(who, &args);
+        let out = b.tidy(&out);
+        let what = b.tidy(&format!("{who}: {}", args.join(" ")));
+        // A refusal is compared by its outcome: each backend words its rules' refusals.
+        let observed = match (ok, args[0], args.get(1).copied()) {
+            (false, _, _) => String::new(),
+            (true, "queue", Some("show")) => out.lines().take(4).collect::<Vec<_>>().join("\n"),
+            (true, "synonym", Some("list")) if args.contains(&"--json") => out
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    format!("{} {} {} {} {}", v["term"], v["llt_code"], v["origin"], v["confirmations"], v["reviewer"])
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            (true, "settings", Some("show")) => out.lines().filter(|l| !l.starts_with("anchor file")).collect::<Vec<_>>().join("\n"),
+            (true, "export", _) if args.contains(&"jsonl") => out
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    format!("{} {} {} {} {} {}", v["item_id"], v["state"], v["llt_code"], v["pt_name"], v["soc_name"], v["reviewer"])
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            (true, "export", _) => format!("{:?}", csv_without(&out, &["imported_at", "proposed_at", "confirmed_at", "log_seq", "log_hash"])),
+            (true, "data", _) => format!("{:?}", csv_without(&out, &["confirmed_at"])),
+            (true, "audit", Some("log")) => out
+                .lines()
+                .filter_map(|l| {
+                    let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                    v["external_id"].as_str().map(|id| format!("{} {} {id} {} {} {}", v["user"], v["action"], v["llt_code"], v["state_to"], v["source"]))
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            (true, "audit", Some("verify")) => out.lines().filter(|l| l.contains("match the log")).collect::<Vec<_>>().join("\n"),
+            (true, "user", _) => out.lines().map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n"),
+            (true, "dict", Some("versions")) => out.lines().map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n"),
+            _ => out.clone(),
+        };
+        seen.push((what, ok, observed, out));
+    }
+    seen
+}
+
+#[test]
+fn every_command_gives_the_same_result_on_both_backends() {
+    let env = common::Env::new();
+    env.add_users(&[("cody", "coder"), ("rita", "reviewer"), ("rob", "reviewer")]);
+    env.ok(&["--user", "admin", "dict", "import", "assets/demo/MedAscii"]);
+    let sqlite = SqliteLine(env);
+    let on_sqlite = cli_scenario(&sqlite);
+    // What the rules refuse: a coder confirming, a stale revision, one's own proposal, a group
+    // signed for a code it was not proposed with, a coder importing synonyms or changing settings.
+    let c1 = Dictionary::new(&medcoder::meddra::Release::read(std::path::Path::new("assets/demo/MedAscii")).unwrap().0)
+        .llts
+        .iter()
+        .find(|l| l.current)
+        .unwrap()
+        .code;
+    let refused: Vec<&str> = on_sqlite.iter().filter(|(_, ok, _, _)| !ok).map(|(w, _, _, _)| w.as_str()).collect();
+    let want = [
+        "cody: confirm A1 --rev 1".to_string(),
+        "rita: confirm A1 --rev 0".into(),
+        "rob: confirm A2 --rev 1".into(),
+        format!("rita: confirm-group tingly fingers --llt {c1}"),
+        "cody: synonym import DIR/s.csv".into(),
+        "cody: settings autocode-confirm on".into(),
+    ];
+    assert_eq!(refused, want, "{on_sqlite:#?}");
+    let Some(pg) = Postgres::new("l") else { return };
+    let on_team = cli_scenario(&TeamLine(pg, tempfile::tempdir().unwrap()));
+    for (s, t) in on_sqlite.iter().zip(&on_team) {
+        assert_eq!(s.0, t.0);
+        assert_eq!((s.1, &s.2), (t.1, &t.2), "the backends differ on {}:\nSQLite:\n{}\nPostgreSQL:\n{}", s.0, s.3, t.3);
+    }
+    assert_eq!(on_sqlite.len(), on_team.len());
 }

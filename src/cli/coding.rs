@@ -1,43 +1,23 @@
-//! Workflow commands: users, queue, propose/confirm/return/query/recode, audit, export, back-test.
+//! Workflow commands over the one store API: queue, propose/confirm/return/query/recode, export,
+//! back-test, recode check, training data, settings.
 
-use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
-use serde::Serialize;
 
+use super::export::output;
+use super::session::Session;
 use crate::intake::queue as intake;
 use crate::meddra::Dictionary;
-use crate::store::audit::Head;
-use crate::store::item::{Item, ItemFilter, State};
-use crate::store::log::Verdict;
+use crate::store::api::{Backend, DeskStore};
+use crate::store::item::{ItemFilter, State};
 use crate::store::users::Role;
 use crate::store::workflow::{Action, Source};
 use crate::store::Store;
 use crate::text::printable as p;
-
-#[derive(Subcommand, Debug)]
-pub enum UserCmd {
-    /// Add a user (the first user may be added by anyone; after that an admin must).
-    Add {
-        name: String,
-        /// coder, reviewer or admin.
-        #[arg(long)]
-        role: String,
-        /// The OS login this user acts from (default: the same name; for the first user, your own login).
-        #[arg(long)]
-        login: Option<String>,
-    },
-    /// Set your password (or, as an admin, reset another user's); read from the terminal or --password-stdin.
-    Passwd { name: Option<String> },
-    /// List users, their roles and OS logins.
-    List,
-    /// Lift the lock on a user's signatures after repeated wrong passwords (admin; logged).
-    Unlock { name: String },
-}
 
 #[derive(Subcommand, Debug)]
 pub enum QueueCmd {
@@ -60,32 +40,6 @@ pub enum QueueCmd {
     },
     /// One item: its context, current code, the model's proposals and its history.
     Show { id: String },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum AuditCmd {
-    /// Recompute the decision log's hash chain, rebuild the queue, users and team settings from it
-    /// and compare them with the tables, and check anchored heads; names each finding.
-    Verify {
-        /// An anchor file (default: the team's, see `audit anchor`); every head in it must still be in the chain.
-        #[arg(long)]
-        anchors: Option<PathBuf>,
-    },
-    /// Print the log head (seq, hash, time) and append it to the anchor file (keep a copy elsewhere).
-    Anchor {
-        /// The anchor file (default: the team setting anchor-file, else <database>.anchors).
-        #[arg(long)]
-        file: Option<PathBuf>,
-    },
-    /// Print the decision log (all of it, or one item's).
-    Log {
-        /// Only this item's decisions.
-        #[arg(long)]
-        item: Option<String>,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,12 +68,6 @@ pub enum OnOff {
     Off,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
-pub enum Format {
-    Csv,
-    Jsonl,
-}
-
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum SourceArg {
     Model,
@@ -139,76 +87,12 @@ impl From<SourceArg> for Source {
     }
 }
 
-pub(super) fn need_user(user: Option<&str>) -> Result<&str> {
-    user.filter(|u| !u.is_empty()).context(
-        "this action is done as a user, and no medcoder user is bound to your OS login: pass --user NAME (it asks for NAME's password), or ask an admin to bind your login (`user add NAME --login LOGIN`)",
-    )
-}
-
-pub fn user(cmd: UserCmd, db: &Path, acting: Option<&str>, passwords: &mut crate::identity::Passwords) -> Result<ExitCode> {
-    let mut store = Store::open(db)?;
-    match cmd {
-        UserCmd::Add { name, role, login } => {
-            for (what, v) in [("user name", Some(&name)), ("OS login", login.as_ref())] {
-                if let Some(c) = v.and_then(|v| crate::text::forbidden_char(v)) {
-                    bail!("the {what} contains the control character U+{:04X}", c as u32);
-                }
-            }
-            // The first user is whoever sets medcoder up: bound to their own OS login by default.
-            let login = match login {
-                Some(l) => Some(l),
-                None if store.users()?.is_empty() && !store.is_demo()? => Some(crate::identity::os_login()?),
-                None => None,
-            };
-            store.add_user_with_login(acting, &name, Role::parse(&role)?, login.as_deref())?;
-            let u = store.user(&name)?;
-            println!("Added user {} ({role}), OS login {}; set a password with `medcoder user passwd {}`", u.name, u.login, u.name);
-        }
-        UserCmd::Passwd { name } => {
-            let me = need_user(acting)?;
-            let target = store.user(name.as_deref().unwrap_or(me))?.name;
-            // Changing one's own password needs the current one: an unlocked terminal must not be
-            // enough to take over somebody's signature.
-            if target == me && store.user(me)?.has_password && !store.is_demo()? {
-                let current = passwords.read(&format!("Current password for {me}"))?;
-                crate::identity::check_password(&store, me, &current, "password change")?;
-            }
-            let pw = passwords.read(&format!("New password for {target}"))?;
-            if !passwords.from_stdin() && passwords.read(&format!("New password for {target}, again"))? != pw {
-                bail!("the two passwords differ; nothing changed");
-            }
-            store.set_password(me, &target, &crate::identity::hash_password(&pw)?)?;
-            println!("Password of {target} set.");
-        }
-        UserCmd::Unlock { name } => {
-            let me = need_user(acting)?;
-            let failed = store.unlock_signatures(me, &name)?;
-            println!("{} unlocked ({failed} wrong password(s) since their last signature); logged.", p(&name));
-        }
-        UserCmd::List => {
-            for u in store.users()? {
-                println!(
-                    "{:<16} {:<9} login {:<12} {} added {}",
-                    p(&u.name),
-                    u.role,
-                    p(&u.login),
-                    if u.has_password { "password set" } else { "no password " },
-                    u.created_at
-                );
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
-    let mut store = Store::open(db)?;
+pub fn queue(cmd: QueueCmd, s: &mut Session) -> Result<ExitCode> {
     match cmd {
         QueueCmd::Import { file } => {
-            let user = need_user(acting)?;
-            store.user(user)?;
+            let user = s.user()?;
             let (items, bad, ignored) = intake::read_file(&file)?;
-            let report = store.import_items(user, &items, &file.display().to_string())?;
+            let report = s.store()?.import_items(&user, &items, &file.display().to_string())?;
             println!(
                 "Imported {} item(s) from {} ({} coded by the exact-name rule, {} from the synonym list)",
                 report.imported,
@@ -217,13 +101,14 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
                 report.by_synonym
             );
             for d in &report.duplicates {
-                println!("  skipped line {}: {}", d.line, d.reason);
+                println!("  skipped line {}: {}", d.line, p(&d.reason));
             }
             if let Some(code) = report_rejected(&bad, &ignored) {
                 return Ok(code);
             }
         }
         QueueCmd::List { state, study, text, json } => {
+            let store = s.store()?;
             let states = match state {
                 Some(s) => s.split(',').map(State::parse).collect::<Result<Vec<_>>>()?,
                 None => vec![],
@@ -237,71 +122,64 @@ pub fn queue(cmd: QueueCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
                 let counts: Vec<String> = store.state_counts()?.iter().map(|(s, n)| format!("{s} {n}")).collect();
                 println!("{}", counts.join(" | "));
                 for it in &items {
-                    println!("{:<10} {:<10} {:<9} {:<8} {}", p(&it.external_id), it.state, p(&it.study), p(&it.subject), p(&it.reported_term));
+                    let code = it.llt_code.map(|c| format!(" = LLT {c}")).unwrap_or_default();
+                    println!("{:<10} {:<10} {:<9} {:<8} {}{code}", p(&it.external_id), it.state, p(&it.study), p(&it.subject), p(&it.reported_term));
                 }
             }
         }
-        QueueCmd::Show { id } => {
-            let dict = store.active_dictionary()?;
-            // The desk's own view: proposals made for another MedDRA version are not shown.
-            let v = crate::desk::item_view(&store, &dict, &id)?;
-            let it = &v.item;
-            println!("{}  [{}]  revision {}", p(&it.external_id), it.state, it.revision);
-            println!("  reported term  {}", p(&it.reported_term));
-            println!(
-                "  study {}  subject {}  onset {}  {}  investigator {}",
-                p(&it.study),
-                p(&it.subject),
-                p(opt(&it.onset_date)),
-                p(opt(&it.seriousness)),
-                p(opt(&it.investigator))
-            );
-            if let (Some(code), Some(name)) = (it.llt_code, &v.code_name) {
-                println!("  code           LLT {code} {} (MedDRA {}, {} by {})", p(name), p(opt(&it.meddra_version)), opt(&it.source), p(opt(&it.proposer)));
-            }
-            if let Some(c) = &it.comment {
-                println!("  comment        {}", p(c));
-            }
-            if let Some(syn) = &v.synonym {
-                let state = syn.hold.as_ref().map(|h| format!(", held: {h}")).unwrap_or_default();
-                println!("  synonym        LLT {} ({}{})", syn.llt_code, p(&syn.provenance()), p(&state));
-            }
-            if let Some(model) = &v.model_version {
-                let uncertain = if v.uncertain { ", uncertain" } else { "" };
-                println!("  proposals      model {} (entropy {}{uncertain})", p(model), v.entropy.map_or("-".into(), |e| format!("{e:.3}")));
-                for (i, prop) in v.proposals.iter().enumerate() {
-                    let evidence = prop.evidence.as_ref().map(|e| format!("  ({})", p(e))).unwrap_or_default();
-                    println!("    {}. {:>9} {:<40} {:>5.1}%{evidence}", i + 1, prop.llt_code, p(&prop.llt_name), 100.0 * prop.confidence);
-                }
-            }
-            println!("  history");
-            for e in store.log_entries(Some(it.id))? {
-                let code = e.entry.llt_code.map(|c| format!(" LLT {c} {}", e.entry.llt_name.clone().unwrap_or_default())).unwrap_or_default();
-                let rank = e.entry.chosen_rank.map(|r| format!(" (model rank {r})")).unwrap_or_default();
-                let comment = e.entry.comment.as_ref().map(|c| format!(" — {c}")).unwrap_or_default();
-                println!("    {} {:<10} {:<9}{}{rank}{}", e.at, p(&e.entry.user), e.entry.action, p(&code), p(&comment));
-            }
-        }
+        QueueCmd::Show { id } => show(s.store()?, &id)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn opt(s: &Option<String>) -> &str {
-    s.as_deref().unwrap_or("-")
+/// `queue show`: the desk's own view (proposals made for another MedDRA version are not shown),
+/// and the item's history.
+fn show(store: &mut dyn DeskStore, id: &str) -> Result<()> {
+    let dict = store.active_dictionary()?;
+    let v = crate::desk::item_view(store, &dict, id)?;
+    let it = &v.item;
+    println!("{}  [{}]  revision {}", p(&it.external_id), it.state, it.revision);
+    println!("  reported term  {}", p(&it.reported_term));
+    println!(
+        "  study {}  subject {}  onset {}  {}  investigator {}",
+        p(&it.study),
+        p(&it.subject),
+        p(opt(&it.onset_date)),
+        p(opt(&it.seriousness)),
+        p(opt(&it.investigator))
+    );
+    if let (Some(code), Some(name)) = (it.llt_code, &v.code_name) {
+        println!("  code           LLT {code} {} (MedDRA {}, {} by {})", p(name), p(opt(&it.meddra_version)), opt(&it.source), p(opt(&it.proposer)));
+    }
+    for (what, v) in [("reviewer", &it.reviewer), ("comment", &it.comment)] {
+        if let Some(v) = v {
+            println!("  {what:<14} {}", p(v));
+        }
+    }
+    if let Some(syn) = &v.synonym {
+        let state = syn.hold.as_ref().map(|h| format!(", held: {h}")).unwrap_or_default();
+        println!("  synonym        LLT {} ({}{})", syn.llt_code, p(&syn.provenance()), p(&state));
+    }
+    if let Some(model) = &v.model_version {
+        let uncertain = if v.uncertain { ", uncertain" } else { "" };
+        println!("  proposals      model {} (entropy {}{uncertain})", p(model), v.entropy.map_or("-".into(), |e| format!("{e:.3}")));
+        for (i, prop) in v.proposals.iter().enumerate() {
+            let evidence = prop.evidence.as_ref().map(|e| format!("  ({})", p(e))).unwrap_or_default();
+            println!("    {}. LLT {:>9} {:<40} {:>5.1}%{evidence}", i + 1, prop.llt_code, p(&prop.llt_name), 100.0 * prop.confidence);
+        }
+    }
+    println!("  history");
+    for e in store.log_entries(Some(id))? {
+        let code = e.entry.llt_code.map(|c| format!(" LLT {c} {}", e.entry.llt_name.clone().unwrap_or_default())).unwrap_or_default();
+        let rank = e.entry.chosen_rank.map(|r| format!(" (model rank {r})")).unwrap_or_default();
+        let comment = e.entry.comment.as_ref().map(|c| format!(" — {c}")).unwrap_or_default();
+        println!("    {} {:<10} {:<9}{}{rank}{}", e.at, p(&e.entry.user), e.entry.action, p(code.trim_end()), p(&comment));
+    }
+    Ok(())
 }
 
-/// propose / confirm / return / query / recode.
-/// What `audit verify` found in the tables beside the log, on either store; true when nothing.
-pub(super) fn report_findings(findings: &[String], what: &str, behind: &str) -> bool {
-    if findings.is_empty() {
-        println!("{what} match the log.");
-        return true;
-    }
-    println!("{} difference(s) between the tables and the log (changed behind {behind}):", findings.len());
-    for f in findings {
-        println!("  {}", p(f));
-    }
-    false
+fn opt(s: &Option<String>) -> &str {
+    s.as_deref().unwrap_or("-")
 }
 
 /// The rows of a queue file that were not imported and the columns ignored, for either store; the
@@ -320,302 +198,29 @@ pub(super) fn report_rejected(bad: &[intake::Rejected], ignored: &[String]) -> O
     Some(ExitCode::from(2))
 }
 
-pub fn act(db: &Path, acting: Option<&str>, id: &str, rev: Option<i64>, action: Action) -> Result<ExitCode> {
-    let user = need_user(acting)?;
-    let mut store = Store::open(db)?;
-    let dict = store.active_dictionary()?;
-    let it = store.act(&dict, user, id, rev, action)?;
-    let code = it.llt_code.and_then(|c| dict.llt(c)).map(|l| format!(" — LLT {} {}", l.code, l.name)).unwrap_or_default();
-    println!("{} is now {} (revision {}){code}", it.external_id, it.state, it.revision);
+/// code / confirm / return / query / recode: one decision, checked by the store's rules.
+pub fn act(s: &mut Session, id: &str, rev: Option<i64>, action: Action) -> Result<ExitCode> {
+    let user = s.user()?;
+    let store = s.store()?;
+    let it = store.decide(&user, id, rev, action)?;
+    let name = match (it.llt_code, &it.meddra_version) {
+        (Some(c), Some(v)) => store.llt_name(v, c)?,
+        _ => None,
+    };
+    let code = it.llt_code.map(|c| format!(" — LLT {c} {}", name.unwrap_or_default())).unwrap_or_default();
+    println!("{} is now {} (revision {}){}", p(&it.external_id), it.state, it.revision, code.trim_end());
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn audit(cmd: AuditCmd, db: &Path) -> Result<ExitCode> {
-    let store = Store::open(db)?;
+pub fn data(cmd: DataCmd, store: &mut dyn DeskStore) -> Result<ExitCode> {
     match cmd {
-        AuditCmd::Verify { anchors } => {
-            let mut ok = true;
-            match store.verify_log()? {
-                Verdict::Intact { rows } => println!("Decision log intact: {rows} rows, hash chain verified."),
-                Verdict::Broken { seq, reason } => {
-                    println!("Decision log BROKEN at row {seq}: {reason}.");
-                    ok = false;
-                }
-            }
-            ok &= report_findings(&store.state_findings()?, "Queue, users, team settings and the active MedDRA version", "medcoder's back");
-            let file = match anchors {
-                Some(f) => Some(f),
-                None => Some(store.anchor_file()?).filter(|f| f.exists()),
-            };
-            match file {
-                Some(f) => {
-                    let n = crate::store::audit::read_anchors(&f)?.len();
-                    let bad = store.check_anchors(&f)?;
-                    if bad.is_empty() {
-                        println!("All {n} anchored heads in {} are in the chain.", f.display());
-                    } else {
-                        ok = false;
-                        for m in bad {
-                            println!("Anchor at {}, line {} (row {}, {}): {}.", f.display(), m.line, m.anchored.seq, m.anchored.at, m.reason);
-                        }
-                    }
-                }
-                None => println!(
-                    "No anchor file: a consistent rewrite of the whole log cannot be detected (run `medcoder audit anchor` and keep its file elsewhere)."
-                ),
-            }
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(3) })
-        }
-        AuditCmd::Anchor { file } => {
-            let file = match file {
-                Some(f) => f,
-                None => store.anchor_file()?,
-            };
-            match store.anchor(&file)? {
-                Some(h) => {
-                    println!("{}", h.line());
-                    eprintln!("Anchored in {} (keep a copy where whoever can write the database cannot).", file.display());
-                }
-                None => println!("The decision log is empty: nothing to anchor."),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        AuditCmd::Log { item, json } => {
-            let item_id = match item {
-                Some(x) => Some(store.item(&x)?.id),
-                None => None,
-            };
-            for e in store.log_entries(item_id)? {
-                if json {
-                    println!("{}", serde_json::to_string(&e)?);
-                } else {
-                    println!(
-                        "{:>6} {} {:<10} {:<9} {:<10} {}",
-                        e.seq,
-                        e.at,
-                        p(&e.entry.user),
-                        e.entry.action,
-                        p(e.entry.external_id.as_deref().unwrap_or_default()),
-                        p(&e.entry
-                            .llt_code
-                            .map(|c| format!("LLT {c} {}", e.entry.llt_name.clone().unwrap_or_default()))
-                            .or(e.entry.comment.clone())
-                            .unwrap_or_default())
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ExportRow {
-    item_id: String,
-    study: String,
-    subject: String,
-    reported_term: String,
-    state: String,
-    llt_code: Option<u32>,
-    llt_name: Option<String>,
-    pt_code: Option<u32>,
-    pt_name: Option<String>,
-    hlt_code: Option<u32>,
-    hlt_name: Option<String>,
-    hlgt_code: Option<u32>,
-    hlgt_name: Option<String>,
-    soc_code: Option<u32>,
-    soc_name: Option<String>,
-    meddra_version: Option<String>,
-    proposer: Option<String>,
-    reviewer: Option<String>,
-    imported_at: String,
-    proposed_at: Option<String>,
-    confirmed_at: Option<String>,
-    /// The decision log's head when the export was made: `audit verify --anchors` can prove later
-    /// that the history behind these codes was not rewritten.
-    log_seq: Option<i64>,
-    log_hash: Option<String>,
-}
-
-const EXPORT_COLUMNS: [&str; 23] = [
-    "item_id",
-    "study",
-    "subject",
-    "reported_term",
-    "state",
-    "llt_code",
-    "llt_name",
-    "pt_code",
-    "pt_name",
-    "hlt_code",
-    "hlt_name",
-    "hlgt_code",
-    "hlgt_name",
-    "soc_code",
-    "soc_name",
-    "meddra_version",
-    "proposer",
-    "reviewer",
-    "imported_at",
-    "proposed_at",
-    "confirmed_at",
-    "log_seq",
-    "log_hash",
-];
-
-impl ExportRow {
-    /// The CSV fields, in `EXPORT_COLUMNS` order (JSONL serialises the struct itself).
-    fn fields(&self) -> [String; 23] {
-        let s = |v: &Option<String>| v.clone().unwrap_or_default();
-        let n = |v: Option<u32>| v.map(|c| c.to_string()).unwrap_or_default();
-        [
-            self.item_id.clone(),
-            self.study.clone(),
-            self.subject.clone(),
-            self.reported_term.clone(),
-            self.state.clone(),
-            n(self.llt_code),
-            s(&self.llt_name),
-            n(self.pt_code),
-            s(&self.pt_name),
-            n(self.hlt_code),
-            s(&self.hlt_name),
-            n(self.hlgt_code),
-            s(&self.hlgt_name),
-            n(self.soc_code),
-            s(&self.soc_name),
-            s(&self.meddra_version),
-            s(&self.proposer),
-            s(&self.reviewer),
-            self.imported_at.clone(),
-            s(&self.proposed_at),
-            s(&self.confirmed_at),
-            self.log_seq.map(|q| q.to_string()).unwrap_or_default(),
-            s(&self.log_hash),
-        ]
-    }
-}
-
-fn export_row(it: &Item, dict: Option<&Dictionary>, head: Option<&Head>) -> ExportRow {
-    let llt = it.llt_code.and_then(|c| dict.and_then(|d| d.llt(c)));
-    let path = it.pt_code.and_then(|p| dict.and_then(|d| d.primary_path(p)));
-    ExportRow {
-        item_id: it.external_id.clone(),
-        study: it.study.clone(),
-        subject: it.subject.clone(),
-        reported_term: it.reported_term.clone(),
-        state: it.state.to_string(),
-        llt_code: it.llt_code,
-        llt_name: llt.map(|l| l.name.clone()),
-        pt_code: it.pt_code,
-        pt_name: path.as_ref().map(|p| p.pt.name.clone()),
-        hlt_code: path.as_ref().map(|p| p.hlt.code),
-        hlt_name: path.as_ref().map(|p| p.hlt.name.clone()),
-        hlgt_code: path.as_ref().map(|p| p.hlgt.code),
-        hlgt_name: path.as_ref().map(|p| p.hlgt.name.clone()),
-        soc_code: path.as_ref().map(|p| p.soc.code),
-        soc_name: path.as_ref().map(|p| p.soc.name.clone()),
-        meddra_version: it.meddra_version.clone(),
-        proposer: it.proposer.clone(),
-        reviewer: it.reviewer.clone(),
-        imported_at: it.imported_at.clone(),
-        proposed_at: it.proposed_at.clone(),
-        confirmed_at: it.confirmed_at.clone(),
-        log_seq: head.map(|h| h.seq),
-        log_hash: head.map(|h| h.hash.clone()),
-    }
-}
-
-pub(super) fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
-    Ok(match out {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
-        None => Box::new(std::io::stdout().lock()),
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-pub fn export(
-    db: &Path,
-    format: Format,
-    out: Option<PathBuf>,
-    study: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    state: String,
-) -> Result<ExitCode> {
-    let store = Store::open(db)?;
-    let filter = ItemFilter { states: export_states(&state)?, study, text: None };
-    let items = store.items(&filter)?;
-    export_items(&items, store.log_head()?, &mut |v| store.dictionary(v).ok(), format, out, from, to)
-}
-
-pub(super) fn export_states(state: &str) -> Result<Vec<State>> {
-    state.split(',').map(State::parse).collect()
-}
-
-/// The export of either store: `items` as filtered there, the log head they are exported at, and
-/// each MedDRA version's dictionary (codes are exported with the hierarchy they were coded in).
-pub(super) fn export_items(
-    items: &[Item],
-    head: Option<Head>,
-    dictionary: &mut dyn FnMut(&str) -> Option<Dictionary>,
-    format: Format,
-    out: Option<PathBuf>,
-    from: Option<String>,
-    to: Option<String>,
-) -> Result<ExitCode> {
-    for d in [&from, &to].into_iter().flatten() {
-        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
-            bail!("'{d}' is not a date: use YYYY-MM-DD");
-        }
-    }
-    let mut dicts: HashMap<String, Option<Dictionary>> = HashMap::new();
-    let mut rows = Vec::new();
-    for it in items {
-        let day = it.confirmed_at.as_deref().or(it.proposed_at.as_deref()).unwrap_or(&it.updated_at).get(..10).unwrap_or("").to_string();
-        if from.as_ref().is_some_and(|f| day.as_str() < f.as_str()) || to.as_ref().is_some_and(|t| day.as_str() > t.as_str()) {
-            continue;
-        }
-        let dict = match &it.meddra_version {
-            Some(v) => dicts.entry(v.clone()).or_insert_with(|| dictionary(v)).as_ref(),
-            None => None,
-        };
-        rows.push(export_row(it, dict, head.as_ref()));
-    }
-    let mut w = output(out.as_deref())?;
-    match format {
-        Format::Csv => {
-            let mut c = csv::Writer::from_writer(&mut w);
-            c.write_record(EXPORT_COLUMNS)?;
-            for r in &rows {
-                crate::text::write_sheet_record(&mut c, r.fields())?;
-            }
-            c.flush()?;
-        }
-        Format::Jsonl => {
-            for r in &rows {
-                writeln!(w, "{}", serde_json::to_string(r)?)?;
-            }
-        }
-    }
-    w.flush()?;
-    if let Some(p) = out {
-        eprintln!("Exported {} item(s) to {}", rows.len(), p.display());
+        DataCmd::ExportTraining { out } => write_training_pairs(&store.confirmed_pairs()?, out)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn data(cmd: DataCmd, db: &Path) -> Result<ExitCode> {
-    let store = Store::open(db)?;
-    match cmd {
-        DataCmd::ExportTraining { out } => write_training_pairs(&store.training_pairs()?, out)?,
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `data export-training` of either store.
-pub(super) fn write_training_pairs(pairs: &[crate::store::reports::TrainingPair], out: Option<PathBuf>) -> Result<()> {
+/// `data export-training`: newest decision per normalised term.
+fn write_training_pairs(pairs: &[crate::store::reports::TrainingPair], out: Option<PathBuf>) -> Result<()> {
     let mut w = output(out.as_deref())?;
     {
         let mut c = csv::Writer::from_writer(&mut w);
@@ -632,13 +237,12 @@ pub(super) fn write_training_pairs(pairs: &[crate::store::reports::TrainingPair]
     Ok(())
 }
 
-pub fn backtest(db: &Path, json: bool, plot: Option<PathBuf>, model: Option<String>) -> Result<ExitCode> {
-    let store = Store::open(db)?;
+pub fn backtest(store: &mut dyn DeskStore, json: bool, plot: Option<PathBuf>, model: Option<String>) -> Result<ExitCode> {
     backtest_report(&store.backtest_cases(model.as_deref())?, json, plot)
 }
 
-/// The back-test of confirmed decisions from either store.
-pub(super) fn backtest_report(cases: &[crate::backtest::Case], json: bool, plot: Option<PathBuf>) -> Result<ExitCode> {
+/// The back-test of confirmed decisions.
+fn backtest_report(cases: &[crate::backtest::Case], json: bool, plot: Option<PathBuf>) -> Result<ExitCode> {
     if cases.is_empty() {
         println!("No confirmed items with model proposals yet: nothing to back-test.");
         return Ok(ExitCode::SUCCESS);
@@ -660,18 +264,14 @@ pub(super) fn backtest_report(cases: &[crate::backtest::Case], json: bool, plot:
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn recode_check(db: &Path) -> Result<ExitCode> {
-    let store = Store::open(db)?;
+/// The confirmed codes to recode in the active version and the synonyms an upgrade held.
+pub fn recode_check(store: &mut dyn DeskStore) -> Result<ExitCode> {
     let dict = store.active_dictionary()?;
-    print_recode_check(&store.recode_candidates(&dict)?, store.synonyms(&dict.version)?, &dict)
+    let confirmed = store.items(&ItemFilter { states: vec![State::Confirmed], ..Default::default() })?;
+    print_recode_check(&crate::store::reports::recode_candidates(confirmed, &dict), store.synonyms(&dict.version)?, &dict)
 }
 
-/// `recode-check` of either store: the confirmed codes to recode and the synonyms an upgrade held.
-pub(super) fn print_recode_check(
-    list: &[crate::store::reports::RecodeCandidate],
-    synonyms: Vec<crate::store::synonyms::Synonym>,
-    dict: &Dictionary,
-) -> Result<ExitCode> {
+fn print_recode_check(list: &[crate::store::reports::RecodeCandidate], synonyms: Vec<crate::store::synonyms::Synonym>, dict: &Dictionary) -> Result<ExitCode> {
     let held: Vec<_> = synonyms.into_iter().filter(|s| s.origin == "carried" && s.hold.is_some()).collect();
     if list.is_empty() && held.is_empty() {
         println!("No confirmed code or synonym needs recoding for MedDRA {}.", dict.version);
@@ -694,27 +294,28 @@ pub(super) fn print_recode_check(
     Ok(ExitCode::from(4))
 }
 
-pub fn settings(cmd: SettingsCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
-    let store = Store::open(db)?;
+pub fn settings(cmd: SettingsCmd, s: &mut Session) -> Result<ExitCode> {
     match cmd {
         SettingsCmd::Show => {
+            let store = s.store()?;
             println!("autocode-confirm  {}", store.setting("autocode_confirm")?.unwrap_or_else(|| "off".into()));
-            println!("active MedDRA     {}", store.active_version()?.unwrap_or_else(|| "-".into()));
-            println!("anchor file       {}", store.anchor_file()?.display());
+            println!("active MedDRA     {}", store.active_meddra_version()?.unwrap_or_else(|| "-".into()));
+            let machine = if store.backend() == Backend::Team { " (this machine)" } else { "" };
+            println!("anchor file       {}{machine}", store.anchor_file()?.display());
         }
         SettingsCmd::AutocodeConfirm { value } => {
             let v = match value {
                 OnOff::On => "on",
                 OnOff::Off => "off",
             };
-            let mut store = store;
-            store.set_team_setting(need_user(acting)?, "autocode_confirm", v)?;
+            let user = s.user()?;
+            s.store()?.set_setting(&user, "autocode_confirm", v)?;
             println!("autocode-confirm set to {v}");
         }
         SettingsCmd::AnchorFile { path } => {
             let path = std::path::absolute(&path).with_context(|| format!("resolving {}", path.display()))?;
-            let mut store = store;
-            store.set_team_setting(need_user(acting)?, "anchor_file", &path.to_string_lossy())?;
+            let user = s.user()?;
+            s.store()?.set_setting(&user, "anchor_file", &path.to_string_lossy())?;
             println!("anchor-file set to {}", path.display());
         }
     }

@@ -7,9 +7,11 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 
+use super::session::Session;
 use crate::meddra::release::ReadReport;
 use crate::meddra::search::SearchIndex;
 use crate::meddra::{diff, outline, synth, Dictionary, Release};
+use crate::store::api::DeskStore;
 use crate::store::Store;
 use crate::text::printable;
 
@@ -71,46 +73,48 @@ pub enum DictCmd {
     BuildOutline { outline: PathBuf, out: PathBuf },
 }
 
-pub fn run(cmd: DictCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
+pub fn run(cmd: DictCmd, s: &mut Session) -> Result<ExitCode> {
     match cmd {
         DictCmd::Import { dir, replace, activate } => {
-            let mut store = Store::open(db)?;
-            import(acting, &mut store, &dir, replace, activate)?;
+            let user = s.user_if_any()?;
+            import(user.as_deref(), s.store()?, &dir, replace, activate)?;
         }
         DictCmd::Versions => {
-            let store = Store::open(db)?;
+            let store = s.store()?;
             let rs = store.releases()?;
             if rs.is_empty() {
                 println!("No MedDRA release loaded. Import one with `medcoder dict import <MedAscii folder>`.");
             }
             for r in rs {
-                let (smq, _, hist) = store.release_extras(&r.version)?;
+                let extras = match store.release_extras(&r.version)? {
+                    Some((smq, hist)) => format!(" {smq:>4} SMQs {hist:>6} history rows "),
+                    None => " ".into(),
+                };
                 println!(
-                    "{} {:<12} {:<10} {:>6} LLTs {:>6} PTs {:>4} SMQs {:>6} history rows  imported {}  from {}",
+                    "{} {:<12} {:<10} {:>6} LLTs {:>6} PTs{extras} imported {}  from {}",
                     if r.active { "*" } else { " " },
-                    r.version,
-                    r.language,
+                    printable(&r.version),
+                    printable(&r.language),
                     r.llt_count,
                     r.pt_count,
-                    smq,
-                    hist,
                     r.imported_at,
-                    r.source
+                    printable(&r.source)
                 );
             }
         }
         DictCmd::Use { version } => {
-            let mut store = Store::open(db)?;
-            let carried = store.use_version(acting, &version)?;
-            println!("Active MedDRA version: {version}");
+            let user = s.user_if_any()?;
+            let store = s.store()?;
+            let carried = store.use_version(user.as_deref(), &version)?;
+            println!("Active MedDRA version: {}", printable(&version));
             if carried > 0 {
                 let held = store.synonyms(&version)?.iter().filter(|s| s.origin == "carried" && s.hold.is_some()).count();
                 println!("Carried {carried} synonym(s) over; {held} held for review (see `medcoder recode-check`).");
             }
         }
         DictCmd::Diff { old, new, json } => {
-            let store = Store::open(db)?;
-            let d = diff::diff(&store.dictionary(&old)?, &store.dictionary(&new)?);
+            let store = s.store()?;
+            let d = diff::diff(&store.dictionary(Some(&old))?, &store.dictionary(Some(&new))?);
             if json {
                 println!("{}", serde_json::to_string_pretty(&d)?);
             } else {
@@ -121,15 +125,21 @@ pub fn run(cmd: DictCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
             }
         }
         DictCmd::Search { text, limit, version } => {
-            let store = Store::open(db)?;
-            let dict = store.dictionary_or_active(version.as_deref())?;
+            let dict = s.store()?.dictionary(version.as_deref())?;
             return Ok(search(&dict, &text.join(" "), limit));
         }
         DictCmd::Show { code, version } => {
-            let store = Store::open(db)?;
-            let dict = store.dictionary_or_active(version.as_deref())?;
+            let dict = s.store()?.dictionary(version.as_deref())?;
             print!("{}", show(&dict, code)?);
         }
+        DictCmd::Generate { .. } | DictCmd::BuildOutline { .. } => return offline(cmd),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The dict commands that write release folders and use no store.
+pub fn offline(cmd: DictCmd) -> Result<ExitCode> {
+    match cmd {
         DictCmd::Generate { out, llts, seed, version } => {
             let rel = synth::generate(llts, seed, &version);
             synth::write_ascii(&rel, &out)?;
@@ -143,11 +153,33 @@ pub fn run(cmd: DictCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
             Release::read(&out)?;
             println!("Wrote {} LLTs, {} PTs, {} SOCs to {}", rel.llts.len(), rel.pts.len(), rel.socs.len(), out.join("MedAscii").display());
         }
+        _ => unreachable!("the other dict commands use a store"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn import(acting: Option<&str>, store: &mut Store, dir: &Path, replace: bool, activate: bool) -> Result<()> {
+/// `medcoder demo`: a new SQLite file becomes a demo (never a real one), gets the bundled
+/// dictionary, users and queue once, then opens the desk.
+pub fn demo(s: &mut Session, print: bool, precision: crate::model::precision::Precision, no_model: bool) -> Result<ExitCode> {
+    let db = s.sqlite("demo", "the demo runs on a new SQLite file (--db NEW.db)")?.to_path_buf();
+    let mut store = Store::open(&db)?;
+    if !store.is_demo()? {
+        if store.log_head()?.is_some() || !store.users()?.is_empty() {
+            anyhow::bail!("{} is not a demo database: `medcoder demo` needs a new database file (--db NEW.db)", db.display());
+        }
+        store.mark_demo()?;
+    }
+    ensure_demo(&mut store)?;
+    super::coding::ensure_demo(&mut store)?;
+    if print {
+        return overview(&store);
+    }
+    drop(store);
+    s.run_desk(precision, no_model)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import(acting: Option<&str>, store: &mut dyn DeskStore, dir: &Path, replace: bool, activate: bool) -> Result<()> {
     let started = Instant::now();
     let spinner = spinner();
     spinner.set_message(format!("reading and validating {}", dir.display()));
@@ -165,7 +197,7 @@ fn spinner() -> indicatif::ProgressBar {
 #[allow(clippy::too_many_arguments)]
 fn write(
     acting: Option<&str>,
-    store: &mut Store,
+    store: &mut dyn DeskStore,
     rel: &Release,
     report: &ReadReport,
     replace: bool,
@@ -173,8 +205,8 @@ fn write(
     started: Instant,
     spinner: indicatif::ProgressBar,
 ) -> Result<()> {
-    spinner.set_message(format!("writing MedDRA {} ({} LLTs) to {}", rel.version, rel.llts.len(), store.path().display()));
-    let counts = store.import_release(acting, rel, &report.dir.display().to_string(), replace, activate)?;
+    spinner.set_message(format!("writing MedDRA {} ({} LLTs)", rel.version, rel.llts.len()));
+    let counts = store.import_release(acting, rel, report, replace, activate)?;
     spinner.finish_and_clear();
     println!("Imported MedDRA {} ({}) from {} in {:.1}s", rel.version, rel.language, report.dir.display(), started.elapsed().as_secs_f64());
     println!(
@@ -196,7 +228,7 @@ fn write(
     if !report.optional_missing.is_empty() {
         println!("  optional files not in the release: {}", report.optional_missing.join(", "));
     }
-    let active = store.active_version()?.unwrap_or_default();
+    let active = store.active_meddra_version()?.unwrap_or_default();
     println!("  active version: {active}");
     Ok(())
 }
@@ -212,8 +244,8 @@ pub fn ensure_demo(store: &mut Store) -> Result<()> {
     Ok(())
 }
 
-/// `dict search` on a dictionary from either store.
-pub(super) fn search(dict: &Dictionary, query: &str, limit: usize) -> ExitCode {
+/// `dict search`: exit status 1 when nothing matches.
+fn search(dict: &Dictionary, query: &str, limit: usize) -> ExitCode {
     let hits = SearchIndex::new(dict).search(query, limit);
     if hits.is_empty() {
         println!("No LLT matches '{}'.", printable(query));

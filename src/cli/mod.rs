@@ -1,12 +1,16 @@
 //! Command-line interface: argument parsing and one handler module per command group.
 
+mod audit;
 mod bench;
 mod coding;
 mod dict;
 mod doctor;
+mod export;
 mod model;
+mod session;
 mod synonym;
 mod team;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,8 +19,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::model::precision::Precision;
+use crate::store::target::Target;
 use crate::store::workflow::Action;
-use crate::store::Store;
+use session::Session;
 
 #[derive(Parser, Debug)]
 #[command(name = "medcoder", version, about = "Code adverse-event reported terms to MedDRA, with four-eye review")]
@@ -66,7 +71,7 @@ pub enum Command {
     Dict(dict::DictCmd),
     /// Users and roles (coder, reviewer, admin).
     #[command(subcommand)]
-    User(coding::UserCmd),
+    User(users::UserCmd),
     /// Team mode on PostgreSQL (--db postgres://...): create the team database, add users.
     #[command(subcommand)]
     Team(team::TeamCmd),
@@ -151,12 +156,12 @@ pub enum Command {
     RecodeCheck,
     /// The decision log: verify its hash chain, or print it.
     #[command(subcommand)]
-    Audit(coding::AuditCmd),
+    Audit(audit::AuditCmd),
     /// Export coded items with their full MedDRA hierarchy.
     Export {
         /// Output format.
         #[arg(long, value_enum, default_value = "csv")]
-        format: coding::Format,
+        format: export::Format,
         /// Output file (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -339,112 +344,83 @@ pub fn run() -> Result<ExitCode> {
 }
 
 fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
-    if let Some(Command::Db(DbCmd::Copy { from, to })) = &cli.command {
-        return team::copy(from, to, cli.password_stdin);
-    }
-    let db = match crate::store::target::Target::parse(db)? {
-        crate::store::target::Target::Postgres(url) => return team::dispatch(cli, &url),
-        crate::store::target::Target::Sqlite(path) => path,
-    };
-    // Who is acting: the user bound to this OS login, or the one named after their password
-    // (identity.rs). Everything below acts under the stored spelling of that name.
-    let mut passwords = crate::identity::Passwords::new(cli.password_stdin);
-    // The store is opened (created when new) before anything else, whether or not the path exists
-    // yet, and the command then acts on this very connection (store::pin): the identity checked
-    // is the identity of the file acted on. Commands that use no store skip it.
-    let uses_store = !matches!(cli.command, Some(Command::Doctor | Command::Model(_) | Command::Bench(_)));
-    let opened_before = crate::store::pin::open_files();
-    let existing = if uses_store { Some(Store::open(&db)?) } else { None };
-    let resolved = match &existing {
-        Some(store) => crate::identity::resolve(store, cli.user.as_deref(), &mut passwords)?,
-        None => None,
-    };
-    let user = resolved.as_deref();
-    if let Some(store) = &existing {
-        if store.is_demo()? {
-            eprintln!("DEMO database: users are picked from a list and sign nothing. Never use it for real coding.");
+    // What sets a store up or uses none runs before a store is opened.
+    match &cli.command {
+        Some(Command::Db(DbCmd::Copy { from, to })) => return team::copy(from, to, cli.password_stdin),
+        Some(Command::Doctor) => return doctor::run(db),
+        Some(Command::Bench(_)) | Some(Command::Model(_)) | Some(Command::Dict(dict::DictCmd::Generate { .. } | dict::DictCmd::BuildOutline { .. })) => {
+            return offline(cli, db)
         }
-        // Confirming and returning are electronic signatures: the signer's own password, every time.
-        if let (Some(u), Some(Command::Confirm { .. } | Command::Return { .. } | Command::ConfirmGroup { .. })) = (user, &cli.command) {
-            crate::identity::sign(store, u, &mut passwords)?;
-        }
+        _ => {}
     }
-    if let Some(store) = existing {
-        store.adopt(&opened_before)?;
+    let target = Target::parse(db)?;
+    if let Some(Command::Team(cmd)) = cli.command {
+        return match &target {
+            Target::Postgres(url) => team::run(cmd, url, cli.password_stdin),
+            Target::Sqlite(_) => anyhow::bail!("team commands need --db postgres://... (a team database on a PostgreSQL server)"),
+        };
     }
     if matches!(
         cli.command,
-        Some(
-            Command::Train { .. }
-                | Command::Predict { .. }
-                | Command::Propose { .. }
-                | Command::ServeProposals { .. }
-                | Command::Eval { .. }
-                | Command::Bench(_)
-        )
+        Some(Command::Train { .. } | Command::Predict { .. } | Command::Propose { .. } | Command::ServeProposals { .. } | Command::Eval { .. })
     ) {
         if let Some(w) = crate::torch_env::gpu_unused_warning() {
             eprintln!("{w}");
         }
     }
+    let mut s = Session::open(&cli, target)?;
+    let Some(command) = cli.command else {
+        s.run_desk(cli.precision, cli.no_model)?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
+        Command::Doctor | Command::Bench(_) | Command::Model(_) | Command::Db(_) | Command::Team(_) => unreachable!("dispatched above"),
+        Command::Demo { print } => dict::demo(&mut s, print, cli.precision, cli.no_model),
+        Command::Dict(cmd) => dict::run(cmd, &mut s),
+        Command::User(cmd) => users::run(cmd, &mut s),
+        Command::Queue(cmd) => coding::queue(cmd, &mut s),
+        Command::Code { id, llt, source, rev } => coding::act(&mut s, &id, rev, Action::Propose { llt, source: source.into() }),
+        Command::CodeGroup { term, llt, source } => synonym::code_group(&mut s, &term, llt, source.into()),
+        Command::ConfirmGroup { term, llt } => synonym::confirm_group(&mut s, &term, llt),
+        Command::Synonym(cmd) => synonym::run(cmd, &mut s),
+        Command::Confirm { id, rev } => coding::act(&mut s, &id, rev, Action::Confirm),
+        Command::Return { id, comment, rev } => coding::act(&mut s, &id, rev, Action::Return { comment }),
+        Command::Query { id, note, rev } => coding::act(&mut s, &id, rev, Action::Query { note }),
+        Command::Recode { id, llt, comment, source, rev } => coding::act(&mut s, &id, rev, Action::Recode { llt, source: source.into(), comment }),
+        Command::RecodeCheck => coding::recode_check(s.store()?),
+        Command::Audit(cmd) => audit::run(cmd, s.store()?),
+        Command::Export { format, out, study, from, to, state } => export::export(s.store()?, format, out, study, from, to, state),
+        Command::Data(cmd) => coding::data(cmd, s.store()?),
+        Command::Backtest { json, plot, model } => coding::backtest(s.store()?, json, plot, model),
+        Command::Settings(cmd) => coding::settings(cmd, &mut s),
+        Command::Predict { text, base, version, model: m } => {
+            model::predict(s.proposal_store()?, &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref(), cli.precision)
+        }
+        Command::ServeProposals { poll, once, base, model: m } => {
+            model::serve_on(&s.proposal_opener(), base.as_deref(), m.as_deref(), cli.precision, once, poll)
+        }
+        Command::Propose { all, base, model: m } => model::propose(s.proposal_store()?, all, base.as_deref(), m.as_deref(), cli.precision),
+        Command::Eval { file, train, version, base, model: m, components, json, replay, plot } => {
+            model::eval(s.proposal_store()?, model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision })
+        }
+        Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 } => {
+            model::train(s.proposal_store()?, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 })
+        }
+    }
+}
+
+/// The commands that use no store: benchmarks, model files, synthetic releases.
+fn offline(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
+    if matches!(cli.command, Some(Command::Bench(_))) {
+        if let Some(w) = crate::torch_env::gpu_unused_warning() {
+            eprintln!("{w}");
+        }
+    }
     match cli.command {
-        Some(Command::Doctor) => doctor::run(&db),
-        Some(Command::Dict(cmd)) => dict::run(cmd, &db, user),
-        Some(Command::Demo { print }) => {
-            let mut store = Store::open(&db)?;
-            // Only a new database becomes a demo; a real one is never switched into demo mode.
-            if !store.is_demo()? {
-                if store.log_head()?.is_some() || !store.users()?.is_empty() {
-                    anyhow::bail!("{} is not a demo database: `medcoder demo` needs a new database file (--db NEW.db)", db.display());
-                }
-                store.mark_demo()?;
-            }
-            dict::ensure_demo(&mut store)?;
-            coding::ensure_demo(&mut store)?;
-            if print {
-                return dict::overview(&store);
-            }
-            drop(store);
-            crate::tui::run(&db, user, None, cli.precision, cli.no_model)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Bench(cmd)) => bench::run(cmd, &db, cli.precision),
-        Some(Command::User(cmd)) => coding::user(cmd, &db, user, &mut passwords),
-        Some(Command::Db(_)) => unreachable!("db copy is dispatched before a store is opened"),
-        Some(Command::Team(_)) => anyhow::bail!("team commands need --db postgres://... (a team database on a PostgreSQL server)"),
-        Some(Command::Queue(cmd)) => coding::queue(cmd, &db, user),
-        Some(Command::Code { id, llt, source, rev }) => coding::act(&db, user, &id, rev, Action::Propose { llt, source: source.into() }),
-        Some(Command::CodeGroup { term, llt, source }) => synonym::code_group(&db, user, &term, llt, source.into()),
-        Some(Command::ConfirmGroup { term, llt }) => synonym::confirm_group(&db, user, &term, llt),
-        Some(Command::Synonym(cmd)) => synonym::run(cmd, &db, user),
-        Some(Command::Confirm { id, rev }) => coding::act(&db, user, &id, rev, Action::Confirm),
-        Some(Command::Return { id, comment, rev }) => coding::act(&db, user, &id, rev, Action::Return { comment }),
-        Some(Command::Query { id, note, rev }) => coding::act(&db, user, &id, rev, Action::Query { note }),
-        Some(Command::Recode { id, llt, comment, source, rev }) => coding::act(&db, user, &id, rev, Action::Recode { llt, source: source.into(), comment }),
-        Some(Command::RecodeCheck) => coding::recode_check(&db),
-        Some(Command::Audit(cmd)) => coding::audit(cmd, &db),
-        Some(Command::Export { format, out, study, from, to, state }) => coding::export(&db, format, out, study, from, to, state),
-        Some(Command::Data(cmd)) => coding::data(cmd, &db),
-        Some(Command::Backtest { json, plot, model }) => coding::backtest(&db, json, plot, model),
-        Some(Command::Settings(cmd)) => coding::settings(cmd, &db, user),
-        Some(Command::Predict { text, base, version, model: m }) => {
-            model::predict(Box::new(Store::open(&db)?), &text.join(" "), base.as_deref(), version.as_deref(), m.as_deref(), cli.precision)
-        }
-        Some(Command::ServeProposals { poll, once, base, model: m }) => model::serve(&db, poll, once, base.as_deref(), m.as_deref(), cli.precision),
-        Some(Command::Propose { all, base, model: m }) => model::propose(Box::new(Store::open(&db)?), all, base.as_deref(), m.as_deref(), cli.precision),
-        Some(Command::Eval { file, train, version, base, model: m, components, json, replay, plot }) => model::eval(
-            Box::new(Store::open(&db)?),
-            model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision },
-        ),
-        Some(Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 }) => model::train(
-            Box::new(Store::open(&db)?),
-            model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 },
-        ),
+        Some(Command::Bench(cmd)) => bench::run(cmd, db, cli.precision),
         Some(Command::Model(ModelCmd::List)) => model::list_models(),
         Some(Command::Model(ModelCmd::Half { src, dst })) => model::half(&src, &dst),
-        None => {
-            crate::tui::run(&db, user, None, cli.precision, cli.no_model)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Dict(cmd)) => dict::offline(cmd),
+        _ => unreachable!("only offline commands come here"),
     }
 }

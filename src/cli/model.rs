@@ -10,7 +10,6 @@ use anyhow::{Context, Result};
 use crate::engine::Engine;
 use crate::model::precision::Precision;
 use crate::model::BaseModel;
-use crate::store::Store;
 
 pub struct TrainArgs {
     pub data: Vec<PathBuf>,
@@ -146,13 +145,8 @@ pub fn predict(
 }
 
 /// Computes proposals for queue items that have none from this model (all open items with --all).
-pub fn serve(db: &Path, poll: f64, once: bool, base: Option<&Path>, model: Option<&str>, precision: Precision) -> Result<ExitCode> {
-    let open = || -> Result<Box<dyn crate::store::ProposalStore>> { Ok(Box::new(Store::open(db)?)) };
-    serve_on(&open, base, model, precision, once, poll)
-}
-
 /// The proposal service on either store: `open` connects to it.
-pub(super) fn serve_on(
+pub fn serve_on(
     open: &dyn Fn() -> Result<Box<dyn crate::store::ProposalStore>>,
     base: Option<&Path>,
     model: Option<&str>,

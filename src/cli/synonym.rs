@@ -1,20 +1,19 @@
 //! `medcoder synonym ...` and coding a group of identical terms at once.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use clap::Subcommand;
 
-use super::coding::{need_user, output};
+use super::export::output;
+use super::session::Session;
 use crate::intake::labelled::read_labelled;
 use crate::meddra::Dictionary;
-use crate::store::api::DeskStore;
 use crate::store::item::State;
 use crate::store::synonyms::Synonym;
 use crate::store::workflow::{GroupOutcome, Source};
-use crate::store::Store;
 use crate::text::printable as p;
 
 #[derive(Subcommand, Debug)]
@@ -43,8 +42,10 @@ pub enum SynonymCmd {
     },
 }
 
-pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode> {
-    let mut store = Store::open(db)?;
+pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
+    // Importing and retiring are done as somebody; listing is not.
+    let acting = s.user();
+    let store = s.store()?;
     let dict = store.active_dictionary()?;
     let name = |code: u32| llt_name(&dict, code);
     match cmd {
@@ -68,16 +69,16 @@ pub fn run(cmd: SynonymCmd, db: &Path, acting: Option<&str>) -> Result<ExitCode>
         }
         SynonymCmd::List { conflicts: false, json } => print_list(&store.synonyms(&dict.version)?, &dict, json)?,
         SynonymCmd::Import { file } => {
-            let acting = need_user(acting)?;
+            let acting = acting?;
             let rows = read_labelled(&file)?;
-            let n = store.import_synonyms(acting, &dict, &rows, &file.display().to_string())?;
+            let n = store.import_synonyms(&acting, &dict, &rows, &file.display().to_string())?;
             println!("Imported {n} synonym(s) for MedDRA {} from {}", p(&dict.version), p(&file.display().to_string()));
         }
         SynonymCmd::Export { out } => export(store.synonyms(&dict.version)?, &dict, out)?,
         SynonymCmd::Retire { term } => {
-            let acting = need_user(acting)?;
-            let s = store.retire_synonym(acting, &dict.version, &term.join(" "))?;
-            println!("Retired the synonym '{}' -> {} {}: it no longer autocodes.", p(&s.term), s.llt_code, p(&name(s.llt_code)));
+            let acting = acting?;
+            let syn = store.retire_synonym(&acting, &dict.version, &term.join(" "))?;
+            println!("Retired the synonym '{}' -> {} {}: it no longer autocodes.", p(&syn.term), syn.llt_code, p(&name(syn.llt_code)));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -88,8 +89,8 @@ fn llt_name(dict: &Dictionary, code: u32) -> String {
     dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("(not in MedDRA {})", dict.version))
 }
 
-/// `synonym list` of either store.
-pub(super) fn print_list(list: &[Synonym], dict: &Dictionary, json: bool) -> Result<()> {
+/// `synonym list`.
+fn print_list(list: &[Synonym], dict: &Dictionary, json: bool) -> Result<()> {
     if json {
         for s in list {
             println!("{}", serde_json::to_string(s)?);
@@ -104,8 +105,8 @@ pub(super) fn print_list(list: &[Synonym], dict: &Dictionary, json: bool) -> Res
     Ok(())
 }
 
-/// `synonym export` of either store.
-pub(super) fn export(list: Vec<Synonym>, dict: &Dictionary, out: Option<PathBuf>) -> Result<()> {
+/// `synonym export`.
+fn export(list: Vec<Synonym>, dict: &Dictionary, out: Option<PathBuf>) -> Result<()> {
     let mut w = csv::Writer::from_writer(output(out.as_deref())?);
     w.write_record(["reported_term", "llt_code", "llt_name", "origin", "confirmations", "hold"])?;
     for s in list {
@@ -131,16 +132,12 @@ fn report(out: &GroupOutcome, done: &str) -> Result<ExitCode> {
 }
 
 /// `code-group TERM LLT`: every new or returned item of the term.
-pub fn code_group(db: &Path, acting: Option<&str>, term: &str, llt: u32, source: Source) -> Result<ExitCode> {
-    let user = need_user(acting)?;
-    code_group_on(&mut Store::open(db)?, user, term, llt, source)
-}
-
-/// `code-group` on either store.
-pub(super) fn code_group_on(store: &mut dyn DeskStore, user: &str, term: &str, llt: u32, source: Source) -> Result<ExitCode> {
+pub fn code_group(s: &mut Session, term: &str, llt: u32, source: Source) -> Result<ExitCode> {
+    let user = s.user()?;
+    let store = s.store()?;
     let dict = store.active_dictionary()?;
     let seen = store.items_of_term(term, &[State::New, State::Returned])?;
-    let out = store.propose_group(&dict, user, &seen, llt, source)?;
+    let out = store.propose_group(&dict, &user, &seen, llt, source)?;
     if out.done.is_empty() && out.skipped.is_empty() {
         bail!("no new or returned item has the reported term '{}'", crate::text::normalize(term));
     }
@@ -148,15 +145,11 @@ pub(super) fn code_group_on(store: &mut dyn DeskStore, user: &str, term: &str, l
 }
 
 /// `confirm-group TERM --llt CODE`: every proposed item of the term with that LLT, except the
-/// reviewer's own.
-pub fn confirm_group(db: &Path, acting: Option<&str>, term: &str, llt: u32) -> Result<ExitCode> {
-    let user = need_user(acting)?;
-    confirm_group_on(&mut Store::open(db)?, user, term, llt)
-}
-
-/// `confirm-group` on either store. The reviewer names the LLT they sign for: a group whose code
-/// changed after they looked is never confirmed with the new code.
-pub(super) fn confirm_group_on(store: &mut dyn DeskStore, user: &str, term: &str, llt: u32) -> Result<ExitCode> {
+/// reviewer's own. The reviewer names the LLT they sign for: a group whose code changed after
+/// they looked is never confirmed with the new code.
+pub fn confirm_group(s: &mut Session, term: &str, llt: u32) -> Result<ExitCode> {
+    let user = s.user()?;
+    let store = s.store()?;
     let dict = store.active_dictionary()?;
     let seen = store.items_of_term(term, &[State::Proposed])?;
     let codes = store.group_proposed_llts(term)?;
@@ -173,6 +166,6 @@ pub(super) fn confirm_group_on(store: &mut dyn DeskStore, user: &str, term: &str
             codes.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
         );
     }
-    let out = store.confirm_group(&dict, user, &seen, llt)?;
+    let out = store.confirm_group(&dict, &user, &seen, llt)?;
     report(&out, "confirmed")
 }

@@ -1,20 +1,74 @@
-//! The store as the coding desk uses it, on either backend: SQLite (`Store`) or a team database
-//! (`postgres::TeamDesk`). The desk holds a `Box<dyn DeskStore>` and never knows which.
+//! The one store API, on either backend: SQLite (`Store`, store/sqlite.rs) or a team database
+//! (`postgres::TeamDesk`). The desk holds a `Box<dyn DeskStore>` and never knows which, and every
+//! workflow command of the command line is one function over it. What only one backend can do
+//! says so through `unsupported`, in one wording.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
 use super::audit::Head;
+use super::dict::{ImportCounts, ReleaseInfo};
 use super::item::{Item, ItemFilter, ItemSummary, State};
+use super::log::{LoggedEntry, Verdict};
 use super::proposals::{ProposalSet, TopProposal};
+use super::queue::ImportReport;
 use super::queue::TermGroup;
+use super::synonyms::Conflict;
 use super::synonyms::Synonym;
 use super::users::User;
-use super::workflow::{Action, GroupOutcome, Refusal, Source};
-use super::{ProposalStore, Store};
+use super::workflow::{Action, GroupOutcome, Source};
+use super::ProposalStore;
 use crate::backtest::Case;
+use crate::intake::labelled::Labelled;
+use crate::intake::queue::NewItem;
+use crate::meddra::release::ReadReport;
 use crate::meddra::Dictionary;
+use crate::meddra::Release;
+
+/// Which backend a store is, for the commands only one of them runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Team,
+}
+
+impl Backend {
+    fn describe(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "a single-user SQLite store",
+            Backend::Team => "a team database",
+        }
+    }
+}
+
+/// A command (or option) this backend does not run, and what to do instead: the one wording
+/// every such refusal uses.
+pub fn unsupported(backend: Backend, what: &str, instead: &str) -> anyhow::Error {
+    anyhow::anyhow!("{what} is not available on {}: {instead}", backend.describe())
+}
+
+/// What `audit verify` found, on either store.
+#[derive(Debug, Clone, Default)]
+pub struct AuditReport {
+    /// Each hash chain checked, by name ("Decision log", "Log copied from SQLite").
+    pub chains: Vec<(&'static str, Verdict)>,
+    /// Differences between the tables and what the log rebuilds, each named.
+    pub findings: Vec<String>,
+    /// The anchor file checked and how many heads it holds; None when there is none.
+    pub anchors: Option<(PathBuf, usize)>,
+    /// Anchored heads the chain no longer holds, each with its file and line.
+    pub anchor_mismatches: Vec<String>,
+}
+
+impl AuditReport {
+    pub fn ok(&self) -> bool {
+        self.findings.is_empty() && self.anchor_mismatches.is_empty() && self.chains.iter().all(|(_, v)| matches!(v, Verdict::Intact { .. }))
+    }
+}
 
 pub trait DeskStore: ProposalStore {
+    fn backend(&self) -> Backend;
     fn item(&self, external_id: &str) -> Result<Item>;
     fn user(&self, name: &str) -> Result<User>;
     fn active_dictionary(&self) -> Result<Dictionary>;
@@ -34,7 +88,7 @@ pub trait DeskStore: ProposalStore {
     /// Appends the log head to the team's anchor file.
     fn anchor(&self) -> Result<Option<Head>>;
     /// Appends the log head to `file`.
-    fn anchor_to(&self, file: &std::path::Path) -> Result<Option<Head>>;
+    fn anchor_to(&self, file: &Path) -> Result<Option<Head>>;
     fn term_groups(&self, f: &ItemFilter) -> Result<Vec<TermGroup>>;
     fn items_of_term(&self, term: &str, states: &[State]) -> Result<Vec<Item>>;
     /// Whether an error of `act` is the rules refusing that item (the group goes on without it)
@@ -93,72 +147,53 @@ pub trait DeskStore: ProposalStore {
     fn items_lacking_proposals(&self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>>;
     /// Everyone who may sign in (the demo's pick list).
     fn users(&self) -> Result<Vec<User>>;
-}
 
-impl DeskStore for Store {
-    fn item(&self, external_id: &str) -> Result<Item> {
-        Store::item(self, external_id)
+    /// One decision by `user` on the item `external_id`, against the active release: what the
+    /// command line's code/confirm/return/query/recode run.
+    fn decide(&mut self, user: &str, external_id: &str, revision: Option<i64>, action: Action) -> Result<Item> {
+        let dict = self.active_dictionary()?;
+        self.act(&dict, user, external_id, revision, action)
     }
-    fn user(&self, name: &str) -> Result<User> {
-        Store::user(self, name)
+
+    // The dictionary.
+    /// The releases loaded, oldest first, the active one marked.
+    fn releases(&self) -> Result<Vec<ReleaseInfo>>;
+    /// SMQ and history row counts of a release, where the store keeps them.
+    fn release_extras(&self, _version: &str) -> Result<Option<(usize, usize)>> {
+        Ok(None)
     }
-    fn active_dictionary(&self) -> Result<Dictionary> {
-        Store::active_dictionary(self)
-    }
-    fn is_demo(&self) -> Result<bool> {
-        Store::is_demo(self)
-    }
-    fn queue_rows(&self, f: &ItemFilter, meddra_version: &str) -> Result<Vec<(ItemSummary, Option<TopProposal>)>> {
-        Store::queue_rows(self, f, meddra_version)
-    }
-    fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
-        Store::proposals(self, item_id)
-    }
-    fn synonym(&self, term: &str, version: &str) -> Result<Option<Synonym>> {
-        Store::synonym(self, term, version)
-    }
-    fn synonym_changed_at(&self, version: &str) -> Result<Option<String>> {
-        Store::synonym_changed_at(self, version)
-    }
-    fn state_counts(&self) -> Result<Vec<(State, usize)>> {
-        Store::state_counts(self)
-    }
-    fn studies(&self) -> Result<Vec<String>> {
-        Store::studies(self)
-    }
-    fn act(&mut self, dict: &Dictionary, user: &str, external_id: &str, revision: Option<i64>, action: Action) -> Result<Item> {
-        Store::act(self, dict, user, external_id, revision, action)
-    }
-    fn data_version(&self) -> Result<i64> {
-        Store::data_version(self)
-    }
-    fn check_signature(&self, user: &str, password: &str) -> Result<()> {
-        crate::identity::check_password(self, user, password, "desk signature")
-    }
-    fn anchor(&self) -> Result<Option<Head>> {
-        Store::anchor(self, &self.anchor_file()?)
-    }
-    fn anchor_to(&self, file: &std::path::Path) -> Result<Option<Head>> {
-        Store::anchor(self, file)
-    }
-    fn term_groups(&self, f: &ItemFilter) -> Result<Vec<TermGroup>> {
-        Store::term_groups(self, f)
-    }
-    fn items_of_term(&self, term: &str, states: &[State]) -> Result<Vec<Item>> {
-        Store::items_of_term(self, term, states)
-    }
-    fn is_refusal(&self, e: &anyhow::Error) -> bool {
-        e.downcast_ref::<Refusal>().is_some()
-    }
-    fn backtest_cases(&self, model_version: Option<&str>) -> Result<Vec<Case>> {
-        Store::backtest_cases(self, model_version)
-    }
-    fn items_lacking_proposals(&self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {
-        Ok(self.items_needing_proposals(model_version, meddra_version, false)?.into_iter().map(|i| (i.id, i.report.reported_term)).collect())
-    }
-    fn users(&self) -> Result<Vec<User>> {
-        Store::users(self)
-    }
+    /// A release (the active one when None).
+    fn dictionary(&self, version: Option<&str>) -> Result<Dictionary>;
+    /// Loads a release read and validated from `report.dir` (admins; the first user on a new store).
+    fn import_release(&mut self, user: Option<&str>, rel: &Release, report: &ReadReport, replace: bool, activate: bool) -> Result<ImportCounts>;
+    /// Makes a loaded release the active one; returns the synonyms carried over to it.
+    fn use_version(&mut self, user: Option<&str>, version: &str) -> Result<usize>;
+    fn llt_name(&self, version: &str, code: u32) -> Result<Option<String>>;
+
+    // The queue and the log.
+    /// Queues the rows read from `file`: each new id once, coded by the rule or the synonym list
+    /// where they apply.
+    fn import_items(&mut self, user: &str, items: &[NewItem], file: &str) -> Result<ImportReport>;
+    fn items(&self, f: &ItemFilter) -> Result<Vec<Item>>;
+    /// The decision log, all of it or one item's.
+    fn log_entries(&self, external_id: Option<&str>) -> Result<Vec<LoggedEntry>>;
+    fn log_head(&self) -> Result<Option<Head>>;
+    /// Every check of `audit verify`: the chains, the tables against the log, and the anchors in
+    /// `anchors` (default: this store's anchor file, when it exists).
+    fn audit(&self, anchors: Option<&Path>) -> Result<AuditReport>;
+    /// Where `audit anchor` and the desk append log heads.
+    fn anchor_file(&self) -> Result<PathBuf>;
+
+    // The synonym list and the settings.
+    fn synonyms(&self, version: &str) -> Result<Vec<Synonym>>;
+    /// Terms confirmed to more than one LLT in a version.
+    fn synonym_conflicts(&self, version: &str) -> Result<Vec<Conflict>>;
+    /// Imports an admin's synonym list (checked whole first: `synonyms::check_list`).
+    fn import_synonyms(&mut self, user: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize>;
+    fn retire_synonym(&mut self, user: &str, version: &str, term: &str) -> Result<Synonym>;
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// A team setting (admins; logged).
+    fn set_setting(&mut self, user: &str, key: &str, value: &str) -> Result<()>;
 }
 
 /// Each item acted on alone (its own transaction, log row and revision check); refusals are

@@ -38,6 +38,27 @@ pub struct ImportCounts {
     pub history: usize,
 }
 
+impl ImportCounts {
+    /// What loading `rel` writes (every table of the release).
+    pub fn of(rel: &Release) -> ImportCounts {
+        let mut paths = std::collections::HashMap::<u32, usize>::new();
+        rel.mdhier.iter().for_each(|h| *paths.entry(h.pt).or_default() += 1);
+        ImportCounts {
+            socs: rel.socs.len(),
+            hlgts: rel.hlgts.len(),
+            hlts: rel.hlts.len(),
+            pts: rel.pts.len(),
+            llts: rel.llts.len(),
+            non_current: rel.llts.iter().filter(|l| !l.current).count(),
+            mdhier: rel.mdhier.len(),
+            multi_axial_pts: paths.values().filter(|&&n| n > 1).count(),
+            smqs: rel.smqs.len(),
+            smq_terms: rel.smq_terms.len(),
+            history: rel.history.len(),
+        }
+    }
+}
+
 /// The log row of an activation.
 fn log_use(tx: &Transaction<'_>, who: &str, version: &str, carried: usize) -> Result<()> {
     super::log::append(
@@ -114,21 +135,7 @@ impl Store {
             log_use(&tx, &who, &rel.version, carried)?;
         }
         tx.commit()?;
-        let mut paths = std::collections::HashMap::<u32, usize>::new();
-        rel.mdhier.iter().for_each(|h| *paths.entry(h.pt).or_default() += 1);
-        Ok(ImportCounts {
-            socs: rel.socs.len(),
-            hlgts: rel.hlgts.len(),
-            hlts: rel.hlts.len(),
-            pts: rel.pts.len(),
-            llts: rel.llts.len(),
-            non_current: rel.llts.iter().filter(|l| !l.current).count(),
-            mdhier: rel.mdhier.len(),
-            multi_axial_pts: paths.values().filter(|&&n| n > 1).count(),
-            smqs: rel.smqs.len(),
-            smq_terms: rel.smq_terms.len(),
-            history: rel.history.len(),
-        })
+        Ok(ImportCounts::of(rel))
     }
 
     pub fn releases(&self) -> Result<Vec<ReleaseInfo>> {

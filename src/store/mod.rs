@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod proposals;
 pub mod queue;
 pub mod reports;
+mod sqlite;
 pub mod synonyms;
 pub mod target;
 pub mod users;

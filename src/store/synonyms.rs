@@ -82,6 +82,31 @@ pub struct Conflict {
     pub llts: Vec<(u32, i64, String)>,
 }
 
+/// Terms confirmed to more than one LLT in a version, from the confirmed items (the team
+/// database's reading of what `Store::synonym_conflicts` selects): by normalised term, each
+/// term's LLTs newest confirmation first.
+pub fn conflicts(confirmed: &[crate::store::item::Item], version: &str) -> Vec<Conflict> {
+    let mut by_term: std::collections::BTreeMap<String, std::collections::HashMap<u32, (i64, String)>> = Default::default();
+    for it in confirmed.iter().filter(|i| i.state == crate::store::item::State::Confirmed && i.meddra_version.as_deref() == Some(version)) {
+        let Some(llt) = it.llt_code else { continue };
+        let at = it.confirmed_at.clone().unwrap_or_default();
+        let e = by_term.entry(normalize(&it.reported_term)).or_default().entry(llt).or_insert((0, String::new()));
+        e.0 += 1;
+        if at > e.1 {
+            e.1 = at;
+        }
+    }
+    by_term
+        .into_iter()
+        .filter(|(_, llts)| llts.len() > 1)
+        .map(|(term, llts)| {
+            let mut llts: Vec<(u32, i64, String)> = llts.into_iter().map(|(l, (n, at))| (l, n, at)).collect();
+            llts.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+            Conflict { term, meddra_version: version.to_string(), llts }
+        })
+        .collect()
+}
+
 const COLUMNS: &str =
     "term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by";
 

@@ -129,6 +129,25 @@ impl TeamStore {
 }
 
 impl TeamStore {
+    /// Every check of `audit verify`: both chains, the tables against the logs, the anchors in
+    /// `file` and those `db copy` recorded.
+    pub fn audit(&mut self, file: Option<std::path::PathBuf>) -> Result<crate::store::api::AuditReport> {
+        let verdict = self.verify_log()?;
+        let mut report = crate::store::api::AuditReport::default();
+        if let Some(v) = verdict.imported {
+            report.chains.push(("Log copied from SQLite", v));
+        }
+        report.chains.push(("Decision log", verdict.own));
+        report.findings = self.state_findings()?;
+        if let Some(f) = file {
+            let n = crate::store::audit::read_anchors(&f)?.len();
+            report.anchor_mismatches = self.check_anchors(&f)?;
+            report.anchors = Some((f, n));
+        }
+        report.anchor_mismatches.extend(self.check_copied_anchors()?);
+        Ok(report)
+    }
+
     /// Each anchored head (seq, hash) that this database's log no longer holds: a rewrite or
     /// truncation of the team log after it was anchored, even when the rewritten chain is
     /// consistent.

@@ -96,6 +96,13 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &crate::store::Sto
             )?;
             llts += 1;
         }
+        // The release's files as well, from which desks, the engine and `dict` rebuild the whole
+        // dictionary (written back in the MedDRA ASCII layout from the store's tables).
+        let files = tempfile::tempdir()?;
+        crate::meddra::synth::write_ascii(&store.release(&dict.version)?, files.path())?;
+        for (name, content) in dictionary::release_files(&files.path().join("MedAscii"))? {
+            tx.execute("INSERT INTO medcoder.release_file VALUES ($1, $2, $3)", &[&dict.version, &name, &content])?;
+        }
         tx.execute("INSERT INTO medcoder.setting VALUES ('meddra_version', $1), ('sealed:' || $1, medcoder.now_text())", &[&dict.version])?;
     }
     // Text that an older store let in with control or format characters is copied escaped (the

@@ -11,13 +11,21 @@ use postgres::{Config, NoTls};
 
 use super::{db_error, TeamStore, ITEM_COLUMNS};
 use crate::backtest::Case;
+use crate::intake::labelled::Labelled;
+use crate::intake::queue::NewItem;
+use crate::meddra::release::ReadReport;
 use crate::meddra::Dictionary;
-use crate::store::api::DeskStore;
+use crate::meddra::Release;
+use crate::store::api::{unsupported, AuditReport, Backend, DeskStore};
 use crate::store::audit::{append_anchor, Head};
+use crate::store::dict::{ImportCounts, ReleaseInfo};
 use crate::store::item::{Item, ItemFilter, ItemSummary, State};
+use crate::store::log::LoggedEntry;
 use crate::store::proposals::{Proposal, ProposalSet, TopProposal};
+use crate::store::queue::ImportReport;
 use crate::store::queue::TermGroup;
 use crate::store::synonyms::Synonym;
+use crate::store::synonyms::{conflicts, Conflict};
 use crate::store::users::{Role, User};
 use crate::store::workflow::Action;
 use crate::store::ProposalStore;
@@ -54,7 +62,7 @@ impl TeamDesk {
             Ok(pw)
         })?;
         if store.role == "service" {
-            bail!("{} is the proposal service's account: it has no coding desk", store.user);
+            bail!("{} is the proposal service's account: it stores proposals and codes nothing (no coding desk, no workflow commands)", store.user);
         }
         Ok(TeamDesk { store: RefCell::new(store), url: url.to_string(), password: given })
     }
@@ -115,6 +123,10 @@ fn matches(f: &ItemFilter, s: &ItemSummary) -> bool {
 }
 
 impl DeskStore for TeamDesk {
+    fn backend(&self) -> Backend {
+        Backend::Team
+    }
+
     fn item(&self, external_id: &str) -> Result<Item> {
         self.store.borrow_mut().item(external_id)
     }
@@ -310,6 +322,98 @@ impl DeskStore for TeamDesk {
             .filter(|(_, role, _)| role != "service")
             .map(|(name, role, created_at)| Ok(User { role: Role::parse(&role)?, created_at, login: name.clone(), has_password: true, name }))
             .collect()
+    }
+
+    fn releases(&self) -> Result<Vec<ReleaseInfo>> {
+        self.store.borrow_mut().releases()
+    }
+
+    fn dictionary(&self, version: Option<&str>) -> Result<Dictionary> {
+        self.store.borrow_mut().dictionary(version)
+    }
+
+    /// A release is loaded once and sealed, and becomes the active version at once.
+    fn import_release(&mut self, _user: Option<&str>, rel: &Release, report: &ReadReport, replace: bool, _activate: bool) -> Result<ImportCounts> {
+        if replace {
+            return Err(unsupported(Backend::Team, "dict import --replace", "a loaded release is sealed; import the corrected release under its own version"));
+        }
+        self.store.get_mut().import_dictionary(&Dictionary::new(rel), &report.dir)?;
+        Ok(ImportCounts::of(rel))
+    }
+
+    fn use_version(&mut self, _user: Option<&str>, version: &str) -> Result<usize> {
+        let store = self.store.get_mut();
+        store.use_version(version)?;
+        Ok(store.synonyms_where("meddra_version = $1 AND origin = 'carried'", &[&version])?.len())
+    }
+
+    fn llt_name(&self, version: &str, code: u32) -> Result<Option<String>> {
+        self.store.borrow_mut().llt_name(version, code)
+    }
+
+    /// The database queues as the connection's user whatever `user` says.
+    fn import_items(&mut self, _user: &str, items: &[NewItem], file: &str) -> Result<ImportReport> {
+        self.store.get_mut().import_items(items, file)
+    }
+
+    fn items(&self, f: &ItemFilter) -> Result<Vec<Item>> {
+        Ok(self.store.borrow_mut().items(None)?.into_iter().filter(|it| matches(f, &ItemSummary::from(it))).collect())
+    }
+
+    fn log_entries(&self, external_id: Option<&str>) -> Result<Vec<LoggedEntry>> {
+        if let Some(id) = external_id {
+            self.item(id)?;
+        }
+        Ok(self.store.borrow_mut().log(external_id)?.iter().map(|r| r.as_logged()).collect())
+    }
+
+    fn log_head(&self) -> Result<Option<Head>> {
+        self.store.borrow_mut().log_head()
+    }
+
+    fn audit(&self, anchors: Option<&std::path::Path>) -> Result<AuditReport> {
+        let file = match anchors {
+            Some(f) => Some(f.to_path_buf()),
+            None => Some(self.anchor_file()?).filter(|f| f.exists()),
+        };
+        self.store.borrow_mut().audit(file)
+    }
+
+    fn anchor_file(&self) -> Result<std::path::PathBuf> {
+        super::anchor_file(&self.url)
+    }
+
+    fn synonyms(&self, version: &str) -> Result<Vec<Synonym>> {
+        self.store.borrow_mut().synonyms_where("meddra_version = $1 ORDER BY term", &[&version])
+    }
+
+    fn synonym_conflicts(&self, version: &str) -> Result<Vec<Conflict>> {
+        Ok(conflicts(&self.items(&ItemFilter { states: vec![State::Confirmed], ..Default::default() })?, version))
+    }
+
+    /// The whole file is checked first (line-numbered errors); the database checks each row again.
+    fn import_synonyms(&mut self, _user: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize> {
+        let rows = crate::store::synonyms::check_list(dict, rows, file)?;
+        self.store.get_mut().import_synonyms(&rows, file)
+    }
+
+    fn retire_synonym(&mut self, _user: &str, _version: &str, term: &str) -> Result<Synonym> {
+        self.store.get_mut().retire_synonym(term)
+    }
+
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.store.borrow_mut().setting(key)
+    }
+
+    fn set_setting(&mut self, _user: &str, key: &str, value: &str) -> Result<()> {
+        match key {
+            "autocode_confirm" => self.store.get_mut().set_autocode_confirm(value == "on"),
+            _ => Err(unsupported(
+                Backend::Team,
+                &format!("the setting {}", key.replace('_', "-")),
+                "each machine's desks anchor the team log in their own data directory (`audit anchor --file` names another)",
+            )),
+        }
     }
 }
 

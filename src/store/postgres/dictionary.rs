@@ -9,9 +9,10 @@ impl TeamStore {
 
     /// Loads a release (admin): its files as imported, from which every client rebuilds the
     /// dictionary, and its LLTs for the rules; then makes it the active version. One transaction.
-    pub fn import_dictionary(&mut self, dict: &Dictionary, files: &[(String, Vec<u8>)]) -> Result<usize> {
+    pub fn import_dictionary(&mut self, dict: &Dictionary, dir: &std::path::Path) -> Result<usize> {
+        let files = release_files(dir)?;
         let mut tx = self.client.transaction()?;
-        for (name, content) in files {
+        for (name, content) in &files {
             tx.execute("SELECT medcoder.add_release_file($1, $2, $3)", &[&dict.version, name, content]).map_err(db_error)?;
         }
         let mut n = 0;
@@ -32,11 +33,35 @@ impl TeamStore {
         Ok(n)
     }
 
-    /// The releases here, oldest first, with the active one marked.
-    pub fn versions(&mut self) -> Result<Vec<(String, bool)>> {
+    /// The releases here, oldest first, with the active one marked: their language from the
+    /// release file, their LLT and PT counts, and when their load was sealed.
+    pub fn releases(&mut self) -> Result<Vec<crate::store::dict::ReleaseInfo>> {
         let active = self.active_version()?;
-        let rows = self.client.query("SELECT DISTINCT version FROM medcoder.release_file ORDER BY version", &[])?;
-        Ok(rows.iter().map(|r| r.get::<_, String>(0)).map(|v| (v.clone(), Some(&v) == active.as_ref())).collect())
+        let rows = self.client.query(
+            "SELECT l.version, count(*), count(DISTINCT l.pt_code), coalesce(s.value, ''),
+                    coalesce((SELECT convert_from(content, 'UTF8') FROM medcoder.release_file f WHERE f.version = l.version AND lower(f.name) = 'meddra_release.asc'), '')
+             FROM medcoder.llt l LEFT JOIN medcoder.setting s ON s.key = 'sealed:' || l.version
+             GROUP BY l.version, s.value ORDER BY coalesce(s.value, ''), l.version",
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let version: String = r.get(0);
+                let header: String = r.get(4);
+                crate::store::dict::ReleaseInfo {
+                    id: i as i64 + 1,
+                    active: Some(&version) == active.as_ref(),
+                    language: header.split('$').nth(1).unwrap_or("").trim().to_string(),
+                    source: "team database".into(),
+                    imported_at: r.get(3),
+                    llt_count: r.get::<_, i64>(1) as usize,
+                    pt_count: r.get::<_, i64>(2) as usize,
+                    version,
+                }
+            })
+            .collect())
     }
 
     /// A whole release (the active one by default), rebuilt from its imported files exactly as
@@ -70,4 +95,18 @@ impl TeamStore {
     pub fn llt_name(&mut self, version: &str, code: u32) -> Result<Option<String>> {
         Ok(self.client.query_opt("SELECT name FROM medcoder.llt WHERE version = $1 AND code = $2", &[&version, &(code as i32)])?.map(|r| r.get(0)))
     }
+}
+
+/// The files of a MedAscii folder, as a release is kept in a team database.
+pub(super) fn release_files(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = e?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_string) else { continue };
+        if path.is_file() && name.to_ascii_lowercase().ends_with(".asc") {
+            files.push((name, std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?));
+        }
+    }
+    files.sort();
+    Ok(files)
 }

@@ -3,10 +3,12 @@
 use super::*;
 
 impl TeamStore {
-    /// Queues the rows (one transaction); returns (imported, already queued).
-    pub fn import_items(&mut self, items: &[NewItem], file: &str) -> Result<(usize, usize)> {
+    /// Queues the rows (one transaction): an id already queued is skipped and named; the
+    /// database codes a term by the exact-name rule or the synonym list where one applies.
+    pub fn import_items(&mut self, items: &[NewItem], file: &str) -> Result<crate::store::queue::ImportReport> {
+        let mut report = crate::store::queue::ImportReport::default();
         let mut tx = self.client.transaction()?;
-        let (mut imported, mut skipped) = (0, 0);
+        let mut added_ids = Vec::new();
         for it in items {
             let origin = format!("{file}, line {}", it.line);
             let added: bool = tx
@@ -18,13 +20,24 @@ impl TeamStore {
                 .with_context(|| format!("{file}, line {}", it.line))?
                 .get(0);
             if added {
-                imported += 1;
+                report.imported += 1;
+                added_ids.push(it.external_id.clone());
             } else {
-                skipped += 1;
+                report.duplicates.push(crate::intake::queue::Rejected { line: it.line, reason: format!("id {} is already queued", it.external_id) });
+            }
+        }
+        // How the new items were coded at import, as the rule functions decided.
+        for r in
+            tx.query("SELECT source, count(*) FROM medcoder.item WHERE external_id = ANY($1) AND source IN ('rule', 'synonym') GROUP BY source", &[&added_ids])?
+        {
+            let n = r.get::<_, i64>(1) as usize;
+            match r.get::<_, &str>(0) {
+                "rule" => report.autocoded = n,
+                _ => report.by_synonym = n,
             }
         }
         tx.commit()?;
-        Ok((imported, skipped))
+        Ok(report)
     }
 
     /// The proposals stored for an item.

@@ -1,0 +1,217 @@
+//! `medcoder export`: coded items with their full MedDRA hierarchy, as CSV or JSON Lines, from
+//! either store.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use serde::Serialize;
+
+use crate::meddra::Dictionary;
+use crate::store::api::DeskStore;
+use crate::store::audit::Head;
+use crate::store::item::{Item, ItemFilter, State};
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum Format {
+    Csv,
+    Jsonl,
+}
+
+#[derive(Serialize)]
+struct ExportRow {
+    item_id: String,
+    study: String,
+    subject: String,
+    reported_term: String,
+    state: String,
+    llt_code: Option<u32>,
+    llt_name: Option<String>,
+    pt_code: Option<u32>,
+    pt_name: Option<String>,
+    hlt_code: Option<u32>,
+    hlt_name: Option<String>,
+    hlgt_code: Option<u32>,
+    hlgt_name: Option<String>,
+    soc_code: Option<u32>,
+    soc_name: Option<String>,
+    meddra_version: Option<String>,
+    proposer: Option<String>,
+    reviewer: Option<String>,
+    imported_at: String,
+    proposed_at: Option<String>,
+    confirmed_at: Option<String>,
+    /// The decision log's head when the export was made: `audit verify --anchors` can prove later
+    /// that the history behind these codes was not rewritten.
+    log_seq: Option<i64>,
+    log_hash: Option<String>,
+}
+
+const EXPORT_COLUMNS: [&str; 23] = [
+    "item_id",
+    "study",
+    "subject",
+    "reported_term",
+    "state",
+    "llt_code",
+    "llt_name",
+    "pt_code",
+    "pt_name",
+    "hlt_code",
+    "hlt_name",
+    "hlgt_code",
+    "hlgt_name",
+    "soc_code",
+    "soc_name",
+    "meddra_version",
+    "proposer",
+    "reviewer",
+    "imported_at",
+    "proposed_at",
+    "confirmed_at",
+    "log_seq",
+    "log_hash",
+];
+
+impl ExportRow {
+    /// The CSV fields, in `EXPORT_COLUMNS` order (JSONL serialises the struct itself).
+    fn fields(&self) -> [String; 23] {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        let n = |v: Option<u32>| v.map(|c| c.to_string()).unwrap_or_default();
+        [
+            self.item_id.clone(),
+            self.study.clone(),
+            self.subject.clone(),
+            self.reported_term.clone(),
+            self.state.clone(),
+            n(self.llt_code),
+            s(&self.llt_name),
+            n(self.pt_code),
+            s(&self.pt_name),
+            n(self.hlt_code),
+            s(&self.hlt_name),
+            n(self.hlgt_code),
+            s(&self.hlgt_name),
+            n(self.soc_code),
+            s(&self.soc_name),
+            s(&self.meddra_version),
+            s(&self.proposer),
+            s(&self.reviewer),
+            self.imported_at.clone(),
+            s(&self.proposed_at),
+            s(&self.confirmed_at),
+            self.log_seq.map(|q| q.to_string()).unwrap_or_default(),
+            s(&self.log_hash),
+        ]
+    }
+}
+
+fn export_row(it: &Item, dict: Option<&Dictionary>, head: Option<&Head>) -> ExportRow {
+    let llt = it.llt_code.and_then(|c| dict.and_then(|d| d.llt(c)));
+    let path = it.pt_code.and_then(|p| dict.and_then(|d| d.primary_path(p)));
+    ExportRow {
+        item_id: it.external_id.clone(),
+        study: it.study.clone(),
+        subject: it.subject.clone(),
+        reported_term: it.reported_term.clone(),
+        state: it.state.to_string(),
+        llt_code: it.llt_code,
+        llt_name: llt.map(|l| l.name.clone()),
+        pt_code: it.pt_code,
+        pt_name: path.as_ref().map(|p| p.pt.name.clone()),
+        hlt_code: path.as_ref().map(|p| p.hlt.code),
+        hlt_name: path.as_ref().map(|p| p.hlt.name.clone()),
+        hlgt_code: path.as_ref().map(|p| p.hlgt.code),
+        hlgt_name: path.as_ref().map(|p| p.hlgt.name.clone()),
+        soc_code: path.as_ref().map(|p| p.soc.code),
+        soc_name: path.as_ref().map(|p| p.soc.name.clone()),
+        meddra_version: it.meddra_version.clone(),
+        proposer: it.proposer.clone(),
+        reviewer: it.reviewer.clone(),
+        imported_at: it.imported_at.clone(),
+        proposed_at: it.proposed_at.clone(),
+        confirmed_at: it.confirmed_at.clone(),
+        log_seq: head.map(|h| h.seq),
+        log_hash: head.map(|h| h.hash.clone()),
+    }
+}
+
+pub(super) fn output(out: Option<&Path>) -> Result<Box<dyn Write>> {
+    Ok(match out {
+        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?)),
+        None => Box::new(std::io::stdout().lock()),
+    })
+}
+
+pub fn export(
+    store: &mut dyn DeskStore,
+    format: Format,
+    out: Option<PathBuf>,
+    study: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    state: String,
+) -> Result<ExitCode> {
+    let filter = ItemFilter { states: export_states(&state)?, study, text: None };
+    let items = store.items(&filter)?;
+    export_items(&items, store.log_head()?, &mut |v| store.dictionary(Some(v)).ok(), format, out, from, to)
+}
+
+fn export_states(state: &str) -> Result<Vec<State>> {
+    state.split(',').map(State::parse).collect()
+}
+
+/// The export of either store: `items` as filtered there, the log head they are exported at, and
+/// each MedDRA version's dictionary (codes are exported with the hierarchy they were coded in).
+fn export_items(
+    items: &[Item],
+    head: Option<Head>,
+    dictionary: &mut dyn FnMut(&str) -> Option<Dictionary>,
+    format: Format,
+    out: Option<PathBuf>,
+    from: Option<String>,
+    to: Option<String>,
+) -> Result<ExitCode> {
+    for d in [&from, &to].into_iter().flatten() {
+        if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() {
+            bail!("'{d}' is not a date: use YYYY-MM-DD");
+        }
+    }
+    let mut dicts: HashMap<String, Option<Dictionary>> = HashMap::new();
+    let mut rows = Vec::new();
+    for it in items {
+        let day = it.confirmed_at.as_deref().or(it.proposed_at.as_deref()).unwrap_or(&it.updated_at).get(..10).unwrap_or("").to_string();
+        if from.as_ref().is_some_and(|f| day.as_str() < f.as_str()) || to.as_ref().is_some_and(|t| day.as_str() > t.as_str()) {
+            continue;
+        }
+        let dict = match &it.meddra_version {
+            Some(v) => dicts.entry(v.clone()).or_insert_with(|| dictionary(v)).as_ref(),
+            None => None,
+        };
+        rows.push(export_row(it, dict, head.as_ref()));
+    }
+    let mut w = output(out.as_deref())?;
+    match format {
+        Format::Csv => {
+            let mut c = csv::Writer::from_writer(&mut w);
+            c.write_record(EXPORT_COLUMNS)?;
+            for r in &rows {
+                crate::text::write_sheet_record(&mut c, r.fields())?;
+            }
+            c.flush()?;
+        }
+        Format::Jsonl => {
+            for r in &rows {
+                writeln!(w, "{}", serde_json::to_string(r)?)?;
+            }
+        }
+    }
+    w.flush()?;
+    if let Some(p) = out {
+        eprintln!("Exported {} item(s) to {}", rows.len(), p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
