@@ -395,6 +395,10 @@ fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
     assert!(verify.contains("match the log"), "copied items, users and version rebuild from the two logs: {verify}");
     let log = t.ok(&t.local("rita"), &["audit", "log", "--item", "AE-2"], None);
     assert!(log.contains("confirm"), "{log}");
+    // The release came along with its files: the dictionary, `queue show` and the desk work at once.
+    let show = t.ok(&t.local("rita"), &["queue", "show", "AE-2"], None);
+    assert!(show.contains("[confirmed]") && show.contains(&format!("LLT {llt} ")), "{show}");
+    assert!(t.ok(&t.local("rita"), &["dict", "show", &llt.to_string()], None).contains("SOC"));
     // A second copy into the same database is refused.
     let (ok, out) = t.run("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
     assert!(!ok && out.contains("is not new"), "{out}");

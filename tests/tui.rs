@@ -796,3 +796,85 @@ fn a_group_confirmation_never_signs_a_code_changed_after_it_opened() {
     assert_eq!(["G0", "G1", "G2"].map(|id| st.item(id).unwrap().state), [State::Confirmed, State::Proposed, State::Proposed]);
     assert_eq!(st.item("G1").unwrap().llt_code, Some(other), "never confirmed: still alice's proposal");
 }
+
+#[test]
+fn an_admin_recodes_a_confirmed_item_from_the_desk_with_a_logged_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    {
+        let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
+        key(&mut app, KeyCode::Enter);
+        key(&mut app, KeyCode::Char('2'));
+        let mut bob = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
+        key(&mut bob, KeyCode::Enter);
+        key(&mut bob, KeyCode::Char('a'));
+    }
+    assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().state, State::Confirmed);
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("admin")).unwrap();
+    let open_q1 = |app: &mut App| {
+        app.queue.sel = app.queue.rows.iter().position(|r| r.item.external_id == "Q1").unwrap();
+        key(app, KeyCode::Enter);
+        assert_eq!(app.screen(), ScreenId::Coding);
+    };
+    open_q1(&mut app);
+    // A confirmed item is not put on query; choosing a code asks why it changes, and Esc keeps it.
+    key(&mut app, KeyCode::Char('q'));
+    assert!(render(&app, 80, 24).contains("not put on query"));
+    key(&mut app, KeyCode::Char('1'));
+    assert!(render(&app, 80, 24).contains("Recode: why"), "{}", render(&app, 80, 24));
+    key(&mut app, KeyCode::Esc);
+    assert!(render(&app, 80, 24).contains("Not recoded"));
+    assert_eq!(Store::open(&db).unwrap().item("Q1").unwrap().state, State::Confirmed);
+    // With a reason, the new code goes to review with the admin as its proposer, and the log says why.
+    key(&mut app, KeyCode::Char('1'));
+    typed(&mut app, "thigh pain, not the whole leg");
+    key(&mut app, KeyCode::Enter);
+    assert!(render(&app, 80, 24).contains("Q1 recoded, back to review"), "{}", render(&app, 80, 24));
+    let store = Store::open(&db).unwrap();
+    let q1 = store.item("Q1").unwrap();
+    assert_eq!((q1.state, q1.proposer.as_deref(), q1.source.as_deref()), (State::Proposed, Some("admin"), Some("model")));
+    let last = store.log_entries(Some(q1.id)).unwrap().pop().unwrap();
+    assert_eq!((last.entry.action.as_str(), last.entry.comment.as_deref()), ("recode", Some("thigh pain, not the whole leg")));
+    // The four-eye rule holds for a recode: the admin cannot confirm their own new code.
+    drop(store);
+    open_q1(&mut app);
+    assert_eq!(app.screen(), ScreenId::Coding, "the admin's own proposal is not theirs to review");
+}
+
+#[test]
+fn after_a_decision_the_desk_moves_on_only_to_items_the_user_can_act_on() {
+    use medcoder::store::workflow::{Action as Decision, Source};
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let opened = |app: &App| app.ctx.open.as_ref().map(|v| v.item.external_id.clone());
+    {
+        // Q2 is bob's own proposal, Q3 goes on query, Q4 is new.
+        let mut s = Store::open(&db).unwrap();
+        let d = s.active_dictionary().unwrap();
+        let llt = d.llts.iter().find(|l| l.current).unwrap().code;
+        s.act(&d, "bob", "Q2", None, Decision::Propose { llt, source: Source::Search }).unwrap();
+        s.act(&d, "alice", "Q3", None, Decision::Query { note: "ask the site".into() }).unwrap();
+        let q4 = NewItem {
+            line: 2,
+            report: Report { external_id: "Q4".into(), study: "DEMO-1".into(), subject: "S-2".into(), reported_term: "itchy".into(), ..Default::default() },
+        };
+        s.import_items("alice", &[q4], "test").unwrap();
+    }
+    // A coder passes over the proposed and query items to the next one to code.
+    let mut alice = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
+    key(&mut alice, KeyCode::Enter);
+    assert_eq!(opened(&alice).as_deref(), Some("Q1"));
+    key(&mut alice, KeyCode::Char('1'));
+    assert_eq!(opened(&alice).as_deref(), Some("Q4"));
+    // A reviewer passes over their own proposal (Q2) and the query; after the last, the list shows.
+    let mut bob = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
+    key(&mut bob, KeyCode::Enter);
+    assert_eq!(opened(&bob).as_deref(), Some("Q1"));
+    key(&mut bob, KeyCode::Char('a'));
+    assert_eq!(opened(&bob).as_deref(), Some("Q4"));
+    key(&mut bob, KeyCode::Char('q'));
+    typed(&mut bob, "which part of the body?");
+    key(&mut bob, KeyCode::Enter);
+    assert_eq!(opened(&bob), None);
+    assert!(render(&bob, 80, 24).contains("Nothing further down this list waits for you"), "{}", render(&bob, 80, 24));
+}

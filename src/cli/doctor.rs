@@ -8,7 +8,9 @@ use anyhow::Result;
 use crate::store::Store;
 use crate::torch_env;
 
-pub fn run(db: &Path) -> Result<ExitCode> {
+/// `db` is the SQLite file `--db` names; a team database is checked by `audit verify` instead
+/// (None: only this machine is described).
+pub fn run(db: Option<&Path>) -> Result<ExitCode> {
     println!("medcoder        {}", env!("CARGO_PKG_VERSION"));
     println!("libtorch        {} (built against)", torch_env::BUILT_AGAINST);
     let _ = torch_env::init_cuda();
@@ -27,9 +29,38 @@ pub fn run(db: &Path) -> Result<ExitCode> {
         Ok(d) => println!("data directory  {}", d.display()),
         Err(e) => println!("data directory  {e}"),
     }
-    println!("database        {}", db.display());
     let mut ok = true;
-    match Store::open(db) {
+    match db.map(|db| (db, Store::open(db))) {
+        None => println!("database        a team database (`medcoder audit verify` checks it; this describes this machine)"),
+        Some((db, opened)) => {
+            println!("database        {}", db.display());
+            ok &= describe(opened)?;
+        }
+    }
+    println!("assets          {}", crate::paths::assets_dir().display());
+    match crate::model::BaseModel::locate(None) {
+        Ok(b) => println!("base encoder    {} ({} layers, hidden {})", b.dir.display(), b.config.num_hidden_layers, b.config.hidden_size),
+        Err(e) => {
+            println!("base encoder    {e:#}");
+            ok = false;
+        }
+    }
+    let active = db.and_then(|db| Store::open(db).ok()).and_then(|s| s.active_version().ok().flatten());
+    let model = match (crate::paths::data_dir(), active) {
+        (Ok(dir), Some(v)) => match crate::model::registry::choose(&dir, &v, None) {
+            Ok(Some((_, m))) => format!("{} (trained {}, {} members) for MedDRA {v}", m.id, m.created_at, m.hyper.members),
+            Ok(None) => format!("no model trained for MedDRA {v}: proposals come from the untuned dense index (`medcoder train`)"),
+            Err(e) => format!("{e:#}"),
+        },
+        _ => "-".into(),
+    };
+    println!("model           {model}");
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// The store's schema and loaded releases; false when it cannot serve (no dictionary, unreadable).
+fn describe(opened: Result<Store>) -> Result<bool> {
+    match opened {
         Ok(store) => {
             println!("schema          version {}", store.schema_version()?);
             let releases = store.releases()?;
@@ -44,32 +75,14 @@ pub fn run(db: &Path) -> Result<ExitCode> {
                 ),
                 None => {
                     println!("dictionary      none loaded: run `medcoder dict import <MedAscii folder>` (or `medcoder demo`)");
-                    ok = false;
+                    return Ok(false);
                 }
             }
         }
         Err(e) => {
             println!("database        cannot open: {e:#}");
-            ok = false;
+            return Ok(false);
         }
     }
-    println!("assets          {}", crate::paths::assets_dir().display());
-    match crate::model::BaseModel::locate(None) {
-        Ok(b) => println!("base encoder    {} ({} layers, hidden {})", b.dir.display(), b.config.num_hidden_layers, b.config.hidden_size),
-        Err(e) => {
-            println!("base encoder    {e:#}");
-            ok = false;
-        }
-    }
-    let active = Store::open(db).ok().and_then(|s| s.active_version().ok().flatten());
-    let model = match (crate::paths::data_dir(), active) {
-        (Ok(dir), Some(v)) => match crate::model::registry::choose(&dir, &v, None) {
-            Ok(Some((_, m))) => format!("{} (trained {}, {} members) for MedDRA {v}", m.id, m.created_at, m.hyper.members),
-            Ok(None) => format!("no model trained for MedDRA {v}: proposals come from the untuned dense index (`medcoder train`)"),
-            Err(e) => format!("{e:#}"),
-        },
-        _ => "-".into(),
-    };
-    println!("model           {model}");
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(2) })
+    Ok(true)
 }

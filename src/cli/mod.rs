@@ -19,6 +19,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::model::precision::Precision;
+use crate::store::api::{unsupported, Backend};
 use crate::store::target::Target;
 use crate::store::workflow::Action;
 use session::Session;
@@ -345,15 +346,25 @@ pub fn run() -> Result<ExitCode> {
 
 fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
     // What sets a store up or uses none runs before a store is opened.
+    let target = Target::parse(db)?;
     match &cli.command {
         Some(Command::Db(DbCmd::Copy { from, to })) => return team::copy(from, to, cli.password_stdin),
-        Some(Command::Doctor) => return doctor::run(db),
-        Some(Command::Bench(_)) | Some(Command::Model(_)) | Some(Command::Dict(dict::DictCmd::Generate { .. } | dict::DictCmd::BuildOutline { .. })) => {
-            return offline(cli, db)
+        Some(Command::Doctor) => {
+            return doctor::run(match &target {
+                Target::Sqlite(path) => Some(path),
+                Target::Postgres(_) => None,
+            })
         }
+        Some(Command::Bench(_)) => {
+            let path = match &target {
+                Target::Sqlite(path) => path.clone(),
+                Target::Postgres(_) => return Err(unsupported(Backend::Team, "bench", "benchmarks read a SQLite store (--db FILE)")),
+            };
+            return offline(cli, &path);
+        }
+        Some(Command::Model(_)) | Some(Command::Dict(dict::DictCmd::Generate { .. } | dict::DictCmd::BuildOutline { .. })) => return offline(cli, db),
         _ => {}
     }
-    let target = Target::parse(db)?;
     if let Some(Command::Team(cmd)) = cli.command {
         return match &target {
             Target::Postgres(url) => team::run(cmd, url, cli.password_stdin),

@@ -119,6 +119,8 @@ pub struct ItemSummary {
     pub reported_term: String,
     pub state: State,
     pub llt_code: Option<u32>,
+    /// Who proposed the current code (the desk moves a reviewer on to others' proposals only).
+    pub proposer: Option<String>,
 }
 
 impl From<&Item> for ItemSummary {
@@ -131,11 +133,12 @@ impl From<&Item> for ItemSummary {
             reported_term: it.reported_term.clone(),
             state: it.state,
             llt_code: it.llt_code,
+            proposer: it.proposer.clone(),
         }
     }
 }
 
-pub(crate) const SUMMARY_COLUMNS: &str = "id, external_id, study, subject, reported_term, state, llt_code";
+pub(crate) const SUMMARY_COLUMNS: &str = "id, external_id, study, subject, reported_term, state, llt_code, proposer";
 
 pub(crate) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<ItemSummary> {
     let state = r.get_ref(5)?.as_str()?;
@@ -147,6 +150,7 @@ pub(crate) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<ItemSummary> {
         reported_term: r.get(4)?,
         state: State::parse(state).map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, e.into()))?,
         llt_code: r.get(6)?,
+        proposer: r.get(7)?,
     })
 }
 

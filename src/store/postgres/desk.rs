@@ -82,7 +82,7 @@ impl TeamDesk {
     /// Item summaries with the top proposal for `version`, in id order (one query).
     fn summaries(&self, version: &str) -> Result<Vec<(ItemSummary, Option<TopProposal>)>> {
         let rows = self.store.borrow_mut().client().query(
-            "SELECT i.id, i.external_id, i.study, i.subject, i.reported_term, i.state, i.llt_code, p.entropy, p.proposals
+            "SELECT i.id, i.external_id, i.study, i.subject, i.reported_term, i.state, i.llt_code, p.entropy, p.proposals, i.proposer
              FROM medcoder.item i LEFT JOIN medcoder.item_proposals p ON p.item_id = i.id AND p.meddra_version = $1
              ORDER BY i.id",
             &[&version],
@@ -97,6 +97,7 @@ impl TeamDesk {
                     reported_term: r.get(4),
                     state: State::parse(r.get(5))?,
                     llt_code: r.get::<_, Option<i32>>(6).map(|c| c as u32),
+                    proposer: r.get(9),
                 };
                 // Proposals that do not read (an older service's) show as none: one item never
                 // keeps a desk from opening.

@@ -48,6 +48,8 @@ pub struct App {
     jobs: Option<Sender<Job>>,
     /// A confirm or return waiting for the session's signature.
     unsigned: Option<(Decision, &'static str)>,
+    /// A new code chosen for a confirmed item, waiting for the reason of the recode.
+    recoding: Option<(u32, crate::store::workflow::Source)>,
     /// The store's data version when the desk last looked (see `follow_others`).
     seen_version: Option<i64>,
     /// The terminal size of the last frame: below 80x24 the desk shows nothing to act on, so it
@@ -76,6 +78,7 @@ impl App {
             quit: false,
             jobs: None,
             unsigned: None,
+            recoding: None,
             seen_version: None,
             last_size: std::cell::Cell::new(MIN_SIZE),
         };
@@ -192,6 +195,16 @@ impl App {
                     self.unsigned = None;
                     self.say("Not signed: nothing was confirmed or returned", Tone::Bad);
                 }
+                Action::Select if p == Prompt::RecodeReason => {
+                    if let Some((llt, source)) = self.recoding.take() {
+                        let comment = Some(text.trim().to_string()).filter(|c| !c.is_empty());
+                        self.decide(Decision::Recode { llt, source, comment }, "recoded, back to review");
+                    }
+                }
+                Action::Back if p == Prompt::RecodeReason => {
+                    self.recoding = None;
+                    self.say("Not recoded: the confirmed code stands", Tone::Info);
+                }
                 Action::Select => {
                     let r = self.with_active(|s, ctx| s.submit(p, text, ctx));
                     self.run(r);
@@ -250,6 +263,11 @@ impl App {
                 self.queue.refresh(&self.ctx)?;
             }
             Cmd::Step(delta) => self.step_item(delta)?,
+            // A confirmed item changes only by a recode, with its reason logged: it goes to review again.
+            Cmd::Decide(Decision::Propose { llt, source }, _) if self.ctx.open.as_ref().is_some_and(|v| v.item.state == State::Confirmed) => {
+                self.recoding = Some((llt, source));
+                self.prompt = Some((Prompt::RecodeReason, String::new()));
+            }
             Cmd::Decide(decision, done) => {
                 // Confirming and returning are signatures: the first of the session asks for the
                 // user's password.
@@ -358,7 +376,7 @@ impl App {
             Ok(item) => {
                 let code = item.llt_code.and_then(|c| self.ctx.desk().dict.llt(c)).map(|l| format!(": {}", l.name)).unwrap_or_default();
                 self.say(format!("{id} {done}{code}"), Tone::Good);
-                let next = self.queue.after(item.id);
+                let next = self.queue.after(item.id, &self.ctx.desk().user);
                 if let Err(e) = self.queue.update_row(&self.ctx, item) {
                     self.fail(e);
                 }
@@ -369,7 +387,10 @@ impl App {
                             self.fail(e);
                         }
                     }
-                    None => self.close_item(),
+                    None => {
+                        self.close_item();
+                        self.say(format!("{id} {done}{code}. Nothing further down this list waits for you."), Tone::Good);
+                    }
                 }
             }
             Err(e) => {

@@ -1,5 +1,6 @@
 //! Coding (proposers): the reported term with its context and the model's top-5; propose one,
-//! search, browse, or put the item on query.
+//! search, browse, or put the item on query. On a confirmed item the same keys recode it (the app
+//! asks for the reason).
 
 use anyhow::Result;
 use crossterm::event::KeyCode;
@@ -17,7 +18,13 @@ use crate::tui::theme::{Theme, Tone};
 use crate::tui::widgets::{item_context, proposal_lines};
 
 const KEYS: &[Binding] = &[
-    Binding::new(&[KeyCode::Char('1')], Action::ProposeNth(0), "1-5", "propose", "propose that proposal's LLT (↑/↓ + Enter: the same)"),
+    Binding::new(
+        &[KeyCode::Char('1')],
+        Action::ProposeNth(0),
+        "1-5",
+        "propose",
+        "propose that proposal's LLT (↑/↓ + Enter: the same; a confirmed item: recode to it)",
+    ),
     Binding::hidden(&[KeyCode::Char('2')], Action::ProposeNth(1)),
     Binding::hidden(&[KeyCode::Char('3')], Action::ProposeNth(2)),
     Binding::hidden(&[KeyCode::Char('4')], Action::ProposeNth(3)),
@@ -77,8 +84,8 @@ impl Screen for Coding {
                 let start = view.proposals.get(self.sel).map(|p| p.llt_code).or(view.item.llt_code);
                 Cmd::Push(Box::new(Browse::new(&ctx.desk().dict, start)))
             }
-            Action::ProposeNth(_) | Action::Select | Action::Search | Action::PutOnQuery if confirmed => {
-                Cmd::Say("This item is confirmed; recode it from the command line (`medcoder recode`).".into(), Tone::Info)
+            Action::PutOnQuery if confirmed => {
+                Cmd::Say("A confirmed item is not put on query: recode it (1-5, / or b), and it goes to review again.".into(), Tone::Info)
             }
             Action::ProposeNth(i) => Self::propose_nth(ctx, i),
             Action::Select => Self::propose_nth(ctx, self.sel),

@@ -100,6 +100,8 @@ pub enum Prompt {
     QueryNote,
     ReturnComment,
     JumpToCode,
+    /// Why a confirmed item is recoded (logged with the recode; may be empty).
+    RecodeReason,
     /// The user's password before their first confirm or return of the session (shown masked;
     /// handled by the app, not a screen).
     Signature,
@@ -112,6 +114,7 @@ impl Prompt {
             Prompt::QueryNote => "Query note for the site",
             Prompt::ReturnComment => "Why are you returning this code?",
             Prompt::JumpToCode => "Jump to LLT or PT code",
+            Prompt::RecodeReason => "Recode: why does the confirmed code change? (logged; goes to review)",
             Prompt::Signature => "Your password (electronic signature, asked once this session)",
         }
     }

@@ -129,9 +129,12 @@ impl Queue {
         self.rows.get(self.sel).map(|r| r.item.external_id.as_str())
     }
 
-    /// The item listed after `item_id`, as the list is now.
-    pub fn after(&self, item_id: i64) -> Option<i64> {
-        self.position(item_id).and_then(|p| self.rows.get(p + 1)).map(|r| r.item.id)
+    /// The first item listed after `item_id`, as the list is now, that `user` can act on: one to
+    /// code (new, returned) or, for a reviewer, somebody else's proposal. Items on query, confirmed
+    /// or the reviewer's own proposals are passed over.
+    pub fn after(&self, item_id: i64, user: &crate::store::users::User) -> Option<i64> {
+        let from = self.position(item_id)? + 1;
+        self.rows.get(from..)?.iter().find(|r| actionable(&r.item, user)).map(|r| r.item.id)
     }
 
     /// After the user's own action on one item: its row is replaced, or dropped when it no longer
@@ -335,5 +338,14 @@ impl Queue {
             .row_highlight_style(theme.selected());
         let mut st = TableState::default().with_selected((!self.rows.is_empty()).then_some(self.sel - start));
         f.render_stateful_widget(table, table_area, &mut st);
+    }
+}
+
+/// Whether `user` has something to do on the item.
+fn actionable(it: &ItemSummary, user: &crate::store::users::User) -> bool {
+    match it.state {
+        State::New | State::Returned => true,
+        State::Proposed => user.role.can_review() && it.proposer.as_deref() != Some(user.name.as_str()),
+        State::Query | State::Confirmed => false,
     }
 }
