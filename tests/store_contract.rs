@@ -414,6 +414,9 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
         ("rob", vec!["confirm", "A2", "--rev", "1"]),
         ("rita", vec!["return", "A2", "--comment", "which part of the belly?", "--rev", "1"]),
         ("cody", vec!["query", "A3", "--note", "please describe the feeling"]),
+        ("cody", vec!["query", "list"]),
+        ("cody", vec!["query", "list", "--study", "S1"]),
+        ("cody", vec!["query", "list", "--csv", "-"]),
         ("cody", vec!["code-group", "tingly fingers", &c2]),
         ("rita", vec!["confirm-group", "tingly fingers", "--llt", &c1]),
         ("rita", vec!["confirm-group", "tingly fingers", "--llt", &c2]),
@@ -467,6 +470,7 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
                 .join("\n"),
             (true, "export", _) => format!("{:?}", csv_without(&out, &["imported_at", "proposed_at", "confirmed_at", "log_seq", "log_hash"])),
             (true, "data", _) => format!("{:?}", csv_without(&out, &["confirmed_at"])),
+            (true, "query", Some("list")) if args.contains(&"--csv") => format!("{:?}", csv_without(&out, &["raised_at"])),
             (true, "audit", Some("log")) => out
                 .lines()
                 .filter_map(|l| {
@@ -480,6 +484,8 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
             (true, "dict", Some("versions")) => out.lines().map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n"),
             _ => out.clone(),
         };
+        // Columns are padded to the names' widths, and a team's role names are longer.
+        let observed = observed.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n");
         seen.push((what, ok, observed, out));
     }
     seen

@@ -364,3 +364,32 @@ fn user_names_are_case_insensitive() {
     assert!(log.contains("\"user\":\"alice\",\"action\":\"propose\"") && log.contains("\"user\":\"erin\",\"action\":\"propose\""), "{log}");
     assert!(!log.contains("ALICE") && !log.contains("Erin"), "{log}");
 }
+
+#[test]
+fn open_queries_are_listed_oldest_first_with_their_age_and_exported_for_the_sites() {
+    let env = Env::new();
+    env.add_users(&[("alice", "coder")]);
+    env.ok(&["--user", "admin", "dict", "import", s(&demo_dir())]);
+    env.queue("q.csv", &[("X1", "funny turn"), ("X2", "bad tummy"), ("X3", "=odd rash")]);
+    assert!(env.ok(&["query", "list"]).contains("No open queries."));
+    env.ok(&["--user", "alice", "query", "X3", "--note", "what does the rash look like?"]);
+    env.ok(&["--user", "alice", "query", "X1", "--note", "what kind of turn?"]);
+    let err = env.fails(&["--user", "alice", "query", "X2"]);
+    assert!(err.contains("--note"), "{err}");
+    // X1 has waited 10 days (its last change set back: the age is read from it).
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    c.execute("UPDATE item SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-10 days') WHERE external_id = 'X1'", []).unwrap();
+    drop(c);
+    let list = env.ok(&["query", "list"]);
+    let rows: Vec<&str> = list.lines().collect();
+    assert!(rows[0].contains("2 open queries") && rows[1].starts_with("X1") && rows[1].contains(" 10 day(s)") && rows[2].starts_with("X3"), "{list}");
+    assert!(rows[1].contains("by alice") && rows[1].contains("what kind of turn?"), "{list}");
+    let old = env.ok(&["query", "list", "--older-than", "7"]);
+    assert!(old.contains("X1") && !old.contains("X3"), "{old}");
+    let f = env.dir.path().join("queries.csv");
+    env.ok(&["query", "list", "--csv", s(&f)]);
+    let csv = std::fs::read_to_string(&f).unwrap();
+    assert!(csv.starts_with("item_id,study,subject,reported_term,query,raised_by,raised_at,days_open\n"), "{csv}");
+    assert!(csv.contains("X1,ST1,001,funny turn,what kind of turn?,alice,") && csv.contains("'=odd rash"), "{csv}");
+    assert!(!csv.contains("X2"), "{csv}");
+}

@@ -7,6 +7,7 @@ mod dict;
 mod doctor;
 mod export;
 mod model;
+mod query;
 mod session;
 mod synonym;
 mod team;
@@ -129,16 +130,9 @@ pub enum Command {
         #[arg(long)]
         rev: Option<i64>,
     },
-    /// Put an item on query: it needs clarification from the site.
-    Query {
-        id: String,
-        /// The question for the site.
-        #[arg(long)]
-        note: String,
-        /// The item revision you saw; the action is refused if the item changed since.
-        #[arg(long)]
-        rev: Option<i64>,
-    },
+    /// Put an item on query (`query ID --note TEXT`: it needs clarification from the site), or list the
+    /// open queries (`query list`).
+    Query(query::QueryArgs),
     /// Change a confirmed code (e.g. after a MedDRA upgrade); it goes back to review.
     Recode {
         id: String,
@@ -396,7 +390,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         Command::Synonym(cmd) => synonym::run(cmd, &mut s),
         Command::Confirm { id, rev } => coding::act(&mut s, &id, rev, Action::Confirm),
         Command::Return { id, comment, rev } => coding::act(&mut s, &id, rev, Action::Return { comment }),
-        Command::Query { id, note, rev } => coding::act(&mut s, &id, rev, Action::Query { note }),
+        Command::Query(args) => query::run(args, &mut s),
         Command::Recode { id, llt, comment, source, rev } => coding::act(&mut s, &id, rev, Action::Recode { llt, source: source.into(), comment }),
         Command::RecodeCheck => coding::recode_check(s.store()?),
         Command::Audit(cmd) => audit::run(cmd, s.store()?),
