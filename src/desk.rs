@@ -291,3 +291,10 @@ impl Desk {
         self.store.items_lacking_proposals(model_version, &self.dict.version)
     }
 }
+
+/// Whole days from `at` (a stored RFC 3339 time) to now: how long an item has waited in its
+/// state (a query since it was raised). 0 for a time that does not read.
+pub fn days_since(at: &str) -> i64 {
+    let now = chrono::Utc::now();
+    chrono::DateTime::parse_from_rfc3339(at).map_or(0, |t| (now - t.with_timezone(&chrono::Utc)).num_days())
+}

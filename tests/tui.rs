@@ -877,4 +877,8 @@ fn after_a_decision_the_desk_moves_on_only_to_items_the_user_can_act_on() {
     key(&mut bob, KeyCode::Enter);
     assert_eq!(opened(&bob), None);
     assert!(render(&bob, 80, 24).contains("Nothing further down this list waits for you"), "{}", render(&bob, 80, 24));
+    // An item on query says how long it has waited and what the site was asked.
+    bob.queue.sel = bob.queue.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
+    key(&mut bob, KeyCode::Enter);
+    assert!(render(&bob, 80, 24).contains("On query for 0 day(s), asked by alice: ask the site"), "{}", render(&bob, 80, 24));
 }

@@ -63,14 +63,10 @@ struct Open {
 }
 
 fn open_queries(store: &dyn DeskStore, older_than: Option<i64>, study: Option<String>) -> Result<Vec<Open>> {
-    let now = chrono::Utc::now();
     let mut list: Vec<Open> = store
         .items(&ItemFilter { states: vec![State::Query], study, text: None })?
         .into_iter()
-        .map(|item| {
-            let since = chrono::DateTime::parse_from_rfc3339(&item.updated_at).map(|t| t.with_timezone(&chrono::Utc)).unwrap_or(now);
-            Open { days: (now - since).num_days(), item }
-        })
+        .map(|item| Open { days: crate::desk::days_since(&item.updated_at), item })
         .filter(|q| older_than.is_none_or(|d| q.days > d))
         .collect();
     list.sort_by(|a, b| a.item.updated_at.cmp(&b.item.updated_at).then(a.item.id.cmp(&b.item.id)));

@@ -47,8 +47,13 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
         let by = it.proposer.as_deref().unwrap_or("-");
         lines.push(Line::from(format!("Current code: {name} ({code}) by {by}{}", it.source.as_ref().map(|s| format!(", {s}")).unwrap_or_default())));
     }
-    if let Some(c) = &it.comment {
-        lines.push(Line::styled(format!("Comment: {c}"), theme.warn()));
+    match &it.comment {
+        // An item on query waits for the site: how long, and what it was asked.
+        Some(c) if it.state == crate::store::item::State::Query => {
+            lines.push(Line::styled(format!("On query for {} day(s), asked by {}: {c}", crate::desk::days_since(&it.updated_at), it.updated_by), theme.warn()))
+        }
+        Some(c) => lines.push(Line::styled(format!("Comment: {c}"), theme.warn())),
+        None => {}
     }
     if let Some(syn) = &v.synonym {
         let text = match &syn.hold {
