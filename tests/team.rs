@@ -517,6 +517,9 @@ fn one_proposal_service_fills_proposals_for_every_desk() {
     // The service codes nothing, and nobody else writes proposals: a coder could otherwise dress
     // their own code up as the model's first choice.
     t.refused(&t.url("gpu"), &["code", "AE-1", &demo_llt(true)], "stores proposals and codes nothing");
+    // It reads like anyone: the queue, the export and the audit (the database's rules decide).
+    assert!(t.ok(&t.url("gpu"), &["export"], Some(PW)).contains("AE-1,"));
+    assert!(t.ok(&t.url("gpu"), &["audit", "verify"], Some(PW)).contains("match the log"));
     let err = t.sql("coder").batch_execute("SELECT medcoder.set_proposals(1, 'm', 'DEMO-1.0', NULL, '[]', 'now')").expect_err("a coder stores no proposals");
     assert!(err.as_db_error().unwrap().message().contains("only the proposal service"), "{err}");
 }

@@ -360,6 +360,9 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         _ => {}
     }
     if let Some(Command::Team(cmd)) = cli.command {
+        if cli.user.is_some() {
+            anyhow::bail!("team commands run as the database role you connect as (the URL's user, else your OS login); --user and MEDCODER_USER are not used");
+        }
         return match &target {
             Target::Postgres(url) => team::run(cmd, url, cli.password_stdin),
             Target::Sqlite(_) => anyhow::bail!("team commands need --db postgres://... (a team database on a PostgreSQL server)"),

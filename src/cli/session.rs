@@ -71,7 +71,7 @@ impl Session {
                 Target::Sqlite(path) => Box::new(Store::open(path)?),
                 Target::Postgres(url) => {
                     let passwords = &mut self.passwords;
-                    let desk = TeamDesk::open(url, &mut |prompt| passwords.read(prompt))?;
+                    let desk = TeamDesk::connect(url, &mut |prompt| passwords.read(prompt))?;
                     self.user = Some(desk.user_name());
                     Box::new(desk)
                 }

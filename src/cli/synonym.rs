@@ -44,6 +44,7 @@ pub enum SynonymCmd {
 
 pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
     // Importing and retiring are done as somebody; listing is not.
+    s.store()?;
     let acting = s.user();
     let store = s.store()?;
     let dict = store.active_dictionary()?;

@@ -54,16 +54,24 @@ pub struct TeamDesk {
 }
 
 impl TeamDesk {
+    /// The store for a coding desk: the proposal service's account has none.
     pub fn open(url: &str, password: &mut dyn FnMut(&str) -> Result<String>) -> Result<TeamDesk> {
+        let desk = Self::connect(url, password)?;
+        if desk.store.borrow().role == "service" {
+            bail!("{} is the proposal service's account: it stores proposals and codes nothing (it has no coding desk)", desk.user_name());
+        }
+        Ok(desk)
+    }
+
+    /// The store for the command line, for any role: the database's rules decide what each may do
+    /// (the proposal service reads, exports and audits, and codes nothing).
+    pub fn connect(url: &str, password: &mut dyn FnMut(&str) -> Result<String>) -> Result<TeamDesk> {
         let mut given = None;
         let store = TeamStore::open(url, &mut |prompt| {
             let pw = password(prompt)?;
             given = Some(pw.clone());
             Ok(pw)
         })?;
-        if store.role == "service" {
-            bail!("{} is the proposal service's account: it stores proposals and codes nothing (no coding desk, no workflow commands)", store.user);
-        }
         Ok(TeamDesk { store: RefCell::new(store), url: url.to_string(), password: given })
     }
 
@@ -177,6 +185,11 @@ impl DeskStore for TeamDesk {
     fn studies(&self) -> Result<Vec<String>> {
         let rows = self.store.borrow_mut().client().query("SELECT DISTINCT study FROM medcoder.item ORDER BY study", &[])?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// The database checks the code against its own LLT table: no dictionary is read.
+    fn decide(&mut self, _user: &str, external_id: &str, revision: Option<i64>, action: Action) -> Result<Item> {
+        self.store.get_mut().act(external_id, revision, &action)
     }
 
     /// The database acts as the connection's user whatever `user` says.
@@ -344,8 +357,10 @@ impl DeskStore for TeamDesk {
 
     fn use_version(&mut self, _user: Option<&str>, version: &str) -> Result<usize> {
         let store = self.store.get_mut();
+        let carried = |s: &mut TeamStore| -> Result<usize> { Ok(s.synonyms_where("meddra_version = $1 AND origin = 'carried'", &[&version])?.len()) };
+        let before = carried(store)?;
         store.use_version(version)?;
-        Ok(store.synonyms_where("meddra_version = $1 AND origin = 'carried'", &[&version])?.len())
+        Ok(carried(store)?.saturating_sub(before))
     }
 
     fn llt_name(&self, version: &str, code: u32) -> Result<Option<String>> {
