@@ -60,7 +60,7 @@ fn code_and_review_the_demo_queue_in_the_terminal() {
     t.keys(&["Enter"]);
     t.wait_for("AE-0002 returned to the proposer");
     t.keys(&["Escape", "?"]);
-    t.wait_for("cycle state filter");
+    t.wait_for("choose the state filter");
     t.keys(&["Escape", "q"]);
     t.wait_exit();
 

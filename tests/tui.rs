@@ -121,6 +121,7 @@ fn queue_shows_counts_items_and_top_proposal_and_filters() {
     // Every line fits in 80 columns, footer included.
     assert!(s.contains("q quit"), "{s}");
     key(&mut app, KeyCode::Char('t'));
+    key(&mut app, KeyCode::Char('n'));
     let s = render(&app, 80, 24);
     assert!(s.contains("state: new") && !s.contains("Q3 "), "{s}");
     key(&mut app, KeyCode::Char('f'));
@@ -157,6 +158,7 @@ fn in_a_filtered_list_the_next_item_follows_the_one_that_left_it() {
     let db = demo_store(dir.path());
     let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Char('t')); // state: new -> Q1, Q2
+    key(&mut app, KeyCode::Char('n'));
     assert_eq!(app.queue.rows.iter().map(|r| r.item.external_id.as_str()).collect::<Vec<_>>(), ["Q1", "Q2"]);
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Char('1'));
@@ -361,7 +363,7 @@ fn help_overlay_and_stats_screen() {
     let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Char('?'));
     let s = render(&app, 80, 24);
-    assert!(s.contains("Help") && s.contains("cycle state filter"), "{s}");
+    assert!(s.contains("Help") && s.contains("choose the state filter (then one key)"), "{s}");
     key(&mut app, KeyCode::Char('x'));
     assert!(!app.help);
     key(&mut app, KeyCode::Char('x'));
@@ -470,7 +472,9 @@ fn actions_drive_screens_as_keys_do() {
     let mut by_key = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     let mut by_action = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut by_key, KeyCode::Char('t'));
-    by_action.perform(Action::CycleState);
+    key(&mut by_key, KeyCode::Char('n'));
+    by_action.perform(Action::PickState);
+    by_action.perform(Action::Type('n'));
     assert_eq!(by_key.queue.state_filter, Some(State::New));
     assert_eq!(render(&by_key, 80, 24), render(&by_action, 80, 24));
     by_action.perform(Action::Select);
@@ -881,4 +885,31 @@ fn after_a_decision_the_desk_moves_on_only_to_items_the_user_can_act_on() {
     bob.queue.sel = bob.queue.rows.iter().position(|r| r.item.external_id == "Q3").unwrap();
     key(&mut bob, KeyCode::Enter);
     assert!(render(&bob, 80, 24).contains("On query for 0 day(s), asked by alice: ask the site"), "{}", render(&bob, 80, 24));
+}
+
+#[test]
+fn one_key_picks_the_state_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
+    key(&mut app, KeyCode::Char('t'));
+    let s = render(&app, 80, 24);
+    assert!(s.contains("Show: a all · n new · p proposed · r returned · q query · c confirmed"), "{s}");
+    // A key that is no state leaves the prompt up; q picks "query" here, it does not quit.
+    key(&mut app, KeyCode::Char('x'));
+    assert!(render(&app, 80, 24).contains("Show: a all"));
+    key(&mut app, KeyCode::Char('q'));
+    assert!(!app.quit);
+    assert_eq!(app.queue.state_filter, Some(State::Query));
+    key(&mut app, KeyCode::Char('t'));
+    key(&mut app, KeyCode::Char('p'));
+    assert_eq!(app.queue.state_filter, Some(State::Proposed));
+    assert!(app.queue.rows.iter().all(|r| r.item.state == State::Proposed) && !app.queue.rows.is_empty());
+    // Esc keeps the filter; a shows everything again.
+    key(&mut app, KeyCode::Char('t'));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.queue.state_filter, Some(State::Proposed));
+    key(&mut app, KeyCode::Char('t'));
+    key(&mut app, KeyCode::Char('a'));
+    assert_eq!((app.queue.state_filter, app.queue.rows.len()), (None, 3));
 }

@@ -22,7 +22,8 @@ pub enum Action {
     Type(char),
     Erase,
     // Queue.
-    CycleState,
+    /// Choose the queue's state filter with one key.
+    PickState,
     CycleStudy,
     CycleSort,
     Filter,
@@ -108,7 +109,7 @@ mod tests {
         Binding::new(&[KeyCode::Char('1')], Action::ProposeNth(0), "1-2", "propose", "propose that one"),
         Binding::hidden(&[KeyCode::Char('2')], Action::ProposeNth(1)),
         Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", ""),
-        Binding::new(&[KeyCode::Char('t')], Action::CycleState, "t", "filters", "state").in_footer_as("t s"),
+        Binding::new(&[KeyCode::Char('t')], Action::PickState, "t", "filters", "state").in_footer_as("t s"),
     ];
 
     #[test]

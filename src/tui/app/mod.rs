@@ -195,6 +195,16 @@ impl App {
                     self.unsigned = None;
                     self.say("Not signed: nothing was confirmed or returned", Tone::Bad);
                 }
+                Action::Type(c) if p == Prompt::StateFilter => match crate::tui::screens::state_key(c) {
+                    Some(state) => {
+                        if let Err(e) = self.queue.set_state_filter(&self.ctx, state) {
+                            self.fail(e);
+                        }
+                    }
+                    // Not a state's key: the prompt stays, listing the keys.
+                    None => self.prompt = Some((p, text)),
+                },
+                Action::Select if p == Prompt::StateFilter => self.prompt = Some((p, text)),
                 Action::Select if p == Prompt::RecodeReason => {
                     if let Some((llt, source)) = self.recoding.take() {
                         let comment = Some(text.trim().to_string()).filter(|c| !c.is_empty());

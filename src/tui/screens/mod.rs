@@ -100,11 +100,27 @@ pub enum Prompt {
     QueryNote,
     ReturnComment,
     JumpToCode,
+    /// One key picks the queue's state filter (`state_key`).
+    StateFilter,
     /// Why a confirmed item is recoded (logged with the recode; may be empty).
     RecodeReason,
     /// The user's password before their first confirm or return of the session (shown masked;
     /// handled by the app, not a screen).
     Signature,
+}
+
+/// The state a key picks in the state-filter prompt: Some(None) is "all"; None is no state.
+pub fn state_key(c: char) -> Option<Option<crate::store::item::State>> {
+    use crate::store::item::State;
+    Some(match c.to_ascii_lowercase() {
+        'a' => None,
+        'n' => Some(State::New),
+        'p' => Some(State::Proposed),
+        'r' => Some(State::Returned),
+        'q' => Some(State::Query),
+        'c' => Some(State::Confirmed),
+        _ => return None,
+    })
 }
 
 impl Prompt {
@@ -114,6 +130,7 @@ impl Prompt {
             Prompt::QueryNote => "Query note for the site",
             Prompt::ReturnComment => "Why are you returning this code?",
             Prompt::JumpToCode => "Jump to LLT or PT code",
+            Prompt::StateFilter => "Show: a all · n new · p proposed · r returned · q query · c confirmed",
             Prompt::RecodeReason => "Recode: why does the confirmed code change? (logged; goes to review)",
             Prompt::Signature => "Your password (electronic signature, asked once this session)",
         }

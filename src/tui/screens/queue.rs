@@ -25,7 +25,7 @@ const KEYS: &[Binding] = &[
     Binding::hidden(&[KeyCode::Home], Action::Home),
     Binding::hidden(&[KeyCode::End], Action::End),
     Binding::new(&[KeyCode::Enter], Action::Select, "Enter", "open", "open the item; reviewers review proposed items"),
-    Binding::new(&[KeyCode::Char('t')], Action::CycleState, "t", "filters", "cycle state filter").in_footer_as("t s f"),
+    Binding::new(&[KeyCode::Char('t')], Action::PickState, "t", "filters", "choose the state filter (then one key)").in_footer_as("t s f"),
     Binding::new(&[KeyCode::Char('s')], Action::CycleStudy, "s", "", "cycle study filter"),
     Binding::new(&[KeyCode::Char('f'), KeyCode::Char('/')], Action::Filter, "f", "", "text filter (also /)"),
     Binding::new(&[KeyCode::Char('o')], Action::CycleSort, "o", "sort", "cycle sort order"),
@@ -167,6 +167,12 @@ impl Queue {
         Ok(())
     }
 
+    /// Shows only items in `state` (all when None).
+    pub fn set_state_filter(&mut self, ctx: &Ctx, state: Option<State>) -> Result<()> {
+        self.state_filter = state;
+        self.refiltered(ctx).map(|_| ())
+    }
+
     fn refiltered(&mut self, ctx: &Ctx) -> Result<Cmd> {
         self.sel = 0;
         self.refresh(ctx)?;
@@ -199,14 +205,7 @@ impl Screen for Queue {
                 self.grouped = !self.grouped;
                 self.refiltered(ctx)
             }
-            Action::CycleState => {
-                // all -> new -> proposed -> returned -> query -> confirmed -> all.
-                self.state_filter = match self.state_filter {
-                    None => Some(State::ALL[0]),
-                    Some(s) => State::ALL.iter().position(|x| *x == s).and_then(|i| State::ALL.get(i + 1).copied()),
-                };
-                self.refiltered(ctx)
-            }
+            Action::PickState => Ok(Cmd::Prompt(Prompt::StateFilter, String::new())),
             Action::CycleStudy => {
                 self.study_filter = match &self.study_filter {
                     None => self.studies.first().cloned(),
