@@ -25,6 +25,7 @@ use crate::store::item::State;
 use crate::store::workflow::{Action as Decision, Refusal};
 
 mod draw;
+mod prompt;
 mod proposals;
 
 const PROMPT_KEYS: &[Binding] = &[
@@ -188,48 +189,8 @@ impl App {
             self.quit = true;
             return;
         }
-        if let Some((p, mut text)) = self.prompt.take() {
-            match action {
-                Action::Select if p == Prompt::Signature => self.sign_and_decide(&text),
-                Action::Back if p == Prompt::Signature => {
-                    self.unsigned = None;
-                    self.say("Not signed: nothing was confirmed or returned", Tone::Bad);
-                }
-                Action::Type(c) if p == Prompt::StateFilter => match crate::tui::screens::state_key(c) {
-                    Some(state) => {
-                        if let Err(e) = self.queue.set_state_filter(&self.ctx, state) {
-                            self.fail(e);
-                        }
-                    }
-                    // Not a state's key: the prompt stays, listing the keys.
-                    None => self.prompt = Some((p, text)),
-                },
-                Action::Select if p == Prompt::StateFilter => self.prompt = Some((p, text)),
-                Action::Select if p == Prompt::RecodeReason => {
-                    if let Some((llt, source)) = self.recoding.take() {
-                        let comment = Some(text.trim().to_string()).filter(|c| !c.is_empty());
-                        self.decide(Decision::Recode { llt, source, comment }, "recoded, back to review");
-                    }
-                }
-                Action::Back if p == Prompt::RecodeReason => {
-                    self.recoding = None;
-                    self.say("Not recoded: the confirmed code stands", Tone::Info);
-                }
-                Action::Select => {
-                    let r = self.with_active(|s, ctx| s.submit(p, text, ctx));
-                    self.run(r);
-                }
-                Action::Back => {}
-                Action::Type(c) => {
-                    text.push(c);
-                    self.prompt = Some((p, text));
-                }
-                Action::Erase => {
-                    text.pop();
-                    self.prompt = Some((p, text));
-                }
-                _ => self.prompt = Some((p, text)),
-            }
+        if let Some((p, text)) = self.prompt.take() {
+            self.on_prompt(p, text, action);
             return;
         }
         if action == Action::Help {
