@@ -5,9 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use anyhow::{anyhow, bail, Context, Result};
-use postgres::config::Host;
-use postgres::{Config, NoTls};
+use anyhow::{anyhow, bail, Result};
 
 use super::{db_error, TeamStore, ITEM_COLUMNS};
 use crate::backtest::Case;
@@ -214,28 +212,7 @@ impl DeskStore for TeamDesk {
     /// A signature is the server accepting the user's password on a new connection over TCP
     /// (a local-socket connection may be trusted by peer authentication without one).
     fn check_signature(&self, user: &str, password: &str) -> Result<()> {
-        let url: Config = self.url.parse()?;
-        // Only the TCP hosts (else this machine's): a socket in the list would be tried first and may
-        // trust the login without the password.
-        let mut config = Config::new();
-        let tcp: Vec<String> = url.get_hosts().iter().filter_map(|h| if let Host::Tcp(t) = h { Some(t.clone()) } else { None }).collect();
-        for h in if tcp.is_empty() { vec!["127.0.0.1".to_string()] } else { tcp } {
-            config.host(&h);
-        }
-        config.port(url.get_ports().first().copied().unwrap_or(5432));
-        if let Some(db) = url.get_dbname() {
-            config.dbname(db);
-        }
-        config.user(user).password(password);
-        let mut c = config
-            .connect(NoTls)
-            .map_err(|e| anyhow!("{}", e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())))
-            .with_context(|| format!("signing as {user}: the server did not accept the password"))?;
-        let who: String = c.query_one("SELECT session_user::text", &[])?.get(0);
-        if who != user {
-            bail!("signing as {user}: the server says this is {who}");
-        }
-        Ok(())
+        super::users::check_password(&self.url, user, password)
     }
 
     fn anchor(&self) -> Result<Option<Head>> {
@@ -295,35 +272,7 @@ impl DeskStore for TeamDesk {
     /// The newest confirmation of each confirmed item that carries proposals, from the log a
     /// `db copy` brought and this database's own.
     fn backtest_cases(&self, model_version: Option<&str>) -> Result<Vec<Case>> {
-        let mut store = self.store.borrow_mut();
-        let confirmed: std::collections::HashSet<i64> =
-            store.client().query("SELECT id FROM medcoder.item WHERE state = 'confirmed'", &[])?.iter().map(|r| r.get(0)).collect();
-        // The copied log first, then this database's own: a later confirmation replaces an earlier one.
-        let rows = store.client().query(
-            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM (
-                 SELECT 0 AS src, seq, item_id, llt_code, pt_code, proposals, entropy::text AS entropy, model_version, action
-                   FROM medcoder.imported_log
-                 UNION ALL
-                 SELECT 1, seq, item_id, llt_code, pt_code, proposals, entropy, model_version, action FROM medcoder.decision_log
-             ) l
-             WHERE action = 'confirm' AND proposals IS NOT NULL AND ($1::text IS NULL OR model_version = $1)
-             ORDER BY src, seq",
-            &[&model_version],
-        )?;
-        let mut newest: HashMap<i64, (u32, u32, String, Option<f64>)> = HashMap::new();
-        for r in &rows {
-            let (llt, pt, entropy): (Option<i64>, Option<i64>, Option<String>) = (r.get(1), r.get(2), r.get(4));
-            newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), entropy.and_then(|e| e.parse().ok())));
-        }
-        let mut ids: Vec<i64> = newest.keys().copied().filter(|id| confirmed.contains(id)).collect();
-        ids.sort_unstable();
-        ids.into_iter()
-            .map(|id| {
-                let (llt, pt, json, entropy) = &newest[&id];
-                let props: Vec<Proposal> = serde_json::from_str(json)?;
-                Ok(Case { llt: *llt, pt: *pt, proposals: props.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect(), entropy: *entropy })
-            })
-            .collect()
+        self.store.borrow_mut().backtest_cases(model_version)
     }
 
     fn items_lacking_proposals(&self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>> {

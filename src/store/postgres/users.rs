@@ -1,6 +1,7 @@
 //! Team users: login roles checked for powers, added with a SCRAM verifier; one's own password.
 
 use super::*;
+use postgres::config::Host;
 
 /// A login role may become a medcoder user only if it is an ordinary login: never one of the
 /// database's own group roles, a NOLOGIN role, or a role with powers over the server (a
@@ -70,4 +71,31 @@ impl TeamStore {
         let rows = self.client.query("SELECT name, role, created_at FROM medcoder.app_user ORDER BY name", &[])?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
     }
+}
+
+/// A signature: the server accepts the user's password on a new connection over TCP (a
+/// local-socket connection may be trusted by peer authentication without one).
+pub(super) fn check_password(url: &str, user: &str, password: &str) -> Result<()> {
+    let url: Config = url.parse()?;
+    // Only the TCP hosts (else this machine's): a socket in the list would be tried first and may
+    // trust the login without the password.
+    let mut config = Config::new();
+    let tcp: Vec<String> = url.get_hosts().iter().filter_map(|h| if let Host::Tcp(t) = h { Some(t.clone()) } else { None }).collect();
+    for h in if tcp.is_empty() { vec!["127.0.0.1".to_string()] } else { tcp } {
+        config.host(&h);
+    }
+    config.port(url.get_ports().first().copied().unwrap_or(5432));
+    if let Some(db) = url.get_dbname() {
+        config.dbname(db);
+    }
+    config.user(user).password(password);
+    let mut c = config
+        .connect(NoTls)
+        .map_err(|e| anyhow!("{}", e.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| e.to_string())))
+        .with_context(|| format!("signing as {user}: the server did not accept the password"))?;
+    let who: String = c.query_one("SELECT session_user::text", &[])?.get(0);
+    if who != user {
+        bail!("signing as {user}: the server says this is {who}");
+    }
+    Ok(())
 }
