@@ -83,10 +83,7 @@ impl Session {
 
     /// The acting user's name, for a command that is done as somebody.
     pub fn user(&mut self) -> Result<String> {
-        if self.backend() == Backend::Team {
-            self.store()?;
-        }
-        self.user.clone().filter(|u| !u.is_empty()).context(
+        self.user_if_any()?.filter(|u| !u.is_empty()).context(
             "this action is done as a user, and no medcoder user is bound to your OS login: pass --user NAME (it asks for NAME's password), or ask an admin to bind your login (`user add NAME --login LOGIN`)",
         )
     }
@@ -122,13 +119,8 @@ impl Session {
     /// The store as the engine, training and the proposal service use it. On a team database
     /// this connection may be the proposal service's role, which has no coding desk.
     pub fn proposal_store(&mut self) -> Result<Box<dyn ProposalStore>> {
-        match &self.target {
-            Target::Sqlite(path) => Ok(Box::new(Store::open(path)?)),
-            Target::Postgres(url) => {
-                let passwords = &mut self.passwords;
-                Ok(Box::new(TeamStore::open(url, &mut |prompt| passwords.read(prompt))?))
-            }
-        }
+        let passwords = &mut self.passwords;
+        open_proposals(&self.target, &mut |prompt| passwords.read(prompt))
     }
 
     /// Opens the store again for each round of a long-running service: a team database is
@@ -138,20 +130,15 @@ impl Session {
         let target = self.target.clone();
         let passwords = std::cell::RefCell::new(&mut self.passwords);
         move || -> Result<Box<dyn ProposalStore>> {
-            match &target {
-                Target::Sqlite(path) => Ok(Box::new(Store::open(path)?)),
-                Target::Postgres(url) => {
-                    let mut once = |prompt: &str| -> Result<String> {
-                        if let Some(pw) = cached.borrow().clone() {
-                            return Ok(pw);
-                        }
-                        let pw = passwords.borrow_mut().read(prompt)?;
-                        *cached.borrow_mut() = Some(pw.clone());
-                        Ok(pw)
-                    };
-                    Ok(Box::new(TeamStore::open(url, &mut once)?))
+            let mut once = |prompt: &str| -> Result<String> {
+                if let Some(pw) = cached.borrow().clone() {
+                    return Ok(pw);
                 }
-            }
+                let pw = passwords.borrow_mut().read(prompt)?;
+                *cached.borrow_mut() = Some(pw.clone());
+                Ok(pw)
+            };
+            open_proposals(&target, &mut once)
         }
     }
 
@@ -165,4 +152,12 @@ impl Session {
             }
         }
     }
+}
+
+/// The store as the engine uses it; a team database may be opened as the proposal service's role.
+fn open_proposals(target: &Target, ask: &mut dyn FnMut(&str) -> Result<String>) -> Result<Box<dyn ProposalStore>> {
+    Ok(match target {
+        Target::Sqlite(path) => Box::new(Store::open(path)?),
+        Target::Postgres(url) => Box::new(TeamStore::open(url, ask)?),
+    })
 }

@@ -86,7 +86,9 @@ pub trait DeskStore: ProposalStore {
     /// The user's signature: their password, checked by the store.
     fn check_signature(&self, user: &str, password: &str) -> Result<()>;
     /// Appends the log head to the team's anchor file.
-    fn anchor(&self) -> Result<Option<Head>>;
+    fn anchor(&self) -> Result<Option<Head>> {
+        self.anchor_to(&self.anchor_file()?)
+    }
     /// Appends the log head to `file`.
     fn anchor_to(&self, file: &Path) -> Result<Option<Head>>;
     fn term_groups(&self, f: &ItemFilter) -> Result<Vec<TermGroup>>;
@@ -183,6 +185,13 @@ pub trait DeskStore: ProposalStore {
     fn audit(&self, anchors: Option<&Path>) -> Result<AuditReport>;
     /// Where `audit anchor` and the desk append log heads.
     fn anchor_file(&self) -> Result<PathBuf>;
+    /// The anchor file `audit verify` checks: the one named, else this store's when it exists.
+    fn anchors_to_check(&self, named: Option<&Path>) -> Result<Option<PathBuf>> {
+        Ok(match named {
+            Some(f) => Some(f.to_path_buf()),
+            None => Some(self.anchor_file()?).filter(|f| f.exists()),
+        })
+    }
 
     // The synonym list and the settings.
     fn synonyms(&self, version: &str) -> Result<Vec<Synonym>>;

@@ -65,9 +65,6 @@ impl DeskStore for Store {
     fn check_signature(&self, user: &str, password: &str) -> Result<()> {
         crate::identity::check_password(self, user, password, "desk signature")
     }
-    fn anchor(&self) -> Result<Option<Head>> {
-        Store::anchor(self, &self.anchor_file()?)
-    }
     fn anchor_to(&self, file: &Path) -> Result<Option<Head>> {
         Store::anchor(self, file)
     }
@@ -135,11 +132,7 @@ impl DeskStore for Store {
     }
     fn audit(&self, anchors: Option<&Path>) -> Result<AuditReport> {
         let mut report = AuditReport { chains: vec![("Decision log", self.verify_log()?)], findings: self.state_findings()?, ..Default::default() };
-        let file = match anchors {
-            Some(f) => Some(f.to_path_buf()),
-            None => Some(Store::anchor_file(self)?).filter(|f| f.exists()),
-        };
-        if let Some(f) = file {
+        if let Some(f) = self.anchors_to_check(anchors)? {
             let n = read_anchors(&f)?.len();
             for m in self.check_anchors(&f)? {
                 report.anchor_mismatches.push(format!("{}, line {} (row {}, {}): {}", f.display(), m.line, m.anchored.seq, m.anchored.at, m.reason));

@@ -215,10 +215,6 @@ impl DeskStore for TeamDesk {
         super::users::check_password(&self.url, user, password)
     }
 
-    fn anchor(&self) -> Result<Option<Head>> {
-        self.anchor_to(&super::anchor_file(&self.url)?)
-    }
-
     fn anchor_to(&self, file: &std::path::Path) -> Result<Option<Head>> {
         let Some(head) = self.store.borrow_mut().log_head()? else { return Ok(None) };
         append_anchor(file, &head)?;
@@ -337,10 +333,7 @@ impl DeskStore for TeamDesk {
     }
 
     fn audit(&self, anchors: Option<&std::path::Path>) -> Result<AuditReport> {
-        let file = match anchors {
-            Some(f) => Some(f.to_path_buf()),
-            None => Some(self.anchor_file()?).filter(|f| f.exists()),
-        };
+        let file = self.anchors_to_check(anchors)?;
         self.store.borrow_mut().audit(file)
     }
 
