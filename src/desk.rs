@@ -63,6 +63,12 @@ pub struct ItemView {
     pub computed_at: Option<String>,
     /// The synonym of the item's term, with its provenance, when there is one.
     pub synonym: Option<crate::store::synonyms::Synonym>,
+    /// The item this one is a part of (a reviewer sees the split and the original text together).
+    pub whole: Option<Item>,
+    /// The parts this item was split into (void ones too).
+    pub parts: Vec<Item>,
+    /// The study's due date, when it has one.
+    pub due: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -86,8 +92,14 @@ pub fn item_view(store: &dyn DeskStore, dict: &Dictionary, external_id: &str) ->
         None => (item.llt_code.map(|c| format!("LLT {c}")), vec![]),
     };
     let synonym = store.synonym(&item.reported_term, &dict.version)?;
+    let whole = item.part_of.as_deref().map(|w| store.item(w)).transpose()?;
+    let parts = store.parts(&item.external_id)?;
+    let due = store.due_dates()?.into_iter().find(|(s, _)| *s == item.study).map(|(_, d)| d);
     Ok(ItemView {
         synonym,
+        whole,
+        parts,
+        due,
         computed_at: set.as_ref().map(|s| s.computed_at.clone()),
         uncertain: set.as_ref().is_some_and(|s| is_uncertain(&s.top())),
         model_version: set.as_ref().map(|s| s.model_version.clone()),
@@ -297,4 +309,156 @@ impl Desk {
 pub fn days_since(at: &str) -> i64 {
     let now = chrono::Utc::now();
     chrono::DateTime::parse_from_rfc3339(at).map_or(0, |t| (now - t.with_timezone(&chrono::Utc)).num_days())
+}
+
+/// Today's date as the due dates are written (YYYY-MM-DD, UTC).
+pub fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+/// Whether the site reported the event as serious: "serious", or SDTM's AESER "Y".
+pub fn is_serious(seriousness: Option<&str>) -> bool {
+    seriousness.map(|s| s.trim().to_ascii_lowercase()).is_some_and(|s| matches!(s.as_str(), "serious" | "y" | "yes" | "s" | "1" | "true"))
+}
+
+/// Whether `user` has something to do on the item now: code it (new, returned, query answered),
+/// or review somebody else's proposal.
+pub fn can_act(it: &ItemSummary, user: &User) -> bool {
+    match it.state {
+        State::New | State::Returned | State::Answered => true,
+        State::Proposed => user.role.can_review() && it.proposer.as_deref() != Some(user.name.as_str()),
+        State::Query | State::Split | State::Void | State::Confirmed => false,
+    }
+}
+
+/// Where an item stands in the worklist's order: returned items first, then answered queries,
+/// serious events, work of an overdue study, then the rest by due date; oldest first within each.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Priority {
+    rank: u8,
+    /// The study's due date ("~" when it has none: after every date).
+    due_key: String,
+    imported_at: String,
+    id: i64,
+    pub days_waiting: i64,
+    pub due: Option<String>,
+}
+
+impl Priority {
+    /// Why the item is where it is, in a word or two.
+    pub fn why(&self) -> &'static str {
+        match self.rank {
+            0 => "returned",
+            1 => "query answered",
+            2 => "serious",
+            3 => "study overdue",
+            _ => "waiting",
+        }
+    }
+    pub fn overdue(&self) -> bool {
+        self.rank == 3
+    }
+}
+
+/// The item's priority, given each study's due date and today's date (YYYY-MM-DD).
+pub fn priority(it: &ItemSummary, due_dates: &[(String, String)], today: &str) -> Priority {
+    let due = due_dates.iter().find(|(s, _)| *s == it.study).map(|(_, d)| d.clone());
+    let rank = match it.state {
+        State::Returned => 0,
+        State::Answered => 1,
+        _ if is_serious(it.seriousness.as_deref()) => 2,
+        _ if due.as_deref().is_some_and(|d| d < today) => 3,
+        _ => 4,
+    };
+    Priority {
+        rank,
+        due_key: due.clone().unwrap_or_else(|| "~".into()),
+        imported_at: it.imported_at.clone(),
+        id: it.id,
+        days_waiting: days_since(&it.imported_at),
+        due,
+    }
+}
+
+#[cfg(test)]
+mod priority_tests {
+    use super::*;
+
+    fn it(id: i64, state: State, serious: &str, study: &str, imported: &str) -> ItemSummary {
+        ItemSummary {
+            id,
+            external_id: format!("AE-{id}"),
+            study: study.into(),
+            subject: "1".into(),
+            reported_term: "x".into(),
+            state,
+            llt_code: None,
+            proposer: None,
+            seriousness: Some(serious.into()),
+            imported_at: imported.into(),
+        }
+    }
+
+    #[test]
+    fn returned_then_answered_then_serious_then_overdue_then_oldest() {
+        let due = vec![("LATE".to_string(), "2026-11-01".to_string()), ("SOON".to_string(), "2026-12-20".to_string())];
+        let mut items = [
+            it(1, State::New, "non-serious", "S", "2026-10-01T00:00:00Z"),
+            it(2, State::New, "non-serious", "SOON", "2026-11-01T00:00:00Z"),
+            it(3, State::New, "non-serious", "LATE", "2026-11-02T00:00:00Z"),
+            it(4, State::New, "Y", "S", "2026-11-03T00:00:00Z"),
+            it(5, State::Answered, "non-serious", "S", "2026-11-04T00:00:00Z"),
+            it(6, State::Returned, "non-serious", "S", "2026-11-05T00:00:00Z"),
+            it(7, State::New, "non-serious", "S", "2026-09-01T00:00:00Z"),
+        ];
+        items.sort_by_key(|i| priority(i, &due, "2026-12-01"));
+        let order: Vec<i64> = items.iter().map(|i| i.id).collect();
+        assert_eq!(order, [6, 5, 4, 3, 2, 7, 1]);
+        assert_eq!(priority(&items[3], &due, "2026-12-01").why(), "study overdue");
+        assert!(!priority(&items[3], &due, "2026-10-01").overdue(), "not overdue before its date");
+    }
+
+    #[test]
+    fn seriousness_reads_the_sites_and_sdtm_words() {
+        for s in ["serious", "Serious", "Y", "yes"] {
+            assert!(is_serious(Some(s)), "{s}");
+        }
+        for s in ["non-serious", "N", "", "no"] {
+            assert!(!is_serious(Some(s)), "{s}");
+        }
+        assert!(!is_serious(None));
+    }
+}
+
+/// The parts a compound verbatim suggests, for the coder to check before splitting: "headache,
+/// dizziness and fatigue" gives three. Separators are commas, semicolons, "&", "+", and the words
+/// "and" and "plus"; a verbatim with none gives itself.
+pub fn suggest_parts(term: &str) -> Vec<String> {
+    let mut parts = vec![];
+    for chunk in term.split([',', ';', '&', '+']) {
+        let mut cur: Vec<&str> = vec![];
+        for w in chunk.split_whitespace() {
+            if w.eq_ignore_ascii_case("and") || w.eq_ignore_ascii_case("plus") {
+                parts.push(cur.join(" "));
+                cur.clear();
+            } else {
+                cur.push(w);
+            }
+        }
+        parts.push(cur.join(" "));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+#[cfg(test)]
+mod split_tests {
+    #[test]
+    fn compound_verbatims_suggest_one_part_per_event() {
+        assert_eq!(super::suggest_parts("nausea and vomiting"), ["nausea", "vomiting"]);
+        assert_eq!(super::suggest_parts("headache, dizziness and fatigue"), ["headache", "dizziness", "fatigue"]);
+        assert_eq!(super::suggest_parts("rash & itching; fever"), ["rash", "itching", "fever"]);
+        assert_eq!(super::suggest_parts("pain in hand"), ["pain in hand"], "'and' inside a word is no separator");
+        assert_eq!(super::suggest_parts("cough, , and"), ["cough"]);
+    }
 }

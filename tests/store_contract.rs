@@ -301,6 +301,124 @@ fn a_confirmation_signs_only_what_the_reviewer_saw_on_both_backends() {
     assert_eq!(trust_scenario(&pg), sqlite);
 }
 
+/// What the item lifecycle did (issue #21), through the one API on both backends: every state,
+/// revision and code, every attempt's outcome, each item's log actions.
+/// An item as the lifecycle left it: id, state, revision, LLT, reported term, the item it is a part of.
+type ItemEnd = (String, State, i64, Option<u32>, String, Option<String>);
+
+#[derive(Debug, PartialEq)]
+struct LifecycleOutcome {
+    items: Vec<ItemEnd>,
+    attempts: Vec<(String, bool)>,
+    actions: Vec<(String, Vec<String>)>,
+}
+
+fn lifecycle_scenario(b: &dyn Backend) -> LifecycleOutcome {
+    let dict: Dictionary = b.open(CODER).active_dictionary().unwrap();
+    let code = |name: &str| dict.llts.iter().find(|l| l.name == name).unwrap().code;
+    b.import(&[("L1", "nausea and vomiting"), ("L2", "head hurts"), ("L3", "odd rash"), ("L4", "bad tummy")]);
+    let (coder, reviewer) = (b.user(CODER), b.user(REVIEWER));
+    let mut c = b.open(CODER);
+    let mut r = b.open(REVIEWER);
+    let mut attempts = Vec::new();
+    // Each attempt names the item, quotes the revision it reads now, and records whether the
+    // store let it through; `ok` says which outcome the rules demand.
+    let mut attempt = |what: &str, store: &mut dyn DeskStore, user: &str, id: &str, action: Action, ok: bool| {
+        let rev = store.item(id).unwrap().revision;
+        let done = store.act(&dict, user, id, Some(rev), action);
+        match &done {
+            Err(e) => assert!(!ok && store.is_refusal(e), "{}: {what}: {e:#}", b.name()),
+            Ok(it) => assert!(ok, "{}: {what} was let through: {it:?}", b.name()),
+        }
+        attempts.push((what.to_string(), done.is_ok()));
+    };
+    let answer = |text: &str, term: Option<&str>| Action::Answer { text: text.into(), term: term.map(String::from) };
+    // Queries: open -> answered -> closed by coding; every other transition refused.
+    attempt("answer without a query", c.as_mut(), &coder, "L2", answer("left side", None), false);
+    attempt("close without a query", c.as_mut(), &coder, "L2", Action::CloseQuery { note: None }, false);
+    attempt("query", c.as_mut(), &coder, "L2", Action::Query { note: "where does it hurt?".into() }, true);
+    attempt("query twice", c.as_mut(), &coder, "L2", Action::Query { note: "again?".into() }, false);
+    attempt("empty answer", c.as_mut(), &coder, "L2", answer("  ", None), false);
+    attempt("answer with a corrected verbatim", c.as_mut(), &coder, "L2", answer("the temples", Some("headache")), true);
+    attempt("answer twice", c.as_mut(), &coder, "L2", answer("again", None), false);
+    attempt("code after the answer", c.as_mut(), &coder, "L2", Action::Propose { llt: code("Headache"), source: Source::Search }, true);
+    attempt("close a coded query", c.as_mut(), &coder, "L2", Action::CloseQuery { note: None }, false);
+    // A query closed by hand goes back to where the item stood.
+    attempt("query a new item", c.as_mut(), &coder, "L4", Action::Query { note: "which part of the belly?".into() }, true);
+    attempt("close by hand", c.as_mut(), &coder, "L4", Action::CloseQuery { note: Some("site did not answer in time".into()) }, true);
+    // Withdraw: only one's own proposal before review.
+    attempt("propose", c.as_mut(), &coder, "L3", Action::Propose { llt: code("Rash"), source: Source::Search }, true);
+    attempt("withdraw another's proposal", r.as_mut(), &reviewer, "L3", Action::Withdraw, false);
+    attempt("withdraw", c.as_mut(), &coder, "L3", Action::Withdraw, true);
+    attempt("withdraw twice", c.as_mut(), &coder, "L3", Action::Withdraw, false);
+    // Splits: two or more distinct parts, never the whole again; a split item holds no code.
+    let split = |parts: &[&str]| Action::Split { parts: parts.iter().map(|p| p.to_string()).collect() };
+    attempt("split into one part", c.as_mut(), &coder, "L1", split(&["nausea"]), false);
+    attempt("split with the whole verbatim", c.as_mut(), &coder, "L1", split(&["nausea", "Nausea and vomiting."]), false);
+    attempt("split with a repeated part", c.as_mut(), &coder, "L1", split(&["nausea", "NAUSEA"]), false);
+    attempt("split with a control character", c.as_mut(), &coder, "L1", split(&["nausea", "vomit\u{1b}[2J"]), false);
+    attempt("split", c.as_mut(), &coder, "L1", split(&["nausea", "vomiting"]), true);
+    attempt("split twice", c.as_mut(), &coder, "L1", split(&["nausea", "emesis"]), false);
+    attempt("code a split item", c.as_mut(), &coder, "L1", Action::Propose { llt: code("Nausea"), source: Source::Search }, false);
+    attempt("coder returns a split", c.as_mut(), &coder, "L1", Action::Return { comment: "no".into() }, false);
+    attempt("confirm a part", b.open(OTHER_REVIEWER).as_mut(), &b.user(OTHER_REVIEWER), "L1#1", Action::Confirm, true);
+    attempt("return the split with a confirmed part", r.as_mut(), &reviewer, "L1", Action::Return { comment: "one event".into() }, false);
+    attempt(
+        "recode the confirmed part away",
+        c.as_mut(),
+        &coder,
+        "L1#1",
+        Action::Recode { llt: code("Vomiting"), source: Source::Search, comment: None },
+        true,
+    );
+    attempt("return the split", r.as_mut(), &reviewer, "L1", Action::Return { comment: "one event: nausea with vomiting".into() }, true);
+    attempt("code a void part", c.as_mut(), &coder, "L1#2", Action::Propose { llt: code("Vomiting"), source: Source::Search }, false);
+    attempt("split again", c.as_mut(), &coder, "L1", split(&["nausea", "vomiting", "retching"]), true);
+    // A corrected verbatim by import: a new revision, the code gone, coded afresh by the rules.
+    attempt("confirm", r.as_mut(), &reviewer, "L2", Action::Confirm, true);
+    b.import(&[("L2", "Migraine"), ("L1", "nausea")]);
+    let mut ids: Vec<String> = c.items(&ItemFilter::default()).unwrap().into_iter().map(|i| i.external_id.clone()).collect();
+    ids.sort();
+    let items = ids
+        .iter()
+        .map(|id| {
+            let it = c.item(id).unwrap();
+            (id.clone(), it.state, it.revision, it.llt_code, it.reported_term.clone(), it.part_of.clone())
+        })
+        .collect();
+    let actions = ids.iter().map(|id| (id.clone(), c.log_entries(Some(id)).unwrap().into_iter().map(|e| e.entry.action).collect())).collect();
+    // Worklists: admins assign; review only to reviewers; due dates are real days.
+    let admin = b.user("ann");
+    let mut a = b.open("ann");
+    assert!(c.assign(&coder, medcoder::store::worklist::Scope::Study, "S", medcoder::store::worklist::Duty::Code, Some(&coder)).is_err(), "{}", b.name());
+    assert!(a.assign(&admin, medcoder::store::worklist::Scope::Study, "S", medcoder::store::worklist::Duty::Review, Some(&coder)).is_err(), "{}", b.name());
+    assert!(a.assign(&admin, medcoder::store::worklist::Scope::Item, "NOPE", medcoder::store::worklist::Duty::Code, Some(&coder)).is_err(), "{}", b.name());
+    a.assign(&admin, medcoder::store::worklist::Scope::Term, "Odd  Rash!", medcoder::store::worklist::Duty::Code, Some(&coder)).unwrap();
+    assert!(a.set_due_date(&admin, "S", Some("2026-02-30")).is_err(), "{}", b.name());
+    a.set_due_date(&admin, "S", Some("2026-02-28")).unwrap();
+    let list = c.assignments().unwrap();
+    assert_eq!(list.iter().map(|x| (x.key.as_str(), x.duty.as_str())).collect::<Vec<_>>(), [("odd rash", "code")], "{}", b.name());
+    assert_eq!(c.due_dates().unwrap(), [("S".to_string(), "2026-02-28".to_string())], "{}", b.name());
+    let audit = c.audit(None).unwrap();
+    assert!(audit.findings.is_empty(), "{}: the log and the tables disagree: {:?}", b.name(), audit.findings);
+    LifecycleOutcome { items, attempts, actions }
+}
+
+#[test]
+fn the_item_lifecycle_follows_the_same_rules_on_both_backends() {
+    let sqlite = lifecycle_scenario(&Sqlite::new());
+    let state = |id: &str| sqlite.items.iter().find(|i| i.0 == id).unwrap().clone();
+    assert_eq!(state("L2").1, State::Proposed, "the corrected verbatim is coded afresh by the rule (Migraine)");
+    assert_eq!(state("L2").4, "Migraine");
+    assert_eq!(state("L1").1, State::Split, "{:?}", sqlite.items);
+    assert_eq!(state("L1#2").1, State::Void);
+    assert_eq!(state("L1#5").5.as_deref(), Some("L1"));
+    assert_eq!((state("L3").1, state("L3").3), (State::New, None), "withdrawn");
+    assert_eq!(state("L4").1, State::New, "closed by hand: back to new");
+    let Some(pg) = Postgres::new("y") else { return };
+    assert_eq!(lifecycle_scenario(&pg), sqlite);
+}
+
 /// Both backends refuse the same characters in stored text: Cc and Cf (and line/paragraph
 /// separators), tab allowed.
 #[test]
@@ -355,8 +473,11 @@ impl Line for TeamLine {
     fn run(&self, who: &str, args: &[&str]) -> (bool, String) {
         use std::io::Write;
         let who = if who == "admin" { "ann" } else { who };
+        // A user named in the arguments is a role of this database (prefixed).
+        let args: Vec<String> =
+            args.iter().enumerate().map(|(i, a)| if i > 0 && matches!(args[i - 1], "--to" | "--for") { self.0.user(a) } else { a.to_string() }).collect();
         let mut c = Command::new(env!("CARGO_BIN_EXE_medcoder"));
-        c.arg("--db").arg(self.0.url(who)).arg("--password-stdin").args(args).env_remove("MEDCODER_USER").env_remove("MEDCODER_DB");
+        c.arg("--db").arg(self.0.url(who)).arg("--password-stdin").args(&args).env_remove("MEDCODER_USER").env_remove("MEDCODER_DB");
         c.env("MEDCODER_HOME", self.1.path().join("home"));
         c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
         let mut child = c.spawn().unwrap();
@@ -398,7 +519,12 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
     std::fs::write(&queue, format!("id,study,subject,reported_term\nA1,S1,001,my head hurts\nA2,S1,002,tummy upset\nA3,S2,003,odd feeling\nA4,S2,004,tingly fingers\nA5,S2,005,\"Tingly, fingers\"\nA6,S1,006,{}\n", l2.name)).unwrap();
     let synonyms = b.dir().join("s.csv");
     std::fs::write(&synonyms, format!("reported_term,llt_code\nwobbly legs,{c2}\n")).unwrap();
+    let corrected = b.dir().join("corrected.csv");
+    std::fs::write(&corrected, "id,study,subject,reported_term\nA4,S2,004,tingling in fingers\nA6,S1,006,another term\n").unwrap();
+    let answers = b.dir().join("answers.csv");
+    std::fs::write(&answers, "item_id,answer,corrected_term\nA3,it was a tingling,tingling hands\n").unwrap();
     let (q, s) = (queue.display().to_string(), synonyms.display().to_string());
+    let (corrected, answers) = (corrected.display().to_string(), answers.display().to_string());
     let steps: Vec<(&str, Vec<&str>)> = vec![
         ("cody", vec!["dict", "search", "head", "--limit", "5"]),
         ("cody", vec!["dict", "show", &c1]),
@@ -441,6 +567,24 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
         ("cody", vec!["audit", "verify"]),
         ("cody", vec!["user", "list"]),
         ("cody", vec!["dict", "versions"]),
+        // The work around a code (issue #21).
+        ("admin", vec!["settings", "autocode-confirm", "off"]),
+        ("cody", vec!["split", "A2", "tummy ache", "nausea"]),
+        ("cody", vec!["queue", "show", "A2#1"]),
+        ("cody", vec!["query", "import-answers", &answers]),
+        ("cody", vec!["query", "list", "--all"]),
+        ("cody", vec!["queue", "import", &corrected]),
+        ("cody", vec!["code", "A4", &c1]),
+        ("cody", vec!["withdraw", "A4"]),
+        ("admin", vec!["assign", "--study", "S2", "--to", "cody"]),
+        ("admin", vec!["assign", "--item", "A2#2", "--review", "--to", "rita"]),
+        ("admin", vec!["due", "S2", "2026-01-31"]),
+        ("admin", vec!["assign", "--list"]),
+        ("cody", vec!["worklist"]),
+        ("rita", vec!["worklist", "--all", "--json"]),
+        ("rita", vec!["return", "A2", "--comment", "keep it whole: one event", "--rev", "3"]),
+        ("cody", vec!["queue", "list"]),
+        ("cody", vec!["export", "--state", "confirmed,void,split,returned"]),
     ];
     let mut seen = Vec::new();
     for (who, args) in steps {
@@ -480,6 +624,7 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
                 .collect::<Vec<_>>()
                 .join("\n"),
             (true, "audit", Some("verify")) => out.lines().filter(|l| l.contains("match the log")).collect::<Vec<_>>().join("\n"),
+            (true, "assign", _) => out.lines().map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n"),
             (true, "user", _) => out.lines().map(|l| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n"),
             (true, "dict", Some("versions")) => out.lines().map(|l| l.split_whitespace().take(4).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n"),
             _ => out.clone(),

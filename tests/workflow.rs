@@ -389,7 +389,7 @@ fn open_queries_are_listed_oldest_first_with_their_age_and_exported_for_the_site
     let f = env.dir.path().join("queries.csv");
     env.ok(&["query", "list", "--csv", s(&f)]);
     let csv = fs::read_to_string(&f).unwrap();
-    assert!(csv.starts_with("item_id,study,subject,reported_term,query,raised_by,raised_at,days_open\n"), "{csv}");
+    assert!(csv.starts_with("item_id,study,subject,reported_term,query,raised_by,raised_at,days_open,status,answer\n"), "{csv}");
     assert!(csv.contains("X1,ST1,001,funny turn,what kind of turn?,alice,") && csv.contains("'=odd rash"), "{csv}");
     assert!(!csv.contains("X2"), "{csv}");
 }

@@ -100,6 +100,9 @@ pub fn queue(cmd: QueueCmd, s: &mut Session) -> Result<ExitCode> {
                 report.autocoded,
                 report.by_synonym
             );
+            for d in &report.superseded {
+                println!("  line {}: {} (a new revision; the old term stays in the history)", d.line, p(&d.reason));
+            }
             for d in &report.duplicates {
                 println!("  skipped line {}: {}", d.line, p(&d.reason));
             }
@@ -119,7 +122,9 @@ pub fn queue(cmd: QueueCmd, s: &mut Session) -> Result<ExitCode> {
                     println!("{}", serde_json::to_string(it)?);
                 }
             } else {
-                let counts: Vec<String> = store.state_counts()?.iter().map(|(s, n)| format!("{s} {n}")).collect();
+                // The lifecycle's rarer states are counted only when an item is in them.
+                let rare = |s: &State| matches!(s, State::Answered | State::Split | State::Void);
+                let counts: Vec<String> = store.state_counts()?.iter().filter(|(s, n)| *n > 0 || !rare(s)).map(|(s, n)| format!("{s} {n}")).collect();
                 println!("{}", counts.join(" | "));
                 for it in &items {
                     let code = it.llt_code.map(|c| format!(" = LLT {c}")).unwrap_or_default();
@@ -155,6 +160,19 @@ fn show(store: &mut dyn DeskStore, id: &str) -> Result<()> {
         if let Some(v) = v {
             println!("  {what:<14} {}", p(v));
         }
+    }
+    if let (Some(source), Some(n)) = (&it.part_of, it.part_no) {
+        let whole = store.item(source)?;
+        println!("  part           {n} of {} (split from '{}')", p(source), p(&whole.reported_term));
+    }
+    for part in store.parts(&it.external_id)? {
+        let code = part.llt_code.map(|c| format!(" = LLT {c}")).unwrap_or_default();
+        println!("  split part     {} [{}] {}{code}", p(&part.external_id), part.state, p(&part.reported_term));
+    }
+    let assignments = store.assignments()?;
+    if let Some(who) = crate::store::worklist::assignee(&assignments, &it.into()) {
+        let duty = crate::store::worklist::Duty::of(it.state).map(|d| d.as_str()).unwrap_or_default();
+        println!("  assigned       {} ({duty})", p(who));
     }
     if let Some(syn) = &v.synonym {
         let state = syn.hold.as_ref().map(|h| format!(", held: {h}")).unwrap_or_default();
@@ -343,4 +361,22 @@ pub fn ensure_demo(store: &mut Store) -> Result<()> {
         println!("Demo users: admin (admin), alice (coder), bob and carol (reviewers)");
     }
     Ok(())
+}
+
+/// `split ID PART...`: the item becomes one part per event; with --query, the site is asked to
+/// split its record too (the query is on the split item, its parts are coded meanwhile).
+pub fn split(s: &mut Session, id: &str, parts: Vec<String>, query: Option<String>, rev: Option<i64>) -> Result<ExitCode> {
+    let user = s.user()?;
+    let store = s.store()?;
+    let mut it = store.decide(&user, id, rev, Action::Split { parts })?;
+    let parts = store.parts(&it.external_id)?;
+    if let Some(note) = query {
+        it = store.decide(&user, id, Some(it.revision), Action::Query { note })?;
+    }
+    println!("{} is now {} (revision {}), in {} parts:", p(&it.external_id), it.state, it.revision, parts.iter().filter(|x| x.state != State::Void).count());
+    for part in parts.iter().filter(|x| x.state != State::Void) {
+        let code = part.llt_code.map(|c| format!(" — coded LLT {c} by the {}", opt(&part.source))).unwrap_or_default();
+        println!("  {} [{}] {}{code}", p(&part.external_id), part.state, p(&part.reported_term));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -24,6 +24,9 @@ pub enum Format {
 #[derive(Serialize)]
 struct ExportRow {
     item_id: String,
+    /// For a part of a split verbatim: the item it was split from, and its part number.
+    source_item_id: Option<String>,
+    part_no: Option<u32>,
     study: String,
     subject: String,
     reported_term: String,
@@ -50,8 +53,10 @@ struct ExportRow {
     log_hash: Option<String>,
 }
 
-const EXPORT_COLUMNS: [&str; 23] = [
+const EXPORT_COLUMNS: [&str; 25] = [
     "item_id",
+    "source_item_id",
+    "part_no",
     "study",
     "subject",
     "reported_term",
@@ -78,11 +83,13 @@ const EXPORT_COLUMNS: [&str; 23] = [
 
 impl ExportRow {
     /// The CSV fields, in `EXPORT_COLUMNS` order (JSONL serialises the struct itself).
-    fn fields(&self) -> [String; 23] {
+    fn fields(&self) -> [String; 25] {
         let s = |v: &Option<String>| v.clone().unwrap_or_default();
         let n = |v: Option<u32>| v.map(|c| c.to_string()).unwrap_or_default();
         [
             self.item_id.clone(),
+            s(&self.source_item_id),
+            n(self.part_no),
             self.study.clone(),
             self.subject.clone(),
             self.reported_term.clone(),
@@ -114,6 +121,8 @@ fn export_row(it: &Item, dict: Option<&Dictionary>, head: Option<&Head>) -> Expo
     let path = it.pt_code.and_then(|p| dict.and_then(|d| d.primary_path(p)));
     ExportRow {
         item_id: it.external_id.clone(),
+        source_item_id: it.part_of.clone(),
+        part_no: it.part_no,
         study: it.study.clone(),
         subject: it.subject.clone(),
         reported_term: it.reported_term.clone(),

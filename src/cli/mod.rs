@@ -12,6 +12,7 @@ mod session;
 mod synonym;
 mod team;
 mod users;
+mod worklist;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -133,6 +134,49 @@ pub enum Command {
     /// Put an item on query (`query ID --note TEXT`: it needs clarification from the site), or list the
     /// open queries (`query list`).
     Query(query::QueryArgs),
+    /// Take back your own proposal before it is reviewed: the item goes back to where it stood.
+    Withdraw {
+        id: String,
+        /// The item revision you saw; the action is refused if the item changed since.
+        #[arg(long)]
+        rev: Option<i64>,
+    },
+    /// Split a compound verbatim into one item per event (`split AE-7 "nausea" "vomiting"`): each
+    /// part (AE-7#1, AE-7#2) is coded and reviewed on its own; a reviewer can return the split.
+    Split {
+        id: String,
+        /// The parts, each the text of one event (two or more).
+        #[arg(required = true, num_args = 1..)]
+        parts: Vec<String>,
+        /// Also put the parts on query with this question to the site.
+        #[arg(long)]
+        query: Option<String>,
+        /// The item revision you saw; the action is refused if the item changed since.
+        #[arg(long)]
+        rev: Option<i64>,
+    },
+    /// Assign the coding (or --review) of an item, a term or a study to a user (admins), or list the assignments.
+    Assign(worklist::AssignArgs),
+    /// Set a study's due date (YYYY-MM-DD; admins): its items come first in worklists once it is overdue.
+    Due {
+        study: String,
+        date: Option<String>,
+        /// Remove the study's due date.
+        #[arg(long, conflicts_with = "date")]
+        clear: bool,
+    },
+    /// The items waiting for you (or --user), most pressing first: returned, answered queries, serious, overdue, oldest.
+    Worklist {
+        /// Whose worklist (default: yours).
+        #[arg(long = "for")]
+        for_user: Option<String>,
+        /// Also the unassigned items you may act on.
+        #[arg(long)]
+        all: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Change a confirmed code (e.g. after a MedDRA upgrade); it goes back to review.
     Recode {
         id: String,
@@ -395,6 +439,11 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         Command::Return { id, comment, rev } => coding::act(&mut s, &id, rev, Action::Return { comment }),
         Command::Query(args) => query::run(args, &mut s),
         Command::Recode { id, llt, comment, source, rev } => coding::act(&mut s, &id, rev, Action::Recode { llt, source: source.into(), comment }),
+        Command::Withdraw { id, rev } => coding::act(&mut s, &id, rev, Action::Withdraw),
+        Command::Split { id, parts, query, rev } => coding::split(&mut s, &id, parts, query, rev),
+        Command::Assign(args) => worklist::assign(args, &mut s),
+        Command::Due { study, date, clear } => worklist::due(&study, date.as_deref(), clear, &mut s),
+        Command::Worklist { for_user, all, json } => worklist::worklist(&mut s, for_user, all, json),
         Command::RecodeCheck => coding::recode_check(s.store()?),
         Command::Audit(cmd) => audit::run(cmd, s.store()?),
         Command::Export { format, out, study, from, to, state } => export::export(s.store()?, format, out, study, from, to, state),

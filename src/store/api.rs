@@ -18,6 +18,7 @@ use super::synonyms::Conflict;
 use super::synonyms::Synonym;
 use super::users::User;
 use super::workflow::{Action, GroupOutcome, Source};
+use super::worklist::{Assignment, Duty, Scope};
 use super::ProposalStore;
 use crate::backtest::Case;
 use crate::intake::labelled::Labelled;
@@ -203,6 +204,17 @@ pub trait DeskStore: ProposalStore {
     fn setting(&self, key: &str) -> Result<Option<String>>;
     /// A team setting (admins; logged).
     fn set_setting(&mut self, user: &str, key: &str, value: &str) -> Result<()>;
+
+    // Splits and worklists (issue #21).
+    /// The parts a split item was split into, in part order (void ones too).
+    fn parts(&self, source: &str) -> Result<Vec<Item>>;
+    /// Assigns the duty of an item, term or study to a user, or clears it (admins; logged).
+    fn assign(&mut self, user: &str, scope: Scope, key: &str, duty: Duty, to: Option<&str>) -> Result<()>;
+    fn assignments(&self) -> Result<Vec<Assignment>>;
+    /// Sets or clears a study's due date, YYYY-MM-DD (admins; logged).
+    fn set_due_date(&mut self, user: &str, study: &str, date: Option<&str>) -> Result<()>;
+    /// (study, due date), by study.
+    fn due_dates(&self) -> Result<Vec<(String, String)>>;
 }
 
 /// Each item acted on alone (its own transaction, log row and revision check); refusals are

@@ -72,6 +72,16 @@ fn replay_item(e: &mut Expected, row: &LoggedEntry) {
         e.llt = r.llt_code;
         e.pt = r.pt_code;
     }
+    // These take the code away (issue #21): a withdrawn proposal, a superseded verbatim, a split
+    // (whose parts carry the codes) and a void part.
+    if matches!(r.action.as_str(), "withdraw" | "supersede" | "split" | "void") {
+        e.llt = None;
+        e.pt = None;
+        e.source = None;
+        e.source_unknown = false;
+        e.reviewer = None;
+        e.proposer = (r.action == "split").then(|| r.user.clone());
+    }
     if matches!(r.action.as_str(), "propose" | "recode" | "autocode") {
         e.source = r.source.clone();
         e.source_unknown = r.source.is_none();

@@ -15,12 +15,19 @@ pub enum State {
     New,
     Proposed,
     Returned,
+    /// On query: a question to the site is open.
     Query,
+    /// The site answered the query; the coder codes it (which closes the query).
+    Answered,
+    /// Split into parts (`part_of`), each coded on its own; the item itself holds no code.
+    Split,
+    /// A part of a split a reviewer returned: no longer coded or exported.
+    Void,
     Confirmed,
 }
 
 impl State {
-    pub const ALL: [State; 5] = [State::New, State::Proposed, State::Returned, State::Query, State::Confirmed];
+    pub const ALL: [State; 8] = [State::New, State::Proposed, State::Returned, State::Query, State::Answered, State::Split, State::Void, State::Confirmed];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -28,6 +35,9 @@ impl State {
             State::Proposed => "proposed",
             State::Returned => "returned",
             State::Query => "query",
+            State::Answered => "answered",
+            State::Split => "split",
+            State::Void => "void",
             State::Confirmed => "confirmed",
         }
     }
@@ -35,7 +45,7 @@ impl State {
         State::ALL
             .into_iter()
             .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| anyhow!("unknown state '{s}': use new, proposed, returned, query or confirmed"))
+            .ok_or_else(|| anyhow!("unknown state '{s}': use new, proposed, returned, query, answered, split, void or confirmed"))
     }
 }
 
@@ -66,6 +76,9 @@ pub struct Item {
     pub updated_by: String,
     pub proposed_at: Option<String>,
     pub confirmed_at: Option<String>,
+    /// The item this one is a part of (its external id), when a coder split a compound verbatim.
+    pub part_of: Option<String>,
+    pub part_no: Option<u32>,
 }
 
 // The report's fields read as the item's own (`item.reported_term`).
@@ -76,7 +89,7 @@ impl std::ops::Deref for Item {
     }
 }
 
-pub(crate) const ITEM_COLUMNS: &str = "id, external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, llt_code, pt_code, meddra_version, source, proposer, reviewer, comment, revision, imported_at, updated_at, updated_by, proposed_at, confirmed_at";
+pub(crate) const ITEM_COLUMNS: &str = "id, external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, llt_code, pt_code, meddra_version, source, proposer, reviewer, comment, revision, imported_at, updated_at, updated_by, proposed_at, confirmed_at, part_of, part_no";
 
 pub(crate) fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
     let state: String = r.get(8)?;
@@ -105,6 +118,8 @@ pub(crate) fn item_from_row(r: &Row<'_>) -> rusqlite::Result<Item> {
         updated_by: r.get(19)?,
         proposed_at: r.get(20)?,
         confirmed_at: r.get(21)?,
+        part_of: r.get(22)?,
+        part_no: r.get(23)?,
     })
 }
 
@@ -121,6 +136,9 @@ pub struct ItemSummary {
     pub llt_code: Option<u32>,
     /// Who proposed the current code (the desk moves a reviewer on to others' proposals only).
     pub proposer: Option<String>,
+    /// The worklist's priority (serious events first) and ageing read these.
+    pub seriousness: Option<String>,
+    pub imported_at: String,
 }
 
 impl From<&Item> for ItemSummary {
@@ -134,11 +152,13 @@ impl From<&Item> for ItemSummary {
             state: it.state,
             llt_code: it.llt_code,
             proposer: it.proposer.clone(),
+            seriousness: it.seriousness.clone(),
+            imported_at: it.imported_at.clone(),
         }
     }
 }
 
-pub(crate) const SUMMARY_COLUMNS: &str = "id, external_id, study, subject, reported_term, state, llt_code, proposer";
+pub(crate) const SUMMARY_COLUMNS: &str = "id, external_id, study, subject, reported_term, state, llt_code, proposer, seriousness, imported_at";
 
 pub(crate) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<ItemSummary> {
     let state = r.get_ref(5)?.as_str()?;
@@ -151,6 +171,8 @@ pub(crate) fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<ItemSummary> {
         state: State::parse(state).map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, e.into()))?,
         llt_code: r.get(6)?,
         proposer: r.get(7)?,
+        seriousness: r.get(8)?,
+        imported_at: r.get(9)?,
     })
 }
 

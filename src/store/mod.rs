@@ -5,6 +5,7 @@ pub mod api;
 pub mod audit;
 pub mod dict;
 pub mod item;
+pub mod lifecycle;
 pub mod log;
 pub mod pin;
 pub mod postgres;
@@ -16,6 +17,7 @@ pub mod synonyms;
 pub mod target;
 pub mod users;
 pub mod workflow;
+pub mod worklist;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/005_user_nocase.sql"),
     include_str!("sql/006_identity.sql"),
     include_str!("sql/007_trust.sql"),
+    include_str!("sql/008_lifecycle.sql"),
 ];
 
 pub struct Store {
@@ -167,12 +170,24 @@ impl Store {
         if current > MIGRATIONS.len() {
             anyhow::bail!("database schema version {current} is newer than this medcoder understands ({}); upgrade medcoder", MIGRATIONS.len());
         }
+        if current == MIGRATIONS.len() {
+            return Ok(());
+        }
+        // A migration may rebuild a table (SQLite cannot widen a CHECK in place), which needs
+        // foreign keys off; they are checked before they are turned back on.
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql).with_context(|| format!("applying migration {}", i + 1))?;
+            let broken: Option<String> =
+                rusqlite::OptionalExtension::optional(tx.query_row("SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1", [], |r| r.get(0)))?;
+            if let Some(table) = broken {
+                anyhow::bail!("migration {} would leave a row of {table} pointing nowhere; the database is unchanged", i + 1);
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(())
     }
 

@@ -38,6 +38,8 @@ pub struct ImportReport {
     pub autocoded: usize,
     /// Coded from the synonym list.
     pub by_synonym: usize,
+    /// Ids queued before whose reported term the file corrects: a new revision of the item.
+    pub superseded: Vec<Rejected>,
 }
 
 impl Store {
@@ -53,9 +55,32 @@ impl Store {
         let mut report = ImportReport::default();
         let mut seen = HashSet::new();
         for it in items {
-            let exists: bool = tx.query_row("SELECT 1 FROM item WHERE external_id = ?1", [&it.external_id], |_| Ok(true)).optional()?.unwrap_or(false);
-            if exists || !seen.insert(it.external_id.clone()) {
+            let queued = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE external_id = ?1"), [&it.external_id], item_from_row).optional()?;
+            if !seen.insert(it.external_id.clone()) {
                 report.duplicates.push(Rejected { line: it.line, reason: format!("id {} is already queued", it.external_id) });
+                continue;
+            }
+            if let Some(queued) = queued {
+                // The same id with another reported term: the site corrected its verbatim.
+                if queued.reported_term == it.reported_term.trim() {
+                    report.duplicates.push(Rejected { line: it.line, reason: format!("id {} is already queued", it.external_id) });
+                } else if queued.state == State::Split || super::lifecycle::has_live_parts(&tx, &queued.external_id)? {
+                    report.duplicates.push(Rejected {
+                        line: it.line,
+                        reason: format!("id {} was split into parts: a corrected verbatim goes to its parts (queue show {})", it.external_id, it.external_id),
+                    });
+                } else if queued.state == State::Void {
+                    report
+                        .duplicates
+                        .push(Rejected { line: it.line, reason: format!("id {} is a part of a returned split: it is coded no more", it.external_id) });
+                } else {
+                    let why = format!("corrected verbatim from {file}, line {}", it.line);
+                    super::lifecycle::supersede(&tx, user, dict.as_ref(), &queued, it.reported_term.trim(), &why)?;
+                    report.superseded.push(Rejected {
+                        line: it.line,
+                        reason: format!("id {}: reported term corrected from '{}' to '{}'", it.external_id, queued.reported_term, it.reported_term.trim()),
+                    });
+                }
                 continue;
             }
             let now = super::now();
@@ -141,7 +166,7 @@ impl Store {
     pub fn term_groups(&self, f: &ItemFilter) -> Result<Vec<TermGroup>> {
         let (clause, args) = where_clause(f, "", 0);
         let mut st = self.conn.prepare_cached(&format!(
-            "SELECT term_key, min(id), count(*), sum(state IN ('new', 'returned')), sum(state = 'proposed'), sum(state = 'confirmed'),
+            "SELECT term_key, min(id), count(*), sum(state IN ('new', 'returned', 'answered')), sum(state = 'proposed'), sum(state = 'confirmed'),
                     count(DISTINCT CASE WHEN state = 'proposed' THEN llt_code END)
              FROM item{clause} GROUP BY term_key ORDER BY min(id)"
         ))?;

@@ -15,6 +15,7 @@ use super::queue::{ImportReport, TermGroup};
 use super::synonyms::{Conflict, Synonym};
 use super::users::User;
 use super::workflow::{Action, Refusal};
+use super::worklist::{Assignment, Duty, Scope};
 use super::Store;
 use crate::backtest::Case;
 use crate::intake::labelled::Labelled;
@@ -161,5 +162,21 @@ impl DeskStore for Store {
     }
     fn set_setting(&mut self, user: &str, key: &str, value: &str) -> Result<()> {
         self.set_team_setting(user, key, value)
+    }
+
+    fn parts(&self, source: &str) -> Result<Vec<Item>> {
+        super::lifecycle::parts_of(&self.conn, source)
+    }
+    fn assign(&mut self, user: &str, scope: Scope, key: &str, duty: Duty, to: Option<&str>) -> Result<()> {
+        Store::assign(self, user, scope, key, duty, to)
+    }
+    fn assignments(&self) -> Result<Vec<Assignment>> {
+        Store::assignments(self)
+    }
+    fn set_due_date(&mut self, user: &str, study: &str, date: Option<&str>) -> Result<()> {
+        Store::set_due_date(self, user, study, date)
+    }
+    fn due_dates(&self) -> Result<Vec<(String, String)>> {
+        Store::due_dates(self)
     }
 }

@@ -61,16 +61,35 @@ pub enum Action {
         source: Source,
         comment: Option<String>,
     },
+    /// The site's answer to an open query, with its corrected verbatim if it sent one.
+    Answer {
+        text: String,
+        term: Option<String>,
+    },
+    /// Close a query by hand (coding the item after the answer closes it too).
+    CloseQuery {
+        note: Option<String>,
+    },
+    /// The proposer takes back their own proposal before review.
+    Withdraw,
+    /// A compound verbatim becomes one item per event.
+    Split {
+        parts: Vec<String>,
+    },
 }
 
 impl Action {
-    fn name(&self) -> &'static str {
+    pub fn name(&self) -> &'static str {
         match self {
             Action::Propose { .. } => "propose",
             Action::Confirm => "confirm",
             Action::Return { .. } => "return",
             Action::Query { .. } => "query",
             Action::Recode { .. } => "recode",
+            Action::Answer { .. } => "answer",
+            Action::CloseQuery { .. } => "close-query",
+            Action::Withdraw => "withdraw",
+            Action::Split { .. } => "split",
         }
     }
 }
@@ -119,6 +138,29 @@ pub enum Refusal {
         item: String,
         code: u32,
     },
+    /// Withdrawing somebody else's proposal.
+    NotYours {
+        item: String,
+        proposer: String,
+    },
+    /// Only a proposal is withdrawn: not a rule's code or a recode.
+    NotWithdrawable {
+        item: String,
+        action: String,
+    },
+    /// Returning a split one of whose parts is confirmed.
+    PartConfirmed {
+        item: String,
+        part: String,
+    },
+    BadSplit {
+        item: String,
+        why: String,
+    },
+    /// Coding or correcting an item whose split stands.
+    WasSplit {
+        item: String,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -138,6 +180,13 @@ impl fmt::Display for Refusal {
             Refusal::NotModelProposal { item, code } => {
                 write!(f, "LLT {code} is not among the model's stored proposals for {item}: give the source you found it with (search, browse, manual)")
             }
+            Refusal::NotYours { item, proposer } => write!(f, "{proposer} proposed the code of {item}: only the proposer withdraws a proposal"),
+            Refusal::NotWithdrawable { item, action } => {
+                write!(f, "the code of {item} was set by {action}, not proposed: only a proposal is withdrawn (a reviewer returns the rest)")
+            }
+            Refusal::PartConfirmed { item, part } => write!(f, "cannot return the split of {item}: its part {part} is confirmed (recode that part instead)"),
+            Refusal::BadSplit { item, why } => write!(f, "cannot split {item}: {why}"),
+            Refusal::WasSplit { item } => write!(f, "item {item} was split into parts: code or correct its parts instead"),
             Refusal::BadText { what, c } => write!(f, "the {what} contains the control or format character U+{:04X}", *c as u32),
         }
     }
@@ -325,6 +374,11 @@ impl Store {
             Action::Return { comment } => Some(("comment", comment.as_str())),
             Action::Query { note } => Some(("note", note.as_str())),
             Action::Recode { comment, .. } => comment.as_deref().map(|c| ("comment", c)),
+            Action::Answer { text, term } => match term.as_deref().and_then(crate::text::forbidden_char) {
+                Some(_) => term.as_deref().map(|t| ("corrected verbatim", t)),
+                None => Some(("answer", text.as_str())),
+            },
+            Action::CloseQuery { note } => note.as_deref().map(|n| ("note", n)),
             _ => None,
         };
         if let Some((what, c)) = text.and_then(|(what, t)| crate::text::forbidden_char(t).map(|c| (what, c))) {
@@ -352,16 +406,24 @@ impl Store {
                 .into());
             }
         }
+        if super::lifecycle::handles(&item, &action) {
+            let updated = super::lifecycle::act(&tx, dict, user, role, &item, &action)?;
+            tx.commit()?;
+            return Ok(updated);
+        }
         let wrong_state = || Refusal::WrongState { item: item.external_id.clone(), action: action.name(), state: item.state };
         let now = super::now();
         let entry = match &action {
             Action::Propose { llt, source } | Action::Recode { llt, source, .. } => {
                 let allowed = match action {
-                    Action::Propose { .. } => matches!(item.state, State::New | State::Proposed | State::Returned | State::Query),
+                    Action::Propose { .. } => matches!(item.state, State::New | State::Proposed | State::Returned | State::Query | State::Answered),
                     _ => item.state == State::Confirmed,
                 };
                 if !allowed {
                     return Err(wrong_state().into());
+                }
+                if super::lifecycle::has_live_parts(&tx, &item.external_id)? {
+                    return Err(Refusal::WasSplit { item: item.external_id.clone() }.into());
                 }
                 let l = current_llt(dict, *llt)?;
                 if *source == Source::Model {
@@ -419,7 +481,8 @@ impl Store {
                 with_proposals(e, &tx, item.id, code)?
             }
             Action::Query { note } => {
-                if !matches!(item.state, State::New | State::Proposed | State::Returned) {
+                // A split item may be queried too: the site is asked to split its record.
+                if !matches!(item.state, State::New | State::Proposed | State::Returned | State::Answered | State::Split) {
                     return Err(wrong_state().into());
                 }
                 if note.trim().is_empty() {
@@ -433,6 +496,7 @@ impl Store {
                 e.comment = Some(note.trim().to_string());
                 e
             }
+            Action::Answer { .. } | Action::CloseQuery { .. } | Action::Withdraw | Action::Split { .. } => unreachable!("store::lifecycle acts on these"),
         };
         log::append(&tx, &entry)?;
         let updated = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [item.id], item_from_row)?;
@@ -620,7 +684,13 @@ mod tests {
         let items = vec![
             NewItem {
                 line: 2,
-                report: Report { external_id: "A1".into(), study: "S".into(), subject: "1".into(), reported_term: "x".into(), ..Default::default() },
+                report: Report {
+                    external_id: "A1".into(),
+                    study: "S".into(),
+                    subject: "1".into(),
+                    reported_term: "bad head pain".into(),
+                    ..Default::default()
+                },
             },
             NewItem {
                 line: 3,

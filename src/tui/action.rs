@@ -31,12 +31,21 @@ pub enum Action {
     Stats,
     /// Group the queue by identical reported terms (and back).
     Group,
+    /// Only the items assigned to the user that wait for them (and back).
+    MyWork,
     // Coding.
     /// Propose the n-th (0-based) of the model's proposals.
     ProposeNth(usize),
     Search,
     Browse,
     PutOnQuery,
+    /// Record the site's answer to the open query.
+    AnswerQuery,
+    CloseQuery,
+    /// Take back one's own proposal before review.
+    Withdraw,
+    /// Split a compound verbatim into parts.
+    Split,
     NextItem,
     PrevItem,
     // Browse.

@@ -58,6 +58,8 @@ impl Theme {
             State::Proposed => self.fg(Color::Yellow),
             State::Returned => self.fg(Color::Magenta),
             State::Query => self.fg(Color::Blue),
+            State::Answered => self.fg(Color::Cyan),
+            State::Split | State::Void => self.fg(Color::DarkGray),
             State::Confirmed => self.fg(Color::Green),
         }
     }

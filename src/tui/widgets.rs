@@ -43,12 +43,29 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
             theme.dim(),
         ),
     ]);
+    if let (Some(w), Some(n)) = (&v.whole, it.part_no) {
+        lines.push(Line::styled(format!("Part {n} of {} ({}): '{}'", w.external_id, w.state, w.reported_term), theme.warn()));
+    }
+    if !v.parts.is_empty() {
+        let parts: Vec<String> = v.parts.iter().map(|p| format!("{} [{}] {}", p.external_id, p.state, p.reported_term)).collect();
+        lines.push(Line::styled(format!("Split into: {}", parts.join(" · ")), theme.warn()));
+    }
+    let waiting = crate::desk::days_since(&it.imported_at);
+    let due = match &v.due {
+        Some(d) if *d < crate::desk::today() => format!(" · study due {d}: OVERDUE"),
+        Some(d) => format!(" · study due {d}"),
+        None => String::new(),
+    };
+    if waiting > 0 || !due.is_empty() {
+        lines.push(Line::styled(format!("Waiting {waiting} day(s) since import{due}"), theme.dim()));
+    }
     if let (Some(name), Some(code)) = (&v.code_name, it.llt_code) {
         let by = it.proposer.as_deref().unwrap_or("-");
         lines.push(Line::from(format!("Current code: {name} ({code}) by {by}{}", it.source.as_ref().map(|s| format!(", {s}")).unwrap_or_default())));
     }
     match &it.comment {
         // An item on query waits for the site: how long, and what it was asked.
+        Some(c) if it.state == crate::store::item::State::Answered => lines.push(Line::styled(format!("The site answered: {c}"), theme.warn())),
         Some(c) if it.state == crate::store::item::State::Query => {
             lines.push(Line::styled(format!("On query for {} day(s), asked by {}: {c}", crate::desk::days_since(&it.updated_at), it.updated_by), theme.warn()))
         }

@@ -130,7 +130,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &crate::store::Sto
     }
     for it in &items {
         tx.execute(
-            &format!("INSERT INTO medcoder.item({ITEM_COLUMNS}, term_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, medcoder.normalize_term($5))"),
+            &format!("INSERT INTO medcoder.item({ITEM_COLUMNS}, term_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, medcoder.normalize_term($5))"),
             &[
                 &it.id,
                 &it.external_id,
@@ -154,6 +154,8 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &crate::store::Sto
                 &it.updated_by,
                 &it.proposed_at,
                 &it.confirmed_at,
+                &it.part_of,
+                &it.part_no.map(|n| n as i32),
             ],
         )?;
     }

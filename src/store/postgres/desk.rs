@@ -26,6 +26,7 @@ use crate::store::synonyms::Synonym;
 use crate::store::synonyms::{conflicts, Conflict};
 use crate::store::users::{Role, User};
 use crate::store::workflow::Action;
+use crate::store::worklist::{Assignment, Duty, Scope};
 use crate::store::ProposalStore;
 use crate::text::normalize;
 
@@ -88,7 +89,7 @@ impl TeamDesk {
     /// Item summaries with the top proposal for `version`, in id order (one query).
     fn summaries(&self, version: &str) -> Result<Vec<(ItemSummary, Option<TopProposal>)>> {
         let rows = self.store.borrow_mut().client().query(
-            "SELECT i.id, i.external_id, i.study, i.subject, i.reported_term, i.state, i.llt_code, p.entropy, p.proposals, i.proposer
+            "SELECT i.id, i.external_id, i.study, i.subject, i.reported_term, i.state, i.llt_code, p.entropy, p.proposals, i.proposer, i.seriousness, i.imported_at
              FROM medcoder.item i LEFT JOIN medcoder.item_proposals p ON p.item_id = i.id AND p.meddra_version = $1
              ORDER BY i.id",
             &[&version],
@@ -104,6 +105,8 @@ impl TeamDesk {
                     state: State::parse(r.get(5))?,
                     llt_code: r.get::<_, Option<i32>>(6).map(|c| c as u32),
                     proposer: r.get(9),
+                    seriousness: r.get(10),
+                    imported_at: r.get(11),
                 };
                 // Proposals that do not read (an older service's) show as none: one item never
                 // keeps a desk from opening.
@@ -235,7 +238,7 @@ impl DeskStore for TeamDesk {
             let g = &mut groups[i];
             g.items += 1;
             match s.state {
-                State::New | State::Returned => g.to_code += 1,
+                State::New | State::Returned | State::Answered => g.to_code += 1,
                 State::Proposed => {
                     g.proposed += 1;
                     if let Some(c) = s.llt_code.filter(|c| !llts[i].contains(c)) {
@@ -243,7 +246,7 @@ impl DeskStore for TeamDesk {
                     }
                 }
                 State::Confirmed => g.confirmed += 1,
-                State::Query => {}
+                State::Query | State::Split | State::Void => {}
             }
         }
         for (g, l) in groups.iter_mut().zip(&llts) {
@@ -372,6 +375,22 @@ impl DeskStore for TeamDesk {
                 "each machine's desks anchor the team log in their own data directory (`audit anchor --file` names another)",
             )),
         }
+    }
+
+    fn parts(&self, source: &str) -> Result<Vec<Item>> {
+        self.store.borrow_mut().parts(source)
+    }
+    fn assign(&mut self, _user: &str, scope: Scope, key: &str, duty: Duty, to: Option<&str>) -> Result<()> {
+        self.store.get_mut().assign(scope, key, duty, to)
+    }
+    fn assignments(&self) -> Result<Vec<Assignment>> {
+        self.store.borrow_mut().assignments()
+    }
+    fn set_due_date(&mut self, _user: &str, study: &str, date: Option<&str>) -> Result<()> {
+        self.store.get_mut().set_due_date(study, date)
+    }
+    fn due_dates(&self) -> Result<Vec<(String, String)>> {
+        self.store.borrow_mut().due_dates()
     }
 }
 

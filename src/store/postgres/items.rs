@@ -1,6 +1,7 @@
 //! The queue and the four-eye workflow on a team database (each decision one rule function call).
 
 use super::*;
+use crate::intake::queue::Rejected;
 
 impl TeamStore {
     /// Queues the rows (one transaction): an id already queued is skipped and named; the
@@ -9,9 +10,15 @@ impl TeamStore {
         let mut report = crate::store::queue::ImportReport::default();
         let mut tx = self.client.transaction()?;
         let mut added_ids = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for it in items {
+            // Twice in one file is a mistake in the file, never a correction.
+            if !seen.insert(it.external_id.clone()) {
+                report.duplicates.push(Rejected { line: it.line, reason: format!("id {} is already queued", it.external_id) });
+                continue;
+            }
             let origin = format!("{file}, line {}", it.line);
-            let added: bool = tx
+            let added: String = tx
                 .query_one(
                     "SELECT medcoder.import_item($1, $2, $3, $4, $5, $6, $7, $8)",
                     &[&it.external_id, &it.study, &it.subject, &it.reported_term, &it.onset_date, &it.seriousness, &it.investigator, &origin],
@@ -19,11 +26,19 @@ impl TeamStore {
                 .map_err(db_error)
                 .with_context(|| format!("{file}, line {}", it.line))?
                 .get(0);
-            if added {
-                report.imported += 1;
-                added_ids.push(it.external_id.clone());
-            } else {
-                report.duplicates.push(crate::intake::queue::Rejected { line: it.line, reason: format!("id {} is already queued", it.external_id) });
+            // The database says what it did with the row: queued, a corrected verbatim, or why not.
+            match added.as_str() {
+                "imported" => {
+                    report.imported += 1;
+                    added_ids.push(it.external_id.clone());
+                }
+                why => match why.strip_prefix("superseded:") {
+                    Some(old) => report.superseded.push(Rejected {
+                        line: it.line,
+                        reason: format!("id {}: reported term corrected from '{old}' to '{}'", it.external_id, it.reported_term.trim()),
+                    }),
+                    None => report.duplicates.push(Rejected { line: it.line, reason: why.to_string() }),
+                },
             }
         }
         // How the new items were coded at import, as the rule functions decided.
@@ -75,7 +90,17 @@ impl TeamStore {
 
     /// One coding decision, checked and logged by the database (`medcoder.act`).
     pub fn act(&mut self, external_id: &str, expected_revision: Option<i64>, action: &Action) -> Result<Item> {
+        let call = |client: &mut Client, sql: &str, args: &[&(dyn postgres::types::ToSql + Sync)]| -> Result<Item> {
+            let row = client.query_one(&format!("SELECT {ITEM_COLUMNS} FROM {sql}"), args).map_err(desk::refused)?;
+            item_from_row(&row)
+        };
         let (name, llt, source, text): (&str, Option<i32>, Option<&str>, Option<&str>) = match action {
+            Action::Answer { text, term } => {
+                return call(&mut self.client, "medcoder.answer_query($1, $2, $3, $4)", &[&external_id, text, term, &expected_revision]);
+            }
+            Action::Split { parts } => return call(&mut self.client, "medcoder.split_item($1, $2, $3)", &[&external_id, parts, &expected_revision]),
+            Action::CloseQuery { note } => ("close-query", None, None, note.as_deref()),
+            Action::Withdraw => ("withdraw", None, None, None),
             Action::Propose { llt, source } => ("propose", Some(*llt as i32), Some(source.as_str()), None),
             Action::Confirm => ("confirm", None, None, None),
             Action::Return { comment } => ("return", None, None, Some(comment)),
@@ -121,5 +146,7 @@ pub(super) fn item_from_row(r: &Row) -> Result<Item> {
         updated_by: r.get(19),
         proposed_at: r.get(20),
         confirmed_at: r.get(21),
+        part_of: r.get(22),
+        part_no: r.get::<_, Option<i32>>(23).map(|n| n as u32),
     })
 }

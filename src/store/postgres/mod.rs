@@ -18,6 +18,7 @@ mod proposals;
 mod schema;
 mod synonyms;
 mod users;
+mod worklist;
 pub use copy::{copy_from_sqlite, CopyReport};
 use items::item_from_row;
 pub use log::{anchor_file, LogRow, LogVerdict};
@@ -50,6 +51,10 @@ const GRANTED: &[&str] = &[
     "me()",
     "import_item(text, text, text, text, text, text, text, text)",
     "act(text, text, integer, text, text, bigint)",
+    "answer_query(text, text, text, bigint)",
+    "split_item(text, text[], bigint)",
+    "assign_work(text, text, text, text)",
+    "set_due_date(text, text)",
     "add_llts(text, integer[], text[], integer[], text[], boolean[])",
     "add_release_file(text, text, bytea)",
     "set_proposals(bigint, text, text, double precision, text, text)",

@@ -62,11 +62,27 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
 
 /// The schema version this medcoder writes and reads (setting `schema_version`). 2: the rules of
 /// issue #19 (Cc/Cf text, the synonym importer read from the log, source `model` checked, copied
-/// anchors).
-const SCHEMA_VERSION: &str = "2";
+/// anchors). 3: the work around a code (issue #21: queries answered and closed, corrected
+/// verbatims, splits, withdrawn proposals, worklists and due dates).
+const SCHEMA_VERSION: &str = "3";
 
 /// The functions schema 2 changed or added, replaced in place by `team upgrade`.
 const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act", "release_digest", "use_version"];
+
+/// The functions schema 3 changed or added (import_item's result became text: dropped first).
+const SCHEMA_3_FUNCTIONS: &[&str] = &[
+    "last_of",
+    "has_live_parts",
+    "code_by_rules",
+    "supersede_item",
+    "import_item",
+    "act",
+    "item_to_act",
+    "answer_query",
+    "split_item",
+    "assign_work",
+    "set_due_date",
+];
 
 /// `CREATE FUNCTION name(...) ... $$;` of schema.sql, as CREATE OR REPLACE.
 fn function_definition(name: &str) -> Result<String> {
@@ -85,24 +101,57 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
         .query_opt("SELECT value FROM medcoder.setting WHERE key = 'schema_version'", &[])
         .map_err(|e| db_error(e).context("this database has no medcoder schema: run `medcoder team init` instead"))?
         .map(|r| r.get(0));
-    match v.as_deref() {
+    let from = match v.as_deref() {
         Some(SCHEMA_VERSION) => return Ok(format!("Team database {db} already has schema {SCHEMA_VERSION}.")),
-        Some("1") => {}
-        other => bail!("team schema version {} here: this medcoder upgrades schema 1 only", other.unwrap_or("none")),
-    }
-    let owner = owner_role(db);
+        Some("1") => 1,
+        Some("2") => 2,
+        other => bail!("team schema version {} here: this medcoder upgrades schemas 1 and 2", other.unwrap_or("none")),
+    };
+    let (owner, members) = (owner_role(db), member_role(db));
     let mut tx = client.transaction()?;
     tx.batch_execute(&format!("SET LOCAL ROLE {owner}; SET LOCAL search_path = medcoder, pg_temp;"))?;
-    for f in UPGRADED_FUNCTIONS {
+    if from < 2 {
+        for f in UPGRADED_FUNCTIONS {
+            tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
+        }
+        tx.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS copied_anchor (line bigint PRIMARY KEY, seq bigint NOT NULL, hash text NOT NULL, at text NOT NULL);
+             REVOKE ALL ON FUNCTION medcoder.code_importer(bigint), medcoder.release_digest(text) FROM PUBLIC;
+             GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
+             GRANT SELECT ON medcoder.copied_anchor TO {members};"
+        ))?;
+    }
+    // Schema 3: the item's new states and part columns, the worklist tables, the rule functions.
+    let table = |name: &str| {
+        let start = SCHEMA.find(&format!("CREATE TABLE {name} (")).with_context(|| format!("schema.sql has no table {name}"))?;
+        let end = SCHEMA[start..].find(");").context("table without an end")? + start + 2;
+        anyhow::Ok(SCHEMA[start..end].to_string())
+    };
+    tx.batch_execute(&format!(
+        "ALTER TABLE item DROP CONSTRAINT item_state_check;
+         ALTER TABLE item ADD CONSTRAINT item_state_check
+             CHECK (state IN ('new', 'proposed', 'returned', 'query', 'answered', 'split', 'void', 'confirmed'));
+         ALTER TABLE item ADD COLUMN IF NOT EXISTS part_of text, ADD COLUMN IF NOT EXISTS part_no integer,
+             DROP CONSTRAINT IF EXISTS item_part_check;
+         ALTER TABLE item ADD CONSTRAINT item_part_check CHECK ((part_of IS NULL) = (part_no IS NULL));
+         {};
+         {};
+         DROP FUNCTION import_item(text, text, text, text, text, text, text, text);",
+        table("assignment")?.trim_end_matches(';'),
+        table("study_due")?.trim_end_matches(';'),
+    ))
+    .context("adding schema 3's columns and tables")?;
+    for f in SCHEMA_3_FUNCTIONS {
         tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
     }
+    let grants = GRANTED.iter().map(|f| format!("GRANT EXECUTE ON FUNCTION medcoder.{f} TO {members};")).collect::<String>();
+    // As `team init` grants: members run the rule functions, nobody else runs any.
     tx.batch_execute(&format!(
-        "CREATE TABLE IF NOT EXISTS copied_anchor (line bigint PRIMARY KEY, seq bigint NOT NULL, hash text NOT NULL, at text NOT NULL);
-         REVOKE ALL ON FUNCTION medcoder.code_importer(bigint), medcoder.release_digest(text) FROM PUBLIC;
+        "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA medcoder FROM PUBLIC;
          GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
-         GRANT SELECT ON medcoder.copied_anchor TO {members};
-         UPDATE setting SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';",
-        members = member_role(db)
+         {grants}
+         GRANT SELECT ON medcoder.assignment, medcoder.study_due TO {members};
+         UPDATE setting SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';"
     ))?;
     tx.commit()?;
     Ok(format!("Team database {db} upgraded to schema {SCHEMA_VERSION} (rule functions replaced; data untouched)."))
@@ -115,8 +164,8 @@ pub(super) fn check_schema(client: &mut Client) -> Result<()> {
         .map(|r| r.get(0));
     match v.as_deref() {
         Some(SCHEMA_VERSION) => Ok(()),
-        Some("1") => bail!(
-            "team schema version 1 here, which lacks rules this medcoder enforces (issue #19): the server's administrator runs `medcoder --db URL team upgrade` once"
+        Some(old @ ("1" | "2")) => bail!(
+            "team schema version {old} here, which lacks rules this medcoder enforces: the server's administrator runs `medcoder --db URL team upgrade` once"
         ),
         other => bail!("team schema version {} here; this medcoder needs {SCHEMA_VERSION}", other.unwrap_or("none")),
     }

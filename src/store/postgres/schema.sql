@@ -51,7 +51,8 @@ CREATE TABLE item (
     onset_date text,
     seriousness text,
     investigator text,
-    state text NOT NULL CHECK (state IN ('new', 'proposed', 'returned', 'query', 'confirmed')),
+    state text NOT NULL CONSTRAINT item_state_check
+        CHECK (state IN ('new', 'proposed', 'returned', 'query', 'answered', 'split', 'void', 'confirmed')),
     llt_code integer,
     pt_code integer,
     meddra_version text,
@@ -66,7 +67,11 @@ CREATE TABLE item (
     proposed_at text,
     confirmed_at text,
     -- normalize_term(reported_term): identical terms are grouped, learned and autocoded by it.
-    term_key text NOT NULL
+    term_key text NOT NULL,
+    -- Schema 3 (issue #21): the item this one is a part of (its external id) and the part's number.
+    part_of text,
+    part_no integer,
+    CONSTRAINT item_part_check CHECK ((part_of IS NULL) = (part_no IS NULL))
 );
 CREATE INDEX item_state ON item(state, study);
 CREATE INDEX item_term_key ON item(term_key, state);
@@ -100,6 +105,26 @@ CREATE INDEX synonym_version_seq ON synonym(meddra_version, seq);
 
 -- The engine's latest top-5 for an item (JSON array of {llt_code, pt_code, score, confidence}),
 -- written by the proposal service.
+-- Schema 3 (issue #21). Who codes or reviews what: an item, a (normalised) term or a study, for
+-- one duty; the most specific wins (store/worklist.rs). A worklist, not a rule.
+CREATE TABLE assignment (
+    kind text NOT NULL CHECK (kind IN ('item', 'term', 'study')),
+    key text NOT NULL,
+    duty text NOT NULL CHECK (duty IN ('code', 'review')),
+    username text NOT NULL REFERENCES app_user(name),
+    assigned_by text NOT NULL,
+    assigned_at text NOT NULL,
+    PRIMARY KEY (kind, key, duty)
+);
+
+-- A study's due date for its coding (YYYY-MM-DD).
+CREATE TABLE study_due (
+    study text PRIMARY KEY,
+    due_date text NOT NULL CHECK (due_date ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'),
+    set_by text NOT NULL,
+    set_at text NOT NULL
+);
+
 CREATE TABLE item_proposals (
     item_id bigint PRIMARY KEY REFERENCES item(id),
     model_version text NOT NULL,
@@ -191,7 +216,7 @@ CREATE TRIGGER imported_log_append_only BEFORE UPDATE OR DELETE ON imported_log
 CREATE TRIGGER imported_log_no_truncate BEFORE TRUNCATE ON imported_log
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_log_change();
 
-INSERT INTO setting VALUES ('schema_version', '2');
+INSERT INTO setting VALUES ('schema_version', '3');
 
 -- Generated from Rust's char::is_alphanumeric against this C library's [[:alnum:]] (U+0080 to
 -- U+2FFFF): the code points only Rust counts.
@@ -397,6 +422,19 @@ LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
     ) x ORDER BY x.src LIMIT 1
 $$;
 
+-- The newest log row of the item among `p_actions` (own log first, then the copied one): which
+-- action and the state it left.
+CREATE FUNCTION last_of(p_item bigint, p_actions text[]) RETURNS TABLE (action text, state_from text)
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    SELECT x.action, coalesce(x.state_from, '') FROM (
+        (SELECT 0 AS src, seq, d.action, d.state_from FROM decision_log d WHERE item_id = p_item AND d.action = ANY(p_actions)
+            ORDER BY seq DESC LIMIT 1)
+        UNION ALL
+        (SELECT 1, seq, i.action, i.state_from FROM imported_log i WHERE item_id = p_item AND i.action = ANY(p_actions)
+            ORDER BY seq DESC LIMIT 1)
+    ) x ORDER BY x.src LIMIT 1
+$$;
+
 -- Text from outside: no control characters (they could drive a colleague's terminal).
 CREATE FUNCTION check_text(what text, v text, required boolean) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
@@ -419,17 +457,18 @@ BEGIN
     RETURN btrim(v);
 END $$;
 
--- Queues one reported term; false when its id is already queued (skipped, as on SQLite).
+-- Queues one reported term: 'imported'; for an id already queued with another reported term, the
+-- site's corrected verbatim supersedes it: 'superseded:' and the old term; else why it was skipped
+-- (as on SQLite).
 CREATE FUNCTION import_item(p_external_id text, p_study text, p_subject text, p_term text, p_onset text,
-        p_seriousness text, p_investigator text, p_origin text) RETURNS boolean
+        p_seriousness text, p_investigator text, p_origin text) RETURNS text
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     u app_user := me();
     v_now text := now_text();
     v_id bigint;
     v_term text := check_text('reported_term', p_term, true);
-    v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
-    l llt;
+    it item;
 BEGIN
     PERFORM refuse_service(u);
     INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state,
@@ -441,19 +480,80 @@ BEGIN
         ON CONFLICT (external_id) DO NOTHING
         RETURNING id INTO v_id;
     IF v_id IS NULL THEN
-        RETURN false;
+        SELECT * INTO it FROM item WHERE external_id = btrim(p_external_id) FOR UPDATE;
+        IF it.reported_term = v_term THEN
+            RETURN format('id %s is already queued', it.external_id);
+        ELSIF it.state = 'split' OR has_live_parts(it.external_id) THEN
+            RETURN format('id %s was split into parts: a corrected verbatim goes to its parts (queue show %s)', it.external_id, it.external_id);
+        ELSIF it.state = 'void' THEN
+            RETURN format('id %s is a part of a returned split: it is coded no more', it.external_id);
+        END IF;
+        PERFORM supersede_item(it, v_term, format('corrected verbatim from %s', check_text('origin', p_origin, false)));
+        RETURN 'superseded:' || it.reported_term;
     END IF;
     PERFORM append_log('import', v_id, btrim(p_external_id), v_term, NULL, 'new', NULL, NULL, NULL, NULL,
         check_text('origin', p_origin, false));
-    -- The rules, as on SQLite: a term that is a current LLT's name, else a term on the synonym list,
-    -- is coded by the rule and goes to review.
-    SELECT * INTO l FROM llt WHERE version = v_version AND current AND name_key = normalize_term(v_term) ORDER BY code LIMIT 1;
-    IF FOUND THEN
-        PERFORM autocode_item(v_id, l, 'rule', 'exact LLT name', true);
-    ELSE
-        PERFORM autocode_term(normalize_term(v_term), v_id);
+    PERFORM code_by_rules(v_id);
+    RETURN 'imported';
+END $$;
+
+-- Whether the item was split and its split stands (a part that is not void).
+CREATE FUNCTION has_live_parts(p_source text) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM item WHERE part_of = p_source AND state <> 'void')
+$$;
+
+-- The rules, as on SQLite: an untouched item whose term is a current LLT's name, else a term on
+-- the synonym list, is coded by the rule and goes to review.
+CREATE FUNCTION code_by_rules(p_item bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    it item;
+    l llt;
+BEGIN
+    SELECT * INTO it FROM item WHERE id = p_item AND state = 'new';
+    IF NOT FOUND THEN
+        RETURN;
     END IF;
-    RETURN true;
+    SELECT * INTO l FROM llt WHERE version = (SELECT value FROM setting WHERE key = 'meddra_version') AND current
+        AND name_key = it.term_key ORDER BY code LIMIT 1;
+    IF FOUND THEN
+        PERFORM autocode_item(it.id, l, 'rule', 'exact LLT name', true);
+    ELSE
+        PERFORM autocode_term(it.term_key, it.id);
+    END IF;
+END $$;
+
+-- The site's corrected verbatim replaces the reported term as a new revision (store/lifecycle.rs
+-- on SQLite): the old term and code stay in the log, the code goes, an item on query is answered
+-- by it, an untouched one is coded by the rules at once.
+CREATE FUNCTION supersede_item(it item, p_term text, p_why text) RETURNS item
+LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    v_to text := CASE WHEN it.state IN ('query', 'answered') THEN 'answered' ELSE 'new' END;
+    v_term text := check_text('reported_term', p_term, true);
+    after item;
+BEGIN
+    IF it.state = 'split' OR has_live_parts(it.external_id) THEN
+        RAISE EXCEPTION 'item % was split into parts: code or correct its parts instead', it.external_id USING ERRCODE = '55000';
+    END IF;
+    IF it.state = 'void' THEN
+        RAISE EXCEPTION 'cannot correct the verbatim of item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
+    END IF;
+    UPDATE item SET reported_term = v_term, term_key = normalize_term(v_term), state = v_to, llt_code = NULL, pt_code = NULL,
+            meddra_version = NULL, source = NULL, proposer = NULL, reviewer = NULL, proposed_at = NULL, confirmed_at = NULL,
+            revision = revision + 1, updated_at = now_text(), updated_by = session_user::text
+        WHERE id = it.id RETURNING * INTO after;
+    -- The old term's synonym no longer has this confirmation behind it.
+    IF it.state = 'confirmed' AND it.term_key <> '' THEN
+        PERFORM revise_synonym(it.term_key, it.meddra_version, session_user::text, false,
+            format('verbatim of %s corrected: no confirmed item left', it.external_id));
+    END IF;
+    PERFORM append_log('supersede', it.id, it.external_id, v_term, it.state, v_to, NULL, NULL, NULL, NULL,
+        format('%s: was ''%s''%s', p_why, it.reported_term, CASE WHEN it.llt_code IS NOT NULL THEN format('; code LLT %s dropped', it.llt_code) ELSE '' END));
+    PERFORM code_by_rules(it.id);
+    SELECT * INTO after FROM item WHERE id = it.id;
+    RETURN after;
 END $$;
 
 -- Every coding decision: propose, confirm, return, query. The rules of src/store/workflow.rs, held
@@ -474,6 +574,10 @@ DECLARE
     v_text text;
     p item_proposals;
     v_rank integer;
+    v_last text;
+    v_before text;
+    v_part text;
+    part item;
 BEGIN
     PERFORM refuse_service(u);
     SELECT * INTO it FROM item WHERE external_id = p_external_id FOR UPDATE;
@@ -490,12 +594,82 @@ BEGIN
         RAISE EXCEPTION 'item % was changed by % at % after you read it (revision %, now %); reload it and try again',
             it.external_id, it.updated_by, it.updated_at, p_revision, it.revision USING ERRCODE = '40001';
     END IF;
-    IF p_action = 'propose' THEN
-        IF it.state NOT IN ('new', 'proposed', 'returned', 'query') THEN
+    IF p_action = 'withdraw' THEN
+        -- The proposer takes back their own proposal before review (store/lifecycle.rs).
+        IF it.state <> 'proposed' THEN
+            RAISE EXCEPTION 'cannot withdraw the proposal of item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
+        END IF;
+        IF it.proposer IS DISTINCT FROM u.name THEN
+            RAISE EXCEPTION '% proposed the code of %: only the proposer withdraws a proposal', it.proposer, it.external_id USING ERRCODE = '42501';
+        END IF;
+        SELECT * INTO v_last, v_before FROM last_of(it.id, ARRAY['autocode', 'propose', 'recode']);
+        IF v_last IS DISTINCT FROM 'propose' THEN
+            RAISE EXCEPTION 'the code of % was set by %, not proposed: only a proposal is withdrawn (a reviewer returns the rest)',
+                it.external_id, v_last USING ERRCODE = '55000';
+        END IF;
+        v_to := CASE WHEN v_before IN ('returned', 'query', 'answered') THEN v_before ELSE 'new' END;
+        UPDATE item SET state = v_to, llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = NULL,
+                reviewer = NULL, proposed_at = NULL, confirmed_at = NULL, revision = revision + 1, updated_at = v_now, updated_by = u.name
+            WHERE id = it.id RETURNING * INTO after;
+        PERFORM append_log('withdraw', it.id, it.external_id, it.reported_term, it.state, v_to, NULL, NULL, it.meddra_version, NULL,
+            format('withdrew LLT %s%s', it.llt_code,
+                coalesce(format(' ''%s''', (SELECT name FROM llt WHERE version = v_version AND code = it.llt_code)), '')));
+        PERFORM code_by_rules(it.id);
+        SELECT * INTO after FROM item WHERE id = it.id;
+        RETURN after;
+    ELSIF p_action = 'close-query' THEN
+        IF it.state NOT IN ('query', 'answered') THEN
+            RAISE EXCEPTION 'cannot close the query of item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
+        END IF;
+        SELECT * INTO v_last, v_before FROM last_of(it.id, ARRAY['query']);
+        v_to := CASE WHEN v_before = 'proposed' AND it.llt_code IS NOT NULL THEN 'proposed'
+                     WHEN v_before IN ('returned', 'split') THEN v_before ELSE 'new' END;
+        v_text := coalesce(check_text('note', p_text, false), 'closed by hand');
+        UPDATE item SET state = v_to, revision = revision + 1, updated_at = v_now, updated_by = u.name
+            WHERE id = it.id RETURNING * INTO after;
+        PERFORM append_log('close-query', it.id, it.external_id, it.reported_term, it.state, v_to, NULL, NULL, NULL, NULL, v_text);
+        PERFORM code_by_rules(it.id);
+        SELECT * INTO after FROM item WHERE id = it.id;
+        RETURN after;
+    ELSIF p_action = 'return' AND it.state = 'split' THEN
+        -- A reviewer returns the split itself: its parts are voided, the item goes back.
+        IF u.role NOT IN ('reviewer', 'admin') THEN
+            RAISE EXCEPTION '% is a %; only reviewers and admins confirm or return codes', u.name, u.role USING ERRCODE = '42501';
+        END IF;
+        IF it.proposer = u.name THEN
+            RAISE EXCEPTION 'four-eye rule: you proposed the code of % (or imported the synonym that set it), so another reviewer must confirm or return it', it.external_id
+                USING ERRCODE = '42501';
+        END IF;
+        v_text := check_text('comment', p_text, false);
+        IF v_text IS NULL THEN
+            RAISE EXCEPTION 'return needs a comment' USING ERRCODE = '22023';
+        END IF;
+        SELECT external_id INTO v_part FROM item WHERE part_of = it.external_id AND state = 'confirmed' ORDER BY part_no LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'cannot return the split of %: its part % is confirmed (recode that part instead)', it.external_id, v_part
+                USING ERRCODE = '55000';
+        END IF;
+        FOR part IN SELECT * FROM item WHERE part_of = it.external_id AND state <> 'void' ORDER BY part_no FOR UPDATE LOOP
+            UPDATE item SET state = 'void', llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = NULL,
+                    reviewer = NULL, proposed_at = NULL, confirmed_at = NULL, revision = revision + 1, updated_at = v_now, updated_by = u.name
+                WHERE id = part.id;
+            PERFORM append_log('void', part.id, part.external_id, part.reported_term, part.state, 'void', NULL, NULL, NULL, NULL,
+                format('split of %s returned by %s: %s', it.external_id, u.name, v_text));
+        END LOOP;
+        UPDATE item SET state = 'returned', reviewer = u.name, comment = v_text, revision = revision + 1, updated_at = v_now,
+                updated_by = u.name
+            WHERE id = it.id RETURNING * INTO after;
+        PERFORM append_log('return', it.id, it.external_id, it.reported_term, it.state, 'returned', NULL, NULL, NULL, NULL, v_text);
+        RETURN after;
+    ELSIF p_action = 'propose' THEN
+        IF it.state NOT IN ('new', 'proposed', 'returned', 'query', 'answered') THEN
             RAISE EXCEPTION 'cannot propose item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
         END IF;
         IF p_source IS NULL OR p_source NOT IN ('model', 'search', 'browse', 'manual') THEN
             RAISE EXCEPTION 'source must be model, search, browse or manual' USING ERRCODE = '22023';
+        END IF;
+        IF has_live_parts(it.external_id) THEN
+            RAISE EXCEPTION 'item % was split into parts: code or correct its parts instead', it.external_id USING ERRCODE = '55000';
         END IF;
         IF v_version IS NULL THEN
             RAISE EXCEPTION 'no active MedDRA version: an admin imports one (medcoder dict import)' USING ERRCODE = '55000';
@@ -579,7 +753,8 @@ BEGIN
                 revision = revision + 1, updated_at = v_now, updated_by = u.name
             WHERE id = it.id RETURNING * INTO after;
     ELSIF p_action = 'query' THEN
-        IF it.state NOT IN ('new', 'proposed', 'returned') THEN
+        -- A split item may be queried too: the site is asked to split its record.
+        IF it.state NOT IN ('new', 'proposed', 'returned', 'answered', 'split') THEN
             RAISE EXCEPTION 'cannot query item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
         END IF;
         v_text := check_text('note', p_text, false);
@@ -617,6 +792,194 @@ BEGIN
             after.llt_code, after.pt_code, after.meddra_version, after.source, v_text);
     END IF;
     RETURN after;
+END $$;
+
+-- The item of a coding action, locked, at the revision the user read.
+CREATE FUNCTION item_to_act(p_external_id text, p_revision bigint) RETURNS item
+LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    it item;
+BEGIN
+    SELECT * INTO it FROM item WHERE external_id = p_external_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no queue item with id ''%''', p_external_id USING ERRCODE = 'P0002';
+    END IF;
+    IF p_revision IS NOT NULL AND p_revision <> it.revision THEN
+        RAISE EXCEPTION 'item % was changed by % at % after you read it (revision %, now %); reload it and try again',
+            it.external_id, it.updated_by, it.updated_at, p_revision, it.revision USING ERRCODE = '40001';
+    END IF;
+    RETURN it;
+END $$;
+
+-- The site's answer to an open query (any coder records it), with the corrected verbatim if the
+-- site sent one (store/lifecycle.rs on SQLite).
+CREATE FUNCTION answer_query(p_external_id text, p_text text, p_term text, p_revision bigint) RETURNS item
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := me();
+    it item;
+    after item;
+    v_text text;
+    v_term text;
+BEGIN
+    PERFORM refuse_service(u);
+    it := item_to_act(p_external_id, p_revision);
+    IF it.state <> 'query' THEN
+        RAISE EXCEPTION 'cannot answer the query of item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
+    END IF;
+    v_text := check_text('answer', p_text, false);
+    IF v_text IS NULL THEN
+        RAISE EXCEPTION 'answer needs a comment' USING ERRCODE = '22023';
+    END IF;
+    v_term := check_text('corrected verbatim', p_term, false);
+    UPDATE item SET state = 'answered', comment = v_text, revision = revision + 1, updated_at = now_text(), updated_by = u.name
+        WHERE id = it.id RETURNING * INTO after;
+    PERFORM append_log('answer', it.id, it.external_id, it.reported_term, it.state, 'answered', NULL, NULL, NULL, NULL, v_text);
+    IF v_term IS NOT NULL AND v_term <> it.reported_term THEN
+        after := supersede_item(after, v_term, 'corrected by the site''s answer');
+    END IF;
+    RETURN after;
+END $$;
+
+-- A compound verbatim split into parts, each a new item coded and reviewed on its own, linked to
+-- it by part_of and part_no (store/lifecycle.rs on SQLite).
+CREATE FUNCTION split_item(p_external_id text, p_parts text[], p_revision bigint) RETURNS item
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := me();
+    it item;
+    after item;
+    v_parts text[] := ARRAY[]::text[];
+    v_part text;
+    v_first integer;
+    v_id bigint;
+    v_pid text;
+    v_now text := now_text();
+    i integer;
+BEGIN
+    PERFORM refuse_service(u);
+    it := item_to_act(p_external_id, p_revision);
+    IF it.state NOT IN ('new', 'proposed', 'returned', 'query', 'answered') THEN
+        RAISE EXCEPTION 'cannot split item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
+    END IF;
+    IF it.part_of IS NOT NULL AND length(it.external_id) - length(replace(it.external_id, '#', '')) >= 3 THEN
+        RAISE EXCEPTION 'cannot split %: parts are split three levels deep at most', it.external_id USING ERRCODE = '22023';
+    END IF;
+    IF coalesce(array_length(p_parts, 1), 0) < 2 THEN
+        RAISE EXCEPTION 'cannot split %: a split needs two or more parts', it.external_id USING ERRCODE = '22023';
+    END IF;
+    IF array_length(p_parts, 1) > 20 THEN
+        RAISE EXCEPTION 'cannot split %: % parts is more than 20', it.external_id, array_length(p_parts, 1) USING ERRCODE = '22023';
+    END IF;
+    FOR i IN 1 .. array_length(p_parts, 1) LOOP
+        v_part := check_text('part', p_parts[i], false);
+        IF v_part IS NULL THEN
+            RAISE EXCEPTION 'cannot split %: part % is empty', it.external_id, i USING ERRCODE = '22023';
+        END IF;
+        IF normalize_term(v_part) = it.term_key THEN
+            RAISE EXCEPTION 'cannot split %: part % is the whole verbatim', it.external_id, i USING ERRCODE = '22023';
+        END IF;
+        IF EXISTS (SELECT 1 FROM unnest(v_parts) q WHERE normalize_term(q) = normalize_term(v_part)) THEN
+            RAISE EXCEPTION 'cannot split %: part % repeats an earlier part', it.external_id, i USING ERRCODE = '22023';
+        END IF;
+        v_parts := v_parts || v_part;
+    END LOOP;
+    IF has_live_parts(it.external_id) THEN
+        RAISE EXCEPTION 'cannot split %: it is split already (a reviewer returns a split to undo it)', it.external_id USING ERRCODE = '55000';
+    END IF;
+    v_first := (SELECT coalesce(max(part_no), 0) + 1 FROM item WHERE part_of = it.external_id);
+    UPDATE item SET state = 'split', llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = u.name,
+            reviewer = NULL, proposed_at = NULL, confirmed_at = NULL, revision = revision + 1, updated_at = v_now, updated_by = u.name
+        WHERE id = it.id RETURNING * INTO after;
+    PERFORM append_log('split', it.id, it.external_id, it.reported_term, it.state, 'split', NULL, NULL, NULL, NULL,
+        format('into %s parts: %s', array_length(v_parts, 1), (SELECT string_agg(format('''%s''', q), ' | ' ORDER BY n) FROM unnest(v_parts) WITH ORDINALITY AS t(q, n))));
+    FOR i IN 1 .. array_length(v_parts, 1) LOOP
+        v_pid := it.external_id || '#' || (v_first + i - 1);
+        IF EXISTS (SELECT 1 FROM item WHERE external_id = v_pid) THEN
+            RAISE EXCEPTION 'cannot split %: the id % is already queued', it.external_id, v_pid USING ERRCODE = '23505';
+        END IF;
+        INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state,
+                imported_at, updated_at, updated_by, term_key, part_of, part_no)
+            VALUES (v_pid, it.study, it.subject, v_parts[i], it.onset_date, it.seriousness, it.investigator, 'new',
+                v_now, v_now, u.name, normalize_term(v_parts[i]), it.external_id, v_first + i - 1)
+            RETURNING id INTO v_id;
+        PERFORM append_log('import', v_id, v_pid, v_parts[i], NULL, 'new', NULL, NULL, NULL, NULL,
+            format('part %s of %s, split by %s', v_first + i - 1, it.external_id, u.name));
+        PERFORM code_by_rules(v_id);
+    END LOOP;
+    RETURN after;
+END $$;
+
+-- Assigns (p_user) or clears (NULL) the duty of an item, term or study (admin), logged as on SQLite.
+CREATE FUNCTION assign_work(p_kind text, p_key text, p_duty text, p_user text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := require_admin();
+    v_key text := CASE WHEN p_kind = 'term' THEN normalize_term(p_key) ELSE btrim(p_key) END;
+    who app_user;
+    v_what text;
+BEGIN
+    IF p_kind IS NULL OR p_kind NOT IN ('item', 'term', 'study') THEN
+        RAISE EXCEPTION 'unknown assignment scope ''%'': item, term or study', p_kind USING ERRCODE = '22023';
+    END IF;
+    IF p_duty IS NULL OR p_duty NOT IN ('code', 'review') THEN
+        RAISE EXCEPTION 'unknown duty ''%'': code or review', p_duty USING ERRCODE = '22023';
+    END IF;
+    IF coalesce(v_key, '') = '' THEN
+        RAISE EXCEPTION 'the % to assign is empty', p_kind USING ERRCODE = '22023';
+    END IF;
+    PERFORM check_text(p_kind, v_key, true);
+    IF p_kind = 'item' AND NOT EXISTS (SELECT 1 FROM item WHERE external_id = v_key) THEN
+        RAISE EXCEPTION 'no queue item with id ''%''', v_key USING ERRCODE = 'P0002';
+    END IF;
+    IF p_user IS NULL THEN
+        DELETE FROM assignment WHERE kind = p_kind AND key = v_key AND duty = p_duty;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'no one is assigned the % of % %', p_duty, p_kind, v_key USING ERRCODE = 'P0002';
+        END IF;
+        v_what := format('%s of %s %s: assignment cleared', p_duty, p_kind, v_key);
+    ELSE
+        SELECT * INTO who FROM app_user WHERE name = lower(p_user);
+        IF NOT FOUND OR who.role = 'service' THEN
+            RAISE EXCEPTION 'no user ''%''', p_user USING ERRCODE = 'P0002';
+        END IF;
+        IF p_duty = 'review' AND who.role NOT IN ('reviewer', 'admin') THEN
+            RAISE EXCEPTION '% is a %: only reviewers and admins are assigned review', who.name, who.role USING ERRCODE = '22023';
+        END IF;
+        INSERT INTO assignment VALUES (p_kind, v_key, p_duty, who.name, u.name, now_text())
+            ON CONFLICT (kind, key, duty) DO UPDATE SET username = excluded.username, assigned_by = excluded.assigned_by,
+                assigned_at = excluded.assigned_at;
+        v_what := format('%s of %s %s assigned to %s', p_duty, p_kind, v_key, who.name);
+    END IF;
+    PERFORM append_log('assign', NULL, CASE WHEN p_kind = 'item' THEN v_key END, CASE WHEN p_kind = 'term' THEN v_key END,
+        NULL, NULL, NULL, NULL, NULL, NULL, v_what);
+END $$;
+
+-- Sets (a YYYY-MM-DD date) or clears (NULL) a study's due date (admin), logged.
+CREATE FUNCTION set_due_date(p_study text, p_date text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := require_admin();
+    v_study text := check_text('study', p_study, true);
+    v_day date;
+BEGIN
+    IF p_date IS NULL THEN
+        DELETE FROM study_due WHERE study = v_study;
+        PERFORM append_log('due-date', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, format('study %s: due date cleared', v_study));
+        RETURN;
+    END IF;
+    -- A real day (2026-02-30 is not one).
+    BEGIN
+        v_day := p_date::date;
+    EXCEPTION WHEN others THEN
+        v_day := NULL;
+    END;
+    IF v_day IS NULL OR p_date !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN
+        RAISE EXCEPTION 'due date ''%'' is not a date written YYYY-MM-DD', p_date USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO study_due VALUES (v_study, p_date, u.name, now_text())
+        ON CONFLICT (study) DO UPDATE SET due_date = excluded.due_date, set_by = excluded.set_by, set_at = excluded.set_at;
+    PERFORM append_log('due-date', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, format('study %s due %s', v_study, p_date));
 END $$;
 
 -- A MedDRA release's LLTs (admin; in chunks). A version already loaded is never changed.

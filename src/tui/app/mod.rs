@@ -340,10 +340,33 @@ impl App {
         }
         let Some(view) = &self.ctx.open else { return };
         let (id, rev) = (view.item.external_id.clone(), view.item.revision);
+        // A split adds items and a split returned voids them: the whole list reloads, and the
+        // coder goes on with the first part.
+        let (splits, reshapes) = (matches!(decision, Decision::Split { .. }), view.item.state == State::Split);
         // Search and browser close: the decision is made from the item's screen.
         self.stack.truncate(1);
         let result = self.ctx.desk.as_mut().expect("signed in").act(&id, rev, decision);
         match result {
+            Ok(item) if splits || reshapes => {
+                self.say(format!("{id} {done}"), Tone::Good);
+                if let Err(e) = self.queue.refresh(&self.ctx) {
+                    return self.fail(e);
+                }
+                let desk = self.ctx.desk();
+                let first = match desk.store.parts(&item.external_id) {
+                    Ok(parts) => parts.into_iter().find(|p| splits && crate::desk::can_act(&p.into(), &desk.user)).map(|p| p.report.external_id),
+                    Err(e) => return self.fail(e),
+                };
+                match first {
+                    Some(part) => {
+                        if let Err(e) = self.open(&part) {
+                            self.fail(e);
+                        }
+                        self.say(format!("{id} {done}: now part {part}"), Tone::Good);
+                    }
+                    None => self.close_item(),
+                }
+            }
             Ok(item) => {
                 let code = item.llt_code.and_then(|c| self.ctx.desk().dict.llt(c)).map(|l| format!(": {}", l.name)).unwrap_or_default();
                 self.say(format!("{id} {done}{code}"), Tone::Good);

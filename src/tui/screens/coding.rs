@@ -35,6 +35,12 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Char('/')], Action::Search, "/", "search", "search all LLTs"),
     Binding::new(&[KeyCode::Char('b')], Action::Browse, "b", "browse", "browse the hierarchy from the highlighted proposal"),
     Binding::new(&[KeyCode::Char('q')], Action::PutOnQuery, "q", "query", "put on query (needs a note)"),
+    Binding::new(&[KeyCode::Char('a')], Action::AnswerQuery, "a", "answer", "record the site's answer to the query (and its corrected verbatim)")
+        .in_footer_as("a c"),
+    Binding::new(&[KeyCode::Char('c')], Action::CloseQuery, "c", "", "close the query by hand"),
+    Binding::new(&[KeyCode::Char('s')], Action::Split, "s", "split", "split a compound verbatim into one part per event"),
+    Binding::new(&[KeyCode::Char('w')], Action::Withdraw, "w", "", "withdraw your own proposal before review"),
+    Binding::new(&[KeyCode::Char('r')], Action::ReturnToProposer, "r", "", "return a split (reviewers): its parts are voided"),
     Binding::new(&[KeyCode::Char('n')], Action::NextItem, "n/p", "next/prev", "next / previous item"),
     Binding::hidden(&[KeyCode::Char('p')], Action::PrevItem),
     Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the queue"),
@@ -45,6 +51,8 @@ const KEYS: &[Binding] = &[
 pub struct Coding {
     /// The highlighted proposal.
     pub sel: usize,
+    /// The site's answer typed, while its corrected verbatim is asked for.
+    answer: Option<String>,
 }
 
 impl Coding {
@@ -91,6 +99,20 @@ impl Screen for Coding {
             Action::Select => Self::propose_nth(ctx, self.sel),
             Action::Search => Cmd::Push(Box::new(Search::default())),
             Action::PutOnQuery => Cmd::Prompt(Prompt::QueryNote, String::new()),
+            Action::AnswerQuery if view.item.state != State::Query => Cmd::Say("Only an item on query gets the site's answer.".into(), Tone::Info),
+            Action::AnswerQuery => Cmd::Prompt(Prompt::Answer, String::new()),
+            Action::CloseQuery if !matches!(view.item.state, State::Query | State::Answered) => Cmd::Say("This item has no query to close.".into(), Tone::Info),
+            Action::CloseQuery => Cmd::Prompt(Prompt::CloseNote, String::new()),
+            Action::Withdraw if view.item.state != State::Proposed || view.item.proposer.as_deref() != Some(ctx.desk().user.name.as_str()) => {
+                Cmd::Say("Only your own proposal, before review, is withdrawn.".into(), Tone::Info)
+            }
+            Action::Withdraw => Cmd::Decide(Decision::Withdraw, "proposal withdrawn"),
+            // The prompt starts from the parts the verbatim suggests; the coder edits them.
+            Action::Split => Cmd::Prompt(Prompt::SplitParts, crate::desk::suggest_parts(&view.item.reported_term).join("; ")),
+            Action::ReturnToProposer if view.item.state != State::Split => {
+                Cmd::Say("Here r returns a split; a proposed code is returned from the review screen.".into(), Tone::Info)
+            }
+            Action::ReturnToProposer => Cmd::Prompt(Prompt::ReturnComment, String::new()),
             _ => Cmd::None,
         })
     }
@@ -98,6 +120,25 @@ impl Screen for Coding {
     fn submit(&mut self, prompt: Prompt, text: String, _ctx: &mut Ctx) -> Result<Cmd> {
         Ok(match prompt {
             Prompt::QueryNote => Cmd::Decide(Decision::Query { note: text }, "put on query"),
+            Prompt::Answer if text.trim().is_empty() => Cmd::Say("No answer recorded: the answer needs text.".into(), Tone::Bad),
+            Prompt::Answer => {
+                self.answer = Some(text);
+                Cmd::Prompt(Prompt::CorrectedTerm, String::new())
+            }
+            Prompt::CorrectedTerm => match self.answer.take() {
+                Some(answer) => {
+                    let term = Some(text.trim().to_string()).filter(|t| !t.is_empty());
+                    let done = if term.is_some() { "answer recorded, verbatim corrected" } else { "answer recorded" };
+                    Cmd::Decide(Decision::Answer { text: answer, term }, done)
+                }
+                None => Cmd::None,
+            },
+            Prompt::CloseNote => Cmd::Decide(Decision::CloseQuery { note: Some(text).filter(|t| !t.trim().is_empty()) }, "query closed"),
+            Prompt::SplitParts => {
+                let parts: Vec<String> = text.split(';').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+                Cmd::Decide(Decision::Split { parts }, "split into parts")
+            }
+            Prompt::ReturnComment => Cmd::Decide(Decision::Return { comment: text }, "split returned"),
             _ => Cmd::None,
         })
     }

@@ -104,6 +104,13 @@ pub enum Prompt {
     StateFilter,
     /// Why a confirmed item is recoded (logged with the recode; may be empty).
     RecodeReason,
+    /// The site's answer to a query, then its corrected verbatim (may be empty).
+    Answer,
+    CorrectedTerm,
+    /// Why a query is closed by hand (may be empty).
+    CloseNote,
+    /// The parts of a split, separated by `;`.
+    SplitParts,
     /// The user's password before their first confirm or return of the session (shown masked;
     /// handled by the app, not a screen).
     Signature,
@@ -118,6 +125,8 @@ pub fn state_key(c: char) -> Option<Option<crate::store::item::State>> {
         'p' => Some(State::Proposed),
         'r' => Some(State::Returned),
         'q' => Some(State::Query),
+        'e' => Some(State::Answered),
+        's' => Some(State::Split),
         'c' => Some(State::Confirmed),
         _ => return None,
     })
@@ -130,8 +139,12 @@ impl Prompt {
             Prompt::QueryNote => "Query note for the site",
             Prompt::ReturnComment => "Why are you returning this code?",
             Prompt::JumpToCode => "Jump to LLT or PT code",
-            Prompt::StateFilter => "Show: a all · n new · p proposed · r returned · q query · c confirmed",
+            Prompt::StateFilter => "Show: a all · n new · p proposed · r returned · q query · e answered · s split · c confirmed",
             Prompt::RecodeReason => "Recode: why does the confirmed code change? (logged; goes to review)",
+            Prompt::Answer => "The site's answer to the query",
+            Prompt::CorrectedTerm => "The site's corrected verbatim, if it sent one (Enter: none)",
+            Prompt::CloseNote => "Close the query: why? (Enter: closed by hand)",
+            Prompt::SplitParts => "Split into parts, one per event, separated by ;",
             Prompt::Signature => "Your password (electronic signature, asked once this session)",
         }
     }

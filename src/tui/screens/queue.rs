@@ -28,7 +28,8 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Char('t')], Action::PickState, "t", "filters", "choose the state filter (then one key)").in_footer_as("t s f"),
     Binding::new(&[KeyCode::Char('s')], Action::CycleStudy, "s", "", "cycle study filter"),
     Binding::new(&[KeyCode::Char('f'), KeyCode::Char('/')], Action::Filter, "f", "", "text filter (also /)"),
-    Binding::new(&[KeyCode::Char('o')], Action::CycleSort, "o", "sort", "cycle sort order"),
+    Binding::new(&[KeyCode::Char('o')], Action::CycleSort, "o", "sort", "cycle sort order (id, priority, state, confidence)"),
+    Binding::new(&[KeyCode::Char('m')], Action::MyWork, "m", "my work", "my work: only items assigned to me that wait for me, most pressing first"),
     Binding::new(&[KeyCode::Char('g')], Action::Group, "g", "group", "group identical terms, to code them at once"),
     Binding::new(&[KeyCode::Char('r')], Action::Reload, "r", "", "reload (others' changes)"),
     Binding::new(&[KeyCode::Char('x')], Action::Stats, "x", "stats", "back-test statistics"),
@@ -40,6 +41,8 @@ const KEYS: &[Binding] = &[
 pub enum Sort {
     #[default]
     Id,
+    /// Returned, answered queries, serious, overdue study, then oldest (desk::priority).
+    Priority,
     State,
     ConfidenceLowFirst,
 }
@@ -48,6 +51,7 @@ impl Sort {
     pub fn label(self) -> &'static str {
         match self {
             Sort::Id => "id",
+            Sort::Priority => "priority",
             Sort::State => "state",
             Sort::ConfidenceLowFirst => "confidence (lowest first)",
         }
@@ -67,6 +71,10 @@ pub struct Queue {
     /// Grouped by identical reported terms: `groups` is the list, `sel` indexes it.
     pub grouped: bool,
     pub groups: Vec<TermGroup>,
+    /// "My work": only the items assigned to the user that wait for them, by priority.
+    pub mine: bool,
+    assignments: Vec<crate::store::worklist::Assignment>,
+    due_dates: Vec<(String, String)>,
 }
 
 impl Queue {
@@ -90,6 +98,12 @@ impl Queue {
         let keep = self.rows.get(self.sel).map(|r| r.item.id);
         self.rows = desk.queue(&self.filter())?;
         self.counts = desk.counts()?;
+        self.assignments = desk.store.assignments()?;
+        self.due_dates = desk.store.due_dates()?;
+        if self.mine {
+            let (me, list) = (&desk.user, &self.assignments);
+            self.rows.retain(|r| crate::desk::can_act(&r.item, me) && crate::store::worklist::assignee(list, &r.item) == Some(me.name.as_str()));
+        }
         self.sort_rows();
         if self.grouped {
             let keep = self.groups.get(self.sel).map(|g| g.term.clone());
@@ -102,8 +116,14 @@ impl Queue {
     }
 
     fn sort_rows(&mut self) {
-        match self.sort {
+        let sort = if self.mine { Sort::Priority } else { self.sort };
+        match sort {
             Sort::Id => {}
+            Sort::Priority => {
+                let today = crate::desk::today();
+                let due = &self.due_dates;
+                self.rows.sort_by_cached_key(|r| crate::desk::priority(&r.item, due, &today));
+            }
             Sort::State => self.rows.sort_by_key(|r| (State::ALL.iter().position(|s| *s == r.item.state), r.item.id)),
             Sort::ConfidenceLowFirst => self.rows.sort_by(|a, b| {
                 let c = |r: &QueueRow| r.top.as_ref().map_or(-1.0, |t| t.confidence);
@@ -134,7 +154,7 @@ impl Queue {
     /// or the reviewer's own proposals are passed over.
     pub fn after(&self, item_id: i64, user: &crate::store::users::User) -> Option<i64> {
         let from = self.position(item_id)? + 1;
-        self.rows.get(from..)?.iter().find(|r| actionable(&r.item, user)).map(|r| r.item.id)
+        self.rows.get(from..)?.iter().find(|r| crate::desk::can_act(&r.item, user)).map(|r| r.item.id)
     }
 
     /// After the user's own action on one item: its row is replaced, or dropped when it no longer
@@ -214,13 +234,27 @@ impl Screen for Queue {
                 self.refiltered(ctx)
             }
             Action::CycleSort => {
+                if self.mine {
+                    return Ok(Cmd::Say("My work is sorted by priority: m shows the whole queue again.".into(), Tone::Info));
+                }
                 self.sort = match self.sort {
-                    Sort::Id => Sort::State,
+                    Sort::Id => Sort::Priority,
+                    Sort::Priority => Sort::State,
                     Sort::State => Sort::ConfidenceLowFirst,
                     Sort::ConfidenceLowFirst => Sort::Id,
                 };
                 self.refresh(ctx)?;
                 Ok(Cmd::None)
+            }
+            Action::MyWork => {
+                self.mine = !self.mine;
+                self.grouped = false;
+                self.refiltered(ctx)?;
+                Ok(match (self.mine, self.rows.is_empty()) {
+                    (true, true) => Cmd::Say("Nothing assigned to you waits for you (an admin assigns work: medcoder assign).".into(), Tone::Info),
+                    (true, false) => Cmd::Say(format!("My work: {} item(s), most pressing first.", self.rows.len()), Tone::Info),
+                    (false, _) => Cmd::Say("The whole queue.".into(), Tone::Info),
+                })
             }
             Action::Filter => Ok(Cmd::Prompt(Prompt::Filter, self.text_filter.clone())),
             Action::Reload => {
@@ -253,14 +287,23 @@ impl Screen for Queue {
 
 impl Queue {
     fn draw_header(&self, f: &mut Frame, top: Rect, theme: Theme) {
-        let counts: Vec<Span> = self.counts.iter().flat_map(|(s, n)| [Span::styled(format!("{s} {n}"), theme.state(*s)), Span::raw("  ")]).collect();
+        // The lifecycle's rarer states are counted only when an item is in them (80 columns).
+        let shown = |s: &State, n: &usize| *n > 0 || !matches!(s, State::Answered | State::Split | State::Void);
+        let counts: Vec<Span> =
+            self.counts.iter().filter(|(s, n)| shown(s, n)).flat_map(|(s, n)| [Span::styled(format!("{s} {n}"), theme.state(*s)), Span::raw("  ")]).collect();
         let filters = format!(
             "showing {} · state: {} · study: {} · filter: {} · sort: {}",
             self.rows.len(),
             self.state_filter.map_or("all".into(), |s| s.to_string()),
             self.study_filter.clone().unwrap_or_else(|| "all".into()),
             if self.text_filter.is_empty() { "-".into() } else { format!("'{}'", self.text_filter) },
-            if self.grouped { "grouped by term" } else { self.sort.label() }
+            if self.grouped {
+                "grouped by term"
+            } else if self.mine {
+                "my work, by priority"
+            } else {
+                self.sort.label()
+            }
         );
         f.render_widget(Paragraph::new(vec![Line::from(counts), Line::styled(filters, theme.dim())]), top);
     }
@@ -337,14 +380,5 @@ impl Queue {
             .row_highlight_style(theme.selected());
         let mut st = TableState::default().with_selected((!self.rows.is_empty()).then_some(self.sel - start));
         f.render_stateful_widget(table, table_area, &mut st);
-    }
-}
-
-/// Whether `user` has something to do on the item.
-fn actionable(it: &ItemSummary, user: &crate::store::users::User) -> bool {
-    match it.state {
-        State::New | State::Returned => true,
-        State::Proposed => user.role.can_review() && it.proposer.as_deref() != Some(user.name.as_str()),
-        State::Query | State::Confirmed => false,
     }
 }

@@ -1,0 +1,324 @@
+//! The work around a code, on SQLite (issue #21): a query answered and closed, a corrected
+//! verbatim superseding the term, a compound verbatim split into parts (and a split returned), a
+//! proposal withdrawn. The team database holds the same rules in schema.sql (`act`,
+//! `answer_query`, `split_item`, `supersede_item`); tests/store_contract.rs keeps them equal.
+
+use anyhow::{Context, Result};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::item::{item_from_row, Item, State, ITEM_COLUMNS};
+use super::log::{self, Entry};
+use super::users::Role;
+use super::workflow::{autocode, Action, Refusal, RuleMatch};
+use crate::meddra::autocode::Rules;
+use crate::meddra::Dictionary;
+
+/// The most parts one split makes (a verbatim listing more events is sent back to the site).
+pub const MAX_PARTS: usize = 20;
+
+/// The id a part of `source` gets: `AE-7#2` is part 2 of AE-7.
+pub fn part_id(source: &str, n: u32) -> String {
+    format!("{source}#{n}")
+}
+
+/// Whether the action is one of this module's (a return of a split item is one too).
+pub(crate) fn handles(item: &Item, action: &Action) -> bool {
+    match action {
+        Action::Answer { .. } | Action::CloseQuery { .. } | Action::Withdraw | Action::Split { .. } => true,
+        Action::Return { .. } => item.state == State::Split,
+        _ => false,
+    }
+}
+
+fn entry(user: &str, action: &str, item: &Item, to: State) -> Entry {
+    Entry {
+        user: user.into(),
+        action: action.into(),
+        item_id: Some(item.id),
+        external_id: Some(item.external_id.clone()),
+        reported_term: Some(item.reported_term.clone()),
+        state_from: Some(item.state.to_string()),
+        state_to: Some(to.to_string()),
+        ..Default::default()
+    }
+}
+
+fn required(text: &str, action: &'static str) -> Result<String, Refusal> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(Refusal::NeedsText { action });
+    }
+    Ok(t.to_string())
+}
+
+/// The state the item had before the newest log row of `action` took it somewhere.
+fn state_before(tx: &Transaction<'_>, item_id: i64, actions: &[&str]) -> Result<Option<(String, String)>> {
+    let list = actions.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ");
+    Ok(tx
+        .query_row(
+            &format!("SELECT action, state_from FROM decision_log WHERE item_id = ?1 AND action IN ({list}) ORDER BY seq DESC LIMIT 1"),
+            [item_id],
+            |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default())),
+        )
+        .optional()?)
+}
+
+/// Clears the item's code and moves it to `to`, as whoever acts; the caller logs.
+fn clear_code(tx: &Transaction<'_>, user: &str, id: i64, to: State, proposer: Option<&str>, comment: Option<&str>) -> Result<()> {
+    tx.execute(
+        "UPDATE item SET state = ?1, llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = ?2, reviewer = NULL, proposed_at = NULL, confirmed_at = NULL, comment = COALESCE(?3, comment), revision = revision + 1, updated_at = ?4, updated_by = ?5 WHERE id = ?6",
+        params![to.as_str(), proposer, comment, super::now(), user, id],
+    )?;
+    Ok(())
+}
+
+fn reload(tx: &Transaction<'_>, id: i64) -> Result<Item> {
+    Ok(tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [id], item_from_row)?)
+}
+
+/// An untouched item is coded by the rules at once, as at import: the exact LLT name, else the
+/// synonym list.
+pub(crate) fn code_by_rules(tx: &Transaction<'_>, user: &str, dict: Option<&Dictionary>, id: i64, term: &str) -> Result<Option<super::workflow::Source>> {
+    let Some(d) = dict else { return Ok(None) };
+    if let Some(llt) = Rules::new(d).code(term) {
+        autocode(tx, user, id, d, llt, &RuleMatch::exact_name())?;
+        return Ok(Some(super::workflow::Source::Rule));
+    }
+    if let Some((syn, llt)) = super::synonyms::active(tx, d, &crate::text::normalize(term))? {
+        autocode(tx, user, id, d, llt, &RuleMatch::synonym(&syn))?;
+        return Ok(Some(super::workflow::Source::Synonym));
+    }
+    Ok(None)
+}
+
+/// The site's corrected verbatim replaces the reported term as a new revision: the old term and
+/// any code stay in the log, the code goes (the new term is coded afresh: by the rules at once
+/// when it is untouched), and an item on query is answered by it. Refused for a split item (its
+/// parts carry the terms now) and a void part.
+pub(crate) fn supersede(tx: &Transaction<'_>, user: &str, dict: Option<&Dictionary>, item: &Item, term: &str, why: &str) -> Result<Item> {
+    if item.state == State::Split || has_live_parts(tx, &item.external_id)? {
+        return Err(Refusal::WasSplit { item: item.external_id.clone() }.into());
+    }
+    if item.state == State::Void {
+        return Err(Refusal::WrongState { item: item.external_id.clone(), action: "correct the verbatim of", state: item.state }.into());
+    }
+    let to = if matches!(item.state, State::Query | State::Answered) { State::Answered } else { State::New };
+    tx.execute(
+        "UPDATE item SET reported_term = ?1, term_key = ?2, state = ?3, llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = NULL, reviewer = NULL, proposed_at = NULL, confirmed_at = NULL, revision = revision + 1, updated_at = ?4, updated_by = ?5 WHERE id = ?6",
+        params![term, crate::text::normalize(term), to.as_str(), super::now(), user, item.id],
+    )?;
+    if item.state == State::Confirmed {
+        // The old term's synonym no longer has this confirmation behind it.
+        let old = crate::text::normalize(&item.reported_term);
+        if let (false, Some(v)) = (old.is_empty(), item.meddra_version.as_deref()) {
+            super::synonyms::revise(tx, &old, v, user, false, &format!("verbatim of {} corrected: no confirmed item left", item.external_id))?;
+        }
+    }
+    let mut e = entry(user, "supersede", item, to);
+    e.reported_term = Some(term.to_string());
+    let code = item.llt_code.map(|c| format!("; code LLT {c} dropped")).unwrap_or_default();
+    e.comment = Some(format!("{why}: was '{}'{code}", item.reported_term));
+    log::append(tx, &e)?;
+    if to == State::New {
+        code_by_rules(tx, user, dict, item.id, term)?;
+    }
+    reload(tx, item.id)
+}
+
+/// One of this module's actions on `item` (read and locked by the caller's transaction).
+pub(crate) fn act(tx: &Transaction<'_>, dict: &Dictionary, user: &str, role: Role, item: &Item, action: &Action) -> Result<Item> {
+    let wrong_state = |name: &'static str| Refusal::WrongState { item: item.external_id.clone(), action: name, state: item.state };
+    match action {
+        Action::Answer { text, term } => {
+            if item.state != State::Query {
+                return Err(wrong_state("answer the query of").into());
+            }
+            let text = required(text, "answer")?;
+            tx.execute(
+                "UPDATE item SET state = 'answered', comment = ?1, revision = revision + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                params![text, super::now(), user, item.id],
+            )?;
+            let mut e = entry(user, "answer", item, State::Answered);
+            e.comment = Some(text);
+            log::append(tx, &e)?;
+            let answered = reload(tx, item.id)?;
+            match term.as_deref().map(str::trim).filter(|t| !t.is_empty() && *t != item.reported_term) {
+                Some(t) => supersede(tx, user, Some(dict), &answered, t, "corrected by the site's answer"),
+                None => Ok(answered),
+            }
+        }
+        Action::CloseQuery { note } => {
+            if !matches!(item.state, State::Query | State::Answered) {
+                return Err(wrong_state("close the query of").into());
+            }
+            // Back to where the item stood when the query was raised.
+            let before = state_before(tx, item.id, &["query"])?.map(|(_, s)| s).unwrap_or_default();
+            let to = match before.as_str() {
+                "proposed" if item.llt_code.is_some() => State::Proposed,
+                "returned" => State::Returned,
+                "split" => State::Split,
+                _ => State::New,
+            };
+            let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(String::from).unwrap_or_else(|| "closed by hand".into());
+            tx.execute(
+                "UPDATE item SET state = ?1, revision = revision + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
+                params![to.as_str(), super::now(), user, item.id],
+            )?;
+            let mut e = entry(user, "close-query", item, to);
+            e.comment = Some(note);
+            log::append(tx, &e)?;
+            if to == State::New {
+                code_by_rules(tx, user, Some(dict), item.id, &item.reported_term)?;
+            }
+            reload(tx, item.id)
+        }
+        Action::Withdraw => {
+            if item.state != State::Proposed {
+                return Err(wrong_state("withdraw the proposal of").into());
+            }
+            if item.proposer.as_deref() != Some(user) {
+                return Err(Refusal::NotYours { item: item.external_id.clone(), proposer: item.proposer.clone().unwrap_or_default() }.into());
+            }
+            let (last, before) = state_before(tx, item.id, &["autocode", "propose", "recode"])?.unwrap_or_default();
+            if last != "propose" {
+                return Err(Refusal::NotWithdrawable { item: item.external_id.clone(), action: last }.into());
+            }
+            let to = match before.as_str() {
+                "returned" => State::Returned,
+                "query" => State::Query,
+                "answered" => State::Answered,
+                _ => State::New,
+            };
+            clear_code(tx, user, item.id, to, None, None)?;
+            let mut e = entry(user, "withdraw", item, to);
+            let name = item.llt_code.and_then(|c| dict.llt(c)).map(|l| format!(" '{}'", l.name)).unwrap_or_default();
+            e.comment = Some(format!("withdrew LLT {}{name}", item.llt_code.unwrap_or_default()));
+            e.meddra_version = item.meddra_version.clone();
+            log::append(tx, &e)?;
+            if to == State::New {
+                code_by_rules(tx, user, Some(dict), item.id, &item.reported_term)?;
+            }
+            reload(tx, item.id)
+        }
+        Action::Split { parts } => split(tx, dict, user, item, parts),
+        Action::Return { comment } => {
+            // A reviewer returns the split itself: its parts are voided, the item goes back.
+            if !role.can_review() {
+                return Err(Refusal::NotReviewer { user: user.into(), role }.into());
+            }
+            if item.proposer.as_deref() == Some(user) {
+                return Err(Refusal::OwnProposal { item: item.external_id.clone() }.into());
+            }
+            let comment = required(comment, "return")?;
+            let parts = parts_of(tx, &item.external_id)?;
+            if let Some(p) = parts.iter().find(|p| p.state == State::Confirmed) {
+                return Err(Refusal::PartConfirmed { item: item.external_id.clone(), part: p.external_id.clone() }.into());
+            }
+            for p in parts.iter().filter(|p| p.state != State::Void) {
+                clear_code(tx, user, p.id, State::Void, None, None)?;
+                let mut e = entry(user, "void", p, State::Void);
+                e.comment = Some(format!("split of {} returned by {user}: {comment}", item.external_id));
+                log::append(tx, &e)?;
+            }
+            tx.execute(
+                "UPDATE item SET state = 'returned', reviewer = ?1, comment = ?2, revision = revision + 1, updated_at = ?3, updated_by = ?1 WHERE id = ?4",
+                params![user, comment, super::now(), item.id],
+            )?;
+            let mut e = entry(user, "return", item, State::Returned);
+            e.comment = Some(comment);
+            log::append(tx, &e)?;
+            reload(tx, item.id)
+        }
+        _ => unreachable!("lifecycle::handles decides"),
+    }
+}
+
+/// Whether the item was split and its split stands (a part that is not void): the parts carry its
+/// coding, so the item itself is never coded, split again or given a new verbatim.
+pub(crate) fn has_live_parts(conn: &rusqlite::Connection, source: &str) -> Result<bool> {
+    Ok(conn.query_row("SELECT 1 FROM item WHERE part_of = ?1 AND state <> 'void' LIMIT 1", [source], |_| Ok(true)).optional()?.unwrap_or(false))
+}
+
+/// The parts of a split item, in part order (void ones too).
+pub(crate) fn parts_of(conn: &rusqlite::Connection, source: &str) -> Result<Vec<Item>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE part_of = ?1 ORDER BY part_no"))?;
+    let rows = st.query_map([source], item_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The parts of a split, checked: two or more, each with text and no control characters, no two
+/// alike, none the whole verbatim again.
+pub fn check_parts(item: &Item, parts: &[String]) -> Result<Vec<String>, Refusal> {
+    let parts: Vec<String> = parts.iter().map(|p| p.trim().to_string()).collect();
+    let bad = |why: String| Refusal::BadSplit { item: item.external_id.clone(), why };
+    if parts.len() < 2 {
+        return Err(bad("a split needs two or more parts".into()));
+    }
+    if parts.len() > MAX_PARTS {
+        return Err(bad(format!("{} parts is more than {MAX_PARTS}", parts.len())));
+    }
+    for (i, p) in parts.iter().enumerate() {
+        if p.is_empty() {
+            return Err(bad(format!("part {} is empty", i + 1)));
+        }
+        if let Some(c) = crate::text::forbidden_char(p) {
+            return Err(Refusal::BadText { what: "part", c });
+        }
+        if crate::text::normalize(p) == crate::text::normalize(&item.reported_term) {
+            return Err(bad(format!("part {} is the whole verbatim", i + 1)));
+        }
+        if parts[..i].iter().any(|q| crate::text::normalize(q) == crate::text::normalize(p)) {
+            return Err(bad(format!("part {} repeats an earlier part", i + 1)));
+        }
+    }
+    Ok(parts)
+}
+
+fn split(tx: &Transaction<'_>, dict: &Dictionary, user: &str, item: &Item, parts: &[String]) -> Result<Item> {
+    if !matches!(item.state, State::New | State::Proposed | State::Returned | State::Query | State::Answered) {
+        return Err(Refusal::WrongState { item: item.external_id.clone(), action: "split", state: item.state }.into());
+    }
+    if item.part_of.is_some() && item.external_id.matches('#').count() >= 3 {
+        return Err(Refusal::BadSplit { item: item.external_id.clone(), why: "parts are split three levels deep at most".into() }.into());
+    }
+    if has_live_parts(tx, &item.external_id)? {
+        return Err(Refusal::BadSplit { item: item.external_id.clone(), why: "it is split already (a reviewer returns a split to undo it)".into() }.into());
+    }
+    let parts = check_parts(item, parts)?;
+    // Numbered after the parts of earlier splits (a returned split's void parts keep theirs).
+    let first: u32 = tx.query_row("SELECT COALESCE(max(part_no), 0) + 1 FROM item WHERE part_of = ?1", [&item.external_id], |r| r.get(0))?;
+    let listed = parts.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(" | ");
+    clear_code(tx, user, item.id, State::Split, Some(user), None)?;
+    let mut e = entry(user, "split", item, State::Split);
+    e.comment = Some(format!("into {} parts: {listed}", parts.len()));
+    log::append(tx, &e)?;
+    for (i, part) in parts.iter().enumerate() {
+        let n = first + i as u32;
+        let id = part_id(&item.external_id, n);
+        let taken: bool = tx.query_row("SELECT 1 FROM item WHERE external_id = ?1", [&id], |_| Ok(true)).optional()?.unwrap_or(false);
+        if taken {
+            return Err(Refusal::BadSplit { item: item.external_id.clone(), why: format!("the id {id} is already queued") }.into());
+        }
+        let now = super::now();
+        tx.execute(
+            "INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, imported_at, updated_at, updated_by, term_key, part_of, part_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'new', ?8, ?8, ?9, ?10, ?11, ?12)",
+            params![id, item.study, item.subject, part, item.onset_date, item.seriousness, item.investigator, now, user, crate::text::normalize(part), item.external_id, n],
+        )?;
+        let part_row = tx.last_insert_rowid();
+        log::append(
+            tx,
+            &Entry {
+                user: user.into(),
+                action: "import".into(),
+                item_id: Some(part_row),
+                external_id: Some(id),
+                reported_term: Some(part.clone()),
+                state_to: Some("new".into()),
+                comment: Some(format!("part {n} of {}, split by {user}", item.external_id)),
+                ..Default::default()
+            },
+        )?;
+        code_by_rules(tx, user, Some(dict), part_row, part).context("coding a part by the rules")?;
+    }
+    reload(tx, item.id)
+}
