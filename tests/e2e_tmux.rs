@@ -88,3 +88,132 @@ fn code_and_review_the_demo_queue_in_the_terminal() {
     let row: serde_json::Value = serde_json::from_str(export.lines().next().unwrap()).unwrap();
     assert_eq!((row["item_id"].as_str(), row["llt_name"].as_str(), row["reviewer"].as_str()), (Some("AE-0001"), Some("Unilateral leg pain"), Some("bob")));
 }
+
+/// The queue's text filter set to `text` (the prompt opens with the previous filter, `previous`).
+fn filter_queue(t: &Tmux, previous: &str, text: &str) {
+    t.keys(&["f"]);
+    t.wait_for("Filter (id, term or subject)");
+    for _ in previous.chars() {
+        t.keys(&["BSpace"]);
+    }
+    t.text(text);
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("filter: '{text}'"));
+}
+
+/// Issue #21 end to end: alice splits a compound verbatim and asks the site to split its record,
+/// puts another item on query; the site's corrected verbatim arrives by import and its answer is
+/// typed; bob reviews the parts and the corrected item; the queries close; the export has the
+/// parts and the history keeps the superseded term.
+#[test]
+fn split_query_correct_and_review_in_the_terminal() {
+    let env = Env::new();
+    env.ok(&["demo", "--print"]);
+    let Some(t) = Tmux::start(&env, "--user alice --no-model") else { return };
+    t.wait_for("alice (coder)");
+    // Split "chills and rigors": the prompt starts from the parts the verbatim suggests.
+    filter_queue(&t, "", "AE-0031");
+    t.keys(&["Enter"]);
+    t.wait_for("Reported term: chills and rigors");
+    t.keys(&["s"]);
+    t.wait_for("chills; rigors");
+    t.keys(&["Enter"]);
+    // Both parts were coded by the exact-name rule and wait for a reviewer: back to the queue.
+    t.wait_for("AE-0031 split into parts");
+    filter_queue(&t, "AE-0031", "AE-0031");
+    t.wait_for("showing 3");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Split into: AE-0031#1 [proposed] chills");
+    assert!(s.contains("AE-0031#2 [proposed] rigors"), "{s}");
+    // The site is asked to split its record too.
+    t.keys(&["q"]);
+    t.wait_for("Query note for the site");
+    t.text("please record chills and rigors as two events");
+    t.keys(&["Enter"]);
+    t.wait_for("AE-0031 put on query");
+    // Another item on query.
+    filter_queue(&t, "AE-0031", "AE-0006");
+    t.keys(&["Enter"]);
+    t.wait_for("Reported term: pt c/o nausea and feeling sick in the morning");
+    t.keys(&["q"]);
+    t.wait_for("Query note for the site");
+    t.text("nausea only, or vomiting too?");
+    t.keys(&["Enter"]);
+    t.wait_for("AE-0006 put on query");
+    t.keys(&["q"]);
+    t.wait_exit();
+    drop(t);
+
+    // The site sends AE-0006's corrected verbatim: it answers the query, the exact-name rule codes
+    // it, and that closes the query.
+    let fix = env.dir.path().join("fix.csv");
+    std::fs::write(&fix, "id,study,subject,reported_term\nAE-0006,DEMO-101,S-006,nausea\n").unwrap();
+    let out = env.ok(&["--user", "alice", "queue", "import", fix.to_str().unwrap()]);
+    assert!(out.contains("reported term corrected from 'pt c/o nausea and feeling sick in the morning' to 'nausea'"), "{out}");
+    let list = env.ok(&["query", "list", "--all"]);
+    let line = |id: &str| list.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} missing:\n{list}")).to_string();
+    assert!(line("AE-0006").contains("closed") && line("AE-0006").contains("corrected verbatim: nausea"), "{list}");
+    assert!(line("AE-0031").contains("open"), "{list}");
+    assert_eq!(env.state("AE-0006")["state"], "proposed");
+
+    // alice types the answer the site gave for AE-0031 and closes the query by hand.
+    let t = Tmux::start(&env, "--user alice --no-model").unwrap();
+    t.wait_for("alice (coder)");
+    filter_queue(&t, "", "AE-0031");
+    t.keys(&["Enter"]);
+    t.wait_for("On query for 0 day(s)");
+    t.keys(&["a"]);
+    t.wait_for("The site's answer to the query");
+    t.text("split in the EDC: two AE records");
+    t.keys(&["Enter"]);
+    t.wait_for("corrected verbatim, if it sent one");
+    t.keys(&["Enter"]);
+    t.wait_for("AE-0031 answer recorded");
+    filter_queue(&t, "AE-0031", "AE-0031");
+    t.keys(&["Enter"]);
+    t.wait_for("The site answered: split in the EDC");
+    t.keys(&["c"]);
+    t.wait_for("Close the query");
+    t.keys(&["Enter"]);
+    t.wait_for("AE-0031 query closed");
+    t.keys(&["q"]);
+    t.wait_exit();
+    drop(t);
+    assert_eq!(env.state("AE-0031")["state"], "split");
+
+    // bob reviews: a part shows the original verbatim beside it.
+    let t = Tmux::start(&env, "--user bob --no-model").unwrap();
+    t.wait_for("bob (reviewer)");
+    filter_queue(&t, "", "AE-0031#1");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Part 1 of AE-0031");
+    assert!(s.contains("chills and rigors"), "{s}");
+    t.keys(&["a"]);
+    t.wait_for("AE-0031#1 confirmed");
+    filter_queue(&t, "AE-0031#1", "AE-0031#2");
+    t.keys(&["Enter"]);
+    t.wait_for("Part 2 of AE-0031");
+    t.keys(&["a"]);
+    t.wait_for("AE-0031#2 confirmed");
+    filter_queue(&t, "AE-0031#2", "AE-0006");
+    t.keys(&["Enter"]);
+    t.wait_for("Reported term: nausea");
+    t.keys(&["a"]);
+    t.wait_for("AE-0006 confirmed");
+    t.keys(&["q"]);
+    t.wait_exit();
+
+    // No query is open; the export has one row per part with its source; the history keeps the
+    // superseded verbatim.
+    assert_eq!(env.ok(&["query", "list"]).trim(), "No queries.");
+    let closed = env.ok(&["query", "list", "--all"]);
+    assert!(closed.contains("AE-0006") && closed.contains("AE-0031") && closed.contains("closed"), "{closed}");
+    let export = env.ok(&["export", "--format", "jsonl"]);
+    let rows: Vec<serde_json::Value> = export.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let parts: Vec<_> = rows.iter().filter(|r| r["source_item_id"] == "AE-0031").map(|r| (r["item_id"].clone(), r["part_no"].clone())).collect();
+    assert_eq!(parts, [(serde_json::json!("AE-0031#1"), serde_json::json!(1)), (serde_json::json!("AE-0031#2"), serde_json::json!(2))], "{export}");
+    assert!(rows.iter().any(|r| r["item_id"] == "AE-0006" && r["reported_term"] == "nausea"), "{export}");
+    let shown = env.ok(&["queue", "show", "AE-0006"]);
+    assert!(shown.contains("supersede") && shown.contains("was 'pt c/o nausea and feeling sick in the morning'"), "{shown}");
+    assert!(env.ok(&["audit", "verify"]).contains("match the log"));
+}

@@ -894,7 +894,7 @@ fn one_key_picks_the_state_filter() {
     let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Char('t'));
     let s = render(&app, 80, 24);
-    assert!(s.contains("Show: a all · n new · p proposed · r returned · q query · c confirmed"), "{s}");
+    assert!(s.contains("Show: a all n new p proposed r returned q query e answered s split c confirmed"), "{s}");
     // A key that is no state leaves the prompt up; q picks "query" here, it does not quit.
     key(&mut app, KeyCode::Char('x'));
     assert!(render(&app, 80, 24).contains("Show: a all"));

@@ -30,7 +30,7 @@ fn setup() -> Env {
 fn queue_import_reports_bad_rows_and_duplicates() {
     let env = setup();
     let q = env.dir.path().join("q2.csv");
-    let mut bytes = b"id,study,subject,reported_term\nX1,ST1,001,again\nY1,ST1,009,\nY2,ST1\nY3,ST1,010,vomitting x2\n".to_vec();
+    let mut bytes = b"id,study,subject,reported_term\nX1,ST1,001,pain of right thigh to the knee\nY1,ST1,009,\nY2,ST1\nY3,ST1,010,vomitting x2\n".to_vec();
     bytes.extend_from_slice(b"Y4,ST1,011,fi\xe8vre\n");
     fs::write(&q, bytes).unwrap();
     // Some rows rejected: the good ones are imported, and the exit status says not all were.
@@ -371,16 +371,22 @@ fn open_queries_are_listed_oldest_first_with_their_age_and_exported_for_the_site
     env.add_users(&[("alice", "coder")]);
     env.ok(&["--user", "admin", "dict", "import", s(&demo_dir())]);
     env.queue("q.csv", &[("X1", "funny turn"), ("X2", "bad tummy"), ("X3", "=odd rash")]);
-    assert!(env.ok(&["query", "list"]).contains("No open queries."));
+    assert!(env.ok(&["query", "list"]).contains("No queries."));
+    assert!(env.ok(&["query", "list", "--open"]).contains("No open queries."));
     env.ok(&["--user", "alice", "query", "X3", "--note", "what does the rash look like?"]);
     env.ok(&["--user", "alice", "query", "X1", "--note", "what kind of turn?"]);
     let err = env.fails(&["--user", "alice", "query", "X2"]);
     assert!(err.contains("--note"), "{err}");
-    // X1 has waited 10 days (its last change set back: the age is read from it).
+    // X1's query was raised 10 days ago (the age is read from the log's query row; the test sets
+    // it back behind the log's guard, as time would).
     let c = rusqlite::Connection::open(env.db()).unwrap();
-    c.execute("UPDATE item SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-10 days') WHERE external_id = 'X1'", []).unwrap();
+    c.execute_batch(
+        "DROP TRIGGER decision_log_no_update;
+         UPDATE decision_log SET at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-10 days') WHERE external_id = 'X1' AND action = 'query';",
+    )
+    .unwrap();
     drop(c);
-    let list = env.ok(&["query", "list"]);
+    let list = env.ok(&["query", "list", "--open"]);
     let rows: Vec<&str> = list.lines().collect();
     assert!(rows[0].contains("2 open queries") && rows[1].starts_with("X1") && rows[1].contains(" 10 day(s)") && rows[2].starts_with("X3"), "{list}");
     assert!(rows[1].contains("by alice") && rows[1].contains("what kind of turn?"), "{list}");
@@ -392,4 +398,46 @@ fn open_queries_are_listed_oldest_first_with_their_age_and_exported_for_the_site
     assert!(csv.starts_with("item_id,study,subject,reported_term,query,raised_by,raised_at,days_open,status,answer\n"), "{csv}");
     assert!(csv.contains("X1,ST1,001,funny turn,what kind of turn?,alice,") && csv.contains("'=odd rash"), "{csv}");
     assert!(!csv.contains("X2"), "{csv}");
+}
+
+/// The sites' answers come back as a file: every row is checked first (the file, line and field of
+/// the first bad one named, nothing recorded), then each answer is recorded, a corrected verbatim
+/// superseding the term; closing by hand puts the item back where it stood.
+#[test]
+fn answers_are_imported_whole_or_not_at_all_and_queries_close() {
+    let env = Env::new();
+    env.add_users(&[("alice", "coder")]);
+    env.ok(&["--user", "admin", "dict", "import", s(&demo_dir())]);
+    env.queue("q.csv", &[("X1", "funny turn"), ("X2", "bad tummy"), ("X3", "odd rash")]);
+    for id in ["X1", "X2"] {
+        env.ok(&["--user", "alice", "query", id, "--note", "please describe it"]);
+    }
+    let f = env.dir.path().join("answers.csv");
+    let bad = |body: &str, want: &str| {
+        fs::write(&f, body).unwrap();
+        let err = env.fails(&["--user", "alice", "query", "import-answers", s(&f)]);
+        assert!(err.contains(want), "{body:?}: {err}");
+        assert_eq!(env.state("X1")["state"], "query", "nothing recorded: {err}");
+    };
+    bad("item_id,answer\nX1,fainted\nX3,spots\n", "line 3, field item_id: item X3 is new, not on an open query");
+    bad("item_id,answer\nX1,fainted\nX2,\n", "line 3, field answer: empty");
+    bad("item_id,answer\nX1,fainted\nX1,again\n", "line 3, field item_id: item X1 is answered twice");
+    bad("item_id,answer,corrected_term\nX1,ok,faint\u{1b}[2J\n", "line 2, field corrected_term: contains the control or format character U+001B");
+    bad("id,text\nX1,fainted\n", "line 1: the header needs the columns item_id and answer");
+    bad("item_id,answer\nNOPE,fainted\n", "line 2, field item_id");
+    fs::write(&f, "item_id,answer,corrected_term\nX1,she fainted at home,passed out at home\nX2,cramps after meals,\n").unwrap();
+    let out = env.ok(&["--user", "alice", "query", "import-answers", s(&f)]);
+    assert!(out.contains("Recorded 2 answer(s)") && out.contains("1 with a corrected verbatim"), "{out}");
+    assert_eq!((env.state("X1")["state"].as_str(), env.state("X1")["reported_term"].as_str()), (Some("answered"), Some("passed out at home")));
+    assert_eq!(env.state("X2")["state"], "answered");
+    let list = env.ok(&["query", "list"]);
+    assert!(list.contains("answered") && list.contains("=> cramps after meals"), "{list}");
+    // Closed by hand: X2 was new when its query was raised.
+    let out = env.ok(&["--user", "alice", "query", "close", "X2", "--note", "coded from the answer later"]);
+    assert!(out.contains("X2 is now new"), "{out}");
+    let err = env.fails(&["--user", "alice", "query", "close", "X2"]);
+    assert!(err.contains("cannot close the query of item X2: it is new"), "{err}");
+    let all = env.ok(&["query", "list", "--all"]);
+    assert!(all.lines().any(|l| l.starts_with("X2") && l.contains("closed")), "{all}");
+    assert!(env.ok(&["audit", "verify"]).contains("match the log"));
 }

@@ -132,7 +132,11 @@ fn from_log(item: Item, log: &[LoggedEntry]) -> Option<Listed> {
         });
     };
     let raised = &log[q];
-    let answer = log[q..].iter().rev().find(|e| e.entry.action == "answer").and_then(|e| e.entry.comment.clone());
+    // The answer typed or imported, or the corrected verbatim the site sent instead.
+    let since = &log[q..];
+    let answer = since.iter().rev().find(|e| e.entry.action == "answer").and_then(|e| e.entry.comment.clone()).or_else(|| {
+        since.iter().rev().find(|e| e.entry.action == "supersede").and_then(|e| e.entry.reported_term.as_ref()).map(|t| format!("corrected verbatim: {t}"))
+    });
     Some(Listed {
         status,
         raised_by: raised.entry.user.clone(),

@@ -76,8 +76,8 @@ fn reload(tx: &Transaction<'_>, id: i64) -> Result<Item> {
     Ok(tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [id], item_from_row)?)
 }
 
-/// An untouched item is coded by the rules at once, as at import: the exact LLT name, else the
-/// synonym list.
+/// An untouched item (new, or with its query answered) is coded by the rules at once, as at
+/// import: the exact LLT name, else the synonym list. The caller knows the item is in such a state.
 pub(crate) fn code_by_rules(tx: &Transaction<'_>, user: &str, dict: Option<&Dictionary>, id: i64, term: &str) -> Result<Option<super::workflow::Source>> {
     let Some(d) = dict else { return Ok(None) };
     if let Some(llt) = Rules::new(d).code(term) {
@@ -103,9 +103,11 @@ pub(crate) fn supersede(tx: &Transaction<'_>, user: &str, dict: Option<&Dictiona
         return Err(Refusal::WrongState { item: item.external_id.clone(), action: "correct the verbatim of", state: item.state }.into());
     }
     let to = if matches!(item.state, State::Query | State::Answered) { State::Answered } else { State::New };
+    // A correction that answers an open query is the answer the coder sees.
+    let answer = (item.state == State::Query).then(|| format!("the site corrected the verbatim (was '{}')", item.reported_term));
     tx.execute(
-        "UPDATE item SET reported_term = ?1, term_key = ?2, state = ?3, llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = NULL, reviewer = NULL, proposed_at = NULL, confirmed_at = NULL, revision = revision + 1, updated_at = ?4, updated_by = ?5 WHERE id = ?6",
-        params![term, crate::text::normalize(term), to.as_str(), super::now(), user, item.id],
+        "UPDATE item SET reported_term = ?1, term_key = ?2, state = ?3, llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = NULL, reviewer = NULL, proposed_at = NULL, confirmed_at = NULL, comment = COALESCE(?7, comment), revision = revision + 1, updated_at = ?4, updated_by = ?5 WHERE id = ?6",
+        params![term, crate::text::normalize(term), to.as_str(), super::now(), user, item.id, answer],
     )?;
     if item.state == State::Confirmed {
         // The old term's synonym no longer has this confirmation behind it.
@@ -119,9 +121,8 @@ pub(crate) fn supersede(tx: &Transaction<'_>, user: &str, dict: Option<&Dictiona
     let code = item.llt_code.map(|c| format!("; code LLT {c} dropped")).unwrap_or_default();
     e.comment = Some(format!("{why}: was '{}'{code}", item.reported_term));
     log::append(tx, &e)?;
-    if to == State::New {
-        code_by_rules(tx, user, dict, item.id, term)?;
-    }
+    // The corrected term is coded by the rules where they apply (which closes an answered query).
+    code_by_rules(tx, user, dict, item.id, term)?;
     reload(tx, item.id)
 }
 
@@ -195,7 +196,7 @@ pub(crate) fn act(tx: &Transaction<'_>, dict: &Dictionary, user: &str, role: Rol
             e.comment = Some(format!("withdrew LLT {}{name}", item.llt_code.unwrap_or_default()));
             e.meddra_version = item.meddra_version.clone();
             log::append(tx, &e)?;
-            if to == State::New {
+            if matches!(to, State::New | State::Answered) {
                 code_by_rules(tx, user, Some(dict), item.id, &item.reported_term)?;
             }
             reload(tx, item.id)

@@ -71,6 +71,8 @@ const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act", "rel
 
 /// The functions schema 3 changed or added (import_item's result became text: dropped first).
 const SCHEMA_3_FUNCTIONS: &[&str] = &[
+    "autocode_item",
+    "autocode_term",
     "last_of",
     "has_live_parts",
     "code_by_rules",

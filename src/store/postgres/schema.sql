@@ -337,6 +337,7 @@ LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
     v_now text := now_text();
     v_confirm boolean := p_may_confirm AND (SELECT value FROM setting WHERE key = 'autocode_confirm') IS NOT DISTINCT FROM 'on';
+    v_from text := (SELECT state FROM item WHERE id = p_item);
     after item;
 BEGIN
     UPDATE item SET state = CASE WHEN v_confirm THEN 'confirmed' ELSE 'proposed' END, llt_code = l.code, pt_code = l.pt_code,
@@ -344,9 +345,9 @@ BEGIN
             reviewer = CASE WHEN v_confirm THEN 'autocoder' END, proposed_at = v_now,
             confirmed_at = CASE WHEN v_confirm THEN v_now END, revision = revision + 1,
             updated_at = v_now, updated_by = session_user::text
-        WHERE id = p_item AND state = 'new' RETURNING * INTO after;
+        WHERE id = p_item AND state IN ('new', 'answered') RETURNING * INTO after;
     IF FOUND THEN
-        PERFORM append_log('autocode', after.id, after.external_id, after.reported_term, 'new', after.state, l.code, l.pt_code,
+        PERFORM append_log('autocode', after.id, after.external_id, after.reported_term, v_from, after.state, l.code, l.pt_code,
             l.version, p_source, p_why || CASE WHEN v_confirm THEN '; auto-confirmed by team setting' ELSE '; awaits review' END);
     END IF;
 END $$;
@@ -369,7 +370,9 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    FOR v_id IN SELECT id FROM item WHERE term_key = p_term AND state = 'new' AND (p_only IS NULL OR id = p_only) ORDER BY id LOOP
+    -- One item named (code_by_rules) may also be one whose query was answered.
+    FOR v_id IN SELECT id FROM item WHERE term_key = p_term AND (state = 'new' OR (p_only IS NOT NULL AND state = 'answered'))
+            AND (p_only IS NULL OR id = p_only) ORDER BY id LOOP
         PERFORM autocode_item(v_id, l, 'synonym',
             CASE WHEN s.imported_by IS NOT NULL THEN format('synonym: imported by %s', s.imported_by)
                  WHEN s.origin = 'carried' THEN format('synonym carried over on %s', left(s.updated_at, 10))
@@ -511,7 +514,7 @@ DECLARE
     it item;
     l llt;
 BEGIN
-    SELECT * INTO it FROM item WHERE id = p_item AND state = 'new';
+    SELECT * INTO it FROM item WHERE id = p_item AND state IN ('new', 'answered');
     IF NOT FOUND THEN
         RETURN;
     END IF;
@@ -540,8 +543,10 @@ BEGIN
     IF it.state = 'void' THEN
         RAISE EXCEPTION 'cannot correct the verbatim of item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
     END IF;
+    -- A correction that answers an open query is the answer the coder sees.
     UPDATE item SET reported_term = v_term, term_key = normalize_term(v_term), state = v_to, llt_code = NULL, pt_code = NULL,
             meddra_version = NULL, source = NULL, proposer = NULL, reviewer = NULL, proposed_at = NULL, confirmed_at = NULL,
+            comment = CASE WHEN it.state = 'query' THEN format('the site corrected the verbatim (was ''%s'')', it.reported_term) ELSE comment END,
             revision = revision + 1, updated_at = now_text(), updated_by = session_user::text
         WHERE id = it.id RETURNING * INTO after;
     -- The old term's synonym no longer has this confirmation behind it.

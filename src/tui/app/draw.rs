@@ -56,13 +56,13 @@ impl App {
     fn draw_help(&self, f: &mut Frame, theme: Theme) {
         let area = f.area();
         let w = area.width.saturating_sub(8).min(76);
-        let h = area.height.saturating_sub(4).min(20);
+        // Above the footer and below the header: every key of the busiest screen fits at 80x24.
+        let h = area.height.saturating_sub(2).min(22);
         let popup = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
         let screen = self.active();
         let mut lines = vec![
-            Line::raw("Workflow: new -> proposed -> confirmed (or returned -> proposed ...)."),
-            Line::raw("Query puts an item on hold for the site. A reviewer other than the"),
-            Line::raw("proposer must confirm."),
+            Line::raw("new -> proposed -> confirmed (or returned -> proposed); a query waits"),
+            Line::raw("for the site's answer. A reviewer other than the proposer confirms."),
             Line::raw(""),
         ];
         lines.extend(action::help_lines(screen.keymap()).into_iter().map(Line::raw));

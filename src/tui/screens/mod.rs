@@ -139,7 +139,7 @@ impl Prompt {
             Prompt::QueryNote => "Query note for the site",
             Prompt::ReturnComment => "Why are you returning this code?",
             Prompt::JumpToCode => "Jump to LLT or PT code",
-            Prompt::StateFilter => "Show: a all · n new · p proposed · r returned · q query · e answered · s split · c confirmed",
+            Prompt::StateFilter => "Show: a all n new p proposed r returned q query e answered s split c confirmed",
             Prompt::RecodeReason => "Recode: why does the confirmed code change? (logged; goes to review)",
             Prompt::Answer => "The site's answer to the query",
             Prompt::CorrectedTerm => "The site's corrected verbatim, if it sent one (Enter: none)",

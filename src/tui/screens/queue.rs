@@ -25,11 +25,11 @@ const KEYS: &[Binding] = &[
     Binding::hidden(&[KeyCode::Home], Action::Home),
     Binding::hidden(&[KeyCode::End], Action::End),
     Binding::new(&[KeyCode::Enter], Action::Select, "Enter", "open", "open the item; reviewers review proposed items"),
-    Binding::new(&[KeyCode::Char('t')], Action::PickState, "t", "filters", "choose the state filter (then one key)").in_footer_as("t s f"),
+    Binding::new(&[KeyCode::Char('t')], Action::PickState, "t", "filters", "choose the state filter (then one key)").in_footer_as("t s f m"),
     Binding::new(&[KeyCode::Char('s')], Action::CycleStudy, "s", "", "cycle study filter"),
     Binding::new(&[KeyCode::Char('f'), KeyCode::Char('/')], Action::Filter, "f", "", "text filter (also /)"),
-    Binding::new(&[KeyCode::Char('o')], Action::CycleSort, "o", "sort", "cycle sort order (id, priority, state, confidence)"),
-    Binding::new(&[KeyCode::Char('m')], Action::MyWork, "m", "my work", "my work: only items assigned to me that wait for me, most pressing first"),
+    Binding::new(&[KeyCode::Char('o')], Action::CycleSort, "o", "sort", "sort: id, priority, state, confidence"),
+    Binding::new(&[KeyCode::Char('m')], Action::MyWork, "m", "", "my work: assigned to me, waiting, by priority"),
     Binding::new(&[KeyCode::Char('g')], Action::Group, "g", "group", "group identical terms, to code them at once"),
     Binding::new(&[KeyCode::Char('r')], Action::Reload, "r", "", "reload (others' changes)"),
     Binding::new(&[KeyCode::Char('x')], Action::Stats, "x", "stats", "back-test statistics"),
@@ -210,7 +210,7 @@ impl Screen for Queue {
     }
 
     fn notes(&self) -> &'static [&'static str] {
-        &["= marks an item's code; else the model's top proposal, its confidence,", "and ? when the model is uncertain."]
+        &["= the item's code; else the top proposal, confidence, ? if uncertain"]
     }
 
     fn perform(&mut self, action: Action, ctx: &mut Ctx) -> Result<Cmd> {
