@@ -926,6 +926,58 @@ fn a_copy_checks_and_keeps_the_stores_anchors_and_escapes_old_control_characters
     assert!(!ok && out.contains("ANCHOR MISMATCH the copied store's anchors"), "{out}");
 }
 
+/// Issue #21 on the database's own rules: a coder (or reviewer) calling the lifecycle's functions
+/// from psql meets the same refusals as through medcoder, and nothing they try leaves the tables
+/// and the log apart.
+#[test]
+fn a_coder_with_psql_cannot_bend_the_lifecycle() {
+    let Some(t) = Team::new() else { return };
+    t.import("LC-1,S1,P1,odd feeling in legs\nLC-2,S1,P2,bad tummy\nLC-3#1,S1,P3,looks like a part\nLC-3,S1,P3,chills and rigors\n");
+    let llt: i32 = demo_llt(true).parse().unwrap();
+    let (mut coder, mut rev1) = (t.sql("coder"), t.sql("rev1"));
+    let refused = |c: &mut Client, sql: &str, why: &str| {
+        let err = c.batch_execute(sql).expect_err(sql);
+        let text = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| err.to_string());
+        assert!(text.contains(why), "{sql}: expected '{why}', got: {text}");
+    };
+    let coder_role = t.role("coder");
+    // Worklists are an admin's, and their tables are read-only to everyone else.
+    refused(&mut coder, &format!("SELECT medcoder.assign_work('study', 'S1', 'code', '{coder_role}')"), "only admins");
+    refused(&mut coder, "SELECT medcoder.set_due_date('S1', '2026-12-24')", "only admins");
+    refused(&mut coder, &format!("INSERT INTO medcoder.assignment VALUES ('study', 'S1', 'code', '{coder_role}', 'x', 'x')"), "permission denied");
+    let mut admin = t.sql("admin");
+    refused(&mut admin, &format!("SELECT medcoder.assign_work('study', 'S1', 'review', '{coder_role}')"), "only reviewers and admins are assigned review");
+    refused(&mut admin, "SELECT medcoder.set_due_date('S1', '2026-02-30')", "not a date");
+    refused(&mut admin, &format!("SELECT medcoder.assign_work('item', 'NOPE', 'code', '{coder_role}')"), "no queue item");
+    // Queries: no answer or close without one.
+    refused(&mut coder, "SELECT medcoder.answer_query('LC-2', 'an answer', NULL, NULL)", "cannot answer the query of item LC-2: it is new");
+    refused(&mut coder, "SELECT medcoder.act('LC-2', 'close-query', NULL, NULL, NULL, NULL)", "cannot close the query of item LC-2: it is new");
+    coder.batch_execute("SELECT medcoder.act('LC-2', 'query', NULL, NULL, 'which part?', NULL)").unwrap();
+    refused(&mut coder, "SELECT medcoder.answer_query('LC-2', 'x', E'belly\\u001b[2J', NULL)", "control or format character");
+    // Splits: the parts are checked, an id already queued is never taken over.
+    refused(&mut coder, "SELECT medcoder.split_item('LC-1', ARRAY['one'], NULL)", "two or more parts");
+    refused(&mut coder, "SELECT medcoder.split_item('LC-1', ARRAY['legs', E'feet\\u200b'], NULL)", "control or format character");
+    refused(&mut coder, "SELECT medcoder.split_item('LC-1', ARRAY['odd feeling in legs!', 'feet'], NULL)", "the whole verbatim");
+    refused(&mut coder, "SELECT medcoder.split_item('LC-3', ARRAY['chills', 'rigors'], NULL)", "the id LC-3#1 is already queued");
+    coder.batch_execute("SELECT medcoder.split_item('LC-1', ARRAY['odd feeling', 'legs'], NULL)").unwrap();
+    refused(&mut coder, &format!("SELECT medcoder.act('LC-1', 'propose', {llt}, 'search', NULL, NULL)"), "cannot propose item LC-1: it is split");
+    refused(&mut coder, "SELECT medcoder.act('LC-1', 'return', NULL, NULL, 'no', 1)", "only reviewers and admins");
+    // Withdraw: only one's own proposal.
+    coder.batch_execute(&format!("SELECT medcoder.act('LC-1#1', 'propose', {llt}, 'search', NULL, NULL)")).unwrap();
+    refused(&mut rev1, "SELECT medcoder.act('LC-1#1', 'withdraw', NULL, NULL, NULL, NULL)", "only the proposer withdraws");
+    // The splitter cannot return their own split, a reviewer can; a void part is coded no more.
+    rev1.batch_execute("SELECT medcoder.split_item('LC-2', ARRAY['belly ache', 'cramps'], NULL)").unwrap();
+    let rev: i64 = rev1.query_one("SELECT revision FROM medcoder.item WHERE external_id = 'LC-2'", &[]).unwrap().get(0);
+    refused(&mut rev1, &format!("SELECT medcoder.act('LC-2', 'return', NULL, NULL, 'mine', {rev})"), "four-eye rule");
+    let rev: i64 = rev1.query_one("SELECT revision FROM medcoder.item WHERE external_id = 'LC-1'", &[]).unwrap().get(0);
+    rev1.batch_execute(&format!("SELECT medcoder.act('LC-1', 'return', NULL, NULL, 'one event', {rev})")).unwrap();
+    refused(&mut coder, &format!("SELECT medcoder.act('LC-1#2', 'propose', {llt}, 'search', NULL, NULL)"), "cannot propose item LC-1#2: it is void");
+    let done: String = coder.query_one("SELECT medcoder.import_item('LC-1#2', 'S1', 'P1', 'legs again', NULL, NULL, NULL, NULL)", &[]).unwrap().get(0);
+    assert!(done.contains("part of a returned split"), "{done}");
+    let out = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(out.contains("match the log"), "{out}");
+}
+
 /// A team database made before issue #19 (schema 1) is refused until its administrator upgrades
 /// it; the upgrade puts the new rules (issues #19 and #21) in place and keeps the data.
 #[test]
