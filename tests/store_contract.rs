@@ -316,7 +316,7 @@ struct LifecycleOutcome {
 fn lifecycle_scenario(b: &dyn Backend) -> LifecycleOutcome {
     let dict: Dictionary = b.open(CODER).active_dictionary().unwrap();
     let code = |name: &str| dict.llts.iter().find(|l| l.name == name).unwrap().code;
-    b.import(&[("L1", "nausea and vomiting"), ("L2", "head hurts"), ("L3", "odd rash"), ("L4", "bad tummy")]);
+    b.import(&[("L1", "nausea and vomiting"), ("L2", "head hurts"), ("L3", "odd rash"), ("L4", "bad tummy"), ("L5", "dizzy and sick"), ("L6", "funny turn")]);
     let (coder, reviewer) = (b.user(CODER), b.user(REVIEWER));
     let mut c = b.open(CODER);
     let mut r = b.open(REVIEWER);
@@ -333,6 +333,7 @@ fn lifecycle_scenario(b: &dyn Backend) -> LifecycleOutcome {
         attempts.push((what.to_string(), done.is_ok()));
     };
     let answer = |text: &str, term: Option<&str>| Action::Answer { text: text.into(), term: term.map(String::from) };
+    let split = |parts: &[&str]| Action::Split { parts: parts.iter().map(|p| p.to_string()).collect() };
     // Queries: open -> answered -> closed by coding; every other transition refused.
     attempt("answer without a query", c.as_mut(), &coder, "L2", answer("left side", None), false);
     attempt("close without a query", c.as_mut(), &coder, "L2", Action::CloseQuery { note: None }, false);
@@ -346,13 +347,22 @@ fn lifecycle_scenario(b: &dyn Backend) -> LifecycleOutcome {
     // A query closed by hand goes back to where the item stood.
     attempt("query a new item", c.as_mut(), &coder, "L4", Action::Query { note: "which part of the belly?".into() }, true);
     attempt("close by hand", c.as_mut(), &coder, "L4", Action::CloseQuery { note: Some("site did not answer in time".into()) }, true);
+    // A follow-up query closes back to where the first one was raised (the code kept).
+    attempt("propose before a query", c.as_mut(), &coder, "L6", Action::Propose { llt: code("Dizziness"), source: Source::Search }, true);
+    attempt("query a proposal", c.as_mut(), &coder, "L6", Action::Query { note: "dizzy or faint?".into() }, true);
+    attempt("answer it", c.as_mut(), &coder, "L6", answer("dizzy", None), true);
+    attempt("follow-up query", c.as_mut(), &coder, "L6", Action::Query { note: "since when?".into() }, true);
+    attempt("close the follow-up", c.as_mut(), &coder, "L6", Action::CloseQuery { note: None }, true);
+    // A part a reviewer wrote is coded by the rule as their choice: they never confirm it.
+    attempt("a reviewer splits", r.as_mut(), &reviewer, "L5", split(&["Dizziness", "Nausea"]), true);
+    attempt("the splitter confirms a rule-coded part", r.as_mut(), &reviewer, "L5#1", Action::Confirm, false);
+    attempt("another confirms it", b.open(OTHER_REVIEWER).as_mut(), &b.user(OTHER_REVIEWER), "L5#1", Action::Confirm, true);
     // Withdraw: only one's own proposal before review.
     attempt("propose", c.as_mut(), &coder, "L3", Action::Propose { llt: code("Rash"), source: Source::Search }, true);
     attempt("withdraw another's proposal", r.as_mut(), &reviewer, "L3", Action::Withdraw, false);
     attempt("withdraw", c.as_mut(), &coder, "L3", Action::Withdraw, true);
     attempt("withdraw twice", c.as_mut(), &coder, "L3", Action::Withdraw, false);
     // Splits: two or more distinct parts, never the whole again; a split item holds no code.
-    let split = |parts: &[&str]| Action::Split { parts: parts.iter().map(|p| p.to_string()).collect() };
     attempt("split into one part", c.as_mut(), &coder, "L1", split(&["nausea"]), false);
     attempt("split with the whole verbatim", c.as_mut(), &coder, "L1", split(&["nausea", "Nausea and vomiting."]), false);
     attempt("split with a repeated part", c.as_mut(), &coder, "L1", split(&["nausea", "NAUSEA"]), false);
@@ -374,8 +384,15 @@ fn lifecycle_scenario(b: &dyn Backend) -> LifecycleOutcome {
     attempt("return the split", r.as_mut(), &reviewer, "L1", Action::Return { comment: "one event: nausea with vomiting".into() }, true);
     attempt("code a void part", c.as_mut(), &coder, "L1#2", Action::Propose { llt: code("Vomiting"), source: Source::Search }, false);
     attempt("split again", c.as_mut(), &coder, "L1", split(&["nausea", "vomiting", "retching"]), true);
+    // A part split in turn keeps its own codes: the split above it is not returned over it.
+    attempt("split a part", c.as_mut(), &coder, "L1#5", split(&["dry heaves", "gagging"]), true);
+    attempt("return a split whose part is split", r.as_mut(), &reviewer, "L1", Action::Return { comment: "one event".into() }, false);
     // A corrected verbatim by import: a new revision, the code gone, coded afresh by the rules.
     attempt("confirm", r.as_mut(), &reviewer, "L2", Action::Confirm, true);
+    // A recode is never withdrawn, not even under a re-proposal of one's own.
+    attempt("recode", c.as_mut(), &coder, "L2", Action::Recode { llt: code("Head pain"), source: Source::Search, comment: None }, true);
+    attempt("re-propose over the recode", c.as_mut(), &coder, "L2", Action::Propose { llt: code("Headache"), source: Source::Search }, true);
+    attempt("withdraw over a recode", c.as_mut(), &coder, "L2", Action::Withdraw, false);
     b.import(&[("L2", "Migraine"), ("L1", "nausea")]);
     let mut ids: Vec<String> = c.items(&ItemFilter::default()).unwrap().into_iter().map(|i| i.external_id.clone()).collect();
     ids.sort();
@@ -415,6 +432,8 @@ fn the_item_lifecycle_follows_the_same_rules_on_both_backends() {
     assert_eq!(state("L1#5").5.as_deref(), Some("L1"));
     assert_eq!((state("L3").1, state("L3").3), (State::New, None), "withdrawn");
     assert_eq!(state("L4").1, State::New, "closed by hand: back to new");
+    assert_eq!((state("L6").1, state("L6").3.is_some()), (State::Proposed, true), "a follow-up query closes to before the first");
+    assert_eq!(state("L5").1, State::Split);
     let Some(pg) = Postgres::new("y") else { return };
     assert_eq!(lifecycle_scenario(&pg), sqlite);
 }

@@ -440,4 +440,11 @@ fn answers_are_imported_whole_or_not_at_all_and_queries_close() {
     let all = env.ok(&["query", "list", "--all"]);
     assert!(all.lines().any(|l| l.starts_with("X2") && l.contains("closed")), "{all}");
     assert!(env.ok(&["audit", "verify"]).contains("match the log"));
+    // A term rewritten behind the log (what was coded would change) is found: the log keeps each
+    // term an item had, from its import and each corrected verbatim.
+    let c = rusqlite::Connection::open(env.db()).unwrap();
+    c.execute("UPDATE item SET reported_term = 'headache', term_key = 'headache' WHERE external_id = 'X1'", []).unwrap();
+    drop(c);
+    let (ok, out, _) = env.run(&["audit", "verify"]);
+    assert!(!ok && out.contains("item X1 (id 1): the reported term is 'headache', the log says 'passed out at home'"), "{out}");
 }

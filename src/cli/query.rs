@@ -269,9 +269,18 @@ fn read_answers(store: &dyn DeskStore, file: &Path) -> Result<Vec<AnswerRow>> {
                 anyhow::bail!("{}: contains the control or format character U+{:04X}", at(f), c as u32);
             }
         }
+        for (f, v) in [("answer", Some(&answer)), ("corrected_term", term.as_ref())] {
+            if v.is_some_and(|v| v.chars().count() > crate::intake::queue::MAX_FIELD_CHARS) {
+                anyhow::bail!("{}: over {} characters", at(f), crate::intake::queue::MAX_FIELD_CHARS);
+            }
+        }
         let item = store.item(&id).with_context(|| at("item_id"))?;
         if item.state != State::Query {
             anyhow::bail!("{}: item {} is {}, not on an open query", at("item_id"), p(&id), item.state);
+        }
+        // A split item's verbatim lives in its parts: the whole file would stop at this row.
+        if term.is_some() && store.parts(&id)?.iter().any(|x| x.state != State::Void) {
+            anyhow::bail!("{}: item {} was split into parts: a corrected verbatim goes to its parts", at("corrected_term"), p(&id));
         }
         rows.push(AnswerRow { line, id, answer, term });
     }

@@ -81,6 +81,10 @@ fn build_item(line: usize, values: [Option<String>; 7]) -> Result<NewItem, Rejec
         if let Some(c) = crate::text::forbidden_char(v.trim()) {
             return Err(Rejected { line, reason: format!("the {name} contains the control character U+{:04X}", c as u32) });
         }
+        // `AE-7#2` is part 2 of AE-7 (a split): a site's id never looks like one.
+        if name == "id" && v.contains('#') {
+            return Err(Rejected { line, reason: "the id contains '#', which marks the parts of a split verbatim".into() });
+        }
         if v.chars().count() > MAX_FIELD_CHARS {
             return Err(Rejected { line, reason: format!("the {name} has {} characters (at most {MAX_FIELD_CHARS})", v.chars().count()) });
         }

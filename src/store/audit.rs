@@ -58,12 +58,17 @@ struct Expected {
     /// predates logged sources.
     source: Option<String>,
     source_unknown: bool,
+    /// The reported term: the import's, then each corrected verbatim's (issue #21).
+    term: Option<String>,
 }
 
 fn replay_item(e: &mut Expected, row: &LoggedEntry) {
     let r = &row.entry;
     if r.action != "import" {
         e.revision += 1;
+    }
+    if matches!(r.action.as_str(), "import" | "supersede") {
+        e.term = r.reported_term.clone();
     }
     if let Some(s) = &r.state_to {
         e.state = Some(s.clone());
@@ -113,6 +118,8 @@ pub struct ItemState {
     pub revision: i64,
     /// How the code was found (the four-eye rule for imported synonyms reads it).
     pub source: Option<String>,
+    /// What the code was given for: the synonym list and the training pairs read it.
+    pub reported_term: String,
 }
 
 /// Each difference between the item rows and what the log (in order) says they are, one line
@@ -152,6 +159,13 @@ pub fn item_findings(log: &[LoggedEntry], table: &[ItemState]) -> Vec<String> {
         if !log.source_unknown {
             diff("the source", shown(&table.source), shown(&log.source));
         }
+        // A `db copy` escapes text an older store let in with control characters; the log keeps it raw.
+        if let Some(want) = &log.term {
+            if table.reported_term != *want && table.reported_term != crate::text::printable(want) {
+                let (got, want) = (crate::text::printable(&table.reported_term), crate::text::printable(want));
+                findings.push(format!("{name}: the reported term is '{got}', the log says '{want}'"));
+            }
+        }
     }
     for (id, e) in &items {
         if !seen.contains(id) {
@@ -175,7 +189,8 @@ impl Store {
         let log = self.log_entries(None)?;
         let mut findings = Vec::new();
 
-        let mut st = self.conn.prepare("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision, source FROM item ORDER BY id")?;
+        let mut st =
+            self.conn.prepare("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision, source, reported_term FROM item ORDER BY id")?;
         let rows = st.query_map([], |r| {
             Ok(ItemState {
                 id: r.get(0)?,
@@ -187,6 +202,7 @@ impl Store {
                 reviewer: r.get(6)?,
                 revision: r.get(7)?,
                 source: r.get(8)?,
+                reported_term: r.get(9)?,
             })
         })?;
         let table = rows.collect::<rusqlite::Result<Vec<_>>>()?;

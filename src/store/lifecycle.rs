@@ -43,24 +43,59 @@ fn entry(user: &str, action: &str, item: &Item, to: State) -> Entry {
     }
 }
 
+/// Text as the team database keeps it: spaces trimmed (btrim), at most `MAX_FIELD_CHARS`.
+fn trimmed<'t>(text: &'t str, what: &'static str) -> Result<&'t str, Refusal> {
+    let t = text.trim_matches(' ');
+    if t.chars().count() > crate::intake::queue::MAX_FIELD_CHARS {
+        return Err(Refusal::TooLong { what, max: crate::intake::queue::MAX_FIELD_CHARS });
+    }
+    Ok(t)
+}
+
 fn required(text: &str, action: &'static str) -> Result<String, Refusal> {
-    let t = text.trim();
+    let t = trimmed(text, action)?;
     if t.is_empty() {
         return Err(Refusal::NeedsText { action });
     }
     Ok(t.to_string())
 }
 
-/// The state the item had before the newest log row of `action` took it somewhere.
-fn state_before(tx: &Transaction<'_>, item_id: i64, actions: &[&str]) -> Result<Option<(String, String)>> {
-    let list = actions.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ");
-    Ok(tx
-        .query_row(
-            &format!("SELECT action, state_from FROM decision_log WHERE item_id = ?1 AND action IN ({list}) ORDER BY seq DESC LIMIT 1"),
-            [item_id],
-            |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_default())),
-        )
-        .optional()?)
+/// Where a withdrawal takes the item: the state before the user's run of proposals began (each
+/// re-proposal over the last starts from `proposed`). Refused when the run holds anything but the
+/// user's own proposals (a rule's code, a recode of a confirmed code, somebody else's proposal):
+/// a withdrawal only ever takes back what this user alone put there.
+fn withdrawn_to(tx: &Transaction<'_>, item: &Item, user: &str) -> Result<String> {
+    let mut st = tx.prepare_cached(
+        "SELECT action, user, state_from FROM decision_log WHERE item_id = ?1 AND action IN ('autocode', 'propose', 'recode') ORDER BY seq DESC",
+    )?;
+    let rows = st.query_map([item.id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?.unwrap_or_default())))?;
+    for row in rows {
+        let (action, by, from) = row?;
+        if action != "propose" {
+            return Err(Refusal::NotWithdrawable { item: item.external_id.clone(), action }.into());
+        }
+        if by != user {
+            return Err(Refusal::NotYours { item: item.external_id.clone(), proposer: by }.into());
+        }
+        if from != "proposed" {
+            return Ok(from);
+        }
+    }
+    Err(Refusal::NotWithdrawable { item: item.external_id.clone(), action: "import".into() }.into())
+}
+
+/// Where closing the query takes the item: the state it had when the first of its queries in a
+/// row was raised (a follow-up query is raised from `answered`).
+fn closed_to(tx: &Transaction<'_>, item_id: i64) -> Result<String> {
+    let mut st = tx.prepare_cached("SELECT state_from FROM decision_log WHERE item_id = ?1 AND action = 'query' ORDER BY seq DESC")?;
+    let rows = st.query_map([item_id], |r| Ok(r.get::<_, Option<String>>(0)?.unwrap_or_default()))?;
+    for from in rows {
+        let from = from?;
+        if from != "answered" {
+            return Ok(from);
+        }
+    }
+    Ok(String::new())
 }
 
 /// Clears the item's code and moves it to `to`, as whoever acts; the caller logs.
@@ -78,17 +113,40 @@ fn reload(tx: &Transaction<'_>, id: i64) -> Result<Item> {
 
 /// An untouched item (new, or with its query answered) is coded by the rules at once, as at
 /// import: the exact LLT name, else the synonym list. The caller knows the item is in such a state.
+/// A term a person wrote (a split's part, a corrected verbatim: `term_writer`) is coded as one
+/// person's choice: never auto-confirmed, nor confirmed by them.
 pub(crate) fn code_by_rules(tx: &Transaction<'_>, user: &str, dict: Option<&Dictionary>, id: i64, term: &str) -> Result<Option<super::workflow::Source>> {
     let Some(d) = dict else { return Ok(None) };
+    let writer = term_writer(tx, id)?;
+    let writer = writer.as_deref();
     if let Some(llt) = Rules::new(d).code(term) {
-        autocode(tx, user, id, d, llt, &RuleMatch::exact_name())?;
+        autocode(tx, user, id, d, llt, &RuleMatch::exact_name().written_by(writer))?;
         return Ok(Some(super::workflow::Source::Rule));
     }
     if let Some((syn, llt)) = super::synonyms::active(tx, d, &crate::text::normalize(term))? {
-        autocode(tx, user, id, d, llt, &RuleMatch::synonym(&syn))?;
+        autocode(tx, user, id, d, llt, &RuleMatch::synonym(&syn).written_by(writer))?;
         return Ok(Some(super::workflow::Source::Synonym));
     }
     Ok(None)
+}
+
+/// How a part's import row names the person who split its item.
+const SPLIT_BY: &str = ", split by ";
+
+/// Who wrote the item's reported term, when a person did rather than the site: the splitter of a
+/// part, the person who recorded a corrected verbatim. Read from the log row that set the term.
+pub(crate) fn term_writer(tx: &Transaction<'_>, item_id: i64) -> Result<Option<String>> {
+    let row: Option<(String, String, Option<String>)> = tx
+        .query_row(
+            "SELECT action, user, comment FROM decision_log WHERE item_id = ?1 AND action IN ('import', 'supersede') ORDER BY seq DESC LIMIT 1",
+            [item_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(row.and_then(|(action, user, comment)| match action.as_str() {
+        "supersede" => Some(user),
+        _ => comment.as_deref().and_then(|c| c.rfind(SPLIT_BY).map(|i| c[i + SPLIT_BY.len()..].to_string())),
+    }))
 }
 
 /// The site's corrected verbatim replaces the reported term as a new revision: the old term and
@@ -121,6 +179,8 @@ pub(crate) fn supersede(tx: &Transaction<'_>, user: &str, dict: Option<&Dictiona
     let code = item.llt_code.map(|c| format!("; code LLT {c} dropped")).unwrap_or_default();
     e.comment = Some(format!("{why}: was '{}'{code}", item.reported_term));
     log::append(tx, &e)?;
+    // The model's proposals were made for the old term.
+    tx.execute("DELETE FROM item_proposals WHERE item_id = ?1", [item.id])?;
     // The corrected term is coded by the rules where they apply (which closes an answered query).
     code_by_rules(tx, user, dict, item.id, term)?;
     reload(tx, item.id)
@@ -143,7 +203,8 @@ pub(crate) fn act(tx: &Transaction<'_>, dict: &Dictionary, user: &str, role: Rol
             e.comment = Some(text);
             log::append(tx, &e)?;
             let answered = reload(tx, item.id)?;
-            match term.as_deref().map(str::trim).filter(|t| !t.is_empty() && *t != item.reported_term) {
+            let term = term.as_deref().map(|t| trimmed(t, "corrected verbatim")).transpose()?;
+            match term.filter(|t| !t.is_empty() && *t != item.reported_term) {
                 Some(t) => supersede(tx, user, Some(dict), &answered, t, "corrected by the site's answer"),
                 None => Ok(answered),
             }
@@ -153,14 +214,15 @@ pub(crate) fn act(tx: &Transaction<'_>, dict: &Dictionary, user: &str, role: Rol
                 return Err(wrong_state("close the query of").into());
             }
             // Back to where the item stood when the query was raised.
-            let before = state_before(tx, item.id, &["query"])?.map(|(_, s)| s).unwrap_or_default();
+            let before = closed_to(tx, item.id)?;
             let to = match before.as_str() {
                 "proposed" if item.llt_code.is_some() => State::Proposed,
                 "returned" => State::Returned,
                 "split" => State::Split,
                 _ => State::New,
             };
-            let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(String::from).unwrap_or_else(|| "closed by hand".into());
+            let note =
+                note.as_deref().map(|n| trimmed(n, "note")).transpose()?.filter(|n| !n.is_empty()).map(String::from).unwrap_or_else(|| "closed by hand".into());
             tx.execute(
                 "UPDATE item SET state = ?1, revision = revision + 1, updated_at = ?2, updated_by = ?3 WHERE id = ?4",
                 params![to.as_str(), super::now(), user, item.id],
@@ -180,10 +242,7 @@ pub(crate) fn act(tx: &Transaction<'_>, dict: &Dictionary, user: &str, role: Rol
             if item.proposer.as_deref() != Some(user) {
                 return Err(Refusal::NotYours { item: item.external_id.clone(), proposer: item.proposer.clone().unwrap_or_default() }.into());
             }
-            let (last, before) = state_before(tx, item.id, &["autocode", "propose", "recode"])?.unwrap_or_default();
-            if last != "propose" {
-                return Err(Refusal::NotWithdrawable { item: item.external_id.clone(), action: last }.into());
-            }
+            let before = withdrawn_to(tx, item, user)?;
             let to = match before.as_str() {
                 "returned" => State::Returned,
                 "query" => State::Query,
@@ -214,6 +273,12 @@ pub(crate) fn act(tx: &Transaction<'_>, dict: &Dictionary, user: &str, role: Rol
             let parts = parts_of(tx, &item.external_id)?;
             if let Some(p) = parts.iter().find(|p| p.state == State::Confirmed) {
                 return Err(Refusal::PartConfirmed { item: item.external_id.clone(), part: p.external_id.clone() }.into());
+            }
+            // A part split in turn (or on query about its split) carries codes of its own.
+            for p in parts.iter().filter(|p| p.state != State::Void) {
+                if p.state == State::Split || has_live_parts(tx, &p.external_id)? {
+                    return Err(Refusal::PartSplit { item: item.external_id.clone(), part: p.external_id.clone() }.into());
+                }
             }
             for p in parts.iter().filter(|p| p.state != State::Void) {
                 clear_code(tx, user, p.id, State::Void, None, None)?;
@@ -250,7 +315,7 @@ pub(crate) fn parts_of(conn: &rusqlite::Connection, source: &str) -> Result<Vec<
 /// The parts of a split, checked: two or more, each with text and no control characters, no two
 /// alike, none the whole verbatim again.
 pub fn check_parts(item: &Item, parts: &[String]) -> Result<Vec<String>, Refusal> {
-    let parts: Vec<String> = parts.iter().map(|p| p.trim().to_string()).collect();
+    let parts: Vec<String> = parts.iter().map(|p| trimmed(p, "part").map(String::from)).collect::<Result<_, _>>()?;
     let bad = |why: String| Refusal::BadSplit { item: item.external_id.clone(), why };
     if parts.len() < 2 {
         return Err(bad("a split needs two or more parts".into()));
@@ -315,7 +380,7 @@ fn split(tx: &Transaction<'_>, dict: &Dictionary, user: &str, item: &Item, parts
                 external_id: Some(id),
                 reported_term: Some(part.clone()),
                 state_to: Some("new".into()),
-                comment: Some(format!("part {n} of {}, split by {user}", item.external_id)),
+                comment: Some(format!("part {n} of {}{SPLIT_BY}{user}", item.external_id)),
                 ..Default::default()
             },
         )?;

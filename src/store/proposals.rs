@@ -121,7 +121,7 @@ impl Store {
         let cols = ITEM_COLUMNS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ");
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {cols} FROM item i LEFT JOIN item_proposals p ON p.item_id = i.id
-             WHERE i.state IN ('new', 'proposed', 'returned', 'query')
+             WHERE i.state IN ('new', 'proposed', 'returned', 'query', 'answered')
                AND (?3 OR p.item_id IS NULL OR p.model_version != ?1 OR p.meddra_version != ?2)
              ORDER BY i.id"
         ))?;

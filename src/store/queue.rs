@@ -55,6 +55,10 @@ impl Store {
         let mut report = ImportReport::default();
         let mut seen = HashSet::new();
         for it in items {
+            // `AE-7#2` is part 2 of AE-7: only a split makes such ids (intake refuses them in files).
+            if it.external_id.contains('#') {
+                anyhow::bail!("{file}, line {}: the id {} contains '#', which marks the parts of a split verbatim", it.line, it.external_id);
+            }
             let queued = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE external_id = ?1"), [&it.external_id], item_from_row).optional()?;
             if !seen.insert(it.external_id.clone()) {
                 report.duplicates.push(Rejected { line: it.line, reason: format!("id {} is already queued", it.external_id) });

@@ -153,9 +153,19 @@ pub enum Refusal {
         item: String,
         part: String,
     },
+    /// Returning a split one of whose parts is split in turn.
+    PartSplit {
+        item: String,
+        part: String,
+    },
     BadSplit {
         item: String,
         why: String,
+    },
+    /// Text longer than a stored field holds.
+    TooLong {
+        what: &'static str,
+        max: usize,
     },
     /// Coding or correcting an item whose split stands.
     WasSplit {
@@ -185,7 +195,9 @@ impl fmt::Display for Refusal {
                 write!(f, "the code of {item} was set by {action}, not proposed: only a proposal is withdrawn (a reviewer returns the rest)")
             }
             Refusal::PartConfirmed { item, part } => write!(f, "cannot return the split of {item}: its part {part} is confirmed (recode that part instead)"),
+            Refusal::PartSplit { item, part } => write!(f, "cannot return the split of {item}: its part {part} is split in turn (return that split first)"),
             Refusal::BadSplit { item, why } => write!(f, "cannot split {item}: {why}"),
+            Refusal::TooLong { what, max } => write!(f, "the {what} is over {max} characters"),
             Refusal::WasSplit { item } => write!(f, "item {item} was split into parts: code or correct its parts instead"),
             Refusal::BadText { what, c } => write!(f, "the {what} contains the control or format character U+{:04X}", *c as u32),
         }
@@ -215,13 +227,27 @@ fn imported_by(tx: &Transaction<'_>, item: &Item, user: &str) -> Result<bool> {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let by_log = last.is_some_and(|(action, comment)| action == "autocode" && comment.as_deref().and_then(super::synonyms::importer_in) == Some(user));
+    // The importer of the synonym that set the code, or the person who wrote the term the rule
+    // coded (a split's part, a corrected verbatim): either way one person chose the code.
+    let by_log = last.is_some_and(|(action, comment)| {
+        action == "autocode" && comment.as_deref().is_some_and(|c| super::synonyms::importer_in(c) == Some(user) || term_writer_in(c) == Some(user))
+    });
     let term = crate::text::normalize(&item.reported_term);
     let by_synonym = match item.meddra_version.as_deref() {
         Some(v) => super::synonyms::get(tx, &term, v)?.is_some_and(|s| s.imported_by.as_deref() == Some(user) && Some(s.llt_code) == item.llt_code),
         None => false,
     };
     Ok(by_log || by_synonym)
+}
+
+/// How an autocode's log comment names the person who wrote the term the rule coded.
+const TERM_WRITTEN_BY: &str = "; term written by ";
+
+/// The person who wrote the term a rule coded, from the autocode's log comment.
+pub fn term_writer_in(comment: &str) -> Option<&str> {
+    let rest = &comment[comment.find(TERM_WRITTEN_BY)? + TERM_WRITTEN_BY.len()..];
+    let name = rest.split([' ', ';']).next().unwrap_or("");
+    (!name.is_empty()).then_some(name)
 }
 
 /// The log entry shared by every action on an item; the caller fills in the rest.
@@ -271,6 +297,16 @@ pub(crate) struct RuleMatch {
 impl RuleMatch {
     pub fn exact_name() -> RuleMatch {
         RuleMatch { source: Source::Rule, why: "exact LLT name".into(), may_auto_confirm: true }
+    }
+
+    /// The same rule on a term a person wrote (a split's part, a corrected verbatim): never
+    /// auto-confirmed, and the writer never confirms it (`imported_by` reads the log's comment).
+    pub fn written_by(mut self, writer: Option<&str>) -> RuleMatch {
+        if let Some(w) = writer {
+            self.why = format!("{}{TERM_WRITTEN_BY}{w}", self.why);
+            self.may_auto_confirm = false;
+        }
+        self
     }
 
     pub fn synonym(s: &super::synonyms::Synonym) -> RuleMatch {

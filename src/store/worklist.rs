@@ -115,11 +115,10 @@ pub fn describe(scope: Scope, key: &str, duty: Duty, to: Option<&str>) -> String
 
 /// A due date as the team writes it: YYYY-MM-DD, a real day.
 pub fn check_date(d: &str) -> Result<String> {
-    let d = d.trim();
     let num = |r: std::ops::Range<usize>| d.get(r).filter(|s| s.bytes().all(|b| b.is_ascii_digit())).and_then(|s| s.parse::<u32>().ok());
     let shape = d.len() == 10 && d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-';
     let ok = match (shape, num(0..4), num(5..7), num(8..10)) {
-        (true, Some(y), Some(m @ 1..=12), Some(day)) => {
+        (true, Some(y @ 1..), Some(m @ 1..=12), Some(day)) => {
             let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
             let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m as usize - 1];
             (1..=days).contains(&day)
@@ -201,9 +200,12 @@ impl Store {
     pub fn set_due_date(&mut self, acting: &str, study: &str, date: Option<&str>) -> Result<()> {
         self.require_admin(acting, "sets due dates")?;
         let date = date.map(check_date).transpose()?;
-        let study = study.trim();
+        let study = study.trim_matches(' ');
         if study.is_empty() {
             bail!("the study is empty");
+        }
+        if let Some(c) = crate::text::forbidden_char(study) {
+            bail!("the study contains the control or format character U+{:04X}", c as u32);
         }
         let acting = self.user(acting)?.name;
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -273,9 +275,9 @@ mod tests {
 
     #[test]
     fn due_dates_are_real_days() {
-        assert_eq!(check_date(" 2026-12-24 ").unwrap(), "2026-12-24");
+        assert_eq!(check_date("2026-12-24").unwrap(), "2026-12-24");
         assert_eq!(check_date("2028-02-29").unwrap(), "2028-02-29");
-        for bad in ["2026-13-01", "24.12.2026", "2026-12-1", "soon", "2026-12-32", "2026-02-29", "2026-+1-01"] {
+        for bad in [" 2026-12-24", "0000-01-01", "2026-13-01", "24.12.2026", "2026-12-1", "soon", "2026-12-32", "2026-02-29", "2026-+1-01"] {
             assert!(check_date(bad).is_err(), "{bad}");
         }
     }

@@ -13,7 +13,7 @@ impl TeamStore {
         log.extend(own.iter().map(LogRow::as_logged));
         let table: Vec<ItemState> = self
             .client
-            .query("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision, source FROM medcoder.item ORDER BY id", &[])?
+            .query("SELECT id, external_id, state, llt_code, pt_code, proposer, reviewer, revision, source, reported_term FROM medcoder.item ORDER BY id", &[])?
             .iter()
             .map(|r| ItemState {
                 id: r.get(0),
@@ -25,6 +25,7 @@ impl TeamStore {
                 reviewer: r.get(6),
                 revision: r.get(7),
                 source: r.get(8),
+                reported_term: r.get(9),
             })
             .collect();
         let mut findings = item_findings(&log, &table);

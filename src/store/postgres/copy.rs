@@ -186,6 +186,16 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &crate::store::Sto
             synonyms += 1;
         }
     }
+    // The worklists: who codes or reviews what, and the studies' due dates.
+    for a in store.assignments()? {
+        tx.execute(
+            "INSERT INTO medcoder.assignment VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&a.scope.as_str(), &a.key, &a.duty.as_str(), &a.user, &a.assigned_by, &a.assigned_at],
+        )?;
+    }
+    for (study, due) in store.due_dates()? {
+        tx.execute("INSERT INTO medcoder.study_due VALUES ($1, $2, 'db copy', medcoder.now_text())", &[&study, &due])?;
+    }
     for e in &entries {
         let x = &e.entry;
         tx.execute(

@@ -20,7 +20,7 @@ impl crate::store::ProposalStore for TeamStore {
     fn needing_proposals(&mut self, model_version: &str, meddra_version: &str, all: bool) -> Result<Vec<(i64, String)>> {
         let rows = self.client.query(
             "SELECT i.id, i.reported_term FROM medcoder.item i LEFT JOIN medcoder.item_proposals p ON p.item_id = i.id
-             WHERE i.state IN ('new', 'proposed', 'returned', 'query')
+             WHERE i.state IN ('new', 'proposed', 'returned', 'query', 'answered')
                AND ($3 OR p.item_id IS NULL OR p.model_version <> $1 OR p.meddra_version <> $2)
              ORDER BY i.id",
             &[&model_version, &meddra_version, &all],

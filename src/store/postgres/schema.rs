@@ -73,7 +73,8 @@ const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act", "rel
 const SCHEMA_3_FUNCTIONS: &[&str] = &[
     "autocode_item",
     "autocode_term",
-    "last_of",
+    "code_importer",
+    "term_writer",
     "has_live_parts",
     "code_by_rules",
     "supersede_item",
@@ -138,7 +139,8 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
          ALTER TABLE item ADD CONSTRAINT item_part_check CHECK ((part_of IS NULL) = (part_no IS NULL));
          {};
          {};
-         DROP FUNCTION import_item(text, text, text, text, text, text, text, text);",
+         DROP FUNCTION import_item(text, text, text, text, text, text, text, text);
+         DROP FUNCTION autocode_term(text, bigint);",
         table("assignment")?.trim_end_matches(';'),
         table("study_due")?.trim_end_matches(';'),
     ))

@@ -330,8 +330,9 @@ BEGIN
     END IF;
 END $$;
 
--- A code set by a rule on an untouched item, by the autocoder, to review (team mode has no
--- auto-confirmation); logged as on SQLite.
+-- A code set by a rule on an untouched item (new, or its query answered), by the autocoder: to
+-- review, or confirmed when the team's autocode-confirm setting is on and the rule allows it
+-- (p_may_confirm: never for an imported synonym's code or a term a person wrote); logged as on SQLite.
 CREATE FUNCTION autocode_item(p_item bigint, l llt, p_source text, p_why text, p_may_confirm boolean) RETURNS void
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
@@ -354,7 +355,7 @@ END $$;
 
 -- Every untouched item of a term (or only `p_only`) coded from the term's active synonym, when its
 -- LLT is current in the active version.
-CREATE FUNCTION autocode_term(p_term text, p_only bigint) RETURNS void
+CREATE FUNCTION autocode_term(p_term text, p_only bigint, p_writer text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
     s synonym;
@@ -377,8 +378,9 @@ BEGIN
             CASE WHEN s.imported_by IS NOT NULL THEN format('synonym: imported by %s', s.imported_by)
                  WHEN s.origin = 'carried' THEN format('synonym carried over on %s', left(s.updated_at, 10))
                  ELSE format('synonym: confirmed %s time%s, last by %s on %s', s.confirmations,
-                    CASE WHEN s.confirmations = 1 THEN '' ELSE 's' END, coalesce(s.reviewer, '?'), left(s.updated_at, 10)) END,
-            s.imported_by IS NULL);
+                    CASE WHEN s.confirmations = 1 THEN '' ELSE 's' END, coalesce(s.reviewer, '?'), left(s.updated_at, 10)) END
+                || coalesce('; term written by ' || p_writer, ''),
+            s.imported_by IS NULL AND p_writer IS NULL);
     END LOOP;
 END $$;
 
@@ -416,24 +418,12 @@ END $$;
 -- another LLT changes the synonym, never who chose this item's code.
 CREATE FUNCTION code_importer(p_item bigint) RETURNS text
 LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
-    SELECT CASE WHEN x.action = 'autocode' THEN substring(x.comment from '^synonym:? imported by ([a-z0-9_]+)') END FROM (
+    SELECT CASE WHEN x.action = 'autocode' THEN coalesce(substring(x.comment from '^synonym:? imported by ([a-z0-9_]+)'),
+            substring(x.comment from '; term written by ([a-z0-9_]+)')) END FROM (
         (SELECT 0 AS src, seq, action, comment FROM decision_log WHERE item_id = p_item AND action IN ('autocode', 'propose', 'recode')
             ORDER BY seq DESC LIMIT 1)
         UNION ALL
         (SELECT 1, seq, action, comment FROM imported_log WHERE item_id = p_item AND action IN ('autocode', 'propose', 'recode')
-            ORDER BY seq DESC LIMIT 1)
-    ) x ORDER BY x.src LIMIT 1
-$$;
-
--- The newest log row of the item among `p_actions` (own log first, then the copied one): which
--- action and the state it left.
-CREATE FUNCTION last_of(p_item bigint, p_actions text[]) RETURNS TABLE (action text, state_from text)
-LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
-    SELECT x.action, coalesce(x.state_from, '') FROM (
-        (SELECT 0 AS src, seq, d.action, d.state_from FROM decision_log d WHERE item_id = p_item AND d.action = ANY(p_actions)
-            ORDER BY seq DESC LIMIT 1)
-        UNION ALL
-        (SELECT 1, seq, i.action, i.state_from FROM imported_log i WHERE item_id = p_item AND i.action = ANY(p_actions)
             ORDER BY seq DESC LIMIT 1)
     ) x ORDER BY x.src LIMIT 1
 $$;
@@ -474,6 +464,9 @@ DECLARE
     it item;
 BEGIN
     PERFORM refuse_service(u);
+    IF position('#' in p_external_id) > 0 THEN
+        RAISE EXCEPTION 'the id % contains ''#'', which marks the parts of a split verbatim', p_external_id USING ERRCODE = '22023';
+    END IF;
     INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state,
             imported_at, updated_at, updated_by, term_key)
         VALUES (check_text('id', p_external_id, true), check_text('study', p_study, true),
@@ -506,13 +499,28 @@ LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
     SELECT EXISTS (SELECT 1 FROM item WHERE part_of = p_source AND state <> 'void')
 $$;
 
+-- Who wrote the item's reported term when a person did rather than the site (store/lifecycle.rs
+-- term_writer): the splitter of a part, whoever recorded a corrected verbatim.
+CREATE FUNCTION term_writer(p_item bigint) RETURNS text
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    SELECT CASE WHEN x.action = 'supersede' THEN x.username ELSE substring(x.comment from ', split by ([a-z0-9_]+)$') END FROM (
+        (SELECT 0 AS src, seq, action, username, comment FROM decision_log WHERE item_id = p_item AND action IN ('import', 'supersede')
+            ORDER BY seq DESC LIMIT 1)
+        UNION ALL
+        (SELECT 1, seq, action, username, comment FROM imported_log WHERE item_id = p_item AND action IN ('import', 'supersede')
+            ORDER BY seq DESC LIMIT 1)
+    ) x ORDER BY x.src LIMIT 1
+$$;
+
 -- The rules, as on SQLite: an untouched item whose term is a current LLT's name, else a term on
--- the synonym list, is coded by the rule and goes to review.
+-- the synonym list, is coded by the rule and goes to review. A term a person wrote is coded as
+-- that person's choice: never auto-confirmed, and code_importer names them to the four-eye rule.
 CREATE FUNCTION code_by_rules(p_item bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
     it item;
     l llt;
+    v_writer text := term_writer(p_item);
 BEGIN
     SELECT * INTO it FROM item WHERE id = p_item AND state IN ('new', 'answered');
     IF NOT FOUND THEN
@@ -521,9 +529,9 @@ BEGIN
     SELECT * INTO l FROM llt WHERE version = (SELECT value FROM setting WHERE key = 'meddra_version') AND current
         AND name_key = it.term_key ORDER BY code LIMIT 1;
     IF FOUND THEN
-        PERFORM autocode_item(it.id, l, 'rule', 'exact LLT name', true);
+        PERFORM autocode_item(it.id, l, 'rule', 'exact LLT name' || coalesce('; term written by ' || v_writer, ''), v_writer IS NULL);
     ELSE
-        PERFORM autocode_term(it.term_key, it.id);
+        PERFORM autocode_term(it.term_key, it.id, v_writer);
     END IF;
 END $$;
 
@@ -556,6 +564,8 @@ BEGIN
     END IF;
     PERFORM append_log('supersede', it.id, it.external_id, v_term, it.state, v_to, NULL, NULL, NULL, NULL,
         format('%s: was ''%s''%s', p_why, it.reported_term, CASE WHEN it.llt_code IS NOT NULL THEN format('; code LLT %s dropped', it.llt_code) ELSE '' END));
+    -- The model's proposals were made for the old term.
+    DELETE FROM item_proposals WHERE item_id = it.id;
     PERFORM code_by_rules(it.id);
     SELECT * INTO after FROM item WHERE id = it.id;
     RETURN after;
@@ -579,10 +589,10 @@ DECLARE
     v_text text;
     p item_proposals;
     v_rank integer;
-    v_last text;
     v_before text;
     v_part text;
     part item;
+    rec record;
 BEGIN
     PERFORM refuse_service(u);
     SELECT * INTO it FROM item WHERE external_id = p_external_id FOR UPDATE;
@@ -607,10 +617,32 @@ BEGIN
         IF it.proposer IS DISTINCT FROM u.name THEN
             RAISE EXCEPTION '% proposed the code of %: only the proposer withdraws a proposal', it.proposer, it.external_id USING ERRCODE = '42501';
         END IF;
-        SELECT * INTO v_last, v_before FROM last_of(it.id, ARRAY['autocode', 'propose', 'recode']);
-        IF v_last IS DISTINCT FROM 'propose' THEN
-            RAISE EXCEPTION 'the code of % was set by %, not proposed: only a proposal is withdrawn (a reviewer returns the rest)',
-                it.external_id, v_last USING ERRCODE = '55000';
+        -- Back to before the user's run of proposals (each re-proposal starts from 'proposed'); only
+        -- ever what this user alone put there (store/lifecycle.rs withdrawn_to).
+        v_before := NULL;
+        FOR rec IN SELECT * FROM (
+                SELECT 0 AS src, seq, d.action, d.username, coalesce(d.state_from, '') AS state_from FROM decision_log d
+                    WHERE item_id = it.id AND d.action IN ('autocode', 'propose', 'recode')
+                UNION ALL
+                SELECT 1, seq, i.action, i.username, coalesce(i.state_from, '') FROM imported_log i
+                    WHERE item_id = it.id AND i.action IN ('autocode', 'propose', 'recode')
+            ) x ORDER BY x.src, x.seq DESC LOOP
+            IF rec.action <> 'propose' THEN
+                RAISE EXCEPTION 'the code of % was set by %, not proposed: only a proposal is withdrawn (a reviewer returns the rest)',
+                    it.external_id, rec.action USING ERRCODE = '55000';
+            END IF;
+            IF rec.username <> u.name THEN
+                RAISE EXCEPTION '% proposed the code of %: only the proposer withdraws a proposal', rec.username, it.external_id
+                    USING ERRCODE = '42501';
+            END IF;
+            IF rec.state_from <> 'proposed' THEN
+                v_before := rec.state_from;
+                EXIT;
+            END IF;
+        END LOOP;
+        IF v_before IS NULL THEN
+            RAISE EXCEPTION 'the code of % was set by import, not proposed: only a proposal is withdrawn (a reviewer returns the rest)',
+                it.external_id USING ERRCODE = '55000';
         END IF;
         v_to := CASE WHEN v_before IN ('returned', 'query', 'answered') THEN v_before ELSE 'new' END;
         UPDATE item SET state = v_to, llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = NULL,
@@ -626,7 +658,18 @@ BEGIN
         IF it.state NOT IN ('query', 'answered') THEN
             RAISE EXCEPTION 'cannot close the query of item %: it is %', it.external_id, it.state USING ERRCODE = '55000';
         END IF;
-        SELECT * INTO v_last, v_before FROM last_of(it.id, ARRAY['query']);
+        -- Back to where the first of its queries in a row was raised (a follow-up comes from 'answered').
+        v_before := '';
+        FOR rec IN SELECT * FROM (
+                SELECT 0 AS src, seq, coalesce(d.state_from, '') AS state_from FROM decision_log d WHERE item_id = it.id AND d.action = 'query'
+                UNION ALL
+                SELECT 1, seq, coalesce(i.state_from, '') FROM imported_log i WHERE item_id = it.id AND i.action = 'query'
+            ) x ORDER BY x.src, x.seq DESC LOOP
+            IF rec.state_from <> 'answered' THEN
+                v_before := rec.state_from;
+                EXIT;
+            END IF;
+        END LOOP;
         v_to := CASE WHEN v_before = 'proposed' AND it.llt_code IS NOT NULL THEN 'proposed'
                      WHEN v_before IN ('returned', 'split') THEN v_before ELSE 'new' END;
         v_text := coalesce(check_text('note', p_text, false), 'closed by hand');
@@ -652,6 +695,13 @@ BEGIN
         SELECT external_id INTO v_part FROM item WHERE part_of = it.external_id AND state = 'confirmed' ORDER BY part_no LIMIT 1;
         IF FOUND THEN
             RAISE EXCEPTION 'cannot return the split of %: its part % is confirmed (recode that part instead)', it.external_id, v_part
+                USING ERRCODE = '55000';
+        END IF;
+        -- A part split in turn (or on query about its split) carries codes of its own.
+        SELECT sub.external_id INTO v_part FROM item sub WHERE sub.part_of = it.external_id AND sub.state <> 'void'
+            AND (sub.state = 'split' OR has_live_parts(sub.external_id)) ORDER BY sub.part_no LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'cannot return the split of %: its part % is split in turn (return that split first)', it.external_id, v_part
                 USING ERRCODE = '55000';
         END IF;
         FOR part IN SELECT * FROM item WHERE part_of = it.external_id AND state <> 'void' ORDER BY part_no FOR UPDATE LOOP
