@@ -539,7 +539,7 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
     let synonyms = b.dir().join("s.csv");
     std::fs::write(&synonyms, format!("reported_term,llt_code\nwobbly legs,{c2}\n")).unwrap();
     let corrected = b.dir().join("corrected.csv");
-    std::fs::write(&corrected, "id,study,subject,reported_term\nA4,S2,004,tingling in fingers\nA6,S1,006,another term\n").unwrap();
+    std::fs::write(&corrected, "id,study,subject,reported_term\nA4,S2,004,tingling in fingers\nA6,S1,006,another term\nA5,S9,005,not this record\n").unwrap();
     let answers = b.dir().join("answers.csv");
     std::fs::write(&answers, "item_id,answer,corrected_term\nA3,it was a tingling,tingling hands\n").unwrap();
     let (q, s) = (queue.display().to_string(), synonyms.display().to_string());

@@ -25,7 +25,7 @@ pub enum QueueCmd {
     Import { file: PathBuf },
     /// List items, optionally filtered.
     List {
-        /// Comma-separated states: new, proposed, returned, query, confirmed.
+        /// Comma-separated states: new, proposed, returned, query, answered, split, void, confirmed.
         #[arg(long)]
         state: Option<String>,
         /// Only items of this study.

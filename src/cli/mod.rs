@@ -148,7 +148,8 @@ pub enum Command {
         /// The parts, each the text of one event (two or more).
         #[arg(required = true, num_args = 1..)]
         parts: Vec<String>,
-        /// Also put the parts on query with this question to the site.
+        /// Also put the split item on query with this question (the site is asked to split its
+        /// record; the parts are coded meanwhile).
         #[arg(long)]
         query: Option<String>,
         /// The item revision you saw; the action is refused if the item changed since.

@@ -71,6 +71,7 @@ pub enum QueryCmd {
         /// Why it closes.
         #[arg(long)]
         note: Option<String>,
+        /// The item revision you saw; the action is refused if the item changed since.
         #[arg(long)]
         rev: Option<i64>,
     },
@@ -290,7 +291,7 @@ fn read_answers(store: &dyn DeskStore, file: &Path) -> Result<Vec<AnswerRow>> {
 fn import_answers(s: &mut Session, file: &Path) -> Result<ExitCode> {
     let user = s.user()?;
     let store = s.store()?;
-    let rows = read_answers(store, file)?;
+    let rows = read_answers(store, file).map_err(|e| e.context(format!("no answer from {} was recorded", file.display())))?;
     let mut corrected = 0;
     for row in &rows {
         let it = store

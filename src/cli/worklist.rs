@@ -48,7 +48,7 @@ pub fn assign(a: AssignArgs, s: &mut Session) -> Result<ExitCode> {
             println!("{:<6} {:<5} {:<24} {:<12} (by {} at {})", x.duty, x.scope.as_str(), p(&x.key), p(&x.user), p(&x.assigned_by), x.assigned_at);
         }
         for (study, due) in store.due_dates()? {
-            println!("due    study {:<24} {due}", p(&study));
+            println!("{:<6} {:<5} {:<24} {due}", "due", "study", p(&study));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -65,6 +65,9 @@ pub fn assign(a: AssignArgs, s: &mut Session) -> Result<ExitCode> {
     let user = s.user()?;
     s.store()?.assign(&user, scope, key, duty, a.to.as_deref())?;
     println!("{}", p(&describe(scope, &crate::store::worklist::key_of(scope, key), duty, a.to.as_deref().map(str::to_lowercase).as_deref())));
+    if scope == Scope::Study && !s.store()?.studies()?.iter().any(|x| x == key.trim()) {
+        println!("  (no item of study {} is queued yet)", p(key.trim()));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -77,6 +80,13 @@ pub fn due(study: &str, date: Option<&str>, clear: bool, s: &mut Session) -> Res
     match date {
         Some(d) => println!("Study {} is due {d}", p(study.trim())),
         None => println!("Study {} has no due date now", p(study.trim())),
+    }
+    // Said, not refused: a due date may be set before the study's items arrive, or to mark late work.
+    if date.is_some_and(|d| d < crate::desk::today().as_str()) {
+        println!("  (that day has passed: the study's open items count as overdue now)");
+    }
+    if !s.store()?.studies()?.iter().any(|x| x == study.trim()) {
+        println!("  (no item of study {} is queued yet)", p(study.trim()));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -121,7 +131,7 @@ pub fn worklist(s: &mut Session, for_user: Option<String>, all: bool, json: bool
     for (pr, it) in &work {
         let due = pr.due.as_ref().map(|d| format!("  due {d}")).unwrap_or_default();
         println!(
-            "{:<12} {:<9} {:<9} {:<16} {:>3} day(s){due}  {}",
+            "{:<12} {:<9} {:<9} {:<15} {:>3} day(s){due}  {}",
             p(&it.external_id),
             p(&it.study),
             it.state,

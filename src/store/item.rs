@@ -49,9 +49,10 @@ impl State {
     }
 }
 
+// `pad` honours a width: the command line's columns line up.
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -318,7 +318,7 @@ pub fn check_parts(item: &Item, parts: &[String]) -> Result<Vec<String>, Refusal
     let parts: Vec<String> = parts.iter().map(|p| trimmed(p, "part").map(String::from)).collect::<Result<_, _>>()?;
     let bad = |why: String| Refusal::BadSplit { item: item.external_id.clone(), why };
     if parts.len() < 2 {
-        return Err(bad("a split needs two or more parts".into()));
+        return Err(bad("a split needs two or more parts (one per event)".into()));
     }
     if parts.len() > MAX_PARTS {
         return Err(bad(format!("{} parts is more than {MAX_PARTS}", parts.len())));

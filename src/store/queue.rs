@@ -68,6 +68,8 @@ impl Store {
                 // The same id with another reported term: the site corrected its verbatim.
                 if queued.reported_term == it.reported_term.trim() {
                     report.duplicates.push(Rejected { line: it.line, reason: format!("id {} is already queued", it.external_id) });
+                } else if queued.study != it.study || queued.subject != it.subject {
+                    report.duplicates.push(Rejected { line: it.line, reason: other_record(&queued, &it.study, &it.subject) });
                 } else if queued.state == State::Split || super::lifecycle::has_live_parts(&tx, &queued.external_id)? {
                     report.duplicates.push(Rejected {
                         line: it.line,
@@ -80,10 +82,7 @@ impl Store {
                 } else {
                     let why = format!("corrected verbatim from {file}, line {}", it.line);
                     super::lifecycle::supersede(&tx, user, dict.as_ref(), &queued, it.reported_term.trim(), &why)?;
-                    report.superseded.push(Rejected {
-                        line: it.line,
-                        reason: format!("id {}: reported term corrected from '{}' to '{}'", it.external_id, queued.reported_term, it.reported_term.trim()),
-                    });
+                    report.superseded.push(Rejected { line: it.line, reason: corrected(&queued, it.reported_term.trim()) });
                 }
                 continue;
             }
@@ -201,6 +200,24 @@ impl Store {
         let counts: std::collections::HashMap<String, i64> = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
         Ok(State::ALL.into_iter().map(|s| (s, counts.get(s.as_str()).copied().unwrap_or(0) as usize)).collect())
     }
+}
+
+/// Why a line with a queued id but another study or subject is not taken as its correction.
+pub(crate) fn other_record(queued: &Item, study: &str, subject: &str) -> String {
+    format!(
+        "id {} is queued for study {}, subject {}; this line says study {study}, subject {subject}: not a correction of that record",
+        queued.external_id, queued.study, queued.subject
+    )
+}
+
+/// What the import says of a corrected verbatim, naming a confirmed code it takes back.
+pub(crate) fn corrected(queued: &Item, term: &str) -> String {
+    let dropped = match (queued.state, queued.llt_code) {
+        (State::Confirmed, Some(c)) => format!("; its confirmed code LLT {c} was dropped: it is coded again"),
+        (_, Some(c)) => format!("; its code LLT {c} was dropped"),
+        _ => String::new(),
+    };
+    format!("id {}: reported term corrected from '{}' to '{term}'{dropped}", queued.external_id, queued.reported_term)
 }
 
 /// The WHERE clause of a filter (columns prefixed by `table`) and its arguments, numbered after

@@ -192,7 +192,12 @@ impl fmt::Display for Refusal {
             }
             Refusal::NotYours { item, proposer } => write!(f, "{proposer} proposed the code of {item}: only the proposer withdraws a proposal"),
             Refusal::NotWithdrawable { item, action } => {
-                write!(f, "the code of {item} was set by {action}, not proposed: only a proposal is withdrawn (a reviewer returns the rest)")
+                let by = match action.as_str() {
+                    "autocode" => "the rule's code",
+                    "recode" => "a recode of the confirmed code",
+                    _ => "no proposal",
+                };
+                write!(f, "cannot withdraw the proposal of {item}: it lies over {by}; propose again, or a reviewer returns it")
             }
             Refusal::PartConfirmed { item, part } => write!(f, "cannot return the split of {item}: its part {part} is confirmed (recode that part instead)"),
             Refusal::PartSplit { item, part } => write!(f, "cannot return the split of {item}: its part {part} is split in turn (return that split first)"),

@@ -5,6 +5,7 @@ use ratatui::text::{Line, Span};
 
 use super::screens::{Ctx, EngineStatus};
 use super::theme::{confidence_bar, spinner, truncate, Theme, Tone};
+use crate::store::item::State;
 
 /// The open item: id, state, reported term, study context, current code and comment.
 pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
@@ -13,7 +14,7 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
     let mut lines = vec![];
     if let Some(g) = &ctx.group {
         let me = ctx.desk().user.name.as_str();
-        let text = if it.state == crate::store::item::State::Proposed && it.proposer.as_deref() != Some(me) {
+        let text = if it.state == State::Proposed && it.proposer.as_deref() != Some(me) {
             format!(
                 "Group '{}': confirming confirms all {} identical proposals of this code, as you see them (not your own)",
                 g.term,
@@ -46,9 +47,10 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
     if let (Some(w), Some(n)) = (&v.whole, it.part_no) {
         lines.push(Line::styled(format!("Part {n} of {} ({}): '{}'", w.external_id, w.state, w.reported_term), theme.warn()));
     }
-    if !v.parts.is_empty() {
-        let parts: Vec<String> = v.parts.iter().map(|p| format!("{} [{}] {}", p.external_id, p.state, p.reported_term)).collect();
-        lines.push(Line::styled(format!("Split into: {}", parts.join(" · ")), theme.warn()));
+    // The split that stands (a returned split's void parts are history: `queue show` lists them).
+    let live: Vec<String> = v.parts.iter().filter(|p| p.state != State::Void).map(|p| format!("{} [{}] {}", p.external_id, p.state, p.reported_term)).collect();
+    if !live.is_empty() {
+        lines.push(Line::styled(format!("Split into: {}", live.join(" · ")), theme.warn()));
     }
     let waiting = crate::desk::days_since(&it.imported_at);
     let due = match &v.due {
@@ -65,8 +67,8 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
     }
     match &it.comment {
         // An item on query waits for the site: how long, and what it was asked.
-        Some(c) if it.state == crate::store::item::State::Answered => lines.push(Line::styled(format!("The site answered: {c}"), theme.warn())),
-        Some(c) if it.state == crate::store::item::State::Query => {
+        Some(c) if it.state == State::Answered => lines.push(Line::styled(format!("The site answered: {c}"), theme.warn())),
+        Some(c) if it.state == State::Query => {
             lines.push(Line::styled(format!("On query for {} day(s), asked by {}: {c}", crate::desk::days_since(&it.updated_at), it.updated_by), theme.warn()))
         }
         Some(c) => lines.push(Line::styled(format!("Comment: {c}"), theme.warn())),

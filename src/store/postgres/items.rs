@@ -33,10 +33,17 @@ impl TeamStore {
                     added_ids.push(it.external_id.clone());
                 }
                 why => match why.strip_prefix("superseded:") {
-                    Some(old) => report.superseded.push(Rejected {
-                        line: it.line,
-                        reason: format!("id {}: reported term corrected from '{old}' to '{}'", it.external_id, it.reported_term.trim()),
-                    }),
+                    // "superseded:[confirmed |coded ]<llt>:<old term>", worded as on SQLite.
+                    Some(rest) => {
+                        let (code, old) = rest.split_once(':').unwrap_or(("", rest));
+                        let dropped = match code.split_once(' ') {
+                            Some(("confirmed", c)) => format!("; its confirmed code LLT {c} was dropped: it is coded again"),
+                            Some((_, c)) => format!("; its code LLT {c} was dropped"),
+                            None => String::new(),
+                        };
+                        let reason = format!("id {}: reported term corrected from '{old}' to '{}'{dropped}", it.external_id, it.reported_term.trim());
+                        report.superseded.push(Rejected { line: it.line, reason });
+                    }
                     None => report.duplicates.push(Rejected { line: it.line, reason: why.to_string() }),
                 },
             }

@@ -140,7 +140,7 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
          {};
          {};
          DROP FUNCTION import_item(text, text, text, text, text, text, text, text);
-         DROP FUNCTION autocode_term(text, bigint);",
+         DROP FUNCTION IF EXISTS autocode_term(text, bigint);",
         table("assignment")?.trim_end_matches(';'),
         table("study_due")?.trim_end_matches(';'),
     ))

@@ -479,13 +479,17 @@ BEGIN
         SELECT * INTO it FROM item WHERE external_id = btrim(p_external_id) FOR UPDATE;
         IF it.reported_term = v_term THEN
             RETURN format('id %s is already queued', it.external_id);
+        ELSIF it.study <> btrim(p_study) OR it.subject <> btrim(p_subject) THEN
+            RETURN format('id %s is queued for study %s, subject %s; this line says study %s, subject %s: not a correction of that record',
+                it.external_id, it.study, it.subject, btrim(p_study), btrim(p_subject));
         ELSIF it.state = 'split' OR has_live_parts(it.external_id) THEN
             RETURN format('id %s was split into parts: a corrected verbatim goes to its parts (queue show %s)', it.external_id, it.external_id);
         ELSIF it.state = 'void' THEN
             RETURN format('id %s is a part of a returned split: it is coded no more', it.external_id);
         END IF;
         PERFORM supersede_item(it, v_term, format('corrected verbatim from %s', check_text('origin', p_origin, false)));
-        RETURN 'superseded:' || it.reported_term;
+        RETURN 'superseded:' || CASE WHEN it.llt_code IS NULL THEN '' WHEN it.state = 'confirmed' THEN 'confirmed ' ELSE 'coded ' END
+            || coalesce(it.llt_code::text, '') || ':' || it.reported_term;
     END IF;
     PERFORM append_log('import', v_id, btrim(p_external_id), v_term, NULL, 'new', NULL, NULL, NULL, NULL,
         check_text('origin', p_origin, false));
@@ -628,8 +632,8 @@ BEGIN
                     WHERE item_id = it.id AND i.action IN ('autocode', 'propose', 'recode')
             ) x ORDER BY x.src, x.seq DESC LOOP
             IF rec.action <> 'propose' THEN
-                RAISE EXCEPTION 'the code of % was set by %, not proposed: only a proposal is withdrawn (a reviewer returns the rest)',
-                    it.external_id, rec.action USING ERRCODE = '55000';
+                RAISE EXCEPTION 'cannot withdraw the proposal of %: it lies over %; propose again, or a reviewer returns it', it.external_id,
+                    CASE rec.action WHEN 'autocode' THEN 'the rule''s code' ELSE 'a recode of the confirmed code' END USING ERRCODE = '55000';
             END IF;
             IF rec.username <> u.name THEN
                 RAISE EXCEPTION '% proposed the code of %: only the proposer withdraws a proposal', rec.username, it.external_id
@@ -641,7 +645,7 @@ BEGIN
             END IF;
         END LOOP;
         IF v_before IS NULL THEN
-            RAISE EXCEPTION 'the code of % was set by import, not proposed: only a proposal is withdrawn (a reviewer returns the rest)',
+            RAISE EXCEPTION 'cannot withdraw the proposal of %: it lies over no proposal; propose again, or a reviewer returns it',
                 it.external_id USING ERRCODE = '55000';
         END IF;
         v_to := CASE WHEN v_before IN ('returned', 'query', 'answered') THEN v_before ELSE 'new' END;
@@ -921,7 +925,7 @@ BEGIN
         RAISE EXCEPTION 'cannot split %: parts are split three levels deep at most', it.external_id USING ERRCODE = '22023';
     END IF;
     IF coalesce(array_length(p_parts, 1), 0) < 2 THEN
-        RAISE EXCEPTION 'cannot split %: a split needs two or more parts', it.external_id USING ERRCODE = '22023';
+        RAISE EXCEPTION 'cannot split %: a split needs two or more parts (one per event)', it.external_id USING ERRCODE = '22023';
     END IF;
     IF array_length(p_parts, 1) > 20 THEN
         RAISE EXCEPTION 'cannot split %: % parts is more than 20', it.external_id, array_length(p_parts, 1) USING ERRCODE = '22023';

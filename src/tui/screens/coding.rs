@@ -109,9 +109,10 @@ impl Screen for Coding {
             // The prompt starts from the parts the verbatim suggests; the coder edits them.
             Action::Split => Cmd::Prompt(Prompt::SplitParts, crate::desk::suggest_parts(&view.item.reported_term).join("; ")),
             Action::ReturnToProposer if view.item.state != State::Split => {
-                Cmd::Say("Here r returns a split; a proposed code is returned from the review screen.".into(), Tone::Info)
+                Cmd::Say("Here r returns a split (reviewers); a proposed code is returned from the review screen.".into(), Tone::Info)
             }
-            Action::ReturnToProposer => Cmd::Prompt(Prompt::ReturnComment, String::new()),
+            Action::ReturnToProposer if !ctx.desk().user.role.can_review() => Cmd::Say("Only reviewers and admins return a split.".into(), Tone::Info),
+            Action::ReturnToProposer => Cmd::Prompt(Prompt::ReturnSplit, String::new()),
             _ => Cmd::None,
         })
     }
@@ -135,9 +136,12 @@ impl Screen for Coding {
             Prompt::CloseNote => Cmd::Decide(Decision::CloseQuery { note: Some(text).filter(|t| !t.trim().is_empty()) }, "query closed"),
             Prompt::SplitParts => {
                 let parts: Vec<String> = text.split(';').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect();
+                if parts.len() < 2 {
+                    return Ok(Cmd::Say("Not split: give two or more parts, separated by ;".into(), Tone::Bad));
+                }
                 Cmd::Decide(Decision::Split { parts }, "split into parts")
             }
-            Prompt::ReturnComment => Cmd::Decide(Decision::Return { comment: text }, "split returned"),
+            Prompt::ReturnSplit => Cmd::Decide(Decision::Return { comment: text }, "split returned"),
             _ => Cmd::None,
         })
     }

@@ -111,6 +111,8 @@ pub enum Prompt {
     CloseNote,
     /// The parts of a split, separated by `;`.
     SplitParts,
+    /// Why a reviewer returns a split.
+    ReturnSplit,
     /// The user's password before their first confirm or return of the session (shown masked;
     /// handled by the app, not a screen).
     Signature,
@@ -145,6 +147,7 @@ impl Prompt {
             Prompt::CorrectedTerm => "The site's corrected verbatim, if it sent one (Enter: none)",
             Prompt::CloseNote => "Close the query: why? (Enter: closed by hand)",
             Prompt::SplitParts => "Split into parts, one per event, separated by ;",
+            Prompt::ReturnSplit => "Why are you returning this split? (its parts become void)",
             Prompt::Signature => "Your password (electronic signature, asked once this session)",
         }
     }

@@ -288,7 +288,8 @@ impl Screen for Queue {
 impl Queue {
     fn draw_header(&self, f: &mut Frame, top: Rect, theme: Theme) {
         // The lifecycle's rarer states are counted only when an item is in them (80 columns).
-        let shown = |s: &State, n: &usize| *n > 0 || !matches!(s, State::Answered | State::Split | State::Void);
+        // Void parts are no work: never counted here.
+        let shown = |s: &State, n: &usize| (*n > 0 && *s != State::Void) || !matches!(s, State::Answered | State::Split | State::Void);
         let counts: Vec<Span> =
             self.counts.iter().filter(|(s, n)| shown(s, n)).flat_map(|(s, n)| [Span::styled(format!("{s} {n}"), theme.state(*s)), Span::raw("  ")]).collect();
         let filters = format!(
@@ -368,8 +369,8 @@ impl Queue {
             })
             .collect();
         let mut widths =
-            vec![Constraint::Length(8), Constraint::Length(9), Constraint::Length(8), Constraint::Fill(3), Constraint::Fill(2), Constraint::Length(6)];
-        let mut header = vec!["id", "state", "study", "reported term", "= code or proposal", "conf"];
+            vec![Constraint::Length(10), Constraint::Length(9), Constraint::Length(8), Constraint::Fill(3), Constraint::Fill(2), Constraint::Length(6)];
+        let mut header = vec!["id", "state", "study", "reported term", "= code/proposal", "conf"];
         if wide {
             widths.insert(3, Constraint::Length(8));
             header.insert(3, "subject");
