@@ -395,7 +395,7 @@ fn open_queries_are_listed_oldest_first_with_their_age_and_exported_for_the_site
     let f = env.dir.path().join("queries.csv");
     env.ok(&["query", "list", "--csv", s(&f)]);
     let csv = fs::read_to_string(&f).unwrap();
-    assert!(csv.starts_with("item_id,study,subject,reported_term,query,raised_by,raised_at,days_open,status,answer\n"), "{csv}");
+    assert!(csv.starts_with("item_id,study,subject,reported_term,query,raised_by,raised_at,days_open,status,answer,corrected_term\n"), "{csv}");
     assert!(csv.contains("X1,ST1,001,funny turn,what kind of turn?,alice,") && csv.contains("'=odd rash"), "{csv}");
     assert!(!csv.contains("X2"), "{csv}");
 }
@@ -425,7 +425,19 @@ fn answers_are_imported_whole_or_not_at_all_and_queries_close() {
     bad("item_id,answer,corrected_term\nX1,ok,faint\u{1b}[2J\n", "line 2, field corrected_term: contains the control or format character U+001B");
     bad("id,text\nX1,fainted\n", "line 1: the header needs the columns item_id and answer");
     bad("item_id,answer\nNOPE,fainted\n", "line 2, field item_id");
-    fs::write(&f, "item_id,answer,corrected_term\nX1,she fainted at home,passed out at home\nX2,cramps after meals,\n").unwrap();
+    // The sheet the sites were sent comes back filled in, as it is.
+    let sheet = env.dir.path().join("sheet.csv");
+    env.ok(&["query", "list", "--open", "--csv", s(&sheet)]);
+    let filled: Vec<String> = fs::read_to_string(&sheet)
+        .unwrap()
+        .lines()
+        .map(|l| match &l[..3] {
+            "X1," => l.replace(",open,,", ",open,she fainted at home,passed out at home"),
+            "X2," => l.replace(",open,,", ",open,cramps after meals,"),
+            _ => l.to_string(),
+        })
+        .collect();
+    fs::write(&f, filled.join("\n")).unwrap();
     let out = env.ok(&["--user", "alice", "query", "import-answers", s(&f)]);
     assert!(out.contains("Recorded 2 answer(s)") && out.contains("1 with a corrected verbatim"), "{out}");
     assert_eq!((env.state("X1")["state"].as_str(), env.state("X1")["reported_term"].as_str()), (Some("answered"), Some("passed out at home")));

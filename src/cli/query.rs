@@ -47,7 +47,9 @@ pub enum QueryCmd {
         #[arg(long)]
         study: Option<String>,
         /// Write them as CSV for the sites instead (item_id, study, subject, reported_term, query,
-        /// raised_by, raised_at, days_open, status, answer) to this file, `-` for standard output.
+        /// raised_by, raised_at, days_open, status, answer, corrected_term) to this file, `-` for
+        /// standard output; the sites fill in answer (and corrected_term) and it comes back to
+        /// `query import-answers`.
         #[arg(long)]
         csv: Option<PathBuf>,
     },
@@ -180,7 +182,9 @@ fn list(store: &dyn DeskStore, show: Show, older_than: Option<i64>, study: Optio
     if let Some(path) = csv {
         let out = (path.as_os_str() != "-").then_some(path.as_path());
         let mut w = csv::Writer::from_writer(super::export::output(out)?);
-        w.write_record(["item_id", "study", "subject", "reported_term", "query", "raised_by", "raised_at", "days_open", "status", "answer"])?;
+        // `answer` and `corrected_term` are what the site fills in: the file comes back to
+        // `query import-answers` as it is.
+        w.write_record(["item_id", "study", "subject", "reported_term", "query", "raised_by", "raised_at", "days_open", "status", "answer", "corrected_term"])?;
         for q in &list {
             let it = &q.item;
             crate::text::write_sheet_record(
@@ -196,6 +200,7 @@ fn list(store: &dyn DeskStore, show: Show, older_than: Option<i64>, study: Optio
                     q.days.to_string(),
                     q.status.to_string(),
                     q.answer.clone().unwrap_or_default(),
+                    String::new(),
                 ],
             )?;
         }

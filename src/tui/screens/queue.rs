@@ -243,8 +243,8 @@ impl Screen for Queue {
                     Sort::State => Sort::ConfidenceLowFirst,
                     Sort::ConfidenceLowFirst => Sort::Id,
                 };
-                self.refresh(ctx)?;
-                Ok(Cmd::None)
+                // A new order starts at its top, not wherever the selected item moved to.
+                self.refiltered(ctx)
             }
             Action::MyWork => {
                 self.mine = !self.mine;
