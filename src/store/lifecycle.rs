@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::item::{item_from_row, Item, State, ITEM_COLUMNS};
 use super::log::{self, Entry};
 use super::users::Role;
-use super::workflow::{autocode, Action, Refusal, RuleMatch};
+use super::workflow::{autocode, entry_for as entry, Action, Refusal, RuleMatch};
 use crate::meddra::autocode::Rules;
 use crate::meddra::Dictionary;
 
@@ -27,19 +27,6 @@ pub(crate) fn handles(item: &Item, action: &Action) -> bool {
         Action::Answer { .. } | Action::CloseQuery { .. } | Action::Withdraw | Action::Split { .. } => true,
         Action::Return { .. } => item.state == State::Split,
         _ => false,
-    }
-}
-
-fn entry(user: &str, action: &str, item: &Item, to: State) -> Entry {
-    Entry {
-        user: user.into(),
-        action: action.into(),
-        item_id: Some(item.id),
-        external_id: Some(item.external_id.clone()),
-        reported_term: Some(item.reported_term.clone()),
-        state_from: Some(item.state.to_string()),
-        state_to: Some(to.to_string()),
-        ..Default::default()
     }
 }
 

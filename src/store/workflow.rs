@@ -256,7 +256,7 @@ pub fn term_writer_in(comment: &str) -> Option<&str> {
 }
 
 /// The log entry shared by every action on an item; the caller fills in the rest.
-fn entry_for(user: &str, action: &str, item: &Item, to: State) -> Entry {
+pub(crate) fn entry_for(user: &str, action: &str, item: &Item, to: State) -> Entry {
     Entry {
         user: user.into(),
         action: action.into(),
