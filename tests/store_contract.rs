@@ -544,6 +544,17 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
     std::fs::write(&answers, "item_id,answer,corrected_term\nA3,it was a tingling,tingling hands\n").unwrap();
     let (q, s) = (queue.display().to_string(), synonyms.display().to_string());
     let (corrected, answers) = (corrected.display().to_string(), answers.display().to_string());
+    // A coded SDTM AE dataset (Dataset-JSON) to seed the synonym list from (issue #22).
+    let sdtm = b.dir().join("ae.json");
+    std::fs::write(
+        &sdtm,
+        format!(
+            r#"{{"name":"AE","columns":[{{"name":"AETERM"}},{{"name":"AELLT"}},{{"name":"AELLTCD"}}],"rows":[["HEAD THROBBING","","{c1}"],["WOBBLY","WOBBLINESS",""],["{}","",""]]}}"#,
+            "FUNNY TURN"
+        ),
+    )
+    .unwrap();
+    let sdtm = sdtm.display().to_string();
     let steps: Vec<(&str, Vec<&str>)> = vec![
         ("cody", vec!["dict", "search", "head", "--limit", "5"]),
         ("cody", vec!["dict", "show", &c1]),
@@ -604,6 +615,7 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
         ("rita", vec!["return", "A2", "--comment", "keep it whole: one event", "--rev", "3"]),
         ("cody", vec!["queue", "list"]),
         ("cody", vec!["export", "--state", "confirmed,void,split,returned"]),
+        ("admin", vec!["synonym", "import", "--from-sdtm", &sdtm]),
     ];
     let mut seen = Vec::new();
     for (who, args) in steps {

@@ -28,7 +28,14 @@ pub enum SynonymCmd {
         json: bool,
     },
     /// Import a synonym list (CSV/TSV with reported_term and llt_code columns) for the active version; admins only.
-    Import { file: PathBuf },
+    /// `--from-sdtm FILE` learns from a coded SDTM AE or MH dataset (.xpt, .json, .ndjson, .csv):
+    /// xxTERM to the LLT of xxLLTCD, else of the exact name xxLLT; what does not resolve is listed.
+    Import {
+        #[arg(required_unless_present = "from_sdtm")]
+        file: Option<PathBuf>,
+        #[arg(long, value_name = "FILE", conflicts_with = "file")]
+        from_sdtm: Option<PathBuf>,
+    },
     /// Write the active version's synonym list as CSV (reported_term, llt_code, llt_name, origin, confirmations, hold).
     Export {
         /// Output file (default: standard output).
@@ -69,12 +76,35 @@ pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
             }
         }
         SynonymCmd::List { conflicts: false, json } => print_list(&store.synonyms(&dict.version)?, &dict, json)?,
-        SynonymCmd::Import { file } => {
+        SynonymCmd::Import { file: Some(file), .. } => {
             let acting = acting?;
             let rows = read_labelled(&file)?;
             let n = store.import_synonyms(&acting, &dict, &rows, &file.display().to_string())?;
             println!("Imported {n} synonym(s) for MedDRA {} from {}", p(&dict.version), p(&file.display().to_string()));
         }
+        SynonymCmd::Import { from_sdtm: Some(file), .. } => {
+            let acting = acting?;
+            let name = file.display().to_string();
+            let table = crate::intake::sdtm::read(&file)?;
+            let (coded, uncoded) = crate::intake::sdtm::coded_terms(&table, &name)?;
+            let (rows, listed) = crate::intake::sdtm::to_synonyms(&dict, &coded);
+            // An imported list like any other: never auto-confirmed, its importer never confirms.
+            let n = if rows.is_empty() { 0 } else { store.import_synonyms(&acting, &dict, &rows, &name)? };
+            println!(
+                "Imported {n} synonym(s) for MedDRA {} from the {} dataset {} ({} coded record(s), {uncoded} without a term or an LLT)",
+                p(&dict.version),
+                p(&table.domain),
+                p(&name),
+                coded.len()
+            );
+            if !listed.is_empty() {
+                println!("Not imported ({} reason(s)):", listed.len());
+                for l in &listed {
+                    println!("  {}", p(l));
+                }
+            }
+        }
+        SynonymCmd::Import { .. } => unreachable!("clap requires the file or --from-sdtm"),
         SynonymCmd::Export { out } => export(store.synonyms(&dict.version)?, &dict, out)?,
         SynonymCmd::Retire { term } => {
             let acting = acting?;

@@ -3,3 +3,4 @@
 
 pub mod labelled;
 pub mod queue;
+pub mod sdtm;
