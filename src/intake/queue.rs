@@ -53,7 +53,7 @@ fn field_of(name: &str) -> Option<usize> {
     [ID, STUDY, SUBJECT, TERM, ONSET, SERIOUS, INVESTIGATOR].iter().position(|names| names.contains(&n.as_str()))
 }
 
-fn build_item(line: usize, values: [Option<String>; 7]) -> Result<NewItem, Rejected> {
+pub(crate) fn build_item(line: usize, values: [Option<String>; 7]) -> Result<NewItem, Rejected> {
     let [id, study, subject, term, onset, serious, inv] = values;
     let req = |v: Option<String>, what: &str| -> Result<String, Rejected> {
         match v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
@@ -113,6 +113,13 @@ pub fn read_file(path: &Path) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     // Spreadsheet programs save UTF-8 with a byte-order mark; it is not part of the first field.
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    // An SDTM AE or MH dataset (SAS transport, Dataset-JSON, or CSV with AETERM/MHTERM) is read as
+    // one: an item per record, its id derived from USUBJID and the sequence number.
+    if super::sdtm::looks_like_sdtm(&ext, bytes) {
+        let table = super::sdtm::read(path)?;
+        let (good, bad) = super::sdtm::to_items(&table, &path.display().to_string())?;
+        return Ok((good, bad, vec![]));
+    }
     if ext == "jsonl" || ext == "ndjson" || ext == "json" {
         read_jsonl(bytes)
     } else {

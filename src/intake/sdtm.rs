@@ -8,6 +8,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 
 use super::labelled::Labelled;
+use super::queue::{NewItem, Rejected};
 use crate::meddra::Dictionary;
 use crate::text::normalize;
 
@@ -35,6 +36,41 @@ impl Table {
     pub fn coding_prefix(&self) -> Option<&'static str> {
         ["AE", "MH"].into_iter().find(|p| self.column(&format!("{p}TERM")).is_some())
     }
+}
+
+/// Whether a file's extension and first bytes say it is an SDTM dataset rather than a queue file:
+/// SAS transport, Dataset-JSON metadata (`columns`) on its first line, a CSV header naming AETERM
+/// or MHTERM.
+pub fn looks_like_sdtm(ext: &str, bytes: &[u8]) -> bool {
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    match ext {
+        "xpt" => true,
+        "json" | "ndjson" => serde_json::from_slice::<serde_json::Value>(if ext == "json" { bytes } else { first }).is_ok_and(|v| v.get("columns").is_some()),
+        _ => String::from_utf8_lossy(first).split(',').any(|h| matches!(h.trim().trim_matches('"').to_ascii_uppercase().as_str(), "AETERM" | "MHTERM")),
+    }
+}
+
+/// The items of an AE or MH dataset, one per record (numbered from 1 as `line`): id
+/// `USUBJID-AE<AESEQ>`, study STUDYID, subject USUBJID, the reported term xxTERM, onset xxSTDTC,
+/// seriousness AESER. Records lacking one of the required variables' values are listed.
+pub fn to_items(t: &Table, file: &str) -> Result<(Vec<NewItem>, Vec<Rejected>)> {
+    let prefix = t.coding_prefix().ok_or_else(|| anyhow!("{file}: neither AETERM nor MHTERM: not an SDTM AE or MH dataset"))?;
+    let need = |v: &str| t.column(v).ok_or_else(|| anyhow!("{file}: no variable {v}"));
+    let (study, subject, term, seq) = (need("STUDYID")?, need("USUBJID")?, need(&format!("{prefix}TERM"))?, need(&format!("{prefix}SEQ"))?);
+    let (onset, serious) = (t.column(&format!("{prefix}STDTC")), t.column("AESER"));
+    let (mut good, mut bad) = (Vec::new(), Vec::new());
+    for row in 0..t.rows.len() {
+        let v = |c: Option<usize>| c.and_then(|c| t.value(row, c)).map(String::from);
+        let id = match (v(Some(subject)), v(Some(seq))) {
+            (Some(s), Some(n)) => Some(format!("{s}-{prefix}{n}")),
+            _ => None,
+        };
+        match super::queue::build_item(row + 1, [id, v(Some(study)), v(Some(subject)), v(Some(term)), v(onset), v(serious), None]) {
+            Ok(item) => good.push(item),
+            Err(r) => bad.push(Rejected { line: r.line, reason: format!("record {}: {}", r.line, r.reason) }),
+        }
+    }
+    Ok((good, bad))
 }
 
 fn extension(path: &Path) -> String {
