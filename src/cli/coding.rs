@@ -122,9 +122,7 @@ pub fn queue(cmd: QueueCmd, s: &mut Session) -> Result<ExitCode> {
                     println!("{}", serde_json::to_string(it)?);
                 }
             } else {
-                // The lifecycle's rarer states are counted only when an item is in them.
-                let rare = |s: &State| matches!(s, State::Answered | State::Split | State::Void);
-                let counts: Vec<String> = store.state_counts()?.iter().filter(|(s, n)| *n > 0 || !rare(s)).map(|(s, n)| format!("{s} {n}")).collect();
+                let counts: Vec<String> = store.state_counts()?.iter().filter(|(s, n)| s.in_counts(*n)).map(|(s, n)| format!("{s} {n}")).collect();
                 println!("{}", counts.join(" | "));
                 for it in &items {
                     let code = it.llt_code.map(|c| format!(" = LLT {c}")).unwrap_or_default();

@@ -41,6 +41,16 @@ impl State {
             State::Confirmed => "confirmed",
         }
     }
+    /// Whether a count of items in this state belongs in the queue's header: the lifecycle's rarer
+    /// states only when an item is in them, void parts (no work) never.
+    pub fn in_counts(self, n: usize) -> bool {
+        match self {
+            State::Void => false,
+            State::Answered | State::Split => n > 0,
+            _ => true,
+        }
+    }
+
     pub fn parse(s: &str) -> Result<State> {
         State::ALL
             .into_iter()

@@ -98,8 +98,11 @@ impl Queue {
         let keep = self.rows.get(self.sel).map(|r| r.item.id);
         self.rows = desk.queue(&self.filter())?;
         self.counts = desk.counts()?;
-        self.assignments = desk.store.assignments()?;
-        self.due_dates = desk.store.due_dates()?;
+        // The worklist's tables are read only while a view uses them: a reload of a large queue
+        // (every few seconds while colleagues work) pays for nothing else.
+        let by_priority = self.mine || self.sort == Sort::Priority;
+        self.assignments = if self.mine { desk.store.assignments()? } else { Vec::new() };
+        self.due_dates = if by_priority { desk.store.due_dates()? } else { Vec::new() };
         if self.mine {
             let (me, list) = (&desk.user, &self.assignments);
             self.rows.retain(|r| crate::desk::can_act(&r.item, me) && crate::store::worklist::assignee(list, &r.item) == Some(me.name.as_str()));
@@ -287,11 +290,12 @@ impl Screen for Queue {
 
 impl Queue {
     fn draw_header(&self, f: &mut Frame, top: Rect, theme: Theme) {
-        // The lifecycle's rarer states are counted only when an item is in them (80 columns).
-        // Void parts are no work: never counted here.
-        let shown = |s: &State, n: &usize| (*n > 0 && *s != State::Void) || !matches!(s, State::Answered | State::Split | State::Void);
-        let counts: Vec<Span> =
-            self.counts.iter().filter(|(s, n)| shown(s, n)).flat_map(|(s, n)| [Span::styled(format!("{s} {n}"), theme.state(*s)), Span::raw("  ")]).collect();
+        let counts: Vec<Span> = self
+            .counts
+            .iter()
+            .filter(|(s, n)| s.in_counts(*n))
+            .flat_map(|(s, n)| [Span::styled(format!("{s} {n}"), theme.state(*s)), Span::raw("  ")])
+            .collect();
         let filters = format!(
             "showing {} · state: {} · study: {} · filter: {} · sort: {}",
             self.rows.len(),
