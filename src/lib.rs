@@ -17,6 +17,7 @@ pub mod meddra;
 pub mod model;
 pub mod paths;
 pub mod replay;
+pub mod sdtm;
 pub mod store;
 pub mod text;
 pub mod torch_env;

@@ -127,7 +127,7 @@ impl Backend for Postgres {
     }
     fn import(&self, rows: &[(&str, &str)]) {
         let mut s = medcoder::store::postgres::TeamStore::open(&self.url(CODER), &mut |_| Ok(PW.to_string())).unwrap();
-        s.import_items(&items(rows), "q.csv").unwrap();
+        s.import_items(&items(rows), "q.csv", None).unwrap();
     }
 }
 

@@ -21,7 +21,8 @@ use crate::text::printable as p;
 
 #[derive(Subcommand, Debug)]
 pub enum QueueCmd {
-    /// Import reported terms from CSV (header row) or JSON Lines (.jsonl).
+    /// Import reported terms from CSV (header row) or JSON Lines (.jsonl), or an SDTM AE or MH
+    /// dataset (SAS transport .xpt, Dataset-JSON .json/.ndjson, or CSV with AETERM/MHTERM).
     Import { file: PathBuf },
     /// List items, optionally filtered.
     List {
@@ -40,6 +41,8 @@ pub enum QueueCmd {
     },
     /// One item: its context, current code, the model's proposals and its history.
     Show { id: String },
+    /// The SDTM datasets received (kept to be written back by `export --sdtm`).
+    Datasets,
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,8 +94,12 @@ pub fn queue(cmd: QueueCmd, s: &mut Session) -> Result<ExitCode> {
     match cmd {
         QueueCmd::Import { file } => {
             let user = s.user()?;
+            let name = file.display().to_string();
+            if let Some(received) = crate::intake::sdtm::receive(&file)? {
+                return import_dataset(s, &user, &received, &name);
+            }
             let (items, bad, ignored) = intake::read_file(&file)?;
-            let report = s.store()?.import_items(&user, &items, &file.display().to_string())?;
+            let report = s.store()?.import_items(&user, &items, &name)?;
             println!(
                 "Imported {} item(s) from {} ({} coded by the exact-name rule, {} from the synonym list)",
                 report.imported,
@@ -131,6 +138,32 @@ pub fn queue(cmd: QueueCmd, s: &mut Session) -> Result<ExitCode> {
             }
         }
         QueueCmd::Show { id } => show(s.store()?, &id)?,
+        QueueCmd::Datasets => return super::dataset::list(s.store()?),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `queue import` of an SDTM dataset: its records queued and the dataset kept, together.
+fn import_dataset(s: &mut Session, user: &str, received: &crate::intake::sdtm::Received, file: &str) -> Result<ExitCode> {
+    let report = s.store()?.import_dataset(user, received, file)?;
+    let ds = &received.dataset;
+    println!(
+        "Imported {} item(s) from the {} dataset {} ({} records; {} coded by the exact-name rule, {} from the synonym list)",
+        report.imported,
+        ds.domain(),
+        p(file),
+        ds.rows.len(),
+        report.autocoded,
+        report.by_synonym
+    );
+    if let Some(id) = report.dataset {
+        println!("  kept as dataset {id}: `export --sdtm --out FILE` writes it back with the codes of its confirmed records");
+    }
+    for d in &report.superseded {
+        println!("  record {}: {} (a new revision; the old term stays in the history)", d.line, p(&d.reason));
+    }
+    for d in &report.duplicates {
+        println!("  record {}: {}", d.line, p(&d.reason));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -19,6 +19,22 @@ use crate::store::item::{Item, ItemFilter, State};
 pub enum Format {
     Csv,
     Jsonl,
+    Xpt,
+    Json,
+    Ndjson,
+}
+
+impl Format {
+    /// The dataset format of `export --sdtm`.
+    pub fn dataset(self) -> Result<crate::sdtm::Format> {
+        Ok(match self {
+            Format::Csv => crate::sdtm::Format::Csv,
+            Format::Xpt => crate::sdtm::Format::Xpt,
+            Format::Json => crate::sdtm::Format::Json,
+            Format::Ndjson => crate::sdtm::Format::Ndjson,
+            Format::Jsonl => bail!("--sdtm writes xpt, json, ndjson or csv (jsonl is the item export's)"),
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -212,7 +228,7 @@ fn export_items(
             }
             c.flush()?;
         }
-        Format::Jsonl => {
+        Format::Jsonl | Format::Xpt | Format::Json | Format::Ndjson => {
             for r in &rows {
                 writeln!(w, "{}", serde_json::to_string(r)?)?;
             }

@@ -3,6 +3,7 @@
 mod audit;
 mod bench;
 mod coding;
+mod dataset;
 mod dict;
 mod doctor;
 mod export;
@@ -197,14 +198,26 @@ pub enum Command {
     /// The decision log: verify its hash chain, or print it.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
-    /// Export coded items with their full MedDRA hierarchy.
+    /// Export coded items with their full MedDRA hierarchy, or (--sdtm) a received SDTM dataset
+    /// with its dictionary-derived variables filled.
     Export {
-        /// Output format.
-        #[arg(long, value_enum, default_value = "csv")]
-        format: export::Format,
-        /// Output file (default: standard output).
+        /// Output format: csv (default) or jsonl; with --sdtm xpt, json, ndjson or csv (default:
+        /// the --out file's extension, else the format received).
+        #[arg(long, value_enum)]
+        format: Option<export::Format>,
+        /// Output file (default: standard output; required with --sdtm).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write back a received SDTM AE or MH dataset (`queue datasets`), every variable as
+        /// received, with AELLT ... AESOCCD (MH: MHLLT ...) filled for its confirmed records.
+        #[arg(long)]
+        sdtm: bool,
+        /// With --sdtm: the kept dataset (default: the latest of the study and domain).
+        #[arg(long, requires = "sdtm")]
+        dataset: Option<i64>,
+        /// With --sdtm: the domain (AE or MH).
+        #[arg(long, requires = "sdtm")]
+        domain: Option<String>,
         /// Only items of this study.
         #[arg(long)]
         study: Option<String>,
@@ -447,7 +460,21 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         Command::Worklist { for_user, all, json } => worklist::worklist(&mut s, for_user, all, json),
         Command::RecodeCheck => coding::recode_check(s.store()?),
         Command::Audit(cmd) => audit::run(cmd, s.store()?),
-        Command::Export { format, out, study, from, to, state } => export::export(s.store()?, format, out, study, from, to, state),
+        Command::Export { format, out, sdtm: true, dataset: id, domain, study, from, to, state } => {
+            if from.is_some() || to.is_some() || state != "confirmed" {
+                anyhow::bail!("--from, --to and --state select items of the item export: --sdtm writes the whole dataset (confirmed records coded)");
+            }
+            let out = out.ok_or_else(|| anyhow::anyhow!("--sdtm needs --out FILE (the dataset is written whole, then moved into place)"))?;
+            let format = format.map(export::Format::dataset).transpose()?;
+            dataset::export(s.store()?, dataset::SdtmExport { dataset: id, study: study.as_deref(), domain: domain.as_deref(), format, out: &out })
+        }
+        Command::Export { format, out, study, from, to, state, .. } => {
+            let format = format.unwrap_or(export::Format::Csv);
+            if !matches!(format, export::Format::Csv | export::Format::Jsonl) {
+                anyhow::bail!("--format {format:?} is a dataset format: add --sdtm (the item export writes csv or jsonl)");
+            }
+            export::export(s.store()?, format, out, study, from, to, state)
+        }
         Command::Data(cmd) => coding::data(cmd, s.store()?),
         Command::Backtest { json, plot, model } => coding::backtest(s.store()?, json, plot, model),
         Command::Settings(cmd) => coding::settings(cmd, &mut s),

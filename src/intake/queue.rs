@@ -116,9 +116,8 @@ pub fn read_file(path: &Path) -> Result<(Vec<NewItem>, Vec<Rejected>, Vec<String
     // An SDTM AE or MH dataset (SAS transport, Dataset-JSON, or CSV with AETERM/MHTERM) is read as
     // one: an item per record, its id derived from USUBJID and the sequence number.
     if super::sdtm::looks_like_sdtm(&ext, bytes) {
-        let table = super::sdtm::read(path)?;
-        let (good, bad) = super::sdtm::to_items(&table, &path.display().to_string())?;
-        return Ok((good, bad, vec![]));
+        let received = super::sdtm::receive(path)?.expect("looks like a dataset");
+        return Ok((received.items, vec![], vec![]));
     }
     if ext == "jsonl" || ext == "ndjson" || ext == "json" {
         read_jsonl(bytes)

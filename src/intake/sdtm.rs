@@ -10,10 +10,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use super::labelled::Labelled;
 use super::queue::{NewItem, Rejected};
 use crate::meddra::Dictionary;
+use crate::sdtm::{Dataset, Format};
 use crate::text::normalize;
 
-/// A dataset as read: its domain (AE, MH), its variables in order, and one row of values per
-/// record (None for a missing value; numbers as SAS would print them, without trailing zeros).
+/// A dataset's values as text: its domain (AE, MH), its variables in order, and one row per
+/// record (None for a missing or blank value; numbers as SAS prints them).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
     pub domain: String,
@@ -50,22 +51,63 @@ pub fn looks_like_sdtm(ext: &str, bytes: &[u8]) -> bool {
     }
 }
 
+/// The variables an item is made from, by column: id parts, study, subject, term, onset and
+/// seriousness.
+struct Columns {
+    prefix: &'static str,
+    study: usize,
+    subject: usize,
+    term: usize,
+    seq: usize,
+    onset: Option<usize>,
+    serious: Option<usize>,
+}
+
+fn columns(t: &Table, file: &str) -> Result<Columns> {
+    let prefix = t.coding_prefix().ok_or_else(|| anyhow!("{file}: neither AETERM nor MHTERM: not an SDTM AE or MH dataset"))?;
+    let need = |v: &str| t.column(v).ok_or_else(|| anyhow!("{file}: no variable {v}"));
+    Ok(Columns {
+        prefix,
+        study: need("STUDYID")?,
+        subject: need("USUBJID")?,
+        term: need(&format!("{prefix}TERM"))?,
+        seq: need(&format!("{prefix}SEQ"))?,
+        onset: t.column(&format!("{prefix}STDTC")),
+        serious: t.column("AESER"),
+    })
+}
+
+/// A record's item id: `USUBJID-AE<AESEQ>` (MH: `-MH<MHSEQ>`); unique in a study as SDTM's keys are.
+fn record_id(t: &Table, c: &Columns, row: usize) -> Option<String> {
+    Some(format!("{}-{}{}", t.value(row, c.subject)?, c.prefix, t.value(row, c.seq)?))
+}
+
+/// One record as the export matches it to its item: id, study, subject and reported term (None
+/// for a record lacking one of them).
+pub type RecordKey = Option<(String, String, String, String)>;
+
+/// The keys of every record, in order, and the domain prefix (AE, MH).
+pub fn record_keys(t: &Table, file: &str) -> Result<(&'static str, Vec<RecordKey>)> {
+    let c = columns(t, file)?;
+    let keys = (0..t.rows.len())
+        .map(|row| {
+            let v = |col: usize| t.value(row, col).map(String::from);
+            Some((record_id(t, &c, row)?, v(c.study)?, v(c.subject)?, v(c.term)?))
+        })
+        .collect();
+    Ok((c.prefix, keys))
+}
+
 /// The items of an AE or MH dataset, one per record (numbered from 1 as `line`): id
 /// `USUBJID-AE<AESEQ>`, study STUDYID, subject USUBJID, the reported term xxTERM, onset xxSTDTC,
 /// seriousness AESER. Records lacking one of the required variables' values are listed.
 pub fn to_items(t: &Table, file: &str) -> Result<(Vec<NewItem>, Vec<Rejected>)> {
-    let prefix = t.coding_prefix().ok_or_else(|| anyhow!("{file}: neither AETERM nor MHTERM: not an SDTM AE or MH dataset"))?;
-    let need = |v: &str| t.column(v).ok_or_else(|| anyhow!("{file}: no variable {v}"));
-    let (study, subject, term, seq) = (need("STUDYID")?, need("USUBJID")?, need(&format!("{prefix}TERM"))?, need(&format!("{prefix}SEQ"))?);
-    let (onset, serious) = (t.column(&format!("{prefix}STDTC")), t.column("AESER"));
+    let c = columns(t, file)?;
     let (mut good, mut bad) = (Vec::new(), Vec::new());
     for row in 0..t.rows.len() {
-        let v = |c: Option<usize>| c.and_then(|c| t.value(row, c)).map(String::from);
-        let id = match (v(Some(subject)), v(Some(seq))) {
-            (Some(s), Some(n)) => Some(format!("{s}-{prefix}{n}")),
-            _ => None,
-        };
-        match super::queue::build_item(row + 1, [id, v(Some(study)), v(Some(subject)), v(Some(term)), v(onset), v(serious), None]) {
+        let v = |col: Option<usize>| col.and_then(|col| t.value(row, col)).map(String::from);
+        let values = [record_id(t, &c, row), v(Some(c.study)), v(Some(c.subject)), v(Some(c.term)), v(c.onset), v(c.serious), None];
+        match super::queue::build_item(row + 1, values) {
             Ok(item) => good.push(item),
             Err(r) => bad.push(Rejected { line: r.line, reason: format!("record {}: {}", r.line, r.reason) }),
         }
@@ -73,120 +115,50 @@ pub fn to_items(t: &Table, file: &str) -> Result<(Vec<NewItem>, Vec<Rejected>)> 
     Ok((good, bad))
 }
 
-fn extension(path: &Path) -> String {
-    path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase()
+impl Table {
+    /// The text view of a dataset: every value as text, blank as None.
+    pub fn of(ds: &Dataset) -> Table {
+        let rows = ds.rows.iter().map(|r| r.iter().map(crate::sdtm::text).collect()).collect();
+        Table { domain: ds.domain(), variables: ds.meta.columns.iter().map(|c| c.name.clone()).collect(), rows }
+    }
 }
 
-/// Reads an SDTM dataset file in any of its forms.
+/// Reads an SDTM dataset file in any of its forms, as text.
 pub fn read(path: &Path) -> Result<Table> {
-    let name = path.display();
-    match extension(path).as_str() {
-        "xpt" => read_xpt(path).with_context(|| format!("reading the SAS transport file {name}")),
-        "json" => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {name}"))?;
-            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow!("{name}, line {}: not JSON: {e}", e.line()))?;
-            dataset_json(&v, &name.to_string())
-        }
-        "ndjson" => read_ndjson(path),
-        _ => read_csv(path),
+    Ok(Table::of(&crate::sdtm::read(path)?.0))
+}
+
+/// An SDTM dataset received for coding: the dataset as it came (kept, to be written back) and
+/// its items, one per record.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub dataset: Dataset,
+    pub format: Format,
+    pub items: Vec<NewItem>,
+}
+
+/// Reads a queue file that is an SDTM dataset (None when it is not one). A record lacking a
+/// required value refuses the whole dataset: it is written back whole, so it is taken whole.
+pub fn receive(path: &Path) -> Result<Option<Received>> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&bytes);
+    if !looks_like_sdtm(&ext, bytes) {
+        return Ok(None);
     }
-}
-
-fn read_xpt(path: &Path) -> Result<Table> {
-    let ds = xportrs::Xpt::read(path).map_err(|e| anyhow!("{e}"))?;
-    let variables: Vec<String> = ds.columns().iter().map(|c| c.name().to_string()).collect();
-    let mut rows = vec![Vec::with_capacity(variables.len()); ds.nrows()];
-    for c in ds.columns() {
-        let values: Vec<Option<String>> = match c.data() {
-            xportrs::ColumnData::String(v) => v.clone(),
-            xportrs::ColumnData::F64(v) => v.iter().map(|x| x.map(number)).collect(),
-            xportrs::ColumnData::I64(v) => v.iter().map(|x| x.map(|n| n.to_string())).collect(),
-            other => bail!("variable {}: values of type {other:?} are not read", c.name()),
-        };
-        for (row, v) in rows.iter_mut().zip(values) {
-            row.push(v);
-        }
-    }
-    Ok(Table { domain: ds.domain_code().to_string(), variables, rows })
-}
-
-/// A number as SAS prints it: integers without a decimal point.
-fn number(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        format!("{x}")
-    }
-}
-
-/// A Dataset-JSON 1.1 value to text.
-fn cell(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.as_f64().map(number).unwrap_or_else(|| n.to_string())),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        other => Some(other.to_string()),
-    }
-}
-
-/// The variable names of Dataset-JSON 1.1 metadata (`columns[].name`) and its domain.
-fn metadata(v: &serde_json::Value, file: &str) -> Result<(String, Vec<String>)> {
-    let columns = v.get("columns").and_then(|c| c.as_array()).ok_or_else(|| anyhow!("{file}: no `columns` array (Dataset-JSON 1.1 metadata)"))?;
-    let variables = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| c.get("name").and_then(|n| n.as_str()).map(String::from).ok_or_else(|| anyhow!("{file}: column {} has no name", i + 1)))
-        .collect::<Result<Vec<_>>>()?;
-    let domain = v.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
-    Ok((domain, variables))
-}
-
-fn row_of(v: &serde_json::Value, n: usize, file: &str, record: usize) -> Result<Vec<Option<String>>> {
-    let cells = v.as_array().ok_or_else(|| anyhow!("{file}, record {record}: not an array of values"))?;
-    if cells.len() != n {
-        bail!("{file}, record {record}: {} values, the metadata has {n} columns", cells.len());
-    }
-    Ok(cells.iter().map(cell).collect())
-}
-
-fn dataset_json(v: &serde_json::Value, file: &str) -> Result<Table> {
-    let (domain, variables) = metadata(v, file)?;
-    let rows = v.get("rows").and_then(|r| r.as_array()).ok_or_else(|| anyhow!("{file}: no `rows` array"))?;
-    let rows = rows.iter().enumerate().map(|(i, r)| row_of(r, variables.len(), file, i + 1)).collect::<Result<Vec<_>>>()?;
-    Ok(Table { domain, variables, rows })
-}
-
-fn read_ndjson(path: &Path) -> Result<Table> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {file}"))?;
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    let (_, first) = lines.next().ok_or_else(|| anyhow!("{file}: empty"))?;
-    let meta: serde_json::Value = serde_json::from_str(first).map_err(|e| anyhow!("{file}, line 1: not JSON: {e}"))?;
-    let (domain, variables) = metadata(&meta, &file)?;
-    let mut rows = Vec::new();
-    for (i, line) in lines {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| anyhow!("{file}, line {}: not JSON: {e}", i + 1))?;
-        rows.push(row_of(&v, variables.len(), &file, rows.len() + 1)?);
+    let (dataset, format) = crate::sdtm::read(path)?;
+    let (items, bad) = to_items(&Table::of(&dataset), &file)?;
+    if !bad.is_empty() {
+        let listed: Vec<String> = bad.iter().take(10).map(|b| format!("  {}", b.reason)).collect();
+        let more = if bad.len() > 10 { format!("\n  and {} more", bad.len() - 10) } else { String::new() };
+        bail!(
+            "{file}: {} record(s) cannot be queued, so nothing was imported (a dataset is coded and written back whole):\n{}{more}",
+            bad.len(),
+            listed.join("\n")
+        );
     }
-    Ok(Table { domain, variables, rows })
-}
-
-fn read_csv(path: &Path) -> Result<Table> {
-    let file = path.display().to_string();
-    let mut r = csv::ReaderBuilder::new().flexible(false).from_path(path).with_context(|| format!("reading {file}"))?;
-    let variables: Vec<String> =
-        r.headers().with_context(|| format!("{file}, line 1"))?.iter().map(|h| h.trim().trim_start_matches('\u{feff}').to_string()).collect();
-    let mut rows = Vec::new();
-    for (i, rec) in r.records().enumerate() {
-        let rec = rec.with_context(|| format!("{file}, record {}", i + 1))?;
-        rows.push(rec.iter().map(|v| Some(v.to_string()).filter(|v| !v.is_empty())).collect());
-    }
-    let mut t = Table { domain: String::new(), variables, rows };
-    if let Some(c) = t.column("DOMAIN") {
-        t.domain = t.value(0, c).unwrap_or_default().to_string();
-    }
-    Ok(t)
+    Ok(Some(Received { dataset, format, items }))
 }
 
 /// One coded record of a coded AE or MH dataset: its reported term and the LLT it was coded to, by

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::audit::Head;
+use super::datasets::{DatasetInfo, ReceivedRecord};
 use super::dict::{ImportCounts, ReleaseInfo};
 use super::item::{Item, ItemFilter, ItemSummary, State};
 use super::log::{LoggedEntry, Verdict};
@@ -23,9 +24,11 @@ use super::ProposalStore;
 use crate::backtest::Case;
 use crate::intake::labelled::Labelled;
 use crate::intake::queue::NewItem;
+use crate::intake::sdtm::Received;
 use crate::meddra::release::ReadReport;
 use crate::meddra::Dictionary;
 use crate::meddra::Release;
+use crate::sdtm::Dataset;
 
 /// Which backend a store is, for the commands only one of them runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +218,16 @@ pub trait DeskStore: ProposalStore {
     fn set_due_date(&mut self, user: &str, study: &str, date: Option<&str>) -> Result<()>;
     /// (study, due date), by study.
     fn due_dates(&self) -> Result<Vec<(String, String)>>;
+
+    // SDTM datasets (issue #22).
+    /// Queues the records of a received SDTM dataset and keeps the dataset, in one transaction.
+    fn import_dataset(&mut self, user: &str, received: &Received, file: &str) -> Result<ImportReport>;
+    /// The datasets kept, oldest first.
+    fn datasets(&self) -> Result<Vec<DatasetInfo>>;
+    /// A kept dataset as received.
+    fn dataset(&self, id: i64) -> Result<Dataset>;
+    /// The record an item came from, in the latest dataset holding it: the desk's context.
+    fn received_record(&self, external_id: &str) -> Result<Option<ReceivedRecord>>;
 }
 
 /// Each item acted on alone (its own transaction, log row and revision check); refusals are

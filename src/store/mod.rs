@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod datasets;
 pub mod dict;
 pub mod item;
 pub mod lifecycle;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/006_identity.sql"),
     include_str!("sql/007_trust.sql"),
     include_str!("sql/008_lifecycle.sql"),
+    include_str!("sql/009_datasets.sql"),
 ];
 
 pub struct Store {

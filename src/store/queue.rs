@@ -40,12 +40,20 @@ pub struct ImportReport {
     pub by_synonym: usize,
     /// Ids queued before whose reported term the file corrects: a new revision of the item.
     pub superseded: Vec<Rejected>,
+    /// The id of the SDTM dataset kept, when the file was one.
+    pub dataset: Option<i64>,
 }
 
 impl Store {
     /// Imports items in one transaction, skipping ids already queued (in the store or earlier in
     /// the file). Items whose normalised term equals a current LLT name are coded by the rule.
     pub fn import_items(&mut self, user: &str, items: &[NewItem], file: &str) -> Result<ImportReport> {
+        self.import_kept(user, items, file, None)
+    }
+
+    /// Imports items, and keeps the dataset they came from (when they came from one) in the same
+    /// transaction: the items and their dataset are stored together or not at all.
+    pub fn import_kept(&mut self, user: &str, items: &[NewItem], file: &str, kept: Option<&super::datasets::Kept>) -> Result<ImportReport> {
         // A file name is stored text too: escaped, never raw control or format characters.
         let file = &*crate::text::printable(file);
         self.user(user)?;
@@ -115,6 +123,9 @@ impl Store {
                     report.by_synonym += 1;
                 }
             }
+        }
+        if let Some(k) = kept {
+            report.dataset = Some(super::datasets::keep(&tx, user, file, k)?);
         }
         tx.commit()?;
         Ok(report)

@@ -7,6 +7,7 @@ use rusqlite::OptionalExtension;
 
 use super::api::{AuditReport, Backend, DeskStore};
 use super::audit::{read_anchors, Head};
+use super::datasets::{DatasetInfo, Kept, ReceivedRecord};
 use super::dict::{ImportCounts, ReleaseInfo};
 use super::item::{Item, ItemFilter, ItemSummary, State};
 use super::log::LoggedEntry;
@@ -20,8 +21,10 @@ use super::Store;
 use crate::backtest::Case;
 use crate::intake::labelled::Labelled;
 use crate::intake::queue::NewItem;
+use crate::intake::sdtm::Received;
 use crate::meddra::release::ReadReport;
 use crate::meddra::{Dictionary, Release};
+use crate::sdtm::Dataset;
 
 impl DeskStore for Store {
     fn backend(&self) -> Backend {
@@ -133,6 +136,7 @@ impl DeskStore for Store {
     }
     fn audit(&self, anchors: Option<&Path>) -> Result<AuditReport> {
         let mut report = AuditReport { chains: vec![("Decision log", self.verify_log()?)], findings: self.state_findings()?, ..Default::default() };
+        report.findings.extend(self.dataset_findings(&self.log_entries(None)?)?);
         if let Some(f) = self.anchors_to_check(anchors)? {
             let n = read_anchors(&f)?.len();
             for m in self.check_anchors(&f)? {
@@ -178,5 +182,21 @@ impl DeskStore for Store {
     }
     fn due_dates(&self) -> Result<Vec<(String, String)>> {
         Store::due_dates(self)
+    }
+
+    fn import_dataset(&mut self, user: &str, received: &Received, file: &str) -> Result<ImportReport> {
+        Store::user(self, user)?;
+        let kept = Kept::of(received, file)?;
+        Store::import_kept(self, user, &received.items, file, Some(&kept))
+    }
+    fn datasets(&self) -> Result<Vec<DatasetInfo>> {
+        Store::datasets(self)
+    }
+    fn dataset(&self, id: i64) -> Result<Dataset> {
+        let (meta, rows) = self.dataset_content(id)?;
+        Dataset::from_stored(&meta, &rows)
+    }
+    fn received_record(&self, external_id: &str) -> Result<Option<ReceivedRecord>> {
+        Store::received_record(self, external_id)
     }
 }

@@ -49,7 +49,8 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &crate::store::Sto
         bail!("{origin}: its decision log is broken at row {seq} ({reason})");
     }
     // The tables must be what the log says: a copy never launders a change made behind the rules.
-    let findings = store.state_findings()?;
+    let mut findings = store.state_findings()?;
+    findings.extend(store.dataset_findings(&entries)?);
     if !findings.is_empty() {
         bail!(
             "{origin}: {} table row(s) differ from its decision log (first: {}); run `medcoder --db {origin} audit verify` and resolve them before moving it",
@@ -196,6 +197,22 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &crate::store::Sto
     for (study, due) in store.due_dates()? {
         tx.execute("INSERT INTO medcoder.study_due VALUES ($1, $2, 'db copy', medcoder.now_text())", &[&study, &due])?;
     }
+    // The datasets received, with their ids: the copied log's rows name them.
+    for d in store.datasets()? {
+        let (meta, rows) = store.dataset_content(d.id)?;
+        tx.execute(
+            "INSERT INTO medcoder.dataset VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[&d.id, &d.study, &d.domain, &d.file, &d.format, &meta, &(d.records as i32), &d.sha256, &d.received_by, &d.received_at],
+        )?;
+        let ids = store.dataset_record_ids(d.id)?;
+        for (n, (values, ext)) in rows.iter().zip(&ids).enumerate() {
+            tx.execute("INSERT INTO medcoder.dataset_record VALUES ($1, $2, $3, $4)", &[&d.id, &(n as i32 + 1), ext, values])?;
+        }
+    }
+    tx.execute(
+        "SELECT setval('medcoder.dataset_id_seq', greatest((SELECT max(id) FROM medcoder.dataset), 1), (SELECT count(*) > 0 FROM medcoder.dataset))",
+        &[],
+    )?;
     for e in &entries {
         let x = &e.entry;
         tx.execute(

@@ -317,7 +317,7 @@ impl DeskStore for TeamDesk {
 
     /// The database queues as the connection's user whatever `user` says.
     fn import_items(&mut self, _user: &str, items: &[NewItem], file: &str) -> Result<ImportReport> {
-        self.store.get_mut().import_items(items, file)
+        self.store.get_mut().import_items(items, file, None)
     }
 
     fn items(&self, f: &ItemFilter) -> Result<Vec<Item>> {
@@ -391,6 +391,21 @@ impl DeskStore for TeamDesk {
     }
     fn due_dates(&self) -> Result<Vec<(String, String)>> {
         self.store.borrow_mut().due_dates()
+    }
+
+    fn import_dataset(&mut self, _user: &str, received: &crate::intake::sdtm::Received, file: &str) -> Result<ImportReport> {
+        let kept = crate::store::datasets::Kept::of(received, file)?;
+        self.store.get_mut().import_items(&received.items, file, Some(&kept))
+    }
+    fn datasets(&self) -> Result<Vec<crate::store::datasets::DatasetInfo>> {
+        self.store.borrow_mut().datasets()
+    }
+    fn dataset(&self, id: i64) -> Result<crate::sdtm::Dataset> {
+        let (meta, rows) = self.store.borrow_mut().dataset_content(id)?;
+        crate::sdtm::Dataset::from_stored(&meta, &rows)
+    }
+    fn received_record(&self, external_id: &str) -> Result<Option<crate::store::datasets::ReceivedRecord>> {
+        self.store.borrow_mut().received_record(external_id)
     }
 }
 

@@ -6,7 +6,7 @@ use crate::intake::queue::Rejected;
 impl TeamStore {
     /// Queues the rows (one transaction): an id already queued is skipped and named; the
     /// database codes a term by the exact-name rule or the synonym list where one applies.
-    pub fn import_items(&mut self, items: &[NewItem], file: &str) -> Result<crate::store::queue::ImportReport> {
+    pub fn import_items(&mut self, items: &[NewItem], file: &str, kept: Option<&crate::store::datasets::Kept>) -> Result<crate::store::queue::ImportReport> {
         let mut report = crate::store::queue::ImportReport::default();
         let mut tx = self.client.transaction()?;
         let mut added_ids = Vec::new();
@@ -57,6 +57,16 @@ impl TeamStore {
                 "rule" => report.autocoded = n,
                 _ => report.by_synonym = n,
             }
+        }
+        if let Some(k) = kept {
+            let id: i64 = tx
+                .query_one(
+                    "SELECT medcoder.keep_dataset($1, $2, $3, $4, $5, $6)",
+                    &[&k.domain, &crate::text::printable(file).as_ref(), &k.format, &k.metadata, &k.records, &k.ids],
+                )
+                .map_err(db_error)?
+                .get(0);
+            report.dataset = Some(id);
         }
         tx.commit()?;
         Ok(report)

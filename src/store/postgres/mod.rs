@@ -11,6 +11,7 @@ mod desk;
 pub use desk::{Refused, TeamDesk};
 mod audit;
 mod copy;
+mod datasets;
 mod dictionary;
 mod items;
 mod log;
@@ -55,6 +56,7 @@ const GRANTED: &[&str] = &[
     "split_item(text, text[], bigint)",
     "assign_work(text, text, text, text)",
     "set_due_date(text, text)",
+    "keep_dataset(text, text, text, text, text[], text[])",
     "add_llts(text, integer[], text[], integer[], text[], boolean[])",
     "add_release_file(text, text, bytea)",
     "set_proposals(bigint, text, text, double precision, text, text)",

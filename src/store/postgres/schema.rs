@@ -63,8 +63,9 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
 /// The schema version this medcoder writes and reads (setting `schema_version`). 2: the rules of
 /// issue #19 (Cc/Cf text, the synonym importer read from the log, source `model` checked, copied
 /// anchors). 3: the work around a code (issue #21: queries answered and closed, corrected
-/// verbatims, splits, withdrawn proposals, worklists and due dates).
-const SCHEMA_VERSION: &str = "3";
+/// verbatims, splits, withdrawn proposals, worklists and due dates). 4: SDTM datasets kept as
+/// received (issue #22: `keep_dataset`).
+const SCHEMA_VERSION: &str = "4";
 
 /// The functions schema 2 changed or added, replaced in place by `team upgrade`.
 const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act", "release_digest", "use_version"];
@@ -108,7 +109,8 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
         Some(SCHEMA_VERSION) => return Ok(format!("Team database {db} already has schema {SCHEMA_VERSION}.")),
         Some("1") => 1,
         Some("2") => 2,
-        other => bail!("team schema version {} here: this medcoder upgrades schemas 1 and 2", other.unwrap_or("none")),
+        Some("3") => 3,
+        other => bail!("team schema version {} here: this medcoder upgrades schemas 1 to 3", other.unwrap_or("none")),
     };
     let (owner, members) = (owner_role(db), member_role(db));
     let mut tx = client.transaction()?;
@@ -124,12 +126,40 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
              GRANT SELECT ON medcoder.copied_anchor TO {members};"
         ))?;
     }
-    // Schema 3: the item's new states and part columns, the worklist tables, the rule functions.
     let table = |name: &str| {
         let start = SCHEMA.find(&format!("CREATE TABLE {name} (")).with_context(|| format!("schema.sql has no table {name}"))?;
         let end = SCHEMA[start..].find(");").context("table without an end")? + start + 2;
         anyhow::Ok(SCHEMA[start..end].to_string())
     };
+    // Schema 3: the item's new states and part columns, the worklist tables, the rule functions.
+    if from < 3 {
+        schema_3(&mut tx, &table)?;
+    }
+    // Schema 4: the kept datasets and the function that keeps them.
+    tx.batch_execute(&format!(
+        "{}; {}; CREATE INDEX dataset_record_item ON dataset_record(external_id);
+         {}
+         GRANT SELECT ON medcoder.dataset, medcoder.dataset_record TO {members};",
+        table("dataset")?.trim_end_matches(';'),
+        table("dataset_record")?.trim_end_matches(';'),
+        function_definition("keep_dataset")?,
+    ))
+    .context("adding schema 4's dataset tables")?;
+    let grants = GRANTED.iter().map(|f| format!("GRANT EXECUTE ON FUNCTION medcoder.{f} TO {members};")).collect::<String>();
+    // As `team init` grants: members run the rule functions, nobody else runs any.
+    tx.batch_execute(&format!(
+        "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA medcoder FROM PUBLIC;
+         GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
+         {grants}
+         GRANT SELECT ON medcoder.assignment, medcoder.study_due TO {members};
+         UPDATE setting SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';"
+    ))?;
+    tx.commit()?;
+    Ok(format!("Team database {db} upgraded to schema {SCHEMA_VERSION} (rule functions replaced; data untouched)."))
+}
+
+/// Schema 2 to 3: the item's new states and part columns, the worklist tables, the rule functions.
+fn schema_3(tx: &mut postgres::Transaction<'_>, table: &dyn Fn(&str) -> Result<String>) -> Result<()> {
     tx.batch_execute(&format!(
         "ALTER TABLE item DROP CONSTRAINT item_state_check;
          ALTER TABLE item ADD CONSTRAINT item_state_check
@@ -148,17 +178,7 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
     for f in SCHEMA_3_FUNCTIONS {
         tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
     }
-    let grants = GRANTED.iter().map(|f| format!("GRANT EXECUTE ON FUNCTION medcoder.{f} TO {members};")).collect::<String>();
-    // As `team init` grants: members run the rule functions, nobody else runs any.
-    tx.batch_execute(&format!(
-        "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA medcoder FROM PUBLIC;
-         GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
-         {grants}
-         GRANT SELECT ON medcoder.assignment, medcoder.study_due TO {members};
-         UPDATE setting SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';"
-    ))?;
-    tx.commit()?;
-    Ok(format!("Team database {db} upgraded to schema {SCHEMA_VERSION} (rule functions replaced; data untouched)."))
+    Ok(())
 }
 
 pub(super) fn check_schema(client: &mut Client) -> Result<()> {
@@ -168,7 +188,7 @@ pub(super) fn check_schema(client: &mut Client) -> Result<()> {
         .map(|r| r.get(0));
     match v.as_deref() {
         Some(SCHEMA_VERSION) => Ok(()),
-        Some(old @ ("1" | "2")) => bail!(
+        Some(old @ ("1" | "2" | "3")) => bail!(
             "team schema version {old} here, which lacks rules this medcoder enforces: the server's administrator runs `medcoder --db URL team upgrade` once"
         ),
         other => bail!("team schema version {} here; this medcoder needs {SCHEMA_VERSION}", other.unwrap_or("none")),

@@ -125,6 +125,30 @@ CREATE TABLE study_due (
     set_at text NOT NULL
 );
 
+-- Schema 4 (issue #22). SDTM datasets as received, kept whole to be written back with the codes
+-- filled: the Dataset-JSON metadata and each record's values (JSON). Written only by keep_dataset,
+-- never changed (members have SELECT only); the log holds each one's SHA-256.
+CREATE TABLE dataset (
+    id bigserial PRIMARY KEY,
+    study text NOT NULL,
+    domain text NOT NULL,
+    file text NOT NULL,
+    format text NOT NULL CHECK (format IN ('xpt', 'json', 'ndjson', 'csv')),
+    metadata text NOT NULL,
+    records integer NOT NULL,
+    sha256 text NOT NULL,
+    received_by text NOT NULL,
+    received_at text NOT NULL
+);
+CREATE TABLE dataset_record (
+    dataset_id bigint NOT NULL REFERENCES dataset(id),
+    record_no integer NOT NULL,
+    external_id text NOT NULL,
+    dataset_values text NOT NULL,
+    PRIMARY KEY (dataset_id, record_no)
+);
+CREATE INDEX dataset_record_item ON dataset_record(external_id);
+
 CREATE TABLE item_proposals (
     item_id bigint PRIMARY KEY REFERENCES item(id),
     model_version text NOT NULL,
@@ -1039,6 +1063,48 @@ BEGIN
     INSERT INTO study_due VALUES (v_study, p_date, u.name, now_text())
         ON CONFLICT (study) DO UPDATE SET due_date = excluded.due_date, set_by = excluded.set_by, set_at = excluded.set_at;
     PERFORM append_log('due-date', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, format('study %s due %s', v_study, p_date));
+END $$;
+
+-- Keeps a received SDTM dataset, in the transaction that queued its records (anyone who
+-- imports; not the proposal service). Every record names a queued item, all of one study; each
+-- record is a JSON array of one value per column. The digest is the database's own (metadata,
+-- then each record on its own line, as src/sdtm/mod.rs digest computes it), and it is logged.
+CREATE FUNCTION keep_dataset(p_domain text, p_file text, p_format text, p_metadata text, p_records text[], p_ids text[]) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := me();
+    v_n integer := coalesce(array_length(p_records, 1), 0);
+    v_columns integer;
+    v_studies text[];
+    v_sha text;
+    v_id bigint;
+BEGIN
+    PERFORM refuse_service(u);
+    IF v_n = 0 OR v_n <> coalesce(array_length(p_ids, 1), 0) THEN
+        RAISE EXCEPTION 'a dataset is kept with one item id per record (% records, % ids)', v_n, coalesce(array_length(p_ids, 1), 0)
+            USING ERRCODE = '22023';
+    END IF;
+    v_columns := jsonb_array_length(p_metadata::jsonb -> 'columns');
+    IF EXISTS (SELECT 1 FROM unnest(p_records) r WHERE jsonb_typeof(r::jsonb) <> 'array' OR jsonb_array_length(r::jsonb) <> v_columns) THEN
+        RAISE EXCEPTION 'every record of a dataset holds one value per column (%)', v_columns USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(p_ids) x WHERE NOT EXISTS (SELECT 1 FROM item WHERE external_id = x)) THEN
+        RAISE EXCEPTION 'a record of the dataset is not a queued item: its records are queued first' USING ERRCODE = '22023';
+    END IF;
+    SELECT array_agg(DISTINCT study) INTO v_studies FROM item WHERE external_id = ANY(p_ids);
+    IF array_length(v_studies, 1) > 1 THEN
+        RAISE EXCEPTION 'records of % studies: a dataset is received one study at a time', array_length(v_studies, 1) USING ERRCODE = '22023';
+    END IF;
+    v_sha := encode(sha256(convert_to(p_metadata || coalesce((SELECT string_agg(E'\n' || r, '' ORDER BY o)
+        FROM unnest(p_records) WITH ORDINALITY AS t(r, o)), ''), 'UTF8')), 'hex');
+    INSERT INTO dataset(study, domain, file, format, metadata, records, sha256, received_by, received_at)
+        VALUES (v_studies[1], check_text('domain', p_domain, true), check_text('file', p_file, true), p_format, p_metadata, v_n, v_sha,
+            u.name, now_text())
+        RETURNING id INTO v_id;
+    INSERT INTO dataset_record SELECT v_id, o, p_ids[o], r FROM unnest(p_records) WITH ORDINALITY AS t(r, o);
+    PERFORM append_log('dataset', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        format('dataset %s: %s from %s, %s records, sha256 %s', v_id, p_domain, p_file, v_n, v_sha));
+    RETURN v_id;
 END $$;
 
 -- A MedDRA release's LLTs (admin; in chunks). A version already loaded is never changed.
