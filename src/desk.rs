@@ -69,6 +69,28 @@ pub struct ItemView {
     pub parts: Vec<Item>,
     /// The study's due date, when it has one.
     pub due: Option<String>,
+    /// The clinical context of the SDTM record the item came from: (variable, label, value).
+    pub context: Vec<(String, String, String)>,
+}
+
+/// What a coder weighs from an SDTM record besides its term, by the variable's name after the
+/// domain prefix: category, location, severity and grade, causality, action, outcome, end, and
+/// each serious-event criterion that holds (Y).
+const CONTEXT: [&str; 12] = ["CAT", "SCAT", "LOC", "SEV", "TOXGR", "REL", "ACN", "OUT", "ENDTC", "ENRTPT", "PATT", "CONTRT"];
+const SERIOUS_CRITERIA: [&str; 8] = ["SDTH", "SLIFE", "SHOSP", "SDISAB", "SCONG", "SMIE", "SCAN", "SOD"];
+
+/// The context of a received record, in the record's variable order.
+pub fn record_context(record: &crate::store::datasets::ReceivedRecord) -> Vec<(String, String, String)> {
+    let prefix = record.iter().find_map(|(n, _, _)| n.strip_suffix("TERM").filter(|p| matches!(*p, "AE" | "MH"))).unwrap_or("AE").to_string();
+    record
+        .iter()
+        .filter_map(|(name, label, value)| {
+            let suffix = name.strip_prefix(prefix.as_str())?;
+            let value = crate::sdtm::text(value)?;
+            let wanted = CONTEXT.contains(&suffix) || (SERIOUS_CRITERIA.contains(&suffix) && value == "Y");
+            wanted.then(|| (name.clone(), if label.is_empty() { name.clone() } else { label.clone() }, value))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -95,7 +117,9 @@ pub fn item_view(store: &dyn DeskStore, dict: &Dictionary, external_id: &str) ->
     let whole = item.part_of.as_deref().map(|w| store.item(w)).transpose()?;
     let parts = store.parts(&item.external_id)?;
     let due = store.due_dates()?.into_iter().find(|(s, _)| *s == item.study).map(|(_, d)| d);
+    let context = store.received_record(&item.external_id)?.map(|r| record_context(&r)).unwrap_or_default();
     Ok(ItemView {
+        context,
         synonym,
         whole,
         parts,

@@ -183,7 +183,7 @@ fn the_uncoded_ae_domain_comes_back_coded_in_every_format() {
         let mut lines = nd.lines();
         let mut whole: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
         assert!(whole.get("rows").is_none(), "the metadata line holds no rows");
-        whole["rows"] = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+        whole["rows"] = lines.map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).collect();
         let errors: Vec<String> = validator.iter_errors(&whole).map(|e| e.to_string()).take(5).collect();
         assert!(errors.is_empty(), "dataset {} NDJSON: {errors:?}", n + 1);
         assert_eq!(whole["rows"], json["rows"], "the NDJSON rows are the Dataset-JSON rows");
@@ -211,4 +211,81 @@ fn the_uncoded_ae_domain_comes_back_coded_in_every_format() {
 
 fn fatigue_longest(ds: &medcoder::sdtm::Dataset, c: usize) -> u32 {
     ds.rows.iter().map(|r| r[c].as_str().map_or(0, |s| s.chars().count())).max().unwrap().max(1) as u32
+}
+
+/// Corrupt and truncated SAS transport and Dataset-JSON files are refused whole, naming the
+/// record and variable; nothing is queued. Skipped without ../shared.
+#[test]
+fn corrupt_and_truncated_datasets_are_refused_naming_record_and_variable() {
+    let Some(shared) = shared_data() else { return };
+    let msg2 = shared.join("sdtm/cdisc-msg2");
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    env.add_users(&[("alice", "coder")]);
+    let xpt = fs::read(msg2.join("ae.xpt")).unwrap();
+    let layout = medcoder::sdtm::xpt::layout(&xpt).unwrap();
+    let obs_len: usize = layout.variables.iter().map(|v| v.length).sum();
+    let term = layout.variables.iter().find(|v| v.name == "AETERM").unwrap().clone();
+    let try_file = |name: &str, bytes: &[u8]| {
+        let f = env.dir.path().join(name);
+        fs::write(&f, bytes).unwrap();
+        env.fails(&["--user", "alice", "queue", "import", s(&f)])
+    };
+    // Cut inside record 10's reported term.
+    let cut = layout.data_start + 9 * obs_len + term.position + 5;
+    let err = try_file("cut.xpt", &xpt[..cut]);
+    assert!(err.contains("the file is cut short: record 10 ends after") && err.contains("inside variable AETERM"), "{err}");
+    // A byte that is not UTF-8 in record 3's reported term.
+    let mut bad = xpt.clone();
+    bad[layout.data_start + 2 * obs_len + term.position] = 0xE9;
+    let err = try_file("latin.xpt", &bad);
+    assert!(err.contains("record 3, variable AETERM: the text is not UTF-8 (byte 0xE9"), "{err}");
+    // A damaged header.
+    let mut bad = xpt.clone();
+    bad[3 * 80..3 * 80 + 6].copy_from_slice(b"XXXXXX");
+    assert!(try_file("header.xpt", &bad).contains("the member header record is missing"));
+    // Dataset-JSON cut in the middle of record 40, and a record with a value missing.
+    let json = fs::read_to_string(msg2.join("ae.json")).unwrap();
+    let at = json.match_indices("[\"CDISCPILOT01\"").nth(39).unwrap().0 + 30;
+    let err = try_file("cut.json", &json.as_bytes()[..at]);
+    assert!(err.contains("(in record 40): the file is cut short (truncated)"), "{err}");
+    let nd = fs::read_to_string(msg2.join("ae.ndjson")).unwrap();
+    let mut lines: Vec<String> = nd.lines().map(String::from).collect();
+    lines[5] = lines[5].replacen("\"CDISCPILOT01\", ", "", 1);
+    let err = try_file("short.ndjson", lines.join("\n").as_bytes());
+    assert!(err.contains("record 5: 36 values, the metadata has 37 columns"), "{err}");
+    let err = try_file("cut.ndjson", nd.lines().take(30).collect::<Vec<_>>().join("\n").as_bytes());
+    assert!(err.contains("the metadata says 74 records, the file holds 29: it may be cut short"), "{err}");
+    assert!(env.ok(&["queue", "list"]).lines().count() <= 1, "nothing was queued");
+    assert!(env.ok(&["queue", "datasets"]).contains("No SDTM dataset received"));
+}
+
+/// A kept dataset edited behind medcoder's back (the triggers dropped) is found by audit verify,
+/// and so is one inserted without a log row.
+#[test]
+fn a_kept_dataset_changed_behind_medcoders_back_is_found_by_audit() {
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    env.add_users(&[("alice", "coder")]);
+    let file = env.dir.path().join("ae.csv");
+    fs::write(&file, "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AELLT,AESEV\nS1,AE,S1-001,1,HEADACHE,,MILD\nS1,AE,S1-002,1,NAUSEA,,SEVERE\n").unwrap();
+    env.ok(&["--user", "alice", "queue", "import", s(&file)]);
+    let shown = env.ok(&["queue", "show", "S1-002-AE1"]);
+    assert!(shown.contains("AESEV") && shown.contains("SEVERE"), "the record's context: {shown}");
+    assert!(env.ok(&["audit", "verify"]).contains("match the log"));
+    let db = rusqlite::Connection::open(env.db()).unwrap();
+    let e = db.execute("UPDATE dataset_record SET dataset_values = replace(dataset_values, 'SEVERE', 'MILD')", []).unwrap_err().to_string();
+    assert!(e.contains("append-only"), "{e}");
+    db.execute_batch(
+        "DROP TRIGGER dataset_record_no_update; UPDATE dataset_record SET dataset_values = replace(dataset_values, 'SEVERE', 'MILD');
+         INSERT INTO dataset(study, domain, file, format, metadata, records, sha256, received_by, received_at)
+             SELECT study, domain, 'forged.csv', format, metadata, records, sha256, received_by, received_at FROM dataset;",
+    )
+    .unwrap();
+    drop(db);
+    let (ok, out, err) = env.run(&["audit", "verify"]);
+    assert!(!ok, "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains("dataset 1 (") && all.contains("its kept records differ from what was received"), "{all}");
+    assert!(all.contains("dataset 2 (forged.csv) has no log row"), "{all}");
 }

@@ -555,6 +555,17 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
     )
     .unwrap();
     let sdtm = sdtm.display().to_string();
+    // An uncoded AE dataset received, coded and written back (issue #22).
+    let dataset = b.dir().join("ae-s3.csv");
+    std::fs::write(
+        &dataset,
+        format!(
+            "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AELLT,AELLTCD,AEDECOD,AESEV\nS3,AE,S3-001,1,\"{}\",,,,MILD\nS3,AE,S3-002,1,sore knee,,,,SEVERE\n",
+            l2.name
+        ),
+    )
+    .unwrap();
+    let (dataset, coded) = (dataset.display().to_string(), b.dir().join("ae-s3-coded.csv").display().to_string());
     let steps: Vec<(&str, Vec<&str>)> = vec![
         ("cody", vec!["dict", "search", "head", "--limit", "5"]),
         ("cody", vec!["dict", "show", &c1]),
@@ -616,6 +627,11 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
         ("cody", vec!["queue", "list"]),
         ("cody", vec!["export", "--state", "confirmed,void,split,returned"]),
         ("admin", vec!["synonym", "import", "--from-sdtm", &sdtm]),
+        ("cody", vec!["queue", "import", &dataset]),
+        ("cody", vec!["queue", "datasets"]),
+        ("cody", vec!["queue", "show", "S3-002-AE1"]),
+        ("rita", vec!["confirm", "S3-001-AE1", "--rev", "1"]),
+        ("cody", vec!["export", "--sdtm", "--domain", "AE", "--out", &coded]),
     ];
     let mut seen = Vec::new();
     for (who, args) in steps {
@@ -635,6 +651,9 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
                 .collect::<Vec<_>>()
                 .join("\n"),
             (true, "settings", Some("show")) => out.lines().filter(|l| !l.starts_with("anchor file")).collect::<Vec<_>>().join("\n"),
+            // The dataset written back, as written.
+            (true, "export", _) if args.contains(&"--sdtm") => std::fs::read_to_string(args.last().unwrap()).unwrap(),
+            (true, "queue", Some("datasets")) => out.lines().map(|l| l.split_whitespace().take(6).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n"),
             (true, "export", _) if args.contains(&"jsonl") => out
                 .lines()
                 .map(|l| {

@@ -382,10 +382,18 @@ fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
         s.act(&d, &cody, "AE-1", None, Action::Propose { llt, source: Source::Search }).unwrap();
         s.act(&d, &rita, "AE-1", None, Action::Confirm).unwrap();
         s.act(&d, &cody, "AE-2", None, Action::Propose { llt, source: Source::Search }).unwrap();
+        // A received SDTM dataset comes along, kept as it was received.
+        let ae = dir.path().join("ae.csv");
+        std::fs::write(&ae, "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AESEV\nS,AE,1,1,sore throat,MILD\n").unwrap();
+        let received = medcoder::intake::sdtm::receive(&ae).unwrap().unwrap();
+        medcoder::store::api::DeskStore::import_dataset(&mut s, &cody, &received, "ae.csv").unwrap();
     }
     let from = format!("sqlite:{}", file.display());
     let out = t.ok("unused", &["db", "copy", "--from", &from, "--to", &t.superuser()], None);
-    assert!(out.contains("3 users, 3 items") && out.contains("chain verified"), "{out}");
+    assert!(out.contains("3 users, 4 items") && out.contains("chain verified"), "{out}");
+    let datasets = t.ok(&t.local("rita"), &["queue", "datasets"], None);
+    assert!(datasets.contains("dataset 1   AE  S ") && datasets.contains("ae.csv"), "{datasets}");
+    assert!(t.ok(&t.local("rita"), &["queue", "show", "1-AE1"], None).contains("MILD"), "the record's context came along");
     // The copied items are under the database's rules: cody cannot confirm, rita can.
     let (ok, out) = t.run(&t.local("cody"), &["confirm", "AE-2", "--rev", "1"], None);
     assert!(!ok && out.contains("only reviewers"), "{out}");
@@ -978,7 +986,7 @@ fn a_coder_with_psql_cannot_bend_the_lifecycle() {
 }
 
 /// A team database made before issue #19 (schema 1) is refused until its administrator upgrades
-/// it; the upgrade puts the new rules (issues #19 and #21) in place and keeps the data.
+/// it; the upgrade puts the new rules (issues #19, #21 and #22) in place and keeps the data.
 #[test]
 fn a_schema_1_team_database_is_upgraded_in_place() {
     let Some(t) = Team::new() else { return };
@@ -993,6 +1001,8 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
          ALTER TABLE medcoder.item ADD CONSTRAINT item_state_check CHECK (state IN ('new', 'proposed', 'returned', 'query', 'confirmed'));
          DROP TABLE medcoder.assignment, medcoder.study_due;
          DROP FUNCTION medcoder.answer_query(text, text, text, bigint), medcoder.split_item(text, text[], bigint);
+         DROP FUNCTION medcoder.keep_dataset(text, text, text, text, text[], text[]);
+         DROP TABLE medcoder.dataset_record, medcoder.dataset;
          UPDATE medcoder.setting SET value = '1' WHERE key = 'schema_version';
          RESET ROLE;",
         db = t.db
@@ -1000,8 +1010,12 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
     .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
     let out = t.ok(&t.superuser(), &["team", "upgrade"], None);
-    assert!(out.contains("upgraded to schema 3"), "{out}");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 3"));
+    assert!(out.contains("upgraded to schema 4"), "{out}");
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 4"));
+    // Schema 4 keeps the SDTM datasets received.
+    let ae = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(ae.path(), "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM\nS1,AE,S1-9,1,sore throat\n").unwrap();
+    assert!(t.ok(&t.url("coder"), &["queue", "import", ae.path().to_str().unwrap()], Some(PW)).contains("kept as dataset 1"));
     assert!(t.ok(&t.url("coder"), &["queue", "list"], Some(PW)).contains("AE-1"));
     let err = t.sql("coder").query_one("SELECT medcoder.import_item('AE-9', 'S', 'P', $1, NULL, NULL, NULL, NULL)", &[&"head\u{61c}ache"]).unwrap_err();
     assert!(err.as_db_error().unwrap().message().contains("control or format character"), "{err}");
@@ -1033,4 +1047,60 @@ fn forged_sources_undone_retirements_and_look_alike_names() {
     let look_alike = format!("{}_adrnin", t.db);
     let (ok, out) = t.run(&t.superuser(), &["team", "user", "add", &look_alike, "--role", "admin", "--set-password"], Some(PW));
     assert!(!ok && out.contains("looks like the existing user"), "{out}");
+}
+
+/// A kept SDTM dataset (issue #22) is written only by `keep_dataset`, for queued items of one
+/// study, never changed; a forged one is found by the audit.
+#[test]
+fn a_coder_with_psql_cannot_forge_or_edit_a_kept_dataset() {
+    let Some(t) = Team::new() else { return };
+    t.import("DS-1,S1,P1,headache\nDS-2,S2,P2,nausea\n");
+    let mut coder = t.sql("coder");
+    let refused = |c: &mut Client, sql: &str, why: &str| {
+        let err = c.batch_execute(sql).expect_err(sql);
+        let text = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| err.to_string());
+        assert!(text.contains(why), "{sql}: expected '{why}', got: {text}");
+    };
+    let meta = r#"{"name":"AE","columns":[{"itemOID":"IT.AE.AETERM","name":"AETERM","label":"t","dataType":"string"}]}"#;
+    let keep = |ids: &str, rows: &str| format!("SELECT medcoder.keep_dataset('AE', 'ae.json', 'json', '{meta}', ARRAY[{rows}], ARRAY[{ids}])");
+    refused(&mut coder, &keep("'NOPE'", r#"'["headache"]'"#), "not a queued item");
+    refused(&mut coder, &keep("'DS-1', 'DS-2'", r#"'["headache"]', '["nausea"]'"#), "one study at a time");
+    refused(&mut coder, &keep("'DS-1'", r#"'["headache", "extra"]'"#), "one value per column");
+    refused(&mut coder, &keep("'DS-1', 'DS-1'", r#"'["headache"]'"#), "one item id per record");
+    refused(&mut coder, &keep("'DS-1'", "'not json'"), "invalid input syntax for type json");
+    coder.batch_execute(&keep("'DS-1'", r#"'["headache"]'"#)).unwrap();
+    refused(&mut coder, "UPDATE medcoder.dataset_record SET dataset_values = '[\"migraine\"]'", "permission denied");
+    refused(&mut coder, "DELETE FROM medcoder.dataset", "permission denied");
+    refused(&mut coder, &format!("INSERT INTO medcoder.dataset VALUES (9, 'S1', 'AE', 'f', 'json', '{meta}', 0, 'x', 'x', 'x')"), "permission denied");
+    t.ok(&t.superuser(), &["team", "user", "add", &t.role("service"), "--role", "service", "--set-password"], Some(PW));
+    let mut service = t.sql("service");
+    refused(&mut service, &keep("'DS-1'", r#"'["headache"]'"#), "service");
+    let out = t.ok(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(out.contains("match the log"), "{out}");
+    // Whoever owns the tables and edits a kept record is found out.
+    t.superuser_sql().batch_execute("UPDATE medcoder.dataset_record SET dataset_values = '[\"migraine\"]'").unwrap();
+    let (ok, out) = t.run(&t.url("rev2"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("its kept records differ from what was received"), "{out}");
+}
+
+/// A schema 3 database (issue #21's) gains the dataset tables and keeps everything else.
+#[test]
+fn a_schema_3_team_database_is_upgraded_to_keep_datasets() {
+    let Some(t) = Team::new() else { return };
+    t.superuser_sql()
+        .batch_execute(&format!(
+            "SET ROLE {db}_owner;
+             DROP FUNCTION medcoder.keep_dataset(text, text, text, text, text[], text[]);
+             DROP TABLE medcoder.dataset_record, medcoder.dataset;
+             UPDATE medcoder.setting SET value = '3' WHERE key = 'schema_version';
+             RESET ROLE;",
+            db = t.db
+        ))
+        .unwrap();
+    t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 4"));
+    let ae = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(ae.path(), "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM\nS1,AE,S1-9,1,sore throat\n").unwrap();
+    assert!(t.ok(&t.url("coder"), &["queue", "import", ae.path().to_str().unwrap()], Some(PW)).contains("kept as dataset 1"));
+    assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
 }

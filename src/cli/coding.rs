@@ -184,6 +184,9 @@ fn show(store: &mut dyn DeskStore, id: &str) -> Result<()> {
         p(opt(&it.seriousness)),
         p(opt(&it.investigator))
     );
+    for (name, label, value) in &v.context {
+        println!("  {:<14} {}  ({})", p(name), p(value), p(label));
+    }
     if let (Some(code), Some(name)) = (it.llt_code, &v.code_name) {
         println!("  code           LLT {code} {} (MedDRA {}, {} by {})", p(name), p(opt(&it.meddra_version)), opt(&it.source), p(opt(&it.proposer)));
     }

@@ -46,7 +46,12 @@ pub fn looks_like_sdtm(ext: &str, bytes: &[u8]) -> bool {
     let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     match ext {
         "xpt" => true,
-        "json" | "ndjson" => serde_json::from_slice::<serde_json::Value>(if ext == "json" { bytes } else { first }).is_ok_and(|v| v.get("columns").is_some()),
+        // A cut or damaged Dataset-JSON file is still one (and refused as one, naming its record):
+        // its metadata names the `columns` early on.
+        "json" | "ndjson" => {
+            let head = String::from_utf8_lossy(if ext == "json" { &bytes[..bytes.len().min(65536)] } else { first });
+            head.trim_start().starts_with('{') && (key_of(&head, "columns", '[') || key_of(&head, "datasetJSONVersion", '"'))
+        }
         _ => String::from_utf8_lossy(first).split(',').any(|h| matches!(h.trim().trim_matches('"').to_ascii_uppercase().as_str(), "AETERM" | "MHTERM")),
     }
 }
@@ -96,6 +101,14 @@ pub fn record_keys(t: &Table, file: &str) -> Result<(&'static str, Vec<RecordKey
         })
         .collect();
     Ok((c.prefix, keys))
+}
+
+/// Whether `text` holds the JSON key `key` with a value starting `opens` (`"columns": [`).
+fn key_of(text: &str, key: &str, opens: char) -> bool {
+    text.match_indices(&format!("\"{key}\"")).any(|(at, k)| {
+        let rest = text[at + k.len()..].trim_start();
+        rest.strip_prefix(':').is_some_and(|r| r.trim_start().starts_with(opens))
+    })
 }
 
 /// The items of an AE or MH dataset, one per record (numbered from 1 as `line`): id

@@ -60,11 +60,14 @@ impl Format {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Column {
-    #[serde(rename = "itemOID")]
+    /// Left empty by some producers; filled (`IT.<domain>.<name>`) when read.
+    #[serde(rename = "itemOID", default)]
     pub item_oid: String,
     pub name: String,
     #[serde(default)]
     pub label: String,
+    /// "string" when a producer leaves it out.
+    #[serde(default = "string_type")]
     pub data_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_data_type: Option<String>,
@@ -74,6 +77,10 @@ pub struct Column {
     pub display_format: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_sequence: Option<u32>,
+}
+
+fn string_type() -> String {
+    "string".into()
 }
 
 impl Column {

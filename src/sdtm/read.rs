@@ -148,13 +148,16 @@ fn metadata(v: Value, file: &str) -> Result<Metadata> {
         bail!("{file}: no `columns` array (Dataset-JSON 1.1 metadata)");
     }
     for (i, c) in v["columns"].as_array().into_iter().flatten().enumerate() {
-        for key in ["itemOID", "name", "dataType"] {
-            if c.get(key).and_then(Value::as_str).is_none() {
-                bail!("{file}: column {} has no {key}", i + 1);
-            }
+        if c.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+            bail!("{file}: column {} has no name", i + 1);
         }
     }
-    serde_json::from_value(v).map_err(|e| anyhow!("{file}: the metadata: {e}"))
+    let mut meta: Metadata = serde_json::from_value(v).map_err(|e| anyhow!("{file}: the metadata: {e}"))?;
+    let domain = meta.name.clone();
+    for c in meta.columns.iter_mut().filter(|c| c.item_oid.is_empty()) {
+        c.item_oid = format!("IT.{domain}.{}", c.name);
+    }
+    Ok(meta)
 }
 
 /// One record, its values checked against their columns' types.

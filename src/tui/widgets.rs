@@ -44,6 +44,10 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
             theme.dim(),
         ),
     ]);
+    if !v.context.is_empty() {
+        let shown: Vec<String> = v.context.iter().map(|(_, label, value)| format!("{label}: {value}")).collect();
+        lines.push(Line::styled(format!("Record: {}", shown.join(" · ")), theme.dim()));
+    }
     if let (Some(w), Some(n)) = (&v.whole, it.part_no) {
         lines.push(Line::styled(format!("Part {n} of {} ({}): '{}'", w.external_id, w.state, w.reported_term), theme.warn()));
     }

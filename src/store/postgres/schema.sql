@@ -240,7 +240,7 @@ CREATE TRIGGER imported_log_append_only BEFORE UPDATE OR DELETE ON imported_log
 CREATE TRIGGER imported_log_no_truncate BEFORE TRUNCATE ON imported_log
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_log_change();
 
-INSERT INTO setting VALUES ('schema_version', '3');
+INSERT INTO setting VALUES ('schema_version', '4');
 
 -- Generated from Rust's char::is_alphanumeric against this C library's [[:alnum:]] (U+0080 to
 -- U+2FFFF): the code points only Rust counts.
