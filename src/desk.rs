@@ -79,6 +79,37 @@ pub struct ItemView {
 const CONTEXT: [&str; 12] = ["CAT", "SCAT", "LOC", "SEV", "TOXGR", "REL", "ACN", "OUT", "ENDTC", "ENRTPT", "PATT", "CONTRT"];
 const SERIOUS_CRITERIA: [&str; 8] = ["SDTH", "SLIFE", "SHOSP", "SDISAB", "SCONG", "SMIE", "SCAN", "SOD"];
 
+/// A context variable as a coder reads it on one line: "severity", or for a serious-event
+/// criterion its criterion ("hospitalisation").
+pub fn context_word(name: &str) -> (&'static str, bool) {
+    let suffix = name.get(2..).unwrap_or_default();
+    let serious = SERIOUS_CRITERIA.contains(&suffix);
+    let word = match suffix {
+        "CAT" => "category",
+        "SCAT" => "subcategory",
+        "LOC" => "location",
+        "SEV" => "severity",
+        "TOXGR" => "grade",
+        "REL" => "causality",
+        "ACN" => "action",
+        "OUT" => "outcome",
+        "ENDTC" => "ended",
+        "ENRTPT" => "end vs reference",
+        "PATT" => "pattern",
+        "CONTRT" => "treated",
+        "SDTH" => "death",
+        "SLIFE" => "life-threatening",
+        "SHOSP" => "hospitalisation",
+        "SDISAB" => "disability",
+        "SCONG" => "congenital anomaly",
+        "SMIE" => "medically important",
+        "SCAN" => "cancer",
+        "SOD" => "overdose",
+        _ => "",
+    };
+    (word, serious)
+}
+
 /// The context of a received record, in the record's variable order.
 pub fn record_context(record: &crate::store::datasets::ReceivedRecord) -> Vec<(String, String, String)> {
     let prefix = record.iter().find_map(|(n, _, _)| n.strip_suffix("TERM").filter(|p| matches!(*p, "AE" | "MH"))).unwrap_or("AE").to_string();

@@ -289,3 +289,36 @@ fn a_kept_dataset_changed_behind_medcoders_back_is_found_by_audit() {
     assert!(all.contains("dataset 1 (") && all.contains("its kept records differ from what was received"), "{all}");
     assert!(all.contains("dataset 2 (forged.csv) has no log row"), "{all}");
 }
+
+/// A coded medical-history domain (the pilot's MH, coded by names) comes back with the records
+/// confirmed here recoded and every other record as it was received; the MH variables the
+/// sponsor's structure lacks are named, not added. Skipped without ../shared.
+#[test]
+fn the_pilot_mh_domain_comes_back_with_its_confirmed_records_recoded() {
+    use medcoder::sdtm;
+    let Some(shared) = shared_data() else { return };
+    let mh = shared.join("sdtm/cdiscpilot01/mh.xpt");
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    env.add_users(&[("alice", "coder"), ("bob", "reviewer")]);
+    let out = env.ok(&["--user", "alice", "queue", "import", s(&mh)]);
+    assert!(out.contains("Imported 1818 item(s) from the MH dataset"), "{out}");
+    env.ok(&["--user", "alice", "code", "01-701-1015-MH1", &llt_code("Palpitations")]);
+    env.ok(&["--user", "bob", "confirm", "01-701-1015-MH1"]);
+    let coded = env.dir.path().join("mh-coded.xpt");
+    let (ok, stdout, stderr) = env.run(&["--user", "alice", "export", "--sdtm", "--out", s(&coded)]);
+    assert!(ok && stdout.contains("1 coded in MedDRA DEMO-1.0, 1817 left as received"), "{stdout}{stderr}");
+    assert!(stderr.contains("the dataset has no MHLLTCD, MHPTCD, MHHLTCD, MHHLGTCD, MHBDSYCD, MHSOC, MHSOCCD: not added"), "{stderr}");
+    assert!(stderr.contains("1817 records new, not confirmed: record 1 (01-701-1015-MH9"), "{stderr}");
+    let ((received, _), (back, _)) = (sdtm::read(&mh).unwrap(), sdtm::read(&coded).unwrap());
+    let col = |name: &str| back.column(name).unwrap();
+    for (r, (a, b)) in received.rows.iter().zip(&back.rows).enumerate() {
+        if sdtm::text(&a[col("MHSEQ")]).as_deref() == Some("1") && sdtm::text(&a[col("USUBJID")]).as_deref() == Some("01-701-1015") {
+            assert_eq!(sdtm::text(&b[col("MHLLT")]).as_deref(), Some("Palpitations"), "record {}", r + 1);
+            assert_eq!(sdtm::text(&b[col("MHBODSYS")]).as_deref(), Some("Cardiac disorders"), "record {}", r + 1);
+            assert_eq!(a[col("MHTERM")], b[col("MHTERM")]);
+        } else {
+            assert_eq!(a, b, "record {} is as received", r + 1);
+        }
+    }
+}

@@ -913,3 +913,46 @@ fn one_key_picks_the_state_filter() {
     key(&mut app, KeyCode::Char('a'));
     assert_eq!((app.queue.state_filter, app.queue.rows.len()), (None, 3));
 }
+
+/// An item from an SDTM record shows the record's clinical context under its term: severity,
+/// causality, outcome and the serious criteria that hold (issue #22).
+#[test]
+fn an_sdtm_item_shows_its_records_context() {
+    use medcoder::store::api::DeskStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    let ae = dir.path().join("ae.json");
+    let cols = [
+        ("STUDYID", "Study Identifier"),
+        ("USUBJID", "Unique Subject Identifier"),
+        ("AESEQ", "Sequence Number"),
+        ("AETERM", "Reported Term for the Adverse Event"),
+        ("AESEV", "Severity/Intensity"),
+        ("AESER", "Serious Event"),
+        ("AEREL", "Causality"),
+        ("AEOUT", "Outcome of Adverse Event"),
+        ("AESHOSP", "Requires or Prolongs Hospitalization"),
+        ("AESDTH", "Results in Death"),
+    ]
+    .map(|(n, l)| format!(r#"{{"itemOID":"IT.AE.{n}","name":"{n}","label":"{l}","dataType":"{}"}}"#, if n == "AESEQ" { "integer" } else { "string" }))
+    .join(",");
+    std::fs::write(
+        &ae,
+        format!(r#"{{"name":"AE","label":"Adverse Events","columns":[{cols}],"rows":[["DEMO-1","S-7",1,"faint after dose","SEVERE","Y","PROBABLE","RECOVERED/RESOLVED","Y","N"]]}}"#),
+    )
+    .unwrap();
+    let received = medcoder::intake::sdtm::receive(&ae).unwrap().unwrap();
+    let mut store = Store::open(&db).unwrap();
+    DeskStore::import_dataset(&mut store, "alice", &received, "ae.json").unwrap();
+    let mut app = App::new(Box::new(store), Some("alice")).unwrap();
+    key(&mut app, KeyCode::Char('f'));
+    typed(&mut app, "faint");
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.ctx.open.as_ref().unwrap().item.external_id, "S-7-AE1");
+    let s = render(&app, 80, 24);
+    insta::assert_snapshot!("coding_sdtm_context", s);
+    assert!(s.contains("Record: serious: hospitalisation · severity SEVERE · causality PROBABLE"), "{s}");
+    assert!(render(&app, 110, 24).contains("outcome RECOVERED/RESOLVED"));
+    assert!(!s.contains("death"), "a criterion that does not hold is not shown: {s}");
+}

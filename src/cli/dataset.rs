@@ -127,10 +127,25 @@ pub fn export(store: &mut dyn DeskStore, a: SdtmExport<'_>) -> Result<ExitCode> 
     if !filled.missing.is_empty() {
         eprintln!("note: the dataset has no {}: not added (its structure is the sponsor's)", filled.missing.join(", "));
     }
+    // Each reason once, with its records: a study's hundreds of uncoded records read as one line.
+    let mut reasons: Vec<(&str, Vec<String>)> = Vec::new();
     for (n, (o, key)) in outcomes.iter().zip(&keys).enumerate() {
         if let Outcome::Left(why) = o {
             let (id, term) = key.as_ref().map_or(("-".to_string(), String::new()), |k| (k.0.clone(), k.3.clone()));
-            eprintln!("  record {} ({}, '{}'): {}", n + 1, p(&id), p(&term), p(why));
+            let record = format!("record {} ({}, '{}')", n + 1, p(&id), p(&term));
+            match reasons.iter_mut().find(|(w, _)| *w == why.as_str()) {
+                Some((_, records)) => records.push(record),
+                None => reasons.push((why.as_str(), vec![record])),
+            }
+        }
+    }
+    for (why, records) in &reasons {
+        match records.len() {
+            1 => eprintln!("  {}: {}", records[0], p(why)),
+            n => {
+                let more = if n > 5 { format!(" and {} more", n - 5) } else { String::new() };
+                eprintln!("  {n} records {}: {}{more}", p(why), records[..n.min(5)].join(", "));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

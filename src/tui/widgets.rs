@@ -45,7 +45,17 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
         ),
     ]);
     if !v.context.is_empty() {
-        let shown: Vec<String> = v.context.iter().map(|(_, label, value)| format!("{label}: {value}")).collect();
+        let (mut shown, mut serious) = (Vec::new(), Vec::new());
+        for (name, _, value) in &v.context {
+            match crate::desk::context_word(name) {
+                (word, true) => serious.push(word),
+                (word, false) => shown.push(format!("{word} {value}")),
+            }
+        }
+        // What made the event serious comes first: it is cut last on a narrow terminal.
+        if !serious.is_empty() {
+            shown.insert(0, format!("serious: {}", serious.join(", ")));
+        }
         lines.push(Line::styled(format!("Record: {}", shown.join(" · ")), theme.dim()));
     }
     if let (Some(w), Some(n)) = (&v.whole, it.part_no) {
