@@ -34,7 +34,14 @@ fn an_sdtm_dataset_is_queued_whole_one_item_per_record_or_refused_naming_its_rec
     write(&format!(r#"{good},["S1","AE",null,2,"rash","",""],["S1","AE","S1-003",1,"pt c\u001b[2Jo nausea","",""]"#));
     let (ok, out, err) = env.run(&["--user", "alice", "queue", "import", s(&file)]);
     assert!(!ok && err.contains("2 record(s) cannot be queued, so nothing was imported"), "{out}{err}");
-    assert!(err.contains("record 3: empty id") && err.contains("record 4: the reported term contains the control character U+001B"), "{err}");
+    assert!(err.contains("record 3, variable USUBJID: empty") && err.contains("record 4: the reported term contains the control character U+001B"), "{err}");
+    // SDTM's keys are unique in a dataset: a repeated key, or a sequence number that is not whole,
+    // refuses it ("01" is 1).
+    let csv = env.dir.path().join("ae.csv");
+    fs::write(&csv, "STUDYID,USUBJID,AESEQ,AETERM\nS1,S1-001,1,HEADACHE\nS1,S1-002,1,dizzy\nS1,S1-002,01,vertigo\nS1,S1-003,1.5,rash\n").unwrap();
+    let err = env.fails(&["--user", "alice", "queue", "import", s(&csv)]);
+    assert!(err.contains("record 3: STUDYID, USUBJID and AESEQ repeat record 2's (S1-S1-002-AE1)"), "{err}");
+    assert!(err.contains("record 4, variable AESEQ: '1.5' is not a whole number") && !err.trim_end().contains('\n'), "{err}");
     assert!(queued(&env).is_empty(), "a refused dataset queues nothing");
     // A value of the wrong type names its record and variable.
     write(r#"["S1","AE","S1-001","one","HEADACHE","2026-01-02","N"]"#);
@@ -44,11 +51,11 @@ fn an_sdtm_dataset_is_queued_whole_one_item_per_record_or_refused_naming_its_rec
     let out = env.ok(&["--user", "alice", "queue", "import", s(&file)]);
     assert!(out.contains("Imported 2 item(s)") && out.contains("1 coded by the exact-name rule") && out.contains("kept as dataset 1"), "{out}");
     let items = queued(&env);
-    assert_eq!(items[0], ("S1-001-AE1".into(), "S1".into(), "S1-001".into(), "HEADACHE".into(), "2026-01-02".into(), "N".into()));
+    assert_eq!(items[0], ("S1-S1-001-AE1".into(), "S1".into(), "S1-001".into(), "HEADACHE".into(), "2026-01-02".into(), "N".into()));
     assert_eq!(items[1].5, "Y", "AESER is the item's seriousness: serious events come first in worklists");
     // The same records again are the same items (skipped); the dataset is kept again, as received.
     let out = env.ok(&["--user", "alice", "queue", "import", s(&file)]);
-    assert!(out.contains("Imported 0 item(s)") && out.contains("record 1: id S1-001-AE1 is already queued") && out.contains("kept as dataset 2"), "{out}");
+    assert!(out.contains("Imported 0 item(s)") && out.contains("record 1: id S1-S1-001-AE1 is already queued") && out.contains("kept as dataset 2"), "{out}");
 }
 
 /// The uncoded CDISC AE domain in its three forms gives the same 74 items. Skipped without ../shared.
@@ -118,8 +125,8 @@ fn the_uncoded_ae_domain_comes_back_coded_in_every_format() {
         assert!(out.contains(&format!("kept as dataset {}", n + 1)), "{out}");
     }
     // CDISC002-AE3 (JOINT DISLOCATION) stays proposed; CDISC002-AE4 (INCONTINENCE) is split.
-    env.ok(&["--user", "alice", "split", "CDISC002-AE4", "urinary incontinence", "faecal incontinence"]);
-    code_all(&env, &llt_code("Pain"), &["CDISC002-AE3"]);
+    env.ok(&["--user", "alice", "split", "CDISCPILOT01-CDISC002-AE4", "urinary incontinence", "faecal incontinence"]);
+    code_all(&env, &llt_code("Pain"), &["CDISCPILOT01-CDISC002-AE3"]);
     let left = ["CDISC002-AE3", "CDISC002-AE4"];
     let mut paths = std::collections::HashMap::new();
     let validator = schema(&msg2.join("schema/dataset.schema.json"));
@@ -129,8 +136,11 @@ fn the_uncoded_ae_domain_comes_back_coded_in_every_format() {
             let out = env.dir.path().join(format!("coded-{n}.{format}"));
             let (ok, stdout, stderr) = env.run(&["--user", "alice", "export", "--sdtm", "--dataset", &(n + 1).to_string(), "--out", s(&out)]);
             assert!(ok && stdout.contains("72 coded in MedDRA DEMO-1.0, 2 left as received"), "{source} -> {format}: {stdout}{stderr}");
-            assert!(stderr.contains("(CDISC002-AE3, 'JOINT DISLOCATION'): proposed, not confirmed"), "{stderr}");
-            assert!(stderr.contains("(CDISC002-AE4, 'INCONTINENCE'): split into 2 parts: CDISC002-AE4#1 'urinary incontinence'"), "{stderr}");
+            assert!(stderr.contains("(CDISCPILOT01-CDISC002-AE3, 'JOINT DISLOCATION'): proposed, not confirmed"), "{stderr}");
+            assert!(
+                stderr.contains("(CDISCPILOT01-CDISC002-AE4, 'INCONTINENCE'): split into 2 parts: CDISCPILOT01-CDISC002-AE4#1 'urinary incontinence'"),
+                "{stderr}"
+            );
             let (back, _) = sdtm::read(&out).unwrap();
             assert_eq!(back.rows.len(), 74, "{source} -> {format}");
             let names: Vec<&str> = back.meta.columns.iter().map(|c| c.name.as_str()).collect();
@@ -270,7 +280,7 @@ fn a_kept_dataset_changed_behind_medcoders_back_is_found_by_audit() {
     let file = env.dir.path().join("ae.csv");
     fs::write(&file, "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM,AELLT,AESEV\nS1,AE,S1-001,1,HEADACHE,,MILD\nS1,AE,S1-002,1,NAUSEA,,SEVERE\n").unwrap();
     env.ok(&["--user", "alice", "queue", "import", s(&file)]);
-    let shown = env.ok(&["queue", "show", "S1-002-AE1"]);
+    let shown = env.ok(&["queue", "show", "S1-S1-002-AE1"]);
     assert!(shown.contains("AESEV") && shown.contains("SEVERE"), "the record's context: {shown}");
     assert!(env.ok(&["audit", "verify"]).contains("match the log"));
     let db = rusqlite::Connection::open(env.db()).unwrap();
@@ -303,13 +313,18 @@ fn the_pilot_mh_domain_comes_back_with_its_confirmed_records_recoded() {
     env.add_users(&[("alice", "coder"), ("bob", "reviewer")]);
     let out = env.ok(&["--user", "alice", "queue", "import", s(&mh)]);
     assert!(out.contains("Imported 1818 item(s) from the MH dataset"), "{out}");
-    env.ok(&["--user", "alice", "code", "01-701-1015-MH1", &llt_code("Palpitations")]);
-    env.ok(&["--user", "bob", "confirm", "01-701-1015-MH1"]);
+    env.ok(&["--user", "alice", "code", "CDISCPILOT01-01-701-1015-MH1", &llt_code("Palpitations")]);
+    env.ok(&["--user", "bob", "confirm", "CDISCPILOT01-01-701-1015-MH1"]);
     let coded = env.dir.path().join("mh-coded.xpt");
     let (ok, stdout, stderr) = env.run(&["--user", "alice", "export", "--sdtm", "--out", s(&coded)]);
     assert!(ok && stdout.contains("1 coded in MedDRA DEMO-1.0, 1817 left as received"), "{stdout}{stderr}");
     assert!(stderr.contains("the dataset has no MHLLTCD, MHPTCD, MHHLTCD, MHHLGTCD, MHBDSYCD, MHSOC, MHSOCCD: not added"), "{stderr}");
-    assert!(stderr.contains("1817 records new, not confirmed: record 1 (01-701-1015-MH9"), "{stderr}");
+    assert!(stderr.contains("254 records new, not confirmed: record 1 (CDISCPILOT01-01-701-1015-MH9"), "{stderr}");
+    assert!(stderr.contains("1563 records new, not confirmed; it keeps the coding it was received with: record 3"), "{stderr}");
+    assert!(
+        stderr.contains("1 record(s) came coded and were confirmed here to other values") && stderr.contains("MHDECOD 'PALPITATIONS' -> 'Palpitations'"),
+        "{stderr}"
+    );
     let ((received, _), (back, _)) = (sdtm::read(&mh).unwrap(), sdtm::read(&coded).unwrap());
     let col = |name: &str| back.column(name).unwrap();
     for (r, (a, b)) in received.rows.iter().zip(&back.rows).enumerate() {

@@ -629,8 +629,8 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
         ("admin", vec!["synonym", "import", "--from-sdtm", &sdtm]),
         ("cody", vec!["queue", "import", &dataset]),
         ("cody", vec!["queue", "datasets"]),
-        ("cody", vec!["queue", "show", "S3-002-AE1"]),
-        ("rita", vec!["confirm", "S3-001-AE1", "--rev", "1"]),
+        ("cody", vec!["queue", "show", "S3-S3-002-AE1"]),
+        ("rita", vec!["confirm", "S3-S3-001-AE1", "--rev", "1"]),
         ("cody", vec!["export", "--sdtm", "--domain", "AE", "--out", &coded]),
     ];
     let mut seen = Vec::new();

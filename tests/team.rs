@@ -393,7 +393,7 @@ fn a_sqlite_store_moves_to_a_team_database_with_its_log() {
     assert!(out.contains("3 users, 4 items") && out.contains("chain verified"), "{out}");
     let datasets = t.ok(&t.local("rita"), &["queue", "datasets"], None);
     assert!(datasets.contains("dataset 1   AE  S ") && datasets.contains("ae.csv"), "{datasets}");
-    assert!(t.ok(&t.local("rita"), &["queue", "show", "1-AE1"], None).contains("MILD"), "the record's context came along");
+    assert!(t.ok(&t.local("rita"), &["queue", "show", "S-1-AE1"], None).contains("MILD"), "the record's context came along");
     // The copied items are under the database's rules: cody cannot confirm, rita can.
     let (ok, out) = t.run(&t.local("cody"), &["confirm", "AE-2", "--rev", "1"], None);
     assert!(!ok && out.contains("only reviewers"), "{out}");

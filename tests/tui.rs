@@ -949,7 +949,7 @@ fn an_sdtm_item_shows_its_records_context() {
     typed(&mut app, "faint");
     key(&mut app, KeyCode::Enter);
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.ctx.open.as_ref().unwrap().item.external_id, "S-7-AE1");
+    assert_eq!(app.ctx.open.as_ref().unwrap().item.external_id, "DEMO-1-S-7-AE1");
     let s = render(&app, 80, 24);
     insta::assert_snapshot!("coding_sdtm_context", s);
     assert!(s.contains("Record: serious: hospitalisation · severity SEVERE · causality PROBABLE"), "{s}");

@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 
 use crate::intake::sdtm::{record_keys, Table};
 use crate::meddra::Dictionary;
-use crate::sdtm::derive::{fill, outcome, Outcome};
+use crate::sdtm::derive::{fill, outcome, was_coded, Outcome};
 use crate::sdtm::{write, Format};
 use crate::store::api::DeskStore;
 use crate::store::datasets::DatasetInfo;
@@ -61,6 +61,8 @@ fn pick(all: &[DatasetInfo], id: Option<i64>, study: Option<&str>, domain: Optio
 }
 
 pub struct SdtmExport<'a> {
+    /// Write codes of more than one MedDRA version into one dataset.
+    pub mixed_versions: bool,
     pub dataset: Option<i64>,
     pub study: Option<&'a str>,
     pub domain: Option<&'a str>,
@@ -73,9 +75,12 @@ pub struct SdtmExport<'a> {
 /// in; the records left as received are listed on stderr with why.
 pub fn export(store: &mut dyn DeskStore, a: SdtmExport<'_>) -> Result<ExitCode> {
     let info = pick(&store.datasets()?, a.dataset, a.study, a.domain)?;
-    let format = match a.format.or_else(|| Format::of_path(a.out)) {
-        Some(f) => f,
-        None => Format::parse(&info.format)?,
+    let format = match (a.format, Format::of_path(a.out)) {
+        (Some(f), Some(ext)) if f != ext => {
+            bail!("--format {} and the file name {} disagree: name the file .{}", f.as_str(), a.out.display(), f.as_str())
+        }
+        (Some(f), _) | (None, Some(f)) => f,
+        (None, None) => Format::parse(&info.format)?,
     };
     let mut ds = store.dataset(info.id)?;
     let file = format!("dataset {} ({})", info.id, info.file);
@@ -83,7 +88,7 @@ pub fn export(store: &mut dyn DeskStore, a: SdtmExport<'_>) -> Result<ExitCode> 
     let items: HashMap<String, Item> =
         store.items(&ItemFilter { study: Some(info.study.clone()), ..Default::default() })?.into_iter().map(|i| (i.external_id.clone(), i)).collect();
     let mut dicts: HashMap<String, Option<Dictionary>> = HashMap::new();
-    let mut outcomes = Vec::with_capacity(keys.len());
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(keys.len());
     for key in &keys {
         let Some((id, study, subject, term)) = key else {
             outcomes.push(Outcome::Left("lacks USUBJID, the sequence number or the reported term".into()));
@@ -100,10 +105,28 @@ pub fn export(store: &mut dyn DeskStore, a: SdtmExport<'_>) -> Result<ExitCode> 
         };
         outcomes.push(outcome((study, subject, term), item, &parts, dict));
     }
+    // Records coded before they were received keep that coding unless confirmed here: say so.
+    for (n, o) in outcomes.iter_mut().enumerate() {
+        if let Outcome::Left(why) = o {
+            if was_coded(&ds, prefix, n) {
+                why.push_str("; it keeps the coding it was received with");
+            }
+        }
+    }
     let filled = fill(&mut ds, prefix, &outcomes)?;
     let versions: Vec<String> = filled.versions.iter().cloned().collect();
+    let active = store.active_dictionary().map(|d| d.version).ok();
+    // Define-XML declares one dictionary version per dataset.
+    if versions.len() > 1 && !a.mixed_versions {
+        bail!(
+            "the confirmed codes of dataset {} come from {} MedDRA versions ({}): recode the older ones (`recode-check`) so the dataset has one version, or write them mixed with --mixed-versions",
+            info.id,
+            versions.len(),
+            versions.join(", ")
+        );
+    }
     // With nothing coded yet the dataset still says which release it is coded against.
-    let meddra = if versions.is_empty() { store.active_dictionary().map(|d| d.version).unwrap_or_else(|_| "none".into()) } else { versions.join(", ") };
+    let meddra = if versions.is_empty() { active.clone().unwrap_or_else(|| "none".into()) } else { versions.join(", ") };
     write::write(&ds, format, a.out, write::source_system(&meddra))?;
     let left = outcomes.len() - filled.coded;
     println!(
@@ -119,10 +142,25 @@ pub fn export(store: &mut dyn DeskStore, a: SdtmExport<'_>) -> Result<ExitCode> 
         println!("  at log row {} ({}): `audit anchor` records it", h.seq, &h.hash[..16.min(h.hash.len())]);
     }
     if versions.len() > 1 {
-        eprintln!(
-            "warning: the codes come from {} MedDRA versions ({meddra}): recode the older ones (`recode-check`) for one version per dataset",
-            versions.len()
-        );
+        eprintln!("warning: the codes come from {} MedDRA versions ({meddra}): one dataset declares one version", versions.len());
+    } else if let (Some(v), Some(active)) = (versions.first(), &active) {
+        if v != active {
+            eprintln!("warning: the codes are MedDRA {v}, the active release is {active}: `recode-check` lists the codes to review for it");
+        }
+    }
+    if !filled.replaced.is_empty() {
+        let mut by_record: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+        for (r, var, was, now) in &filled.replaced {
+            by_record.entry(*r).or_default().push(format!("{var} '{}' -> '{}'", p(was), p(now)));
+        }
+        eprintln!("{} record(s) came coded and were confirmed here to other values (the received values are replaced):", by_record.len());
+        for (r, changes) in by_record.iter().take(20) {
+            let id = keys[*r].as_ref().map_or("-", |k| k.0.as_str());
+            eprintln!("  record {} ({}): {}", r + 1, p(id), changes.join(", "));
+        }
+        if by_record.len() > 20 {
+            eprintln!("  and {} more", by_record.len() - 20);
+        }
     }
     if !filled.missing.is_empty() {
         eprintln!("note: the dataset has no {}: not added (its structure is the sponsor's)", filled.missing.join(", "));

@@ -218,6 +218,10 @@ pub enum Command {
         /// With --sdtm: the domain (AE or MH).
         #[arg(long, requires = "sdtm")]
         domain: Option<String>,
+        /// With --sdtm: write codes of more than one MedDRA version into one dataset (refused
+        /// otherwise: a dataset declares one dictionary version).
+        #[arg(long, requires = "sdtm")]
+        mixed_versions: bool,
         /// Only items of this study.
         #[arg(long)]
         study: Option<String>,
@@ -460,13 +464,16 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         Command::Worklist { for_user, all, json } => worklist::worklist(&mut s, for_user, all, json),
         Command::RecodeCheck => coding::recode_check(s.store()?),
         Command::Audit(cmd) => audit::run(cmd, s.store()?),
-        Command::Export { format, out, sdtm: true, dataset: id, domain, study, from, to, state } => {
+        Command::Export { format, out, sdtm: true, dataset: id, domain, mixed_versions, study, from, to, state } => {
             if from.is_some() || to.is_some() || state != "confirmed" {
                 anyhow::bail!("--from, --to and --state select items of the item export: --sdtm writes the whole dataset (confirmed records coded)");
             }
             let out = out.ok_or_else(|| anyhow::anyhow!("--sdtm needs --out FILE (the dataset is written whole, then moved into place)"))?;
             let format = format.map(export::Format::dataset).transpose()?;
-            dataset::export(s.store()?, dataset::SdtmExport { dataset: id, study: study.as_deref(), domain: domain.as_deref(), format, out: &out })
+            dataset::export(
+                s.store()?,
+                dataset::SdtmExport { mixed_versions, dataset: id, study: study.as_deref(), domain: domain.as_deref(), format, out: &out },
+            )
         }
         Command::Export { format, out, study, from, to, state, .. } => {
             let format = format.unwrap_or(export::Format::Csv);

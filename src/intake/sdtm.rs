@@ -82,9 +82,16 @@ fn columns(t: &Table, file: &str) -> Result<Columns> {
     })
 }
 
-/// A record's item id: `USUBJID-AE<AESEQ>` (MH: `-MH<MHSEQ>`); unique in a study as SDTM's keys are.
+/// A record's item id: `STUDYID-USUBJID-AE<AESEQ>` (MH: `-MH<MHSEQ>`), unique as SDTM's keys
+/// are; the sequence number as a whole number ("01" is 1). None when a part is missing or the
+/// sequence number is not a whole number.
 fn record_id(t: &Table, c: &Columns, row: usize) -> Option<String> {
-    Some(format!("{}-{}{}", t.value(row, c.subject)?, c.prefix, t.value(row, c.seq)?))
+    let seq = whole_number(t.value(row, c.seq)?)?;
+    Some(format!("{}-{}-{}{seq}", t.value(row, c.study)?, t.value(row, c.subject)?, c.prefix))
+}
+
+fn whole_number(v: &str) -> Option<u64> {
+    v.trim().parse::<f64>().ok().filter(|x| x.fract() == 0.0 && *x >= 0.0 && *x < 1e15).map(|x| x as u64)
 }
 
 /// One record as the export matches it to its item: id, study, subject and reported term (None
@@ -112,15 +119,40 @@ fn key_of(text: &str, key: &str, opens: char) -> bool {
 }
 
 /// The items of an AE or MH dataset, one per record (numbered from 1 as `line`): id
-/// `USUBJID-AE<AESEQ>`, study STUDYID, subject USUBJID, the reported term xxTERM, onset xxSTDTC,
+/// `STUDYID-USUBJID-AE<AESEQ>`, study STUDYID, subject USUBJID, the reported term xxTERM, onset xxSTDTC,
 /// seriousness AESER. Records lacking one of the required variables' values are listed.
 pub fn to_items(t: &Table, file: &str) -> Result<(Vec<NewItem>, Vec<Rejected>)> {
     let c = columns(t, file)?;
     let (mut good, mut bad) = (Vec::new(), Vec::new());
+    let mut first_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let p = c.prefix;
     for row in 0..t.rows.len() {
+        let record = row + 1;
         let v = |col: Option<usize>| col.and_then(|col| t.value(row, col)).map(String::from);
-        let values = [record_id(t, &c, row), v(Some(c.study)), v(Some(c.subject)), v(Some(c.term)), v(c.onset), v(c.serious), None];
-        match super::queue::build_item(row + 1, values) {
+        // What a record lacks is named by its variable.
+        let missing = [("STUDYID", c.study), ("USUBJID", c.subject), (&*format!("{p}SEQ"), c.seq), (&*format!("{p}TERM"), c.term)]
+            .into_iter()
+            .find(|(_, col)| t.value(row, *col).is_none())
+            .map(|(name, _)| name.to_string());
+        if let Some(name) = missing {
+            bad.push(Rejected { line: record, reason: format!("record {record}, variable {name}: empty") });
+            continue;
+        }
+        let Some(id) = record_id(t, &c, row) else {
+            let seq = t.value(row, c.seq).unwrap_or_default();
+            bad.push(Rejected { line: record, reason: format!("record {record}, variable {p}SEQ: '{seq}' is not a whole number") });
+            continue;
+        };
+        if let Some(first) = first_of.insert(id.clone(), record) {
+            first_of.insert(id.clone(), first);
+            bad.push(Rejected {
+                line: record,
+                reason: format!("record {record}: STUDYID, USUBJID and {p}SEQ repeat record {first}'s ({id}): the keys of an SDTM record are unique"),
+            });
+            continue;
+        }
+        let values = [Some(id), v(Some(c.study)), v(Some(c.subject)), v(Some(c.term)), v(c.onset), v(c.serious), None];
+        match super::queue::build_item(record, values) {
             Ok(item) => good.push(item),
             Err(r) => bad.push(Rejected { line: r.line, reason: format!("record {}: {}", r.line, r.reason) }),
         }
@@ -161,14 +193,17 @@ pub fn receive(path: &Path) -> Result<Option<Received>> {
     }
     let file = path.display().to_string();
     let (dataset, format) = crate::sdtm::read(path)?;
+    if dataset.rows.is_empty() {
+        bail!("{file}: the {} dataset has no records: nothing to code", dataset.domain());
+    }
     let (items, bad) = to_items(&Table::of(&dataset), &file)?;
     if !bad.is_empty() {
-        let listed: Vec<String> = bad.iter().take(10).map(|b| format!("  {}", b.reason)).collect();
-        let more = if bad.len() > 10 { format!("\n  and {} more", bad.len() - 10) } else { String::new() };
+        let listed: Vec<String> = bad.iter().take(10).map(|b| b.reason.clone()).collect();
+        let more = if bad.len() > 10 { format!("; and {} more", bad.len() - 10) } else { String::new() };
         bail!(
-            "{file}: {} record(s) cannot be queued, so nothing was imported (a dataset is coded and written back whole):\n{}{more}",
+            "{file}: {} record(s) cannot be queued, so nothing was imported (a dataset is coded and written back whole): {}{more}",
             bad.len(),
-            listed.join("\n")
+            listed.join("; ")
         );
     }
     Ok(Some(Received { dataset, format, items }))
@@ -310,7 +345,10 @@ mod tests {
         assert!(e.contains("record 2: 1 values, the metadata has 2 columns"), "{e}");
         std::fs::write(&nd, format!("{{\"name\":\"AE\",{meta}}}\n[\"HEADACHE\",1\n")).unwrap();
         let e = read(&nd).unwrap_err().to_string();
-        assert!(e.contains("line 2: not JSON"), "{e}");
+        assert!(e.contains("line 2 (record 1): the file is cut short"), "{e}");
+        std::fs::write(&nd, format!("{{\"name\":\"AE\",{meta}}}\n[\"HEADACHE\",1]]\n")).unwrap();
+        let e = read(&nd).unwrap_err().to_string();
+        assert!(e.contains("line 2 (record 1): not JSON"), "{e}");
     }
 
     #[test]

@@ -124,6 +124,13 @@ pub struct Filled {
     pub missing: Vec<String>,
     /// The MedDRA versions of the codes written.
     pub versions: BTreeSet<String>,
+    /// Received dictionary values a confirmed code replaced: (record index, variable, was, now).
+    pub replaced: Vec<(usize, String, String, String)>,
+}
+
+/// Whether a record came with dictionary values of its own (coded before it was received).
+pub fn was_coded(ds: &Dataset, prefix: &str, row: usize) -> bool {
+    DERIVED.iter().filter_map(|s| ds.column(&format!("{prefix}{s}"))).any(|c| ds.text(row, c).is_some())
 }
 
 /// Fills the dictionary-derived variables of the records coded (`outcomes`, one per record, in
@@ -147,12 +154,17 @@ pub fn fill(ds: &mut Dataset, prefix: &str, outcomes: &[Outcome]) -> Result<Fill
             None => out.missing.push(name),
         }
     }
-    for (row, o) in ds.rows.iter_mut().zip(outcomes) {
+    for (r, (row, o)) in ds.rows.iter_mut().zip(outcomes).enumerate() {
         let Outcome::Coded(coding) = o else { continue };
         out.coded += 1;
         out.versions.insert(coding.meddra_version.clone());
         for &(c, part, code) in &targets {
             let n = coding.get(part);
+            let was = super::text(&row[c]);
+            let now = if code { n.code.to_string() } else { n.name.clone() };
+            if let Some(was) = was.filter(|w| *w != now) {
+                out.replaced.push((r, ds.meta.columns[c].name.clone(), was, now));
+            }
             row[c] = match (code, ds.meta.columns[c].is_numeric()) {
                 (true, true) if ds.meta.columns[c].data_type == "decimal" => Value::String(n.code.to_string()),
                 (true, true) => Value::from(n.code),

@@ -48,7 +48,7 @@ pub fn write(ds: &Dataset, format: Format, path: &Path, writer: SourceSystem) ->
 /// and the fields the 1.1 schema requires.
 fn stated(ds: &Dataset, writer: SourceSystem) -> super::Metadata {
     let mut m = ds.meta.clone();
-    m.created = Some(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string());
+    m.created = Some(chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string());
     if !m.version.as_deref().is_some_and(|v| v.starts_with("1.1")) {
         m.version = Some("1.1.0".into());
     }
