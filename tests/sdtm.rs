@@ -53,9 +53,15 @@ fn an_sdtm_dataset_is_queued_whole_one_item_per_record_or_refused_naming_its_rec
     let items = queued(&env);
     assert_eq!(items[0], ("S1-S1-001-AE1".into(), "S1".into(), "S1-001".into(), "HEADACHE".into(), "2026-01-02".into(), "N".into()));
     assert_eq!(items[1].5, "Y", "AESER is the item's seriousness: serious events come first in worklists");
-    // The same records again are the same items (skipped); the dataset is kept again, as received.
+    // The same records again are the same items (skipped), and the same dataset is not kept twice.
     let out = env.ok(&["--user", "alice", "queue", "import", s(&file)]);
-    assert!(out.contains("Imported 0 item(s)") && out.contains("record 1: id S1-S1-001-AE1 is already queued") && out.contains("kept as dataset 2"), "{out}");
+    assert!(out.contains("Imported 0 item(s)") && out.contains("record 1: id S1-S1-001-AE1 is already queued"), "{out}");
+    assert!(out.contains("dataset 1 again, as it stands: not kept twice"), "{out}");
+    // A re-delivery without a record says so; the record's item stays.
+    write(r#"["S1","AE","S1-002",1,"dizzy when standing","2026-01-03","Y"]"#);
+    let out = env.ok(&["--user", "alice", "queue", "import", s(&file)]);
+    assert!(out.contains("kept as dataset 2") && out.contains("1 record(s) of dataset 1 are not in this delivery: S1-S1-001-AE1"), "{out}");
+    assert_eq!(queued(&env).len(), 2);
 }
 
 /// The uncoded CDISC AE domain in its three forms gives the same 74 items. Skipped without ../shared.
@@ -120,10 +126,12 @@ fn the_uncoded_ae_domain_comes_back_coded_in_every_format() {
     env.ok(&["dict", "import", s(&demo_dir())]);
     env.add_users(&[("alice", "coder"), ("bob", "reviewer")]);
     env.ok(&["settings", "autocode-confirm", "on"]);
-    for (n, f) in ["ae.xpt", "ae.json", "ae.ndjson"].iter().enumerate() {
+    // The NDJSON form holds what the Dataset-JSON file holds: the same dataset, kept once.
+    for (f, kept) in [("ae.xpt", "kept as dataset 1"), ("ae.json", "kept as dataset 2"), ("ae.ndjson", "dataset 2 again, as it stands")] {
         let out = env.ok(&["--user", "alice", "queue", "import", s(&msg2.join(f))]);
-        assert!(out.contains(&format!("kept as dataset {}", n + 1)), "{out}");
+        assert!(out.contains(kept), "{f}: {out}");
     }
+    let dataset_of = |n: usize| [1, 2, 2][n].to_string();
     // CDISC002-AE3 (JOINT DISLOCATION) stays proposed; CDISC002-AE4 (INCONTINENCE) is split.
     env.ok(&["--user", "alice", "split", "CDISCPILOT01-CDISC002-AE4", "urinary incontinence", "faecal incontinence"]);
     code_all(&env, &llt_code("Pain"), &["CDISCPILOT01-CDISC002-AE3"]);
@@ -134,7 +142,7 @@ fn the_uncoded_ae_domain_comes_back_coded_in_every_format() {
         let (received, _) = sdtm::read(&msg2.join(source)).unwrap();
         for format in ["xpt", "json", "ndjson", "csv"] {
             let out = env.dir.path().join(format!("coded-{n}.{format}"));
-            let (ok, stdout, stderr) = env.run(&["--user", "alice", "export", "--sdtm", "--dataset", &(n + 1).to_string(), "--out", s(&out)]);
+            let (ok, stdout, stderr) = env.run(&["--user", "alice", "export", "--sdtm", "--dataset", &dataset_of(n), "--out", s(&out)]);
             assert!(ok && stdout.contains("72 coded in MedDRA DEMO-1.0, 2 left as received"), "{source} -> {format}: {stdout}{stderr}");
             assert!(stderr.contains("(CDISCPILOT01-CDISC002-AE3, 'JOINT DISLOCATION'): proposed, not confirmed"), "{stderr}");
             assert!(
@@ -336,4 +344,36 @@ fn the_pilot_mh_domain_comes_back_with_its_confirmed_records_recoded() {
             assert_eq!(a, b, "record {} is as received", r + 1);
         }
     }
+}
+
+/// One dataset declares one MedDRA version: codes confirmed in two are refused unless asked for,
+/// and codes of a release that is no longer active are warned about.
+#[test]
+fn a_dataset_coded_in_two_meddra_versions_is_refused_unless_asked_for() {
+    let env = Env::new();
+    env.ok(&["dict", "import", s(&demo_dir())]);
+    env.add_users(&[("alice", "coder"), ("bob", "reviewer")]);
+    let file = env.dir.path().join("ae.csv");
+    fs::write(&file, "STUDYID,USUBJID,AESEQ,AETERM,AELLT,AEDECOD\nS1,P1,1,head hurts,,\nS1,P2,1,tummy upset,,\n").unwrap();
+    env.ok(&["--user", "alice", "queue", "import", s(&file)]);
+    for id in ["S1-P1-AE1", "S1-P2-AE1"] {
+        env.ok(&["--user", "alice", "code", id, &llt_code("Headache")]);
+        env.ok(&["--user", "bob", "confirm", id]);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let m = copy_demo(tmp.path());
+    fs::write(m.join("meddra_release.asc"), "DEMO-2.0$English$$$$").unwrap();
+    env.ok(&["dict", "import", s(tmp.path()), "--activate"]);
+    let out = env.dir.path().join("ae-coded.csv");
+    let (ok, stdout, stderr) = env.run(&["export", "--sdtm", "--out", s(&out)]);
+    assert!(ok && stdout.contains("2 coded in MedDRA DEMO-1.0"), "{stdout}{stderr}");
+    assert!(stderr.contains("the codes are MedDRA DEMO-1.0, the active release is DEMO-2.0"), "{stderr}");
+    env.ok(&["--user", "alice", "recode", "S1-P2-AE1", &llt_code("Headache"), "--comment", "DEMO-2.0"]);
+    env.ok(&["--user", "bob", "confirm", "S1-P2-AE1"]);
+    let err = env.fails(&["export", "--sdtm", "--out", s(&out)]);
+    assert!(err.contains("come from 2 MedDRA versions (DEMO-1.0, DEMO-2.0)") && err.contains("--mixed-versions"), "{err}");
+    let (ok, stdout, stderr) = env.run(&["export", "--sdtm", "--mixed-versions", "--out", s(&out)]);
+    assert!(ok && stdout.contains("coded in MedDRA DEMO-1.0, DEMO-2.0") && stderr.contains("one dataset declares one version"), "{stdout}{stderr}");
+    let err = env.fails(&["export", "--sdtm", "--mixed-versions", "--format", "xpt", "--out", s(&out)]);
+    assert!(err.contains("--format xpt and the file name") && err.contains("disagree"), "{err}");
 }

@@ -632,6 +632,7 @@ fn cli_scenario(b: &dyn Line) -> Vec<(String, bool, String, String)> {
         ("cody", vec!["queue", "show", "S3-S3-002-AE1"]),
         ("rita", vec!["confirm", "S3-S3-001-AE1", "--rev", "1"]),
         ("cody", vec!["export", "--sdtm", "--domain", "AE", "--out", &coded]),
+        ("cody", vec!["queue", "import", &dataset]),
     ];
     let mut seen = Vec::new();
     for (who, args) in steps {

@@ -156,8 +156,32 @@ fn import_dataset(s: &mut Session, user: &str, received: &crate::intake::sdtm::R
         report.autocoded,
         report.by_synonym
     );
-    if let Some(id) = report.dataset {
-        println!("  kept as dataset {id}: `export --sdtm --out FILE` writes it back with the codes of its confirmed records");
+    match report.dataset {
+        Some(id) if report.dataset_unchanged => println!("  dataset {id} again, as it stands: not kept twice"),
+        Some(id) => println!("  kept as dataset {id}: `export --sdtm --out FILE` writes it back with the codes of its confirmed records"),
+        None => {}
+    }
+    // A re-delivery that lacks records of the one before: their items stay queued.
+    let store = s.store()?;
+    let before: Vec<_> = store
+        .datasets()?
+        .into_iter()
+        .filter(|d| Some(d.id) != report.dataset && d.domain == ds.domain() && received.items.first().is_some_and(|i| i.study == d.study))
+        .collect();
+    if let (Some(prev), false) = (before.last(), report.dataset_unchanged) {
+        let (_, keys) = crate::intake::sdtm::record_keys(&crate::intake::sdtm::Table::of(&store.dataset(prev.id)?), file)?;
+        let now: std::collections::HashSet<&str> = received.items.iter().map(|i| i.external_id.as_str()).collect();
+        let gone: Vec<String> = keys.into_iter().flatten().map(|k| k.0).filter(|id| !now.contains(id.as_str())).collect();
+        if !gone.is_empty() {
+            let shown: Vec<&str> = gone.iter().take(10).map(String::as_str).collect();
+            let more = if gone.len() > 10 { format!(" and {} more", gone.len() - 10) } else { String::new() };
+            println!(
+                "  {} record(s) of dataset {} are not in this delivery: {}{more}; their items stay queued (a deleted event is the site's to confirm)",
+                gone.len(),
+                prev.id,
+                p(&shown.join(", "))
+            );
+        }
     }
     for d in &report.superseded {
         println!("  record {}: {} (a new revision; the old term stays in the history)", d.line, p(&d.reason));

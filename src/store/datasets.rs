@@ -101,9 +101,19 @@ pub fn findings(log: &[LoggedEntry], stored: &[(i64, String, String)]) -> Vec<St
     out
 }
 
-/// Keeps a received dataset inside the import's transaction, and logs it.
-pub(super) fn keep(tx: &Transaction<'_>, user: &str, file: &str, k: &Kept) -> Result<i64> {
+/// Keeps a received dataset inside the import's transaction, and logs it; the same dataset
+/// received again as it stands (the latest of its study and domain, same digest) is not kept twice:
+/// its id is returned, with false.
+pub(super) fn keep(tx: &Transaction<'_>, user: &str, file: &str, k: &Kept) -> Result<(i64, bool)> {
     let sha = digest(&k.metadata, &k.records);
+    let latest: Option<(i64, String)> = tx
+        .query_row("SELECT id, sha256 FROM dataset WHERE study = ?1 AND domain = ?2 ORDER BY id DESC LIMIT 1", params![k.study, k.domain], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?;
+    if let Some((id, _)) = latest.filter(|(_, s)| *s == sha) {
+        return Ok((id, false));
+    }
     let now = super::now();
     tx.execute(
         "INSERT INTO dataset(study, domain, file, format, metadata, records, sha256, received_by, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -118,7 +128,7 @@ pub(super) fn keep(tx: &Transaction<'_>, user: &str, file: &str, k: &Kept) -> Re
         tx,
         &Entry { user: user.into(), action: "dataset".into(), comment: Some(log_comment(id, &k.domain, file, k.records.len(), &sha)), ..Default::default() },
     )?;
-    Ok(id)
+    Ok((id, true))
 }
 
 impl Store {

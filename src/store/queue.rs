@@ -42,6 +42,8 @@ pub struct ImportReport {
     pub superseded: Vec<Rejected>,
     /// The id of the SDTM dataset kept, when the file was one.
     pub dataset: Option<i64>,
+    /// The dataset was the latest of its study and domain already, as it stands: not kept twice.
+    pub dataset_unchanged: bool,
 }
 
 impl Store {
@@ -125,7 +127,8 @@ impl Store {
             }
         }
         if let Some(k) = kept {
-            report.dataset = Some(super::datasets::keep(&tx, user, file, k)?);
+            let (id, new) = super::datasets::keep(&tx, user, file, k)?;
+            (report.dataset, report.dataset_unchanged) = (Some(id), !new);
         }
         tx.commit()?;
         Ok(report)
