@@ -1001,8 +1001,7 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
          ALTER TABLE medcoder.item ADD CONSTRAINT item_state_check CHECK (state IN ('new', 'proposed', 'returned', 'query', 'confirmed'));
          DROP TABLE medcoder.assignment, medcoder.study_due;
          DROP FUNCTION medcoder.answer_query(text, text, text, bigint), medcoder.split_item(text, text[], bigint);
-         DROP FUNCTION medcoder.keep_dataset(text, text, text, text, text[], text[]);
-         DROP TABLE medcoder.dataset_record, medcoder.dataset;
+         {SCHEMA_4_UNDONE}
          UPDATE medcoder.setting SET value = '1' WHERE key = 'schema_version';
          RESET ROLE;",
         db = t.db
@@ -1013,9 +1012,7 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
     assert!(out.contains("upgraded to schema 4"), "{out}");
     assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 4"));
     // Schema 4 keeps the SDTM datasets received.
-    let ae = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
-    std::fs::write(ae.path(), "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM\nS1,AE,S1-9,1,sore throat\n").unwrap();
-    assert!(t.ok(&t.url("coder"), &["queue", "import", ae.path().to_str().unwrap()], Some(PW)).contains("kept as dataset 1"));
+    keeps_a_dataset(&t);
     assert!(t.ok(&t.url("coder"), &["queue", "list"], Some(PW)).contains("AE-1"));
     let err = t.sql("coder").query_one("SELECT medcoder.import_item('AE-9', 'S', 'P', $1, NULL, NULL, NULL, NULL)", &[&"head\u{61c}ache"]).unwrap_err();
     assert!(err.as_db_error().unwrap().message().contains("control or format character"), "{err}");
@@ -1083,6 +1080,17 @@ fn a_coder_with_psql_cannot_forge_or_edit_a_kept_dataset() {
     assert!(!ok && out.contains("its kept records differ from what was received"), "{out}");
 }
 
+/// What schema 4 added (issue #22), taken away to make an older database.
+const SCHEMA_4_UNDONE: &str = "DROP FUNCTION medcoder.keep_dataset(text, text, text, text, text[], text[]);
+    DROP TABLE medcoder.dataset_record, medcoder.dataset;";
+
+/// A coder receives an SDTM dataset: schema 4 keeps it.
+fn keeps_a_dataset(t: &Team) {
+    let ae = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(ae.path(), "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM\nS1,AE,S1-9,1,sore throat\n").unwrap();
+    assert!(t.ok(&t.url("coder"), &["queue", "import", ae.path().to_str().unwrap()], Some(PW)).contains("kept as dataset 1"));
+}
+
 /// A schema 3 database (issue #21's) gains the dataset tables and keeps everything else.
 #[test]
 fn a_schema_3_team_database_is_upgraded_to_keep_datasets() {
@@ -1090,8 +1098,7 @@ fn a_schema_3_team_database_is_upgraded_to_keep_datasets() {
     t.superuser_sql()
         .batch_execute(&format!(
             "SET ROLE {db}_owner;
-             DROP FUNCTION medcoder.keep_dataset(text, text, text, text, text[], text[]);
-             DROP TABLE medcoder.dataset_record, medcoder.dataset;
+             {SCHEMA_4_UNDONE}
              UPDATE medcoder.setting SET value = '3' WHERE key = 'schema_version';
              RESET ROLE;",
             db = t.db
@@ -1099,8 +1106,6 @@ fn a_schema_3_team_database_is_upgraded_to_keep_datasets() {
         .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
     assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 4"));
-    let ae = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
-    std::fs::write(ae.path(), "STUDYID,DOMAIN,USUBJID,AESEQ,AETERM\nS1,AE,S1-9,1,sore throat\n").unwrap();
-    assert!(t.ok(&t.url("coder"), &["queue", "import", ae.path().to_str().unwrap()], Some(PW)).contains("kept as dataset 1"));
+    keeps_a_dataset(&t);
     assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
 }
