@@ -4,6 +4,57 @@
 
 use serde::Serialize;
 
+/// How a confirmed code was found: the model is only measured where it was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Route {
+    /// The exact-LLT-name rule: the model is trivially right there, and not counted.
+    Rule,
+    /// The synonym list: not counted either.
+    Synonym,
+    /// The coder accepted the model's first proposal.
+    ModelTop1,
+    /// The coder took the model's second to fifth proposal.
+    ModelTop2To5,
+    /// Found by search, the browser or typed: the model's proposals were passed over.
+    Person,
+    /// A labelled file's row (`eval`, replays): every row asks the model.
+    Evaluated,
+}
+
+impl Route {
+    /// The route of a confirmed item: its code's source, and where the LLT ranked among the
+    /// proposals stored with the confirmation.
+    pub fn of(source: Option<&str>, llt: u32, proposals: &[(u32, u32, f64)]) -> Route {
+        match source {
+            Some("rule") => Route::Rule,
+            Some("synonym") => Route::Synonym,
+            Some("model") => match proposals.iter().position(|p| p.0 == llt) {
+                Some(0) => Route::ModelTop1,
+                Some(_) => Route::ModelTop2To5,
+                None => Route::Person,
+            },
+            _ => Route::Person,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Rule => "exact-name rule",
+            Route::Synonym => "synonym list",
+            Route::ModelTop1 => "model, top-1 accepted",
+            Route::ModelTop2To5 => "model, top-2..5 taken",
+            Route::Person => "search/browse/manual",
+            Route::Evaluated => "labelled rows",
+        }
+    }
+
+    /// Whether the model was asked: a rule or a synonym decided before it was.
+    pub fn model_asked(self) -> bool {
+        !matches!(self, Route::Rule | Route::Synonym)
+    }
+}
+
 /// One confirmed item with what the model had proposed for it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
@@ -13,9 +64,33 @@ pub struct Case {
     pub proposals: Vec<(u32, u32, f64)>,
     /// Predictive entropy; lower is more certain. Falls back to 1 - top confidence when absent.
     pub entropy: Option<f64>,
+    pub route: Route,
+    /// The item's study and the month (YYYY-MM) it was confirmed in, where known.
+    pub study: Option<String>,
+    pub month: Option<String>,
+}
+
+/// A confirmed item of either store as a case: its code, the proposals stored with the
+/// confirmation, the code's source, its study and when (`at`, ISO time) it was confirmed.
+pub fn confirmed_case(
+    llt: u32,
+    pt: u32,
+    proposals: &[crate::store::proposals::Proposal],
+    entropy: Option<f64>,
+    source: Option<&str>,
+    study: String,
+    at: &str,
+) -> Case {
+    let proposals: Vec<(u32, u32, f64)> = proposals.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect();
+    Case { route: Route::of(source, llt, &proposals), llt, pt, proposals, entropy, study: Some(study), month: at.get(..7).map(String::from) }
 }
 
 impl Case {
+    /// A labelled row: the model asked, no study or month.
+    pub fn evaluated(llt: u32, pt: u32, proposals: Vec<(u32, u32, f64)>, entropy: Option<f64>) -> Case {
+        Case { llt, pt, proposals, entropy, route: Route::Evaluated, study: None, month: None }
+    }
+
     fn top(&self) -> Option<&(u32, u32, f64)> {
         self.proposals.first()
     }
@@ -57,9 +132,22 @@ pub struct Bracket {
     pub accuracy: Accuracy,
 }
 
+/// Accuracy of one group of cases (a route, a study, a month).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    pub name: String,
+    pub accuracy: Accuracy,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// Where the model was asked (rule- and synonym-coded items left out).
     pub overall: Accuracy,
+    /// Every route, the uncounted ones too.
+    pub by_route: Vec<Group>,
+    /// Where the model was asked, per study and per month confirmed.
+    pub by_study: Vec<Group>,
+    pub by_month: Vec<Group>,
     pub thresholds: Vec<Threshold>,
     pub brackets: Vec<Bracket>,
     /// (coverage, LLT accuracy, PT accuracy) when proposals are accepted from most to least confident.
@@ -88,8 +176,26 @@ pub fn accuracy(cases: &[&Case]) -> Accuracy {
 
 pub const THRESHOLDS: [f64; 8] = [0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
 
-pub fn report(cases: &[Case]) -> Report {
+/// Accuracy per key, in key order.
+fn grouped<K: Ord>(cases: &[&Case], key: impl Fn(&Case) -> Option<K>, name: impl Fn(&K) -> String) -> Vec<Group> {
+    let mut by: std::collections::BTreeMap<K, Vec<&Case>> = std::collections::BTreeMap::new();
+    for c in cases {
+        if let Some(k) = key(c) {
+            by.entry(k).or_default().push(c);
+        }
+    }
+    by.iter().map(|(k, v)| Group { name: name(k), accuracy: accuracy(v) }).collect()
+}
+
+/// The back-test of `cases`: the model's figures over the cases where it was asked; every route
+/// apart.
+pub fn report(every: &[Case]) -> Report {
+    let by_route = grouped(&every.iter().collect::<Vec<_>>(), |c| Some(c.route), |r| r.name().to_string());
+    let cases: Vec<Case> = every.iter().filter(|c| c.route.model_asked()).cloned().collect();
+    let cases = cases.as_slice();
     let all: Vec<&Case> = cases.iter().collect();
+    let by_study = grouped(&all, |c| c.study.clone(), String::clone);
+    let by_month = grouped(&all, |c| c.month.clone(), String::clone);
     let thresholds = THRESHOLDS
         .iter()
         .map(|&t| {
@@ -120,7 +226,7 @@ pub fn report(cases: &[Case]) -> Report {
             (ratio(i + 1, n), ratio(llt, i + 1), ratio(pt, i + 1))
         })
         .collect();
-    Report { overall: accuracy(&cases.iter().collect::<Vec<_>>()), thresholds, brackets, curve }
+    Report { overall: accuracy(&cases.iter().collect::<Vec<_>>()), by_route, by_study, by_month, thresholds, brackets, curve }
 }
 
 pub fn render_text(r: &Report) -> String {
@@ -128,8 +234,29 @@ pub fn render_text(r: &Report) -> String {
     let mut s = String::new();
     let pct = |x: f64| format!("{:5.1}%", 100.0 * x);
     let o = &r.overall;
+    let by_rules: usize = r.by_route.iter().filter(|g| matches!(g.name.as_str(), "exact-name rule" | "synonym list")).map(|g| g.accuracy.n).sum();
     let _ = writeln!(s, "Back-test over {} confirmed items with model proposals", o.n);
+    if by_rules > 0 {
+        let _ = writeln!(s, "  ({by_rules} more were coded by the exact-name rule or the synonym list: the model is not measured on them)");
+    }
     let _ = writeln!(s, "  LLT top-1 {}   PT top-1 {}   LLT in top-5 {}   PT in top-5 {}", pct(o.llt_at_1), pct(o.pt_at_1), pct(o.llt_at_5), pct(o.pt_at_5));
+    let table = |s: &mut String, title: &str, groups: &[Group]| {
+        let _ = writeln!(s, "\n{title}:");
+        let _ = writeln!(s, "  {:<24} {:>5}  {:>8}  {:>8}  {:>8}", "", "items", "LLT@1", "PT@1", "PT@5");
+        for g in groups {
+            let a = &g.accuracy;
+            let _ = writeln!(s, "  {:<24} {:>5}  {:>8}  {:>8}  {:>8}", g.name, a.n, pct(a.llt_at_1), pct(a.pt_at_1), pct(a.pt_at_5));
+        }
+    };
+    if r.by_route.len() > 1 || r.by_route.first().is_some_and(|g| g.name != Route::Evaluated.name()) {
+        table(&mut s, "By how the code was found (the model's first proposal against the code confirmed)", &r.by_route);
+    }
+    if r.by_study.len() > 1 {
+        table(&mut s, "By study", &r.by_study);
+    }
+    if r.by_month.len() > 1 {
+        table(&mut s, "By month confirmed", &r.by_month);
+    }
     let _ = writeln!(s, "\nAccept the top proposal when its confidence is at least:");
     let _ = writeln!(s, "  {:>9}  {:>8}  {:>5}  {:>8}  {:>8}", "threshold", "coverage", "items", "LLT acc", "PT acc");
     for t in &r.thresholds {
@@ -191,7 +318,34 @@ mod tests {
     use super::*;
 
     fn case(right: bool, conf: f64, entropy: f64) -> Case {
-        Case { llt: 1, pt: 10, proposals: vec![(if right { 1 } else { 2 }, if right { 10 } else { 20 }, conf), (1, 10, 0.1)], entropy: Some(entropy) }
+        Case::evaluated(1, 10, vec![(if right { 1 } else { 2 }, if right { 10 } else { 20 }, conf), (1, 10, 0.1)], Some(entropy))
+    }
+
+    #[test]
+    fn the_model_is_measured_only_where_it_was_asked() {
+        let props = vec![(1, 10, 0.9), (2, 20, 0.05)];
+        let confirmed = |llt: u32, pt: u32, source: &str, study: &str, month: &str| Case {
+            route: Route::of(Some(source), llt, &props),
+            study: Some(study.into()),
+            month: Some(month.into()),
+            ..Case::evaluated(llt, pt, props.clone(), None)
+        };
+        let cases = vec![
+            confirmed(1, 10, "rule", "S1", "2026-01"),
+            confirmed(1, 10, "synonym", "S1", "2026-01"),
+            confirmed(1, 10, "model", "S1", "2026-01"),
+            confirmed(2, 20, "model", "S2", "2026-02"),
+            confirmed(3, 30, "search", "S2", "2026-02"),
+        ];
+        assert_eq!(cases.iter().map(|c| c.route).collect::<Vec<_>>(), [Route::Rule, Route::Synonym, Route::ModelTop1, Route::ModelTop2To5, Route::Person]);
+        let r = report(&cases);
+        assert_eq!(r.overall.n, 3, "rule and synonym items are not the model's");
+        assert!((r.overall.llt_at_1 - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(r.by_route.len(), 5);
+        assert_eq!(r.by_study.iter().map(|g| (g.name.as_str(), g.accuracy.n)).collect::<Vec<_>>(), [("S1", 1), ("S2", 2)]);
+        assert_eq!(r.by_month.iter().map(|g| g.accuracy.n).collect::<Vec<_>>(), [1, 2]);
+        let text = render_text(&r);
+        assert!(text.contains("(2 more were coded by the exact-name rule or the synonym list") && text.contains("By study"), "{text}");
     }
 
     #[test]

@@ -83,12 +83,12 @@ pub fn evaluate_with(
             recall += usize::from(p.dense_candidates.contains(&l.llt));
             ens_recall += usize::from(p.ensemble_candidates.contains(&l.llt));
             gates.push((p.gate, p.choices.map(|c| c.1)));
-            cases.push(Case {
-                llt: l.llt,
-                pt: dict.llt(l.llt).map(|x| x.pt_code).unwrap_or(0),
-                proposals: p.proposals.iter().map(|s| (s.llt_code, s.pt_code, s.confidence)).collect(),
-                entropy: Some(p.entropy),
-            });
+            cases.push(Case::evaluated(
+                l.llt,
+                dict.llt(l.llt).map(|x| x.pt_code).unwrap_or(0),
+                p.proposals.iter().map(|s| (s.llt_code, s.pt_code, s.confidence)).collect(),
+                Some(p.entropy),
+            ));
         }
         if let Some(pb) = &pb {
             pb.inc(chunk.len() as u64);

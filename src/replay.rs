@@ -105,7 +105,7 @@ pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, progre
             ranked.truncate(crate::engine::TOP);
             entropy = Some(0.0);
         }
-        rows.push(Row { case: Case { llt: l.llt, pt: pt(l.llt), proposals: ranked, entropy }, by_rule: rule.is_some(), first });
+        rows.push(Row { case: Case::evaluated(l.llt, pt(l.llt), ranked, entropy), by_rule: rule.is_some(), first });
         // Learn the row as a confirmed decision (the newest confirmation of a term wins).
         if learning != Learning::ZeroShot {
             synonyms.insert(terms[i].as_str(), l.llt);
@@ -239,7 +239,7 @@ mod tests {
     use super::*;
 
     fn case(llt: u32, top: u32, conf: f64) -> Row {
-        Row { case: Case { llt, pt: llt * 10, proposals: vec![(top, top * 10, conf)], entropy: Some(1.0 - conf) }, by_rule: conf == 1.0, first: true }
+        Row { case: Case::evaluated(llt, llt * 10, vec![(top, top * 10, conf)], Some(1.0 - conf)), by_rule: conf == 1.0, first: true }
     }
 
     #[test]

@@ -31,22 +31,25 @@ impl Store {
     pub fn backtest_cases(&self, model_version: Option<&str>) -> Result<Vec<Case>> {
         // The newest confirm row of each still-confirmed item that carries proposals.
         let mut st = self.conn.prepare(
-            "SELECT l.llt_code, l.pt_code, l.proposals, l.entropy, l.model_version FROM decision_log l
+            "SELECT l.llt_code, l.pt_code, l.proposals, l.entropy, l.model_version, i.source, i.study, l.at FROM decision_log l
              JOIN item i ON i.id = l.item_id AND i.state = 'confirmed'
              WHERE l.seq = (SELECT max(seq) FROM decision_log WHERE item_id = l.item_id AND action = 'confirm')
                AND l.proposals IS NOT NULL ORDER BY l.seq",
         )?;
         let rows = st.query_map([], |r| {
-            Ok((r.get::<_, u32>(0)?, r.get::<_, Option<u32>>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<f64>>(3)?, r.get::<_, Option<String>>(4)?))
+            Ok((
+                (r.get::<_, u32>(0)?, r.get::<_, Option<u32>>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<f64>>(3)?, r.get::<_, Option<String>>(4)?),
+                (r.get::<_, Option<String>>(5)?, r.get::<_, String>(6)?, r.get::<_, String>(7)?),
+            ))
         })?;
         let mut out = Vec::new();
         for r in rows {
-            let (llt, pt, json, entropy, model) = r?;
+            let ((llt, pt, json, entropy, model), (source, study, at)) = r?;
             if model_version.is_some_and(|m| Some(m) != model.as_deref()) {
                 continue;
             }
             let props: Vec<Proposal> = serde_json::from_str(&json)?;
-            out.push(Case { llt, pt: pt.unwrap_or(0), proposals: props.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect(), entropy });
+            out.push(crate::backtest::confirmed_case(llt, pt.unwrap_or(0), &props, entropy, source.as_deref(), study, &at));
         }
         Ok(out)
     }

@@ -58,32 +58,37 @@ impl TeamStore {
     /// `db copy` brought and this database's own.
     pub fn backtest_cases(&mut self, model_version: Option<&str>) -> Result<Vec<Case>> {
         let store = self;
-        let confirmed: std::collections::HashSet<i64> =
-            store.client().query("SELECT id FROM medcoder.item WHERE state = 'confirmed'", &[])?.iter().map(|r| r.get(0)).collect();
+        let confirmed: HashMap<i64, (Option<String>, String)> = store
+            .client()
+            .query("SELECT id, source, study FROM medcoder.item WHERE state = 'confirmed'", &[])?
+            .iter()
+            .map(|r| (r.get(0), (r.get(1), r.get(2))))
+            .collect();
         // The copied log first, then this database's own: a later confirmation replaces an earlier one.
         let rows = store.client().query(
-            "SELECT item_id, llt_code, pt_code, proposals, entropy FROM (
-                 SELECT 0 AS src, seq, item_id, llt_code, pt_code, proposals, entropy::text AS entropy, model_version, action
+            "SELECT item_id, llt_code, pt_code, proposals, entropy, at FROM (
+                 SELECT 0 AS src, seq, item_id, llt_code, pt_code, proposals, entropy::text AS entropy, model_version, action, at
                    FROM medcoder.imported_log
                  UNION ALL
-                 SELECT 1, seq, item_id, llt_code, pt_code, proposals, entropy, model_version, action FROM medcoder.decision_log
+                 SELECT 1, seq, item_id, llt_code, pt_code, proposals, entropy, model_version, action, at FROM medcoder.decision_log
              ) l
              WHERE action = 'confirm' AND proposals IS NOT NULL AND ($1::text IS NULL OR model_version = $1)
              ORDER BY src, seq",
             &[&model_version],
         )?;
-        let mut newest: HashMap<i64, (u32, u32, String, Option<f64>)> = HashMap::new();
+        let mut newest: HashMap<i64, (u32, u32, String, Option<f64>, String)> = HashMap::new();
         for r in &rows {
             let (llt, pt, entropy): (Option<i64>, Option<i64>, Option<String>) = (r.get(1), r.get(2), r.get(4));
-            newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), entropy.and_then(|e| e.parse().ok())));
+            newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), entropy.and_then(|e| e.parse().ok()), r.get(5)));
         }
-        let mut ids: Vec<i64> = newest.keys().copied().filter(|id| confirmed.contains(id)).collect();
+        let mut ids: Vec<i64> = newest.keys().copied().filter(|id| confirmed.contains_key(id)).collect();
         ids.sort_unstable();
         ids.into_iter()
             .map(|id| {
-                let (llt, pt, json, entropy) = &newest[&id];
+                let (llt, pt, json, entropy, at) = &newest[&id];
                 let props: Vec<Proposal> = serde_json::from_str(json)?;
-                Ok(Case { llt: *llt, pt: *pt, proposals: props.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect(), entropy: *entropy })
+                let (source, study) = &confirmed[&id];
+                Ok(crate::backtest::confirmed_case(*llt, *pt, &props, *entropy, source.as_deref(), study.clone(), at))
             })
             .collect()
     }
