@@ -234,7 +234,8 @@ pub fn render_text(r: &Report) -> String {
     let mut s = String::new();
     let pct = |x: f64| format!("{:5.1}%", 100.0 * x);
     let o = &r.overall;
-    let by_rules: usize = r.by_route.iter().filter(|g| matches!(g.name.as_str(), "exact-name rule" | "synonym list")).map(|g| g.accuracy.n).sum();
+    let uncounted = [Route::Rule.name(), Route::Synonym.name()];
+    let by_rules: usize = r.by_route.iter().filter(|g| uncounted.contains(&g.name.as_str())).map(|g| g.accuracy.n).sum();
     let _ = writeln!(s, "Back-test over {} confirmed items with model proposals", o.n);
     if by_rules > 0 {
         let _ = writeln!(s, "  ({by_rules} more were coded by the exact-name rule or the synonym list: the model is not measured on them)");

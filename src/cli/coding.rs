@@ -169,9 +169,8 @@ fn import_dataset(s: &mut Session, user: &str, received: &crate::intake::sdtm::R
         .filter(|d| Some(d.id) != report.dataset && d.domain == ds.domain() && received.items.first().is_some_and(|i| i.study == d.study))
         .collect();
     if let (Some(prev), false) = (before.last(), report.dataset_unchanged) {
-        let (_, keys) = crate::intake::sdtm::record_keys(&crate::intake::sdtm::Table::of(&store.dataset(prev.id)?), file)?;
         let now: std::collections::HashSet<&str> = received.items.iter().map(|i| i.external_id.as_str()).collect();
-        let gone: Vec<String> = keys.into_iter().flatten().map(|k| k.0).filter(|id| !now.contains(id.as_str())).collect();
+        let gone: Vec<String> = store.dataset_record_ids(prev.id)?.into_iter().filter(|id| !now.contains(id.as_str())).collect();
         if !gone.is_empty() {
             let shown: Vec<&str> = gone.iter().take(10).map(String::as_str).collect();
             let more = if gone.len() > 10 { format!(" and {} more", gone.len() - 10) } else { String::new() };

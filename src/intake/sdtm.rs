@@ -1,7 +1,6 @@
-//! SDTM datasets (AE, MH) as a coding team receives or hands them back: SAS transport v5 (`.xpt`,
-//! read with the `xportrs` crate), Dataset-JSON 1.1 (`.json`) and its NDJSON form (`.ndjson`), and
-//! CSV with SDTM variable names. Read into one table of text values, record by record, with the
-//! file, record and variable named in every error.
+//! SDTM datasets (AE, MH) as the queue and the synonym list take them: the items of a received
+//! dataset (read by `crate::sdtm`) and the synonyms of a coded one, from a text view of its values,
+//! with the file, record and variable named in every error.
 
 use std::path::Path;
 

@@ -21,22 +21,22 @@ enum Part {
     Soc,
 }
 
-pub const DERIVED: [&str; 12] = ["LLT", "LLTCD", "DECOD", "PTCD", "HLT", "HLTCD", "HLGT", "HLGTCD", "BODSYS", "BDSYCD", "SOC", "SOCCD"];
-
-fn part_of(suffix: &str) -> (Part, bool) {
-    match suffix {
-        "LLT" => (Part::Llt, false),
-        "LLTCD" => (Part::Llt, true),
-        "DECOD" => (Part::Pt, false),
-        "PTCD" => (Part::Pt, true),
-        "HLT" => (Part::Hlt, false),
-        "HLTCD" => (Part::Hlt, true),
-        "HLGT" => (Part::Hlgt, false),
-        "HLGTCD" => (Part::Hlgt, true),
-        "BODSYS" | "SOC" => (Part::Soc, false),
-        _ => (Part::Soc, true),
-    }
-}
+/// The dictionary-derived variables by their name after the prefix, each with the level it
+/// holds and whether it holds the code (else the name).
+const DERIVED: [(&str, Part, bool); 12] = [
+    ("LLT", Part::Llt, false),
+    ("LLTCD", Part::Llt, true),
+    ("DECOD", Part::Pt, false),
+    ("PTCD", Part::Pt, true),
+    ("HLT", Part::Hlt, false),
+    ("HLTCD", Part::Hlt, true),
+    ("HLGT", Part::Hlgt, false),
+    ("HLGTCD", Part::Hlgt, true),
+    ("BODSYS", Part::Soc, false),
+    ("BDSYCD", Part::Soc, true),
+    ("SOC", Part::Soc, false),
+    ("SOCCD", Part::Soc, true),
+];
 
 /// A confirmed code's primary path.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,7 +130,7 @@ pub struct Filled {
 
 /// Whether a record came with dictionary values of its own (coded before it was received).
 pub fn was_coded(ds: &Dataset, prefix: &str, row: usize) -> bool {
-    DERIVED.iter().filter_map(|s| ds.column(&format!("{prefix}{s}"))).any(|c| ds.text(row, c).is_some())
+    DERIVED.iter().filter_map(|(s, _, _)| ds.column(&format!("{prefix}{s}"))).any(|c| ds.text(row, c).is_some())
 }
 
 /// Fills the dictionary-derived variables of the records coded (`outcomes`, one per record, in
@@ -140,11 +140,10 @@ pub fn was_coded(ds: &Dataset, prefix: &str, row: usize) -> bool {
 pub fn fill(ds: &mut Dataset, prefix: &str, outcomes: &[Outcome]) -> Result<Filled> {
     let mut out = Filled::default();
     let mut targets = Vec::new();
-    for suffix in DERIVED {
+    for (suffix, part, code) in DERIVED {
         let name = format!("{prefix}{suffix}");
         match ds.column(&name) {
             Some(c) => {
-                let (part, code) = part_of(suffix);
                 let col = &ds.meta.columns[c];
                 if !code && col.is_numeric() {
                     bail!("variable {} is {}: it cannot hold a MedDRA name", col.name, col.data_type);
@@ -160,17 +159,14 @@ pub fn fill(ds: &mut Dataset, prefix: &str, outcomes: &[Outcome]) -> Result<Fill
         out.versions.insert(coding.meddra_version.clone());
         for &(c, part, code) in &targets {
             let n = coding.get(part);
-            let was = super::text(&row[c]);
+            let col = &ds.meta.columns[c];
             let now = if code { n.code.to_string() } else { n.name.clone() };
-            if let Some(was) = was.filter(|w| *w != now) {
-                out.replaced.push((r, ds.meta.columns[c].name.clone(), was, now));
+            // Dataset-JSON holds a decimal as a string.
+            let value = if code && col.is_numeric() && col.data_type != "decimal" { Value::from(n.code) } else { Value::String(now.clone()) };
+            if let Some(was) = super::text(&row[c]).filter(|w| *w != now) {
+                out.replaced.push((r, col.name.clone(), was, now));
             }
-            row[c] = match (code, ds.meta.columns[c].is_numeric()) {
-                (true, true) if ds.meta.columns[c].data_type == "decimal" => Value::String(n.code.to_string()),
-                (true, true) => Value::from(n.code),
-                (true, false) => Value::String(n.code.to_string()),
-                (false, _) => Value::String(n.name.clone()),
-            };
+            row[c] = value;
         }
     }
     for &(c, _, _) in &targets {

@@ -193,21 +193,20 @@ pub fn digest(meta: &str, rows: &[String]) -> String {
     hex::encode(h.finalize())
 }
 
-/// A value as text, trimmed; None when missing or blank. Numbers as SAS prints them: integers
-/// without a decimal point.
+/// A value as text, trimmed; None when missing or blank.
 pub fn text(v: &Value) -> Option<String> {
-    let s = match v {
-        Value::Null => return None,
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => i.to_string(),
-            (None, Some(x)) => number(x),
-            _ => n.to_string(),
-        },
-        Value::Bool(b) => b.to_string(),
+    Some(value_text(v).trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// A value as a file writes it in text (CSV, SAS character): a string as it is, a number as SAS
+/// prints it, missing as empty.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_i64().map(|i| i.to_string()).or_else(|| n.as_f64().map(number)).unwrap_or_else(|| n.to_string()),
         other => other.to_string(),
-    };
-    Some(s).filter(|s| !s.is_empty())
+    }
 }
 
 /// A number as SAS prints it: integers without a decimal point.

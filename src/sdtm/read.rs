@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
-use super::{number, xpt, Column, Dataset, Format, Metadata};
+use super::{xpt, Column, Dataset, Format, Metadata};
 
 /// Reads a dataset file; its format comes from the extension (anything else is read as CSV).
 pub fn read(path: &Path) -> Result<(Dataset, Format)> {
@@ -249,14 +249,4 @@ fn from_csv(bytes: &[u8], file: &str) -> Result<Dataset> {
         .collect();
     let meta = Metadata { name: domain.clone(), label: domain.clone(), item_group_oid: Some(format!("IG.{domain}")), columns, ..Default::default() };
     Ok(Dataset { meta, rows })
-}
-
-/// A number as text the way SAS prints it (for CSV).
-pub(super) fn number_text(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.as_i64().map(|i| i.to_string()).or_else(|| n.as_f64().map(number)).unwrap_or_else(|| n.to_string()),
-        other => other.to_string(),
-    }
 }

@@ -9,8 +9,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
-use super::read::number_text;
-use super::{xpt, Dataset, Format, SourceSystem};
+use super::{value_text, xpt, Dataset, Format, SourceSystem};
 
 /// Who wrote the file: medcoder, its version and the MedDRA version the codes come from.
 pub fn source_system(meddra: &str) -> SourceSystem {
@@ -96,7 +95,7 @@ fn write_csv(ds: &Dataset, w: &mut impl Write) -> Result<()> {
     let mut c = csv::Writer::from_writer(w);
     c.write_record(ds.meta.columns.iter().map(|c| c.name.as_str()))?;
     for r in &ds.rows {
-        c.write_record(r.iter().map(number_text))?;
+        c.write_record(r.iter().map(value_text))?;
     }
     c.flush()?;
     Ok(())
@@ -132,11 +131,11 @@ fn write_xpt(ds: &Dataset, path: &Path) -> Result<()> {
                     .collect::<Result<Vec<_>>>()?,
             )
         } else {
-            xportrs::ColumnData::String(cells.map(|v| Some(number_text(v)).filter(|s| !s.is_empty())).collect())
+            xportrs::ColumnData::String(cells.map(|v| Some(value_text(v)).filter(|s| !s.is_empty())).collect())
         };
         let mut col = xportrs::Column::new(c.name.as_str(), data).with_label(c.label.as_str());
         if !c.is_numeric() {
-            let longest = ds.rows.iter().map(|r| number_text(&r[i]).len()).max().unwrap_or(0);
+            let longest = ds.rows.iter().map(|r| value_text(&r[i]).len()).max().unwrap_or(0);
             if longest > 200 {
                 bail!("variable {}: a value of {longest} bytes is longer than the 200 SAS transport v5 holds", c.name);
             }

@@ -134,7 +134,7 @@ pub fn layout(bytes: &[u8]) -> Result<Layout> {
     if !bytes.len().is_multiple_of(RECORD) {
         let done = data.len() / obs_len;
         let into = data.len() % obs_len;
-        let var = variables.iter().find(|v| into >= v.position && into < v.position + v.length).map_or("-", |v| v.name.as_str());
+        let var = variable_at(&variables, into);
         bail!(
             "the file is cut short: record {} ends after {into} of its {obs_len} bytes, inside variable {var} (the file is {} bytes, not whole 80-byte records)",
             done + 1,
@@ -154,7 +154,7 @@ pub fn layout(bytes: &[u8]) -> Result<Layout> {
     let tail = &data[observations * obs_len..];
     if tail.len() >= RECORD || tail.iter().any(|&b| b != b' ') {
         let into = tail.len();
-        let var = variables.iter().find(|v| into >= v.position && into < v.position + v.length).map_or("-", |v| v.name.as_str());
+        let var = variable_at(&variables, into);
         bail!("the file ends inside record {}: {into} of its {obs_len} bytes are there, up to variable {var}", observations + 1);
     }
     for r in 0..observations {
@@ -181,6 +181,11 @@ pub fn char_value(bytes: &[u8], layout: &Layout, record: usize, var: usize) -> O
     let v = layout.variables.get(var).filter(|v| !v.numeric)?;
     let at = layout.data_start + record * obs_len + v.position;
     Some(text(bytes.get(at..at + v.length)?))
+}
+
+/// The name of the variable an observation's byte `offset` falls in.
+fn variable_at(variables: &[Variable], offset: usize) -> &str {
+    variables.iter().find(|v| offset >= v.position && offset < v.position + v.length).map_or("-", |v| v.name.as_str())
 }
 
 fn cut_or(bytes: &[u8], at: usize, otherwise: &str) -> String {

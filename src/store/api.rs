@@ -226,6 +226,8 @@ pub trait DeskStore: ProposalStore {
     fn datasets(&self) -> Result<Vec<DatasetInfo>>;
     /// A kept dataset as received.
     fn dataset(&self, id: i64) -> Result<Dataset>;
+    /// The item id of each record of a kept dataset, in record order.
+    fn dataset_record_ids(&self, id: i64) -> Result<Vec<String>>;
     /// The record an item came from, in the latest dataset holding it: the desk's context.
     fn received_record(&self, external_id: &str) -> Result<Option<ReceivedRecord>>;
 }

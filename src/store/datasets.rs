@@ -22,6 +22,8 @@ pub struct Kept {
     pub metadata: String,
     pub records: Vec<String>,
     pub ids: Vec<String>,
+    /// The digest of metadata and records (`crate::sdtm::digest`).
+    pub sha256: String,
 }
 
 impl Kept {
@@ -35,6 +37,7 @@ impl Kept {
         }
         let (metadata, records) = r.dataset.to_stored();
         Ok(Kept {
+            sha256: digest(&metadata, &records),
             study: studies.first().map(|s| s.to_string()).unwrap_or_default(),
             domain: r.dataset.domain(),
             format: r.format.as_str().into(),
@@ -42,6 +45,12 @@ impl Kept {
             records,
             ids: r.items.iter().map(|i| i.external_id.clone()).collect(),
         })
+    }
+
+    /// The id of `latest` (id, digest: the latest kept dataset of this study and domain) when it
+    /// is this dataset as it stands: a dataset received again unchanged is not kept twice.
+    pub fn unchanged_from(&self, latest: Option<(i64, String)>) -> Option<i64> {
+        latest.filter(|(_, sha)| *sha == self.sha256).map(|(id, _)| id)
     }
 }
 
@@ -105,13 +114,13 @@ pub fn findings(log: &[LoggedEntry], stored: &[(i64, String, String)]) -> Vec<St
 /// received again as it stands (the latest of its study and domain, same digest) is not kept twice:
 /// its id is returned, with false.
 pub(super) fn keep(tx: &Transaction<'_>, user: &str, file: &str, k: &Kept) -> Result<(i64, bool)> {
-    let sha = digest(&k.metadata, &k.records);
+    let sha = &k.sha256;
     let latest: Option<(i64, String)> = tx
         .query_row("SELECT id, sha256 FROM dataset WHERE study = ?1 AND domain = ?2 ORDER BY id DESC LIMIT 1", params![k.study, k.domain], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
         .optional()?;
-    if let Some((id, _)) = latest.filter(|(_, s)| *s == sha) {
+    if let Some(id) = k.unchanged_from(latest) {
         return Ok((id, false));
     }
     let now = super::now();
@@ -126,7 +135,7 @@ pub(super) fn keep(tx: &Transaction<'_>, user: &str, file: &str, k: &Kept) -> Re
     }
     log::append(
         tx,
-        &Entry { user: user.into(), action: "dataset".into(), comment: Some(log_comment(id, &k.domain, file, k.records.len(), &sha)), ..Default::default() },
+        &Entry { user: user.into(), action: "dataset".into(), comment: Some(log_comment(id, &k.domain, file, k.records.len(), sha)), ..Default::default() },
     )?;
     Ok((id, true))
 }

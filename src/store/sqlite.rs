@@ -196,6 +196,9 @@ impl DeskStore for Store {
         let (meta, rows) = self.dataset_content(id)?;
         Dataset::from_stored(&meta, &rows)
     }
+    fn dataset_record_ids(&self, id: i64) -> Result<Vec<String>> {
+        Store::dataset_record_ids(self, id)
+    }
     fn received_record(&self, external_id: &str) -> Result<Option<ReceivedRecord>> {
         Store::received_record(self, external_id)
     }

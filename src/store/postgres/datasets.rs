@@ -31,6 +31,11 @@ impl TeamStore {
         Ok((meta, rows.iter().map(|r| r.get(0)).collect()))
     }
 
+    pub fn dataset_record_ids(&mut self, id: i64) -> Result<Vec<String>> {
+        let rows = self.client.query("SELECT external_id FROM medcoder.dataset_record WHERE dataset_id = $1 ORDER BY record_no", &[&id])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     pub fn received_record(&mut self, external_id: &str) -> Result<Option<ReceivedRecord>> {
         let id = external_id.split('#').next().unwrap_or(external_id);
         let row = self.client.query_opt(

@@ -404,6 +404,9 @@ impl DeskStore for TeamDesk {
         let (meta, rows) = self.store.borrow_mut().dataset_content(id)?;
         crate::sdtm::Dataset::from_stored(&meta, &rows)
     }
+    fn dataset_record_ids(&self, id: i64) -> Result<Vec<String>> {
+        self.store.borrow_mut().dataset_record_ids(id)
+    }
     fn received_record(&self, external_id: &str) -> Result<Option<crate::store::datasets::ReceivedRecord>> {
         self.store.borrow_mut().received_record(external_id)
     }

@@ -59,25 +59,22 @@ impl TeamStore {
             }
         }
         // The same dataset received again as it stands is not kept twice (as on SQLite).
-        let latest = match kept {
-            Some(k) => tx
+        if let Some(k) = kept {
+            let latest = tx
                 .query_opt("SELECT id, sha256 FROM medcoder.dataset WHERE study = $1 AND domain = $2 ORDER BY id DESC LIMIT 1", &[&k.study, &k.domain])?
-                .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))),
-            None => None,
-        };
-        if let (Some(k), Some((id, sha))) = (kept, &latest) {
-            if *sha == crate::sdtm::digest(&k.metadata, &k.records) {
-                (report.dataset, report.dataset_unchanged) = (Some(*id), true);
-            }
-        }
-        if let Some(k) = kept.filter(|_| !report.dataset_unchanged) {
-            let id: i64 = tx
-                .query_one(
-                    "SELECT medcoder.keep_dataset($1, $2, $3, $4, $5, $6)",
-                    &[&k.domain, &crate::text::printable(file).as_ref(), &k.format, &k.metadata, &k.records, &k.ids],
-                )
-                .map_err(db_error)?
-                .get(0);
+                .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
+            let unchanged = k.unchanged_from(latest);
+            report.dataset_unchanged = unchanged.is_some();
+            let id: i64 = match unchanged {
+                Some(id) => id,
+                None => tx
+                    .query_one(
+                        "SELECT medcoder.keep_dataset($1, $2, $3, $4, $5, $6)",
+                        &[&k.domain, &crate::text::printable(file).as_ref(), &k.format, &k.metadata, &k.records, &k.ids],
+                    )
+                    .map_err(db_error)?
+                    .get(0),
+            };
             report.dataset = Some(id);
         }
         tx.commit()?;
