@@ -4,6 +4,9 @@
 
 use serde::Serialize;
 
+use crate::calibration::{ece, recent_bound, reliability, validated_threshold, wilson_lower, wilson_upper, ReliabilityBin, Validated, VALIDATION_WINDOW};
+use crate::store::proposals::{pt_confidence_in, Proposal, Raw};
+
 /// How a confirmed code was found: the model is only measured where it was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -12,6 +15,8 @@ pub enum Route {
     Rule,
     /// The synonym list: not counted either.
     Synonym,
+    /// The model proposed the code itself (model-first) and a reviewer confirmed it.
+    ModelFirst,
     /// The coder accepted the model's first proposal.
     ModelTop1,
     /// The coder took the model's second to fifth proposal.
@@ -29,6 +34,10 @@ impl Route {
         match source {
             Some("rule") => Route::Rule,
             Some("synonym") => Route::Synonym,
+            Some(crate::store::model_first::SOURCE) => match proposals.first() {
+                Some(p) if p.0 == llt => Route::ModelFirst,
+                _ => Route::Person,
+            },
             Some("model") => match proposals.iter().position(|p| p.0 == llt) {
                 Some(0) => Route::ModelTop1,
                 Some(_) => Route::ModelTop2To5,
@@ -42,6 +51,7 @@ impl Route {
         match self {
             Route::Rule => "exact-name rule",
             Route::Synonym => "synonym list",
+            Route::ModelFirst => "model-first, reviewed",
             Route::ModelTop1 => "model, top-1 accepted",
             Route::ModelTop2To5 => "model, top-2..5 taken",
             Route::Person => "search/browse/manual",
@@ -62,49 +72,131 @@ pub struct Case {
     pub pt: u32,
     /// (llt, pt, confidence), best first.
     pub proposals: Vec<(u32, u32, f64)>,
+    /// The top proposal's PT confidence (0 without proposals).
+    pub pt_confidence: f64,
+    /// The top proposal's uncalibrated confidences and their basis, where stored.
+    pub raw: Option<Raw>,
     /// Predictive entropy; lower is more certain. Falls back to 1 - top confidence when absent.
     pub entropy: Option<f64>,
     pub route: Route,
     /// The item's study and the month (YYYY-MM) it was confirmed in, where known.
     pub study: Option<String>,
     pub month: Option<String>,
+    /// When it was confirmed (ISO time), where known: the validation window is the newest ones.
+    pub at: Option<String>,
 }
 
 /// A confirmed item of either store as a case: its code, the proposals stored with the
 /// confirmation, the code's source, its study and when (`at`, ISO time) it was confirmed.
-pub fn confirmed_case(
-    llt: u32,
-    pt: u32,
-    proposals: &[crate::store::proposals::Proposal],
-    entropy: Option<f64>,
-    source: Option<&str>,
-    study: String,
-    at: &str,
-) -> Case {
-    let proposals: Vec<(u32, u32, f64)> = proposals.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect();
-    Case { route: Route::of(source, llt, &proposals), llt, pt, proposals, entropy, study: Some(study), month: at.get(..7).map(String::from) }
+pub fn confirmed_case(llt: u32, pt: u32, proposals: &[Proposal], entropy: Option<f64>, source: Option<&str>, study: String, at: &str) -> Case {
+    let mut c = Case::of_proposals(llt, pt, proposals, entropy);
+    c.route = Route::of(source, llt, &c.proposals);
+    c.study = Some(study);
+    c.month = at.get(..7).map(String::from);
+    c.at = Some(at.to_string());
+    c
 }
 
 impl Case {
-    /// A labelled row: the model asked, no study or month.
+    /// A labelled row: the model asked, no study or month; the PT confidence summed from the
+    /// proposals given.
     pub fn evaluated(llt: u32, pt: u32, proposals: Vec<(u32, u32, f64)>, entropy: Option<f64>) -> Case {
-        Case { llt, pt, proposals, entropy, route: Route::Evaluated, study: None, month: None }
+        let pt_confidence = proposals.first().map_or(0.0, |top| proposals.iter().filter(|p| p.1 == top.1).map(|p| p.2).sum::<f64>().min(1.0));
+        Case { llt, pt, proposals, pt_confidence, raw: None, entropy, route: Route::Evaluated, study: None, month: None, at: None }
+    }
+
+    /// A labelled row from the engine's proposals, with their PT confidence and raw figures.
+    pub fn of_proposals(llt: u32, pt: u32, proposals: &[Proposal], entropy: Option<f64>) -> Case {
+        let mut c = Case::evaluated(llt, pt, proposals.iter().map(|p| (p.llt_code, p.pt_code, p.confidence)).collect(), entropy);
+        c.pt_confidence = pt_confidence_in(proposals, 0).unwrap_or(0.0);
+        c.raw = proposals.first().and_then(|p| p.raw);
+        c
     }
 
     fn top(&self) -> Option<&(u32, u32, f64)> {
         self.proposals.first()
     }
-    fn llt_hit(&self) -> bool {
+    pub fn llt_hit(&self) -> bool {
         self.top().is_some_and(|p| p.0 == self.llt)
     }
-    fn pt_hit(&self) -> bool {
+    pub fn pt_hit(&self) -> bool {
         self.top().is_some_and(|p| p.1 == self.pt)
     }
-    fn confidence(&self) -> f64 {
+    pub fn confidence(&self) -> f64 {
         self.top().map_or(0.0, |p| p.2)
     }
     fn uncertainty(&self) -> f64 {
         self.entropy.unwrap_or(1.0 - self.confidence())
+    }
+}
+
+/// (PT confidence, PT right) of the cases where the model was asked, in their order.
+pub fn pt_points(cases: &[Case]) -> Vec<(f64, bool)> {
+    cases.iter().filter(|c| c.route.model_asked()).map(|c| (c.pt_confidence, c.pt_hit())).collect()
+}
+
+/// The newest `VALIDATION_WINDOW` cases where the model was asked, oldest first: those with a
+/// confirmation time in time order (a store's), else as given (a labelled file's rows).
+pub fn window(cases: &[Case]) -> Vec<Case> {
+    let mut asked: Vec<Case> = cases.iter().filter(|c| c.route.model_asked()).cloned().collect();
+    asked.sort_by(|a, b| a.at.cmp(&b.at));
+    let from = asked.len().saturating_sub(VALIDATION_WINDOW);
+    asked.split_off(from)
+}
+
+/// The validated threshold of a team's cases at `target`: over the newest decisions (`window`),
+/// with what the newest above it say (drift).
+pub fn validate(cases: &[Case], target: f64) -> Validation {
+    let recent = window(cases);
+    let points = pt_points(&recent);
+    let threshold = validated_threshold(&points, target);
+    let drift = threshold.map(|t| recent_bound(&points, t.threshold));
+    Validation { target, over: points.len(), threshold, drift }
+}
+
+/// The validated threshold and its drift check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Validation {
+    pub target: f64,
+    /// Decisions it was validated on (the newest, at most `VALIDATION_WINDOW`).
+    pub over: usize,
+    pub threshold: Option<Validated>,
+    /// (n, right, lower bound) of the newest `DRIFT_WINDOW` decisions above the threshold.
+    pub drift: Option<(usize, usize, f64)>,
+}
+
+impl Validation {
+    /// Whether the newest decisions above the threshold fell below the target.
+    pub fn drifting(&self) -> bool {
+        self.drift.is_some_and(|(_, _, lower)| lower < self.target)
+    }
+
+    /// One line for a header or `doctor`.
+    pub fn summary(&self) -> String {
+        let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+        match (&self.threshold, self.drift) {
+            (None, _) => format!(
+                "no validated threshold: PT@1 does not reach a {} lower bound of {} on any part of the {} newest decisions the model proposed for",
+                "one-sided 95%",
+                pct(self.target),
+                self.over
+            ),
+            (Some(t), drift) => {
+                let mut s = format!(
+                    "validated threshold PT confidence >= {:.3}: {}/{} right, lower bound {} >= target {}, coverage {}",
+                    t.threshold,
+                    t.right,
+                    t.n,
+                    pct(t.lower),
+                    pct(self.target),
+                    pct(t.coverage)
+                );
+                if let (true, Some((n, right, lower))) = (self.drifting(), drift) {
+                    s.push_str(&format!("; DRIFT: the newest {n} above it are {right}/{n} right, lower bound {} < target", pct(lower)));
+                }
+                s
+            }
+        }
     }
 }
 
@@ -150,9 +242,39 @@ pub struct Report {
     pub by_month: Vec<Group>,
     pub thresholds: Vec<Threshold>,
     pub brackets: Vec<Bracket>,
-    /// (coverage, LLT accuracy, PT accuracy) when proposals are accepted from most to least confident.
+    /// (coverage, LLT accuracy, PT accuracy) when proposals are accepted from most to least
+    /// confident (by PT confidence).
     pub curve: Vec<(f64, f64, f64)>,
+    /// The two-sided 95% Wilson band of the curve's PT accuracy at each point.
+    pub band: Vec<(f64, f64)>,
+    /// Accuracy per bracket of PT confidence, most confident first.
+    pub by_confidence: Vec<Group>,
+    /// How well the confidences say how often they are right.
+    pub calibration: CalibrationReport,
+    /// The validated threshold at the default target over the newest decisions.
+    pub validation: Validation,
 }
+
+/// Expected calibration error and the reliability table, of the LLT and of the PT confidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CalibrationReport {
+    pub llt_ece: f64,
+    pub pt_ece: f64,
+    pub llt: Vec<ReliabilityBin>,
+    pub pt: Vec<ReliabilityBin>,
+}
+
+impl CalibrationReport {
+    pub fn of(cases: &[&Case]) -> CalibrationReport {
+        let llt: Vec<(f64, bool)> = cases.iter().map(|c| (c.confidence(), c.llt_hit())).collect();
+        let pt: Vec<(f64, bool)> = cases.iter().map(|c| (c.pt_confidence, c.pt_hit())).collect();
+        CalibrationReport { llt_ece: ece(&llt), pt_ece: ece(&pt), llt: reliability(&llt), pt: reliability(&pt) }
+    }
+}
+
+/// Brackets of PT confidence: (name, low, high).
+pub const CONFIDENCE_BRACKETS: [(&str, f64, f64); 6] =
+    [(">= 0.95", 0.95, 2.0), ("0.90-0.95", 0.9, 0.95), ("0.80-0.90", 0.8, 0.9), ("0.60-0.80", 0.6, 0.8), ("0.40-0.60", 0.4, 0.6), ("< 0.40", -1.0, 0.4)];
 
 fn ratio(k: usize, n: usize) -> f64 {
     if n == 0 {
@@ -173,6 +295,9 @@ pub fn accuracy(cases: &[&Case]) -> Accuracy {
         pt_at_5: c(&|x| x.proposals.iter().take(5).any(|p| p.1 == x.pt)),
     }
 }
+
+/// z of the curve's two-sided 95% band.
+const BAND_Z: f64 = 1.959_963_984_540_054;
 
 pub const THRESHOLDS: [f64; 8] = [0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95];
 
@@ -199,7 +324,7 @@ pub fn report(every: &[Case]) -> Report {
     let thresholds = THRESHOLDS
         .iter()
         .map(|&t| {
-            let kept: Vec<&Case> = cases.iter().filter(|c| c.confidence() >= t).collect();
+            let kept: Vec<&Case> = cases.iter().filter(|c| c.pt_confidence >= t).collect();
             let a = accuracy(&kept);
             Threshold { threshold: t, coverage: ratio(kept.len(), cases.len()), n: kept.len(), llt_accuracy: a.llt_at_1, pt_accuracy: a.pt_at_1 }
         })
@@ -214,19 +339,42 @@ pub fn report(every: &[Case]) -> Report {
         Bracket { name: "least certain 50%".into(), accuracy: accuracy(&by_uncertainty[n - take(0.5)..]) },
         Bracket { name: "least certain 25%".into(), accuracy: accuracy(&by_uncertainty[n - take(0.25)..]) },
     ];
+    let by_confidence = CONFIDENCE_BRACKETS
+        .iter()
+        .map(|&(name, low, high)| Group {
+            name: name.to_string(),
+            accuracy: accuracy(&all.iter().copied().filter(|c| c.pt_confidence >= low && c.pt_confidence < high).collect::<Vec<_>>()),
+        })
+        .collect();
+    let calibration = CalibrationReport::of(&all);
     let mut by_conf = all;
-    by_conf.sort_by(|a, b| b.confidence().total_cmp(&a.confidence()));
+    by_conf.sort_by(|a, b| b.pt_confidence.total_cmp(&a.pt_confidence));
     let (mut llt, mut pt) = (0, 0);
+    let mut band = Vec::with_capacity(n);
     let curve = by_conf
         .iter()
         .enumerate()
         .map(|(i, c)| {
             llt += usize::from(c.llt_hit());
             pt += usize::from(c.pt_hit());
+            band.push((wilson_lower(pt, i + 1, BAND_Z), wilson_upper(pt, i + 1, BAND_Z)));
             (ratio(i + 1, n), ratio(llt, i + 1), ratio(pt, i + 1))
         })
         .collect();
-    Report { overall: accuracy(&cases.iter().collect::<Vec<_>>()), by_route, by_study, by_month, thresholds, brackets, curve }
+    let validation = validate(every, crate::calibration::DEFAULT_TARGET);
+    Report {
+        overall: accuracy(&cases.iter().collect::<Vec<_>>()),
+        by_route,
+        by_study,
+        by_month,
+        thresholds,
+        brackets,
+        curve,
+        band,
+        by_confidence,
+        calibration,
+        validation,
+    }
 }
 
 pub fn render_text(r: &Report) -> String {
@@ -258,7 +406,17 @@ pub fn render_text(r: &Report) -> String {
     if r.by_month.len() > 1 {
         table(&mut s, "By month confirmed", &r.by_month);
     }
-    let _ = writeln!(s, "\nAccept the top proposal when its confidence is at least:");
+    if r.by_confidence.iter().any(|g| g.accuracy.n > 0) {
+        table(&mut s, "By PT confidence of the top proposal", &r.by_confidence);
+    }
+    let c = &r.calibration;
+    let _ = writeln!(s, "\nCalibration (expected calibration error, 10 bins): PT {:.3}   LLT {:.3}", c.pt_ece, c.llt_ece);
+    let _ = writeln!(s, "  {:<10} {:>5}  {:>9}  {:>8}", "PT conf.", "items", "mean conf", "PT right");
+    for b in c.pt.iter().filter(|b| b.n > 0) {
+        let _ = writeln!(s, "  {:.1}-{:.1}    {:>5}  {:>9}  {:>8}", b.low, b.high, b.n, pct(b.confidence), pct(b.accuracy));
+    }
+    let _ = writeln!(s, "\n{}", r.validation.summary());
+    let _ = writeln!(s, "\nAccept the top proposal when its PT confidence is at least:");
     let _ = writeln!(s, "  {:>9}  {:>8}  {:>5}  {:>8}  {:>8}", "threshold", "coverage", "items", "LLT acc", "PT acc");
     for t in &r.thresholds {
         let _ = writeln!(s, "  {:>9.2}  {:>8}  {:>5}  {:>8}  {:>8}", t.threshold, pct(t.coverage), t.n, pct(t.llt_accuracy), pct(t.pt_accuracy));
@@ -291,9 +449,15 @@ pub fn render_svg(r: &Report, title: &str) -> String {
         let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{:.0}%</text>"#, x(0.0) - 6.0, y(v) + 4.0, v * 100.0);
         let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{:.0}%</text>"#, x(v), y(0.0) + 16.0, v * 100.0);
     }
-    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">coverage (items auto-accepted, most confident first)</text>"#, left + pw / 2.0, h - 10.0);
+    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">coverage (items accepted, highest PT confidence first)</text>"#, left + pw / 2.0, h - 10.0);
     let _ = writeln!(s, r#"<text transform="translate(16 {}) rotate(-90)" text-anchor="middle">accuracy</text>"#, top + ph / 2.0);
-    for (series, colour, label, ly) in [(1, "#1f77b4", "LLT accuracy", 0), (2, "#d62728", "PT accuracy", 1)] {
+    if !r.band.is_empty() {
+        let upper = r.curve.iter().zip(&r.band).map(|(&(c, _, _), &(_, u))| format!("{:.1},{:.1}", x(c), y(u)));
+        let lower = r.curve.iter().zip(&r.band).rev().map(|(&(c, _, _), &(l, _))| format!("{:.1},{:.1}", x(c), y(l)));
+        let pts: Vec<String> = upper.chain(lower).collect();
+        let _ = writeln!(s, r##"<polygon fill="#d62728" fill-opacity="0.15" stroke="none" points="{}"/>"##, pts.join(" "));
+    }
+    for (series, colour, label, ly) in [(1, "#1f77b4", "LLT accuracy", 0), (2, "#d62728", "PT accuracy (band: 95% Wilson)", 1)] {
         let pts: Vec<String> = r.curve.iter().map(|&(c, l, p)| format!("{:.1},{:.1}", x(c), y(if series == 1 { l } else { p }))).collect();
         let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, pts.join(" "));
         let ly = top + 14.0 + 16.0 * ly as f64;
@@ -305,6 +469,41 @@ pub fn render_svg(r: &Report, title: &str) -> String {
             x(0.11),
             ly + 4.0
         );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// PT@1 and LLT@1 per month confirmed, as an SVG line chart (the model's accuracy over time).
+pub fn render_months_svg(r: &Report, title: &str) -> String {
+    use std::fmt::Write;
+    let (w, h, left, bottom, top, right) = (640.0, 400.0, 60.0, 60.0, 40.0, 20.0);
+    let (pw, ph) = (w - left - right, h - top - bottom);
+    let n = r.by_month.len().max(2) as f64 - 1.0;
+    let x = |i: usize| left + i as f64 / n * pw;
+    let y = |v: f64| top + (1.0 - v) * ph;
+    let mut s = String::new();
+    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#);
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(s, r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#, w / 2.0, xml_escape(title));
+    for i in 0..=10 {
+        let v = i as f64 / 10.0;
+        let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##, left, y(v), left + pw, y(v));
+        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{:.0}%</text>"#, left - 6.0, y(v) + 4.0, v * 100.0);
+    }
+    for (i, g) in r.by_month.iter().enumerate() {
+        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{} ({})</text>"#, x(i), y(0.0) + 16.0, xml_escape(&g.name), g.accuracy.n);
+    }
+    for (pick, colour, label, ly) in [(0, "#d62728", "PT@1", 0), (1, "#1f77b4", "LLT@1", 1)] {
+        let pts: Vec<String> = r
+            .by_month
+            .iter()
+            .enumerate()
+            .map(|(i, g)| format!("{:.1},{:.1}", x(i), y(if pick == 0 { g.accuracy.pt_at_1 } else { g.accuracy.llt_at_1 })))
+            .collect();
+        let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, pts.join(" "));
+        let ly = top + 14.0 + 16.0 * ly as f64;
+        let _ = writeln!(s, r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#, left + 10.0, left + 30.0, left + 34.0, ly + 4.0);
     }
     s.push_str("</svg>\n");
     s

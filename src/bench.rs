@@ -101,6 +101,8 @@ pub fn desk(llts: usize, items: usize) -> Result<()> {
                         score: -(r as f64),
                         confidence: 0.5 / (r + 1) as f64,
                         evidence: None,
+                        pt_confidence: None,
+                        raw: None,
                     }
                 })
                 .collect();
@@ -379,7 +381,7 @@ pub fn memory(terms: usize, replay_rows: usize) -> Result<()> {
         .collect();
     let stream: Vec<Labelled> = stream.into_iter().cycle().take(replay_rows).collect();
     let t = Instant::now();
-    let r = crate::replay::replay(&mut engine, &stream, crate::replay::Learning::Memory, false)?;
+    let r = crate::replay::replay(&mut engine, &stream, crate::replay::Learning::Memory, true, false)?;
     println!("replay of {} rows (zero-shot + synonyms + memory): {:.1} s", r.n, t.elapsed().as_secs_f64());
     Ok(())
 }

@@ -17,7 +17,8 @@ use crate::store::workflow::{Action, GroupOutcome};
 
 /// Entropy (nats) above which an item is flagged as uncertain on screen.
 pub const UNCERTAIN_ENTROPY: f64 = 2.5;
-/// Top confidence below which an item is flagged as uncertain on screen.
+/// Top PT confidence (LLT confidence for proposals stored without one) below which an item is
+/// flagged as uncertain on screen.
 pub const UNCERTAIN_CONFIDENCE: f64 = 0.5;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +30,8 @@ pub struct ProposalView {
     pub pt_name: String,
     pub soc_name: String,
     pub confidence: f64,
+    /// The probability that its PT is right (shared by the PT's LLTs).
+    pub pt_confidence: f64,
     pub current: bool,
 }
 
@@ -53,7 +56,11 @@ pub struct ItemView {
     pub proposals: Vec<ProposalView>,
     pub model_version: Option<String>,
     pub entropy: Option<f64>,
+    /// The PT of the top proposal is uncertain (or, for older proposals, the LLT).
     pub uncertain: bool,
+    /// The PT is clear but the choice of LLT within it is not (the top LLT holds less than half
+    /// of its PT's confidence).
+    pub llt_uncertain: bool,
     /// The coded LLT's name and every SOC path of its PT (primary first).
     pub code_name: Option<String>,
     pub code_paths: Vec<MedPath>,
@@ -138,7 +145,9 @@ pub struct SearchRow {
 pub fn item_view(store: &dyn DeskStore, dict: &Dictionary, external_id: &str) -> Result<ItemView> {
     let item = store.item(external_id)?;
     let set = current_proposals(store, dict, item.id)?;
-    let proposals: Vec<ProposalView> = set.as_ref().map(|s| s.proposals.iter().map(|p| proposal_view(dict, p)).collect()).unwrap_or_default();
+    let proposals: Vec<ProposalView> =
+        set.as_ref().map(|s| s.proposals.iter().enumerate().map(|(i, p)| proposal_view(dict, p, s.pt_confidence(i).unwrap_or(p.confidence))).collect()).unwrap_or_default();
+    let uncertain = set.as_ref().is_some_and(|s| is_uncertain(&s.top()));
     let code_rank = item.llt_code.and_then(|c| proposals.iter().position(|p| p.llt_code == c)).map(|i| i + 1);
     let (code_name, code_paths) = match item.llt_code.and_then(|c| dict.llt(c)) {
         Some(l) => (Some(l.name.clone()), dict.paths(l.pt_code)),
@@ -156,7 +165,8 @@ pub fn item_view(store: &dyn DeskStore, dict: &Dictionary, external_id: &str) ->
         parts,
         due,
         computed_at: set.as_ref().map(|s| s.computed_at.clone()),
-        uncertain: set.as_ref().is_some_and(|s| is_uncertain(&s.top())),
+        llt_uncertain: !uncertain && proposals.first().is_some_and(|p| p.confidence < crate::store::proposals::UNCERTAIN_LLT_SHARE * p.pt_confidence),
+        uncertain,
         model_version: set.as_ref().map(|s| s.model_version.clone()),
         entropy: set.as_ref().and_then(|s| s.entropy),
         proposals,
@@ -177,7 +187,7 @@ fn llt_name(dict: &Dictionary, code: u32) -> String {
     dict.llt(code).map(|l| l.name.clone()).unwrap_or_else(|| format!("{code} (not in MedDRA {})", dict.version))
 }
 
-fn proposal_view(dict: &Dictionary, p: &Proposal) -> ProposalView {
+fn proposal_view(dict: &Dictionary, p: &Proposal, pt_confidence: f64) -> ProposalView {
     let (code, confidence) = (p.llt_code, p.confidence);
     let l = dict.llt(code);
     let pt = l.map(|l| l.pt_code);
@@ -188,12 +198,18 @@ fn proposal_view(dict: &Dictionary, p: &Proposal) -> ProposalView {
         pt_name: pt.and_then(|p| dict.pt(p)).map(|p| p.name.clone()).unwrap_or_default(),
         soc_name: pt.and_then(|p| dict.primary_path(p)).map(|p| p.soc.name).unwrap_or_default(),
         confidence,
+        pt_confidence,
         current: l.is_some_and(|l| l.current),
     }
 }
 
+/// Whether the top proposal's PT is uncertain. Probability split across LLTs of one PT is not
+/// doubt about the PT: with a PT confidence the entropy over LLTs does not count.
 fn is_uncertain(t: &TopProposal) -> bool {
-    t.entropy.is_some_and(|e| e > UNCERTAIN_ENTROPY) || t.top.is_none_or(|(_, confidence)| confidence < UNCERTAIN_CONFIDENCE)
+    match t.pt {
+        Some(pt) => pt < UNCERTAIN_CONFIDENCE,
+        None => t.entropy.is_some_and(|e| e > UNCERTAIN_ENTROPY) || t.top.is_none_or(|(_, confidence)| confidence < UNCERTAIN_CONFIDENCE),
+    }
 }
 
 pub struct Desk {

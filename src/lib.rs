@@ -7,6 +7,7 @@
 
 pub mod backtest;
 pub mod bench;
+pub mod calibration;
 pub mod cli;
 pub mod desk;
 pub mod engine;

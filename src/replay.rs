@@ -10,6 +10,8 @@ use serde::Serialize;
 use tch::Tensor;
 
 use crate::backtest::{self, Accuracy, Case};
+use crate::calibration::Basis;
+use crate::store::proposals::{Proposal, Raw};
 use crate::engine::Engine;
 use crate::intake::labelled::Labelled;
 use crate::meddra::autocode::Rules;
@@ -40,6 +42,7 @@ impl Learning {
 #[derive(Debug, Clone)]
 struct Row {
     case: Case,
+    basis: Option<Basis>,
     /// Coded by a rule (exact LLT name or synonym) rather than proposed by the engine.
     by_rule: bool,
     /// Its normalised term had not been seen earlier in the stream.
@@ -62,14 +65,33 @@ pub struct ReplayReport {
     /// Share of rows coded by a rule (exact name or synonym), and their accuracy.
     pub rule_share: f64,
     pub rule_accuracy: Accuracy,
-    /// The top confidence above which 80% of the stream lies, and the accuracy there.
+    /// The top PT confidence above which 80% of the stream lies, and the accuracy there.
     pub confidence_at_80: f64,
     pub accuracy_at_80: Accuracy,
+    /// Whether the confidences were calibrated row by row from the rows before.
+    pub calibrated: bool,
+    /// Expected calibration error and reliability of the confidences as proposed (each row's
+    /// before it was learned).
+    pub calibration: backtest::CalibrationReport,
+    /// Expected calibration error per basis of the top proposal: (basis, rows, PT ECE).
+    pub by_basis: Vec<(String, usize, f64)>,
+    /// The validated threshold at 95% over the stream's last rows.
+    pub validation: backtest::Validation,
 }
 
 /// Replays `data` in order. The stream's terms are embedded once, up front (the encoder is fixed
 /// during a replay); the engine's memory starts empty and is left empty.
-pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, progress: bool) -> Result<ReplayReport> {
+/// With `calibrate`, the confidences are calibrated from the rows already replayed (as a desk
+/// calibrates from its store) and each row is learned after it is proposed; the engine's
+/// calibration is left as it was.
+pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, calibrate: bool, progress: bool) -> Result<ReplayReport> {
+    let kept = std::mem::take(&mut engine.calibration);
+    let r = replay_rows(engine, data, learning, calibrate, progress);
+    engine.calibration = kept;
+    r
+}
+
+fn replay_rows(engine: &mut Engine, data: &[Labelled], learning: Learning, calibrate: bool, progress: bool) -> Result<ReplayReport> {
     let dict = engine.dict.clone();
     let known: Vec<&Labelled> = data.iter().filter(|l| dict.llt(l.llt).is_some()).collect();
     let terms: Vec<String> = known.iter().map(|l| normalize(&l.term)).collect();
@@ -89,7 +111,7 @@ pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, progre
         let first = !synonyms.contains_key(terms[i].as_str()) && !terms[..i].contains(&terms[i]);
         let rule = match learning {
             Learning::ZeroShot => None,
-            _ => rules.code(&l.term).map(|x| x.code).or_else(|| synonyms.get(terms[i].as_str()).copied()),
+            _ => rules.code(&l.term).map(|x| (x.code, Basis::Rule)).or_else(|| synonyms.get(terms[i].as_str()).map(|&c| (c, Basis::Synonym))),
         };
         let mut proposals = match (&emb, &engine.trained) {
             (Some(e), None) => engine.propose_embedded(&e.get(i as i64).unsqueeze(0))?.remove(0),
@@ -97,15 +119,23 @@ pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, progre
         };
         let pt = |code: u32| dict.llt(code).map_or(0, |x| x.pt_code);
         let choices = proposals.choices;
-        let mut ranked: Vec<(u32, u32, f64)> = proposals.proposals.drain(..).map(|p| (p.llt_code, p.pt_code, p.confidence)).collect();
+        let mut ranked: Vec<Proposal> = proposals.proposals.drain(..).collect();
         let mut entropy = Some(proposals.entropy);
-        if let Some(code) = rule {
-            ranked.retain(|p| p.0 != code);
-            ranked.insert(0, (code, pt(code), 1.0));
+        if let Some((code, basis)) = rule {
+            ranked.retain(|p| p.llt_code != code);
+            let c = (engine.calibration.llt.apply(basis, 1.0), engine.calibration.pt.apply(basis, 1.0));
+            let mut p = Proposal::plain(code, pt(code), 1.0, c.0);
+            p.pt_confidence = Some(c.1.max(c.0));
+            p.raw = Some(Raw { llt: 1.0, pt: 1.0, basis });
+            ranked.insert(0, p);
             ranked.truncate(crate::engine::TOP);
             entropy = Some(0.0);
         }
-        rows.push(Row { case: Case::evaluated(l.llt, pt(l.llt), ranked, entropy), by_rule: rule.is_some(), first });
+        let case = Case::of_proposals(l.llt, pt(l.llt), &ranked, entropy);
+        if let (true, Some(raw)) = (calibrate, case.raw) {
+            engine.calibration.observe(raw.basis, raw.llt, case.llt_hit(), raw.pt, case.pt_hit());
+        }
+        rows.push(Row { basis: case.raw.map(|r| r.basis), case, by_rule: rule.is_some(), first });
         // Learn the row as a confirmed decision (the newest confirmation of a term wins).
         if learning != Learning::ZeroShot {
             synonyms.insert(terms[i].as_str(), l.llt);
@@ -125,20 +155,31 @@ pub fn replay(engine: &mut Engine, data: &[Labelled], learning: Learning, progre
         pb.finish_and_clear();
     }
     engine.forget();
-    Ok(summarise(rows, learning, &engine.model_version, &dict.version, data.len() - known.len()))
+    Ok(summarise(rows, learning, calibrate, &engine.model_version, &dict.version, data.len() - known.len()))
 }
 
-fn summarise(rows: Vec<Row>, learning: Learning, model_version: &str, meddra_version: &str, skipped: usize) -> ReplayReport {
+fn summarise(rows: Vec<Row>, learning: Learning, calibrated: bool, model_version: &str, meddra_version: &str, skipped: usize) -> ReplayReport {
     let cases: Vec<Case> = rows.iter().map(|r| r.case.clone()).collect();
     let all = backtest::report(&cases);
     let n = cases.len();
     let tenths = (0..10).map(|k| backtest::accuracy(&cases[k * n / 10..(k + 1) * n / 10].iter().collect::<Vec<_>>())).collect();
     let pick = |f: &dyn Fn(&Row) -> bool| backtest::accuracy(&rows.iter().filter(|r| f(r)).map(|r| &r.case).collect::<Vec<_>>());
     let mut by_conf: Vec<&Case> = cases.iter().collect();
-    by_conf.sort_by(|a, b| top_confidence(b).total_cmp(&top_confidence(a)));
+    by_conf.sort_by(|a, b| b.pt_confidence.total_cmp(&a.pt_confidence));
     let cover = ((n as f64) * 0.8).round() as usize;
-    let confidence_at_80 = by_conf.get(cover.saturating_sub(1)).map_or(0.0, |c| top_confidence(c));
+    let confidence_at_80 = by_conf.get(cover.saturating_sub(1)).map_or(0.0, |c| c.pt_confidence);
+    let by_basis = Basis::ALL
+        .iter()
+        .filter_map(|&b| {
+            let pts: Vec<(f64, bool)> = rows.iter().filter(|r| r.basis == Some(b)).map(|r| (r.case.pt_confidence, r.case.pt_hit())).collect();
+            (!pts.is_empty()).then(|| (b.name().to_string(), pts.len(), crate::calibration::ece(&pts)))
+        })
+        .collect();
     ReplayReport {
+        calibrated,
+        calibration: all.calibration,
+        by_basis,
+        validation: all.validation,
         learning,
         model_version: model_version.into(),
         meddra_version: meddra_version.into(),
@@ -153,10 +194,6 @@ fn summarise(rows: Vec<Row>, learning: Learning, model_version: &str, meddra_ver
         confidence_at_80,
         accuracy_at_80: backtest::accuracy(&by_conf[..cover]),
     }
-}
-
-fn top_confidence(c: &Case) -> f64 {
-    c.proposals.first().map_or(0.0, |p| p.2)
 }
 
 /// The replay as text, in the style of `eval`.
@@ -183,7 +220,17 @@ pub fn render(reports: &[ReplayReport]) -> String {
         }
         row(&mut s, "first occurrences", &r.first_occurrences);
         row(&mut s, &format!("coded by a rule ({}%)", pct(r.rule_share).trim()), &r.rule_accuracy);
-        row(&mut s, &format!("confidence >= {:.2} (80%)", r.confidence_at_80), &r.accuracy_at_80);
+        row(&mut s, &format!("PT confidence >= {:.2} (80%)", r.confidence_at_80), &r.accuracy_at_80);
+        let by_basis: Vec<String> = r.by_basis.iter().map(|(b, n, e)| format!("{b} {e:.3} ({n})")).collect();
+        let _ = writeln!(
+            s,
+            "  calibration error (ECE){}: PT {:.3}  LLT {:.3}; PT by basis: {}",
+            if r.calibrated { ", learned row by row" } else { ", uncalibrated" },
+            r.calibration.pt_ece,
+            r.calibration.llt_ece,
+            by_basis.join(", ")
+        );
+        let _ = writeln!(s, "  {}", r.validation.summary());
         let curve: Vec<String> = r.tenths.iter().map(|a| pct(a.pt_at_1).trim().to_string()).collect();
         let _ = writeln!(s, "  PT@1 per tenth of the stream: {}", curve.join(" "));
     }
@@ -239,7 +286,7 @@ mod tests {
     use super::*;
 
     fn case(llt: u32, top: u32, conf: f64) -> Row {
-        Row { case: Case::evaluated(llt, llt * 10, vec![(top, top * 10, conf)], Some(1.0 - conf)), by_rule: conf == 1.0, first: true }
+        Row { case: Case::evaluated(llt, llt * 10, vec![(top, top * 10, conf)], Some(1.0 - conf)), basis: None, by_rule: conf == 1.0, first: true }
     }
 
     #[test]
@@ -249,7 +296,7 @@ mod tests {
         rows[8] = case(1, 1, 1.0);
         rows[9] = case(1, 1, 1.0);
         rows[9].first = false;
-        let r = summarise(rows, Learning::Memory, "m", "v", 3);
+        let r = summarise(rows, Learning::Memory, false, "m", "v", 3);
         assert_eq!((r.n, r.skipped_unknown_llt), (10, 3));
         assert_eq!(r.tenths.iter().map(|a| a.llt_at_1).collect::<Vec<_>>(), [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
         assert_eq!(r.overall.llt_at_1, 0.5);

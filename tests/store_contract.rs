@@ -10,6 +10,7 @@ use medcoder::intake::queue::{NewItem, Report};
 use medcoder::meddra::Dictionary;
 use medcoder::store::api::DeskStore;
 use medcoder::store::item::{ItemFilter, State};
+use medcoder::store::proposals::{Proposal, ProposalSet};
 use medcoder::store::users::Role;
 use medcoder::store::workflow::{Action, Source};
 use medcoder::store::Store;
@@ -27,6 +28,8 @@ trait Backend {
     fn user(&self, who: &str) -> String;
     fn open(&self, who: &str) -> Box<dyn DeskStore>;
     fn import(&self, rows: &[(&str, &str)]);
+    /// Stores proposals as `who` (the proposal service's or an admin's work).
+    fn store_proposals(&self, who: &str, sets: &[(i64, ProposalSet)]);
 }
 
 fn items(rows: &[(&str, &str)]) -> Vec<NewItem> {
@@ -51,7 +54,9 @@ impl Sqlite {
         let mut s = Store::open(&path).unwrap();
         let (rel, _) = medcoder::meddra::Release::read(std::path::Path::new("assets/demo/MedAscii")).unwrap();
         s.import_release(None, &rel, "demo", false, true).unwrap();
-        s.add_user(None, "ann", Role::Admin).unwrap();
+        // The admin is this OS login's user: the one whose runs of the model store proposals.
+        let login = medcoder::identity::os_login().unwrap();
+        s.add_user_with_login(None, "ann", Role::Admin, Some(&login)).unwrap();
         s.add_user(Some("ann"), CODER, Role::Coder).unwrap();
         s.add_user(Some("ann"), REVIEWER, Role::Reviewer).unwrap();
         s.add_user(Some("ann"), OTHER_REVIEWER, Role::Reviewer).unwrap();
@@ -71,6 +76,9 @@ impl Backend for Sqlite {
     }
     fn import(&self, rows: &[(&str, &str)]) {
         Store::open(&self.path).unwrap().import_items(CODER, &items(rows), "q.csv").unwrap();
+    }
+    fn store_proposals(&self, _who: &str, sets: &[(i64, ProposalSet)]) {
+        Store::open(&self.path).unwrap().set_proposals(sets).unwrap();
     }
 }
 
@@ -128,6 +136,11 @@ impl Backend for Postgres {
     fn import(&self, rows: &[(&str, &str)]) {
         let mut s = medcoder::store::postgres::TeamStore::open(&self.url(CODER), &mut |_| Ok(PW.to_string())).unwrap();
         s.import_items(&items(rows), "q.csv", None).unwrap();
+    }
+    fn store_proposals(&self, who: &str, sets: &[(i64, ProposalSet)]) {
+        use medcoder::store::ProposalStore;
+        let mut s = medcoder::store::postgres::TeamStore::open(&self.url(who), &mut |_| Ok(PW.to_string())).unwrap();
+        s.store_proposals(sets).unwrap();
     }
 }
 
@@ -436,6 +449,104 @@ fn the_item_lifecycle_follows_the_same_rules_on_both_backends() {
     assert_eq!(state("L5").1, State::Split);
     let Some(pg) = Postgres::new("y") else { return };
     assert_eq!(lifecycle_scenario(&pg), sqlite);
+}
+
+/// What model-first coding did: the validated threshold, each new item's state, proposer and
+/// source, and who may confirm a model-first code.
+#[derive(Debug, PartialEq)]
+struct ModelFirstOutcome {
+    threshold: Option<(String, usize, usize)>,
+    items: Vec<(String, State, Option<String>, Option<String>)>,
+    attempts: Vec<(String, bool)>,
+    refused_settings: Vec<bool>,
+}
+
+fn proposals(top: u32, pt: u32, confidence: f64, pt_confidence: f64) -> ProposalSet {
+    let mut p = Proposal::plain(top, pt, 2.0, confidence);
+    p.pt_confidence = Some(pt_confidence);
+    ProposalSet { model_version: "m1".into(), meddra_version: String::new(), entropy: Some(0.5), proposals: vec![p], computed_at: "2026-12-02T00:00:00Z".into() }
+}
+
+/// Model-first coding (issue #23) on both backends: 60 confirmed items proposed at PT confidence
+/// 0.99, all right, validate the threshold 0.99 (52 of 52 is the fewest that can show 95%); a new
+/// item above it is proposed by the model and waits for a reviewer, one below it or on the
+/// do-not-autocode list is not; the admin whose run stored the proposals cannot confirm it.
+fn model_first_scenario(b: &dyn Backend) -> ModelFirstOutcome {
+    let dict: Dictionary = b.open(CODER).active_dictionary().unwrap();
+    let l = dict.llts.iter().find(|l| l.current).unwrap();
+    let (llt, pt) = (l.code, l.pt_code);
+    let with_version = |mut set: ProposalSet| {
+        set.meddra_version = dict.version.clone();
+        set
+    };
+    let rows: Vec<(String, String)> = (0..60).map(|i| (format!("P{i}"), format!("odd complaint number {i}"))).collect();
+    b.import(&rows.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect::<Vec<_>>());
+    let (coder, reviewer, admin) = (b.user(CODER), b.user(REVIEWER), b.user("ann"));
+    let mut c = b.open(CODER);
+    let mut r = b.open(REVIEWER);
+    let mut a = b.open("ann");
+    let ids: Vec<(i64, ProposalSet)> = rows.iter().map(|(id, _)| (c.item(id).unwrap().id, with_version(proposals(llt, pt, 0.6, 0.99)))).collect();
+    b.store_proposals("ann", &ids);
+    for (id, _) in &rows {
+        c.act(&dict, &coder, id, Some(0), Action::Propose { llt, source: Source::Model }).unwrap();
+        r.act(&dict, &reviewer, id, Some(1), Action::Confirm).unwrap();
+    }
+    // Nothing is coded by the model while the setting is off.
+    b.import(&[("N0", "another odd complaint")]);
+    b.store_proposals("ann", &[(c.item("N0").unwrap().id, with_version(proposals(llt, pt, 0.6, 0.995)))]);
+    let mut refused_settings = Vec::new();
+    for (key, value) in [("model_first", "maybe"), ("model_first_target", "100"), ("model_first_exclude", "[\"bogus\"]")] {
+        refused_settings.push(a.set_setting(&admin, key, value).is_err());
+    }
+    a.set_setting(&admin, "model_first", "on").unwrap();
+    a.set_setting(&admin, "model_first_exclude", "[\"term:excluded odd complaint\"]").unwrap();
+    let v = a.validation().unwrap();
+    b.import(&[("N1", "new odd complaint"), ("N2", "unsure odd complaint"), ("N3", "Excluded odd complaint")]);
+    let sets: Vec<(i64, ProposalSet)> = [("N1", 0.995), ("N2", 0.5), ("N3", 0.995)]
+        .iter()
+        .map(|(id, conf)| (c.item(id).unwrap().id, with_version(proposals(llt, pt, 0.6, *conf))))
+        .collect();
+    b.store_proposals("ann", &sets);
+    let mut attempts = Vec::new();
+    let n1 = c.item("N1").unwrap();
+    let e = a.act(&dict, &admin, "N1", Some(n1.revision), Action::Confirm).err();
+    if let Some(e) = &e {
+        assert!(format!("{e}").contains("four-eye rule"), "{}: {e}", b.name());
+    }
+    attempts.push(("the admin who ran the model confirms".to_string(), e.is_some()));
+    attempts.push(("a reviewer confirms".to_string(), r.act(&dict, &reviewer, "N1", Some(n1.revision), Action::Confirm).is_err()));
+    let cases = c.backtest_cases(None).unwrap();
+    let n1_route = cases.last().map(|c| c.route.name().to_string()).unwrap_or_default();
+    attempts.push((format!("back-test route {n1_route}"), false));
+    ModelFirstOutcome {
+        threshold: v.threshold.map(|t| (format!("{:.3}", t.threshold), t.n, t.right)),
+        items: ["N0", "N1", "N2", "N3"]
+            .iter()
+            .map(|id| {
+                let it = c.item(id).unwrap();
+                (id.to_string(), it.state, it.proposer, it.source)
+            })
+            .collect(),
+        attempts,
+        refused_settings,
+    }
+}
+
+#[test]
+fn model_first_coding_follows_the_same_rules_on_both_backends() {
+    let sqlite = model_first_scenario(&Sqlite::new());
+    assert_eq!(sqlite.threshold, Some(("0.990".to_string(), 60, 60)));
+    let state = |id: &str| sqlite.items.iter().find(|i| i.0 == id).unwrap().clone();
+    assert_eq!(state("N0").1, State::New, "model-first is off by default");
+    assert_eq!(state("N1"), ("N1".into(), State::Confirmed, Some("model m1".into()), Some("model-first".into())));
+    assert_eq!(state("N2").1, State::New, "below the threshold: a person codes it");
+    assert_eq!(state("N3").1, State::New, "on the do-not-autocode list");
+    assert_eq!(sqlite.attempts[0], ("the admin who ran the model confirms".to_string(), true));
+    assert_eq!(sqlite.attempts[1].1, false, "a reviewer confirms it");
+    assert_eq!(sqlite.attempts[2].0, "back-test route model-first, reviewed");
+    assert_eq!(sqlite.refused_settings, [true, true, true]);
+    let Some(pg) = Postgres::new("f") else { return };
+    assert_eq!(model_first_scenario(&pg), sqlite);
 }
 
 /// Both backends refuse the same characters in stored text: Cc and Cf (and line/paragraph

@@ -56,6 +56,8 @@ fn demo_store(dir: &std::path::Path) -> std::path::PathBuf {
             score: 1.0,
             confidence: [0.5, 0.2, 0.1, 0.1, 0.05][i],
             evidence: None,
+            pt_confidence: None,
+            raw: None,
         })
         .collect();
     let id = s.item("Q1").unwrap().id;

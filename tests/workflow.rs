@@ -247,6 +247,8 @@ fn backtest_from_logged_proposals() {
                 score: 1.0 - i as f64,
                 confidence: if i == 0 { 0.9 - entropy / 4.0 } else { 0.05 },
                 evidence: None,
+                pt_confidence: None,
+                raw: None,
             })
             .collect();
         store
@@ -330,7 +332,7 @@ fn queue_show_shows_only_proposals_made_for_the_active_version() {
         model_version: "old-model".into(),
         meddra_version: version.into(),
         entropy: Some(0.5),
-        proposals: vec![Proposal { llt_code: code, pt_code: pt, score: 1.0, confidence: 0.8, evidence: None }],
+        proposals: vec![Proposal { llt_code: code, pt_code: pt, score: 1.0, confidence: 0.8, evidence: None, pt_confidence: None, raw: None }],
         computed_at: "t".into(),
     };
     store.set_proposals(&[(item.id, set("DEMO-0.9"))]).unwrap();

@@ -13,6 +13,7 @@ use super::session::Session;
 use crate::intake::queue as intake;
 use crate::meddra::Dictionary;
 use crate::store::api::{Backend, DeskStore};
+use crate::store::model_first;
 use crate::store::item::{ItemFilter, State};
 use crate::store::users::Role;
 use crate::store::workflow::{Action, Source};
@@ -63,6 +64,31 @@ pub enum SettingsCmd {
     AutocodeConfirm { value: OnOff },
     /// Where `audit anchor` and the desk append log heads (default: <database>.anchors). Admins only.
     AnchorFile { path: PathBuf },
+    /// Model-first coding: untouched items whose top PT confidence clears the validated threshold
+    /// are proposed by the model and go straight to a reviewer (off by default). Admins only.
+    ModelFirst { value: OnOff },
+    /// The PT@1 the validated threshold must show (one-sided 95% lower bound), in percent
+    /// (default 95). Admins only.
+    ModelFirstTarget { percent: f64 },
+    /// The do-not-autocode list: terms and LLTs a person always codes. Admins only.
+    #[command(subcommand)]
+    DoNotAutocode(ExcludeCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExcludeCmd {
+    /// List the entries.
+    List,
+    /// Add a reported term (`term TEXT`) or an LLT (`llt CODE`).
+    Add { kind: ExcludeKind, value: String },
+    /// Remove an entry.
+    Remove { kind: ExcludeKind, value: String },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExcludeKind {
+    Term,
+    Llt,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -236,11 +262,25 @@ fn show(store: &mut dyn DeskStore, id: &str) -> Result<()> {
         println!("  synonym        LLT {} ({}{})", syn.llt_code, p(&syn.provenance()), p(&state));
     }
     if let Some(model) = &v.model_version {
-        let uncertain = if v.uncertain { ", uncertain" } else { "" };
-        println!("  proposals      model {} (entropy {}{uncertain})", p(model), v.entropy.map_or("-".into(), |e| format!("{e:.3}")));
+        let flag = if v.uncertain {
+            ", PT uncertain"
+        } else if v.llt_uncertain {
+            ", PT clear, LLT choice uncertain"
+        } else {
+            ""
+        };
+        println!("  proposals      model {} (entropy {}{flag})", p(model), v.entropy.map_or("-".into(), |e| format!("{e:.3}")));
         for (i, prop) in v.proposals.iter().enumerate() {
             let evidence = prop.evidence.as_ref().map(|e| format!("  ({})", p(e))).unwrap_or_default();
-            println!("    {}. LLT {:>9} {:<40} {:>5.1}%{evidence}", i + 1, prop.llt_code, p(&prop.llt_name), 100.0 * prop.confidence);
+            println!(
+                "    {}. LLT {:>9} {:<40} {:>5.1}%   PT {:<32} {:>5.1}%{evidence}",
+                i + 1,
+                prop.llt_code,
+                p(&prop.llt_name),
+                100.0 * prop.confidence,
+                p(&prop.pt_name),
+                100.0 * prop.pt_confidence
+            );
         }
     }
     println!("  history");
@@ -374,6 +414,12 @@ pub fn settings(cmd: SettingsCmd, s: &mut Session) -> Result<ExitCode> {
         SettingsCmd::Show => {
             let store = s.store()?;
             println!("autocode-confirm  {}", store.setting("autocode_confirm")?.unwrap_or_else(|| "off".into()));
+            println!("model-first       {}", store.setting(model_first::SETTING)?.unwrap_or_else(|| "off".into()));
+            let target = model_first::parse_target(store.setting(model_first::TARGET)?.as_deref())?;
+            println!("model-first target {:.1}% PT@1 (one-sided 95% lower bound)", 100.0 * target);
+            let list = model_first::parse_list(store.setting(model_first::EXCLUDE)?.as_deref())?;
+            println!("do-not-autocode   {} entr{}", list.len(), if list.len() == 1 { "y" } else { "ies" });
+            println!("  {}", store.validation()?.summary());
             println!("active MedDRA     {}", store.active_meddra_version()?.unwrap_or_else(|| "-".into()));
             let machine = if store.backend() == Backend::Team { " (this machine)" } else { "" };
             println!("anchor file       {}{machine}", store.anchor_file()?.display());
@@ -386,6 +432,63 @@ pub fn settings(cmd: SettingsCmd, s: &mut Session) -> Result<ExitCode> {
             let user = s.user()?;
             s.store()?.set_setting(&user, "autocode_confirm", v)?;
             println!("autocode-confirm set to {v}");
+        }
+        SettingsCmd::ModelFirst { value } => {
+            let v = match value {
+                OnOff::On => "on",
+                OnOff::Off => "off",
+            };
+            let user = s.user()?;
+            let store = s.store()?;
+            store.set_setting(&user, model_first::SETTING, v)?;
+            println!("model-first set to {v}");
+            if v == "on" {
+                println!("  {}", store.validation()?.summary());
+            }
+        }
+        SettingsCmd::ModelFirstTarget { percent } => {
+            let user = s.user()?;
+            let store = s.store()?;
+            store.set_setting(&user, model_first::TARGET, &format!("{percent}"))?;
+            println!("model-first target set to {percent}% PT@1 (one-sided 95% lower bound)");
+            println!("  {}", store.validation()?.summary());
+        }
+        SettingsCmd::DoNotAutocode(cmd) => {
+            let store = s.store()?;
+            let mut list = model_first::parse_list(store.setting(model_first::EXCLUDE)?.as_deref())?;
+            let entry = |kind: ExcludeKind, value: &str| {
+                model_first::Excluded::parse(&format!("{}:{value}", if matches!(kind, ExcludeKind::Term) { "term" } else { "llt" }))
+            };
+            let changed = match cmd {
+                ExcludeCmd::List => {
+                    if list.is_empty() {
+                        println!("The do-not-autocode list is empty.");
+                    }
+                    for e in &list {
+                        println!("{}", p(&e.as_entry()));
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                ExcludeCmd::Add { kind, value } => {
+                    let e = entry(kind, &value)?;
+                    if list.contains(&e) {
+                        bail!("{} is already on the do-not-autocode list", p(&e.as_entry()));
+                    }
+                    println!("added {}", p(&e.as_entry()));
+                    list.push(e);
+                    list
+                }
+                ExcludeCmd::Remove { kind, value } => {
+                    let e = entry(kind, &value)?;
+                    if !list.contains(&e) {
+                        bail!("{} is not on the do-not-autocode list", p(&e.as_entry()));
+                    }
+                    println!("removed {}", p(&e.as_entry()));
+                    list.into_iter().filter(|x| *x != e).collect()
+                }
+            };
+            let user = s.user()?;
+            s.store()?.set_setting(&user, model_first::EXCLUDE, &model_first::list_value(&changed))?;
         }
         SettingsCmd::AnchorFile { path } => {
             let path = std::path::absolute(&path).with_context(|| format!("resolving {}", path.display()))?;

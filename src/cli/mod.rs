@@ -356,9 +356,18 @@ pub enum Command {
         /// so far (synonym list, coded-term memory), then learn the row. Nothing is stored.
         #[arg(long)]
         replay: bool,
-        /// With --replay: write the learning curve (accuracy per tenth of the stream) as SVG.
-        #[arg(long, requires = "replay")]
+        /// Write the reliability diagram (share right against confidence, LLT and PT) as SVG; with
+        /// --replay the learning curve (accuracy per tenth of the stream) there and the reliability
+        /// diagram beside it (NAME-reliability.svg).
+        #[arg(long)]
         plot: Option<PathBuf>,
+        /// Rank proposals by PT confidence first, then by LLT within the PT.
+        #[arg(long)]
+        pt_first: bool,
+        /// With --replay: leave the confidences uncalibrated (as the model gives them) instead of
+        /// calibrating them row by row from the rows before.
+        #[arg(long, requires = "replay")]
+        no_calibration: bool,
     },
     /// Team settings (auto-confirm of rule-coded items).
     #[command(subcommand)]
@@ -492,9 +501,10 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
             model::serve_on(&s.proposal_opener(), base.as_deref(), m.as_deref(), cli.precision, once, poll)
         }
         Command::Propose { all, base, model: m } => model::propose(s.proposal_store()?, all, base.as_deref(), m.as_deref(), cli.precision),
-        Command::Eval { file, train, version, base, model: m, components, json, replay, plot } => {
-            model::eval(s.proposal_store()?, model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision })
-        }
+        Command::Eval { file, train, version, base, model: m, components, json, replay, plot, pt_first, no_calibration } => model::eval(
+            s.proposal_store()?,
+            model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision, pt_first, no_calibration },
+        ),
         Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 } => {
             model::train(s.proposal_store()?, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 })
         }

@@ -121,12 +121,13 @@ pub fn predict(
     let p = engine.propose(&[text])?.remove(0);
     let ms = t.elapsed().as_secs_f64() * 1e3;
     println!("{}", crate::text::printable(&engine.describe()));
-    println!("'{}'  (entropy {:.2}, {ms:.0} ms)", crate::text::printable(text), p.entropy);
+    println!("'{}'  (entropy {:.2}, {ms:.0} ms; LLT confidence, then its PT's)", crate::text::printable(text), p.entropy);
     for (i, s) in p.proposals.iter().enumerate() {
         let llt = engine.dict.llt(s.llt_code).map(|l| l.name.as_str()).unwrap_or("?");
         let pt = engine.dict.pt(s.pt_code).map(|x| x.name.as_str()).unwrap_or("?");
         let soc = engine.dict.primary_path(s.pt_code).map(|p| p.soc.name).unwrap_or_default();
-        println!("  {}. {:>5.1}%  {:>9} {:<36} PT {:<32} {}", i + 1, 100.0 * s.confidence, s.llt_code, llt, pt, soc);
+        let pt_conf = s.pt_confidence.unwrap_or(s.confidence);
+        println!("  {}. {:>5.1}%  {:>9} {:<36} PT {:>5.1}% {:<32} {}", i + 1, 100.0 * s.confidence, s.llt_code, llt, 100.0 * pt_conf, pt, soc);
         if let Some(e) = &s.evidence {
             println!("                        {}", crate::text::printable(e));
         }
@@ -136,6 +137,10 @@ pub fn predict(
     }
     if !engine.memory.is_empty() {
         println!("(memory: {} confirmed term(s) of MedDRA {})", engine.memory.len(), engine.dict.version);
+    }
+    let learned: Vec<String> = engine.calibration.pt.observed().iter().map(|(b, n)| format!("{} {n}", b.name())).collect();
+    if !learned.is_empty() {
+        println!("(confidences calibrated from the team's confirmed decisions: {})", learned.join(", "));
     }
     if let Some(t) = engine.trained.as_ref().filter(|t| !t.record.is_empty()) {
         let (f, d) = t.record.tally();
@@ -197,15 +202,18 @@ pub struct EvalArgs {
     pub replay: bool,
     pub plot: Option<PathBuf>,
     pub precision: Precision,
+    pub pt_first: bool,
+    pub no_calibration: bool,
 }
 
 pub fn eval(mut store: Box<dyn crate::store::ProposalStore>, a: EvalArgs) -> Result<ExitCode> {
     let dict = store.release_of(a.version.as_deref())?;
     // A model's accuracy on a file, not the team's memory's: that is what --replay measures.
     let mut engine = Engine::builder(dict).base_dir(a.base.as_deref()).model(a.model.as_deref()).precision(a.precision).progress(true).build()?;
+    engine.pt_first = a.pt_first;
     let (file, components, json) = (a.file.as_path(), a.components, a.json);
     if a.replay {
-        return replay(&mut engine, file, components, json, a.plot.as_deref());
+        return replay(&mut engine, file, components, json, !a.no_calibration, a.plot.as_deref());
     }
     let train = a.train.as_deref();
     let data = crate::intake::labelled::read_labelled(file)?;
@@ -242,6 +250,11 @@ pub fn eval(mut store: Box<dyn crate::store::ProposalStore>, a: EvalArgs) -> Res
             println!("{} — {name}", file.display());
             print!("{}", crate::eval::render(&report));
         }
+        if let (Some(p), None) = (&a.plot, fusion) {
+            let c = &report.all.calibration;
+            let svg = crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("Reliability on {}", file.display()));
+            std::fs::write(p, svg).with_context(|| format!("writing {}", p.display()))?;
+        }
         reports.push(serde_json::json!({ "component": name, "report": report }));
     }
     if components && engine.trained.is_none() && !json {
@@ -251,6 +264,12 @@ pub fn eval(mut store: Box<dyn crate::store::ProposalStore>, a: EvalArgs) -> Res
         println!("{}", serde_json::to_string_pretty(&reports)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a replay's reliability diagram goes beside its learning curve: NAME-reliability.svg.
+fn reliability_path(plot: &Path) -> PathBuf {
+    let stem = plot.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "replay".into());
+    plot.with_file_name(format!("{stem}-reliability.svg"))
 }
 
 /// `medcoder model half SRC DST`: config and tokenizer copied, float weights stored as fp16.
@@ -271,14 +290,14 @@ pub fn half(src: &Path, dst: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn replay(engine: &mut Engine, file: &Path, components: bool, json: bool, plot: Option<&Path>) -> Result<ExitCode> {
+fn replay(engine: &mut Engine, file: &Path, components: bool, json: bool, calibrate: bool, plot: Option<&Path>) -> Result<ExitCode> {
     use crate::replay::{self, Learning};
     let data = crate::intake::labelled::read_labelled(file)?;
     let stages = if components { vec![Learning::ZeroShot, Learning::Synonyms, Learning::Memory] } else { vec![Learning::Memory] };
     let started = std::time::Instant::now();
     let mut reports = Vec::new();
     for learning in stages {
-        reports.push(replay::replay(engine, &data, learning, !json)?);
+        reports.push(replay::replay(engine, &data, learning, calibrate, !json)?);
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
@@ -289,6 +308,16 @@ fn replay(engine: &mut Engine, file: &Path, components: bool, json: bool, plot: 
     }
     if let Some(p) = plot {
         std::fs::write(p, replay::render_svg(&reports, &format!("Replay of {}", file.display()))).with_context(|| format!("writing {}", p.display()))?;
+        // The reliability of the last replay (with the memory), beside the learning curve.
+        if let Some(r) = reports.last() {
+            let c = &r.calibration;
+            let rel = reliability_path(p);
+            let svg = crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("Reliability, replay of {}", file.display()));
+            std::fs::write(&rel, svg).with_context(|| format!("writing {}", rel.display()))?;
+            if !json {
+                println!("Wrote {} and {}", p.display(), rel.display());
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -21,7 +21,8 @@ use crate::model::precision::Precision;
 use crate::model::registry::{self, Fusion, Manifest};
 use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
-use crate::store::proposals::{Proposal, ProposalSet};
+use crate::calibration::{Basis, Calibrations};
+use crate::store::proposals::{Proposal, ProposalSet, Raw};
 use crate::store::synonyms::Synonym;
 use crate::store::ProposalStore;
 use dense::DenseIndex;
@@ -175,6 +176,16 @@ pub struct Engine {
     memory_cache: Option<(PathBuf, String)>,
     /// What the untuned encoder reads of a query (typos corrected, shorthand spelt out).
     rewriter: rewrite::Rewriter,
+    /// What the confidences mean, learned from confirmed decisions (empty: as the model says).
+    pub calibration: Calibrations,
+    /// Rank by PT confidence first, then by LLT within the PT (measured with `eval --pt-first`).
+    pub pt_first: bool,
+}
+
+/// Orders candidates by their PT's confidence, then by their own within the PT (stable: equal
+/// ones keep the model's order).
+pub fn rank_pt_first(all: &mut [Proposal], mass: &HashMap<u32, f64>) {
+    all.sort_by(|a, b| mass[&b.pt_code].total_cmp(&mass[&a.pt_code]).then(b.confidence.total_cmp(&a.confidence)));
 }
 
 /// Where an engine's encoder comes from.
@@ -324,7 +335,21 @@ impl Engine {
         let labels = memory::label_map(&dict, &index.llts);
         let memory = Memory::empty(encoder.bert.config.hidden_size, device);
         let rewriter = rewrite::Rewriter::new(&dict, encoder.tok.clone());
-        Engine { dict, encoder, index, trained: None, model_version, candidates: 10, device, memory, labels, memory_cache: None, rewriter }
+        Engine {
+            dict,
+            encoder,
+            index,
+            trained: None,
+            model_version,
+            candidates: 10,
+            device,
+            memory,
+            labels,
+            memory_cache: None,
+            rewriter,
+            calibration: Calibrations::default(),
+            pt_first: false,
+        }
     }
 
     /// The one way to build an engine (the CLI, the desk, the proposal service, bench, replay,
@@ -426,6 +451,7 @@ impl Engine {
 
     /// Learns what the synonym list gained, lost or changed since the last call (the first call
     /// loads it all, from the embedding cache where it can). Cheap when nothing changed: one query.
+    /// A confirmation changes the synonym list, so the calibration is learned again with it.
     pub fn sync_memory(&mut self, store: &mut dyn ProposalStore) -> Result<usize> {
         let version = &self.dict.version;
         if store.synonym_seq_of(version)? <= self.memory.seq {
@@ -433,7 +459,20 @@ impl Engine {
         }
         let changes = store.synonym_changes(version, self.memory.seq)?;
         self.learn_changes(&changes)?;
+        self.calibrate(&store.decided_cases()?);
         Ok(changes.len())
+    }
+
+    /// Learns the calibration from confirmed decisions whose proposals kept their raw figures,
+    /// where the model was asked (rule- and synonym-coded items say nothing of it).
+    pub fn calibrate(&mut self, cases: &[crate::backtest::Case]) {
+        let mut c = Calibrations::default();
+        for case in cases.iter().filter(|c| c.route.model_asked()) {
+            if let Some(raw) = case.raw {
+                c.observe(raw.basis, raw.llt, case.llt_hit(), raw.pt, case.pt_hit());
+            }
+        }
+        self.calibration = c;
     }
 
     /// Learns synonym changes (in `seq` order) into the memory and, with a trained model, its
@@ -755,18 +794,43 @@ impl Engine {
             .map(|s| {
                 let ranked = if gated { s.ranked_gated(fusion, s.gate) } else { s.ranked(fusion) };
                 let choices = s.choices(fusion).map(|(f, d)| (code(f), code(d)));
-                let proposals = ranked
+                let all = ranked
                     .iter()
-                    .take(TOP)
                     .map(|&(label, score, confidence)| {
                         let l = &self.dict.llts[self.index.llts[label]];
-                        Proposal { llt_code: l.code, pt_code: l.pt_code, score, confidence, evidence: s.evidence.get(&label).cloned() }
+                        Proposal::plain(l.code, l.pt_code, score, confidence).with_evidence(s.evidence.get(&label).cloned())
                     })
                     .collect();
+                let basis = if gated && s.gate <= 0.0 { Basis::Dense } else { Basis::Fusion };
+                let proposals = self.finish(all, basis);
                 let gate = gated.then_some(s.gate);
                 TermProposals { proposals, entropy: s.entropy, dense_candidates: s.dense, ensemble_candidates: s.ensemble, choices, gate }
             })
             .collect())
+    }
+
+    /// The top `TOP` of every candidate (best first, raw confidences): each with its PT's
+    /// confidence (the sum over the candidates of its PT), both calibrated for the basis of the
+    /// top proposal (the memory's when it put the top there), the raw figures kept; ranked by PT
+    /// first when the engine is asked to.
+    fn finish(&self, mut all: Vec<Proposal>, basis: Basis) -> Vec<Proposal> {
+        let basis = if all.first().is_some_and(|p| p.evidence.is_some()) { Basis::Memory } else { basis };
+        let mut mass: HashMap<u32, f64> = HashMap::new();
+        for p in &all {
+            *mass.entry(p.pt_code).or_default() += p.confidence;
+        }
+        if self.pt_first {
+            rank_pt_first(&mut all, &mass);
+        }
+        all.truncate(TOP);
+        for p in &mut all {
+            let raw = Raw { llt: p.confidence.clamp(0.0, 1.0), pt: mass[&p.pt_code].clamp(0.0, 1.0), basis };
+            p.confidence = self.calibration.llt.apply(basis, raw.llt);
+            // A PT is at least as likely as any one of its LLTs.
+            p.pt_confidence = Some(self.calibration.pt.apply(basis, raw.pt).max(p.confidence));
+            p.raw = Some(raw);
+        }
+        all
     }
 
     fn propose_dense(&self, terms: &[&str]) -> Result<Vec<TermProposals>> {
@@ -793,13 +857,14 @@ impl Engine {
         for b in 0..q.size()[0] as usize {
             let idx = &top_i[b * k..(b + 1) * k];
             let codes: Vec<u32> = idx.iter().map(|&i| self.dict.llts[self.index.llts[i as usize]].code).collect();
-            let proposals = (0..k.min(TOP))
+            let all = (0..k)
                 .map(|j| {
                     let l = &self.dict.llts[self.index.llts[idx[j] as usize]];
                     let evidence = self.evidence(recall.as_ref(), b as i64, idx[j] as usize, names_at[b * k + j]);
-                    Proposal { llt_code: l.code, pt_code: l.pt_code, score: sims_at[b * k + j], confidence: top_p[b * k + j], evidence }
+                    Proposal::plain(l.code, l.pt_code, sims_at[b * k + j], top_p[b * k + j]).with_evidence(evidence)
                 })
                 .collect();
+            let proposals = self.finish(all, Basis::Dense);
             out.push(TermProposals { proposals, entropy: entropy[b], dense_candidates: codes, ensemble_candidates: vec![], choices: None, gate: None });
         }
         Ok(out)

@@ -19,7 +19,7 @@ use super::workflow::AUTOCODER;
 use super::Store;
 
 /// The team settings medcoder changes only through a logged admin action.
-pub const TEAM_SETTINGS: &[&str] = &["autocode_confirm", "anchor_file"];
+pub const TEAM_SETTINGS: &[&str] = &["autocode_confirm", "anchor_file", "model_first", "model_first_target", "model_first_exclude"];
 
 /// The newest log row: what an anchor records and an export carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +94,11 @@ fn replay_item(e: &mut Expected, row: &LoggedEntry) {
     match r.action.as_str() {
         "propose" | "recode" => {
             e.proposer = Some(r.user.clone());
+            e.reviewer = None;
+        }
+        // The model proposed a model-first code itself; a reviewer always confirms it.
+        "autocode" if r.source.as_deref() == Some(super::model_first::SOURCE) => {
+            e.proposer = Some(super::model_first::proposer(r.model_version.as_deref().unwrap_or_default()));
             e.reviewer = None;
         }
         "autocode" => {

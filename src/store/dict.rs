@@ -7,7 +7,7 @@ use super::Store;
 use crate::meddra::release::{HistoryRow, Smq, SmqTerm};
 use crate::meddra::{Dictionary, Hier, Llt, Named, Pt, Release, Soc};
 
-const ACTIVE: &str = "active_release";
+pub(crate) const ACTIVE: &str = "active_release";
 
 /// One loaded release as listed by `dict versions`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ pub mod dict;
 pub mod item;
 pub mod lifecycle;
 pub mod log;
+pub mod model_first;
 pub mod pin;
 pub mod postgres;
 pub mod proposals;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/007_trust.sql"),
     include_str!("sql/008_lifecycle.sql"),
     include_str!("sql/009_datasets.sql"),
+    include_str!("sql/010_confidence.sql"),
 ];
 
 pub struct Store {
@@ -225,9 +227,15 @@ pub trait ProposalStore {
     fn synonym_changes(&mut self, version: &str, seq: i64) -> Result<Vec<synonyms::Synonym>>;
     /// Whether the store still answers: after a failed write, tells a gone database from a bad item.
     fn answers(&mut self) -> bool;
+    /// The confirmed decisions with the proposals they were taken with: what the engine's
+    /// calibration learns from.
+    fn decided_cases(&mut self) -> Result<Vec<crate::backtest::Case>>;
 }
 
 impl ProposalStore for Store {
+    fn decided_cases(&mut self) -> Result<Vec<crate::backtest::Case>> {
+        self.backtest_cases(None)
+    }
     fn active_meddra_version(&mut self) -> Result<Option<String>> {
         self.active_version()
     }

@@ -21,7 +21,46 @@ pub struct Proposal {
     /// severe', AE-0112"); None when the LLT's own name scored best.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
+    /// Calibrated probability that this LLT's PT is right (the LLTs of one PT share it): the sum
+    /// over the PT's candidate LLTs. None in proposals stored before PT confidence existed
+    /// (`ProposalSet::pt_confidence` then sums the stored ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pt_confidence: Option<f64>,
+    /// The confidences before calibration and where they came from: what the calibration learns
+    /// from when the decision is confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<Raw>,
 }
+
+/// A proposal's uncalibrated LLT and PT confidence and their basis.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Raw {
+    pub llt: f64,
+    pub pt: f64,
+    pub basis: crate::calibration::Basis,
+}
+
+impl Proposal {
+    /// A proposal with nothing but its code and figures (tests, benches).
+    pub fn plain(llt_code: u32, pt_code: u32, score: f64, confidence: f64) -> Proposal {
+        Proposal { llt_code, pt_code, score, confidence, evidence: None, pt_confidence: None, raw: None }
+    }
+
+    pub fn with_evidence(mut self, evidence: Option<String>) -> Proposal {
+        self.evidence = evidence;
+        self
+    }
+}
+
+/// The PT confidence of `proposals[i]`: as computed with it, or for older proposals the sum of
+/// the stored confidences of its PT's LLTs (at most one, so a sum over the top five).
+pub fn pt_confidence_in(proposals: &[Proposal], i: usize) -> Option<f64> {
+    let p = proposals.get(i)?;
+    Some(p.pt_confidence.unwrap_or_else(|| proposals.iter().filter(|q| q.pt_code == p.pt_code).map(|q| q.confidence).sum::<f64>().min(1.0)))
+}
+
+/// Share of a PT's confidence below which the choice of LLT within the PT is flagged uncertain.
+pub const UNCERTAIN_LLT_SHARE: f64 = 0.5;
 
 /// The engine's proposals for an item, as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,11 +72,14 @@ pub struct ProposalSet {
     pub computed_at: String,
 }
 
-/// The first of an item's stored proposals: (LLT code, confidence), with the set's entropy.
+/// The first of an item's stored proposals: (LLT code, confidence), with the set's entropy and
+/// its PT confidence.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TopProposal {
     pub top: Option<(u32, f64)>,
     pub entropy: Option<f64>,
+    /// The top proposal's PT confidence.
+    pub pt: Option<f64>,
 }
 
 impl ProposalSet {
@@ -49,7 +91,9 @@ impl ProposalSet {
             anyhow::bail!("model {id} produced a non-finite entropy ({e}) for item {item_id}: nothing was stored; check or retrain the model");
         }
         for p in &self.proposals {
-            if !p.score.is_finite() || !p.confidence.is_finite() || !(0.0..=1.0).contains(&p.confidence) {
+            let probability = |x: f64| x.is_finite() && (0.0..=1.0).contains(&x);
+            let raw_ok = p.raw.is_none_or(|r| probability(r.llt) && probability(r.pt));
+            if !p.score.is_finite() || !probability(p.confidence) || !p.pt_confidence.is_none_or(probability) || !raw_ok {
                 anyhow::bail!(
                     "model {id} produced score {} and confidence {} for LLT {} of item {item_id}: nothing was stored; check or retrain the model",
                     p.score,
@@ -62,7 +106,12 @@ impl ProposalSet {
     }
 
     pub fn top(&self) -> TopProposal {
-        TopProposal { top: self.proposals.first().map(|p| (p.llt_code, p.confidence)), entropy: self.entropy }
+        TopProposal { top: self.proposals.first().map(|p| (p.llt_code, p.confidence)), entropy: self.entropy, pt: self.pt_confidence(0) }
+    }
+
+    /// The PT confidence of the `i`th proposal.
+    pub fn pt_confidence(&self, i: usize) -> Option<f64> {
+        pt_confidence_in(&self.proposals, i)
     }
 }
 
@@ -89,9 +138,11 @@ impl Store {
         let tx = self.conn.transaction()?;
         {
             let mut st = tx.prepare_cached(
-                "INSERT INTO item_proposals(item_id, model_version, meddra_version, entropy, proposals, computed_at, top_llt, top_confidence) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO item_proposals(item_id, model_version, meddra_version, entropy, proposals, computed_at, top_llt, top_confidence, top_pt_confidence)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(item_id) DO UPDATE SET model_version = excluded.model_version, meddra_version = excluded.meddra_version, entropy = excluded.entropy,
-                   proposals = excluded.proposals, computed_at = excluded.computed_at, top_llt = excluded.top_llt, top_confidence = excluded.top_confidence",
+                   proposals = excluded.proposals, computed_at = excluded.computed_at, top_llt = excluded.top_llt, top_confidence = excluded.top_confidence,
+                   top_pt_confidence = excluded.top_pt_confidence",
             )?;
             for (item_id, set) in sets {
                 let top = set.top().top;
@@ -103,10 +154,12 @@ impl Store {
                     serde_json::to_string(&set.proposals)?,
                     set.computed_at,
                     top.map(|t| t.0),
-                    top.map(|t| t.1)
+                    top.map(|t| t.1),
+                    set.proposals.first().and_then(|p| p.pt_confidence)
                 ])?;
             }
         }
+        super::model_first::code(&tx, sets)?;
         tx.commit()?;
         Ok(())
     }
@@ -136,7 +189,7 @@ mod checks {
 
     #[test]
     fn a_broken_models_figures_are_refused_whole() {
-        let p = |confidence: f64, score: f64| Proposal { llt_code: 1, pt_code: 2, score, confidence, evidence: None };
+        let p = |confidence: f64, score: f64| Proposal { llt_code: 1, pt_code: 2, score, confidence, evidence: None, pt_confidence: None, raw: None };
         let set = |proposals: Vec<Proposal>, entropy: Option<f64>| ProposalSet {
             model_version: "m\u{1b}".into(),
             meddra_version: "v".into(),

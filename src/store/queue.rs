@@ -157,12 +157,12 @@ impl Store {
         let mut st = self.conn.prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM item{clause} ORDER BY id"))?;
         let items = st.query_map(rusqlite::params_from_iter(args), summary_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         let mut st =
-            self.conn.prepare_cached("SELECT item_id, top_llt, top_confidence, entropy FROM item_proposals WHERE meddra_version = ?1 ORDER BY item_id")?;
+            self.conn.prepare_cached("SELECT item_id, top_llt, top_confidence, entropy, top_pt_confidence FROM item_proposals WHERE meddra_version = ?1 ORDER BY item_id")?;
         let tops = st
             .query_map([meddra_version], |r| {
                 let llt: Option<u32> = r.get(1)?;
                 let confidence: Option<f64> = r.get(2)?;
-                Ok((r.get::<_, i64>(0)?, TopProposal { top: llt.zip(confidence), entropy: r.get(3)? }))
+                Ok((r.get::<_, i64>(0)?, TopProposal { top: llt.zip(confidence), entropy: r.get(3)?, pt: r.get(4)? }))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         let mut next = 0;

@@ -29,29 +29,7 @@ pub struct RecodeCandidate {
 impl Store {
     /// Confirmed items with the model's proposals as they stood when the code was confirmed.
     pub fn backtest_cases(&self, model_version: Option<&str>) -> Result<Vec<Case>> {
-        // The newest confirm row of each still-confirmed item that carries proposals.
-        let mut st = self.conn.prepare(
-            "SELECT l.llt_code, l.pt_code, l.proposals, l.entropy, l.model_version, i.source, i.study, l.at FROM decision_log l
-             JOIN item i ON i.id = l.item_id AND i.state = 'confirmed'
-             WHERE l.seq = (SELECT max(seq) FROM decision_log WHERE item_id = l.item_id AND action = 'confirm')
-               AND l.proposals IS NOT NULL ORDER BY l.seq",
-        )?;
-        let rows = st.query_map([], |r| {
-            Ok((
-                (r.get::<_, u32>(0)?, r.get::<_, Option<u32>>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<f64>>(3)?, r.get::<_, Option<String>>(4)?),
-                (r.get::<_, Option<String>>(5)?, r.get::<_, String>(6)?, r.get::<_, String>(7)?),
-            ))
-        })?;
-        let mut out = Vec::new();
-        for r in rows {
-            let ((llt, pt, json, entropy, model), (source, study, at)) = r?;
-            if model_version.is_some_and(|m| Some(m) != model.as_deref()) {
-                continue;
-            }
-            let props: Vec<Proposal> = serde_json::from_str(&json)?;
-            out.push(crate::backtest::confirmed_case(llt, pt.unwrap_or(0), &props, entropy, source.as_deref(), study, &at));
-        }
-        Ok(out)
+        backtest_cases_in(&self.conn, model_version)
     }
 
     /// Newest confirmed decision per normalised reported term.
@@ -111,4 +89,32 @@ pub fn recode_candidates(items: Vec<Item>, dict: &Dictionary) -> Vec<RecodeCandi
         }
     }
     out
+}
+
+/// The back-test cases of a connection (a transaction's too: model-first coding validates its
+/// threshold inside the transaction that stores the proposals).
+pub(crate) fn backtest_cases_in(conn: &rusqlite::Connection, model_version: Option<&str>) -> Result<Vec<Case>> {
+    // The newest confirm row of each still-confirmed item that carries proposals.
+    let mut st = conn.prepare(
+        "SELECT l.llt_code, l.pt_code, l.proposals, l.entropy, l.model_version, i.source, i.study, l.at FROM decision_log l
+         JOIN item i ON i.id = l.item_id AND i.state = 'confirmed'
+         WHERE l.seq = (SELECT max(seq) FROM decision_log WHERE item_id = l.item_id AND action = 'confirm')
+           AND l.proposals IS NOT NULL ORDER BY l.seq",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            (r.get::<_, u32>(0)?, r.get::<_, Option<u32>>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<f64>>(3)?, r.get::<_, Option<String>>(4)?),
+            (r.get::<_, Option<String>>(5)?, r.get::<_, String>(6)?, r.get::<_, String>(7)?),
+        ))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let ((llt, pt, json, entropy, model), (source, study, at)) = r?;
+        if model_version.is_some_and(|m| Some(m) != model.as_deref()) {
+            continue;
+        }
+        let props: Vec<Proposal> = serde_json::from_str(&json)?;
+        out.push(crate::backtest::confirmed_case(llt, pt.unwrap_or(0), &props, entropy, source.as_deref(), study, &at));
+    }
+    Ok(out)
 }

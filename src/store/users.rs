@@ -217,6 +217,7 @@ impl Store {
     /// Changes a team setting as an admin, logged like every other action.
     pub fn set_team_setting(&mut self, acting: &str, key: &str, value: &str) -> Result<()> {
         self.require_admin(acting, "changes team settings")?;
+        super::model_first::check_setting(key, value)?;
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute("INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])?;
         super::log::append(

@@ -235,7 +235,10 @@ fn imported_by(tx: &Transaction<'_>, item: &Item, user: &str) -> Result<bool> {
     // The importer of the synonym that set the code, or the person who wrote the term the rule
     // coded (a split's part, a corrected verbatim): either way one person chose the code.
     let by_log = last.is_some_and(|(action, comment)| {
-        action == "autocode" && comment.as_deref().is_some_and(|c| super::synonyms::importer_in(c) == Some(user) || term_writer_in(c) == Some(user))
+        action == "autocode"
+            && comment.as_deref().is_some_and(|c| {
+                super::synonyms::importer_in(c) == Some(user) || term_writer_in(c) == Some(user) || super::model_first::runner_in(c) == Some(user)
+            })
     });
     let term = crate::text::normalize(&item.reported_term);
     let by_synonym = match item.meddra_version.as_deref() {
@@ -620,7 +623,7 @@ mod tests {
         let headache = code(&d, "Headache");
         let r = refusal(s.act(&d, "rita", "A1", None, Action::Propose { llt: headache, source: Source::Model }).unwrap_err());
         assert_eq!(r, Refusal::NotModelProposal { item: "A1".into(), code: headache });
-        let proposal = Proposal { llt_code: headache, pt_code: 0, score: 1.0, confidence: 0.9, evidence: None };
+        let proposal = Proposal { llt_code: headache, pt_code: 0, score: 1.0, confidence: 0.9, evidence: None, pt_confidence: None, raw: None };
         let set = ProposalSet { model_version: "m1".into(), meddra_version: "T-1".into(), entropy: None, proposals: vec![proposal], computed_at: "now".into() };
         s.set_proposals(&[(it.id, set)]).unwrap();
         let r = refusal(s.act(&d, "rita", "A1", None, Action::Propose { llt: code(&d, "Head pain"), source: Source::Model }).unwrap_err());
@@ -699,15 +702,15 @@ mod tests {
             meddra_version: "T-1".into(),
             entropy: Some(0.4),
             proposals: vec![
-                Proposal { llt_code: code(&d, "Head pain"), pt_code: 0, score: 2.0, confidence: 0.7, evidence: None },
-                Proposal { llt_code: code(&d, "Headache"), pt_code: 0, score: 1.0, confidence: 0.2, evidence: None },
+                Proposal { llt_code: code(&d, "Head pain"), pt_code: 0, score: 2.0, confidence: 0.7, evidence: None, pt_confidence: None, raw: None },
+                Proposal { llt_code: code(&d, "Headache"), pt_code: 0, score: 1.0, confidence: 0.2, evidence: None, pt_confidence: None, raw: None },
             ],
             computed_at: "now".into(),
         };
         s.set_proposals(&[(it.id, set.clone())]).unwrap();
         assert_eq!(s.proposals(it.id).unwrap().unwrap(), set);
         let top = |version: &str| s.queue_rows(&Default::default(), version).unwrap().into_iter().find(|(i, _)| i.id == it.id).unwrap().1;
-        assert_eq!(top("T-1"), Some(TopProposal { top: Some((code(&d, "Head pain"), 0.7)), entropy: Some(0.4) }));
+        assert_eq!(top("T-1"), Some(TopProposal { top: Some((code(&d, "Head pain"), 0.7)), entropy: Some(0.4), pt: None }));
         assert_eq!(top("T-1"), Some(set.top()));
         assert_eq!(top("T-2"), None, "proposals made for another version are not shown");
         s.act(&d, "rita", "A2", None, Action::Confirm).unwrap();

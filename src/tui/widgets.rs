@@ -115,8 +115,15 @@ pub fn proposal_lines(ctx: &Ctx, theme: Theme, width: u16, highlight: Option<usi
         lines.push(Line::styled(text, theme.dim()));
         return lines;
     }
-    if v.uncertain {
-        lines.push(Line::styled(format!("⚠ uncertain: the model is unsure (entropy {:.2}); check carefully", v.entropy.unwrap_or(0.0)), theme.warn()));
+    if let Some(top) = v.proposals.first() {
+        if v.uncertain {
+            lines.push(Line::styled(format!("⚠ PT uncertain: the top PT is {:.0}% likely; check carefully", 100.0 * top.pt_confidence), theme.warn()));
+        } else if v.llt_uncertain {
+            lines.push(Line::styled(
+                format!("⚠ LLT choice: PT {} is {:.0}% likely, the LLT within it is not clear: pick the one the verbatim says", top.pt_name, 100.0 * top.pt_confidence),
+                theme.warn(),
+            ));
+        }
     }
     let name_w = (width as usize).saturating_sub(32).clamp(16, 60);
     for (i, p) in v.proposals.iter().enumerate() {
@@ -129,7 +136,7 @@ pub fn proposal_lines(ctx: &Ctx, theme: Theme, width: u16, highlight: Option<usi
         ]);
         lines.push(if highlight == Some(i) { line.style(theme.selected()) } else { line });
         let evidence = p.evidence.as_ref().map(|e| format!(" · {e}")).unwrap_or_default();
-        lines.push(Line::styled(format!("    PT {} · {}{evidence}", p.pt_name, p.soc_name), theme.dim()));
+        lines.push(Line::styled(format!("    PT {} {:.0}% · {}{evidence}", p.pt_name, 100.0 * p.pt_confidence, p.soc_name), theme.dim()));
     }
     lines
 }

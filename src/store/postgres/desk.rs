@@ -113,7 +113,11 @@ impl TeamDesk {
                 let top = r
                     .get::<_, Option<String>>(8)
                     .and_then(|json| serde_json::from_str::<Vec<Proposal>>(&json).ok())
-                    .map(|props| TopProposal { top: props.first().map(|p| (p.llt_code, p.confidence)), entropy: r.get(7) });
+                    .map(|props| TopProposal {
+                        top: props.first().map(|p| (p.llt_code, p.confidence)),
+                        entropy: r.get(7),
+                        pt: crate::store::proposals::pt_confidence_in(&props, 0),
+                    });
                 Ok((summary, top))
             })
             .collect()
@@ -369,6 +373,10 @@ impl DeskStore for TeamDesk {
     fn set_setting(&mut self, _user: &str, key: &str, value: &str) -> Result<()> {
         match key {
             "autocode_confirm" => self.store.get_mut().set_autocode_confirm(value == "on"),
+            crate::store::model_first::SETTING | crate::store::model_first::TARGET | crate::store::model_first::EXCLUDE => {
+                crate::store::model_first::check_setting(key, value)?;
+                self.store.get_mut().set_team_setting(key, value)
+            }
             _ => Err(unsupported(
                 Backend::Team,
                 &format!("the setting {}", key.replace('_', "-")),
@@ -436,6 +444,9 @@ impl ProposalStore for TeamDesk {
     }
     fn answers(&mut self) -> bool {
         self.store.get_mut().answers()
+    }
+    fn decided_cases(&mut self) -> Result<Vec<Case>> {
+        self.store.get_mut().backtest_cases(None)
     }
 }
 

@@ -63,6 +63,7 @@ const GRANTED: &[&str] = &[
     "retire_synonym(text)",
     "import_synonym(text, integer, text)",
     "set_autocode_confirm(boolean)",
+    "set_team_setting(text, text)",
     "use_version(text)",
 ];
 

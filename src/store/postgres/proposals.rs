@@ -51,6 +51,9 @@ impl crate::store::ProposalStore for TeamStore {
     fn answers(&mut self) -> bool {
         self.client.simple_query("SELECT 1").is_ok()
     }
+    fn decided_cases(&mut self) -> Result<Vec<Case>> {
+        self.backtest_cases(None)
+    }
 }
 
 impl TeamStore {

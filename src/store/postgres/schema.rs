@@ -65,7 +65,12 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
 /// anchors). 3: the work around a code (issue #21: queries answered and closed, corrected
 /// verbatims, splits, withdrawn proposals, worklists and due dates). 4: SDTM datasets kept as
 /// received (issue #22: `keep_dataset`).
-const SCHEMA_VERSION: &str = "4";
+/// 5: calibrated PT confidence in proposals and model-first coding at a validated threshold
+/// (issue #23: `model_first_threshold`, `model_first_code`, `set_team_setting`).
+const SCHEMA_VERSION: &str = "5";
+
+/// The functions schema 5 changed or added, in the order they are created.
+const SCHEMA_5_FUNCTIONS: &[&str] = &["wilson_lower", "model_first_threshold", "model_first_code", "set_team_setting", "set_proposals", "code_importer"];
 
 /// The functions schema 2 changed or added, replaced in place by `team upgrade`.
 const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act", "release_digest", "use_version"];
@@ -110,7 +115,8 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
         Some("1") => 1,
         Some("2") => 2,
         Some("3") => 3,
-        other => bail!("team schema version {} here: this medcoder upgrades schemas 1 to 3", other.unwrap_or("none")),
+        Some("4") => 4,
+        other => bail!("team schema version {} here: this medcoder upgrades schemas 1 to 4", other.unwrap_or("none")),
     };
     let (owner, members) = (owner_role(db), member_role(db));
     let mut tx = client.transaction()?;
@@ -136,15 +142,21 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
         schema_3(&mut tx, &table)?;
     }
     // Schema 4: the kept datasets and the function that keeps them.
-    tx.batch_execute(&format!(
-        "{}; {}; CREATE INDEX dataset_record_item ON dataset_record(external_id);
-         {}
-         GRANT SELECT ON medcoder.dataset, medcoder.dataset_record TO {members};",
-        table("dataset")?.trim_end_matches(';'),
-        table("dataset_record")?.trim_end_matches(';'),
-        function_definition("keep_dataset")?,
-    ))
-    .context("adding schema 4's dataset tables")?;
+    if from < 4 {
+        tx.batch_execute(&format!(
+            "{}; {}; CREATE INDEX dataset_record_item ON dataset_record(external_id);
+             {}
+             GRANT SELECT ON medcoder.dataset, medcoder.dataset_record TO {members};",
+            table("dataset")?.trim_end_matches(';'),
+            table("dataset_record")?.trim_end_matches(';'),
+            function_definition("keep_dataset")?,
+        ))
+        .context("adding schema 4's dataset tables")?;
+    }
+    // Schema 5: model-first coding; set_proposals checks and applies it.
+    for f in SCHEMA_5_FUNCTIONS {
+        tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
+    }
     let grants = GRANTED.iter().map(|f| format!("GRANT EXECUTE ON FUNCTION medcoder.{f} TO {members};")).collect::<String>();
     // As `team init` grants: members run the rule functions, nobody else runs any.
     tx.batch_execute(&format!(
@@ -188,7 +200,7 @@ pub(super) fn check_schema(client: &mut Client) -> Result<()> {
         .map(|r| r.get(0));
     match v.as_deref() {
         Some(SCHEMA_VERSION) => Ok(()),
-        Some(old @ ("1" | "2" | "3")) => bail!(
+        Some(old @ ("1" | "2" | "3" | "4")) => bail!(
             "team schema version {old} here, which lacks rules this medcoder enforces: the server's administrator runs `medcoder --db URL team upgrade` once"
         ),
         other => bail!("team schema version {} here; this medcoder needs {SCHEMA_VERSION}", other.unwrap_or("none")),

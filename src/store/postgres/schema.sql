@@ -240,7 +240,7 @@ CREATE TRIGGER imported_log_append_only BEFORE UPDATE OR DELETE ON imported_log
 CREATE TRIGGER imported_log_no_truncate BEFORE TRUNCATE ON imported_log
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_log_change();
 
-INSERT INTO setting VALUES ('schema_version', '4');
+INSERT INTO setting VALUES ('schema_version', '5');
 
 -- Generated from Rust's char::is_alphanumeric against this C library's [[:alnum:]] (U+0080 to
 -- U+2FFFF): the code points only Rust counts.
@@ -443,7 +443,7 @@ END $$;
 CREATE FUNCTION code_importer(p_item bigint) RETURNS text
 LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
     SELECT CASE WHEN x.action = 'autocode' THEN coalesce(substring(x.comment from '^synonym:? imported by ([a-z0-9_]+)'),
-            substring(x.comment from '; term written by ([a-z0-9_]+)')) END FROM (
+            substring(x.comment from '; term written by ([a-z0-9_]+)'), substring(x.comment from '^model-first: .*; model run by ([a-z0-9_]+)')) END FROM (
         (SELECT 0 AS src, seq, action, comment FROM decision_log WHERE item_id = p_item AND action IN ('autocode', 'propose', 'recode')
             ORDER BY seq DESC LIMIT 1)
         UNION ALL
@@ -1193,6 +1193,125 @@ BEGIN
     INSERT INTO release_file VALUES (p_version, p_name, p_content);
 END $$;
 
+-- The one-sided Wilson score lower bound of k right of n at z = 1.645 (95%); 0 for none.
+CREATE FUNCTION wilson_lower(k bigint, n bigint) RETURNS float8
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN n = 0 THEN 0::float8 ELSE greatest(0::float8,
+        (p + z * z / (2 * n) - z * sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (1 + z * z / n)) END
+    FROM (SELECT k::float8 / nullif(n, 0) AS p, 1.6448536269514722::float8 AS z) c
+$$;
+
+-- The validated threshold of model-first coding (issue #23), as `backtest::validate` computes it
+-- on SQLite: over the newest 1,000 confirmed items the model was asked for (not rule- or
+-- synonym-coded), the lowest PT confidence of the top proposal at which the items at or above it
+-- are right at PT level with a Wilson lower bound >= the team's target; NULL when none reaches it
+-- or when the newest 200 above it fall below the target (drift).
+CREATE FUNCTION model_first_threshold() RETURNS float8
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    WITH target AS (SELECT coalesce((SELECT value::float8 / 100 FROM setting WHERE key = 'model_first_target'), 0.95) AS t),
+    logs AS (
+        SELECT DISTINCT ON (item_id) item_id, pt_code, proposals::json AS p, at FROM (
+            SELECT 0 AS src, seq, item_id, pt_code, proposals, at FROM imported_log WHERE action = 'confirm' AND proposals IS NOT NULL
+            UNION ALL
+            SELECT 1, seq, item_id, pt_code, proposals, at FROM decision_log WHERE action = 'confirm' AND proposals IS NOT NULL
+        ) l ORDER BY item_id, src DESC, seq DESC),
+    cases AS (
+        SELECT l.item_id, l.at,
+            CASE WHEN json_array_length(l.p) = 0 THEN 0::float8
+                 ELSE coalesce((l.p -> 0 ->> 'pt_confidence')::float8, (SELECT least(sum((e ->> 'confidence')::float8), 1) FROM json_array_elements(l.p) e
+                     WHERE e ->> 'pt_code' = l.p -> 0 ->> 'pt_code')) END AS conf,
+            coalesce((l.p -> 0 ->> 'pt_code')::bigint = l.pt_code, false) AS hit
+        FROM logs l JOIN item i ON i.id = l.item_id AND i.state = 'confirmed'
+        WHERE i.source IS NULL OR i.source NOT IN ('rule', 'synonym')
+        ORDER BY l.at DESC, l.item_id DESC LIMIT 1000),
+    curve AS (SELECT conf, sum(hit::int) OVER w AS k, count(*) OVER w AS n FROM cases WINDOW w AS (ORDER BY conf DESC)),
+    chosen AS (SELECT min(conf) AS th FROM curve, target WHERE wilson_lower(k, n) >= target.t),
+    recent AS (SELECT hit FROM cases, chosen WHERE conf >= chosen.th ORDER BY at DESC, item_id DESC LIMIT 200)
+    SELECT th FROM chosen, target WHERE th IS NOT NULL
+        AND (SELECT wilson_lower(count(*) FILTER (WHERE hit), count(*)) FROM recent) >= target.t
+$$;
+
+-- Model-first coding of one item whose proposals were just stored (team setting model_first on):
+-- an untouched item whose top proposal's PT confidence clears the validated threshold is proposed
+-- by the model ('model ' || its version) and goes to a reviewer. Never for a term or LLT on the
+-- do-not-autocode list; the account that stored the proposals ("model run by") cannot confirm it,
+-- so no one can dress their own choice up as the model's and confirm it.
+CREATE FUNCTION model_first_code(p_item bigint, p_model text, p_version text, p json, p_entropy float8, p_runner text) RETURNS void
+LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
+DECLARE
+    it item;
+    l llt;
+    after item;
+    v_th float8;
+    v_conf float8;
+BEGIN
+    IF json_array_length(p) = 0 THEN
+        RETURN;
+    END IF;
+    SELECT * INTO it FROM item WHERE id = p_item;
+    IF NOT FOUND OR it.state <> 'new' THEN
+        RETURN;
+    END IF;
+    v_conf := coalesce((p -> 0 ->> 'pt_confidence')::float8,
+        (SELECT least(sum((e ->> 'confidence')::float8), 1) FROM json_array_elements(p) e WHERE e ->> 'pt_code' = p -> 0 ->> 'pt_code'));
+    v_th := model_first_threshold();
+    IF v_th IS NULL OR v_conf < v_th THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM json_array_elements_text(coalesce((SELECT value FROM setting WHERE key = 'model_first_exclude'), '[]')::json) x
+            WHERE x = 'term:' || it.term_key OR x = 'llt:' || (p -> 0 ->> 'llt_code')) THEN
+        RETURN;
+    END IF;
+    SELECT * INTO l FROM llt WHERE version = p_version AND code = (p -> 0 ->> 'llt_code')::integer;
+    IF NOT FOUND OR NOT l.current OR l.pt_code <> (p -> 0 ->> 'pt_code')::integer THEN
+        RETURN;
+    END IF;
+    UPDATE item SET state = 'proposed', llt_code = l.code, pt_code = l.pt_code, meddra_version = l.version, source = 'model-first',
+            proposer = 'model ' || p_model, reviewer = NULL, proposed_at = now_text(), confirmed_at = NULL,
+            revision = revision + 1, updated_at = now_text(), updated_by = session_user::text
+        WHERE id = p_item AND state = 'new' RETURNING * INTO after;
+    IF FOUND THEN
+        PERFORM append_log('autocode', after.id, after.external_id, after.reported_term, 'new', 'proposed', l.code, l.pt_code, l.version,
+            'model-first', format('model-first: PT confidence %s >= validated threshold %s; model run by %s; awaits review',
+                round(v_conf::numeric, 3), round(v_th::numeric, 3), p_runner),
+            p_model, p::text, p_entropy::text, 1);
+    END IF;
+END $$;
+
+-- A model-first team setting (admin; logged): model_first on/off, model_first_target a PT@1
+-- percentage from 50 to 99.9, model_first_exclude the do-not-autocode list (a JSON array of
+-- 'term:TEXT' and 'llt:CODE').
+CREATE FUNCTION set_team_setting(p_key text, p_value text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := require_admin();
+    x text;
+BEGIN
+    IF p_key = 'model_first' THEN
+        IF p_value NOT IN ('on', 'off') THEN
+            RAISE EXCEPTION 'model-first is on or off, not %', left(p_value, 40) USING ERRCODE = '22023';
+        END IF;
+    ELSIF p_key = 'model_first_target' THEN
+        IF p_value !~ '^[0-9]{1,3}(\.[0-9]+)?$' OR p_value::float8 NOT BETWEEN 50 AND 99.9 THEN
+            RAISE EXCEPTION 'the model-first target is a PT@1 percentage from 50 to 99.9, not %', left(p_value, 40) USING ERRCODE = '22023';
+        END IF;
+    ELSIF p_key = 'model_first_exclude' THEN
+        IF json_typeof(p_value::json) <> 'array' THEN
+            RAISE EXCEPTION 'the do-not-autocode list is a JSON array' USING ERRCODE = '22023';
+        END IF;
+        FOR x IN SELECT json_array_elements_text(p_value::json) LOOP
+            IF x !~ '^(term:.+|llt:[1-9][0-9]{0,8})$' THEN
+                RAISE EXCEPTION 'do-not-autocode entry %: write term:TEXT or llt:CODE', left(x, 80) USING ERRCODE = '22023';
+            END IF;
+            PERFORM check_text('do-not-autocode entry', x, true);
+        END LOOP;
+    ELSE
+        RAISE EXCEPTION 'no team setting %', left(p_key, 40) USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO setting VALUES (p_key, p_value) ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    PERFORM append_log('setting', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, p_key || ' = ' || p_value);
+END $$;
+
 -- The proposal service's (or an admin's) proposals for one item, for the active version only.
 -- Not logged: proposals are advice; the log records them with each decision.
 CREATE FUNCTION set_proposals(p_item_id bigint, p_model text, p_version text, p_entropy double precision,
@@ -1221,8 +1340,10 @@ BEGIN
                 OR json_typeof(e -> 'confidence') IS DISTINCT FROM 'number'
                 OR (e ->> 'llt_code') !~ '^[0-9]{1,9}$' OR (e ->> 'pt_code') !~ '^[0-9]{1,9}$'
                 OR (e ->> 'confidence')::float8 NOT BETWEEN 0 AND 1
-                OR json_typeof(e -> 'evidence') NOT IN ('string', 'null') THEN
-            RAISE EXCEPTION 'each proposal is {llt_code, pt_code, score, confidence in [0, 1], evidence?}: %', left(e::text, 200)
+                OR json_typeof(e -> 'evidence') NOT IN ('string', 'null')
+                OR json_typeof(e -> 'pt_confidence') NOT IN ('number', 'null')
+                OR coalesce((e ->> 'pt_confidence')::float8, 0) NOT BETWEEN 0 AND 1 THEN
+            RAISE EXCEPTION 'each proposal is {llt_code, pt_code, score, confidence in [0, 1], evidence?, pt_confidence in [0, 1]?, raw?}: %', left(e::text, 200)
                 USING ERRCODE = '22023';
         END IF;
         PERFORM check_text('evidence', e ->> 'evidence', false);
@@ -1234,6 +1355,9 @@ BEGIN
     INSERT INTO item_proposals VALUES (p_item_id, p_model, p_version, p_entropy, p_proposals, p_computed_at)
         ON CONFLICT (item_id) DO UPDATE SET model_version = excluded.model_version, meddra_version = excluded.meddra_version,
             entropy = excluded.entropy, proposals = excluded.proposals, computed_at = excluded.computed_at;
+    IF (SELECT value FROM setting WHERE key = 'model_first') IS NOT DISTINCT FROM 'on' THEN
+        PERFORM model_first_code(p_item_id, p_model, p_version, p_proposals::json, p_entropy, u.name);
+    END IF;
 END $$;
 
 -- Stops a synonym from autocoding (admin); it stays listed, held, until a new confirmation. Logged.

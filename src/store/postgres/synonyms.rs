@@ -42,6 +42,12 @@ impl TeamStore {
         Ok(rows.len())
     }
 
+    /// A model-first team setting (admin; the database checks the value and logs it).
+    pub fn set_team_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.client.execute("SELECT medcoder.set_team_setting($1, $2)", &[&key, &value]).map_err(db_error)?;
+        Ok(())
+    }
+
     pub fn set_autocode_confirm(&mut self, on: bool) -> Result<()> {
         self.client.execute("SELECT medcoder.set_autocode_confirm($1)", &[&on]).map_err(db_error)?;
         Ok(())
