@@ -503,7 +503,14 @@ pub fn render_months_svg(r: &Report, title: &str) -> String {
             .collect();
         let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, pts.join(" "));
         let ly = top + 14.0 + 16.0 * ly as f64;
-        let _ = writeln!(s, r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#, left + 10.0, left + 30.0, left + 34.0, ly + 4.0);
+        let _ = writeln!(
+            s,
+            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#,
+            left + 10.0,
+            left + 30.0,
+            left + 34.0,
+            ly + 4.0
+        );
     }
     s.push_str("</svg>\n");
     s

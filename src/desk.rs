@@ -145,8 +145,10 @@ pub struct SearchRow {
 pub fn item_view(store: &dyn DeskStore, dict: &Dictionary, external_id: &str) -> Result<ItemView> {
     let item = store.item(external_id)?;
     let set = current_proposals(store, dict, item.id)?;
-    let proposals: Vec<ProposalView> =
-        set.as_ref().map(|s| s.proposals.iter().enumerate().map(|(i, p)| proposal_view(dict, p, s.pt_confidence(i).unwrap_or(p.confidence))).collect()).unwrap_or_default();
+    let proposals: Vec<ProposalView> = set
+        .as_ref()
+        .map(|s| s.proposals.iter().enumerate().map(|(i, p)| proposal_view(dict, p, s.pt_confidence(i).unwrap_or(p.confidence))).collect())
+        .unwrap_or_default();
     let uncertain = set.as_ref().is_some_and(|s| is_uncertain(&s.top()));
     let code_rank = item.llt_code.and_then(|c| proposals.iter().position(|p| p.llt_code == c)).map(|i| i + 1);
     let (code_name, code_paths) = match item.llt_code.and_then(|c| dict.llt(c)) {
@@ -362,6 +364,19 @@ impl Desk {
                 }
             })
             .collect()
+    }
+
+    /// What the header says of the model's confidence: with model-first coding on, the
+    /// validated threshold; whenever the newest decisions above it fall below the target, a drift
+    /// warning (true). None when there is nothing to say.
+    pub fn confidence_status(&self) -> Result<Option<(String, bool)>> {
+        let on = self.store.setting(crate::store::model_first::SETTING)?.as_deref() == Some("on");
+        let v = self.store.validation()?;
+        Ok(match (on, v.drifting()) {
+            (_, true) => Some((format!("⚠ model drift: {}", v.summary()), true)),
+            (true, false) => Some((format!("model-first on · {}", v.summary()), false)),
+            (false, false) => None,
+        })
     }
 
     pub fn stats(&self) -> Result<Option<backtest::Report>> {

@@ -11,10 +11,10 @@ use tch::Tensor;
 
 use crate::backtest::{self, Accuracy, Case};
 use crate::calibration::Basis;
-use crate::store::proposals::{Proposal, Raw};
 use crate::engine::Engine;
 use crate::intake::labelled::Labelled;
 use crate::meddra::autocode::Rules;
+use crate::store::proposals::{Proposal, Raw};
 use crate::text::normalize;
 
 /// What the desk may use while replaying.

@@ -464,7 +464,13 @@ struct ModelFirstOutcome {
 fn proposals(top: u32, pt: u32, confidence: f64, pt_confidence: f64) -> ProposalSet {
     let mut p = Proposal::plain(top, pt, 2.0, confidence);
     p.pt_confidence = Some(pt_confidence);
-    ProposalSet { model_version: "m1".into(), meddra_version: String::new(), entropy: Some(0.5), proposals: vec![p], computed_at: "2026-12-02T00:00:00Z".into() }
+    ProposalSet {
+        model_version: "m1".into(),
+        meddra_version: String::new(),
+        entropy: Some(0.5),
+        proposals: vec![p],
+        computed_at: "2026-12-02T00:00:00Z".into(),
+    }
 }
 
 /// Model-first coding (issue #23) on both backends: 60 confirmed items proposed at PT confidence
@@ -502,10 +508,8 @@ fn model_first_scenario(b: &dyn Backend) -> ModelFirstOutcome {
     a.set_setting(&admin, "model_first_exclude", "[\"term:excluded odd complaint\"]").unwrap();
     let v = a.validation().unwrap();
     b.import(&[("N1", "new odd complaint"), ("N2", "unsure odd complaint"), ("N3", "Excluded odd complaint")]);
-    let sets: Vec<(i64, ProposalSet)> = [("N1", 0.995), ("N2", 0.5), ("N3", 0.995)]
-        .iter()
-        .map(|(id, conf)| (c.item(id).unwrap().id, with_version(proposals(llt, pt, 0.6, *conf))))
-        .collect();
+    let sets: Vec<(i64, ProposalSet)> =
+        [("N1", 0.995), ("N2", 0.5), ("N3", 0.995)].iter().map(|(id, conf)| (c.item(id).unwrap().id, with_version(proposals(llt, pt, 0.6, *conf)))).collect();
     b.store_proposals("ann", &sets);
     let mut attempts = Vec::new();
     let n1 = c.item("N1").unwrap();
@@ -542,7 +546,7 @@ fn model_first_coding_follows_the_same_rules_on_both_backends() {
     assert_eq!(state("N2").1, State::New, "below the threshold: a person codes it");
     assert_eq!(state("N3").1, State::New, "on the do-not-autocode list");
     assert_eq!(sqlite.attempts[0], ("the admin who ran the model confirms".to_string(), true));
-    assert_eq!(sqlite.attempts[1].1, false, "a reviewer confirms it");
+    assert!(!sqlite.attempts[1].1, "a reviewer confirms it");
     assert_eq!(sqlite.attempts[2].0, "back-test route model-first, reviewed");
     assert_eq!(sqlite.refused_settings, [true, true, true]);
     let Some(pg) = Postgres::new("f") else { return };

@@ -1002,6 +1002,7 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
          DROP TABLE medcoder.assignment, medcoder.study_due;
          DROP FUNCTION medcoder.answer_query(text, text, text, bigint), medcoder.split_item(text, text[], bigint);
          {SCHEMA_4_UNDONE}
+         {SCHEMA_5_UNDONE}
          UPDATE medcoder.setting SET value = '1' WHERE key = 'schema_version';
          RESET ROLE;",
         db = t.db
@@ -1009,8 +1010,9 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
     .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
     let out = t.ok(&t.superuser(), &["team", "upgrade"], None);
-    assert!(out.contains("upgraded to schema 4"), "{out}");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 4"));
+    assert!(out.contains("upgraded to schema 5"), "{out}");
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 5"));
+    model_first_can_be_set(&t);
     // Schema 4 keeps the SDTM datasets received.
     keeps_a_dataset(&t);
     assert!(t.ok(&t.url("coder"), &["queue", "list"], Some(PW)).contains("AE-1"));
@@ -1084,6 +1086,74 @@ fn a_coder_with_psql_cannot_forge_or_edit_a_kept_dataset() {
 const SCHEMA_4_UNDONE: &str = "DROP FUNCTION medcoder.keep_dataset(text, text, text, text, text[], text[]);
     DROP TABLE medcoder.dataset_record, medcoder.dataset;";
 
+/// What schema 5 added (issue #23), taken away to make an older database.
+const SCHEMA_5_UNDONE: &str = "DROP FUNCTION medcoder.set_team_setting(text, text), medcoder.model_first_code(bigint, text, text, json, float8, text),
+    medcoder.model_first_threshold(), medcoder.wilson_lower(bigint, bigint);";
+
+/// An admin turns model-first coding on and sets its target: schema 5 takes both, logged.
+fn model_first_can_be_set(t: &Team) {
+    assert!(t.ok(&t.url("admin"), &["settings", "model-first", "on"], Some(PW)).contains("model-first set to on"));
+    assert!(t.ok(&t.url("admin"), &["settings", "model-first-target", "97.5"], Some(PW)).contains("no validated threshold"));
+    assert!(t.ok(&t.url("rev1"), &["settings", "show"], Some(PW)).contains("model-first target 97.5%"));
+}
+
+/// A schema 4 database (issue #22's) gains model-first coding and keeps everything else.
+#[test]
+fn a_schema_4_team_database_is_upgraded_to_model_first_coding() {
+    let Some(t) = Team::new() else { return };
+    t.import("MF-1,S1,P1,headache\n");
+    t.superuser_sql()
+        .batch_execute(&format!(
+            "SET ROLE {db}_owner;
+             {SCHEMA_5_UNDONE}
+             UPDATE medcoder.setting SET value = '4' WHERE key = 'schema_version';
+             RESET ROLE;",
+            db = t.db
+        ))
+        .unwrap();
+    t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 5"));
+    model_first_can_be_set(&t);
+    assert!(t.ok(&t.url("coder"), &["queue", "list"], Some(PW)).contains("MF-1"));
+    assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
+}
+
+/// Model-first coding's rules (issue #23) against a coder with psql: the settings are an admin's,
+/// the coding function is the database's own, no one edits the setting table, and an item made
+/// to look model-first by whoever owns the tables is found by the audit.
+#[test]
+fn a_coder_with_psql_cannot_turn_on_or_drive_model_first_coding() {
+    let Some(t) = Team::new() else { return };
+    t.import("MF-2,S1,P1,odd thing\n");
+    let mut coder = t.sql("coder");
+    let refused = |c: &mut Client, sql: &str, why: &str| {
+        let err = c.batch_execute(sql).expect_err(sql);
+        let text = err.as_db_error().map(|d| d.message().to_string()).unwrap_or_else(|| err.to_string());
+        assert!(text.contains(why), "{sql}: expected '{why}', got: {text}");
+    };
+    refused(&mut coder, "SELECT medcoder.set_team_setting('model_first', 'on')", "admin");
+    refused(&mut coder, "SELECT medcoder.set_team_setting('model_first_target', '50')", "admin");
+    refused(&mut coder, "UPDATE medcoder.setting SET value = 'on' WHERE key = 'model_first'", "permission denied");
+    refused(&mut coder, "INSERT INTO medcoder.setting VALUES ('model_first', 'on')", "permission denied");
+    let id: i64 = coder.query_one("SELECT id FROM medcoder.item WHERE external_id = 'MF-2'", &[]).unwrap().get(0);
+    let call = format!(
+        "SELECT medcoder.model_first_code({id}, 'm', 'DEMO-1.0', '[{{\"llt_code\": 1, \"pt_code\": 1, \"score\": 1, \"confidence\": 1}}]'::json, 0, 'x')"
+    );
+    refused(&mut coder, &call, "permission denied");
+    refused(&mut coder, &format!("SELECT medcoder.set_proposals({id}, 'm', 'DEMO-1.0', 0, '[]', 'now')"), "only the proposal service");
+    // An admin's values are checked too.
+    t.refused(&t.url("admin"), &["settings", "model-first-target", "100"], "from 50 to 99.9");
+    let mut admin = t.sql("admin");
+    refused(&mut admin, "SELECT medcoder.set_team_setting('model_first_exclude', '[\"term:\\u001b[2J\"]')", "control or format character");
+    refused(&mut admin, "SELECT medcoder.set_team_setting('autocode_confirm', 'on')", "no team setting");
+    // Whoever owns the tables makes an item look proposed by the model: the audit finds it.
+    t.superuser_sql()
+        .batch_execute("UPDATE medcoder.item SET state = 'proposed', source = 'model-first', proposer = 'model m' WHERE external_id = 'MF-2'")
+        .unwrap();
+    let (ok, out) = t.run(&t.url("rev1"), &["audit", "verify"], Some(PW));
+    assert!(!ok && out.contains("item MF-2"), "{out}");
+}
+
 /// A coder receives an SDTM dataset: schema 4 keeps it.
 fn keeps_a_dataset(t: &Team) {
     let ae = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
@@ -1099,13 +1169,14 @@ fn a_schema_3_team_database_is_upgraded_to_keep_datasets() {
         .batch_execute(&format!(
             "SET ROLE {db}_owner;
              {SCHEMA_4_UNDONE}
+             {SCHEMA_5_UNDONE}
              UPDATE medcoder.setting SET value = '3' WHERE key = 'schema_version';
              RESET ROLE;",
             db = t.db
         ))
         .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 4"));
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 5"));
     keeps_a_dataset(&t);
     assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
 }

@@ -78,6 +78,13 @@ fn describe(opened: Result<Store>) -> Result<bool> {
                     return Ok(false);
                 }
             }
+            use crate::store::api::DeskStore;
+            let on = DeskStore::setting(&store, crate::store::model_first::SETTING)?.unwrap_or_else(|| "off".into());
+            let v = store.validation()?;
+            println!("model-first     {on}; {}", v.summary());
+            if v.drifting() {
+                println!("WARNING         the model's newest decisions above its validated threshold fell below the target: check `medcoder backtest`");
+            }
         }
         Err(e) => {
             println!("database        cannot open: {e:#}");

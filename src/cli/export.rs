@@ -14,6 +14,7 @@ use crate::meddra::Dictionary;
 use crate::store::api::DeskStore;
 use crate::store::audit::Head;
 use crate::store::item::{Item, ItemFilter, State};
+use crate::store::proposals::ProposalSet;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
 pub enum Format {
@@ -60,6 +61,12 @@ struct ExportRow {
     meddra_version: Option<String>,
     proposer: Option<String>,
     reviewer: Option<String>,
+    /// How the code was found (rule, synonym, model, model-first, search, browse, manual).
+    source: Option<String>,
+    /// The model's confidence in the coded LLT and in its PT, from the proposals the item has
+    /// (empty when the model did not propose them).
+    llt_confidence: Option<f64>,
+    pt_confidence: Option<f64>,
     imported_at: String,
     proposed_at: Option<String>,
     confirmed_at: Option<String>,
@@ -69,7 +76,7 @@ struct ExportRow {
     log_hash: Option<String>,
 }
 
-const EXPORT_COLUMNS: [&str; 25] = [
+const EXPORT_COLUMNS: [&str; 28] = [
     "item_id",
     "source_item_id",
     "part_no",
@@ -90,6 +97,9 @@ const EXPORT_COLUMNS: [&str; 25] = [
     "meddra_version",
     "proposer",
     "reviewer",
+    "source",
+    "llt_confidence",
+    "pt_confidence",
     "imported_at",
     "proposed_at",
     "confirmed_at",
@@ -99,9 +109,10 @@ const EXPORT_COLUMNS: [&str; 25] = [
 
 impl ExportRow {
     /// The CSV fields, in `EXPORT_COLUMNS` order (JSONL serialises the struct itself).
-    fn fields(&self) -> [String; 25] {
+    fn fields(&self) -> [String; 28] {
         let s = |v: &Option<String>| v.clone().unwrap_or_default();
         let n = |v: Option<u32>| v.map(|c| c.to_string()).unwrap_or_default();
+        let f = |v: Option<f64>| v.map(|c| format!("{c:.4}")).unwrap_or_default();
         [
             self.item_id.clone(),
             s(&self.source_item_id),
@@ -123,6 +134,9 @@ impl ExportRow {
             s(&self.meddra_version),
             s(&self.proposer),
             s(&self.reviewer),
+            s(&self.source),
+            f(self.llt_confidence),
+            f(self.pt_confidence),
             self.imported_at.clone(),
             s(&self.proposed_at),
             s(&self.confirmed_at),
@@ -132,7 +146,16 @@ impl ExportRow {
     }
 }
 
-fn export_row(it: &Item, dict: Option<&Dictionary>, head: Option<&Head>) -> ExportRow {
+/// The model's confidence in an item's coded LLT and in its PT, from its stored proposals.
+fn coded_confidence(it: &Item, set: Option<&ProposalSet>) -> (Option<f64>, Option<f64>) {
+    let Some(set) = set.filter(|s| Some(s.meddra_version.as_str()) == it.meddra_version.as_deref()) else { return (None, None) };
+    let llt = set.proposals.iter().find(|p| Some(p.llt_code) == it.llt_code).map(|p| p.confidence);
+    let pt = set.proposals.iter().position(|p| Some(p.pt_code) == it.pt_code).and_then(|i| set.pt_confidence(i));
+    (llt, pt)
+}
+
+fn export_row(it: &Item, dict: Option<&Dictionary>, head: Option<&Head>, set: Option<&ProposalSet>) -> ExportRow {
+    let (llt_confidence, pt_confidence) = coded_confidence(it, set);
     let llt = it.llt_code.and_then(|c| dict.and_then(|d| d.llt(c)));
     let path = it.pt_code.and_then(|p| dict.and_then(|d| d.primary_path(p)));
     ExportRow {
@@ -156,6 +179,9 @@ fn export_row(it: &Item, dict: Option<&Dictionary>, head: Option<&Head>) -> Expo
         meddra_version: it.meddra_version.clone(),
         proposer: it.proposer.clone(),
         reviewer: it.reviewer.clone(),
+        source: it.source.clone(),
+        llt_confidence,
+        pt_confidence,
         imported_at: it.imported_at.clone(),
         proposed_at: it.proposed_at.clone(),
         confirmed_at: it.confirmed_at.clone(),
@@ -182,7 +208,13 @@ pub fn export(
 ) -> Result<ExitCode> {
     let filter = ItemFilter { states: export_states(&state)?, study, text: None };
     let items = store.items(&filter)?;
-    export_items(&items, store.log_head()?, &mut |v| store.dictionary(Some(v)).ok(), format, out, from, to)
+    let mut sets = HashMap::new();
+    for it in items.iter().filter(|i| i.llt_code.is_some()) {
+        if let Some(set) = store.proposals(it.id)? {
+            sets.insert(it.id, set);
+        }
+    }
+    export_items(&items, &sets, store.log_head()?, &mut |v| store.dictionary(Some(v)).ok(), format, out, from, to)
 }
 
 fn export_states(state: &str) -> Result<Vec<State>> {
@@ -191,8 +223,10 @@ fn export_states(state: &str) -> Result<Vec<State>> {
 
 /// The export of either store: `items` as filtered there, the log head they are exported at, and
 /// each MedDRA version's dictionary (codes are exported with the hierarchy they were coded in).
+#[allow(clippy::too_many_arguments)]
 fn export_items(
     items: &[Item],
+    sets: &HashMap<i64, ProposalSet>,
     head: Option<Head>,
     dictionary: &mut dyn FnMut(&str) -> Option<Dictionary>,
     format: Format,
@@ -216,7 +250,7 @@ fn export_items(
             Some(v) => dicts.entry(v.clone()).or_insert_with(|| dictionary(v)).as_ref(),
             None => None,
         };
-        rows.push(export_row(it, dict, head.as_ref()));
+        rows.push(export_row(it, dict, head.as_ref(), sets.get(&it.id)));
     }
     let mut w = output(out.as_deref())?;
     match format {

@@ -312,7 +312,8 @@ fn replay(engine: &mut Engine, file: &Path, components: bool, json: bool, calibr
         if let Some(r) = reports.last() {
             let c = &r.calibration;
             let rel = reliability_path(p);
-            let svg = crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("Reliability, replay of {}", file.display()));
+            let svg =
+                crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("Reliability, replay of {}", file.display()));
             std::fs::write(&rel, svg).with_context(|| format!("writing {}", rel.display()))?;
             if !json {
                 println!("Wrote {} and {}", p.display(), rel.display());

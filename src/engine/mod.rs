@@ -15,13 +15,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tch::{Device, Kind, Tensor};
 
+use crate::calibration::{Basis, Calibrations};
 use crate::meddra::Dictionary;
 use crate::model::classifier::Classifier;
 use crate::model::precision::Precision;
 use crate::model::registry::{self, Fusion, Manifest};
 use crate::model::xtars::CrossEncoder;
 use crate::model::{BaseModel, Encoder};
-use crate::calibration::{Basis, Calibrations};
 use crate::store::proposals::{Proposal, ProposalSet, Raw};
 use crate::store::synonyms::Synonym;
 use crate::store::ProposalStore;

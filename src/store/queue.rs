@@ -156,8 +156,9 @@ impl Store {
         let (clause, args) = where_clause(f, "", 0);
         let mut st = self.conn.prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM item{clause} ORDER BY id"))?;
         let items = st.query_map(rusqlite::params_from_iter(args), summary_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut st =
-            self.conn.prepare_cached("SELECT item_id, top_llt, top_confidence, entropy, top_pt_confidence FROM item_proposals WHERE meddra_version = ?1 ORDER BY item_id")?;
+        let mut st = self.conn.prepare_cached(
+            "SELECT item_id, top_llt, top_confidence, entropy, top_pt_confidence FROM item_proposals WHERE meddra_version = ?1 ORDER BY item_id",
+        )?;
         let tops = st
             .query_map([meddra_version], |r| {
                 let llt: Option<u32> = r.get(1)?;

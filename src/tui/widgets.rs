@@ -120,7 +120,11 @@ pub fn proposal_lines(ctx: &Ctx, theme: Theme, width: u16, highlight: Option<usi
             lines.push(Line::styled(format!("⚠ PT uncertain: the top PT is {:.0}% likely; check carefully", 100.0 * top.pt_confidence), theme.warn()));
         } else if v.llt_uncertain {
             lines.push(Line::styled(
-                format!("⚠ LLT choice: PT {} is {:.0}% likely, the LLT within it is not clear: pick the one the verbatim says", top.pt_name, 100.0 * top.pt_confidence),
+                format!(
+                    "⚠ LLT choice: PT {} is {:.0}% likely, the LLT within it is not clear: pick the one the verbatim says",
+                    top.pt_name,
+                    100.0 * top.pt_confidence
+                ),
                 theme.warn(),
             ));
         }

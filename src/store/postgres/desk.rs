@@ -110,14 +110,11 @@ impl TeamDesk {
                 };
                 // Proposals that do not read (an older service's) show as none: one item never
                 // keeps a desk from opening.
-                let top = r
-                    .get::<_, Option<String>>(8)
-                    .and_then(|json| serde_json::from_str::<Vec<Proposal>>(&json).ok())
-                    .map(|props| TopProposal {
-                        top: props.first().map(|p| (p.llt_code, p.confidence)),
-                        entropy: r.get(7),
-                        pt: crate::store::proposals::pt_confidence_in(&props, 0),
-                    });
+                let top = r.get::<_, Option<String>>(8).and_then(|json| serde_json::from_str::<Vec<Proposal>>(&json).ok()).map(|props| TopProposal {
+                    top: props.first().map(|p| (p.llt_code, p.confidence)),
+                    entropy: r.get(7),
+                    pt: crate::store::proposals::pt_confidence_in(&props, 0),
+                });
                 Ok((summary, top))
             })
             .collect()

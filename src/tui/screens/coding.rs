@@ -73,7 +73,10 @@ impl Screen for Coding {
     }
 
     fn notes(&self) -> &'static [&'static str] {
-        &["⚠ PT uncertain: the top PT is under 50% likely; ⚠ LLT choice: the PT is clear, the LLT within it is not", "LLT bar: this LLT's confidence; PT n%: its PT's (the sum over the PT's LLTs)"]
+        &[
+            "⚠ PT uncertain: the top PT is under 50% likely; ⚠ LLT choice: the PT is clear, the LLT within it is not",
+            "LLT bar: this LLT's confidence; PT n%: its PT's (the sum over the PT's LLTs)",
+        ]
     }
 
     fn perform(&mut self, action: Action, ctx: &mut Ctx) -> Result<Cmd> {

@@ -75,6 +75,10 @@ pub struct Queue {
     pub mine: bool,
     assignments: Vec<crate::store::worklist::Assignment>,
     due_dates: Vec<(String, String)>,
+    /// The header's line on the model's confidence (model-first, drift; true: a warning), and
+    /// the confirmed count it was computed at (recomputed only when decisions arrived).
+    confidence: Option<(String, bool)>,
+    confidence_at: Option<usize>,
 }
 
 impl Queue {
@@ -98,6 +102,11 @@ impl Queue {
         let keep = self.rows.get(self.sel).map(|r| r.item.id);
         self.rows = desk.queue(&self.filter())?;
         self.counts = desk.counts()?;
+        let confirmed = self.counts.iter().find(|(s, _)| *s == State::Confirmed).map_or(0, |(_, n)| *n);
+        if self.confidence_at != Some(confirmed) {
+            self.confidence = desk.confidence_status()?;
+            self.confidence_at = Some(confirmed);
+        }
         // The worklist's tables are read only while a view uses them: a reload of a large queue
         // (every few seconds while colleagues work) pays for nothing else.
         let by_priority = self.mine || self.sort == Sort::Priority;
@@ -278,7 +287,8 @@ impl Screen for Queue {
     }
 
     fn draw(&self, f: &mut Frame, area: Rect, ctx: &Ctx, theme: Theme) {
-        let [top, table_area] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
+        let header = 2 + u16::from(self.confidence.is_some());
+        let [top, table_area] = Layout::vertical([Constraint::Length(header), Constraint::Min(3)]).areas(area);
         self.draw_header(f, top, theme);
         if self.grouped {
             self.draw_groups(f, table_area, theme);
@@ -310,7 +320,11 @@ impl Queue {
                 self.sort.label()
             }
         );
-        f.render_widget(Paragraph::new(vec![Line::from(counts), Line::styled(filters, theme.dim())]), top);
+        let mut lines = vec![Line::from(counts), Line::styled(filters, theme.dim())];
+        if let Some((text, warn)) = &self.confidence {
+            lines.push(Line::styled(text.clone(), if *warn { theme.warn() } else { theme.dim() }));
+        }
+        f.render_widget(Paragraph::new(lines), top);
     }
 
     /// The first row drawn, so that the selection stays on screen.

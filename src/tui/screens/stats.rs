@@ -1,11 +1,13 @@
-//! Back-test statistics from the decision log: accuracy by uncertainty bracket and accuracy
-//! against coverage.
+//! Back-test statistics from the decision log: the model's accuracy by how each code was found
+//! and by PT confidence, its calibration and validated threshold, and accuracy against coverage
+//! with its confidence band.
 
 use anyhow::Result;
 use crossterm::event::KeyCode;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::symbols;
+use ratatui::text::Line;
 use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
@@ -34,7 +36,10 @@ impl Screen for Stats {
     }
 
     fn notes(&self) -> &'static [&'static str] {
-        &["Accuracy of the model's top proposal against confirmed codes,", "by uncertainty bracket, and accuracy against coverage."]
+        &[
+            "The model's top proposal against confirmed codes, counted only where the model was asked",
+            "(rule- and synonym-coded items are listed apart); by PT confidence; accuracy against coverage.",
+        ]
     }
 
     fn perform(&mut self, action: Action, _ctx: &mut Ctx) -> Result<Cmd> {
@@ -49,28 +54,43 @@ impl Screen for Stats {
             );
             return;
         };
-        let [table_area, chart_area] = Layout::vertical([Constraint::Length(8), Constraint::Min(6)]).areas(area);
+        let [tables_area, status_area, chart_area] = Layout::vertical([Constraint::Length(9), Constraint::Length(2), Constraint::Min(6)]).areas(area);
+        let [route_area, conf_area] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(tables_area);
         let pct = |x: f64| format!("{:.1}%", 100.0 * x);
-        let mut rows: Vec<Row> = r
-            .brackets
-            .iter()
-            .map(|b| Row::new(vec![b.name.clone(), b.accuracy.n.to_string(), pct(b.accuracy.llt_at_1), pct(b.accuracy.pt_at_1), pct(b.accuracy.llt_at_5)]))
-            .collect();
-        if let Some(t) = r.thresholds.iter().find(|t| t.threshold == 0.8) {
-            rows.push(Row::new(vec!["confidence ≥ 0.80".into(), t.n.to_string(), pct(t.llt_accuracy), pct(t.pt_accuracy), format!("cov {}", pct(t.coverage))]));
-        }
-        let table = Table::new(rows, [Constraint::Length(20), Constraint::Length(6), Constraint::Length(8), Constraint::Length(8), Constraint::Length(10)])
-            .header(Row::new(vec!["bracket", "items", "LLT@1", "PT@1", "LLT@5"]).style(theme.title()))
-            .block(Block::bordered().title(format!(" Back-test over {} confirmed items ", r.overall.n)));
-        f.render_widget(table, table_area);
+        let group_rows = |groups: &[crate::backtest::Group]| -> Vec<Row> {
+            groups
+                .iter()
+                .filter(|g| g.accuracy.n > 0)
+                .map(|g| Row::new(vec![g.name.clone(), g.accuracy.n.to_string(), pct(g.accuracy.llt_at_1), pct(g.accuracy.pt_at_1)]))
+                .collect()
+        };
+        let widths = |name: u16| [Constraint::Length(name), Constraint::Length(6), Constraint::Length(8), Constraint::Length(8)];
+        let routes = Table::new(group_rows(&r.by_route), widths(24))
+            .header(Row::new(vec!["how the code was found", "items", "LLT@1", "PT@1"]).style(theme.title()))
+            .block(Block::bordered().title(format!(" The model, where it was asked: {} items ", r.overall.n)));
+        f.render_widget(routes, route_area);
+        let brackets = Table::new(group_rows(&r.by_confidence), widths(11))
+            .header(Row::new(vec!["PT conf.", "items", "LLT@1", "PT@1"]).style(theme.title()))
+            .block(Block::bordered().title(" By PT confidence "));
+        f.render_widget(brackets, conf_area);
+        let c = &r.calibration;
+        let status = vec![
+            Line::raw(format!("Calibration error (ECE): PT {:.3}, LLT {:.3}", c.pt_ece, c.llt_ece)),
+            Line::styled(r.validation.summary(), if r.validation.drifting() { theme.warn() } else { theme.dim() }),
+        ];
+        f.render_widget(Paragraph::new(status), status_area);
         let llt: Vec<(f64, f64)> = r.curve.iter().map(|&(c, l, _)| (c, l)).collect();
         let pt: Vec<(f64, f64)> = r.curve.iter().map(|&(c, _, p)| (c, p)).collect();
+        let low: Vec<(f64, f64)> = r.curve.iter().zip(&r.band).map(|(&(c, _, _), &(l, _))| (c, l)).collect();
+        let high: Vec<(f64, f64)> = r.curve.iter().zip(&r.band).map(|(&(c, _, _), &(_, h))| (c, h)).collect();
         let data = vec![
             Dataset::default().name("LLT accuracy").marker(symbols::Marker::Braille).graph_type(GraphType::Line).style(theme.fg(Color::Cyan)).data(&llt),
             Dataset::default().name("PT accuracy").marker(symbols::Marker::Braille).graph_type(GraphType::Line).style(theme.fg(Color::Red)).data(&pt),
+            Dataset::default().name("PT 95% band").marker(symbols::Marker::Dot).graph_type(GraphType::Scatter).style(theme.dim()).data(&low),
+            Dataset::default().marker(symbols::Marker::Dot).graph_type(GraphType::Scatter).style(theme.dim()).data(&high),
         ];
         let chart = Chart::new(data)
-            .block(Block::bordered().title(" Accuracy against coverage (most confident first) "))
+            .block(Block::bordered().title(" Accuracy against coverage (highest PT confidence first) "))
             .x_axis(Axis::default().title("coverage").bounds([0.0, 1.0]).labels(["0%", "50%", "100%"]))
             .y_axis(Axis::default().title("accuracy").bounds([0.0, 1.0]).labels(["0%", "50%", "100%"]));
         f.render_widget(chart, chart_area);
