@@ -130,9 +130,11 @@ impl Case {
     }
 }
 
-/// (PT confidence, PT right) of the cases where the model was asked, in their order.
+/// (PT score, PT right) of the cases where the model was asked, in their order: the top
+/// proposal's PT confidence on the model's own scale, before calibration (as stored where it has
+/// no raw figure), so that a calibration learned later does not move the threshold.
 pub fn pt_points(cases: &[Case]) -> Vec<(f64, bool)> {
-    cases.iter().filter(|c| c.route.model_asked()).map(|c| (c.pt_confidence, c.pt_hit())).collect()
+    cases.iter().filter(|c| c.route.model_asked()).map(|c| (c.raw.map_or(c.pt_confidence, |r| r.pt), c.pt_hit())).collect()
 }
 
 /// The newest `VALIDATION_WINDOW` cases where the model was asked, oldest first: those with a
@@ -151,7 +153,7 @@ pub fn validate(cases: &[Case], target: f64) -> Validation {
     let points = pt_points(&recent);
     let threshold = validated_threshold(&points, target);
     let drift = threshold.map(|t| recent_bound(&points, t.threshold));
-    Validation { target, over: points.len(), threshold, drift }
+    Validation { target, over: points.len(), threshold, drift, model: None }
 }
 
 /// The validated threshold and its drift check.
@@ -163,9 +165,16 @@ pub struct Validation {
     pub threshold: Option<Validated>,
     /// (n, right, lower bound) of the newest `DRIFT_WINDOW` decisions above the threshold.
     pub drift: Option<(usize, usize, f64)>,
+    /// The model whose decisions these are (None: every model's).
+    pub model: Option<String>,
 }
 
 impl Validation {
+    pub fn for_model(mut self, model: Option<&str>) -> Validation {
+        self.model = model.map(String::from);
+        self
+    }
+
     /// Whether the newest decisions above the threshold fell below the target.
     pub fn drifting(&self) -> bool {
         self.drift.is_some_and(|(_, _, lower)| lower < self.target)
@@ -176,14 +185,15 @@ impl Validation {
         let pct = |x: f64| format!("{:.1}%", 100.0 * x);
         match (&self.threshold, self.drift) {
             (None, _) => format!(
-                "no validated threshold: PT@1 does not reach a {} lower bound of {} on any part of the {} newest decisions the model proposed for",
-                "one-sided 95%",
+                "no validated threshold{}: PT@1 does not reach a one-sided 95% lower bound of {} on any part of the {} newest decisions the model proposed for",
+                self.model.as_deref().map(|m| format!(" for {m}")).unwrap_or_default(),
                 pct(self.target),
                 self.over
             ),
             (Some(t), drift) => {
                 let mut s = format!(
-                    "validated threshold PT confidence >= {:.3}: {}/{} right, lower bound {} >= target {}, coverage {}",
+                    "validated threshold{}: PT score >= {:.3} (before calibration): {}/{} right, lower bound {} >= target {}, coverage {}",
+                    self.model.as_deref().map(|m| format!(" for {m}")).unwrap_or_default(),
                     t.threshold,
                     t.right,
                     t.n,

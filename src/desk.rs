@@ -381,7 +381,12 @@ impl Desk {
 
     pub fn stats(&self) -> Result<Option<backtest::Report>> {
         let cases = self.store.backtest_cases(None)?;
-        Ok((!cases.is_empty()).then(|| backtest::report(&cases)))
+        if cases.is_empty() {
+            return Ok(None);
+        }
+        let mut report = backtest::report(&cases);
+        report.validation = self.store.validation()?;
+        Ok(Some(report))
     }
 
     /// Open items whose proposals are missing or stale, as (id, term) jobs for the worker.

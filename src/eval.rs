@@ -148,6 +148,12 @@ pub fn render(r: &EvalReport) -> String {
             pct(b.dense_pt_at_1).trim()
         );
     }
+    let c = &r.all.calibration;
+    if let Some(&(coverage, llt, pt)) = r.all.curve.get((((r.n as f64) * 0.8).round() as usize).saturating_sub(1)) {
+        let _ = writeln!(s, "  most confident {:.0}% by PT confidence: LLT@1 {} PT@1 {}", 100.0 * coverage, pct(llt).trim(), pct(pt).trim());
+    }
+    let _ = writeln!(s, "  calibration error (ECE, as the model gives them): PT {:.3}  LLT {:.3}", c.pt_ece, c.llt_ece);
+    let _ = writeln!(s, "  {}", r.all.validation.summary());
     let _ = writeln!(
         s,
         "  candidate recall (top-10): dense {}%{}",

@@ -28,6 +28,10 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
     if !ok {
         bail!("{what} '{}' must start with a lower-case letter and hold only a-z, 0-9 and _ (at most 50)", crate::text::printable(name));
     }
+    // The log names the rules' own actor so: a person by that name would pass for them.
+    if what.starts_with("user") && name == crate::store::workflow::AUTOCODER {
+        bail!("{what} '{name}' is reserved: the log names the autocoding rules so");
+    }
     Ok(())
 }
 

@@ -75,7 +75,8 @@ pub struct ReplayReport {
     pub calibration: backtest::CalibrationReport,
     /// Expected calibration error per basis of the top proposal: (basis, rows, PT ECE).
     pub by_basis: Vec<(String, usize, f64)>,
-    /// The validated threshold at 95% over the stream's last rows.
+    /// The validated threshold at 95% over the stream's last rows the model proposed for (not
+    /// those a rule coded).
     pub validation: backtest::Validation,
 }
 
@@ -179,7 +180,8 @@ fn summarise(rows: Vec<Row>, learning: Learning, calibrated: bool, model_version
         calibrated,
         calibration: all.calibration,
         by_basis,
-        validation: all.validation,
+        // Model-first coding codes only what no rule did: the threshold is the model's own.
+        validation: backtest::validate(&rows.iter().filter(|r| !r.by_rule).map(|r| r.case.clone()).collect::<Vec<_>>(), crate::calibration::DEFAULT_TARGET),
         learning,
         model_version: model_version.into(),
         meddra_version: meddra_version.into(),

@@ -505,11 +505,24 @@ fn model_first_scenario(b: &dyn Backend) -> ModelFirstOutcome {
         refused_settings.push(a.set_setting(&admin, key, value).is_err());
     }
     a.set_setting(&admin, "model_first", "on").unwrap();
-    a.set_setting(&admin, "model_first_exclude", "[\"term:excluded odd complaint\"]").unwrap();
+    // The list keeps a term from the model and an LLT's own name from the exact-name rule.
+    let named = dict.llts.iter().find(|x| x.current && x.code != llt).unwrap();
+    let exclude = format!("[\"term:excluded odd complaint\", \"llt:{}\"]", named.code);
+    a.set_setting(&admin, "model_first_exclude", &exclude).unwrap();
     let v = a.validation().unwrap();
-    b.import(&[("N1", "new odd complaint"), ("N2", "unsure odd complaint"), ("N3", "Excluded odd complaint")]);
-    let sets: Vec<(i64, ProposalSet)> =
-        [("N1", 0.995), ("N2", 0.5), ("N3", 0.995)].iter().map(|(id, conf)| (c.item(id).unwrap().id, with_version(proposals(llt, pt, 0.6, *conf)))).collect();
+    b.import(&[("N1", "new odd complaint"), ("N2", "unsure odd complaint"), ("N3", "Excluded odd complaint"), ("N4", "odd complaint of another model")]);
+    b.import(&[("N5", named.name.as_str()), ("W1", "odd complaint withdrawn")]);
+    // A coder proposed W1 and withdrew it: a person has seen it, so it is no longer the model's.
+    c.act(&dict, &coder, "W1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
+    c.act(&dict, &coder, "W1", Some(1), Action::Withdraw).unwrap();
+    let mut sets: Vec<(i64, ProposalSet)> = [("N1", 0.995), ("N2", 0.5), ("N3", 0.995), ("W1", 0.995)]
+        .iter()
+        .map(|(id, conf)| (c.item(id).unwrap().id, with_version(proposals(llt, pt, 0.6, *conf))))
+        .collect();
+    // Another model has validated nothing yet.
+    let mut other = with_version(proposals(llt, pt, 0.6, 0.995));
+    other.model_version = "m2".into();
+    sets.push((c.item("N4").unwrap().id, other));
     b.store_proposals("ann", &sets);
     let mut attempts = Vec::new();
     let n1 = c.item("N1").unwrap();
@@ -524,7 +537,7 @@ fn model_first_scenario(b: &dyn Backend) -> ModelFirstOutcome {
     attempts.push((format!("back-test route {n1_route}"), false));
     ModelFirstOutcome {
         threshold: v.threshold.map(|t| (format!("{:.3}", t.threshold), t.n, t.right)),
-        items: ["N0", "N1", "N2", "N3"]
+        items: ["N0", "N1", "N2", "N3", "N4", "N5", "W1"]
             .iter()
             .map(|id| {
                 let it = c.item(id).unwrap();
@@ -545,6 +558,9 @@ fn model_first_coding_follows_the_same_rules_on_both_backends() {
     assert_eq!(state("N1"), ("N1".into(), State::Confirmed, Some("model m1".into()), Some("model-first".into())));
     assert_eq!(state("N2").1, State::New, "below the threshold: a person codes it");
     assert_eq!(state("N3").1, State::New, "on the do-not-autocode list");
+    assert_eq!(state("N4").1, State::New, "the threshold is each model's own");
+    assert_eq!(state("N5").1, State::New, "the list stops the exact-name rule too");
+    assert_eq!(state("W1").1, State::New, "a person withdrew a code of it: not untouched");
     assert_eq!(sqlite.attempts[0], ("the admin who ran the model confirms".to_string(), true));
     assert!(!sqlite.attempts[1].1, "a reviewer confirms it");
     assert_eq!(sqlite.attempts[2].0, "back-test route model-first, reviewed");

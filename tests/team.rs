@@ -1088,7 +1088,7 @@ const SCHEMA_4_UNDONE: &str = "DROP FUNCTION medcoder.keep_dataset(text, text, t
 
 /// What schema 5 added (issue #23), taken away to make an older database.
 const SCHEMA_5_UNDONE: &str = "DROP FUNCTION medcoder.set_team_setting(text, text), medcoder.model_first_code(bigint, text, text, json, float8, text),
-    medcoder.model_first_threshold(), medcoder.wilson_lower(bigint, bigint);";
+    medcoder.model_first_threshold(text), medcoder.wilson_lower(bigint, bigint), medcoder.is_excluded(text, integer);";
 
 /// An admin turns model-first coding on and sets its target: schema 5 takes both, logged.
 fn model_first_can_be_set(t: &Team) {

@@ -380,7 +380,13 @@ fn help_overlay_and_stats_screen() {
     key(&mut rev, KeyCode::Esc);
     key(&mut rev, KeyCode::Char('x'));
     let s = render(&rev, 80, 24);
-    assert!(s.contains("Back-test over 1 confirmed items") && s.contains("most certain 80%") && s.contains("Accuracy against coverage"), "{s}");
+    assert!(
+        s.contains("The model, where it was asked: 1 items")
+            && s.contains("By PT confidence")
+            && s.contains("Calibration error")
+            && s.contains("Accuracy against coverage"),
+        "{s}"
+    );
 }
 
 #[test]

@@ -353,16 +353,19 @@ fn write_training_pairs(pairs: &[crate::store::reports::TrainingPair], out: Opti
 }
 
 pub fn backtest(store: &mut dyn DeskStore, json: bool, plot: Option<PathBuf>, model: Option<String>) -> Result<ExitCode> {
-    backtest_report(&store.backtest_cases(model.as_deref())?, json, plot)
+    let target = model_first::parse_target(store.setting(model_first::TARGET)?.as_deref())?;
+    backtest_report(&store.backtest_cases(model.as_deref())?, target, json, plot)
 }
 
 /// The back-test of confirmed decisions.
-fn backtest_report(cases: &[crate::backtest::Case], json: bool, plot: Option<PathBuf>) -> Result<ExitCode> {
+fn backtest_report(cases: &[crate::backtest::Case], target: f64, json: bool, plot: Option<PathBuf>) -> Result<ExitCode> {
     if cases.is_empty() {
         println!("No confirmed items with model proposals yet: nothing to back-test.");
         return Ok(ExitCode::SUCCESS);
     }
-    let report = crate::backtest::report(cases);
+    let mut report = crate::backtest::report(cases);
+    // The team's own target, as model-first coding uses it.
+    report.validation = crate::backtest::validate(cases, target);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -373,8 +376,18 @@ fn backtest_report(cases: &[crate::backtest::Case], json: bool, plot: Option<Pat
             bail!("{}: the plot is written as SVG; name the file *.svg", p.display());
         }
         let title = format!("medcoder back-test: {} confirmed items", cases.len());
-        std::fs::write(&p, crate::backtest::render_svg(&report, &title)).with_context(|| format!("writing {}", p.display()))?;
-        eprintln!("Wrote {}", p.display());
+        let c = &report.calibration;
+        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let months = p.with_file_name(format!("{stem}-months.svg"));
+        let reliability = p.with_file_name(format!("{stem}-reliability.svg"));
+        for (path, svg) in [
+            (&p, crate::backtest::render_svg(&report, &title)),
+            (&months, crate::backtest::render_months_svg(&report, &format!("{title}, by month confirmed"))),
+            (&reliability, crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("{title}: reliability"))),
+        ] {
+            std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("Wrote {}", path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -455,11 +468,8 @@ pub fn settings(cmd: SettingsCmd, s: &mut Session) -> Result<ExitCode> {
         }
         SettingsCmd::DoNotAutocode(cmd) => {
             let store = s.store()?;
-            let mut list = model_first::parse_list(store.setting(model_first::EXCLUDE)?.as_deref())?;
-            let entry = |kind: ExcludeKind, value: &str| {
-                model_first::Excluded::parse(&format!("{}:{value}", if matches!(kind, ExcludeKind::Term) { "term" } else { "llt" }))
-            };
-            let changed = match cmd {
+            let list = model_first::parse_list(store.setting(model_first::EXCLUDE)?.as_deref())?;
+            let (kind, value, add) = match cmd {
                 ExcludeCmd::List => {
                     if list.is_empty() {
                         println!("The do-not-autocode list is empty.");
@@ -469,26 +479,44 @@ pub fn settings(cmd: SettingsCmd, s: &mut Session) -> Result<ExitCode> {
                     }
                     return Ok(ExitCode::SUCCESS);
                 }
-                ExcludeCmd::Add { kind, value } => {
-                    let e = entry(kind, &value)?;
-                    if list.contains(&e) {
-                        bail!("{} is already on the do-not-autocode list", p(&e.as_entry()));
+                ExcludeCmd::Add { kind, value } => (kind, value, true),
+                ExcludeCmd::Remove { kind, value } => (kind, value, false),
+            };
+            let me = s.user()?;
+            let store = s.store()?;
+            if store.user(&me)?.role != Role::Admin {
+                bail!("{} is not an admin: only admins change the do-not-autocode list", p(&me));
+            }
+            let e = match kind {
+                ExcludeKind::Term => {
+                    if let Some(c) = crate::text::forbidden_char(&value) {
+                        bail!("the term has a control or format character (U+{:04X}): type it as it is written", c as u32);
                     }
-                    println!("added {}", p(&e.as_entry()));
-                    list.push(e);
-                    list
-                }
-                ExcludeCmd::Remove { kind, value } => {
-                    let e = entry(kind, &value)?;
-                    if !list.contains(&e) {
-                        bail!("{} is not on the do-not-autocode list", p(&e.as_entry()));
+                    if crate::text::normalize(&value).is_empty() {
+                        bail!("'{}' has no letters or digits: give the reported term to keep from autocoding", p(&value));
                     }
-                    println!("removed {}", p(&e.as_entry()));
-                    list.into_iter().filter(|x| *x != e).collect()
+                    model_first::Excluded::Term(crate::text::normalize(&value))
                 }
+                ExcludeKind::Llt => {
+                    let code: u32 = value.trim().parse().map_err(|_| anyhow::anyhow!("'{}' is not an LLT code (a number of up to 9 digits)", p(&value)))?;
+                    // Only an LLT of a loaded release can be kept from autocoding; one already on
+                    // the list can always be taken off.
+                    let known = store.releases()?.iter().any(|r| store.llt_name(&r.version, code).ok().flatten().is_some());
+                    if add && !known {
+                        bail!("LLT {code} is in no loaded MedDRA release");
+                    }
+                    model_first::Excluded::Llt(code)
+                }
+            };
+            let changed: Vec<model_first::Excluded> = match (add, list.contains(&e)) {
+                (true, true) => bail!("{} is already on the do-not-autocode list", p(&e.as_entry())),
+                (false, false) => bail!("{} is not on the do-not-autocode list", p(&e.as_entry())),
+                (true, false) => list.iter().cloned().chain([e.clone()]).collect(),
+                (false, true) => list.iter().filter(|x| **x != e).cloned().collect(),
             };
             let user = s.user()?;
             s.store()?.set_setting(&user, model_first::EXCLUDE, &model_first::list_value(&changed))?;
+            println!("{} {}", if add { "added" } else { "removed" }, p(&e.as_entry()));
         }
         SettingsCmd::AnchorFile { path } => {
             let path = std::path::absolute(&path).with_context(|| format!("resolving {}", path.display()))?;

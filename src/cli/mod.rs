@@ -243,7 +243,8 @@ pub enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
-        /// Also write accuracy against coverage as an SVG chart.
+        /// Also write accuracy against coverage (with its 95% band) as an SVG chart, and beside it
+        /// NAME-months.svg (accuracy per month confirmed) and NAME-reliability.svg.
         #[arg(long)]
         plot: Option<PathBuf>,
         /// Only proposals of this model version.

@@ -120,7 +120,9 @@ impl Session {
     /// this connection may be the proposal service's role, which has no coding desk.
     pub fn proposal_store(&mut self) -> Result<Box<dyn ProposalStore>> {
         let passwords = &mut self.passwords;
-        open_proposals(&self.target, &mut |prompt| passwords.read(prompt))
+        let mut store = open_proposals(&self.target, &mut |prompt| passwords.read(prompt))?;
+        store.run_as(self.user.as_deref());
+        Ok(store)
     }
 
     /// Opens the store again for each round of a long-running service: a team database is
@@ -128,6 +130,7 @@ impl Session {
     pub fn proposal_opener(&mut self) -> impl Fn() -> Result<Box<dyn ProposalStore>> + '_ {
         let cached = std::cell::RefCell::new(None::<String>);
         let target = self.target.clone();
+        let user = self.user.clone();
         let passwords = std::cell::RefCell::new(&mut self.passwords);
         move || -> Result<Box<dyn ProposalStore>> {
             let mut once = |prompt: &str| -> Result<String> {
@@ -138,7 +141,9 @@ impl Session {
                 *cached.borrow_mut() = Some(pw.clone());
                 Ok(pw)
             };
-            open_proposals(&target, &mut once)
+            let mut store = open_proposals(&target, &mut once)?;
+            store.run_as(user.as_deref());
+            Ok(store)
         }
     }
 

@@ -810,9 +810,11 @@ impl Engine {
     }
 
     /// The top `TOP` of every candidate (best first, raw confidences): each with its PT's
-    /// confidence (the sum over the candidates of its PT), both calibrated for the basis of the
-    /// top proposal (the memory's when it put the top there), the raw figures kept; ranked by PT
-    /// first when the engine is asked to.
+    /// confidence (the sum over the candidates of its PT), calibrated for the basis of the top
+    /// proposal (the memory's when it put the top there), the raw figures kept; ranked by PT first
+    /// when the engine is asked to. The calibration maps the top's confidences; the others share
+    /// what the top leaves in their raw proportions, so the figures of a list still add up, and
+    /// every LLT of one PT shows the same PT figure.
     fn finish(&self, mut all: Vec<Proposal>, basis: Basis) -> Vec<Proposal> {
         let basis = if all.first().is_some_and(|p| p.evidence.is_some()) { Basis::Memory } else { basis };
         let mut mass: HashMap<u32, f64> = HashMap::new();
@@ -823,12 +825,25 @@ impl Engine {
             rank_pt_first(&mut all, &mass);
         }
         all.truncate(TOP);
-        for p in &mut all {
+        let Some(top) = all.first() else { return all };
+        let (raw_llt, raw_pt) = (top.confidence.clamp(0.0, 1.0), mass[&top.pt_code].clamp(0.0, 1.0));
+        let top_llt = self.calibration.llt.apply(basis, raw_llt);
+        let top_pt = self.calibration.pt.apply(basis, raw_pt).max(top_llt);
+        let rest = |raw: f64, cal: f64| if raw < 1.0 { (1.0 - cal) / (1.0 - raw) } else { 0.0 };
+        let (llt_scale, pt_scale) = (rest(raw_llt, top_llt), rest(raw_pt, top_pt));
+        let top_pt_code = top.pt_code;
+        let mut pt_value: HashMap<u32, f64> = HashMap::new();
+        for (i, p) in all.iter_mut().enumerate() {
             let raw = Raw { llt: p.confidence.clamp(0.0, 1.0), pt: mass[&p.pt_code].clamp(0.0, 1.0), basis };
-            p.confidence = self.calibration.llt.apply(basis, raw.llt);
+            p.confidence = if i == 0 { top_llt } else { (raw.llt * llt_scale).min(top_llt) };
+            let pt = if p.pt_code == top_pt_code { top_pt } else { (raw.pt * pt_scale).min(1.0) };
+            let v = pt_value.entry(p.pt_code).or_insert(pt);
             // A PT is at least as likely as any one of its LLTs.
-            p.pt_confidence = Some(self.calibration.pt.apply(basis, raw.pt).max(p.confidence));
+            *v = v.max(p.confidence);
             p.raw = Some(raw);
+        }
+        for p in &mut all {
+            p.pt_confidence = Some(pt_value[&p.pt_code]);
         }
         all
     }

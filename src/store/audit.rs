@@ -212,6 +212,7 @@ impl Store {
         })?;
         let table = rows.collect::<rusqlite::Result<Vec<_>>>()?;
         findings.extend(item_findings(&log, &table));
+        findings.extend(autocode_findings(&log));
 
         // Users: added by logged admin actions (role and OS login), passwords set by logged actions.
         let mut logged_users: HashMap<String, (String, Option<String>)> = HashMap::new();
@@ -436,6 +437,49 @@ const LOG_TRIGGERS: &[&str] = &["decision_log_no_update", "decision_log_no_delet
 /// Active synonyms that a logged import backs and no confirmed item does, whose importer in the
 /// table is not the one the log names (both stores: a cleared `imported_by` would let the
 /// importer confirm their own codes, and their codes be auto-confirmed).
+/// Autocodes the team's settings did not allow when they were made, from the log alone: a
+/// model-first code while model-first coding was off or under another target, and any rule or
+/// model code of a term or LLT on the do-not-autocode list. Settings changed behind the log, used,
+/// and put back are found this way.
+pub fn autocode_findings(log: &[LoggedEntry]) -> Vec<String> {
+    use super::model_first::{self as mf, Excluded};
+    let mut model_first = false;
+    let mut target = 100.0 * crate::calibration::DEFAULT_TARGET;
+    let mut excluded: Vec<Excluded> = Vec::new();
+    let mut findings = Vec::new();
+    for r in log {
+        let e = &r.entry;
+        if e.action == "setting" {
+            match e.comment.as_deref().and_then(|c| c.split_once(" = ")) {
+                Some((mf::SETTING, v)) => model_first = v == "on",
+                Some((mf::TARGET, v)) => target = v.parse().unwrap_or(target),
+                Some((mf::EXCLUDE, v)) => excluded = mf::parse_list(Some(v)).unwrap_or_default(),
+                _ => {}
+            }
+            continue;
+        }
+        if e.action != "autocode" {
+            continue;
+        }
+        let id = e.external_id.as_deref().map(crate::text::printable).unwrap_or_default();
+        let (term, llt) = (e.reported_term.as_deref().unwrap_or_default(), e.llt_code.unwrap_or_default());
+        if mf::is_excluded(&excluded, term, llt) {
+            findings.push(format!("log row {}: item {id} was autocoded although its term or LLT {llt} was on the do-not-autocode list", r.seq));
+        }
+        if e.source.as_deref() != Some(mf::SOURCE) {
+            continue;
+        }
+        if !model_first {
+            findings.push(format!("log row {}: item {id} was coded model-first while the log says model-first coding was off", r.seq));
+        }
+        let logged = e.comment.as_deref().and_then(|c| c.split("target ").nth(1)).and_then(|t| t.split('%').next()).and_then(|t| t.parse::<f64>().ok());
+        if logged.is_none_or(|t| (t - target).abs() > 0.05) {
+            findings.push(format!("log row {}: item {id} was coded model-first at a target the log does not have ({target}%)", r.seq));
+        }
+    }
+    findings
+}
+
 pub(crate) fn importer_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym], confirmed: &HashSet<(String, u32)>) -> Vec<String> {
     let importer = logged_imports(log);
     let mut out = Vec::new();
@@ -522,4 +566,56 @@ pub fn read_anchors(file: &Path) -> Result<Vec<(usize, Head)>> {
         out.push((i + 1, Head { seq, hash: hash.to_string(), at: at.to_string() }));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod autocode_tests {
+    use super::*;
+    use crate::store::log::Entry;
+
+    fn row(seq: i64, e: Entry) -> LoggedEntry {
+        LoggedEntry { seq, at: "2026-12-02T00:00:00Z".into(), entry: e, prev_hash: String::new(), hash: String::new() }
+    }
+
+    fn setting(seq: i64, kv: &str) -> LoggedEntry {
+        row(seq, Entry { action: "setting".into(), comment: Some(kv.into()), ..Default::default() })
+    }
+
+    fn autocode(seq: i64, term: &str, llt: u32, source: &str, comment: &str) -> LoggedEntry {
+        row(
+            seq,
+            Entry {
+                action: "autocode".into(),
+                external_id: Some(format!("I{seq}")),
+                reported_term: Some(term.into()),
+                llt_code: Some(llt),
+                source: Some(source.into()),
+                comment: Some(comment.into()),
+                ..Default::default()
+            },
+        )
+    }
+
+    const MF: &str =
+        "model-first: PT score 0.990 >= validated threshold 0.900 (60/60 right, lower bound 95.6% >= target 95.0%); model run by ann; awaits review";
+
+    #[test]
+    fn autocodes_the_logged_settings_did_not_allow_are_found() {
+        let log = vec![
+            autocode(1, "sore leg", 7, "model-first", MF),
+            setting(2, "model_first = on"),
+            autocode(3, "sore leg", 7, "model-first", MF),
+            setting(4, "model_first_exclude = [\"term:sore leg\", \"llt:9\"]"),
+            autocode(5, "Sore  leg!", 7, "model-first", MF),
+            autocode(6, "Headache", 9, "rule", "exact LLT name; awaits review"),
+            setting(7, "model_first_target = 97.5"),
+            autocode(8, "dizzy", 8, "model-first", MF),
+        ];
+        let f = autocode_findings(&log);
+        let rows: Vec<&str> = f.iter().map(|x| x.split(':').next().unwrap()).collect();
+        assert_eq!(rows, ["log row 1", "log row 5", "log row 6", "log row 8"], "{f:#?}");
+        assert!(f[0].contains("while the log says model-first coding was off"));
+        assert!(f[1].contains("do-not-autocode") && f[2].contains("do-not-autocode"));
+        assert!(f[3].contains("target the log does not have (97.5%)"), "{}", f[3]);
+    }
 }

@@ -107,12 +107,10 @@ pub(crate) fn code_by_rules(tx: &Transaction<'_>, user: &str, dict: Option<&Dict
     let writer = term_writer(tx, id)?;
     let writer = writer.as_deref();
     if let Some(llt) = Rules::new(d).code(term) {
-        autocode(tx, user, id, d, llt, &RuleMatch::exact_name().written_by(writer))?;
-        return Ok(Some(super::workflow::Source::Rule));
+        return Ok(autocode(tx, user, id, d, llt, &RuleMatch::exact_name().written_by(writer))?.then_some(super::workflow::Source::Rule));
     }
     if let Some((syn, llt)) = super::synonyms::active(tx, d, &crate::text::normalize(term))? {
-        autocode(tx, user, id, d, llt, &RuleMatch::synonym(&syn).written_by(writer))?;
-        return Ok(Some(super::workflow::Source::Synonym));
+        return Ok(autocode(tx, user, id, d, llt, &RuleMatch::synonym(&syn).written_by(writer))?.then_some(super::workflow::Source::Synonym));
     }
     Ok(None)
 }

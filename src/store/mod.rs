@@ -43,6 +43,9 @@ const MIGRATIONS: &[&str] = &[
 pub struct Store {
     pub(crate) conn: Connection,
     path: PathBuf,
+    /// Who runs the model through this connection (the session's user): model-first codes record
+    /// them, and they may not confirm those codes. None: the user of this OS login, if any.
+    runner: Option<String>,
 }
 
 impl Store {
@@ -98,7 +101,7 @@ impl Store {
             .with_context(|| format!("opening database {} read-only", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         register_functions(&conn)?;
-        let store = Store { conn, path: path.to_path_buf() };
+        let store = Store { conn, path: path.to_path_buf(), runner: None };
         let v = store.schema_version().with_context(|| format!("{} is not a medcoder database", path.display()))?;
         if v != MIGRATIONS.len() {
             anyhow::bail!(
@@ -126,7 +129,7 @@ impl Store {
         // page per query (the desk's full reload at 50,000 items: see BENCHMARKS.md).
         conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
         register_functions(&conn)?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = Store { conn, path: path.to_path_buf(), runner: None };
         store.migrate().with_context(|| format!("upgrading the schema of {}", path.display()))?;
         Ok(store)
     }
@@ -141,7 +144,7 @@ impl Store {
         let conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         register_functions(&conn)?;
-        let mut store = Store { conn, path: PathBuf::from(":memory:") };
+        let mut store = Store { conn, path: PathBuf::from(":memory:"), runner: None };
         store.migrate()?;
         Ok(store)
     }
@@ -227,12 +230,18 @@ pub trait ProposalStore {
     fn synonym_changes(&mut self, version: &str, seq: i64) -> Result<Vec<synonyms::Synonym>>;
     /// Whether the store still answers: after a failed write, tells a gone database from a bad item.
     fn answers(&mut self) -> bool;
+    /// Who runs the model through this store (model-first codes record them). A team database
+    /// knows its connection's user and ignores this.
+    fn run_as(&mut self, _user: Option<&str>) {}
     /// The confirmed decisions with the proposals they were taken with: what the engine's
     /// calibration learns from.
     fn decided_cases(&mut self) -> Result<Vec<crate::backtest::Case>>;
 }
 
 impl ProposalStore for Store {
+    fn run_as(&mut self, user: Option<&str>) {
+        self.runner = user.map(String::from);
+    }
     fn decided_cases(&mut self) -> Result<Vec<crate::backtest::Case>> {
         self.backtest_cases(None)
     }

@@ -92,38 +92,71 @@ pub fn check_setting(key: &str, value: &str) -> Result<()> {
     }
 }
 
-/// The validated threshold of this store's decisions at its target.
-pub fn validation_in(tx: &rusqlite::Connection) -> Result<Validation> {
+/// The validated threshold of this store's decisions of `model` (every model's: None) at its target.
+pub fn validation_in(tx: &rusqlite::Connection, model: Option<&str>) -> Result<Validation> {
     let target = parse_target(super::setting_in(tx, TARGET)?.as_deref())?;
-    Ok(backtest::validate(&super::reports::backtest_cases_in(tx, None)?, target))
+    Ok(backtest::validate(&super::reports::backtest_cases_in(tx, model)?, target).for_model(model))
+}
+
+/// A PT confidence shown as uncertain (under this) is never coded by the model, whatever the
+/// threshold: the desk would flag the same code "PT uncertain".
+pub const FLOOR: f64 = crate::desk::UNCERTAIN_CONFIDENCE;
+
+/// The top proposal's PT confidence on the model's own scale (before calibration; as stored
+/// when it has none): the validated threshold is measured on that scale, which a calibration
+/// learned later does not move.
+pub fn top_score(set: &ProposalSet) -> Option<f64> {
+    set.proposals.first().and_then(|p| p.raw.map(|r| r.pt)).or_else(|| set.pt_confidence(0))
+}
+
+/// Whether nobody has touched an item: no decision, query, split or withdrawal in its history
+/// and not a part of a split (a person wrote that term), so the model may be its first pair of eyes.
+fn untouched(tx: &Transaction<'_>, item: &super::item::Item) -> Result<bool> {
+    if item.state != State::New || item.part_of.is_some() {
+        return Ok(false);
+    }
+    let touched: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM decision_log WHERE item_id = ?1 AND action NOT IN ('import', 'supersede'))", [item.id], |r| r.get(0))?;
+    Ok(!touched)
 }
 
 /// Codes, by the model, the untouched items among `sets` whose top proposal clears the validated
-/// threshold, when the team has model-first coding on. Returns how many.
-pub(crate) fn code(tx: &Transaction<'_>, sets: &[(i64, ProposalSet)]) -> Result<usize> {
+/// threshold of that model, when the team has model-first coding on. `runner`: who ran the model
+/// (they count as its proposer for the four-eye rule); nothing is coded when nobody is known to
+/// have. Returns how many were coded.
+pub(crate) fn code(tx: &Transaction<'_>, sets: &[(i64, ProposalSet)], runner: Option<&str>) -> Result<usize> {
     if super::setting_in(tx, SETTING)?.as_deref() != Some("on") {
         return Ok(0);
     }
-    let v = validation_in(tx)?;
-    let Some(t) = v.threshold.filter(|_| !v.drifting()) else { return Ok(0) };
-    let excluded = parse_list(super::setting_in(tx, EXCLUDE)?.as_deref())?;
-    let active = super::setting_in(tx, super::dict::ACTIVE)?;
-    // Who ran the model: the medcoder user of this OS login. They count as the first pair of
-    // eyes, so they never confirm what their run coded (as on a team database).
-    let runner: Option<String> = match crate::identity::os_login() {
-        Ok(login) => tx.query_row("SELECT name FROM user WHERE lower(login) = lower(?1)", [login], |r| r.get(0)).optional()?,
-        Err(_) => None,
+    // Who ran the model: the session's user, else the medcoder user of this OS login.
+    let runner: Option<String> = match runner {
+        Some(r) => Some(r.to_string()),
+        None => match crate::identity::os_login() {
+            Ok(login) => tx.query_row("SELECT name FROM user WHERE lower(login) = lower(?1)", [login], |r| r.get(0)).optional()?,
+            Err(_) => None,
+        },
     };
+    let Some(runner) = runner else { return Ok(0) };
+    let excluded = excluded_in(tx)?;
+    let active = super::setting_in(tx, super::dict::ACTIVE)?;
+    let mut validated: std::collections::HashMap<String, Validation> = std::collections::HashMap::new();
     let mut coded = 0;
     for (item_id, set) in sets {
-        let (Some(top), Some(pt_conf)) = (set.proposals.first(), set.pt_confidence(0)) else { continue };
-        if pt_conf < t.threshold || active.as_deref() != Some(set.meddra_version.as_str()) {
+        let (Some(top), Some(score), Some(shown)) = (set.proposals.first(), top_score(set), set.pt_confidence(0)) else { continue };
+        if shown < FLOOR || active.as_deref() != Some(set.meddra_version.as_str()) {
+            continue;
+        }
+        if !validated.contains_key(&set.model_version) {
+            validated.insert(set.model_version.clone(), validation_in(tx, Some(&set.model_version))?);
+        }
+        let v = &validated[&set.model_version];
+        let Some(t) = v.threshold.filter(|_| !v.drifting()) else { continue };
+        if score < t.threshold {
             continue;
         }
         let item = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [item_id], item_from_row).optional()?;
-        let Some(item) = item.filter(|i| i.state == State::New) else { continue };
-        let term = crate::text::normalize(&item.reported_term);
-        if excluded.iter().any(|e| *e == Excluded::Term(term.clone()) || *e == Excluded::Llt(top.llt_code)) {
+        let Some(item) = item else { continue };
+        if !untouched(tx, &item)? || is_excluded(&excluded, &item.reported_term, top.llt_code) {
             continue;
         }
         // The LLT must be current in the version in use, with the PT the proposal names.
@@ -170,7 +203,7 @@ pub(crate) fn code(tx: &Transaction<'_>, sets: &[(i64, ProposalSet)]) -> Result<
             entropy: set.entropy,
             chosen_rank: Some(1),
             source: Some(SOURCE.into()),
-            comment: Some(why(pt_conf, &v, runner.as_deref())),
+            comment: Some(why(score, v, &runner)),
         };
         log::append(tx, &e)?;
         coded += 1;
@@ -181,18 +214,32 @@ pub(crate) fn code(tx: &Transaction<'_>, sets: &[(i64, ProposalSet)]) -> Result<
 /// How a model-first code's log comment names who ran the model.
 const RUN_BY: &str = "; model run by ";
 
+/// Whether a term or an LLT is on the do-not-autocode list: a person codes it, whatever rule or
+/// model would.
+pub fn is_excluded(list: &[Excluded], term: &str, llt: u32) -> bool {
+    let term = crate::text::normalize(term);
+    list.iter().any(|e| match e {
+        Excluded::Term(t) => *t == term,
+        Excluded::Llt(c) => *c == llt,
+    })
+}
+
+/// The do-not-autocode list of a connection.
+pub(crate) fn excluded_in(conn: &rusqlite::Connection) -> Result<Vec<Excluded>> {
+    parse_list(super::setting_in(conn, EXCLUDE)?.as_deref())
+}
+
 /// The log's reason for a model-first code.
-fn why(pt_confidence: f64, v: &Validation, runner: Option<&str>) -> String {
+fn why(score: f64, v: &Validation, runner: &str) -> String {
     let t = v.threshold.expect("coded only above a validated threshold");
     format!(
-        "model-first: PT confidence {:.3} >= validated threshold {:.3} ({}/{} right, lower bound {:.1}% >= target {:.1}%){}; awaits review",
-        pt_confidence,
+        "model-first: PT score {:.3} >= validated threshold {:.3} ({}/{} right, lower bound {:.1}% >= target {:.1}%){RUN_BY}{runner}; awaits review",
+        score,
         t.threshold,
         t.right,
         t.n,
         100.0 * t.lower,
         100.0 * v.target,
-        runner.map(|r| format!("{RUN_BY}{r}")).unwrap_or_default()
     )
 }
 

@@ -78,7 +78,8 @@ pub struct ProposalSet {
 pub struct TopProposal {
     pub top: Option<(u32, f64)>,
     pub entropy: Option<f64>,
-    /// The top proposal's PT confidence.
+    /// The top proposal's PT confidence, as computed with it (None for proposals stored before
+    /// PT confidence: they are judged as before, by LLT confidence and entropy).
     pub pt: Option<f64>,
 }
 
@@ -106,7 +107,11 @@ impl ProposalSet {
     }
 
     pub fn top(&self) -> TopProposal {
-        TopProposal { top: self.proposals.first().map(|p| (p.llt_code, p.confidence)), entropy: self.entropy, pt: self.pt_confidence(0) }
+        TopProposal {
+            top: self.proposals.first().map(|p| (p.llt_code, p.confidence)),
+            entropy: self.entropy,
+            pt: self.proposals.first().and_then(|p| p.pt_confidence),
+        }
     }
 
     /// The PT confidence of the `i`th proposal.
@@ -159,7 +164,7 @@ impl Store {
                 ])?;
             }
         }
-        super::model_first::code(&tx, sets)?;
+        super::model_first::code(&tx, sets, self.runner.as_deref())?;
         tx.commit()?;
         Ok(())
     }

@@ -118,11 +118,9 @@ impl Store {
             report.imported += 1;
             if let (Some(d), Some(rules)) = (&dict, &rules) {
                 if let Some(llt) = rules.code(&it.reported_term) {
-                    super::workflow::autocode(&tx, user, id, d, llt, &RuleMatch::exact_name())?;
-                    report.autocoded += 1;
+                    report.autocoded += usize::from(super::workflow::autocode(&tx, user, id, d, llt, &RuleMatch::exact_name())?);
                 } else if let Some((syn, llt)) = super::synonyms::active(&tx, d, &crate::text::normalize(&it.reported_term))? {
-                    super::workflow::autocode(&tx, user, id, d, llt, &RuleMatch::synonym(&syn))?;
-                    report.by_synonym += 1;
+                    report.by_synonym += usize::from(super::workflow::autocode(&tx, user, id, d, llt, &RuleMatch::synonym(&syn))?);
                 }
             }
         }

@@ -324,9 +324,14 @@ impl RuleMatch {
 
 /// Sets a code found by a rule on an untouched item, inside the caller's transaction. It goes to
 /// review unless the team auto-confirms rule codes (and the rule allows it).
-pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Dictionary, llt: &Llt, rule: &RuleMatch) -> Result<()> {
+/// Returns false, coding nothing, when the term or the LLT is on the do-not-autocode list (a
+/// person codes those).
+pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Dictionary, llt: &Llt, rule: &RuleMatch) -> Result<bool> {
     let confirm = rule.may_auto_confirm && super::setting_in(tx, "autocode_confirm")?.as_deref() == Some("on");
     let item = tx.query_row(&format!("SELECT {ITEM_COLUMNS} FROM item WHERE id = ?1"), [item_id], item_from_row)?;
+    if super::model_first::is_excluded(&super::model_first::excluded_in(tx)?, &item.reported_term, llt.code) {
+        return Ok(false);
+    }
     let to = if confirm { State::Confirmed } else { State::Proposed };
     let now = super::now();
     tx.execute(
@@ -337,7 +342,7 @@ pub(crate) fn autocode(tx: &Transaction<'_>, user: &str, item_id: i64, dict: &Di
     e.source = Some(rule.source.as_str().into());
     e.comment = Some(if confirm { format!("{}; auto-confirmed by team setting", rule.why) } else { format!("{}; awaits review", rule.why) });
     log::append(tx, &e)?;
-    Ok(())
+    Ok(true)
 }
 
 /// What the synonym list learns from a decision, in its transaction: a confirmation makes
@@ -388,10 +393,11 @@ pub(crate) fn autocode_open_items(tx: &Transaction<'_>, user: &str, dict: &Dicti
         let rows = st.query_map([term], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
+    let mut coded = 0;
     for id in &ids {
-        autocode(tx, user, *id, dict, llt, &RuleMatch::synonym(&syn))?;
+        coded += usize::from(autocode(tx, user, *id, dict, llt, &RuleMatch::synonym(&syn))?);
     }
-    Ok(ids.len())
+    Ok(coded)
 }
 
 impl Store {

@@ -35,12 +35,14 @@ pub fn run(db: &Path, user: Option<&str>, base: Option<&Path>, precision: Precis
     }
     let version = store.active_version()?;
     let app = App::new(Box::new(store), user)?;
+    let runner = user.map(String::from);
     let db_path = db.to_path_buf();
     let base = base.map(Path::to_path_buf);
     // With a proposal service elsewhere the desk loads no model: it shows what the service stored.
     let w = (!no_model).then(|| {
         worker::spawn(move || {
             let mut store = Store::open(&db_path)?;
+            store.run_as(runner.as_deref());
             // Built quietly: progress bars would scribble over the screen.
             let dict = store.dictionary_or_active(version.as_deref())?;
             let engine = Engine::builder(dict).base_dir(base.as_deref()).memory(&mut store).precision(precision).build()?;

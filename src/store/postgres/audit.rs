@@ -29,6 +29,7 @@ impl TeamStore {
             })
             .collect();
         let mut findings = item_findings(&log, &table);
+        findings.extend(crate::store::audit::autocode_findings(&log));
         findings.extend(self.dataset_findings(&log)?);
         // Roles: each `team user add` is logged as "user ROLE" naming the user; users a `db copy`
         // brought are checked against the copied log's own user rows by the SQLite audit before

@@ -70,7 +70,8 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
 const SCHEMA_VERSION: &str = "5";
 
 /// The functions schema 5 changed or added, in the order they are created.
-const SCHEMA_5_FUNCTIONS: &[&str] = &["wilson_lower", "model_first_threshold", "model_first_code", "set_team_setting", "set_proposals", "code_importer"];
+const SCHEMA_5_FUNCTIONS: &[&str] =
+    &["wilson_lower", "is_excluded", "model_first_threshold", "model_first_code", "set_team_setting", "set_proposals", "code_importer", "autocode_item"];
 
 /// The functions schema 2 changed or added, replaced in place by `team upgrade`.
 const UPGRADED_FUNCTIONS: &[&str] = &["check_text", "code_importer", "act", "release_digest", "use_version"];

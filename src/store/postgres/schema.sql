@@ -354,6 +354,14 @@ BEGIN
     END IF;
 END $$;
 
+-- Whether a term (its key) or an LLT is on the do-not-autocode list (team setting
+-- model_first_exclude): a person codes it, whatever rule or model would.
+CREATE FUNCTION is_excluded(p_term_key text, p_llt integer) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM json_array_elements_text(coalesce((SELECT value FROM setting WHERE key = 'model_first_exclude'), '[]')::json) x
+        WHERE x = 'term:' || p_term_key OR x = 'llt:' || p_llt::text)
+$$;
+
 -- A code set by a rule on an untouched item (new, or its query answered), by the autocoder: to
 -- review, or confirmed when the team's autocode-confirm setting is on and the rule allows it
 -- (p_may_confirm: never for an imported synonym's code or a term a person wrote); logged as on SQLite.
@@ -365,6 +373,10 @@ DECLARE
     v_from text := (SELECT state FROM item WHERE id = p_item);
     after item;
 BEGIN
+    -- A term or LLT on the do-not-autocode list is coded by a person.
+    IF is_excluded((SELECT term_key FROM item WHERE id = p_item), l.code) THEN
+        RETURN;
+    END IF;
     UPDATE item SET state = CASE WHEN v_confirm THEN 'confirmed' ELSE 'proposed' END, llt_code = l.code, pt_code = l.pt_code,
             meddra_version = l.version, source = p_source, proposer = 'autocoder',
             reviewer = CASE WHEN v_confirm THEN 'autocoder' END, proposed_at = v_now,
@@ -1201,24 +1213,28 @@ LANGUAGE sql IMMUTABLE AS $$
     FROM (SELECT k::float8 / nullif(n, 0) AS p, 1.6448536269514722::float8 AS z) c
 $$;
 
--- The validated threshold of model-first coding (issue #23), as `backtest::validate` computes it
--- on SQLite: over the newest 1,000 confirmed items the model was asked for (not rule- or
--- synonym-coded), the lowest PT confidence of the top proposal at which the items at or above it
+-- The validated threshold of model-first coding (issue #23) for one model version, as
+-- `backtest::validate` computes it on SQLite: over the newest 1,000 confirmed items that model was
+-- asked for (not rule- or synonym-coded), the lowest PT score of the top proposal (its PT
+-- confidence before calibration: `raw.pt`, else as stored) at which the items at or above it
 -- are right at PT level with a Wilson lower bound >= the team's target; NULL when none reaches it
 -- or when the newest 200 above it fall below the target (drift).
-CREATE FUNCTION model_first_threshold() RETURNS float8
+CREATE FUNCTION model_first_threshold(p_model text) RETURNS float8
 LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
     WITH target AS (SELECT coalesce((SELECT value::float8 / 100 FROM setting WHERE key = 'model_first_target'), 0.95) AS t),
     logs AS (
         SELECT DISTINCT ON (item_id) item_id, pt_code, proposals::json AS p, at FROM (
-            SELECT 0 AS src, seq, item_id, pt_code, proposals, at FROM imported_log WHERE action = 'confirm' AND proposals IS NOT NULL
+            SELECT 0 AS src, seq, item_id, pt_code, proposals, at FROM imported_log
+                WHERE action = 'confirm' AND proposals IS NOT NULL AND model_version = p_model
             UNION ALL
-            SELECT 1, seq, item_id, pt_code, proposals, at FROM decision_log WHERE action = 'confirm' AND proposals IS NOT NULL
+            SELECT 1, seq, item_id, pt_code, proposals, at FROM decision_log
+                WHERE action = 'confirm' AND proposals IS NOT NULL AND model_version = p_model
         ) l ORDER BY item_id, src DESC, seq DESC),
     cases AS (
         SELECT l.item_id, l.at,
             CASE WHEN json_array_length(l.p) = 0 THEN 0::float8
-                 ELSE coalesce((l.p -> 0 ->> 'pt_confidence')::float8, (SELECT least(sum((e ->> 'confidence')::float8), 1) FROM json_array_elements(l.p) e
+                 ELSE coalesce((l.p -> 0 -> 'raw' ->> 'pt')::float8, (l.p -> 0 ->> 'pt_confidence')::float8,
+                     (SELECT least(sum((e ->> 'confidence')::float8), 1) FROM json_array_elements(l.p) e
                      WHERE e ->> 'pt_code' = l.p -> 0 ->> 'pt_code')) END AS conf,
             coalesce((l.p -> 0 ->> 'pt_code')::bigint = l.pt_code, false) AS hit
         FROM logs l JOIN item i ON i.id = l.item_id AND i.state = 'confirmed'
@@ -1243,23 +1259,32 @@ DECLARE
     l llt;
     after item;
     v_th float8;
+    v_shown float8;
     v_conf float8;
 BEGIN
     IF json_array_length(p) = 0 THEN
         RETURN;
     END IF;
     SELECT * INTO it FROM item WHERE id = p_item;
-    IF NOT FOUND OR it.state <> 'new' THEN
+    -- Untouched: new, not a split's part, nothing in its history but its import (a person who
+    -- coded, withdrew, queried or split it was its first pair of eyes already).
+    IF NOT FOUND OR it.state <> 'new' OR it.part_of IS NOT NULL
+            OR EXISTS (SELECT 1 FROM decision_log WHERE item_id = it.id AND action NOT IN ('import', 'supersede'))
+            OR EXISTS (SELECT 1 FROM imported_log WHERE item_id = it.id AND action NOT IN ('import', 'supersede')) THEN
         RETURN;
     END IF;
-    v_conf := coalesce((p -> 0 ->> 'pt_confidence')::float8,
+    v_shown := coalesce((p -> 0 ->> 'pt_confidence')::float8,
         (SELECT least(sum((e ->> 'confidence')::float8), 1) FROM json_array_elements(p) e WHERE e ->> 'pt_code' = p -> 0 ->> 'pt_code'));
-    v_th := model_first_threshold();
+    v_conf := coalesce((p -> 0 -> 'raw' ->> 'pt')::float8, v_shown);
+    -- Never what the desk would flag "PT uncertain" (under 50%), whatever the threshold.
+    IF v_shown < 0.5 THEN
+        RETURN;
+    END IF;
+    v_th := model_first_threshold(p_model);
     IF v_th IS NULL OR v_conf < v_th THEN
         RETURN;
     END IF;
-    IF EXISTS (SELECT 1 FROM json_array_elements_text(coalesce((SELECT value FROM setting WHERE key = 'model_first_exclude'), '[]')::json) x
-            WHERE x = 'term:' || it.term_key OR x = 'llt:' || (p -> 0 ->> 'llt_code')) THEN
+    IF is_excluded(it.term_key, (p -> 0 ->> 'llt_code')::integer) THEN
         RETURN;
     END IF;
     SELECT * INTO l FROM llt WHERE version = p_version AND code = (p -> 0 ->> 'llt_code')::integer;
@@ -1272,8 +1297,9 @@ BEGIN
         WHERE id = p_item AND state = 'new' RETURNING * INTO after;
     IF FOUND THEN
         PERFORM append_log('autocode', after.id, after.external_id, after.reported_term, 'new', 'proposed', l.code, l.pt_code, l.version,
-            'model-first', format('model-first: PT confidence %s >= validated threshold %s; model run by %s; awaits review',
-                round(v_conf::numeric, 3), round(v_th::numeric, 3), p_runner),
+            'model-first', format('model-first: PT score %s >= validated threshold %s (target %s%%); model run by %s; awaits review',
+                round(v_conf::numeric, 3), round(v_th::numeric, 3),
+                round(coalesce((SELECT value FROM setting WHERE key = 'model_first_target'), '95')::numeric, 1), p_runner),
             p_model, p::text, p_entropy::text, 1);
     END IF;
 END $$;
@@ -1342,7 +1368,11 @@ BEGIN
                 OR (e ->> 'confidence')::float8 NOT BETWEEN 0 AND 1
                 OR json_typeof(e -> 'evidence') NOT IN ('string', 'null')
                 OR json_typeof(e -> 'pt_confidence') NOT IN ('number', 'null')
-                OR coalesce((e ->> 'pt_confidence')::float8, 0) NOT BETWEEN 0 AND 1 THEN
+                OR coalesce((e ->> 'pt_confidence')::float8, 0) NOT BETWEEN 0 AND 1
+                OR json_typeof(e -> 'raw') NOT IN ('object', 'null')
+                OR (json_typeof(e -> 'raw') = 'object' AND (json_typeof(e -> 'raw' -> 'pt') IS DISTINCT FROM 'number'
+                    OR json_typeof(e -> 'raw' -> 'llt') IS DISTINCT FROM 'number' OR (e -> 'raw' ->> 'pt')::float8 NOT BETWEEN 0 AND 1
+                    OR (e -> 'raw' ->> 'llt')::float8 NOT BETWEEN 0 AND 1)) THEN
             RAISE EXCEPTION 'each proposal is {llt_code, pt_code, score, confidence in [0, 1], evidence?, pt_confidence in [0, 1]?, raw?}: %', left(e::text, 200)
                 USING ERRCODE = '22023';
         END IF;

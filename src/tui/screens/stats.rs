@@ -54,8 +54,8 @@ impl Screen for Stats {
             );
             return;
         };
-        let [tables_area, status_area, chart_area] = Layout::vertical([Constraint::Length(9), Constraint::Length(2), Constraint::Min(6)]).areas(area);
-        let [route_area, conf_area] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(tables_area);
+        let [tables_area, status_area, chart_area] = Layout::vertical([Constraint::Length(9), Constraint::Length(3), Constraint::Min(6)]).areas(area);
+        let [route_area, conf_area] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(tables_area);
         let pct = |x: f64| format!("{:.1}%", 100.0 * x);
         let group_rows = |groups: &[crate::backtest::Group]| -> Vec<Row> {
             groups
@@ -64,12 +64,12 @@ impl Screen for Stats {
                 .map(|g| Row::new(vec![g.name.clone(), g.accuracy.n.to_string(), pct(g.accuracy.llt_at_1), pct(g.accuracy.pt_at_1)]))
                 .collect()
         };
-        let widths = |name: u16| [Constraint::Length(name), Constraint::Length(6), Constraint::Length(8), Constraint::Length(8)];
-        let routes = Table::new(group_rows(&r.by_route), widths(24))
-            .header(Row::new(vec!["how the code was found", "items", "LLT@1", "PT@1"]).style(theme.title()))
+        let widths = |name: u16| [Constraint::Min(name), Constraint::Length(5), Constraint::Length(6), Constraint::Length(6)];
+        let routes = Table::new(group_rows(&r.by_route), widths(16))
+            .header(Row::new(vec!["code found by", "items", "LLT@1", "PT@1"]).style(theme.title()))
             .block(Block::bordered().title(format!(" The model, where it was asked: {} items ", r.overall.n)));
         f.render_widget(routes, route_area);
-        let brackets = Table::new(group_rows(&r.by_confidence), widths(11))
+        let brackets = Table::new(group_rows(&r.by_confidence), widths(9))
             .header(Row::new(vec!["PT conf.", "items", "LLT@1", "PT@1"]).style(theme.title()))
             .block(Block::bordered().title(" By PT confidence "));
         f.render_widget(brackets, conf_area);
@@ -78,7 +78,7 @@ impl Screen for Stats {
             Line::raw(format!("Calibration error (ECE): PT {:.3}, LLT {:.3}", c.pt_ece, c.llt_ece)),
             Line::styled(r.validation.summary(), if r.validation.drifting() { theme.warn() } else { theme.dim() }),
         ];
-        f.render_widget(Paragraph::new(status), status_area);
+        f.render_widget(Paragraph::new(status).wrap(ratatui::widgets::Wrap { trim: true }), status_area);
         let llt: Vec<(f64, f64)> = r.curve.iter().map(|&(c, l, _)| (c, l)).collect();
         let pt: Vec<(f64, f64)> = r.curve.iter().map(|&(c, _, p)| (c, p)).collect();
         let low: Vec<(f64, f64)> = r.curve.iter().zip(&r.band).map(|(&(c, _, _), &(l, _))| (c, l)).collect();
