@@ -345,9 +345,9 @@ pub fn report(every: &[Case]) -> Report {
     let take = |frac: f64| ((n as f64) * frac).round() as usize;
     let brackets = vec![
         Bracket { name: "all".into(), accuracy: accuracy(&by_uncertainty) },
-        Bracket { name: "most certain 80%".into(), accuracy: accuracy(&by_uncertainty[..take(0.8)]) },
-        Bracket { name: "least certain 50%".into(), accuracy: accuracy(&by_uncertainty[n - take(0.5)..]) },
-        Bracket { name: "least certain 25%".into(), accuracy: accuracy(&by_uncertainty[n - take(0.25)..]) },
+        Bracket { name: "lowest-entropy 80%".into(), accuracy: accuracy(&by_uncertainty[..take(0.8)]) },
+        Bracket { name: "highest-entropy 50%".into(), accuracy: accuracy(&by_uncertainty[n - take(0.5)..]) },
+        Bracket { name: "highest-entropy 25%".into(), accuracy: accuracy(&by_uncertainty[n - take(0.25)..]) },
     ];
     let by_confidence = CONFIDENCE_BRACKETS
         .iter()
@@ -576,17 +576,17 @@ mod tests {
         let t = r.thresholds.iter().find(|t| t.threshold == 0.8).unwrap();
         assert_eq!(t.n, 4);
         assert!((t.llt_accuracy - 1.0).abs() < 1e-9 && (t.coverage - 4.0 / 6.0).abs() < 1e-9);
-        let least = r.brackets.iter().find(|b| b.name == "least certain 25%").unwrap();
+        let least = r.brackets.iter().find(|b| b.name == "highest-entropy 25%").unwrap();
         assert_eq!(least.accuracy.n, 2);
         assert_eq!(least.accuracy.llt_at_1, 0.0);
-        let most = r.brackets.iter().find(|b| b.name == "most certain 80%").unwrap();
+        let most = r.brackets.iter().find(|b| b.name == "lowest-entropy 80%").unwrap();
         assert_eq!(most.accuracy.n, 5);
         assert!((most.accuracy.llt_at_1 - 0.8).abs() < 1e-9);
         assert_eq!(r.curve.first().unwrap().1, 1.0);
         assert!((r.curve.last().unwrap().0 - 1.0).abs() < 1e-9);
         let svg = render_svg(&r, "t");
         assert!(svg.starts_with("<svg") && svg.contains("polyline"));
-        assert!(render_text(&r).contains("least certain 25%"));
+        assert!(render_text(&r).contains("highest-entropy 25%"));
     }
 
     #[test]

@@ -280,7 +280,7 @@ fn backtest_from_logged_proposals() {
     let json = env.ok(&["backtest", "--json", "--plot", s(&plot)]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["overall"]["n"], 2);
-    assert_eq!(v["brackets"][1]["name"], "most certain 80%");
+    assert_eq!(v["brackets"][1]["name"], "lowest-entropy 80%");
     assert!(fs::read_to_string(&plot).unwrap().contains("<polyline"));
     assert!(env.ok(&["backtest", "--model", "other"]).contains("nothing to back-test"));
 }

@@ -217,7 +217,11 @@ pub fn export(
     export_items(&items, &sets, store.log_head()?, &mut |v| store.dictionary(Some(v)).ok(), format, out, from, to)
 }
 
+/// A comma-separated list of states, or `all` (every state; an empty filter).
 fn export_states(state: &str) -> Result<Vec<State>> {
+    if state.trim().eq_ignore_ascii_case("all") {
+        return Ok(vec![]);
+    }
     state.split(',').map(State::parse).collect()
 }
 
@@ -273,4 +277,17 @@ fn export_items(
         eprintln!("Exported {} item(s) to {}", rows.len(), p.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_are_a_list_or_all() {
+        assert_eq!(export_states("all").unwrap(), vec![]);
+        assert_eq!(export_states(" ALL ").unwrap(), vec![]);
+        assert_eq!(export_states("confirmed,proposed").unwrap(), vec![State::Confirmed, State::Proposed]);
+        assert!(export_states("everything").is_err());
+    }
 }

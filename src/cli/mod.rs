@@ -231,7 +231,7 @@ pub enum Command {
         /// Last day (YYYY-MM-DD) of the confirmation date.
         #[arg(long)]
         to: Option<String>,
-        /// Comma-separated states to export.
+        /// Comma-separated states to export, or `all`.
         #[arg(long, default_value = "confirmed")]
         state: String,
     },
