@@ -84,12 +84,25 @@ pub struct Case {
     pub month: Option<String>,
     /// When it was confirmed (ISO time), where known: the validation window is the newest ones.
     pub at: Option<String>,
+    /// The model whose proposals the decision was taken with, where known.
+    pub model: Option<String>,
 }
 
 /// A confirmed item of either store as a case: its code, the proposals stored with the
 /// confirmation, the code's source, its study and when (`at`, ISO time) it was confirmed.
-pub fn confirmed_case(llt: u32, pt: u32, proposals: &[Proposal], entropy: Option<f64>, source: Option<&str>, study: String, at: &str) -> Case {
+#[allow(clippy::too_many_arguments)]
+pub fn confirmed_case(
+    llt: u32,
+    pt: u32,
+    proposals: &[Proposal],
+    entropy: Option<f64>,
+    source: Option<&str>,
+    study: String,
+    at: &str,
+    model: Option<String>,
+) -> Case {
     let mut c = Case::of_proposals(llt, pt, proposals, entropy);
+    c.model = model;
     c.route = Route::of(source, llt, &c.proposals);
     c.study = Some(study);
     c.month = at.get(..7).map(String::from);
@@ -102,7 +115,7 @@ impl Case {
     /// proposals given.
     pub fn evaluated(llt: u32, pt: u32, proposals: Vec<(u32, u32, f64)>, entropy: Option<f64>) -> Case {
         let pt_confidence = proposals.first().map_or(0.0, |top| proposals.iter().filter(|p| p.1 == top.1).map(|p| p.2).sum::<f64>().min(1.0));
-        Case { llt, pt, proposals, pt_confidence, raw: None, entropy, route: Route::Evaluated, study: None, month: None, at: None }
+        Case { llt, pt, proposals, pt_confidence, raw: None, entropy, route: Route::Evaluated, study: None, month: None, at: None, model: None }
     }
 
     /// A labelled row from the engine's proposals, with their PT confidence and raw figures.
@@ -154,6 +167,11 @@ pub fn validate(cases: &[Case], target: f64) -> Validation {
     let threshold = validated_threshold(&points, target);
     let drift = threshold.map(|t| recent_bound(&points, t.threshold));
     Validation { target, over: points.len(), threshold, drift, model: None }
+}
+
+/// The model of the newest decision among `cases`: the one a team's figures are shown for.
+pub fn newest_model(cases: &[Case]) -> Option<String> {
+    cases.iter().filter(|c| c.model.is_some()).max_by(|a, b| a.at.cmp(&b.at)).and_then(|c| c.model.clone())
 }
 
 /// The validated threshold and its drift check.

@@ -28,9 +28,11 @@ pub fn check_name(what: &str, name: &str) -> Result<()> {
     if !ok {
         bail!("{what} '{}' must start with a lower-case letter and hold only a-z, 0-9 and _ (at most 50)", crate::text::printable(name));
     }
-    // The log names the rules' own actor so: a person by that name would pass for them.
-    if what.starts_with("user") && name == crate::store::workflow::AUTOCODER {
-        bail!("{what} '{name}' is reserved: the log names the autocoding rules so");
+    // The log names the rules' own actor and the model so: a person by such a name (or one that
+    // looks like it) would pass for them.
+    let reserved = [crate::store::workflow::AUTOCODER, "model"];
+    if what.starts_with("user") && reserved.iter().any(|r| skeleton(r) == skeleton(name)) {
+        bail!("{what} '{name}' is reserved (the log names the autocoding rules 'autocoder' and the model 'model <version>'): choose another");
     }
     Ok(())
 }

@@ -353,19 +353,27 @@ fn write_training_pairs(pairs: &[crate::store::reports::TrainingPair], out: Opti
 }
 
 pub fn backtest(store: &mut dyn DeskStore, json: bool, plot: Option<PathBuf>, model: Option<String>) -> Result<ExitCode> {
-    let target = model_first::parse_target(store.setting(model_first::TARGET)?.as_deref())?;
-    backtest_report(&store.backtest_cases(model.as_deref())?, target, json, plot)
+    let cases = store.backtest_cases(model.as_deref())?;
+    // The threshold of the model asked for, else of the newest decisions' model.
+    let validation = match &model {
+        Some(m) => {
+            let target = model_first::parse_target(store.setting(model_first::TARGET)?.as_deref())?;
+            crate::backtest::validate(&cases, target).for_model(Some(m))
+        }
+        None => store.validation()?,
+    };
+    backtest_report(&cases, validation, json, plot)
 }
 
 /// The back-test of confirmed decisions.
-fn backtest_report(cases: &[crate::backtest::Case], target: f64, json: bool, plot: Option<PathBuf>) -> Result<ExitCode> {
+fn backtest_report(cases: &[crate::backtest::Case], validation: crate::backtest::Validation, json: bool, plot: Option<PathBuf>) -> Result<ExitCode> {
     if cases.is_empty() {
         println!("No confirmed items with model proposals yet: nothing to back-test.");
         return Ok(ExitCode::SUCCESS);
     }
     let mut report = crate::backtest::report(cases);
-    // The team's own target, as model-first coding uses it.
-    report.validation = crate::backtest::validate(cases, target);
+    // The team's own target and model, as model-first coding uses them.
+    report.validation = validation;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

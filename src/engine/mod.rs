@@ -832,18 +832,19 @@ impl Engine {
         let rest = |raw: f64, cal: f64| if raw < 1.0 { (1.0 - cal) / (1.0 - raw) } else { 0.0 };
         let (llt_scale, pt_scale) = (rest(raw_llt, top_llt), rest(raw_pt, top_pt));
         let top_pt_code = top.pt_code;
-        let mut pt_value: HashMap<u32, f64> = HashMap::new();
+        // (the PT's own figure, the sum of its LLTs shown)
+        let mut pt_value: HashMap<u32, (f64, f64)> = HashMap::new();
         for (i, p) in all.iter_mut().enumerate() {
             let raw = Raw { llt: p.confidence.clamp(0.0, 1.0), pt: mass[&p.pt_code].clamp(0.0, 1.0), basis };
             p.confidence = if i == 0 { top_llt } else { (raw.llt * llt_scale).min(top_llt) };
             let pt = if p.pt_code == top_pt_code { top_pt } else { (raw.pt * pt_scale).min(1.0) };
-            let v = pt_value.entry(p.pt_code).or_insert(pt);
-            // A PT is at least as likely as any one of its LLTs.
-            *v = v.max(p.confidence);
+            pt_value.entry(p.pt_code).or_insert((pt, 0.0)).1 += p.confidence;
             p.raw = Some(raw);
         }
+        // A PT is at least as likely as its LLTs shown together.
         for p in &mut all {
-            p.pt_confidence = Some(pt_value[&p.pt_code]);
+            let (pt, sum) = pt_value[&p.pt_code];
+            p.pt_confidence = Some(pt.max(sum).min(1.0));
         }
         all
     }

@@ -149,11 +149,14 @@ pub trait DeskStore: ProposalStore {
     }
     /// Confirmed items with the proposals they were decided with (only this model's, when named).
     fn backtest_cases(&self, model_version: Option<&str>) -> Result<Vec<Case>>;
-    /// The validated threshold of the team's decisions at its target, with the drift check: what
-    /// model-first coding uses (the store applies the same rule when proposals are stored).
+    /// The validated threshold of the newest decisions' model at the team's target, with the drift
+    /// check: what model-first coding uses for that model (the store applies the same rule, per
+    /// model, when proposals are stored).
     fn validation(&self) -> Result<crate::backtest::Validation> {
         let target = crate::store::model_first::parse_target(self.setting(crate::store::model_first::TARGET)?.as_deref())?;
-        Ok(crate::backtest::validate(&self.backtest_cases(None)?, target))
+        let model = crate::backtest::newest_model(&self.backtest_cases(None)?);
+        let cases = self.backtest_cases(model.as_deref())?;
+        Ok(crate::backtest::validate(&cases, target).for_model(model.as_deref()))
     }
     /// Open items (id, term) lacking this model's proposals for this version: the desk worker's jobs.
     fn items_lacking_proposals(&self, model_version: &str, meddra_version: &str) -> Result<Vec<(i64, String)>>;

@@ -438,12 +438,14 @@ const LOG_TRIGGERS: &[&str] = &["decision_log_no_update", "decision_log_no_delet
 /// table is not the one the log names (both stores: a cleared `imported_by` would let the
 /// importer confirm their own codes, and their codes be auto-confirmed).
 /// Autocodes the team's settings did not allow when they were made, from the log alone: a
-/// model-first code while model-first coding was off or under another target, and any rule or
-/// model code of a term or LLT on the do-not-autocode list. Settings changed behind the log, used,
+/// model-first code while model-first coding was off or under another target, an auto-confirmation
+/// while autocode-confirm was off, and any rule or model code of a term or LLT on the
+/// do-not-autocode list. Settings changed behind the log, used,
 /// and put back are found this way.
 pub fn autocode_findings(log: &[LoggedEntry]) -> Vec<String> {
     use super::model_first::{self as mf, Excluded};
     let mut model_first = false;
+    let mut auto_confirm = false;
     let mut target = 100.0 * crate::calibration::DEFAULT_TARGET;
     let mut excluded: Vec<Excluded> = Vec::new();
     let mut findings = Vec::new();
@@ -454,6 +456,7 @@ pub fn autocode_findings(log: &[LoggedEntry]) -> Vec<String> {
                 Some((mf::SETTING, v)) => model_first = v == "on",
                 Some((mf::TARGET, v)) => target = v.parse().unwrap_or(target),
                 Some((mf::EXCLUDE, v)) => excluded = mf::parse_list(Some(v)).unwrap_or_default(),
+                Some(("autocode_confirm", v)) => auto_confirm = v == "on",
                 _ => {}
             }
             continue;
@@ -465,6 +468,9 @@ pub fn autocode_findings(log: &[LoggedEntry]) -> Vec<String> {
         let (term, llt) = (e.reported_term.as_deref().unwrap_or_default(), e.llt_code.unwrap_or_default());
         if mf::is_excluded(&excluded, term, llt) {
             findings.push(format!("log row {}: item {id} was autocoded although its term or LLT {llt} was on the do-not-autocode list", r.seq));
+        }
+        if e.state_to.as_deref() == Some("confirmed") && !auto_confirm {
+            findings.push(format!("log row {}: item {id} was auto-confirmed while the log says autocode-confirm was off", r.seq));
         }
         if e.source.as_deref() != Some(mf::SOURCE) {
             continue;
@@ -610,10 +616,14 @@ mod autocode_tests {
             autocode(6, "Headache", 9, "rule", "exact LLT name; awaits review"),
             setting(7, "model_first_target = 97.5"),
             autocode(8, "dizzy", 8, "model-first", MF),
+            row(9, Entry { state_to: Some("confirmed".into()), ..autocode(9, "nausea", 3, "rule", "exact LLT name; auto-confirmed by team setting").entry }),
+            setting(10, "autocode_confirm = on"),
+            row(11, Entry { state_to: Some("confirmed".into()), ..autocode(11, "nausea", 3, "rule", "exact LLT name; auto-confirmed by team setting").entry }),
         ];
         let f = autocode_findings(&log);
         let rows: Vec<&str> = f.iter().map(|x| x.split(':').next().unwrap()).collect();
-        assert_eq!(rows, ["log row 1", "log row 5", "log row 6", "log row 8"], "{f:#?}");
+        assert_eq!(rows, ["log row 1", "log row 5", "log row 6", "log row 8", "log row 9"], "{f:#?}");
+        assert!(f[4].contains("autocode-confirm was off"));
         assert!(f[0].contains("while the log says model-first coding was off"));
         assert!(f[1].contains("do-not-autocode") && f[2].contains("do-not-autocode"));
         assert!(f[3].contains("target the log does not have (97.5%)"), "{}", f[3]);

@@ -114,7 +114,7 @@ pub(crate) fn backtest_cases_in(conn: &rusqlite::Connection, model_version: Opti
             continue;
         }
         let props: Vec<Proposal> = serde_json::from_str(&json)?;
-        out.push(crate::backtest::confirmed_case(llt, pt.unwrap_or(0), &props, entropy, source.as_deref(), study, &at));
+        out.push(crate::backtest::confirmed_case(llt, pt.unwrap_or(0), &props, entropy, source.as_deref(), study, &at, model));
     }
     Ok(out)
 }

@@ -69,7 +69,7 @@ impl TeamStore {
             .collect();
         // The copied log first, then this database's own: a later confirmation replaces an earlier one.
         let rows = store.client().query(
-            "SELECT item_id, llt_code, pt_code, proposals, entropy, at FROM (
+            "SELECT item_id, llt_code, pt_code, proposals, entropy, at, model_version FROM (
                  SELECT 0 AS src, seq, item_id, llt_code, pt_code, proposals, entropy::text AS entropy, model_version, action, at
                    FROM medcoder.imported_log
                  UNION ALL
@@ -79,19 +79,20 @@ impl TeamStore {
              ORDER BY src, seq",
             &[&model_version],
         )?;
-        let mut newest: HashMap<i64, (u32, u32, String, Option<f64>, String)> = HashMap::new();
+        type Newest = (u32, u32, String, Option<f64>, String, Option<String>);
+        let mut newest: HashMap<i64, Newest> = HashMap::new();
         for r in &rows {
             let (llt, pt, entropy): (Option<i64>, Option<i64>, Option<String>) = (r.get(1), r.get(2), r.get(4));
-            newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), entropy.and_then(|e| e.parse().ok()), r.get(5)));
+            newest.insert(r.get(0), (llt.unwrap_or(0) as u32, pt.unwrap_or(0) as u32, r.get(3), entropy.and_then(|e| e.parse().ok()), r.get(5), r.get(6)));
         }
         let mut ids: Vec<i64> = newest.keys().copied().filter(|id| confirmed.contains_key(id)).collect();
         ids.sort_unstable();
         ids.into_iter()
             .map(|id| {
-                let (llt, pt, json, entropy, at) = &newest[&id];
+                let (llt, pt, json, entropy, at, model) = &newest[&id];
                 let props: Vec<Proposal> = serde_json::from_str(json)?;
                 let (source, study) = &confirmed[&id];
-                Ok(crate::backtest::confirmed_case(*llt, *pt, &props, *entropy, source.as_deref(), study.clone(), at))
+                Ok(crate::backtest::confirmed_case(*llt, *pt, &props, *entropy, source.as_deref(), study.clone(), at, model.clone()))
             })
             .collect()
     }
