@@ -466,17 +466,8 @@ pub fn render_svg(r: &Report, title: &str) -> String {
     let ph = h - top - bottom;
     let x = |v: f64| left + v * pw;
     let y = |v: f64| top + (1.0 - v) * ph;
-    let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#);
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#, w / 2.0, xml_escape(title));
-    for i in 0..=10 {
-        let v = i as f64 / 10.0;
-        let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##, x(0.0), y(v), x(1.0), y(v));
-        let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##, x(v), y(0.0), x(v), y(1.0));
-        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{:.0}%</text>"#, x(0.0) - 6.0, y(v) + 4.0, v * 100.0);
-        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{:.0}%</text>"#, x(v), y(0.0) + 16.0, v * 100.0);
-    }
+    let mut s = crate::plot::start(w, h, title);
+    crate::plot::percent_grid(&mut s, x(0.0), x(1.0), &y, Some(&x));
     let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">coverage (items accepted, highest PT confidence first)</text>"#, left + pw / 2.0, h - 10.0);
     let _ = writeln!(s, r#"<text transform="translate(16 {}) rotate(-90)" text-anchor="middle">accuracy</text>"#, top + ph / 2.0);
     if !r.band.is_empty() {
@@ -498,8 +489,7 @@ pub fn render_svg(r: &Report, title: &str) -> String {
             ly + 4.0
         );
     }
-    s.push_str("</svg>\n");
-    s
+    crate::plot::end(s)
 }
 
 /// PT@1 and LLT@1 per month confirmed, as an SVG line chart (the model's accuracy over time).
@@ -510,17 +500,10 @@ pub fn render_months_svg(r: &Report, title: &str) -> String {
     let n = r.by_month.len().max(2) as f64 - 1.0;
     let x = |i: usize| left + i as f64 / n * pw;
     let y = |v: f64| top + (1.0 - v) * ph;
-    let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#);
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#, w / 2.0, xml_escape(title));
-    for i in 0..=10 {
-        let v = i as f64 / 10.0;
-        let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##, left, y(v), left + pw, y(v));
-        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{:.0}%</text>"#, left - 6.0, y(v) + 4.0, v * 100.0);
-    }
+    let mut s = crate::plot::start(w, h, title);
+    crate::plot::percent_grid(&mut s, left, left + pw, &y, None);
     for (i, g) in r.by_month.iter().enumerate() {
-        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{} ({})</text>"#, x(i), y(0.0) + 16.0, xml_escape(&g.name), g.accuracy.n);
+        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{} ({})</text>"#, x(i), y(0.0) + 16.0, crate::plot::escape(&g.name), g.accuracy.n);
     }
     for (pick, colour, label, ly) in [(0, "#d62728", "PT@1", 0), (1, "#1f77b4", "LLT@1", 1)] {
         let pts: Vec<String> = r
@@ -540,12 +523,7 @@ pub fn render_months_svg(r: &Report, title: &str) -> String {
             ly + 4.0
         );
     }
-    s.push_str("</svg>\n");
-    s
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    crate::plot::end(s)
 }
 
 #[cfg(test)]

@@ -279,18 +279,9 @@ pub fn render_svg(tables: &[(&str, &[ReliabilityBin], f64)], title: &str) -> Str
     let (pw, ph) = (w - left - right, h - top - bottom);
     let x = |v: f64| left + v * pw;
     let y = |v: f64| top + (1.0 - v) * ph;
-    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#);
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>"#, w / 2.0, esc(title));
-    for i in 0..=10 {
-        let v = i as f64 / 10.0;
-        let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##, x(0.0), y(v), x(1.0), y(v));
-        let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##, x(v), y(0.0), x(v), y(1.0));
-        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{:.0}%</text>"#, x(0.0) - 6.0, y(v) + 4.0, v * 100.0);
-        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{:.0}%</text>"#, x(v), y(0.0) + 16.0, v * 100.0);
-    }
+    let esc = crate::plot::escape;
+    let mut s = crate::plot::start(w, h, title);
+    crate::plot::percent_grid(&mut s, x(0.0), x(1.0), &y, Some(&x));
     let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#888" stroke-dasharray="4 3"/>"##, x(0.0), y(0.0), x(1.0), y(1.0));
     let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">confidence (mean per bin)</text>"#, left + pw / 2.0, h - 10.0);
     let _ = writeln!(s, r#"<text transform="translate(16 {}) rotate(-90)" text-anchor="middle">share right</text>"#, top + ph / 2.0);
@@ -314,8 +305,7 @@ pub fn render_svg(tables: &[(&str, &[ReliabilityBin], f64)], title: &str) -> Str
             esc(name)
         );
     }
-    s.push_str("</svg>\n");
-    s
+    crate::plot::end(s)
 }
 
 #[cfg(test)]

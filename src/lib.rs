@@ -17,6 +17,7 @@ pub mod intake;
 pub mod meddra;
 pub mod model;
 pub mod paths;
+pub mod plot;
 pub mod replay;
 pub mod sdtm;
 pub mod store;

@@ -246,16 +246,8 @@ pub fn render_svg(reports: &[ReplayReport], title: &str) -> String {
     let (pw, ph) = (w - left - right, h - top - bottom);
     let x = |k: f64| left + k / 9.0 * pw;
     let y = |v: f64| top + (1.0 - v) * ph;
-    let mut s = String::new();
-    let _ = writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#);
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let title = title.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let _ = writeln!(s, r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{title}</text>"#, w / 2.0);
-    for i in 0..=10 {
-        let v = i as f64 / 10.0;
-        let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#ddd"/>"##, x(0.0), y(v), x(9.0), y(v));
-        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="end">{:.0}%</text>"#, x(0.0) - 6.0, y(v) + 4.0, v * 100.0);
-    }
+    let mut s = crate::plot::start(w, h, title);
+    crate::plot::percent_grid(&mut s, x(0.0), x(9.0), &y, None);
     for k in 0..10 {
         let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, x(k as f64), y(0.0) + 16.0, k + 1);
     }
@@ -279,8 +271,7 @@ pub fn render_svg(reports: &[ReplayReport], title: &str) -> String {
             );
         }
     }
-    s.push_str("</svg>\n");
-    s
+    crate::plot::end(s)
 }
 
 #[cfg(test)]
