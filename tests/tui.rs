@@ -610,6 +610,13 @@ fn grouped_queue_codes_and_confirms_identical_terms_at_once() {
     assert!(screen.contains("Coding queue by term") && screen.contains("achy head"), "{screen}");
     let pos = app.queue.groups.iter().position(|g| g.term == "achy head").unwrap();
     assert_eq!((app.queue.groups[pos].items, app.queue.groups[pos].to_code), (3, 3));
+    let sizes: Vec<i64> = app.queue.groups.iter().map(|g| g.items).collect();
+    assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "largest groups first: {sizes:?}");
+    // `o` sorts items, not groups: it says so and changes nothing underneath.
+    let sort = app.queue.sort;
+    key(&mut app, KeyCode::Char('o'));
+    assert!(render(&app, 80, 24).contains("Groups are listed largest first"));
+    assert_eq!(app.queue.sort, sort);
     for _ in 0..pos {
         key(&mut app, KeyCode::Down);
     }

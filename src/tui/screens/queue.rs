@@ -120,6 +120,9 @@ impl Queue {
         if self.grouped {
             let keep = self.groups.get(self.sel).map(|g| g.term.clone());
             self.groups = desk.groups(&self.filter())?;
+            // The largest groups first: one decision codes the most items there (stable: equal
+            // sizes keep the queue's order).
+            self.groups.sort_by_key(|g| std::cmp::Reverse(g.items));
             self.sel = keep.and_then(|k| self.groups.iter().position(|g| g.term == k)).unwrap_or(self.sel).min(self.groups.len().saturating_sub(1));
         } else {
             self.sel = keep.and_then(|k| self.position(k)).unwrap_or(self.sel).min(self.rows.len().saturating_sub(1));
@@ -248,6 +251,9 @@ impl Screen for Queue {
             Action::CycleSort => {
                 if self.mine {
                     return Ok(Cmd::Say("My work is sorted by priority: m shows the whole queue again.".into(), Tone::Info));
+                }
+                if self.grouped {
+                    return Ok(Cmd::Say("Groups are listed largest first: g shows the items, which o sorts.".into(), Tone::Info));
                 }
                 self.sort = match self.sort {
                     Sort::Id => Sort::Priority,
