@@ -185,14 +185,9 @@ pub(crate) fn code(tx: &Transaction<'_>, sets: &[(i64, ProposalSet)], runner: Op
                confirmed_at = NULL, reviewer = NULL, revision = revision + 1, updated_at = ?6, updated_by = ?7 WHERE id = ?8",
             params![top.llt_code, pt_code, set.meddra_version, SOURCE, who, now, super::workflow::AUTOCODER, item_id],
         )?;
+        // The proposals are in hand (just stored), so they are not read back as a person's
+        // decision reads them.
         let e = Entry {
-            user: super::workflow::AUTOCODER.into(),
-            action: "autocode".into(),
-            item_id: Some(item.id),
-            external_id: Some(item.external_id.clone()),
-            reported_term: Some(item.reported_term.clone()),
-            state_from: Some(item.state.as_str().into()),
-            state_to: Some(State::Proposed.as_str().into()),
             llt_code: Some(top.llt_code),
             llt_name: Some(llt_name),
             pt_code: Some(pt_code),
@@ -204,6 +199,7 @@ pub(crate) fn code(tx: &Transaction<'_>, sets: &[(i64, ProposalSet)], runner: Op
             chosen_rank: Some(1),
             source: Some(SOURCE.into()),
             comment: Some(why(score, v, &runner)),
+            ..super::workflow::entry_for(super::workflow::AUTOCODER, "autocode", &item, State::Proposed)
         };
         log::append(tx, &e)?;
         coded += 1;
