@@ -78,7 +78,22 @@ pub struct ItemView {
     pub due: Option<String>,
     /// The clinical context of the SDTM record the item came from: (variable, label, value).
     pub context: Vec<(String, String, String)>,
+    /// How the same normalised term was coded before: its other confirmed items, newest first.
+    pub history: Vec<Item>,
+    /// Who returned the item, when and why (its newest return), while it is returned.
+    pub returned: Option<Returned>,
 }
+
+/// A reviewer's return of an item, as the log has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Returned {
+    pub by: String,
+    pub at: String,
+    pub comment: String,
+}
+
+/// The most confirmed items of a term the review screen lists.
+pub const HISTORY_ROWS: usize = 20;
 
 /// What a coder weighs from an SDTM record besides its term, by the variable's name after the
 /// domain prefix: category, location, severity and grade, causality, action, outcome, end, and
@@ -160,7 +175,20 @@ pub fn item_view(store: &dyn DeskStore, dict: &Dictionary, external_id: &str) ->
     let parts = store.parts(&item.external_id)?;
     let due = store.due_dates()?.into_iter().find(|(s, _)| *s == item.study).map(|(_, d)| d);
     let context = store.received_record(&item.external_id)?.map(|r| record_context(&r)).unwrap_or_default();
+    let mut history: Vec<Item> = store.items_of_term(&item.reported_term, &[State::Confirmed])?.into_iter().filter(|i| i.id != item.id).collect();
+    history.sort_by(|a, b| b.confirmed_at.cmp(&a.confirmed_at));
+    history.truncate(HISTORY_ROWS);
+    let returned = match item.state {
+        State::Returned => store.log_entries(Some(&item.external_id))?.into_iter().rev().find(|e| e.entry.action == "return").map(|e| Returned {
+            by: e.entry.user.clone(),
+            at: e.at.clone(),
+            comment: e.entry.comment.clone().unwrap_or_default(),
+        }),
+        _ => None,
+    };
     Ok(ItemView {
+        history,
+        returned,
         context,
         synonym,
         whole,
@@ -347,6 +375,31 @@ impl Desk {
             },
             other => anyhow::bail!("{other:?} is decided item by item, not for a group"),
         }
+    }
+
+    /// A bulk confirmation, with this session's signature, of the proposed items the reviewer
+    /// read (each confirmed on its own; own proposals left out and named).
+    pub fn confirm_bulk(&mut self, seen: &[Item]) -> Result<GroupOutcome> {
+        let dict = self.dict.clone();
+        let out = self.store.confirm_seen(&dict, &self.user.name, seen, None)?;
+        self.decided(out.done.len());
+        Ok(out)
+    }
+
+    /// The items of the queue list as read now, for a bulk confirmation of what the user sees.
+    pub fn items_in(&self, filter: &ItemFilter) -> Result<Vec<Item>> {
+        self.store.items(filter)
+    }
+
+    /// Synonym candidates awaiting approval in the version in use.
+    pub fn synonym_candidates(&self) -> Result<Vec<crate::store::synonyms::Synonym>> {
+        Ok(self.store.synonyms(&self.dict.version)?.into_iter().filter(|s| s.approval == "pending").collect())
+    }
+
+    /// Approves (`why` None) or declines a synonym candidate.
+    pub fn decide_synonym(&mut self, term: &str, why: Option<&str>) -> Result<crate::store::synonyms::Synonym> {
+        let dict = self.dict.clone();
+        self.store.decide_synonym(&self.user.name, &dict, term, why)
     }
 
     pub fn search(&self, query: &str, limit: usize) -> Vec<SearchRow> {

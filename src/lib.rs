@@ -18,6 +18,7 @@ pub mod meddra;
 pub mod model;
 pub mod paths;
 pub mod plot;
+pub mod qualifiers;
 pub mod replay;
 pub mod sdtm;
 pub mod store;

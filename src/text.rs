@@ -80,6 +80,17 @@ pub fn normalize(s: &str) -> String {
     out
 }
 
+/// `s` cut to `n` characters, the cut marked with an ellipsis.
+pub fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

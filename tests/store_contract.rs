@@ -569,6 +569,125 @@ fn model_first_coding_follows_the_same_rules_on_both_backends() {
     assert_eq!(model_first_scenario(&pg), sqlite);
 }
 
+/// What synonym governance (issue #24) did on one backend.
+#[derive(Debug, PartialEq)]
+struct GovernanceOutcome {
+    keys: Vec<String>,
+    /// (what was tried, refused?)
+    attempts: Vec<(String, bool)>,
+    /// (item, state, source)
+    items: Vec<(String, State, Option<String>)>,
+    /// (term, approval, held?, decided by the other reviewer?)
+    synonyms: Vec<(String, String, bool, bool)>,
+    /// (confirmed, left out) by the bulk confirmation
+    bulk: (Vec<String>, Vec<String>),
+    rekeyed: (usize, usize, usize),
+    audit_findings: Vec<String>,
+}
+
+/// Synonym governance on both backends: the synonym key drops qualifiers; under synonym
+/// approval = review a confirmation makes a candidate that neither its proposer nor its reviewer
+/// may approve, and only an approved one autocodes; a declined one never does; a bulk
+/// confirmation confirms each covered item on its own and leaves the reviewer's own proposals out.
+fn governance_scenario(b: &dyn Backend) -> GovernanceOutcome {
+    let dict: Dictionary = b.open(CODER).active_dictionary().unwrap();
+    let l = dict.llts.iter().find(|l| l.current).unwrap();
+    let llt = l.code;
+    let other_llt = dict.llts.iter().find(|x| x.current && x.code != llt).unwrap().code;
+    let (coder, reviewer, other, admin) = (b.user(CODER), b.user(REVIEWER), b.user(OTHER_REVIEWER), b.user("ann"));
+    let mut c = b.open(CODER);
+    let mut r = b.open(REVIEWER);
+    let mut o = b.open(OTHER_REVIEWER);
+    let mut a = b.open("ann");
+    let keys = ["Headache MILD", "grade 3 nausea", "vomiting x3", "Itching all over the body", "pain LEFT knee", "severe", "dry mouth at night"]
+        .iter()
+        .map(|t| a.synonym_key(t).unwrap())
+        .collect();
+    let mut attempts = Vec::new();
+    attempts.push(("approval 'maybe'".to_string(), a.set_setting(&admin, "synonym_approval", "maybe").is_err()));
+    attempts.push(("qualifiers as a plain setting".to_string(), a.set_setting(&admin, "synonym_qualifiers", "[]").is_err()));
+    attempts.push(("a coder sets approval".to_string(), c.set_setting(&coder, "synonym_approval", "immediate").is_err()));
+    a.set_setting(&admin, "synonym_approval", "review").unwrap();
+    b.import(&[("G1", "odd ache mild"), ("G2", "odd ache, severe"), ("G3", "Odd ache"), ("H1", "strange itch")]);
+    c.act(&dict, &coder, "G1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
+    r.act(&dict, &reviewer, "G1", Some(1), Action::Confirm).unwrap();
+    c.act(&dict, &coder, "H1", Some(0), Action::Propose { llt: other_llt, source: Source::Search }).unwrap();
+    o.act(&dict, &other, "H1", Some(1), Action::Confirm).unwrap();
+    let g2_before = c.item("G2").unwrap().state;
+    attempts.push((format!("G2 waits for the candidate's approval: {g2_before:?}"), false));
+    attempts.push(("the coder approves".to_string(), c.decide_synonym(&coder, &dict, "odd ache", None).is_err()));
+    let e = r.decide_synonym(&reviewer, &dict, "ODD ACHE mild", None).err();
+    if let Some(e) = &e {
+        assert!(format!("{e}").contains("four-eye rule"), "{}: {e}", b.name());
+    }
+    attempts.push(("its reviewer approves".to_string(), e.is_some()));
+    attempts.push(("a decline without a reason".to_string(), r.decide_synonym(&reviewer, &dict, "strange itch", Some("  ")).is_err()));
+    attempts.push(("the other reviewer approves".to_string(), o.decide_synonym(&other, &dict, "odd ache", None).is_err()));
+    attempts.push(("approved twice".to_string(), r.decide_synonym(&reviewer, &dict, "odd ache", None).is_err()));
+    attempts
+        .push(("the reviewer declines strange itch".to_string(), r.decide_synonym(&reviewer, &dict, "strange itch", Some("too vague to autocode")).is_err()));
+    b.import(&[("H2", "strange itch"), ("P1", "peculiar twinge")]);
+    // A reviewer's own proposal is never in their bulk confirmation.
+    r.act(&dict, &reviewer, "P1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
+    let seen: Vec<_> = r.items(&ItemFilter { states: vec![State::Proposed], ..Default::default() }).unwrap();
+    let out = r.confirm_seen(&dict, &reviewer, &seen, None).unwrap();
+    let mut done: Vec<String> = out.done.iter().map(|i| i.external_id.clone()).collect();
+    let mut left: Vec<String> = out.skipped.iter().map(|(id, _)| id.clone()).collect();
+    done.sort();
+    left.sort();
+    attempts.push(("a qualifier of a number alone".to_string(), a.set_synonym_qualifiers(&admin, &["<n>".to_string()]).is_err()));
+    attempts.push(("a coder sets the qualifiers".to_string(), c.set_synonym_qualifiers(&coder, &["left".to_string()]).is_err()));
+    let mut list = a.synonym_qualifiers().unwrap();
+    list.push("left".into());
+    let rk = a.set_synonym_qualifiers(&admin, &list).unwrap();
+    attempts.push((format!("pain left knee is now keyed '{}'", a.synonym_key("pain left knee").unwrap()), false));
+    let mut synonyms: Vec<(String, String, bool, bool)> = a
+        .synonyms(&dict.version)
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.term, s.approval, s.hold.is_some(), s.decided_by.as_deref() == Some(other.as_str())))
+        .collect();
+    synonyms.sort();
+    GovernanceOutcome {
+        keys,
+        attempts,
+        items: ["G1", "G2", "G3", "H2", "P1"]
+            .iter()
+            .map(|id| {
+                let it = c.item(id).unwrap();
+                (id.to_string(), it.state, it.source)
+            })
+            .collect(),
+        synonyms,
+        bulk: (done, left),
+        rekeyed: (rk.items, rk.synonyms, rk.merged),
+        audit_findings: a.audit(None).unwrap().findings,
+    }
+}
+
+#[test]
+fn synonym_governance_and_bulk_confirmation_follow_the_same_rules_on_both_backends() {
+    let sqlite = governance_scenario(&Sqlite::new());
+    assert_eq!(sqlite.keys, ["headache", "nausea", "vomiting", "itching all over body", "pain left knee", "severe", "dry mouth"]);
+    let refused: Vec<bool> = sqlite.attempts.iter().map(|a| a.1).collect();
+    assert_eq!(refused, [true, true, true, false, true, true, true, false, true, false, true, true, false], "{:#?}", sqlite.attempts);
+    assert_eq!(sqlite.attempts[3].0, "G2 waits for the candidate's approval: New");
+    assert_eq!(sqlite.attempts[12].0, "pain left knee is now keyed 'pain knee'");
+    let state = |id: &str| sqlite.items.iter().find(|i| i.0 == id).unwrap().clone();
+    assert_eq!(state("G2").1, State::Confirmed, "autocoded once approved, then bulk-confirmed");
+    assert_eq!(state("G2").2.as_deref(), Some("synonym"));
+    assert_eq!(state("H2").1, State::New, "a declined candidate never autocodes");
+    assert_eq!(state("P1").1, State::Proposed);
+    assert_eq!(sqlite.bulk, (vec!["G2".to_string(), "G3".to_string()], vec!["P1".to_string()]));
+    assert_eq!(
+        sqlite.synonyms,
+        [("odd ache".to_string(), "approved".to_string(), false, true), ("strange itch".to_string(), "declined".to_string(), true, false)]
+    );
+    assert!(sqlite.audit_findings.is_empty(), "{:?}", sqlite.audit_findings);
+    let Some(pg) = Postgres::new("v") else { return };
+    assert_eq!(governance_scenario(&pg), sqlite);
+}
+
 /// Both backends refuse the same characters in stored text: Cc and Cf (and line/paragraph
 /// separators), tab allowed.
 #[test]

@@ -322,6 +322,8 @@ fn a_confirmed_dense_win_makes_the_model_defer_to_the_dense_index_there() {
         hold: None,
         seq: 1,
         imported_by: None,
+        approval: "approved".into(),
+        decided_by: None,
     };
     let training_term = Synonym { term: "sore leg 3".into(), llt_code: f, seq: 2, ..synonym.clone() };
     desk.learn_changes(&[synonym.clone(), training_term]).unwrap();

@@ -414,6 +414,85 @@ fn proposals_fill_in_from_the_background_worker() {
     assert!(app.queue.rows.iter().all(|r| r.top.is_some()), "every open item got proposals");
 }
 
+/// Issue #24 at the desk: a reviewer bulk-confirms the list's proposals of others with one key
+/// (their own left out and named); under synonym approval = review the confirmation becomes a
+/// candidate that the reviewer who confirmed it cannot approve, and another reviewer approves on
+/// the candidates screen (y); the review screen lists how the verbatim was coded before.
+#[test]
+fn a_reviewer_bulk_confirms_and_another_approves_the_synonym_candidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_store(dir.path());
+    {
+        let mut s = Store::open(&db).unwrap();
+        s.add_user(Some("admin"), "carol", Role::Reviewer).unwrap();
+        s.set_team_setting("admin", "synonym_approval", "review").unwrap();
+        let more = vec![NewItem {
+            line: 2,
+            report: Report {
+                external_id: "Q4".into(),
+                study: "DEMO-1".into(),
+                subject: "S-2".into(),
+                reported_term: "Pain of right thigh to the knee, severe".into(),
+                ..Default::default()
+            },
+        }];
+        s.import_items("alice", &more, "more").unwrap();
+    }
+    let row = |app: &App, id: &str| app.queue.rows.iter().find(|r| r.item.external_id == id).map(|r| r.item.state).unwrap();
+    let mut alice = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
+    key(&mut alice, KeyCode::Enter);
+    key(&mut alice, KeyCode::Char('2'));
+    let mut bob = App::new(Box::new(Store::open(&db).unwrap()), Some("bob")).unwrap();
+    // bob proposes Q2 himself: his bulk confirmation leaves it out, by name.
+    key(&mut bob, KeyCode::Down);
+    key(&mut bob, KeyCode::Enter);
+    key(&mut bob, KeyCode::Char('/'));
+    typed(&mut bob, "headache");
+    key(&mut bob, KeyCode::Enter);
+    key(&mut bob, KeyCode::Esc);
+    key(&mut bob, KeyCode::Char('r'));
+    assert_eq!(row(&bob, "Q1"), State::Proposed, "{:?}", bob.message);
+    assert_eq!(row(&bob, "Q2"), State::Proposed, "{:?}", bob.message);
+    key(&mut bob, KeyCode::Char('B'));
+    assert!(render(&bob, 80, 24).contains("Type yes"), "{:?} {}", bob.message, render(&bob, 80, 24));
+    typed(&mut bob, "yes");
+    key(&mut bob, KeyCode::Enter);
+    let (text, _) = bob.message.clone().unwrap();
+    assert!(text.contains("confirmed") && text.contains("left out: Q2"), "{text}");
+    assert_eq!(row(&bob, "Q1"), State::Confirmed);
+    assert_eq!(row(&bob, "Q2"), State::Proposed);
+    // Q4 shares Q1's synonym key, but the candidate is not approved yet: nothing autocoded it.
+    assert_eq!(row(&bob, "Q4"), State::New);
+    key(&mut bob, KeyCode::Char('y'));
+    assert_eq!(bob.screen(), ScreenId::Synonyms);
+    key(&mut bob, KeyCode::Char('a'));
+    assert!(bob.message.clone().unwrap().0.contains("four-eye rule"), "{:?}", bob.message);
+    let mut carol = App::new(Box::new(Store::open(&db).unwrap()), Some("carol")).unwrap();
+    key(&mut carol, KeyCode::Char('y'));
+    let screen = render(&carol, 80, 24);
+    assert!(screen.contains("pain of right thigh") && screen.contains("alice/bob"), "{screen}");
+    insta::assert_snapshot!("synonym_candidates", render(&carol, 80, 24));
+    // The candidates are listed by key: "nausea", then the thigh pain.
+    key(&mut carol, KeyCode::Down);
+    key(&mut carol, KeyCode::Char('a'));
+    assert!(carol.message.clone().unwrap().0.contains("Approved the synonym 'pain of right thigh to knee'"), "{:?}", carol.message);
+    let screen = render(&carol, 80, 24);
+    assert!(screen.contains("Synonym candidates (1)") && !screen.contains("alice/bob"), "{screen}");
+    key(&mut carol, KeyCode::Esc);
+    assert_eq!(row(&carol, "Q4"), State::Proposed, "approved: Q4 autocoded from the synonym");
+    // carol reviews Q4: the verbatim's earlier coding is listed.
+    let pos = carol.queue.rows.iter().position(|r| r.item.external_id == "Q4").unwrap();
+    for _ in 0..pos {
+        key(&mut carol, KeyCode::Down);
+    }
+    key(&mut carol, KeyCode::Enter);
+    assert_eq!(carol.screen(), ScreenId::Review);
+    let screen = render(&carol, 80, 24);
+    assert!(screen.contains("Synonym list as 'pain of right thigh to knee'"), "{screen}");
+    let log = Store::open(&db).unwrap().log_entries(None).unwrap();
+    assert!(log.iter().any(|e| e.entry.action == "synonym-approve" && e.entry.user == "carol"));
+}
+
 /// Every screen at 80x24 without colour, compared with the checked-in snapshots under
 /// tests/snapshots/ (revisions and timestamps filtered), so a layout change fails here.
 mod snapshots {

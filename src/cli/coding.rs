@@ -73,6 +73,15 @@ pub enum SettingsCmd {
     /// The do-not-autocode list: terms and LLTs a person always codes. Admins only.
     #[command(subcommand)]
     DoNotAutocode(ExcludeCmd),
+    /// Confirmed codes become synonyms at once (immediate, default) or candidates that a reviewer
+    /// or admin approves (review; `synonym approve|decline`). Admins only.
+    SynonymApproval { value: ApprovalMode },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ApprovalMode {
+    Immediate,
+    Review,
 }
 
 #[derive(Subcommand, Debug)]
@@ -440,10 +449,24 @@ pub fn settings(cmd: SettingsCmd, s: &mut Session) -> Result<ExitCode> {
             println!("model-first target {:.1}% PT@1 (one-sided 95% lower bound)", 100.0 * target);
             let list = model_first::parse_list(store.setting(model_first::EXCLUDE)?.as_deref())?;
             println!("do-not-autocode   {} entr{}", list.len(), if list.len() == 1 { "y" } else { "ies" });
+            println!("synonym approval  {}", store.setting(crate::store::synonyms::APPROVAL)?.unwrap_or_else(|| "immediate".into()));
+            println!("synonym qualifiers {} phrase(s) (`medcoder synonym qualifiers list`)", store.synonym_qualifiers()?.len());
             println!("  {}", store.validation()?.summary());
             println!("active MedDRA     {}", store.active_meddra_version()?.unwrap_or_else(|| "-".into()));
             let machine = if store.backend() == Backend::Team { " (this machine)" } else { "" };
             println!("anchor file       {}{machine}", store.anchor_file()?.display());
+        }
+        SettingsCmd::SynonymApproval { value } => {
+            let v = match value {
+                ApprovalMode::Immediate => "immediate",
+                ApprovalMode::Review => "review",
+            };
+            let user = s.user()?;
+            s.store()?.set_setting(&user, crate::store::synonyms::APPROVAL, v)?;
+            println!("synonym approval set to {v}");
+            if v == "review" {
+                println!("  confirmed codes now become candidates: `medcoder synonym list --candidates`, then `synonym approve|decline`");
+            }
         }
         SettingsCmd::AutocodeConfirm { value } => {
             let v = match value {

@@ -9,6 +9,7 @@ mod doctor;
 mod export;
 mod model;
 mod query;
+mod review;
 mod session;
 mod synonym;
 mod team;
@@ -112,6 +113,10 @@ pub enum Command {
         #[arg(long)]
         llt: u32,
     },
+    /// Confirm, with one signature, every proposed item a filter covers (reviewers): each item is
+    /// confirmed on its own, at the revision read, and your own proposals (or codes you may not
+    /// confirm) are left out and named. Without --yes it lists them and changes nothing.
+    ConfirmBulk(review::BulkArgs),
     /// The synonym list: confirmed (or imported) reported terms that autocode identical terms.
     #[command(subcommand)]
     Synonym(synonym::SynonymCmd),
@@ -462,6 +467,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         Command::Code { id, llt, source, rev } => coding::act(&mut s, &id, rev, Action::Propose { llt, source: source.into() }),
         Command::CodeGroup { term, llt, source } => synonym::code_group(&mut s, &term, llt, source.into()),
         Command::ConfirmGroup { term, llt } => synonym::confirm_group(&mut s, &term, llt),
+        Command::ConfirmBulk(args) => review::confirm_bulk(&mut s, args),
         Command::Synonym(cmd) => synonym::run(cmd, &mut s),
         Command::Confirm { id, rev } => coding::act(&mut s, &id, rev, Action::Confirm),
         Command::Return { id, comment, rev } => coding::act(&mut s, &id, rev, Action::Return { comment }),

@@ -48,8 +48,10 @@ impl Session {
                 if store.is_demo()? {
                     eprintln!("DEMO database: users are picked from a list and sign nothing. Never use it for real coding.");
                 }
-                if let (Some(u), Some(Command::Confirm { .. } | Command::Return { .. } | Command::ConfirmGroup { .. })) = (&user, &cli.command) {
-                    crate::identity::sign(&store, u, &mut passwords)?;
+                if let (Some(u), Some(command)) = (&user, &cli.command) {
+                    if signs(command) {
+                        crate::identity::sign(&store, u, &mut passwords)?;
+                    }
                 }
                 store.adopt(&opened_before)?;
                 Ok(Session { target, user, passwords, store: None })
@@ -165,4 +167,17 @@ fn open_proposals(target: &Target, ask: &mut dyn FnMut(&str) -> Result<String>) 
         Target::Sqlite(path) => Box::new(Store::open(path)?),
         Target::Postgres(url) => Box::new(TeamStore::open(url, ask)?),
     })
+}
+
+/// The commands that are a signature (the password is asked even for the OS login's own user):
+/// confirming, returning, and deciding a synonym candidate. A bulk listing without --yes changes
+/// nothing and signs nothing.
+fn signs(command: &Command) -> bool {
+    use super::synonym::SynonymCmd;
+    match command {
+        Command::Confirm { .. } | Command::Return { .. } | Command::ConfirmGroup { .. } => true,
+        Command::ConfirmBulk(args) => args.yes,
+        Command::Synonym(SynonymCmd::Approve { .. } | SynonymCmd::Decline { .. }) => true,
+        _ => false,
+    }
 }

@@ -23,6 +23,9 @@ pub enum SynonymCmd {
         /// Only terms confirmed to more than one LLT (the newest confirmation wins).
         #[arg(long)]
         conflicts: bool,
+        /// Only candidates awaiting approval (setting synonym-approval review).
+        #[arg(long, conflicts_with = "conflicts")]
+        candidates: bool,
         /// Print JSON Lines instead of a table.
         #[arg(long)]
         json: bool,
@@ -47,6 +50,46 @@ pub enum SynonymCmd {
         #[arg(required = true)]
         term: Vec<String>,
     },
+    /// Approve a synonym candidate: it autocodes from now on. Reviewers and admins who proposed
+    /// or confirmed none of the codes behind it.
+    Approve {
+        #[arg(required = true)]
+        term: Vec<String>,
+    },
+    /// Decline a synonym candidate, saying why: it stays listed, held, and never autocodes.
+    Decline {
+        #[arg(required = true)]
+        term: Vec<String>,
+        #[arg(long)]
+        why: String,
+    },
+    /// The synonym key of a reported term: what the list matches it by.
+    Key {
+        #[arg(required = true)]
+        term: Vec<String>,
+    },
+    /// The qualifiers the synonym key drops (severity, grade, frequency, time of day; <n> stands
+    /// for a number). Changing the list rekeys items and synonyms; admins only.
+    #[command(subcommand)]
+    Qualifiers(QualifierCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QualifierCmd {
+    /// The list in force.
+    List,
+    /// Add a phrase ("left" to drop laterality too, "x<n>", "at night").
+    Add {
+        #[arg(required = true)]
+        phrase: Vec<String>,
+    },
+    /// Remove a phrase.
+    Remove {
+        #[arg(required = true)]
+        phrase: Vec<String>,
+    },
+    /// Back to medcoder's default list.
+    Reset,
 }
 
 pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
@@ -57,7 +100,7 @@ pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
     let dict = store.active_dictionary()?;
     let name = |code: u32| llt_name(&dict, code);
     match cmd {
-        SynonymCmd::List { conflicts: true, json } => {
+        SynonymCmd::List { conflicts: true, json, .. } => {
             let list = store.synonym_conflicts(&dict.version)?;
             if json {
                 for c in &list {
@@ -75,7 +118,77 @@ pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
                 }
             }
         }
-        SynonymCmd::List { conflicts: false, json } => print_list(&store.synonyms(&dict.version)?, &dict, json)?,
+        SynonymCmd::List { conflicts: false, candidates, json } => {
+            let mut list = store.synonyms(&dict.version)?;
+            if candidates {
+                list.retain(|s| s.approval == "pending");
+                if list.is_empty() && !json {
+                    println!("No synonym candidate awaits approval in MedDRA {}.", dict.version);
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            print_list(&list, &dict, json)?
+        }
+        SynonymCmd::Approve { term } | SynonymCmd::Decline { term, .. } if term.join(" ").trim().is_empty() => bail!("give the candidate's reported term"),
+        SynonymCmd::Approve { term } => {
+            let acting = acting?;
+            let syn = store.decide_synonym(&acting, &dict, &term.join(" "), None)?;
+            println!("Approved the synonym '{}' -> {} {}: it autocodes from now on.", p(&syn.term), syn.llt_code, p(&name(syn.llt_code)));
+        }
+        SynonymCmd::Decline { term, why } => {
+            let acting = acting?;
+            let syn = store.decide_synonym(&acting, &dict, &term.join(" "), Some(&why))?;
+            println!("Declined the synonym '{}' -> {} {}: it stays listed, held, and never autocodes.", p(&syn.term), syn.llt_code, p(&name(syn.llt_code)));
+        }
+        SynonymCmd::Key { term } => {
+            let term = term.join(" ");
+            let key = store.synonym_key(&term)?;
+            println!("{}", p(&key));
+            match store.synonym(&term, &dict.version)? {
+                Some(syn) => println!("  synonym -> {} {} ({})", syn.llt_code, p(&name(syn.llt_code)), p(&syn.provenance())),
+                None => println!("  no synonym has this key in MedDRA {}", dict.version),
+            }
+        }
+        SynonymCmd::Qualifiers(cmd) => {
+            let mut list = store.synonym_qualifiers()?;
+            let changed = match cmd {
+                QualifierCmd::List => {
+                    let default = list.iter().map(String::as_str).eq(crate::qualifiers::DEFAULT.iter().copied());
+                    println!("{} qualifier(s){} dropped from synonym keys:", list.len(), if default { " (the default list)" } else { "" });
+                    for q in &list {
+                        println!("  {}", p(q));
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                QualifierCmd::Add { phrase } => {
+                    let q = crate::qualifiers::canonical(&phrase.join(" "))?;
+                    if list.contains(&q) {
+                        bail!("'{}' is already on the qualifier list", p(&q));
+                    }
+                    list.push(q);
+                    list
+                }
+                QualifierCmd::Remove { phrase } => {
+                    let q = crate::qualifiers::canonical(&phrase.join(" "))?;
+                    let before = list.len();
+                    list.retain(|x| *x != q);
+                    if list.len() == before {
+                        bail!("'{}' is not on the qualifier list (see `medcoder synonym qualifiers list`)", p(&q));
+                    }
+                    list
+                }
+                QualifierCmd::Reset => crate::qualifiers::DEFAULT.iter().map(|s| s.to_string()).collect(),
+            };
+            let acting = acting?;
+            let r = store.set_synonym_qualifiers(&acting, &changed)?;
+            println!(
+                "The qualifier list has {} phrase(s): {} item key(s) changed, {} synonym(s) moved to their new key, {} merged into a newer one.",
+                changed.len(),
+                r.items,
+                r.synonyms,
+                r.merged
+            );
+        }
         SynonymCmd::Import { file: Some(file), .. } => {
             let acting = acting?;
             let rows = read_labelled(&file)?;

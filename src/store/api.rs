@@ -10,6 +10,7 @@ use anyhow::Result;
 use super::audit::Head;
 use super::datasets::{DatasetInfo, ReceivedRecord};
 use super::dict::{ImportCounts, ReleaseInfo};
+use super::governance::Rekeyed;
 use super::item::{Item, ItemFilter, ItemSummary, State};
 use super::log::{LoggedEntry, Verdict};
 use super::proposals::{ProposalSet, TopProposal};
@@ -131,10 +132,19 @@ pub trait DeskStore: ProposalStore {
     /// (another code, or the same code again) is left out and named, never signed unseen; the
     /// reviewer's own proposals and items seen with another LLT are left out too.
     fn confirm_group(&mut self, dict: &Dictionary, user: &str, seen: &[Item], llt: u32) -> Result<GroupOutcome> {
+        self.confirm_seen(dict, user, seen, Some(llt))
+    }
+
+    /// A reviewer's bulk confirmation, with one signature, of the proposed items they read (`seen`,
+    /// with the revisions read; when `llt` is named, only those proposed with it). Each item is
+    /// its own confirmation: its own log row, its revision checked (an item changed since is left
+    /// out and named), the four-eye rule applied to it (the reviewer's own proposals, and codes
+    /// they imported or had the model code, are left out and named).
+    fn confirm_seen(&mut self, dict: &Dictionary, user: &str, seen: &[Item], llt: Option<u32>) -> Result<GroupOutcome> {
         let mut out = GroupOutcome::default();
         let mut todo = Vec::new();
         for it in seen.iter().filter(|i| i.state == State::Proposed) {
-            if it.llt_code != Some(llt) {
+            if llt.is_some_and(|l| it.llt_code != Some(l)) {
                 out.skipped.push((it.external_id.clone(), format!("proposed with another LLT ({})", it.llt_code.map_or("-".into(), |c| c.to_string()))));
             } else if it.proposer.as_deref() == Some(user) {
                 out.skipped.push((it.external_id.clone(), "you proposed it: another reviewer must confirm it (four-eye rule)".into()));
@@ -213,6 +223,17 @@ pub trait DeskStore: ProposalStore {
     /// Imports an admin's synonym list (checked whole first: `synonyms::check_list`).
     fn import_synonyms(&mut self, user: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize>;
     fn retire_synonym(&mut self, user: &str, version: &str, term: &str) -> Result<Synonym>;
+    /// Approves (`why` None) or declines (saying why) a pending synonym candidate: a reviewer or
+    /// admin who proposed or confirmed none of the codes behind it (logged).
+    fn decide_synonym(&mut self, user: &str, dict: &Dictionary, term: &str, why: Option<&str>) -> Result<Synonym>;
+    /// Sets the qualifier list the synonym key drops (admin; logged) and rekeys items and synonyms.
+    fn set_synonym_qualifiers(&mut self, user: &str, list: &[String]) -> Result<Rekeyed>;
+    /// The synonym key of a reported term under the store's qualifier list.
+    fn synonym_key(&self, term: &str) -> Result<String>;
+    /// The qualifier list in force.
+    fn synonym_qualifiers(&self) -> Result<Vec<String>> {
+        crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())
+    }
     fn setting(&self, key: &str) -> Result<Option<String>>;
     /// A team setting (admins; logged).
     fn set_setting(&mut self, user: &str, key: &str, value: &str) -> Result<()>;

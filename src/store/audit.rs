@@ -325,8 +325,7 @@ impl Store {
         // An imported synonym that no confirmation backs stays its importer's: the table must say
         // who, as the log does (a cleared importer could confirm their own codes).
         let confirmed: HashSet<(String, u32)> = {
-            let mut st =
-                self.conn.prepare("SELECT term_key, llt_code FROM item WHERE state = 'confirmed' AND llt_code IS NOT NULL AND term_key IS NOT NULL")?;
+            let mut st = self.conn.prepare("SELECT syn_key, llt_code FROM item WHERE state = 'confirmed' AND llt_code IS NOT NULL AND syn_key IS NOT NULL")?;
             let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
@@ -334,18 +333,22 @@ impl Store {
         for r in self.releases()? {
             all.extend(self.synonyms(&r.version)?);
         }
-        findings.extend(importer_findings(&log, &all, &confirmed));
-        findings.extend(retire_findings(&log, &all));
+        let qualifiers = crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())?;
+        findings.extend(importer_findings(&log, &all, &confirmed, &qualifiers));
+        findings.extend(retire_findings(&log, &all, &qualifiers));
+        findings.extend(approval_findings(&log, &all, &qualifiers));
 
         // Synonyms autocode and may auto-confirm: each must come from a logged confirmation of its
         // term and LLT, a logged import, or a synonym of another version it was carried from.
         let mut st = self.conn.prepare(
             "SELECT s.term, s.meddra_version, s.llt_code, s.origin FROM synonym s WHERE NOT (
-                (s.origin = 'confirmed' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.state_to = 'confirmed' AND l.llt_code = s.llt_code AND normalize(l.reported_term) = s.term))
-             OR (s.origin = 'imported' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.action = 'synonym-import' AND l.llt_code = s.llt_code AND normalize(l.reported_term) = s.term))
+                (s.origin = 'confirmed' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.state_to = 'confirmed' AND l.llt_code = s.llt_code AND synonym_key(normalize(l.reported_term), ?1) = s.term))
+             OR (s.origin = 'imported' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.action = 'synonym-import' AND l.llt_code = s.llt_code AND synonym_key(normalize(l.reported_term), ?1) = s.term))
              OR (s.origin = 'carried' AND EXISTS (SELECT 1 FROM synonym o WHERE o.term = s.term AND o.meddra_version <> s.meddra_version AND o.llt_code = s.llt_code)))",
         )?;
-        let unbacked = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, String>(3)?)))?;
+        let unbacked = st.query_map([self.setting(crate::qualifiers::SETTING)?], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, String>(3)?))
+        })?;
         for row in unbacked {
             let (term, version, llt, origin) = row?;
             findings.push(format!("synonym '{term}' (MedDRA {version}) -> LLT {llt} says it was {origin}, but the log has no such decision"));
@@ -486,8 +489,13 @@ pub fn autocode_findings(log: &[LoggedEntry]) -> Vec<String> {
     findings
 }
 
-pub(crate) fn importer_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym], confirmed: &HashSet<(String, u32)>) -> Vec<String> {
-    let importer = logged_imports(log);
+pub(crate) fn importer_findings(
+    log: &[LoggedEntry],
+    synonyms: &[super::synonyms::Synonym],
+    confirmed: &HashSet<(String, u32)>,
+    qualifiers: &[String],
+) -> Vec<String> {
+    let importer = logged_imports(log, qualifiers);
     let mut out = Vec::new();
     for y in synonyms.iter().filter(|y| y.hold.is_none()) {
         let key = (y.term.clone(), y.llt_code);
@@ -515,12 +523,17 @@ fn is_synonym_import(action: &str) -> bool {
     action.contains("synonym") && action.contains("import")
 }
 
-/// Each (normalised term, LLT) a logged synonym import gave, with its newest importer.
-pub(crate) fn logged_imports(log: &[LoggedEntry]) -> HashMap<(String, u32), &str> {
+/// The synonym key of a logged term under the store's qualifier list.
+fn key_of(text: &str, qualifiers: &[String]) -> String {
+    crate::qualifiers::key(&crate::text::normalize(text), qualifiers)
+}
+
+/// Each (synonym key, LLT) a logged synonym import gave, with its newest importer.
+pub(crate) fn logged_imports<'l>(log: &'l [LoggedEntry], qualifiers: &[String]) -> HashMap<(String, u32), &'l str> {
     let mut importer = HashMap::new();
     for r in log.iter().filter(|r| is_synonym_import(&r.entry.action)) {
         if let (Some(t), Some(llt)) = (r.entry.reported_term.as_deref(), r.entry.llt_code) {
-            importer.insert((crate::text::normalize(t), llt), r.entry.user.as_str());
+            importer.insert((key_of(t, qualifiers), llt), r.entry.user.as_str());
         }
     }
     importer
@@ -528,7 +541,7 @@ pub(crate) fn logged_imports(log: &[LoggedEntry]) -> HashMap<(String, u32), &str
 
 /// Active synonyms whose newest logged event is their retirement (no confirmation or import of the
 /// term since): a retirement undone behind the log (both stores).
-pub(crate) fn retire_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym]) -> Vec<String> {
+pub(crate) fn retire_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym], qualifiers: &[String]) -> Vec<String> {
     // term -> (version or any, retired?) in log order.
     let mut events: HashMap<String, Vec<(Option<String>, bool)>> = HashMap::new();
     for r in log {
@@ -541,7 +554,7 @@ pub(crate) fn retire_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::
         // A team database names the retired term in the comment (its reported term may be absent).
         let text = if e.action == "synonym retire" { e.comment.as_deref() } else { e.reported_term.as_deref() };
         let Some(text) = text else { continue };
-        events.entry(crate::text::normalize(text)).or_default().push((e.meddra_version.clone(), retire));
+        events.entry(key_of(text, qualifiers)).or_default().push((e.meddra_version.clone(), retire));
     }
     let mut out = Vec::new();
     for y in synonyms.iter().filter(|y| y.hold.is_none()) {
@@ -551,6 +564,50 @@ pub(crate) fn retire_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::
         }
     }
     out
+}
+
+/// Active synonyms the log says still await approval or were declined: under the logged setting
+/// synonym_approval = review, a confirmation of a new code for a key makes a candidate, and only
+/// a logged approval (or an admin's import) lets it autocode (both stores).
+pub(crate) fn approval_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym], qualifiers: &[String]) -> Vec<String> {
+    let mut review = false;
+    // (key, version) -> (the LLT approved, whether a candidate waits or was declined)
+    let mut state: HashMap<(String, String), (Option<u32>, bool)> = HashMap::new();
+    for r in log {
+        let e = &r.entry;
+        if e.action == "setting" {
+            if let Some(v) = e.comment.as_deref().and_then(|c| c.strip_prefix("synonym_approval = ")) {
+                review = v == "review";
+            }
+            continue;
+        }
+        let (Some(text), Some(llt), Some(version)) = (e.reported_term.as_deref(), e.llt_code, e.meddra_version.clone()) else { continue };
+        let slot = state.entry((key_of(text, qualifiers), version)).or_insert((None, false));
+        let approve = e.action.contains("synonym") && e.action.contains("approve");
+        let decline = e.action.contains("synonym") && e.action.contains("decline");
+        if approve || is_synonym_import(&e.action) {
+            *slot = (Some(llt), false);
+        } else if decline {
+            *slot = (None, true);
+        } else if e.state_to.as_deref() == Some("confirmed") && e.action != "autocode" {
+            if !review {
+                *slot = (Some(llt), false);
+            } else if slot.0 != Some(llt) {
+                slot.1 = true;
+            }
+        }
+    }
+    synonyms
+        .iter()
+        .filter(|y| y.hold.is_none())
+        .filter(|y| state.get(&(y.term.clone(), y.meddra_version.clone())).is_some_and(|(_, waiting)| *waiting))
+        .map(|y| {
+            format!(
+                "synonym '{}' (MedDRA {}) -> LLT {} autocodes, but the log shows no approval of it (synonym approval was review)",
+                y.term, y.meddra_version, y.llt_code
+            )
+        })
+        .collect()
 }
 
 pub fn read_anchors(file: &Path) -> Result<Vec<(usize, Head)>> {

@@ -149,7 +149,7 @@ pub(crate) fn supersede(tx: &Transaction<'_>, user: &str, dict: Option<&Dictiona
     // A correction that answers an open query is the answer the coder sees.
     let answer = (item.state == State::Query).then(|| format!("the site corrected the verbatim (was '{}')", item.reported_term));
     tx.execute(
-        "UPDATE item SET reported_term = ?1, term_key = ?2, state = ?3, llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = NULL, reviewer = NULL, proposed_at = NULL, confirmed_at = NULL, comment = COALESCE(?7, comment), revision = revision + 1, updated_at = ?4, updated_by = ?5 WHERE id = ?6",
+        "UPDATE item SET reported_term = ?1, term_key = ?2, syn_key = synonym_key(?2, (SELECT value FROM setting WHERE key = 'synonym_qualifiers')), state = ?3, llt_code = NULL, pt_code = NULL, meddra_version = NULL, source = NULL, proposer = NULL, reviewer = NULL, proposed_at = NULL, confirmed_at = NULL, comment = COALESCE(?7, comment), revision = revision + 1, updated_at = ?4, updated_by = ?5 WHERE id = ?6",
         params![term, crate::text::normalize(term), to.as_str(), super::now(), user, item.id, answer],
     )?;
     if item.state == State::Confirmed {
@@ -352,7 +352,7 @@ fn split(tx: &Transaction<'_>, dict: &Dictionary, user: &str, item: &Item, parts
         }
         let now = super::now();
         tx.execute(
-            "INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, imported_at, updated_at, updated_by, term_key, part_of, part_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'new', ?8, ?8, ?9, ?10, ?11, ?12)",
+            "INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, imported_at, updated_at, updated_by, term_key, part_of, part_no, syn_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'new', ?8, ?8, ?9, ?10, ?11, ?12, synonym_key(?10, (SELECT value FROM setting WHERE key = 'synonym_qualifiers')))",
             params![id, item.study, item.subject, part, item.onset_date, item.seriousness, item.investigator, now, user, crate::text::normalize(part), item.external_id, n],
         )?;
         let part_row = tx.last_insert_rowid();

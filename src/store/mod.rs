@@ -3,8 +3,10 @@
 
 pub mod api;
 pub mod audit;
+pub mod bulk;
 pub mod datasets;
 pub mod dict;
+pub mod governance;
 pub mod item;
 pub mod lifecycle;
 pub mod log;
@@ -38,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/008_lifecycle.sql"),
     include_str!("sql/009_datasets.sql"),
     include_str!("sql/010_confidence.sql"),
+    include_str!("sql/011_governance.sql"),
 ];
 
 pub struct Store {
@@ -315,6 +318,20 @@ fn register_functions(conn: &Connection) -> Result<()> {
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function("normalize", 1, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
         Ok(ctx.get::<Option<String>>(0)?.map(|s| crate::text::normalize(&s)))
+    })
+    .context("registering SQL functions")?;
+    // synonym_key(term_key, the setting synonym_qualifiers or NULL): what the triggers keep in
+    // item.syn_key. The parsed list is kept for the text it came from.
+    let parsed: std::sync::Mutex<Option<(Option<String>, Vec<String>)>> = std::sync::Mutex::new(None);
+    conn.create_scalar_function("synonym_key", 2, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, move |ctx| {
+        let Some(term) = ctx.get::<Option<String>>(0)? else { return Ok(None) };
+        let setting = ctx.get::<Option<String>>(1)?;
+        let mut cache = parsed.lock().map_err(|_| rusqlite::Error::UserFunctionError("synonym_key: poisoned".into()))?;
+        if cache.as_ref().is_none_or(|(s, _)| *s != setting) {
+            let list = crate::qualifiers::from_setting(setting.as_deref()).map_err(|e| rusqlite::Error::UserFunctionError(e.into()))?;
+            *cache = Some((setting, list));
+        }
+        Ok(Some(crate::qualifiers::key(&term, &cache.as_ref().expect("just set").1)))
     })
     .context("registering SQL functions")
 }

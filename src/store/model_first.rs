@@ -88,6 +88,9 @@ pub fn check_setting(key: &str, value: &str) -> Result<()> {
         SETTING => bail!("model-first is on or off, not '{}'", crate::text::printable(value)),
         TARGET => parse_target(Some(value)).map(|_| ()),
         EXCLUDE => parse_list(Some(value)).map(|_| ()),
+        super::synonyms::APPROVAL => super::synonyms::check_approval(value),
+        // The list changes every key: only `synonym qualifiers` sets it, rekeying in the same step.
+        crate::qualifiers::SETTING => anyhow::bail!("the synonym qualifiers are set with `medcoder synonym qualifiers`, which rekeys the list"),
         _ => Ok(()),
     }
 }

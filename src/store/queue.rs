@@ -98,7 +98,7 @@ impl Store {
             }
             let now = super::now();
             tx.execute(
-                "INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, imported_at, updated_at, updated_by, term_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'new', ?8, ?8, ?9, ?10)",
+                "INSERT INTO item(external_id, study, subject, reported_term, onset_date, seriousness, investigator, state, imported_at, updated_at, updated_by, term_key, syn_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'new', ?8, ?8, ?9, ?10, synonym_key(?10, (SELECT value FROM setting WHERE key = 'synonym_qualifiers')))",
                 params![it.external_id, it.study, it.subject, it.reported_term, it.onset_date, it.seriousness, it.investigator, now, user, crate::text::normalize(&it.reported_term)],
             )?;
             let id = tx.last_insert_rowid();

@@ -161,6 +161,15 @@ impl DeskStore for Store {
     fn retire_synonym(&mut self, user: &str, version: &str, term: &str) -> Result<Synonym> {
         Store::retire_synonym(self, user, version, term)
     }
+    fn decide_synonym(&mut self, user: &str, dict: &Dictionary, term: &str, why: Option<&str>) -> Result<Synonym> {
+        Store::decide_synonym(self, user, dict, term, why)
+    }
+    fn set_synonym_qualifiers(&mut self, user: &str, list: &[String]) -> Result<super::governance::Rekeyed> {
+        Store::set_synonym_qualifiers(self, user, list)
+    }
+    fn synonym_key(&self, term: &str) -> Result<String> {
+        Store::synonym_key(self, term)
+    }
     fn setting(&self, key: &str) -> Result<Option<String>> {
         Store::setting(self, key)
     }

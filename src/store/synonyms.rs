@@ -51,12 +51,23 @@ pub struct Synonym {
     /// when it is carried into a new release): its codes are never auto-confirmed, and the
     /// importer never confirms them.
     pub imported_by: Option<String>,
+    /// approved (autocodes unless held), pending (a candidate awaiting a reviewer or admin under
+    /// the setting synonym_approval = review; held meanwhile) or declined (held).
+    pub approval: String,
+    /// Who approved or declined it.
+    pub decided_by: Option<String>,
 }
 
 impl Synonym {
     /// Where it comes from, as the desk shows it.
     pub fn provenance(&self) -> String {
         let day = self.updated_at.get(..10).unwrap_or(&self.updated_at);
+        let by = self.decided_by.as_deref().unwrap_or("?");
+        match self.approval.as_str() {
+            "pending" => return format!("synonym candidate: confirmed by {}, awaits approval", self.reviewer.as_deref().unwrap_or("?")),
+            "declined" => return format!("synonym candidate declined by {by} on {day}"),
+            _ => {}
+        }
         if let Some(by) = &self.imported_by {
             return format!("{IMPORTED_BY}{by} on {day}");
         }
@@ -85,12 +96,12 @@ pub struct Conflict {
 /// Terms confirmed to more than one LLT in a version, from the confirmed items (the team
 /// database's reading of what `Store::synonym_conflicts` selects): by normalised term, each
 /// term's LLTs newest confirmation first.
-pub fn conflicts(confirmed: &[crate::store::item::Item], version: &str) -> Vec<Conflict> {
+pub fn conflicts(confirmed: &[crate::store::item::Item], version: &str, qualifiers: &[String]) -> Vec<Conflict> {
     let mut by_term: std::collections::BTreeMap<String, std::collections::HashMap<u32, (i64, String)>> = Default::default();
     for it in confirmed.iter().filter(|i| i.state == crate::store::item::State::Confirmed && i.meddra_version.as_deref() == Some(version)) {
         let Some(llt) = it.llt_code else { continue };
         let at = it.confirmed_at.clone().unwrap_or_default();
-        let e = by_term.entry(normalize(&it.reported_term)).or_default().entry(llt).or_insert((0, String::new()));
+        let e = by_term.entry(crate::qualifiers::key(&normalize(&it.reported_term), qualifiers)).or_default().entry(llt).or_insert((0, String::new()));
         e.0 += 1;
         if at > e.1 {
             e.1 = at;
@@ -108,7 +119,7 @@ pub fn conflicts(confirmed: &[crate::store::item::Item], version: &str) -> Vec<C
 }
 
 const COLUMNS: &str =
-    "term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by";
+    "term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by, approval, decided_by";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Synonym> {
     Ok(Synonym {
@@ -126,6 +137,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<Synonym> {
         hold: r.get(11)?,
         seq: r.get(12)?,
         imported_by: r.get(13)?,
+        approval: r.get(14)?,
+        decided_by: r.get(15)?,
     })
 }
 
@@ -133,26 +146,45 @@ fn next_seq(tx: &Transaction<'_>) -> Result<i64> {
     Ok(tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM synonym", [], |r| r.get(0))?)
 }
 
+/// The synonym key of a normalised term under this store's qualifier list.
+pub(crate) fn key_of(conn: &rusqlite::Connection, term_key: &str) -> Result<String> {
+    Ok(conn.query_row("SELECT synonym_key(?1, (SELECT value FROM setting WHERE key = 'synonym_qualifiers'))", [term_key], |r| r.get(0))?)
+}
+
+/// The setting synonym_approval: confirmations become synonyms at once ("immediate", the
+/// default) or candidates a reviewer or admin approves ("review").
+pub const APPROVAL: &str = "synonym_approval";
+
+pub fn check_approval(value: &str) -> Result<()> {
+    if !matches!(value, "immediate" | "review") {
+        bail!("synonym approval is immediate or review, not '{}'", crate::text::printable(value));
+    }
+    Ok(())
+}
+
 pub(crate) fn get(conn: &rusqlite::Connection, term: &str, version: &str) -> Result<Option<Synonym>> {
     Ok(conn.query_row(&format!("SELECT {COLUMNS} FROM synonym WHERE term = ?1 AND meddra_version = ?2"), params![term, version], from_row).optional()?)
 }
 
-/// The synonym of a normalised term that autocodes: present, not held, its LLT current.
+/// The synonym that autocodes a normalised term: present under its key, not held (so approved),
+/// its LLT current.
 pub(crate) fn active<'d>(conn: &rusqlite::Connection, dict: &'d Dictionary, term: &str) -> Result<Option<(Synonym, &'d crate::meddra::Llt)>> {
     if term.is_empty() {
         return Ok(None);
     }
-    let Some(s) = get(conn, term, &dict.version)?.filter(|s| s.hold.is_none()) else { return Ok(None) };
+    let Some(s) = get(conn, &key_of(conn, term)?, &dict.version)?.filter(|s| s.hold.is_none()) else { return Ok(None) };
     Ok(dict.llt(s.llt_code).filter(|l| l.current).map(|l| (s, l)))
 }
 
-/// Rebuilds a term's synonym from the items confirmed for it in `version`: the newest confirmed
+/// Rebuilds the synonym of a key from the items confirmed for it in `version`: the newest confirmed
 /// item's LLT wins, counted over the confirmed items with that LLT. With none left, a confirmed
-/// synonym is held (an imported one stays as imported).
+/// synonym is held (an imported one stays as imported). Under synonym_approval = review a new
+/// code (a new key, another LLT, or one declined or retired before) becomes a pending candidate
+/// instead; the same approved code is only strengthened.
 pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, reactivate: bool, why_if_none: &str) -> Result<()> {
     let newest = tx
         .query_row(
-            &format!("SELECT {ITEM_COLUMNS} FROM item WHERE term_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 ORDER BY confirmed_at DESC, id DESC LIMIT 1"),
+            &format!("SELECT {ITEM_COLUMNS} FROM item WHERE syn_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 ORDER BY confirmed_at DESC, id DESC LIMIT 1"),
             params![term, version],
             item_from_row,
         )
@@ -164,19 +196,26 @@ pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, 
         Some(it) => {
             let llt = it.llt_code.context("confirmed item without an LLT")?;
             let n: i64 = tx.query_row(
-                "SELECT count(*) FROM item WHERE term_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 AND llt_code = ?3",
+                "SELECT count(*) FROM item WHERE syn_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 AND llt_code = ?3",
                 params![term, version, llt],
                 |r| r.get(0),
             )?;
+            let review = super::setting_in(tx, APPROVAL)?.as_deref() == Some("review");
+            let same_approved = existing.as_ref().is_some_and(|s| s.llt_code == llt && s.approval == "approved" && (s.hold.is_none() || !reactivate));
+            // A candidate declined for this LLT stays declined: a reviewer already said no to it.
+            let stay_declined = review && existing.as_ref().is_some_and(|s| s.llt_code == llt && s.approval == "declined");
+            let pending = review && !same_approved && !stay_declined;
             tx.execute(
-                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq)
-                 VALUES (?1, ?2, ?3, 'confirmed', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, ?12)
+                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, approval)
+                 VALUES (?1, ?2, ?3, 'confirmed', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?14 THEN ?15 END, ?12, CASE WHEN ?14 THEN 'pending' ELSE 'approved' END)
                  ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed', confirmations = excluded.confirmations,
                    item_id = excluded.item_id, external_id = excluded.external_id, reported_term = excluded.reported_term, proposer = excluded.proposer,
                    reviewer = excluded.reviewer, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-                   hold = CASE WHEN ?13 THEN NULL ELSE synonym.hold END, seq = excluded.seq,
-                   imported_by = CASE WHEN ?13 THEN NULL ELSE synonym.imported_by END",
-                params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq, reactivate],
+                   hold = CASE WHEN ?14 THEN ?15 WHEN ?13 AND NOT ?16 THEN NULL ELSE synonym.hold END, seq = excluded.seq,
+                   imported_by = CASE WHEN ?13 THEN NULL ELSE synonym.imported_by END,
+                   approval = CASE WHEN ?14 THEN 'pending' WHEN ?13 AND NOT ?16 THEN 'approved' ELSE synonym.approval END,
+                   decided_by = CASE WHEN ?14 THEN NULL ELSE synonym.decided_by END",
+                params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq, reactivate, pending, PENDING_HOLD, stay_declined],
             )?;
         }
         None => {
@@ -187,6 +226,9 @@ pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, 
     }
     Ok(())
 }
+
+/// What a pending candidate's hold says.
+pub const PENDING_HOLD: &str = "candidate: awaits approval";
 
 /// Stops a synonym from autocoding, saying why.
 pub(crate) fn hold(tx: &Transaction<'_>, term: &str, version: &str, by: &str, why: &str) -> Result<()> {
@@ -202,7 +244,7 @@ pub(crate) fn hold(tx: &Transaction<'_>, term: &str, version: &str, by: &str, wh
 /// non-current LLT, fails the whole list naming its line and field.
 /// Returns the rows to import: a row repeating an earlier one (same term, same LLT) is dropped, so
 /// it counts once.
-pub fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<Vec<Labelled>> {
+pub fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str, qualifiers: &[String]) -> Result<Vec<Labelled>> {
     let mut seen: std::collections::HashMap<String, &Labelled> = std::collections::HashMap::new();
     let mut keep = Vec::with_capacity(rows.len());
     for r in rows {
@@ -213,7 +255,7 @@ pub fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<Ve
         if let Some(c) = crate::text::forbidden_char(&r.term) {
             bail!("{file}, line {}, field reported_term: contains the control or format character U+{:04X}", r.line, c as u32);
         }
-        let key = normalize(&r.term);
+        let key = crate::qualifiers::key(&normalize(&r.term), qualifiers);
         match seen.get(&key) {
             Some(first) if first.llt != r.llt => {
                 bail!("{file}, line {}, field llt_code: the term '{key}' is already given LLT {} on line {}", r.line, first.llt, first.line)
@@ -243,12 +285,12 @@ pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, 
     let first = next_seq(tx)?;
     let mut terms = Vec::with_capacity(rows.len());
     for (seq, r) in (first..).zip(rows) {
-        let term = normalize(&r.term);
+        let term = key_of(tx, &normalize(&r.term))?;
         tx.execute(
             "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq, imported_by) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6, ?5)
              ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0, item_id = NULL, external_id = NULL,
                reported_term = NULL, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq,
-               imported_by = excluded.imported_by",
+               imported_by = excluded.imported_by, approval = 'approved', decided_by = NULL",
             params![term, dict.version, r.llt, now, acting, seq],
         )?;
         // One log row per synonym: what was imported can be read back from the log.
@@ -273,7 +315,12 @@ pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, 
 impl Store {
     /// A normalised term's synonym in a version, held or not.
     pub fn synonym(&self, term: &str, version: &str) -> Result<Option<Synonym>> {
-        get(&self.conn, &normalize(term), version)
+        get(&self.conn, &key_of(&self.conn, &normalize(term))?, version)
+    }
+
+    /// The synonym key of a reported term under this store's qualifier list.
+    pub fn synonym_key(&self, term: &str) -> Result<String> {
+        key_of(&self.conn, &normalize(term))
     }
 
     /// Every synonym of a version, by term.
@@ -303,10 +350,10 @@ impl Store {
     /// Terms confirmed to more than one LLT in a version.
     pub fn synonym_conflicts(&self, version: &str) -> Result<Vec<Conflict>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT term_key, llt_code, count(*), max(confirmed_at) FROM item
-             WHERE state = 'confirmed' AND meddra_version = ?1 AND term_key IN
-               (SELECT term_key FROM item WHERE state = 'confirmed' AND meddra_version = ?1 GROUP BY term_key HAVING count(DISTINCT llt_code) > 1)
-             GROUP BY term_key, llt_code ORDER BY term_key, max(confirmed_at) DESC",
+            "SELECT syn_key, llt_code, count(*), max(confirmed_at) FROM item
+             WHERE state = 'confirmed' AND meddra_version = ?1 AND syn_key IN
+               (SELECT syn_key FROM item WHERE state = 'confirmed' AND meddra_version = ?1 GROUP BY syn_key HAVING count(DISTINCT llt_code) > 1)
+             GROUP BY syn_key, llt_code ORDER BY syn_key, max(confirmed_at) DESC",
         )?;
         let rows = st.query_map([version], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?)))?;
         let mut out: Vec<Conflict> = Vec::new();
@@ -324,7 +371,7 @@ impl Store {
     /// confirmation or import.
     pub fn retire_synonym(&mut self, acting: &str, version: &str, term: &str) -> Result<Synonym> {
         self.require_admin(acting, "retires synonyms")?;
-        let key = normalize(term);
+        let key = key_of(&self.conn, &normalize(term))?;
         if key.is_empty() {
             bail!("give the reported term whose synonym to retire (see `medcoder synonym list`)");
         }

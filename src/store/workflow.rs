@@ -240,7 +240,7 @@ fn imported_by(tx: &Transaction<'_>, item: &Item, user: &str) -> Result<bool> {
                 super::synonyms::importer_in(c) == Some(user) || term_writer_in(c) == Some(user) || super::model_first::runner_in(c) == Some(user)
             })
     });
-    let term = crate::text::normalize(&item.reported_term);
+    let term = super::synonyms::key_of(tx, &crate::text::normalize(&item.reported_term))?;
     let by_synonym = match item.meddra_version.as_deref() {
         Some(v) => super::synonyms::get(tx, &term, v)?.is_some_and(|s| s.imported_by.as_deref() == Some(user) && Some(s.llt_code) == item.llt_code),
         None => false,
@@ -355,6 +355,8 @@ fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, aft
         // A term of punctuation alone says nothing: it never becomes a synonym.
         return Ok(());
     }
+    // The synonym list is keyed without the qualifiers MedDRA does not code.
+    let term = super::synonyms::key_of(tx, &term)?;
     let version = before.meddra_version.clone().unwrap_or_else(|| dict.version.clone());
     match action {
         Action::Confirm => {
@@ -385,12 +387,12 @@ fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, aft
     Ok(())
 }
 
-/// After a synonym changed: every untouched (new) item of the same term is autocoded from it.
+/// After a synonym changed: every untouched (new) item with its key is autocoded from it.
 pub(crate) fn autocode_open_items(tx: &Transaction<'_>, user: &str, dict: &Dictionary, term: &str) -> Result<usize> {
     let Some((syn, llt)) = super::synonyms::active(tx, dict, term)? else { return Ok(0) };
     let ids: Vec<i64> = {
-        let mut st = tx.prepare_cached("SELECT id FROM item WHERE term_key = ?1 AND state = 'new' ORDER BY id")?;
-        let rows = st.query_map([term], |r| r.get(0))?;
+        let mut st = tx.prepare_cached("SELECT id FROM item WHERE syn_key = ?1 AND state = 'new' ORDER BY id")?;
+        let rows = st.query_map([&syn.term], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     let mut coded = 0;
@@ -407,7 +409,8 @@ impl Store {
     /// terms are autocoded. Returns the number of synonyms written.
     pub fn import_synonyms(&mut self, acting: &str, dict: &Dictionary, rows: &[crate::intake::labelled::Labelled], file: &str) -> Result<usize> {
         self.require_admin(acting, "imports synonym lists")?;
-        let rows = super::synonyms::check_list(dict, rows, file)?;
+        let qualifiers = crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())?;
+        let rows = super::synonyms::check_list(dict, rows, file, &qualifiers)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for term in super::synonyms::write_list(&tx, acting, dict, &rows, file)? {
             autocode_open_items(&tx, acting, dict, &term)?;

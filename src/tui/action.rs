@@ -33,6 +33,10 @@ pub enum Action {
     Group,
     /// Only the items assigned to the user that wait for them (and back).
     MyWork,
+    /// Confirm the list's proposals (reviewers), with one signature.
+    BulkConfirm,
+    /// The synonym candidates awaiting approval.
+    Synonyms,
     // Coding.
     /// Propose the n-th (0-based) of the model's proposals.
     ProposeNth(usize),

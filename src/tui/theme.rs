@@ -78,16 +78,7 @@ pub fn confidence_bar(confidence: f64, width: usize) -> String {
     format!("{}{} {:>3.0}%", "#".repeat(filled), ".".repeat(width - filled), 100.0 * confidence)
 }
 
-/// `s` cut to `n` characters, the cut marked with an ellipsis.
-pub fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
-}
+pub use crate::text::truncate;
 
 #[cfg(test)]
 mod tests {

@@ -80,6 +80,11 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
         lines.push(Line::from(format!("Current code: {name} ({code}) by {by}{}", it.source.as_ref().map(|s| format!(", {s}")).unwrap_or_default())));
     }
     match &it.comment {
+        // Who returned it and when, as the log has it.
+        Some(_) if v.returned.is_some() => {
+            let r = v.returned.as_ref().expect("checked");
+            lines.push(Line::styled(format!("Returned by {} on {}: {}", r.by, r.at.get(..10).unwrap_or(&r.at), r.comment), theme.warn()))
+        }
         // An item on query waits for the site: how long, and what it was asked.
         Some(c) if it.state == State::Answered => lines.push(Line::styled(format!("The site answered: {c}"), theme.warn())),
         Some(c) if it.state == State::Query => {
@@ -89,9 +94,12 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
         None => {}
     }
     if let Some(syn) = &v.synonym {
-        let text = match &syn.hold {
-            None => format!("Synonym list: LLT {} ({})", syn.llt_code, syn.provenance()),
-            Some(why) => format!("Synonym list: LLT {} held ({why})", syn.llt_code),
+        // The matched key, when qualifiers were dropped to find it.
+        let key = if syn.term == crate::text::normalize(&it.reported_term) { String::new() } else { format!(" as '{}'", syn.term) };
+        let text = match (&syn.hold, syn.approval.as_str()) {
+            (_, "pending") => format!("Synonym candidate{key}: LLT {} ({})", syn.llt_code, syn.provenance()),
+            (None, _) => format!("Synonym list{key}: LLT {} ({})", syn.llt_code, syn.provenance()),
+            (Some(why), _) => format!("Synonym list{key}: LLT {} held ({why})", syn.llt_code),
         };
         lines.push(Line::styled(text, theme.dim()));
     }

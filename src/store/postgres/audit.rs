@@ -63,11 +63,12 @@ impl TeamStore {
         // logged import (held ones code nothing).
         let confirmed: std::collections::HashSet<(String, u32)> = self
             .client
-            .query("SELECT term_key, llt_code FROM medcoder.item WHERE state = 'confirmed' AND llt_code IS NOT NULL", &[])?
+            .query("SELECT syn_key, llt_code FROM medcoder.item WHERE state = 'confirmed' AND llt_code IS NOT NULL", &[])?
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, i32>(1) as u32))
             .collect();
-        let imported = crate::store::audit::logged_imports(&log);
+        let qualifiers = crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())?;
+        let imported = crate::store::audit::logged_imports(&log, &qualifiers);
         let all = self.synonyms_where("TRUE ORDER BY meddra_version, term", &[])?;
         for y in all.iter().filter(|y| y.hold.is_none()) {
             let key = (y.term.clone(), y.llt_code);
@@ -89,8 +90,9 @@ impl TeamStore {
                 }
             }
         }
-        findings.extend(crate::store::audit::importer_findings(&log, &all, &confirmed));
-        findings.extend(crate::store::audit::retire_findings(&log, &all));
+        findings.extend(crate::store::audit::importer_findings(&log, &all, &confirmed, &qualifiers));
+        findings.extend(crate::store::audit::retire_findings(&log, &all, &qualifiers));
+        findings.extend(crate::store::audit::approval_findings(&log, &all, &qualifiers));
         // The rules' guards: the log's triggers, and the rule functions members call.
         let triggers: Vec<(String, bool)> = self
             .client

@@ -166,7 +166,8 @@ impl DeskStore for TeamDesk {
     }
 
     fn synonym(&self, term: &str, version: &str) -> Result<Option<Synonym>> {
-        Ok(self.store.borrow_mut().synonyms_where("term = $1 AND meddra_version = $2", &[&normalize(term), &version])?.into_iter().next())
+        let term = normalize(term);
+        Ok(self.store.borrow_mut().synonyms_where("term = medcoder.synonym_key($1) AND meddra_version = $2", &[&term, &version])?.into_iter().next())
     }
 
     fn synonym_changed_at(&self, version: &str) -> Result<Option<String>> {
@@ -259,10 +260,13 @@ impl DeskStore for TeamDesk {
     fn items_of_term(&self, term: &str, states: &[State]) -> Result<Vec<Item>> {
         let key = normalize(term);
         let states: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
-        let rows =
-            self.store.borrow_mut().client().query(&format!("SELECT {ITEM_COLUMNS} FROM medcoder.item WHERE state = ANY($1) ORDER BY id"), &[&states])?;
-        let items = rows.iter().map(super::item_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(items.into_iter().filter(|i| normalize(&i.reported_term) == key).collect())
+        let rows = self
+            .store
+            .borrow_mut()
+            .client()
+            .query(&format!("SELECT {ITEM_COLUMNS} FROM medcoder.item WHERE state = ANY($1) AND term_key = $2 ORDER BY id"), &[&states, &key])?;
+        // term_key is normalize_term(reported_term), which gives what normalize does (store_contract).
+        rows.iter().map(super::item_from_row).collect::<Result<Vec<_>>>()
     }
 
     fn is_refusal(&self, e: &anyhow::Error) -> bool {
@@ -350,17 +354,32 @@ impl DeskStore for TeamDesk {
     }
 
     fn synonym_conflicts(&self, version: &str) -> Result<Vec<Conflict>> {
-        Ok(conflicts(&self.items(&ItemFilter { states: vec![State::Confirmed], ..Default::default() })?, version))
+        let qualifiers = crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())?;
+        Ok(conflicts(&self.items(&ItemFilter { states: vec![State::Confirmed], ..Default::default() })?, version, &qualifiers))
     }
 
     /// The whole file is checked first (line-numbered errors); the database checks each row again.
     fn import_synonyms(&mut self, _user: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize> {
-        let rows = crate::store::synonyms::check_list(dict, rows, file)?;
+        let qualifiers = crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())?;
+        let rows = crate::store::synonyms::check_list(dict, rows, file, &qualifiers)?;
         self.store.get_mut().import_synonyms(&rows, file)
     }
 
     fn retire_synonym(&mut self, _user: &str, _version: &str, term: &str) -> Result<Synonym> {
         self.store.get_mut().retire_synonym(term)
+    }
+
+    fn decide_synonym(&mut self, _user: &str, _dict: &Dictionary, term: &str, why: Option<&str>) -> Result<Synonym> {
+        self.store.get_mut().decide_synonym(term, why)
+    }
+
+    fn set_synonym_qualifiers(&mut self, _user: &str, list: &[String]) -> Result<crate::store::governance::Rekeyed> {
+        let value = crate::store::governance::qualifier_setting(list)?;
+        self.store.get_mut().set_synonym_qualifiers(&value)
+    }
+
+    fn synonym_key(&self, term: &str) -> Result<String> {
+        self.store.borrow_mut().synonym_key(&normalize(term))
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>> {
@@ -370,7 +389,11 @@ impl DeskStore for TeamDesk {
     fn set_setting(&mut self, _user: &str, key: &str, value: &str) -> Result<()> {
         match key {
             "autocode_confirm" => self.store.get_mut().set_autocode_confirm(value == "on"),
-            crate::store::model_first::SETTING | crate::store::model_first::TARGET | crate::store::model_first::EXCLUDE => {
+            crate::store::model_first::SETTING
+            | crate::store::model_first::TARGET
+            | crate::store::model_first::EXCLUDE
+            | crate::store::synonyms::APPROVAL
+            | crate::qualifiers::SETTING => {
                 crate::store::model_first::check_setting(key, value)?;
                 self.store.get_mut().set_team_setting(key, value)
             }

@@ -61,6 +61,8 @@ const GRANTED: &[&str] = &[
     "add_release_file(text, text, bytea)",
     "set_proposals(bigint, text, text, double precision, text, text)",
     "retire_synonym(text)",
+    "decide_synonym(text, text)",
+    "set_synonym_qualifiers(text)",
     "import_synonym(text, integer, text)",
     "set_autocode_confirm(boolean)",
     "set_team_setting(text, text)",

@@ -48,12 +48,14 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
          SET LOCAL search_path = medcoder, pg_temp;"
     ))?;
     tx.batch_execute(SCHEMA).context("creating the medcoder schema")?;
+    tx.execute("INSERT INTO medcoder.setting VALUES ('synonym_qualifiers', $1)", &[&default_qualifiers()])?;
     let grants = GRANTED.iter().map(|f| format!("GRANT EXECUTE ON FUNCTION medcoder.{f} TO {members};")).collect::<String>();
     tx.batch_execute(&format!(
         "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA medcoder FROM PUBLIC;
          GRANT USAGE ON SCHEMA medcoder TO {members};
          GRANT SELECT ON ALL TABLES IN SCHEMA medcoder TO {members};
          GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
+         GRANT EXECUTE ON FUNCTION medcoder.synonym_key(text), medcoder.synonym_key_with(text, text[]) TO {members};
          {grants}"
     ))?;
     tx.commit()?;
@@ -67,7 +69,32 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
 /// received (issue #22: `keep_dataset`).
 /// 5: calibrated PT confidence in proposals and model-first coding at a validated threshold
 /// (issue #23: `model_first_threshold`, `model_first_code`, `set_team_setting`).
-const SCHEMA_VERSION: &str = "5";
+/// 6: synonym governance (issue #24): the synonym key without qualifiers (`synonym_key`,
+/// `item.syn_key`, `set_synonym_qualifiers`) and candidates approved or declined (`decide_synonym`).
+const SCHEMA_VERSION: &str = "6";
+
+/// The functions schema 6 changed or added, in the order they are created.
+const SCHEMA_6_FUNCTIONS: &[&str] = &[
+    "synonym_key_with",
+    "synonym_key",
+    "item_syn_key",
+    "autocode_term",
+    "revise_synonym",
+    "code_by_rules",
+    "supersede_item",
+    "act",
+    "use_version",
+    "retire_synonym",
+    "import_synonym",
+    "set_team_setting",
+    "decide_synonym",
+    "set_synonym_qualifiers",
+];
+
+/// The default qualifier list as the setting holds it: a team database always has the setting.
+fn default_qualifiers() -> String {
+    serde_json::to_string(crate::qualifiers::DEFAULT).expect("a list of strings")
+}
 
 /// The functions schema 5 changed or added, in the order they are created.
 const SCHEMA_5_FUNCTIONS: &[&str] =
@@ -117,7 +144,8 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
         Some("2") => 2,
         Some("3") => 3,
         Some("4") => 4,
-        other => bail!("team schema version {} here: this medcoder upgrades schemas 1 to 4", other.unwrap_or("none")),
+        Some("5") => 5,
+        other => bail!("team schema version {} here: this medcoder upgrades schemas 1 to 5", other.unwrap_or("none")),
     };
     let (owner, members) = (owner_role(db), member_role(db));
     let mut tx = client.transaction()?;
@@ -154,15 +182,43 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
         ))
         .context("adding schema 4's dataset tables")?;
     }
+    // Schema 6's columns first: the functions replaced below read them.
+    if from < 6 {
+        tx.batch_execute(
+            "ALTER TABLE item ADD COLUMN syn_key text;
+             ALTER TABLE synonym ADD COLUMN approval text NOT NULL DEFAULT 'approved' CHECK (approval IN ('approved', 'pending', 'declined')),
+                 ADD COLUMN decided_by text;",
+        )
+        .context("adding schema 6's columns")?;
+        tx.execute("INSERT INTO setting VALUES ('synonym_qualifiers', $1) ON CONFLICT (key) DO NOTHING", &[&default_qualifiers()])?;
+    }
     // Schema 5: model-first coding; set_proposals checks and applies it.
     for f in SCHEMA_5_FUNCTIONS {
         tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
+    }
+    // Schema 6: synonym governance.
+    for f in SCHEMA_6_FUNCTIONS {
+        tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
+    }
+    if from < 6 {
+        // Items get their keys, and synonyms move to theirs; where two terms now share a key, the
+        // newest change stays (as SQLite's migration 011 does).
+        tx.batch_execute(
+            "CREATE TRIGGER item_syn_key BEFORE INSERT OR UPDATE OF term_key ON item FOR EACH ROW EXECUTE FUNCTION item_syn_key();
+             UPDATE item SET syn_key = synonym_key(term_key);
+             CREATE INDEX item_syn_key ON item(syn_key, state);
+             DELETE FROM synonym s WHERE EXISTS (SELECT 1 FROM synonym o WHERE o.meddra_version = s.meddra_version AND o.seq > s.seq
+                 AND synonym_key(o.term) = synonym_key(s.term));
+             UPDATE synonym SET term = synonym_key(term) WHERE term <> synonym_key(term);",
+        )
+        .context("keying items and synonyms for schema 6")?;
     }
     let grants = GRANTED.iter().map(|f| format!("GRANT EXECUTE ON FUNCTION medcoder.{f} TO {members};")).collect::<String>();
     // As `team init` grants: members run the rule functions, nobody else runs any.
     tx.batch_execute(&format!(
         "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA medcoder FROM PUBLIC;
          GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
+         GRANT EXECUTE ON FUNCTION medcoder.synonym_key(text), medcoder.synonym_key_with(text, text[]) TO {members};
          {grants}
          GRANT SELECT ON medcoder.assignment, medcoder.study_due TO {members};
          UPDATE setting SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';"
@@ -201,7 +257,7 @@ pub(super) fn check_schema(client: &mut Client) -> Result<()> {
         .map(|r| r.get(0));
     match v.as_deref() {
         Some(SCHEMA_VERSION) => Ok(()),
-        Some(old @ ("1" | "2" | "3" | "4")) => bail!(
+        Some(old @ ("1" | "2" | "3" | "4" | "5")) => bail!(
             "team schema version {old} here, which lacks rules this medcoder enforces: the server's administrator runs `medcoder --db URL team upgrade` once"
         ),
         other => bail!("team schema version {} here; this medcoder needs {SCHEMA_VERSION}", other.unwrap_or("none")),

@@ -71,10 +71,14 @@ CREATE TABLE item (
     -- Schema 3 (issue #21): the item this one is a part of (its external id) and the part's number.
     part_of text,
     part_no integer,
-    CONSTRAINT item_part_check CHECK ((part_of IS NULL) = (part_no IS NULL))
+    CONSTRAINT item_part_check CHECK ((part_of IS NULL) = (part_no IS NULL)),
+    -- Schema 6 (issue #24): synonym_key(term_key), kept by the trigger item_syn_key: the synonym
+    -- list is keyed without the qualifiers MedDRA does not code.
+    syn_key text
 );
 CREATE INDEX item_state ON item(state, study);
 CREATE INDEX item_term_key ON item(term_key, state);
+CREATE INDEX item_syn_key ON item(syn_key, state);
 
 -- The synonym list (verbatim term assignments), as on SQLite (src/store/sql/004_synonyms.sql): a
 -- normalised term confirmed (four-eye done) for an LLT, per MedDRA version, with its provenance.
@@ -98,6 +102,10 @@ CREATE TABLE synonym (
     -- The admin whose import is behind it, until a confirmation by somebody else backs it: its codes
     -- are never auto-confirmed, and its importer never confirms them. Carried over with it.
     imported_by text,
+    -- Schema 6: approved, or a candidate (pending, held meanwhile) under synonym_approval = review,
+    -- or declined (held); and who decided.
+    approval text NOT NULL DEFAULT 'approved' CHECK (approval IN ('approved', 'pending', 'declined')),
+    decided_by text,
     PRIMARY KEY (term, meddra_version)
 );
 CREATE SEQUENCE synonym_seq;
@@ -240,7 +248,7 @@ CREATE TRIGGER imported_log_append_only BEFORE UPDATE OR DELETE ON imported_log
 CREATE TRIGGER imported_log_no_truncate BEFORE TRUNCATE ON imported_log
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_log_change();
 
-INSERT INTO setting VALUES ('schema_version', '5');
+INSERT INTO setting VALUES ('schema_version', '6');
 
 -- Generated from Rust's char::is_alphanumeric against this C library's [[:alnum:]] (U+0080 to
 -- U+2FFFF): the code points only Rust counts.
@@ -283,6 +291,45 @@ $$;
 CREATE FUNCTION normalize_term(t text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
     SELECT btrim(regexp_replace(lower(t), '[^[:alnum:]' || medcoder.word_chars() || ']+', ' ', 'g'))
 $$;
+
+-- src/qualifiers.rs key: each qualifier phrase (longest first, then in list order) removed wherever
+-- it stands, as often as it occurs; <n> stands for a number (digits, or i to v). A term of
+-- qualifiers alone keeps its normalised form. tests/store_contract.rs compares both.
+CREATE FUNCTION synonym_key_with(t text, q text[]) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v text := ' ' || t || ' ';
+    ph text;
+    pat text;
+BEGIN
+    IF t IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOR ph IN SELECT x FROM unnest(q) WITH ORDINALITY AS u(x, n) ORDER BY cardinality(string_to_array(x, ' ')) DESC, n LOOP
+        pat := ' ' || replace(ph, '<n>', '([0-9]+|i|ii|iii|iv|v)') || ' ';
+        WHILE v ~ pat LOOP
+            v := regexp_replace(v, pat, ' ');
+        END LOOP;
+    END LOOP;
+    v := btrim(v);
+    RETURN CASE WHEN v = '' THEN t ELSE v END;
+END $$;
+
+-- The synonym key under the team's qualifier list (setting synonym_qualifiers; `team init` writes
+-- the default list).
+CREATE FUNCTION synonym_key(t text) RETURNS text
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    SELECT synonym_key_with(t, coalesce((SELECT array_agg(x ORDER BY n) FROM setting,
+        json_array_elements_text(value::json) WITH ORDINALITY AS q(x, n) WHERE key = 'synonym_qualifiers'), '{}'))
+$$;
+
+CREATE FUNCTION item_syn_key() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp AS $$
+BEGIN
+    NEW.syn_key := synonym_key(NEW.term_key);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER item_syn_key BEFORE INSERT OR UPDATE OF term_key ON item FOR EACH ROW EXECUTE FUNCTION item_syn_key();
 
 CREATE FUNCTION now_text() RETURNS text LANGUAGE sql AS $$
     SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
@@ -389,7 +436,7 @@ BEGIN
     END IF;
 END $$;
 
--- Every untouched item of a term (or only `p_only`) coded from the term's active synonym, when its
+-- Every untouched item of a synonym key (or only `p_only`) coded from its active synonym, when its
 -- LLT is current in the active version.
 CREATE FUNCTION autocode_term(p_term text, p_only bigint, p_writer text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
@@ -408,7 +455,7 @@ BEGIN
         RETURN;
     END IF;
     -- One item named (code_by_rules) may also be one whose query was answered.
-    FOR v_id IN SELECT id FROM item WHERE term_key = p_term AND (state = 'new' OR (p_only IS NOT NULL AND state = 'answered'))
+    FOR v_id IN SELECT id FROM item WHERE syn_key = p_term AND (state = 'new' OR (p_only IS NOT NULL AND state = 'answered'))
             AND (p_only IS NULL OR id = p_only) ORDER BY id LOOP
         PERFORM autocode_item(v_id, l, 'synonym',
             CASE WHEN s.imported_by IS NOT NULL THEN format('synonym: imported by %s', s.imported_by)
@@ -423,30 +470,48 @@ END $$;
 -- The term's synonym from its newest confirmed item (newest confirmation wins), with how many
 -- confirmed items of the term carry that LLT. A confirmation lifts a hold (p_reactivate); a recode
 -- never does, and holds a confirmed synonym that no confirmed item backs any more.
+-- Under synonym_approval = review a new code (a new key, another LLT, or one retired or returned
+-- before) becomes a pending candidate; the same approved code is only strengthened, and a
+-- candidate declined for this LLT stays declined.
 CREATE FUNCTION revise_synonym(p_term text, p_version text, p_by text, p_reactivate boolean, p_why_if_none text) RETURNS void
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
     it item;
     n integer;
+    s synonym;
+    v_found boolean;
+    v_review boolean := coalesce((SELECT value FROM setting WHERE key = 'synonym_approval'), 'immediate') = 'review';
+    v_same boolean;
+    v_declined boolean;
+    v_pending boolean;
 BEGIN
-    SELECT * INTO it FROM item WHERE term_key = p_term AND state = 'confirmed' AND meddra_version = p_version
+    SELECT * INTO it FROM item WHERE syn_key = p_term AND state = 'confirmed' AND meddra_version = p_version
         ORDER BY confirmed_at DESC, id DESC LIMIT 1;
     IF NOT FOUND THEN
         UPDATE synonym SET hold = p_why_if_none, updated_at = now_text(), updated_by = p_by, seq = nextval('synonym_seq')
             WHERE term = p_term AND meddra_version = p_version AND origin = 'confirmed' AND hold IS NULL;
         RETURN;
     END IF;
-    SELECT count(*) INTO n FROM item WHERE term_key = p_term AND state = 'confirmed' AND meddra_version = p_version
+    SELECT count(*) INTO n FROM item WHERE syn_key = p_term AND state = 'confirmed' AND meddra_version = p_version
         AND llt_code = it.llt_code;
+    SELECT * INTO s FROM synonym WHERE term = p_term AND meddra_version = p_version;
+    v_found := FOUND;
+    v_same := v_found AND s.llt_code = it.llt_code AND s.approval = 'approved' AND (s.hold IS NULL OR NOT p_reactivate);
+    v_declined := v_review AND v_found AND s.llt_code = it.llt_code AND s.approval = 'declined';
+    v_pending := v_review AND NOT v_same AND NOT v_declined;
     -- A confirmation is a second person's (act refuses the importer), so it backs the synonym.
     INSERT INTO synonym VALUES (p_term, p_version, it.llt_code, 'confirmed', n, it.id, it.external_id, it.reported_term,
-            it.proposer, it.reviewer, now_text(), p_by, NULL, nextval('synonym_seq'), NULL)
+            it.proposer, it.reviewer, now_text(), p_by, CASE WHEN v_pending THEN 'candidate: awaits approval' END,
+            nextval('synonym_seq'), NULL, CASE WHEN v_pending THEN 'pending' ELSE 'approved' END, NULL)
         ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed',
             confirmations = excluded.confirmations, item_id = excluded.item_id, external_id = excluded.external_id,
             reported_term = excluded.reported_term, proposer = excluded.proposer, reviewer = excluded.reviewer,
             updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-            hold = CASE WHEN p_reactivate THEN NULL ELSE synonym.hold END, seq = excluded.seq,
-            imported_by = CASE WHEN p_reactivate THEN NULL ELSE synonym.imported_by END;
+            hold = CASE WHEN v_pending THEN excluded.hold WHEN p_reactivate AND NOT v_declined THEN NULL ELSE synonym.hold END,
+            seq = excluded.seq,
+            imported_by = CASE WHEN p_reactivate THEN NULL ELSE synonym.imported_by END,
+            approval = CASE WHEN v_pending THEN 'pending' WHEN p_reactivate AND NOT v_declined THEN 'approved' ELSE synonym.approval END,
+            decided_by = CASE WHEN v_pending THEN NULL ELSE synonym.decided_by END;
 END $$;
 
 -- The importer of the synonym that set an item's current code, read from the log row that set it
@@ -571,7 +636,7 @@ BEGIN
     IF FOUND THEN
         PERFORM autocode_item(it.id, l, 'rule', 'exact LLT name' || coalesce('; term written by ' || v_writer, ''), v_writer IS NULL);
     ELSE
-        PERFORM autocode_term(it.term_key, it.id, v_writer);
+        PERFORM autocode_term(it.syn_key, it.id, v_writer);
     END IF;
 END $$;
 
@@ -599,7 +664,7 @@ BEGIN
         WHERE id = it.id RETURNING * INTO after;
     -- The old term's synonym no longer has this confirmation behind it.
     IF it.state = 'confirmed' AND it.term_key <> '' THEN
-        PERFORM revise_synonym(it.term_key, it.meddra_version, session_user::text, false,
+        PERFORM revise_synonym(it.syn_key, it.meddra_version, session_user::text, false,
             format('verbatim of %s corrected: no confirmed item left', it.external_id));
     END IF;
     PERFORM append_log('supersede', it.id, it.external_id, v_term, it.state, v_to, NULL, NULL, NULL, NULL,
@@ -810,11 +875,11 @@ BEGIN
                 comment = COALESCE(v_text, comment), revision = revision + 1, updated_at = v_now, updated_by = u.name
             WHERE id = it.id RETURNING * INTO after;
         IF it.term_key <> '' THEN
-            PERFORM revise_synonym(it.term_key, it.meddra_version, u.name, false, format('recoded by %s: no confirmed item left', u.name));
+            PERFORM revise_synonym(it.syn_key, it.meddra_version, u.name, false, format('recoded by %s: no confirmed item left', u.name));
             -- The synonym carried into the active version still gives the code recoded away: held.
             UPDATE synonym SET hold = format('recoded by %s from LLT %s', u.name, it.llt_code), updated_at = v_now,
                     updated_by = u.name, seq = nextval('synonym_seq')
-                WHERE term = it.term_key AND meddra_version = v_version AND v_version <> it.meddra_version
+                WHERE term = it.syn_key AND meddra_version = v_version AND v_version <> it.meddra_version
                     AND llt_code = it.llt_code AND hold IS NULL;
         END IF;
     ELSIF p_action IN ('confirm', 'return') THEN
@@ -825,7 +890,7 @@ BEGIN
             RAISE EXCEPTION '% is a %; only reviewers and admins confirm or return codes', u.name, u.role USING ERRCODE = '42501';
         END IF;
         IF it.proposer = u.name OR code_importer(it.id) = u.name OR (it.source = 'synonym' AND EXISTS (SELECT 1 FROM synonym
-                WHERE term = it.term_key AND meddra_version = it.meddra_version AND imported_by = u.name AND llt_code = it.llt_code)) THEN
+                WHERE term = it.syn_key AND meddra_version = it.meddra_version AND imported_by = u.name AND llt_code = it.llt_code)) THEN
             RAISE EXCEPTION 'four-eye rule: you proposed the code of % (or imported the synonym that set it), so another reviewer must confirm or return it', it.external_id
                 USING ERRCODE = '42501';
         END IF;
@@ -865,14 +930,14 @@ BEGIN
     -- autocodes the untouched items of the same term; returning a synonym-coded item holds the
     -- synonym while it still points to the code returned.
     IF p_action = 'confirm' AND after.term_key <> '' THEN
-        PERFORM revise_synonym(after.term_key, after.meddra_version, u.name, true, 'no confirmed item left');
+        PERFORM revise_synonym(after.syn_key, after.meddra_version, u.name, true, 'no confirmed item left');
         IF after.meddra_version = v_version THEN
-            PERFORM autocode_term(after.term_key, NULL);
+            PERFORM autocode_term(after.syn_key, NULL);
         END IF;
     ELSIF p_action = 'return' AND it.source = 'synonym' THEN
         UPDATE synonym SET hold = format('returned by %s: %s', u.name, v_text), updated_at = v_now, updated_by = u.name,
                 seq = nextval('synonym_seq')
-            WHERE term = it.term_key AND meddra_version = it.meddra_version AND llt_code = it.llt_code;
+            WHERE term = it.syn_key AND meddra_version = it.meddra_version AND llt_code = it.llt_code;
     END IF;
     -- The proposals the decision was taken with, and where the chosen LLT ranked among them.
     SELECT * INTO p FROM item_proposals WHERE item_id = it.id AND meddra_version = after.meddra_version;
@@ -1175,7 +1240,7 @@ BEGIN
                         WHEN NOT n.current THEN format('MedDRA %s: LLT %s is non-current', p_version, s.llt_code)
                         WHEN n.pt_code <> o.pt_code THEN format('MedDRA %s: LLT %s moved from PT %s to PT %s', p_version, s.llt_code, o.pt_code, n.pt_code)
                         ELSE s.hold END,
-                   nextval('synonym_seq'), s.imported_by
+                   nextval('synonym_seq'), s.imported_by, s.approval, s.decided_by
             FROM synonym s
             LEFT JOIN llt o ON o.version = v_old AND o.code = s.llt_code
             LEFT JOIN llt n ON n.version = p_version AND n.code = s.llt_code
@@ -1321,6 +1386,10 @@ BEGIN
         IF p_value !~ '^[0-9]{1,3}(\.[0-9]+)?$' OR p_value::float8 NOT BETWEEN 50 AND 99.9 THEN
             RAISE EXCEPTION 'the model-first target is a PT@1 percentage from 50 to 99.9, not %', left(p_value, 40) USING ERRCODE = '22023';
         END IF;
+    ELSIF p_key = 'synonym_approval' THEN
+        IF p_value NOT IN ('immediate', 'review') THEN
+            RAISE EXCEPTION 'synonym approval is immediate or review, not %', left(p_value, 40) USING ERRCODE = '22023';
+        END IF;
     ELSIF p_key = 'model_first_exclude' THEN
         IF json_typeof(p_value::json) <> 'array' THEN
             RAISE EXCEPTION 'the do-not-autocode list is a JSON array' USING ERRCODE = '22023';
@@ -1399,10 +1468,10 @@ DECLARE
 BEGIN
     UPDATE synonym SET hold = format('retired by %s', u.name), updated_at = now_text(), updated_by = u.name,
             seq = nextval('synonym_seq')
-        WHERE term = normalize_term(p_term) AND meddra_version = (SELECT value FROM setting WHERE key = 'meddra_version')
+        WHERE term = synonym_key(normalize_term(p_term)) AND meddra_version = (SELECT value FROM setting WHERE key = 'meddra_version')
         RETURNING * INTO s;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no synonym ''%'' in the active MedDRA version', normalize_term(p_term) USING ERRCODE = 'P0002';
+        RAISE EXCEPTION 'no synonym ''%'' in the active MedDRA version', synonym_key(normalize_term(p_term)) USING ERRCODE = 'P0002';
     END IF;
     PERFORM append_log('synonym retire', NULL, NULL, s.reported_term, NULL, NULL, s.llt_code, NULL, s.meddra_version, 'synonym', s.term);
     RETURN s;
@@ -1416,7 +1485,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_t
 DECLARE
     u app_user := require_admin();
     v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
-    v_term text := normalize_term(check_text('reported_term', p_term, true));
+    v_term text := synonym_key(normalize_term(check_text('reported_term', p_term, true)));
     l llt;
 BEGIN
     IF v_term = '' THEN
@@ -1431,7 +1500,7 @@ BEGIN
         ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0,
             item_id = NULL, external_id = NULL, reported_term = NULL, proposer = NULL, reviewer = NULL,
             updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq,
-            imported_by = excluded.imported_by;
+            imported_by = excluded.imported_by, approval = 'approved', decided_by = NULL;
     PERFORM append_log('synonym import', NULL, NULL, p_term, NULL, NULL, l.code, l.pt_code, v_version, 'synonym',
         check_text('origin', p_origin, false));
     PERFORM autocode_term(v_term, NULL);
@@ -1447,4 +1516,103 @@ BEGIN
         ON CONFLICT (key) DO UPDATE SET value = excluded.value;
     PERFORM append_log('setting', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
         'autocode_confirm = ' || CASE WHEN p_on THEN 'on' ELSE 'off' END);
+END $$;
+
+-- A pending synonym candidate approved (p_why NULL) or declined (saying why) by a reviewer or admin
+-- who proposed or confirmed none of the codes behind it (store/governance.rs on SQLite). Logged;
+-- an approved synonym autocodes the untouched items of its key at once.
+CREATE FUNCTION decide_synonym(p_term text, p_why text) RETURNS synonym
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := me();
+    v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
+    v_key text := synonym_key(normalize_term(coalesce(p_term, '')));
+    v_verb text := CASE WHEN p_why IS NULL THEN 'approves' ELSE 'declines' END;
+    v_why text := check_text('the reason', p_why, p_why IS NOT NULL);
+    v_own text;
+    s synonym;
+BEGIN
+    IF u.role NOT IN ('reviewer', 'admin') THEN
+        RAISE EXCEPTION '% is a %; only a reviewer or an admin % synonym candidates', u.name, u.role, v_verb USING ERRCODE = '42501';
+    END IF;
+    SELECT * INTO s FROM synonym WHERE term = v_key AND meddra_version = v_version FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no synonym ''%'' in MedDRA %: see `medcoder synonym list --candidates`', v_key, v_version USING ERRCODE = 'P0002';
+    END IF;
+    IF s.approval <> 'pending' THEN
+        RAISE EXCEPTION 'the synonym ''%'' is not a candidate awaiting approval (it is %)', v_key, s.approval USING ERRCODE = '55000';
+    END IF;
+    SELECT external_id INTO v_own FROM item WHERE syn_key = v_key AND meddra_version = v_version AND llt_code = s.llt_code
+        AND state = 'confirmed' AND (proposer = u.name OR reviewer = u.name) LIMIT 1;
+    IF v_own IS NOT NULL THEN
+        RAISE EXCEPTION 'four-eye rule: you proposed or confirmed a code behind the candidate ''%'' (%), so another reviewer or admin % it',
+            v_key, v_own, v_verb USING ERRCODE = '42501';
+    END IF;
+    UPDATE synonym SET approval = CASE WHEN v_why IS NULL THEN 'approved' ELSE 'declined' END,
+            hold = CASE WHEN v_why IS NULL THEN NULL ELSE format('declined by %s: %s', u.name, v_why) END,
+            decided_by = u.name, updated_at = now_text(), updated_by = u.name, seq = nextval('synonym_seq')
+        WHERE term = v_key AND meddra_version = v_version RETURNING * INTO s;
+    PERFORM append_log(CASE WHEN v_why IS NULL THEN 'synonym approve' ELSE 'synonym decline' END, NULL, NULL, v_key, NULL, NULL,
+        s.llt_code, (SELECT pt_code FROM llt WHERE version = v_version AND code = s.llt_code), v_version, 'synonym', v_why);
+    IF v_why IS NULL THEN
+        PERFORM autocode_term(v_key, NULL);
+    END IF;
+    RETURN s;
+END $$;
+
+-- The qualifier list the synonym key drops (admin; a JSON array the client made canonical, checked
+-- again here). Every item's key is recomputed and every synonym moves to its key under the new
+-- list; where two synonyms of a version now share a key, the newest change stays. Returns
+-- {items rekeyed, synonyms moved, synonyms merged}. Logged as a setting.
+CREATE FUNCTION set_synonym_qualifiers(p_value text) RETURNS integer[]
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
+DECLARE
+    u app_user := require_admin();
+    x text;
+    w text;
+    v_plain text;
+    v_items integer;
+    v_merged integer := 0;
+    v_seen text[] := '{}';
+    v_seqs bigint[] := '{}';
+    v_keys text[] := '{}';
+    r record;
+BEGIN
+    IF json_typeof(p_value::json) <> 'array' THEN
+        RAISE EXCEPTION 'the synonym qualifiers are a JSON array of phrases' USING ERRCODE = '22023';
+    END IF;
+    FOR x IN SELECT json_array_elements_text(p_value::json) LOOP
+        PERFORM check_text('qualifier', x, true);
+        IF x = '<n>' THEN
+            RAISE EXCEPTION 'a qualifier of a number alone would drop every number from a term' USING ERRCODE = '22023';
+        END IF;
+        FOREACH w IN ARRAY string_to_array(x, ' ') LOOP
+            v_plain := regexp_replace(w, '<n>', '');
+            IF w = '' OR v_plain ~ '[<>]' OR normalize_term(v_plain) <> v_plain THEN
+                RAISE EXCEPTION 'the qualifier ''%'' is not normalised words', left(x, 80) USING ERRCODE = '22023';
+            END IF;
+        END LOOP;
+    END LOOP;
+    INSERT INTO setting VALUES ('synonym_qualifiers', p_value) ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+    UPDATE item SET syn_key = synonym_key(term_key) WHERE syn_key IS DISTINCT FROM synonym_key(term_key);
+    GET DIAGNOSTICS v_items = ROW_COUNT;
+    FOR r IN SELECT term, meddra_version, seq, synonym_key(term) AS k FROM synonym ORDER BY seq DESC LOOP
+        IF (r.meddra_version || E'\x01' || r.k) = ANY (v_seen) THEN
+            DELETE FROM synonym WHERE seq = r.seq;
+            v_merged := v_merged + 1;
+        ELSE
+            v_seen := v_seen || (r.meddra_version || E'\x01' || r.k);
+            IF r.k <> r.term THEN
+                -- Out of the way first: a key another row still holds is freed before it is taken.
+                UPDATE synonym SET term = '#' || seq WHERE seq = r.seq;
+                v_seqs := v_seqs || r.seq;
+                v_keys := v_keys || r.k;
+            END IF;
+        END IF;
+    END LOOP;
+    FOR i IN 1 .. coalesce(array_length(v_seqs, 1), 0) LOOP
+        UPDATE synonym SET term = v_keys[i] WHERE seq = v_seqs[i];
+    END LOOP;
+    PERFORM append_log('setting', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'synonym_qualifiers = ' || p_value);
+    RETURN ARRAY[v_items, coalesce(array_length(v_seqs, 1), 0), v_merged];
 END $$;

@@ -6,7 +6,7 @@ impl TeamStore {
     /// Synonyms matching a condition on the synonym table (`medcoder.synonym`).
     pub fn synonyms_where(&mut self, condition: &str, args: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<crate::store::synonyms::Synonym>> {
         let rows = self.client.query(
-            &format!("SELECT term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by FROM medcoder.synonym WHERE {condition}"),
+            &format!("SELECT term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by, approval, decided_by FROM medcoder.synonym WHERE {condition}"),
             args,
         )?;
         Ok(rows
@@ -26,6 +26,8 @@ impl TeamStore {
                 hold: r.get(11),
                 seq: r.get(12),
                 imported_by: r.get(13),
+                approval: r.get(14),
+                decided_by: r.get(15),
             })
             .collect())
     }
@@ -55,6 +57,25 @@ impl TeamStore {
 
     pub fn setting(&mut self, key: &str) -> Result<Option<String>> {
         Ok(self.client.query_opt("SELECT value FROM medcoder.setting WHERE key = $1", &[&key])?.map(|r| r.get(0)))
+    }
+
+    /// Approves or declines a pending synonym candidate (the database checks who may; logged).
+    pub fn decide_synonym(&mut self, term: &str, why: Option<&str>) -> Result<crate::store::synonyms::Synonym> {
+        let key: String = self.client.query_one("SELECT term FROM medcoder.decide_synonym($1, $2)", &[&term, &why]).map_err(db_error)?.get(0);
+        let version = self.active_version()?.unwrap_or_default();
+        self.synonyms_where("term = $1 AND meddra_version = $2", &[&key, &version])?.into_iter().next().ok_or_else(|| anyhow!("the synonym '{key}' is gone"))
+    }
+
+    /// Sets the qualifier list (admin; the database checks it, rekeys and logs).
+    pub fn set_synonym_qualifiers(&mut self, value: &str) -> Result<crate::store::governance::Rekeyed> {
+        let n: Vec<i32> = self.client.query_one("SELECT medcoder.set_synonym_qualifiers($1)", &[&value]).map_err(db_error)?.get(0);
+        let at = |i: usize| n.get(i).copied().unwrap_or(0) as usize;
+        Ok(crate::store::governance::Rekeyed { items: at(0), synonyms: at(1), merged: at(2) })
+    }
+
+    /// The synonym key of a normalised term under the team's list.
+    pub fn synonym_key(&mut self, term_key: &str) -> Result<String> {
+        Ok(self.client.query_one("SELECT medcoder.synonym_key($1)", &[&term_key])?.get(0))
     }
 
     /// Holds a synonym so that it autocodes no more (admin; logged).

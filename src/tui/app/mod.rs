@@ -16,7 +16,7 @@ use super::screens::coding::Coding;
 use super::screens::queue::Queue;
 use super::screens::review::Review;
 use super::screens::signin::SignIn;
-use super::screens::{Cmd, Ctx, EngineStatus, Prompt, Screen, ScreenId};
+use super::screens::{Cmd, Ctx, EngineStatus, Prompt, Screen, ScreenId, Signed};
 use super::theme::{spinner, truncate, Theme, Tone};
 use crate::desk::Desk;
 use crate::engine::worker::{Job, WorkerEvent};
@@ -49,6 +49,8 @@ pub struct App {
     jobs: Option<Sender<Job>>,
     /// A confirm or return waiting for the session's signature.
     unsigned: Option<(Decision, &'static str)>,
+    /// A bulk confirmation or synonym decision waiting for the session's signature.
+    unsigned_job: Option<Signed>,
     /// A new code chosen for a confirmed item, waiting for the reason of the recode.
     recoding: Option<(u32, crate::store::workflow::Source)>,
     /// The store's data version when the desk last looked (see `follow_others`).
@@ -79,6 +81,7 @@ impl App {
             quit: false,
             jobs: None,
             unsigned: None,
+            unsigned_job: None,
             recoding: None,
             seen_version: None,
             last_size: std::cell::Cell::new(MIN_SIZE),
@@ -250,8 +253,54 @@ impl App {
                 }
             }
             Cmd::Prompt(p, text) => self.prompt = Some((p, text)),
+            Cmd::Signed(job) => {
+                if self.ctx.desk().needs_signature() {
+                    self.unsigned_job = Some(job);
+                    self.prompt = Some((Prompt::Signature, String::new()));
+                } else {
+                    self.run_signed(job);
+                }
+            }
         }
         Ok(())
+    }
+
+    /// A bulk confirmation or a synonym decision, signed.
+    fn run_signed(&mut self, job: Signed) {
+        let desk = self.ctx.desk.as_mut().expect("signed in");
+        let result = match job {
+            Signed::Bulk(seen) => desk.confirm_bulk(&seen).map(|out| {
+                let mut text = format!("{} item(s) confirmed", out.done.len());
+                if !out.skipped.is_empty() {
+                    let left: Vec<String> = out.skipped.iter().map(|(id, why)| format!("{id} ({why})")).collect();
+                    text.push_str(&format!("; left out: {}", left.join("; ")));
+                }
+                (text, if out.done.is_empty() { Tone::Bad } else { Tone::Good })
+            }),
+            Signed::Approve(term) => desk
+                .decide_synonym(&term, None)
+                .map(|s| (format!("Approved the synonym '{}' -> {}: identical terms autocode from now on", s.term, desk.llt_name(s.llt_code)), Tone::Good)),
+            Signed::Decline(term, why) => {
+                desk.decide_synonym(&term, Some(&why)).map(|s| (format!("Declined the synonym '{}': it never autocodes", s.term), Tone::Good))
+            }
+        };
+        match result {
+            Ok((text, tone)) => self.say(text, tone),
+            Err(e) => self.fail(e),
+        }
+        // What the user looks at shows the outcome: the candidates left, or the reloaded list.
+        if self.stack.last().is_some_and(|s| s.id() == ScreenId::Synonyms) {
+            match crate::tui::screens::synonyms::Synonyms::load(&self.ctx) {
+                Ok(fresh) => {
+                    self.stack.pop();
+                    self.stack.push(Box::new(fresh));
+                }
+                Err(e) => self.fail(e),
+            }
+        }
+        if let Err(e) = self.queue.refresh(&self.ctx) {
+            self.fail(e);
+        }
     }
 
     fn close_item(&mut self) {
@@ -327,6 +376,13 @@ impl App {
     /// A workflow decision on the open item; on success the next item of the list (as it was)
     /// opens, as a coder works through a list, even when the item just done leaves a filtered list.
     fn sign_and_decide(&mut self, password: &str) {
+        if let Some(job) = self.unsigned_job.take() {
+            match self.ctx.desk.as_mut().expect("signed in").sign(password) {
+                Ok(()) => self.run_signed(job),
+                Err(e) => self.say(format!("Not signed: {e:#}; nothing was confirmed or decided"), Tone::Bad),
+            }
+            return;
+        }
         let Some((decision, done)) = self.unsigned.take() else { return };
         match self.ctx.desk.as_mut().expect("signed in").sign(password) {
             Ok(()) => self.decide(decision, done),

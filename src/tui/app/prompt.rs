@@ -9,7 +9,8 @@ impl App {
             Action::Select if p == Prompt::Signature => self.sign_and_decide(&text),
             Action::Back if p == Prompt::Signature => {
                 self.unsigned = None;
-                self.say("Not signed: nothing was confirmed or returned", Tone::Bad);
+                self.unsigned_job = None;
+                self.say("Not signed: nothing was confirmed, returned or decided", Tone::Bad);
             }
             Action::Type(c) if p == Prompt::StateFilter => match crate::tui::screens::state_key(c) {
                 Some(state) => {

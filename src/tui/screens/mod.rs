@@ -9,6 +9,7 @@ pub mod review;
 pub mod search;
 pub mod signin;
 pub mod stats;
+pub mod synonyms;
 
 use std::collections::HashSet;
 
@@ -32,6 +33,7 @@ pub enum ScreenId {
     Browse,
     Review,
     Stats,
+    Synonyms,
 }
 
 /// Where the proposal engine stands, as the header and the item screens show it.
@@ -116,6 +118,10 @@ pub enum Prompt {
     /// The user's password before their first confirm or return of the session (shown masked;
     /// handled by the app, not a screen).
     Signature,
+    /// Why a synonym candidate is declined.
+    DeclineReason,
+    /// "yes" before a bulk confirmation of the queue list.
+    BulkConfirm,
 }
 
 /// The state a key picks in the state-filter prompt: Some(None) is "all"; None is no state.
@@ -149,6 +155,8 @@ impl Prompt {
             Prompt::SplitParts => "Split into parts, one per event, separated by ;",
             Prompt::ReturnSplit => "Why are you returning this split? (its parts become void)",
             Prompt::Signature => "Your password (electronic signature, asked once this session)",
+            Prompt::DeclineReason => "Why is this synonym candidate declined? (logged; it never autocodes)",
+            Prompt::BulkConfirm => "Confirm others' proposals in this list (one signature)? Type yes",
         }
     }
 }
@@ -176,6 +184,18 @@ pub enum Cmd {
     /// A workflow decision on the open item; the text says what was done ("confirmed").
     Decide(Decision, &'static str),
     Prompt(Prompt, String),
+    /// A signature beyond the open item: the first of the session asks for the password.
+    Signed(Signed),
+}
+
+/// What a signature covers besides a decision on the open item.
+pub enum Signed {
+    /// Confirm these items (the queue list as read), each at its revision.
+    Bulk(Vec<crate::store::item::Item>),
+    /// Approve the synonym candidate of this key.
+    Approve(String),
+    /// Decline it, with the reason.
+    Decline(String, String),
 }
 
 pub trait Screen: std::any::Any {

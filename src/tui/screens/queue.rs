@@ -33,6 +33,8 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Char('g')], Action::Group, "g", "group", "group identical terms, to code them at once"),
     Binding::new(&[KeyCode::Char('r')], Action::Reload, "r", "", "reload (others' changes)"),
     Binding::new(&[KeyCode::Char('x')], Action::Stats, "x", "stats", "back-test statistics"),
+    Binding::new(&[KeyCode::Char('B')], Action::BulkConfirm, "B", "", "bulk confirm others' proposals in this list"),
+    Binding::new(&[KeyCode::Char('y')], Action::Synonyms, "y", "", "synonym candidates to approve"),
     Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "help", ""),
     Binding::new(&[KeyCode::Char('q'), KeyCode::Esc], Action::Quit, "q", "quit", "quit"),
 ];
@@ -79,6 +81,8 @@ pub struct Queue {
     /// the confirmed count it was computed at (recomputed only when decisions arrived).
     confidence: Option<(String, bool)>,
     confidence_at: Option<usize>,
+    /// The items a bulk confirmation asked for covers, as read when it was asked.
+    bulk: Option<Vec<Item>>,
 }
 
 impl Queue {
@@ -86,6 +90,29 @@ impl Queue {
         let mut q = Queue { studies: ctx.desk().studies()?, ..Default::default() };
         q.refresh(ctx)?;
         Ok(q)
+    }
+
+    /// A reviewer's bulk confirmation of the list: its proposed items as read now, each still
+    /// with the code the list shows (one changed since is left out), the reviewer's own
+    /// included so that the outcome names them.
+    fn bulk_confirm(&mut self, ctx: &Ctx) -> Result<Cmd> {
+        let desk = ctx.desk();
+        if !desk.user.role.can_review() {
+            return Ok(Cmd::Say(format!("{} is a {}: only reviewers and admins confirm codes.", desk.user.name, desk.user.role), Tone::Bad));
+        }
+        if self.grouped {
+            return Ok(Cmd::Say("Bulk confirmation works on the item list: g leaves the grouped view.".into(), Tone::Info));
+        }
+        let shown: std::collections::HashMap<i64, Option<u32>> =
+            self.rows.iter().filter(|r| r.item.state == State::Proposed).map(|r| (r.item.id, r.item.llt_code)).collect();
+        let seen: Vec<_> = desk.items_in(&self.filter())?.into_iter().filter(|i| i.state == State::Proposed && shown.get(&i.id) == Some(&i.llt_code)).collect();
+        let me = desk.user.name.as_str();
+        let others = seen.iter().filter(|i| i.proposer.as_deref() != Some(me)).count();
+        if others == 0 {
+            return Ok(Cmd::Say("No proposal of someone else in this list: nothing to confirm (narrow it with t, s, f).".into(), Tone::Info));
+        }
+        self.bulk = Some(seen);
+        Ok(Cmd::Prompt(Prompt::BulkConfirm, String::new()))
     }
 
     fn filter(&self) -> ItemFilter {
@@ -280,11 +307,21 @@ impl Screen for Queue {
                 Ok(Cmd::Say("Queue reloaded.".into(), Tone::Info))
             }
             Action::Stats => Ok(Cmd::Push(Box::new(Stats { report: ctx.desk().stats()? }))),
+            Action::Synonyms => Ok(Cmd::Push(Box::new(super::synonyms::Synonyms::load(ctx)?))),
+            Action::BulkConfirm => self.bulk_confirm(ctx),
             _ => Ok(Cmd::None),
         }
     }
 
     fn submit(&mut self, prompt: Prompt, text: String, ctx: &mut Ctx) -> Result<Cmd> {
+        if prompt == Prompt::BulkConfirm {
+            let seen = self.bulk.take().unwrap_or_default();
+            return Ok(if text.trim().eq_ignore_ascii_case("yes") {
+                Cmd::Signed(super::Signed::Bulk(seen))
+            } else {
+                Cmd::Say("Not confirmed: type yes to confirm the list's proposals.".into(), Tone::Info)
+            });
+        }
         if prompt == Prompt::Filter {
             self.text_filter = text.trim().to_string();
             return self.refiltered(ctx);

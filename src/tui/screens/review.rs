@@ -95,8 +95,50 @@ impl Screen for Review {
             lines.push(Line::raw(truncate(&format!("            SOC  {}", p.soc.name), w)));
         }
         let top_h = (lines.len() as u16 + 2).min(area.height.saturating_sub(3));
-        let [top, props] = Layout::vertical([Constraint::Length(top_h), Constraint::Min(3)]).areas(area);
+        // How the same verbatim was coded before, beside the proposals when the screen is wide.
+        let [top, rest] = Layout::vertical([Constraint::Length(top_h), Constraint::Min(3)]).areas(area);
+        let [props, hist] = if area.width >= 120 {
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(rest)
+        } else {
+            // Below the proposals, as many lines as it has (up to 4); none when never coded before.
+            let rows = if v.history.is_empty() { 0 } else { (v.history.len().min(4) as u16 + 2).min(rest.height / 2) };
+            Layout::vertical([Constraint::Min(3), Constraint::Length(rows)]).areas(rest)
+        };
         f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Review ")), top);
         f.render_widget(Paragraph::new(proposal_lines(ctx, theme, props.width, None)).block(Block::bordered().title(" The model's proposals ")), props);
+        if hist.height > 0 {
+            f.render_widget(
+                Paragraph::new(history_lines(ctx, theme, hist.width)).block(Block::bordered().title(format!(" This verbatim before ({}) ", v.history.len()))),
+                hist,
+            );
+        }
     }
+}
+
+/// The other confirmed codings of the item's normalised term, newest first: when, who proposed and
+/// confirmed, LLT, PT and MedDRA version; a code unlike the one proposed is marked.
+fn history_lines(ctx: &Ctx, theme: Theme, width: u16) -> Vec<Line<'static>> {
+    let Some(v) = &ctx.open else { return vec![] };
+    if v.history.is_empty() {
+        return vec![Line::styled("Never confirmed before.", theme.dim())];
+    }
+    let dict = &ctx.desk().dict;
+    let w = width.saturating_sub(4) as usize;
+    v.history
+        .iter()
+        .map(|h| {
+            let llt = h.llt_code.map(|c| ctx.desk().llt_name(c)).unwrap_or_default();
+            let pt = h.pt_code.and_then(|c| dict.pt(c)).map(|p| p.name.clone()).unwrap_or_default();
+            let day = h.confirmed_at.as_deref().and_then(|d| d.get(..10)).unwrap_or("-");
+            let text = format!(
+                "{day} {} {}/{} {llt} (PT {pt}) MedDRA {}",
+                h.external_id,
+                h.proposer.as_deref().unwrap_or("-"),
+                h.reviewer.as_deref().unwrap_or("-"),
+                h.meddra_version.as_deref().unwrap_or("-")
+            );
+            let style = if h.llt_code == v.item.llt_code { theme.dim() } else { theme.warn() };
+            Line::styled(truncate(&text, w), style)
+        })
+        .collect()
 }

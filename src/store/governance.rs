@@ -1,0 +1,142 @@
+//! Synonym governance on SQLite (issue #24): candidates approved or declined by a second pair of
+//! eyes, and the admin's qualifier list that makes the synonym key. A team database runs the same
+//! rules in `medcoder.decide_synonym` and `medcoder.set_synonym_qualifiers` (schema.sql).
+
+use anyhow::{bail, Context, Result};
+use rusqlite::{params, TransactionBehavior};
+
+use super::log::{self, Entry};
+use super::synonyms::{get, key_of, Synonym};
+use super::users::Role;
+use super::Store;
+use crate::meddra::Dictionary;
+use crate::text::{normalize, printable};
+
+/// What a change of the qualifier list did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rekeyed {
+    /// Items whose synonym key changed.
+    pub items: usize,
+    /// Synonyms moved to a new key.
+    pub synonyms: usize,
+    /// Synonyms dropped because a newer one of the same version now has their key.
+    pub merged: usize,
+}
+
+impl Store {
+    /// Approves (`why` None) or declines a pending synonym candidate. Only a reviewer or an admin
+    /// decides, and never one who proposed or confirmed a code behind it (four-eye rule). Approving
+    /// lets it autocode at once; both are logged.
+    pub fn decide_synonym(&mut self, acting: &str, dict: &Dictionary, term: &str, why: Option<&str>) -> Result<Synonym> {
+        let user = self.user(acting)?;
+        let verb = if why.is_some() { "declines" } else { "approves" };
+        if !matches!(user.role, Role::Reviewer | Role::Admin) {
+            bail!("{} is a {}; only a reviewer or an admin {verb} synonym candidates", user.name, user.role);
+        }
+        if why.is_some_and(|w| w.trim().is_empty()) {
+            bail!("say why the candidate is declined (it is logged)");
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let key = key_of(&tx, &normalize(term))?;
+        let Some(s) = get(&tx, &key, &dict.version)? else {
+            bail!("no synonym '{}' in MedDRA {}: see `medcoder synonym list --candidates`", printable(&key), dict.version)
+        };
+        if s.approval != "pending" {
+            bail!("the synonym '{}' is not a candidate awaiting approval ({})", printable(&key), printable(&s.provenance()));
+        }
+        let own: Option<String> = tx
+            .query_row(
+                "SELECT external_id FROM item WHERE syn_key = ?1 AND meddra_version = ?2 AND llt_code = ?3 AND state = 'confirmed' AND (proposer = ?4 OR reviewer = ?4) LIMIT 1",
+                params![key, dict.version, s.llt_code, user.name],
+                |r| r.get(0),
+            )
+            .ok();
+        if let Some(id) = own {
+            bail!("four-eye rule: you proposed or confirmed a code behind the candidate '{}' ({id}), so another reviewer or admin {verb} it", printable(&key));
+        }
+        let (approval, hold) = match why {
+            None => ("approved", None),
+            Some(w) => ("declined", Some(format!("declined by {}: {}", user.name, w.trim()))),
+        };
+        let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM synonym", [], |r| r.get(0))?;
+        tx.execute(
+            "UPDATE synonym SET approval = ?1, hold = ?2, decided_by = ?3, updated_at = ?4, updated_by = ?3, seq = ?5 WHERE term = ?6 AND meddra_version = ?7",
+            params![approval, hold, user.name, super::now(), seq, key, dict.version],
+        )?;
+        log::append(
+            &tx,
+            &Entry {
+                user: user.name.clone(),
+                action: if why.is_some() { "synonym-decline" } else { "synonym-approve" }.into(),
+                reported_term: Some(key.clone()),
+                llt_code: Some(s.llt_code),
+                llt_name: dict.llt(s.llt_code).map(|l| l.name.clone()),
+                meddra_version: Some(dict.version.clone()),
+                comment: why.map(|w| w.trim().to_string()),
+                ..Default::default()
+            },
+        )?;
+        if why.is_none() {
+            super::workflow::autocode_open_items(&tx, &user.name, dict, &key)?;
+        }
+        let out = get(&tx, &key, &dict.version)?.context("the synonym just decided")?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Sets the qualifier list the synonym key drops (admin; logged as a setting). Every item's key
+    /// is recomputed, and every synonym moves to its key under the new list; where two synonyms of
+    /// a version now share a key, the newest change stays.
+    pub fn set_synonym_qualifiers(&mut self, acting: &str, list: &[String]) -> Result<Rekeyed> {
+        self.require_admin(acting, "changes the synonym qualifiers")?;
+        let value = qualifier_setting(list)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO setting(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![crate::qualifiers::SETTING, value],
+        )?;
+        let mut out = Rekeyed {
+            items: tx.execute("UPDATE item SET syn_key = synonym_key(term_key, ?1) WHERE syn_key IS NOT synonym_key(term_key, ?1)", [&value])?,
+            ..Default::default()
+        };
+        let rows: Vec<(String, String, i64, String)> = {
+            let mut st = tx.prepare("SELECT term, meddra_version, seq, synonym_key(term, ?1) FROM synonym ORDER BY seq DESC")?;
+            let rows = st.query_map([&value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut kept = std::collections::HashSet::new();
+        let mut moves = Vec::new();
+        for (term, version, seq, key) in rows {
+            if !kept.insert((version.clone(), key.clone())) {
+                tx.execute("DELETE FROM synonym WHERE seq = ?1", [seq])?;
+                out.merged += 1;
+            } else if key != term {
+                // Out of the way first: a key another row still holds is freed before it is taken.
+                tx.execute("UPDATE synonym SET term = '#' || seq WHERE seq = ?1", [seq])?;
+                moves.push((seq, key));
+            }
+        }
+        for (seq, key) in &moves {
+            tx.execute("UPDATE synonym SET term = ?1 WHERE seq = ?2", params![key, seq])?;
+        }
+        out.synonyms = moves.len();
+        log::append(
+            &tx,
+            &Entry { user: acting.into(), action: "setting".into(), comment: Some(format!("{} = {value}", crate::qualifiers::SETTING)), ..Default::default() },
+        )?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// The setting's value for a list of phrases: each made canonical, duplicates dropped.
+pub fn qualifier_setting(list: &[String]) -> Result<String> {
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for q in list {
+        let c = crate::qualifiers::canonical(q)?;
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    Ok(serde_json::to_string(&out)?)
+}
