@@ -458,72 +458,38 @@ pub fn render_text(r: &Report) -> String {
     s
 }
 
-/// Accuracy against coverage as an SVG line chart.
-pub fn render_svg(r: &Report, title: &str) -> String {
-    use std::fmt::Write;
-    let (w, h, left, bottom, top, right) = (640.0, 400.0, 60.0, 50.0, 40.0, 20.0);
-    let pw = w - left - right;
-    let ph = h - top - bottom;
-    let x = |v: f64| left + v * pw;
-    let y = |v: f64| top + (1.0 - v) * ph;
-    let mut s = crate::plot::start(w, h, title);
-    crate::plot::percent_grid(&mut s, x(0.0), x(1.0), &y, Some(&x));
-    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">coverage (items accepted, highest PT confidence first)</text>"#, left + pw / 2.0, h - 10.0);
-    let _ = writeln!(s, r#"<text transform="translate(16 {}) rotate(-90)" text-anchor="middle">accuracy</text>"#, top + ph / 2.0);
-    if !r.band.is_empty() {
-        let upper = r.curve.iter().zip(&r.band).map(|(&(c, _, _), &(_, u))| format!("{:.1},{:.1}", x(c), y(u)));
-        let lower = r.curve.iter().zip(&r.band).rev().map(|(&(c, _, _), &(l, _))| format!("{:.1},{:.1}", x(c), y(l)));
-        let pts: Vec<String> = upper.chain(lower).collect();
-        let _ = writeln!(s, r##"<polygon fill="#d62728" fill-opacity="0.15" stroke="none" points="{}"/>"##, pts.join(" "));
-    }
-    for (series, colour, label, ly) in [(1, "#1f77b4", "LLT accuracy", 0), (2, "#d62728", "PT accuracy (band: 95% Wilson)", 1)] {
-        let pts: Vec<String> = r.curve.iter().map(|&(c, l, p)| format!("{:.1},{:.1}", x(c), y(if series == 1 { l } else { p }))).collect();
-        let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, pts.join(" "));
-        let ly = top + 14.0 + 16.0 * ly as f64;
-        let _ = writeln!(
-            s,
-            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#,
-            x(0.05),
-            x(0.1),
-            x(0.11),
-            ly + 4.0
-        );
-    }
-    crate::plot::end(s)
+/// Accuracy against coverage as an SVG line chart, the PT's 95% Wilson band shaded.
+pub fn render_svg(r: &Report, title: &str) -> anyhow::Result<String> {
+    use crate::charts::{Series, Xy};
+    let line = |name: &str, colour: usize, pick: fn(&(f64, f64, f64)) -> f64| Series {
+        name: name.into(),
+        points: r.curve.iter().map(|c| (c.0, pick(c))).collect(),
+        colour,
+        dashed: false,
+        dots: false,
+    };
+    let band = r.curve.iter().zip(&r.band).map(|(&(c, _, _), &(lo, hi))| (c, lo, hi)).collect();
+    crate::charts::xy(
+        &Xy { title, x: "coverage (items accepted, highest PT confidence first)", y: "accuracy", x_labels: None, diagonal: false, band },
+        &[line("LLT accuracy", 0, |c| c.1), line("PT accuracy (band: 95% Wilson)", crate::charts::RED, |c| c.2)],
+    )
 }
 
 /// PT@1 and LLT@1 per month confirmed, as an SVG line chart (the model's accuracy over time).
-pub fn render_months_svg(r: &Report, title: &str) -> String {
-    use std::fmt::Write;
-    let (w, h, left, bottom, top, right) = (640.0, 400.0, 60.0, 60.0, 40.0, 20.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
-    let n = r.by_month.len().max(2) as f64 - 1.0;
-    let x = |i: usize| left + i as f64 / n * pw;
-    let y = |v: f64| top + (1.0 - v) * ph;
-    let mut s = crate::plot::start(w, h, title);
-    crate::plot::percent_grid(&mut s, left, left + pw, &y, None);
-    for (i, g) in r.by_month.iter().enumerate() {
-        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{} ({})</text>"#, x(i), y(0.0) + 16.0, crate::plot::escape(&g.name), g.accuracy.n);
-    }
-    for (pick, colour, label, ly) in [(0, "#d62728", "PT@1", 0), (1, "#1f77b4", "LLT@1", 1)] {
-        let pts: Vec<String> = r
-            .by_month
-            .iter()
-            .enumerate()
-            .map(|(i, g)| format!("{:.1},{:.1}", x(i), y(if pick == 0 { g.accuracy.pt_at_1 } else { g.accuracy.llt_at_1 })))
-            .collect();
-        let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, pts.join(" "));
-        let ly = top + 14.0 + 16.0 * ly as f64;
-        let _ = writeln!(
-            s,
-            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{label}</text>"#,
-            left + 10.0,
-            left + 30.0,
-            left + 34.0,
-            ly + 4.0
-        );
-    }
-    crate::plot::end(s)
+pub fn render_months_svg(r: &Report, title: &str) -> anyhow::Result<String> {
+    use crate::charts::{Series, Xy};
+    let labels: Vec<String> = r.by_month.iter().map(|g| format!("{} ({})", g.name, g.accuracy.n)).collect();
+    let line = |name: &str, colour: usize, pick: fn(&Accuracy) -> f64| Series {
+        name: name.into(),
+        points: r.by_month.iter().enumerate().map(|(i, g)| (i as f64, pick(&g.accuracy))).collect(),
+        colour,
+        dashed: false,
+        dots: true,
+    };
+    crate::charts::xy(
+        &Xy { title, x: "month confirmed (items)", y: "accuracy", x_labels: Some(&labels), diagonal: false, band: vec![] },
+        &[line("PT@1", crate::charts::RED, |a| a.pt_at_1), line("LLT@1", 0, |a| a.llt_at_1)],
+    )
 }
 
 #[cfg(test)]
@@ -580,7 +546,7 @@ mod tests {
         assert!((most.accuracy.llt_at_1 - 0.8).abs() < 1e-9);
         assert_eq!(r.curve.first().unwrap().1, 1.0);
         assert!((r.curve.last().unwrap().0 - 1.0).abs() < 1e-9);
-        let svg = render_svg(&r, "t");
+        let svg = render_svg(&r, "t").unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("polyline"));
         assert!(render_text(&r).contains("highest-entropy 25%"));
     }

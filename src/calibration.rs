@@ -273,39 +273,20 @@ impl Calibrations {
 
 /// A reliability diagram as SVG: accuracy against mean confidence per bin, for each named table
 /// (LLT, PT), the diagonal a perfectly calibrated confidence would follow.
-pub fn render_svg(tables: &[(&str, &[ReliabilityBin], f64)], title: &str) -> String {
-    use std::fmt::Write;
-    let (w, h, left, bottom, top, right) = (480.0, 480.0, 60.0, 50.0, 40.0, 20.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
-    let x = |v: f64| left + v * pw;
-    let y = |v: f64| top + (1.0 - v) * ph;
-    let esc = crate::plot::escape;
-    let mut s = crate::plot::start(w, h, title);
-    crate::plot::percent_grid(&mut s, x(0.0), x(1.0), &y, Some(&x));
-    let _ = writeln!(s, r##"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#888" stroke-dasharray="4 3"/>"##, x(0.0), y(0.0), x(1.0), y(1.0));
-    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">confidence (mean per bin)</text>"#, left + pw / 2.0, h - 10.0);
-    let _ = writeln!(s, r#"<text transform="translate(16 {}) rotate(-90)" text-anchor="middle">share right</text>"#, top + ph / 2.0);
-    let colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
-    for (i, (name, bins, e)) in tables.iter().enumerate() {
-        let colour = colours[i % colours.len()];
-        let used: Vec<&ReliabilityBin> = bins.iter().filter(|b| b.n > 0).collect();
-        let pts: Vec<String> = used.iter().map(|b| format!("{:.1},{:.1}", x(b.confidence), y(b.accuracy))).collect();
-        let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#, pts.join(" "));
-        for b in &used {
-            let _ = writeln!(s, r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"><title>{} items</title></circle>"#, x(b.confidence), y(b.accuracy), b.n);
-        }
-        let ly = top + 14.0 + 16.0 * i as f64;
-        let _ = writeln!(
-            s,
-            r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{}" y="{}">{} (ECE {e:.3})</text>"#,
-            x(0.03),
-            x(0.08),
-            x(0.09),
-            ly + 4.0,
-            esc(name)
-        );
-    }
-    crate::plot::end(s)
+pub fn render_svg(tables: &[(&str, &[ReliabilityBin], f64)], title: &str) -> anyhow::Result<String> {
+    use crate::charts::{Series, Xy};
+    let series: Vec<Series> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, (name, bins, e))| Series {
+            name: format!("{name} (ECE {e:.3})"),
+            points: bins.iter().filter(|b| b.n > 0).map(|b| (b.confidence, b.accuracy)).collect(),
+            colour: [0, crate::charts::RED, 2, 1][i % 4],
+            dashed: false,
+            dots: true,
+        })
+        .collect();
+    crate::charts::xy(&Xy { title, x: "confidence (mean per bin)", y: "share right", x_labels: None, diagonal: true, band: vec![] }, &series)
 }
 
 #[cfg(test)]

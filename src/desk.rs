@@ -153,6 +153,19 @@ pub struct SearchRow {
     pub pt_name: String,
     pub soc_name: String,
     pub current: bool,
+    /// The LLT's name is the query (case, spaces and punctuation ignored).
+    pub exact: bool,
+    /// Every word of the query is in the name (as part of a word): a hit, not only a neighbour by
+    /// spelling.
+    pub contains: bool,
+}
+
+/// Whether every word of `query` is part of a word of `name` (both normalised).
+pub fn name_contains(name: &str, query: &str) -> bool {
+    let name = crate::text::normalize(name);
+    let words: Vec<&str> = name.split(' ').collect();
+    let query = crate::text::normalize(query);
+    !query.is_empty() && query.split(' ').all(|q| words.iter().any(|w| w.contains(q)))
 }
 
 /// An item as a coder or reviewer sees it, in the given dictionary version: the desk and
@@ -391,6 +404,19 @@ impl Desk {
         self.store.items(filter)
     }
 
+    /// The team reports over the last `days` days (all when None), for the stats screen.
+    pub fn team_reports(&self, days: Option<i64>) -> Result<crate::report::TeamReports> {
+        let from = days.map(|d| (chrono::Utc::now() - chrono::Duration::days(d)).format("%Y-%m-%d").to_string());
+        let w = crate::report::Window::new(None, from, None)?;
+        let items = self.store.items(&ItemFilter::default())?;
+        let log = self.store.log_entries(None)?;
+        let mut r = crate::report::team_reports(&log, &items, &self.dict, &self.store.synonym_qualifiers()?, &w, &crate::store::now());
+        if let Some(d) = days {
+            r.window = format!("all studies, the last {d} days");
+        }
+        Ok(r)
+    }
+
     /// Synonym candidates awaiting approval in the version in use.
     pub fn synonym_candidates(&self) -> Result<Vec<crate::store::synonyms::Synonym>> {
         Ok(self.store.synonyms(&self.dict.version)?.into_iter().filter(|s| s.approval == "pending").collect())
@@ -414,6 +440,8 @@ impl Desk {
                     pt_name: self.dict.pt(l.pt_code).map(|p| p.name.clone()).unwrap_or_default(),
                     soc_name: self.dict.primary_path(l.pt_code).map(|p| p.soc.name).unwrap_or_default(),
                     current: l.current,
+                    exact: crate::text::normalize(&l.name) == crate::text::normalize(query),
+                    contains: name_contains(&l.name, query),
                 }
             })
             .collect()

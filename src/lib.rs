@@ -8,6 +8,7 @@
 pub mod backtest;
 pub mod bench;
 pub mod calibration;
+pub mod charts;
 pub mod cli;
 pub mod desk;
 pub mod engine;
@@ -17,9 +18,9 @@ pub mod intake;
 pub mod meddra;
 pub mod model;
 pub mod paths;
-pub mod plot;
 pub mod qualifiers;
 pub mod replay;
+pub mod report;
 pub mod sdtm;
 pub mod store;
 pub mod text;

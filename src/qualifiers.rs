@@ -57,6 +57,9 @@ pub fn from_setting(value: Option<&str>) -> Result<Vec<String>> {
         None => Ok(DEFAULT.iter().map(|s| s.to_string()).collect()),
         Some(v) => {
             let list: Vec<String> = serde_json::from_str(v).map_err(|e| anyhow::anyhow!("the setting {SETTING} is not a JSON list of phrases: {e}"))?;
+            if list.len() > MAX_PHRASES {
+                bail!("the setting {SETTING} has {} phrases (at most {MAX_PHRASES})", list.len());
+            }
             for q in &list {
                 check(q)?;
             }
@@ -65,8 +68,20 @@ pub fn from_setting(value: Option<&str>) -> Result<Vec<String>> {
     }
 }
 
+/// The longest phrase, and the most phrases, the list takes.
+pub const MAX_PHRASE_CHARS: usize = 100;
+pub const MAX_PHRASES: usize = 200;
+
 /// A qualifier phrase as the list keeps it: normalised words, `<n>` standing for a number.
+/// Refused rather than changed: control and format characters, a `<` or `>` that is not part of
+/// `<n>` (so "<N>" is not silently the word "n").
 pub fn canonical(phrase: &str) -> Result<String> {
+    if let Some(c) = crate::text::forbidden_char(phrase) {
+        bail!("the qualifier contains the control or format character U+{:04X}", c as u32);
+    }
+    if phrase.replace(NUMBER, "").contains(['<', '>']) {
+        bail!("the qualifier '{}' has a < or > that is not <n> (which stands for a number)", crate::text::printable(phrase));
+    }
     let words: Vec<String> = phrase
         .split_whitespace()
         .map(|w| {
@@ -85,8 +100,11 @@ pub fn check(phrase: &str) -> Result<()> {
     if phrase.is_empty() {
         bail!("a qualifier is one or more words");
     }
-    if phrase == NUMBER {
-        bail!("a qualifier of a number alone would drop every number from a term ('38 5' in 'fever 38.5')");
+    if phrase.chars().count() > MAX_PHRASE_CHARS {
+        bail!("a qualifier has at most {MAX_PHRASE_CHARS} characters");
+    }
+    if phrase.split(' ').all(|w| w == NUMBER) {
+        bail!("a qualifier of numbers alone would drop numbers from every term ('38 5' in 'fever 38.5')");
     }
     for w in phrase.split(' ') {
         let plain = w.replacen(NUMBER, "", 1);
@@ -180,6 +198,10 @@ mod tests {
         assert_eq!(canonical("  Grade <n> ").unwrap(), "grade <n>");
         assert_eq!(canonical("At  Night").unwrap(), "at night");
         assert!(canonical("<n>").is_err());
+        assert!(canonical("<n> <n>").is_err(), "numbers alone, however many");
+        assert!(canonical("<N>").is_err(), "not silently the word n");
+        assert!(canonical("foo\u{1b}bar").is_err());
+        assert!(canonical(&"a".repeat(101)).is_err());
         assert!(canonical("...").is_err());
         assert!(check("x<n><n>").is_err());
         assert!(from_setting(Some("[\"Mild\"]")).is_err());

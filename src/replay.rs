@@ -239,39 +239,25 @@ pub fn render(reports: &[ReplayReport]) -> String {
     s
 }
 
-/// The learning curve (PT@1 and LLT@1 per tenth of the stream) of each report, as SVG.
-pub fn render_svg(reports: &[ReplayReport], title: &str) -> String {
-    use std::fmt::Write;
-    let (w, h, left, bottom, top, right) = (640.0, 400.0, 60.0, 50.0, 40.0, 150.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
-    let x = |k: f64| left + k / 9.0 * pw;
-    let y = |v: f64| top + (1.0 - v) * ph;
-    let mut s = crate::plot::start(w, h, title);
-    crate::plot::percent_grid(&mut s, x(0.0), x(9.0), &y, None);
-    for k in 0..10 {
-        let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#, x(k as f64), y(0.0) + 16.0, k + 1);
-    }
-    let _ = writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">tenth of the stream</text>"#, left + pw / 2.0, h - 10.0);
-    let colours = ["#7f7f7f", "#1f77b4", "#d62728"];
+/// The learning curve (PT@1 and LLT@1 per tenth of the stream) of each report, as SVG: one
+/// colour per way of learning, PT@1 solid and LLT@1 dashed.
+pub fn render_svg(reports: &[ReplayReport], title: &str) -> Result<String> {
+    use crate::charts::{Series, Xy};
+    let labels: Vec<String> = (1..=10).map(|k| k.to_string()).collect();
+    let mut series = Vec::new();
     for (i, r) in reports.iter().enumerate() {
-        let colour = colours[i % colours.len()];
-        for (dash, metric, name) in [("", 0, "PT@1"), ("4 3", 1, "LLT@1")] {
-            let pts: Vec<String> =
-                r.tenths.iter().enumerate().map(|(k, a)| format!("{:.1},{:.1}", x(k as f64), y(if metric == 0 { a.pt_at_1 } else { a.llt_at_1 }))).collect();
-            let _ = writeln!(s, r#"<polyline fill="none" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}" points="{}"/>"#, pts.join(" "));
-            let ly = top + 14.0 + 16.0 * (2 * i + metric) as f64;
-            let _ = writeln!(
-                s,
-                r#"<line x1="{}" y1="{ly}" x2="{}" y2="{ly}" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{}" y="{}">{} {name}</text>"#,
-                w - right + 10.0,
-                w - right + 30.0,
-                w - right + 34.0,
-                ly + 4.0,
-                r.learning.label()
-            );
+        let colour = [crate::charts::GREY, 0, crate::charts::RED][i % 3];
+        for (dashed, name) in [(false, "PT@1"), (true, "LLT@1")] {
+            series.push(Series {
+                name: format!("{} {name}", r.learning.label()),
+                points: r.tenths.iter().enumerate().map(|(k, a)| (k as f64, if dashed { a.llt_at_1 } else { a.pt_at_1 })).collect(),
+                colour,
+                dashed,
+                dots: false,
+            });
         }
     }
-    crate::plot::end(s)
+    crate::charts::xy(&Xy { title, x: "tenth of the stream", y: "accuracy", x_labels: Some(&labels), diagonal: false, band: vec![] }, &series)
 }
 
 #[cfg(test)]

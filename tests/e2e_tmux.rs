@@ -126,7 +126,7 @@ fn split_query_correct_and_review_in_the_terminal() {
     let s = t.wait_for("Split into: AE-0031#1 [proposed] chills");
     assert!(s.contains("AE-0031#2 [proposed] rigors"), "{s}");
     // The site is asked to split its record too.
-    t.keys(&["q"]);
+    t.keys(&["u"]);
     t.wait_for("Query note for the site");
     t.text("please record chills and rigors as two events");
     t.keys(&["Enter"]);
@@ -135,7 +135,7 @@ fn split_query_correct_and_review_in_the_terminal() {
     filter_queue(&t, "AE-0031", "AE-0006");
     t.keys(&["Enter"]);
     t.wait_for("Reported term: pt c/o nausea and feeling sick in the morning");
-    t.keys(&["q"]);
+    t.keys(&["u"]);
     t.wait_for("Query note for the site");
     t.text("nausea only, or vomiting too?");
     t.keys(&["Enter"]);
@@ -216,4 +216,54 @@ fn split_query_correct_and_review_in_the_terminal() {
     let shown = env.ok(&["queue", "show", "AE-0006"]);
     assert!(shown.contains("supersede") && shown.contains("was 'pt c/o nausea and feeling sick in the morning'"), "{shown}");
     assert!(env.ok(&["audit", "verify"]).contains("match the log"));
+}
+
+/// Issue #24 end to end: with synonym approval on review, bob confirms the rule-coded proposals of
+/// the demo in bulk from the queue (one key, one "yes"); each confirmation becomes a candidate;
+/// bob cannot approve what he confirmed, carol approves one on the candidates screen, and the log
+/// holds one confirm row per item and carol's approval.
+#[test]
+fn bulk_confirm_and_synonym_approval_in_the_terminal() {
+    let env = Env::new();
+    env.ok(&["demo", "--print"]);
+    env.ok(&["--user", "admin", "settings", "synonym-approval", "review"]);
+    let proposed = env.ok(&["queue", "list", "--state", "proposed"]).lines().filter(|l| l.starts_with("AE-")).count();
+    assert!(proposed > 5, "the demo's rule codes wait for review");
+    let Some(t) = Tmux::start(&env, "--user bob --no-model") else { return };
+    t.wait_for("bob (reviewer)");
+    t.keys(&["t"]);
+    t.wait_for("Show: a all");
+    t.keys(&["p"]);
+    t.wait_for("state: proposed");
+    t.keys(&["B"]);
+    t.wait_for("Type yes");
+    t.text("yes");
+    t.keys(&["Enter"]);
+    t.wait_for(&format!("{proposed} item(s) confirmed"));
+    t.keys(&["y"]);
+    t.wait_for("Synonym candidates (");
+    t.keys(&["a"]);
+    t.wait_for("four-eye rule");
+    t.keys(&["Escape", "q"]);
+    t.wait_exit();
+    drop(t);
+
+    let candidates = env.ok(&["synonym", "list", "--candidates", "--json"]).lines().count();
+    // One candidate per synonym key confirmed (identical terms share one).
+    assert!(candidates > 0 && candidates <= proposed, "{candidates} candidates of {proposed} confirmations");
+    let t = Tmux::start(&env, "--user carol --no-model").unwrap();
+    t.wait_for("carol (reviewer)");
+    t.keys(&["y"]);
+    t.wait_for(&format!("Synonym candidates ({candidates})"));
+    t.keys(&["a"]);
+    t.wait_for("Approved the synonym");
+    t.wait_for(&format!("Synonym candidates ({})", candidates - 1));
+    t.keys(&["Escape", "q"]);
+    t.wait_exit();
+
+    let log = env.ok(&["audit", "log", "--json"]);
+    let rows: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.iter().filter(|r| r["action"] == "confirm" && r["user"] == "bob").count(), proposed);
+    assert_eq!(rows.iter().filter(|r| r["action"] == "synonym-approve" && r["user"] == "carol").count(), 1);
+    assert!(env.ok(&["audit", "verify"]).contains("intact"));
 }

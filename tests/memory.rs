@@ -24,7 +24,7 @@ fn a_confirmed_term_changes_the_next_proposal_for_a_similar_term() {
     env.ok(&["--user", "bob", "confirm", "AE-0001"]);
     let after = env.ok(&["predict", similar]);
     assert!(top(&after).contains("Unilateral leg pain"), "{after}");
-    assert!(after.contains("like 'pain of right thigh to the knee', AE-0001") && after.contains("memory: 1 confirmed term"), "{after}");
+    assert!(after.contains("like 'pain of right thigh to knee', AE-0001") && after.contains("memory: 1 confirmed term"), "{after}");
     // Unrelated terms are proposed as before.
     assert_eq!(top(&env.ok(&["predict", "vomiting"])), top(&before_env_vomiting()));
     env.ok(&["--user", "admin", "synonym", "retire", "pain of right thigh to the knee"]);

@@ -39,7 +39,7 @@ fn training_at_scale_stays_within_a_small_memory_budget() {
     let out = train::train(dict.clone(), &coded, &Init::Base(base.clone()), &o, &tmp.path().join("data"), None).unwrap();
     assert_eq!(out.manifest.labels, current.len());
     let names: Vec<String> = log.stages().iter().map(|s| s.name.clone()).collect();
-    assert_eq!(names, ["training set", "dense index", "classifier member 1", "hard negatives", "XTARS", "fusion on validation", "save"]);
+    assert_eq!(names, ["training set", "dense index", "member 1 steps", "member 1 validation", "hard negatives", "XTARS", "fusion on validation", "save"]);
 
     // The ensemble's hard negatives over every training term (uncapped runs mine them all).
     let member = Classifier::load(

@@ -688,6 +688,82 @@ fn synonym_governance_and_bulk_confirmation_follow_the_same_rules_on_both_backen
     assert_eq!(governance_scenario(&pg), sqlite);
 }
 
+/// What the attacks on governance (a second look at issue #24) got, on one backend.
+#[derive(Debug, PartialEq)]
+struct GovernanceAttacks {
+    /// (what was tried, refused?)
+    attempts: Vec<(String, bool)>,
+    /// (key, LLT is the second one?, approval, held?)
+    synonyms: Vec<(String, bool, String, bool)>,
+    audit_findings: Vec<String>,
+}
+
+/// The holes a second look found, closed on both backends: a candidate whose confirmation was
+/// recoded away cannot be approved (not by its reviewer, whose decision the log keeps, nor by
+/// anyone: nothing backs it); a qualifier taken off the list gives the synonym its old key back
+/// (the audit stays clean); a code declined for a key stays declined after another code was
+/// confirmed in between.
+fn governance_attacks(b: &dyn Backend) -> GovernanceAttacks {
+    let dict: Dictionary = b.open(CODER).active_dictionary().unwrap();
+    let mut current = dict.llts.iter().filter(|l| l.current);
+    let (llt, other_llt) = (current.next().unwrap().code, current.next().unwrap().code);
+    let (coder, reviewer, other, admin) = (b.user(CODER), b.user(REVIEWER), b.user(OTHER_REVIEWER), b.user("ann"));
+    let mut c = b.open(CODER);
+    let mut r = b.open(REVIEWER);
+    let mut o = b.open(OTHER_REVIEWER);
+    let mut a = b.open("ann");
+    a.set_setting(&admin, "synonym_approval", "review").unwrap();
+    b.import(&[("K1", "zork pain mild"), ("B1", "blorp left"), ("D1", "snarf"), ("D2", "snarf x3"), ("D3", "snarf severe")]);
+    let mut attempts = Vec::new();
+    c.act(&dict, &coder, "K1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
+    r.act(&dict, &reviewer, "K1", Some(1), Action::Confirm).unwrap();
+    a.act(&dict, &admin, "K1", Some(2), Action::Recode { llt: other_llt, source: Source::Search, comment: Some("wrong".into()) }).unwrap();
+    let e = r.decide_synonym(&reviewer, &dict, "zork pain", None).err().map(|e| format!("{e}"));
+    attempts.push(("its reviewer approves after the recode".into(), e.as_deref().is_some_and(|e| e.contains("four-eye rule"))));
+    let e = o.decide_synonym(&other, &dict, "zork pain", None).err().map(|e| format!("{e}"));
+    attempts.push(("anyone approves what nothing backs".into(), e.as_deref().is_some_and(|e| e.contains("no confirmed item backs"))));
+    // A qualifier added, then taken off again.
+    c.act(&dict, &coder, "B1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
+    r.act(&dict, &reviewer, "B1", Some(1), Action::Confirm).unwrap();
+    let list = a.synonym_qualifiers().unwrap();
+    let mut with_left = list.clone();
+    with_left.push("left".into());
+    a.set_synonym_qualifiers(&admin, &with_left).unwrap();
+    let keyed = a.synonym("blorp left", &dict.version).unwrap().map(|s| s.term);
+    attempts.push((format!("with left: {keyed:?}"), false));
+    a.set_synonym_qualifiers(&admin, &list).unwrap();
+    attempts.push((format!("without left again: {:?}", a.synonym("blorp left", &dict.version).unwrap().map(|s| s.term)), false));
+    attempts.push((format!("plain blorp: {:?}", a.synonym("blorp", &dict.version).unwrap().map(|s| s.term)), false));
+    // Declined, another code in between, then the declined code again.
+    c.act(&dict, &coder, "D1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
+    r.act(&dict, &reviewer, "D1", Some(1), Action::Confirm).unwrap();
+    o.decide_synonym(&other, &dict, "snarf", Some("too vague")).unwrap();
+    c.act(&dict, &coder, "D2", Some(0), Action::Propose { llt: other_llt, source: Source::Search }).unwrap();
+    r.act(&dict, &reviewer, "D2", Some(1), Action::Confirm).unwrap();
+    c.act(&dict, &coder, "D3", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
+    r.act(&dict, &reviewer, "D3", Some(1), Action::Confirm).unwrap();
+    let e = o.decide_synonym(&other, &dict, "snarf", None).err().map(|e| format!("{e}"));
+    attempts.push(("the declined code approved after all".into(), e.as_deref().is_some_and(|e| e.contains("not a candidate"))));
+    let mut synonyms: Vec<(String, bool, String, bool)> =
+        a.synonyms(&dict.version).unwrap().into_iter().map(|s| (s.term, s.llt_code == other_llt, s.approval, s.hold.is_some())).collect();
+    synonyms.sort();
+    GovernanceAttacks { attempts, synonyms, audit_findings: a.audit(None).unwrap().findings }
+}
+
+#[test]
+fn the_holes_a_second_look_found_in_synonym_governance_stay_closed_on_both_backends() {
+    let sqlite = governance_attacks(&Sqlite::new());
+    assert!(sqlite.attempts[0].1 && sqlite.attempts[1].1, "{:#?}", sqlite.attempts);
+    assert_eq!(sqlite.attempts[2].0, "with left: Some(\"blorp\")");
+    assert_eq!(sqlite.attempts[3].0, "without left again: Some(\"blorp left\")");
+    assert_eq!(sqlite.attempts[4].0, "plain blorp: None", "a term never confirmed has no synonym");
+    assert!(sqlite.attempts[5].1, "{:#?}", sqlite.attempts);
+    assert!(sqlite.synonyms.contains(&("snarf".to_string(), false, "declined".to_string(), true)), "{:?}", sqlite.synonyms);
+    assert!(sqlite.audit_findings.is_empty(), "{:?}", sqlite.audit_findings);
+    let Some(pg) = Postgres::new("w") else { return };
+    assert_eq!(governance_attacks(&pg), sqlite);
+}
+
 /// Both backends refuse the same characters in stored text: Cc and Cf (and line/paragraph
 /// separators), tab allowed.
 #[test]

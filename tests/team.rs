@@ -1003,6 +1003,7 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
          DROP FUNCTION medcoder.answer_query(text, text, text, bigint), medcoder.split_item(text, text[], bigint);
          {SCHEMA_4_UNDONE}
          {SCHEMA_5_UNDONE}
+         {SCHEMA_6_UNDONE}
          UPDATE medcoder.setting SET value = '1' WHERE key = 'schema_version';
          RESET ROLE;",
         db = t.db
@@ -1010,8 +1011,8 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
     .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
     let out = t.ok(&t.superuser(), &["team", "upgrade"], None);
-    assert!(out.contains("upgraded to schema 5"), "{out}");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 5"));
+    assert!(out.contains("upgraded to schema 6"), "{out}");
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 6"));
     model_first_can_be_set(&t);
     // Schema 4 keeps the SDTM datasets received.
     keeps_a_dataset(&t);
@@ -1090,6 +1091,43 @@ const SCHEMA_4_UNDONE: &str = "DROP FUNCTION medcoder.keep_dataset(text, text, t
 const SCHEMA_5_UNDONE: &str = "DROP FUNCTION medcoder.set_team_setting(text, text), medcoder.model_first_code(bigint, text, text, json, float8, text),
     medcoder.model_first_threshold(text), medcoder.wilson_lower(bigint, bigint), medcoder.is_excluded(text, integer);";
 
+/// What schema 6 added (issue #24), taken away to make an older database.
+const SCHEMA_6_UNDONE: &str = "DROP TRIGGER item_syn_key ON medcoder.item;
+    DROP FUNCTION medcoder.item_syn_key(), medcoder.decide_synonym(text, text), medcoder.set_synonym_qualifiers(text),
+        medcoder.synonym_key(text), medcoder.synonym_key_with(text, text[]);
+    ALTER TABLE medcoder.item DROP COLUMN syn_key;
+    ALTER TABLE medcoder.synonym DROP COLUMN approval, DROP COLUMN decided_by;
+    DELETE FROM medcoder.setting WHERE key = 'synonym_qualifiers';";
+
+/// A schema 5 database (issue #23's) gains synonym governance: its items get their synonym keys,
+/// a synonym of a qualified term moves to its key, and approvals and qualifiers work.
+#[test]
+fn a_schema_5_team_database_is_upgraded_to_synonym_governance() {
+    let Some(t) = Team::new() else { return };
+    t.import("SG-1,S1,P1,nausea severe\n");
+    t.superuser_sql()
+        .batch_execute(&format!(
+            "SET ROLE {db}_owner;
+             {SCHEMA_6_UNDONE}
+             INSERT INTO medcoder.synonym VALUES ('vomiting x3', (SELECT value FROM medcoder.setting WHERE key = 'meddra_version'),
+                 (SELECT code FROM medcoder.llt WHERE name = 'Vomiting' LIMIT 1), 'confirmed', 1, NULL, NULL, 'vomiting x3', 'coder', 'rev1',
+                 '2026-01-01T00:00:00.000Z', 'rev1', NULL, nextval('medcoder.synonym_seq'), NULL);
+             UPDATE medcoder.setting SET value = '5' WHERE key = 'schema_version';
+             RESET ROLE;",
+            db = t.db
+        ))
+        .unwrap();
+    t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 6"));
+    let key: String = t.superuser_sql().query_one("SELECT syn_key FROM medcoder.item WHERE external_id = 'SG-1'", &[]).unwrap().get(0);
+    assert_eq!(key, "nausea");
+    assert!(t.ok(&t.url("coder"), &["synonym", "list"], Some(PW)).contains("vomiting "), "the synonym moved to its key");
+    assert!(t.ok(&t.url("coder"), &["synonym", "key", "Vomiting X3"], Some(PW)).contains("synonym -> "));
+    assert!(t.ok(&t.url("admin"), &["settings", "synonym-approval", "review"], Some(PW)).contains("set to review"));
+    assert!(t.ok(&t.url("admin"), &["synonym", "qualifiers", "add", "left"], Some(PW)).contains("phrase(s)"));
+    t.refused(&t.url("coder"), &["synonym", "qualifiers", "remove", "left"], "only admins");
+}
+
 /// An admin turns model-first coding on and sets its target: schema 5 takes both, logged.
 fn model_first_can_be_set(t: &Team) {
     assert!(t.ok(&t.url("admin"), &["settings", "model-first", "on"], Some(PW)).contains("model-first set to on"));
@@ -1106,13 +1144,14 @@ fn a_schema_4_team_database_is_upgraded_to_model_first_coding() {
         .batch_execute(&format!(
             "SET ROLE {db}_owner;
              {SCHEMA_5_UNDONE}
+             {SCHEMA_6_UNDONE}
              UPDATE medcoder.setting SET value = '4' WHERE key = 'schema_version';
              RESET ROLE;",
             db = t.db
         ))
         .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 5"));
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 6"));
     model_first_can_be_set(&t);
     assert!(t.ok(&t.url("coder"), &["queue", "list"], Some(PW)).contains("MF-1"));
     assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
@@ -1170,13 +1209,14 @@ fn a_schema_3_team_database_is_upgraded_to_keep_datasets() {
             "SET ROLE {db}_owner;
              {SCHEMA_4_UNDONE}
              {SCHEMA_5_UNDONE}
+             {SCHEMA_6_UNDONE}
              UPDATE medcoder.setting SET value = '3' WHERE key = 'schema_version';
              RESET ROLE;",
             db = t.db
         ))
         .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 5"));
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 6"));
     keeps_a_dataset(&t);
     assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
 }

@@ -228,12 +228,12 @@ fn item_without_proposals_says_so_and_query_needs_a_note() {
     key(&mut app, KeyCode::Enter);
     let s = render(&app, 80, 24);
     assert!(s.contains("No model proposals for this item"), "{s}");
-    key(&mut app, KeyCode::Char('q'));
+    key(&mut app, KeyCode::Char('u'));
     assert!(render(&app, 80, 24).contains("Query note for the site"));
     key(&mut app, KeyCode::Enter);
     let s = render(&app, 80, 24);
     assert!(s.contains("query needs a comment"), "{s}");
-    key(&mut app, KeyCode::Char('q'));
+    key(&mut app, KeyCode::Char('u'));
     typed(&mut app, "is it headache?");
     key(&mut app, KeyCode::Enter);
     assert!(render(&app, 80, 24).contains("Q2 put on query"));
@@ -263,6 +263,11 @@ fn search_types_ahead_and_refuses_non_current() {
     }
     typed(&mut app, "hedache");
     assert!(render(&app, 80, 24).contains("Headache"));
+    // A neighbour by spelling is not proposed on the first Enter: it says what it is.
+    key(&mut app, KeyCode::Enter);
+    let s = render(&app, 80, 24);
+    assert!(s.contains("is not 'hedache'") && s.contains("Enter again"), "{s}");
+    assert_eq!(app.screen(), ScreenId::Search);
     key(&mut app, KeyCode::Enter);
     assert!(render(&app, 80, 24).contains("Q2 proposed: Headache"));
     assert_eq!(Store::open(&db).unwrap().item("Q2").unwrap().source.as_deref(), Some("search"));
@@ -384,9 +389,17 @@ fn help_overlay_and_stats_screen() {
         s.contains("The model, where it was asked: 1 items")
             && s.contains("By PT confidence")
             && s.contains("Calibration error")
-            && s.contains("Accuracy against coverage"),
+            && s.contains("Accuracy (up) by coverage"),
         "{s}"
     );
+    // Tab: the team reports of the last 30 days, at 80x24 too.
+    key(&mut rev, KeyCode::Tab);
+    let s = render(&rev, 80, 24);
+    assert!(
+        s.contains("Work per person") && s.contains("bob") && s.contains("Turnaround") && s.contains("1 confirmed") && s.contains("Queries to sites"),
+        "{s}"
+    );
+    insta::assert_snapshot!("stats_team", s.replace(&medcoder::desk::today(), "[today]"));
 }
 
 #[test]
@@ -916,7 +929,7 @@ fn an_admin_recodes_a_confirmed_item_from_the_desk_with_a_logged_reason() {
     };
     open_q1(&mut app);
     // A confirmed item is not put on query; choosing a code asks why it changes, and Esc keeps it.
-    key(&mut app, KeyCode::Char('q'));
+    key(&mut app, KeyCode::Char('u'));
     assert!(render(&app, 80, 24).contains("not put on query"));
     key(&mut app, KeyCode::Char('1'));
     assert!(render(&app, 80, 24).contains("Recode: why"), "{}", render(&app, 80, 24));
@@ -970,7 +983,7 @@ fn after_a_decision_the_desk_moves_on_only_to_items_the_user_can_act_on() {
     assert_eq!(opened(&bob).as_deref(), Some("Q1"));
     key(&mut bob, KeyCode::Char('a'));
     assert_eq!(opened(&bob).as_deref(), Some("Q4"));
-    key(&mut bob, KeyCode::Char('q'));
+    key(&mut bob, KeyCode::Char('u'));
     typed(&mut bob, "which part of the body?");
     key(&mut bob, KeyCode::Enter);
     assert_eq!(opened(&bob), None);
@@ -988,11 +1001,11 @@ fn one_key_picks_the_state_filter() {
     let mut app = App::new(Box::new(Store::open(&db).unwrap()), Some("alice")).unwrap();
     key(&mut app, KeyCode::Char('t'));
     let s = render(&app, 80, 24);
-    assert!(s.contains("Show: a all n new p proposed r returned q query e answered s split c confirmed"), "{s}");
-    // A key that is no state leaves the prompt up; q picks "query" here, it does not quit.
+    assert!(s.contains("Show: a all n new p proposed r returned u query e answered s split c confirmed"), "{s}");
+    // A key that is no state leaves the prompt up; u picks "query" here (q only ever quits).
     key(&mut app, KeyCode::Char('x'));
     assert!(render(&app, 80, 24).contains("Show: a all"));
-    key(&mut app, KeyCode::Char('q'));
+    key(&mut app, KeyCode::Char('u'));
     assert!(!app.quit);
     assert_eq!(app.queue.state_filter, Some(State::Query));
     key(&mut app, KeyCode::Char('t'));

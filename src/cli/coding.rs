@@ -398,9 +398,9 @@ fn backtest_report(cases: &[crate::backtest::Case], validation: crate::backtest:
         let months = p.with_file_name(format!("{stem}-months.svg"));
         let reliability = p.with_file_name(format!("{stem}-reliability.svg"));
         for (path, svg) in [
-            (&p, crate::backtest::render_svg(&report, &title)),
-            (&months, crate::backtest::render_months_svg(&report, &format!("{title}, by month confirmed"))),
-            (&reliability, crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("{title}: reliability"))),
+            (&p, crate::backtest::render_svg(&report, &title)?),
+            (&months, crate::backtest::render_months_svg(&report, &format!("{title}, by month confirmed"))?),
+            (&reliability, crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("{title}: reliability"))?),
         ] {
             std::fs::write(path, svg).with_context(|| format!("writing {}", path.display()))?;
             eprintln!("Wrote {}", path.display());
@@ -575,7 +575,8 @@ pub fn ensure_demo(store: &mut Store) -> Result<()> {
     let known: std::collections::HashSet<String> = store.items(&ItemFilter::default())?.into_iter().map(|i| i.report.external_id).collect();
     let new: Vec<_> = items.into_iter().filter(|i| !known.contains(&i.external_id)).collect();
     if !new.is_empty() {
-        let r = store.import_items("alice", &new, "assets/demo/queue.csv")?;
+        // The demo's admin sets it up: the log must not say the coder imported (and autocoded) the queue.
+        let r = store.import_items("admin", &new, "assets/demo/queue.csv")?;
         println!("Demo queue: {} reported terms imported ({} coded by the exact-name rule, awaiting review)", r.imported, r.autocoded);
         println!("Demo users: admin (admin), alice (coder), bob and carol (reviewers)");
     }

@@ -9,6 +9,7 @@ mod doctor;
 mod export;
 mod model;
 mod query;
+mod report;
 mod review;
 mod session;
 mod synonym;
@@ -117,6 +118,9 @@ pub enum Command {
     /// confirmed on its own, at the revision read, and your own proposals (or codes you may not
     /// confirm) are left out and named. Without --yes it lists them and changes nothing.
     ConfirmBulk(review::BulkArgs),
+    /// Team reports: productivity (per person and day), turnaround (import to confirmation, open
+    /// work by age), consistency (a term confirmed to different PTs), queries (to sites).
+    Report(report::ReportArgs),
     /// The synonym list: confirmed (or imported) reported terms that autocode identical terms.
     #[command(subcommand)]
     Synonym(synonym::SynonymCmd),
@@ -468,6 +472,7 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
         Command::CodeGroup { term, llt, source } => synonym::code_group(&mut s, &term, llt, source.into()),
         Command::ConfirmGroup { term, llt } => synonym::confirm_group(&mut s, &term, llt),
         Command::ConfirmBulk(args) => review::confirm_bulk(&mut s, args),
+        Command::Report(args) => report::run(args, &mut s),
         Command::Synonym(cmd) => synonym::run(cmd, &mut s),
         Command::Confirm { id, rev } => coding::act(&mut s, &id, rev, Action::Confirm),
         Command::Return { id, comment, rev } => coding::act(&mut s, &id, rev, Action::Return { comment }),

@@ -73,7 +73,7 @@ pub fn train(mut store: Box<dyn crate::store::ProposalStore>, a: TrainArgs) -> R
     let out = crate::train::train(dict, &coded, &crate::train::Init::Base(base), &opts, &data_dir, Some(&data_dir.join("cache")))?;
     let m = &out.manifest;
     println!("Saved model {} to {} in {:.0}s", m.id, out.dir.display(), m.training_seconds);
-    println!("Validation ({} terms):", m.valid_samples);
+    println!("Validation ({} terms, measured on a seeded sample of {}):", m.valid_samples, m.validation_sample);
     for c in &m.validation {
         println!("  {:<16} LLT@1 {:5.1}  PT@1 {:5.1}  LLT@5 {:5.1}", c.component, 100.0 * c.llt_at_1, 100.0 * c.pt_at_1, 100.0 * c.llt_at_5);
     }
@@ -252,7 +252,7 @@ pub fn eval(mut store: Box<dyn crate::store::ProposalStore>, a: EvalArgs) -> Res
         }
         if let (Some(p), None) = (&a.plot, fusion) {
             let c = &report.all.calibration;
-            let svg = crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("Reliability on {}", file.display()));
+            let svg = crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("Reliability on {}", file.display()))?;
             std::fs::write(p, svg).with_context(|| format!("writing {}", p.display()))?;
         }
         reports.push(serde_json::json!({ "component": name, "report": report }));
@@ -307,13 +307,13 @@ fn replay(engine: &mut Engine, file: &Path, components: bool, json: bool, calibr
         println!("({:.1} s)", started.elapsed().as_secs_f64());
     }
     if let Some(p) = plot {
-        std::fs::write(p, replay::render_svg(&reports, &format!("Replay of {}", file.display()))).with_context(|| format!("writing {}", p.display()))?;
+        std::fs::write(p, replay::render_svg(&reports, &format!("Replay of {}", file.display()))?).with_context(|| format!("writing {}", p.display()))?;
         // The reliability of the last replay (with the memory), beside the learning curve.
         if let Some(r) = reports.last() {
             let c = &r.calibration;
             let rel = reliability_path(p);
             let svg =
-                crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("Reliability, replay of {}", file.display()));
+                crate::calibration::render_svg(&[("PT", &c.pt, c.pt_ece), ("LLT", &c.llt, c.llt_ece)], &format!("Reliability, replay of {}", file.display()))?;
             std::fs::write(&rel, svg).with_context(|| format!("writing {}", rel.display()))?;
             if !json {
                 println!("Wrote {} and {}", p.display(), rel.display());

@@ -54,6 +54,19 @@ pub struct BulkArgs {
     /// Confirm them. Without it the items are listed and nothing changes.
     #[arg(long)]
     pub yes: bool,
+    /// With --yes: confirm only if the items (ids, revisions, codes) are still the ones a listing
+    /// named with this token; anything changed since refuses the whole confirmation.
+    #[arg(long, value_name = "TOKEN", requires = "yes")]
+    pub expect: Option<String>,
+}
+
+/// A short digest of what a selection holds (each item's id, revision and LLT), so that a
+/// confirmation can be held to the listing the reviewer read.
+fn token(items: &[crate::store::item::Item]) -> String {
+    use sha2::Digest;
+    let mut rows: Vec<String> = items.iter().map(|i| format!("{}\t{}\t{}", i.external_id, i.revision, i.llt_code.unwrap_or(0))).collect();
+    rows.sort();
+    hex::encode(&sha2::Sha256::digest(rows.join("\n").as_bytes())[..6])
 }
 
 /// `confirm-bulk`: the proposed items the filter covers, read once; each is then confirmed at the
@@ -74,6 +87,16 @@ pub fn confirm_bulk(s: &mut Session, args: BulkArgs) -> Result<ExitCode> {
     if seen.is_empty() {
         bail!("no proposed item matches {}", p(&filter.describe()));
     }
+    let now = token(&seen);
+    if let Some(expected) = &args.expect {
+        if expected.trim() != now {
+            bail!(
+                "the selection changed since it was listed ({} proposed item(s) match {} now): list it again and confirm with its new token; nothing was confirmed",
+                seen.len(),
+                p(&filter.describe())
+            );
+        }
+    }
     if !args.yes {
         println!("{} proposed item(s) match {}:", seen.len(), p(&filter.describe()));
         for it in &seen {
@@ -89,7 +112,8 @@ pub fn confirm_bulk(s: &mut Session, args: BulkArgs) -> Result<ExitCode> {
                 p(it.proposer.as_deref().unwrap_or("-")),
             );
         }
-        println!("Nothing changed. Add --yes to confirm them with one signature (each item is logged on its own).");
+        println!("Codes you may not confirm for another reason (a synonym you imported, a model-first code of your run) are left out too, and named when confirming.");
+        println!("Nothing changed. To confirm exactly these with one signature (each item logged on its own), add: --yes --expect {now}");
         return Ok(ExitCode::SUCCESS);
     }
     let out = store.confirm_seen(&dict, &user, &seen, None)?;

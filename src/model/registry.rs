@@ -66,6 +66,13 @@ pub struct Manifest {
     pub training_data_hash: String,
     pub train_samples: usize,
     pub valid_samples: usize,
+    /// The validation terms each member's epochs and the fusion were measured on: a seeded
+    /// sample of at most `train::VALIDATION_SAMPLE` (issue #25), so that the work around the
+    /// steps does not grow with the dictionary. 0 in manifests written before.
+    #[serde(default)]
+    pub validation_sample: usize,
+    #[serde(default)]
+    pub validation_seed: u64,
     pub coded_pairs: usize,
     pub seeds: Vec<u64>,
     pub hyper: Hyper,

@@ -33,8 +33,16 @@ impl Store {
         if !matches!(user.role, Role::Reviewer | Role::Admin) {
             bail!("{} is a {}; only a reviewer or an admin {verb} synonym candidates", user.name, user.role);
         }
-        if why.is_some_and(|w| w.trim().is_empty()) {
-            bail!("say why the candidate is declined (it is logged)");
+        if let Some(w) = why {
+            if w.trim().is_empty() {
+                bail!("say why the candidate is declined (it is logged)");
+            }
+            if let Some(c) = crate::text::forbidden_char(w) {
+                bail!("the reason contains the control or format character U+{:04X}", c as u32);
+            }
+            if w.chars().count() > crate::intake::queue::MAX_FIELD_CHARS {
+                bail!("the reason has more than {} characters", crate::intake::queue::MAX_FIELD_CHARS);
+            }
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let key = key_of(&tx, &normalize(term))?;
@@ -44,15 +52,26 @@ impl Store {
         if s.approval != "pending" {
             bail!("the synonym '{}' is not a candidate awaiting approval ({})", printable(&key), printable(&s.provenance()));
         }
+        // Who chose this code for this key is read from the log, not from the items: an item
+        // recoded or corrected since still had its code chosen by them.
         let own: Option<String> = tx
             .query_row(
-                "SELECT external_id FROM item WHERE syn_key = ?1 AND meddra_version = ?2 AND llt_code = ?3 AND state = 'confirmed' AND (proposer = ?4 OR reviewer = ?4) LIMIT 1",
+                "SELECT coalesce(external_id, '-') FROM decision_log WHERE user = ?4 AND action IN ('propose', 'recode', 'confirm') AND llt_code = ?3
+                   AND meddra_version = ?2 AND synonym_key(normalize(reported_term), (SELECT value FROM setting WHERE key = 'synonym_qualifiers')) = ?1 LIMIT 1",
                 params![key, dict.version, s.llt_code, user.name],
                 |r| r.get(0),
             )
             .ok();
         if let Some(id) = own {
             bail!("four-eye rule: you proposed or confirmed a code behind the candidate '{}' ({id}), so another reviewer or admin {verb} it", printable(&key));
+        }
+        let backing: i64 = tx.query_row(
+            "SELECT count(*) FROM item WHERE syn_key = ?1 AND meddra_version = ?2 AND llt_code = ?3 AND state = 'confirmed'",
+            params![key, dict.version, s.llt_code],
+            |r| r.get(0),
+        )?;
+        if why.is_none() && backing == 0 {
+            bail!("no confirmed item backs the candidate '{}' any more (recoded or corrected since): it cannot be approved; a new confirmation makes it a candidate again", printable(&key));
         }
         let (approval, hold) = match why {
             None => ("approved", None),
@@ -100,7 +119,10 @@ impl Store {
             ..Default::default()
         };
         let rows: Vec<(String, String, i64, String)> = {
-            let mut st = tx.prepare("SELECT term, meddra_version, seq, synonym_key(term, ?1) FROM synonym ORDER BY seq DESC")?;
+            // From the term each synonym was made of (a confirmed item's verbatim, an imported
+            // row's term), not its old key: a qualifier taken off the list comes back.
+            let mut st =
+                tx.prepare("SELECT term, meddra_version, seq, synonym_key(coalesce(normalize(reported_term), term), ?1) FROM synonym ORDER BY seq DESC")?;
             let rows = st.query_map([&value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };

@@ -201,21 +201,15 @@ pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, 
                 |r| r.get(0),
             )?;
             let review = super::setting_in(tx, APPROVAL)?.as_deref() == Some("review");
-            let same_approved = existing.as_ref().is_some_and(|s| s.llt_code == llt && s.approval == "approved" && (s.hold.is_none() || !reactivate));
-            // A candidate declined for this LLT stays declined: a reviewer already said no to it.
-            let stay_declined = review && existing.as_ref().is_some_and(|s| s.llt_code == llt && s.approval == "declined");
-            let pending = review && !same_approved && !stay_declined;
+            let (hold, approval, decided_by) = approval_state(tx, existing.as_ref(), term, version, llt, review, reactivate)?;
             tx.execute(
-                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, approval)
-                 VALUES (?1, ?2, ?3, 'confirmed', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CASE WHEN ?14 THEN ?15 END, ?12, CASE WHEN ?14 THEN 'pending' ELSE 'approved' END)
+                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, approval, decided_by)
+                 VALUES (?1, ?2, ?3, 'confirmed', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?14, ?12, ?15, ?16)
                  ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed', confirmations = excluded.confirmations,
                    item_id = excluded.item_id, external_id = excluded.external_id, reported_term = excluded.reported_term, proposer = excluded.proposer,
-                   reviewer = excluded.reviewer, updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-                   hold = CASE WHEN ?14 THEN ?15 WHEN ?13 AND NOT ?16 THEN NULL ELSE synonym.hold END, seq = excluded.seq,
-                   imported_by = CASE WHEN ?13 THEN NULL ELSE synonym.imported_by END,
-                   approval = CASE WHEN ?14 THEN 'pending' WHEN ?13 AND NOT ?16 THEN 'approved' ELSE synonym.approval END,
-                   decided_by = CASE WHEN ?14 THEN NULL ELSE synonym.decided_by END",
-                params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq, reactivate, pending, PENDING_HOLD, stay_declined],
+                   reviewer = excluded.reviewer, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = excluded.hold, seq = excluded.seq,
+                   imported_by = CASE WHEN ?13 THEN NULL ELSE synonym.imported_by END, approval = excluded.approval, decided_by = excluded.decided_by",
+                params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq, reactivate, hold, approval, decided_by],
             )?;
         }
         None => {
@@ -229,6 +223,53 @@ pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, 
 
 /// What a pending candidate's hold says.
 pub const PENDING_HOLD: &str = "candidate: awaits approval";
+
+/// The hold, approval and decider a key's synonym gets when its newest confirmed code is `llt`.
+/// Without review: a confirmation (`reactivate`) makes it active and approved; a recode keeps what
+/// it was. Under review: a code a reviewer declined for this key before (the log says so) stays
+/// declined, whatever was confirmed in between; the same approved code is only strengthened;
+/// anything else is a pending candidate.
+fn approval_state(
+    tx: &Transaction<'_>,
+    existing: Option<&Synonym>,
+    term: &str,
+    version: &str,
+    llt: u32,
+    review: bool,
+    reactivate: bool,
+) -> Result<(Option<String>, &'static str, Option<String>)> {
+    let kept = |s: &Synonym| -> &'static str {
+        match s.approval.as_str() {
+            "pending" => "pending",
+            "declined" => "declined",
+            _ => "approved",
+        }
+    };
+    if !review {
+        return Ok(match existing {
+            Some(s) if !reactivate => (s.hold.clone(), kept(s), s.decided_by.clone()),
+            Some(s) => (None, "approved", s.decided_by.clone()),
+            None => (None, "approved", None),
+        });
+    }
+    let declined: Option<(String, String)> = tx
+        .query_row(
+            "SELECT user, coalesce(comment, '') FROM decision_log WHERE action = 'synonym-decline' AND reported_term = ?1 AND llt_code = ?2 AND meddra_version = ?3
+             ORDER BY seq DESC LIMIT 1",
+            params![term, llt, version],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((by, why)) = declined {
+        return Ok((Some(format!("declined by {by}: {why}")), "declined", Some(by)));
+    }
+    Ok(match existing {
+        Some(s) if s.llt_code == llt && s.approval == "approved" && (s.hold.is_none() || !reactivate) => {
+            (if reactivate { None } else { s.hold.clone() }, "approved", s.decided_by.clone())
+        }
+        _ => (Some(PENDING_HOLD.to_string()), "pending", None),
+    })
+}
 
 /// Stops a synonym from autocoding, saying why.
 pub(crate) fn hold(tx: &Transaction<'_>, term: &str, version: &str, by: &str, why: &str) -> Result<()> {
@@ -287,11 +328,11 @@ pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, 
     for (seq, r) in (first..).zip(rows) {
         let term = key_of(tx, &normalize(&r.term))?;
         tx.execute(
-            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq, imported_by) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6, ?5)
+            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq, imported_by, reported_term) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6, ?5, ?7)
              ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0, item_id = NULL, external_id = NULL,
-               reported_term = NULL, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq,
+               reported_term = excluded.reported_term, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq,
                imported_by = excluded.imported_by, approval = 'approved', decided_by = NULL",
-            params![term, dict.version, r.llt, now, acting, seq],
+            params![term, dict.version, r.llt, now, acting, seq, r.term],
         )?;
         // One log row per synonym: what was imported can be read back from the log.
         log::append(

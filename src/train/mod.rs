@@ -96,6 +96,23 @@ impl Options {
     }
 }
 
+/// The most validation terms a run measures its members and fits its fusion on: a seeded sample
+/// (stated in the manifest). At 80,000 LLTs the validation tenth is about 22,000 terms, and
+/// scoring all of them with XTARS took longer than the training steps (issue #25); 2,000 terms
+/// give the fusion's accuracy to about one point (one standard error at 90% is 0.7 points).
+pub const VALIDATION_SAMPLE: usize = 2000;
+
+/// A seeded sample of at most `n` of `len` indices, in ascending order (all when `len <= n`).
+pub fn sample_indices(len: usize, n: usize, seed: u64) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..len).collect();
+    if len > n {
+        all.shuffle(&mut StdRng::seed_from_u64(seed));
+        all.truncate(n);
+        all.sort_unstable();
+    }
+    all
+}
+
 /// Linear warm-up then linear decay to zero.
 pub fn schedule(step: usize, total: usize, warmup: usize) -> f64 {
     if step < warmup {
@@ -159,7 +176,7 @@ fn member_accuracy(m: &Classifier, valid: &[Sample]) -> Result<f64> {
     Ok(right as f64 / valid.len() as f64)
 }
 
-fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, o: &Options, file: &Path) -> Result<Classifier> {
+fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, valid: &[Sample], o: &Options, file: &Path) -> Result<Classifier> {
     let h = &o.hyper;
     let seed = o.seed + 1000 * i as u64;
     // Seeded before anything random is created (the head's scale, dropout); on CUDA some kernels
@@ -176,6 +193,7 @@ fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, o: 
     let mut step = 0;
     for epoch in 0..h.epochs {
         let pb = progress_bar(o.progress, spe as u64, format!("member {}/{} epoch {}/{}", i + 1, h.members, epoch + 1, h.epochs));
+        let first = step;
         let mut order: Vec<usize> = (0..ts.train.len()).collect();
         order.shuffle(&mut rng);
         for chunk in order.chunks(h.batch).take(spe) {
@@ -187,7 +205,9 @@ fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, o: 
             step += 1;
         }
         pb.finish_and_clear();
-        let acc = member_accuracy(&m, &ts.valid)?;
+        // The steps apart from the validation pass: `bench train` projects a run from them.
+        o.mark(&format!("member {} steps", i + 1), step - first);
+        let acc = member_accuracy(&m, valid)?;
         // Keep the best epoch on validation (the last one when there is no validation data).
         if acc >= best {
             best = acc;
@@ -196,9 +216,9 @@ fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, o: 
         if o.progress {
             eprintln!("  member {} epoch {}: validation LLT@1 {:.1}%", i + 1, epoch + 1, 100.0 * acc);
         }
+        o.mark(&format!("member {} validation", i + 1), 0);
     }
     report_skipped(&format!("member {}", i + 1), &stepper, total, o.progress);
-    o.mark(&format!("classifier member {}", i + 1), step);
     Classifier::load(file, &init.config(), m.enc.tok.clone(), label_emb.size()[0], o.device)
 }
 
@@ -231,20 +251,33 @@ pub fn ensemble_top(members: &[Classifier], terms: &[&str], k: i64, device: Devi
 /// Each label's `k` most cosine-similar labels (itself first) with their similarity, computed in
 /// row blocks on the device; the [labels x labels] matrix (25.6 GB at 80,000 LLTs) never exists.
 pub fn label_neighbours(label_emb: &Tensor, k: i64) -> Result<Vec<Vec<(usize, f64)>>> {
+    let all: Vec<usize> = (0..label_emb.size()[0] as usize).collect();
+    Ok(neighbours_of(label_emb, &all, k)?.into_iter().map(|(_, n)| n).collect())
+}
+
+/// A label's nearest labels by cosine similarity, with the similarity, nearest first.
+pub type Neighbours = Vec<(usize, f64)>;
+
+/// The `k` most cosine-similar labels of each label in `rows` only: a step-capped run mines hard
+/// negatives for a few gold labels, and the similarity of all 80,000 labels to all others (91 s
+/// on 2 cores) is then work nobody asked for.
+pub fn neighbours_of(label_emb: &Tensor, rows: &[usize], k: i64) -> Result<Vec<(usize, Neighbours)>> {
     let _g = tch::no_grad_guard();
     let n = label_emb.size()[0];
     let k = k.min(n);
     let emb = label_emb.to_kind(Kind::Float);
-    let mut out = Vec::with_capacity(n as usize);
-    let step = block_rows(n) as i64;
-    let mut start = 0;
-    while start < n {
-        let len = step.min(n - start);
-        let (v, i) = emb.narrow(0, start, len).matmul(&emb.tr()).topk(k, -1, true, true);
+    let mut out = Vec::with_capacity(rows.len());
+    for block in rows.chunks(block_rows(n)) {
+        let idx = Tensor::from_slice(&block.iter().map(|&r| r as i64).collect::<Vec<_>>()).to_device(emb.device());
+        let (v, i) = emb.index_select(0, &idx).matmul(&emb.tr()).topk(k, -1, true, true);
         let v = Vec::<f64>::try_from(v.flatten(0, -1).to_kind(Kind::Double).to_device(Device::Cpu))?;
         let i = Vec::<i64>::try_from(i.flatten(0, -1).to_device(Device::Cpu))?;
-        out.extend(i.chunks(k as usize).zip(v.chunks(k as usize)).map(|(i, v)| i.iter().map(|&x| x as usize).zip(v.iter().copied()).collect::<Vec<_>>()));
-        start += len;
+        out.extend(
+            block
+                .iter()
+                .zip(i.chunks(k as usize).zip(v.chunks(k as usize)))
+                .map(|(&r, (i, v))| (r, i.iter().map(|&x| x as usize).zip(v.iter().copied()).collect())),
+        );
     }
     Ok(out)
 }
@@ -272,7 +305,7 @@ fn xtars_pairs(
     ts: &TrainingSet,
     samples: &[usize],
     ens_top: &[Vec<usize>],
-    label_sims_top: &[Vec<(usize, f64)>],
+    label_sims_top: &std::collections::HashMap<usize, Neighbours>,
     h: &Hyper,
     rng: &mut StdRng,
 ) -> Vec<(usize, usize, i64)> {
@@ -281,7 +314,8 @@ fn xtars_pairs(
         let s = &ts.train[si];
         pairs.push((s.label, si, 1));
         let mut negs: Vec<usize> = ens_top[k].iter().copied().filter(|&l| l != s.label).take(5).collect();
-        let mut pool: Vec<(usize, f64)> = label_sims_top[s.label].iter().copied().filter(|(l, _)| *l != s.label && !negs.contains(l)).collect();
+        let mut pool: Vec<(usize, f64)> =
+            label_sims_top.get(&s.label).into_iter().flatten().copied().filter(|(l, _)| *l != s.label && !negs.contains(l)).collect();
         for _ in 0..h.negatives_m {
             if pool.is_empty() {
                 break;
@@ -410,13 +444,17 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
     if ts.train.is_empty() {
         bail!("nothing to train on: the dictionary has no current LLTs");
     }
+    // What the members and the fusion are measured on: a seeded sample of the validation set.
+    let validation_seed = o.seed + 31;
+    let valid: Vec<Sample> = sample_indices(ts.valid.len(), VALIDATION_SAMPLE, validation_seed).into_iter().map(|i| ts.valid[i].clone()).collect();
     if o.progress {
         eprintln!(
-            "Training set: {} samples ({} coded pairs, {} skipped: unknown or non-current LLT), validation {}",
+            "Training set: {} samples ({} coded pairs, {} skipped: unknown or non-current LLT), validation {} (measured on {})",
             ts.train.len(),
             ts.coded_pairs,
             ts.skipped,
-            ts.valid.len()
+            ts.valid.len(),
+            valid.len()
         );
     }
     let created = chrono::Utc::now();
@@ -435,7 +473,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
 
     let mut members = Vec::new();
     for i in 0..h.members {
-        members.push(train_member(i, init, &label_emb, &ts, o, &staging.dir.join(format!("member-{i}.safetensors")))?);
+        members.push(train_member(i, init, &label_emb, &ts, &valid, o, &staging.dir.join(format!("member-{i}.safetensors")))?);
     }
 
     // Hard negatives for XTARS from the trained ensemble and from label similarity.
@@ -446,9 +484,13 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
     let pb = progress_bar(o.progress, terms.len() as u64, "hard negatives".into());
     let ens_top = ensemble_top(&members, &terms, 6, o.device, &pb)?;
     pb.finish_and_clear();
-    let label_sims_top = label_neighbours(&label_emb, (3 * h.negatives_m + 1) as i64)?;
+    // Label neighbours only of the gold labels that train.
+    let mut golds: Vec<usize> = samples.iter().map(|&i| ts.train[i].label).collect();
+    golds.sort_unstable();
+    golds.dedup();
+    let label_sims_top: std::collections::HashMap<usize, Neighbours> = neighbours_of(&label_emb, &golds, (3 * h.negatives_m + 1) as i64)?.into_iter().collect();
     if o.progress {
-        eprintln!("Hard negatives: {} terms x {} labels in {:.1} s", terms.len(), labels.len(), prep.elapsed().as_secs_f64());
+        eprintln!("Hard negatives: {} terms ({} gold labels) x {} labels in {:.1} s", terms.len(), golds.len(), labels.len(), prep.elapsed().as_secs_f64());
     }
     let pairs = xtars_pairs(&ts, &samples, &ens_top, &label_sims_top, h, &mut rng);
     drop((ens_top, label_sims_top));
@@ -471,6 +513,8 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         training_data_hash: ts.hash.clone(),
         train_samples: ts.train.len(),
         valid_samples: ts.valid.len(),
+        validation_sample: valid.len(),
+        validation_seed,
         coded_pairs: ts.coded_pairs,
         seeds: (0..h.members).map(|i| o.seed + 1000 * i as u64).collect(),
         hyper: h.clone(),
@@ -491,22 +535,25 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         record_start: engine::record::Record::empty(init.config().hidden_size, o.device),
     });
     let t = engine.trained.as_ref().expect("just set");
-    let vterms: Vec<&str> = ts.valid.iter().map(|s| s.term.as_str()).collect();
+    let vterms: Vec<&str> = valid.iter().map(|s| s.term.as_str()).collect();
     let mut sets = Vec::new();
+    let pb = progress_bar(o.progress, vterms.len() as u64, "fusion on validation".into());
     for chunk in vterms.chunks(128) {
         sets.extend(engine.candidates(t, chunk, true)?);
+        pb.inc(chunk.len() as u64);
     }
-    let gold: Vec<usize> = ts.valid.iter().map(|s| s.label).collect();
+    pb.finish_and_clear();
+    let gold: Vec<usize> = valid.iter().map(|s| s.label).collect();
     let pt_of = |l: usize| dict.llts[labels[l]].pt_code;
     // Validation made of augmented LLT names does not predict how the components rank real
     // reported terms (measured: +10 points there, -2.9 on investigator language), so without
     // enough coded validation the dense ranking is kept.
-    let fit_on_coded = ts.valid_is_coded && ts.valid.len() >= MIN_CODED_VALIDATION;
+    let fit_on_coded = ts.valid_is_coded && valid.len() >= MIN_CODED_VALIDATION;
     let fusion = if fit_on_coded { fit_fusion(&sets, &gold, &pt_of) } else { dense_fusion(&sets, &gold, &pt_of) };
     if o.progress && !fit_on_coded {
         eprintln!(
             "Only {} held-out coded terms (fewer than {MIN_CODED_VALIDATION}): the ranking stays the untuned dense index's. Train with labelled data (--data) or confirmed decisions to let the ensemble and XTARS rank.",
-            if ts.valid_is_coded { ts.valid.len() } else { 0 }
+            if ts.valid_is_coded { valid.len() } else { 0 }
         );
     }
     let mut validation = Vec::new();
@@ -518,8 +565,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
         // Where the fitted fusion and the dense index disagreed on held-out coded terms and one
         // was right: what the model's record starts from.
         let code = |l: usize| dict.llts[labels[l]].code;
-        let rows: Vec<(String, u32, u32, u32)> = ts
-            .valid
+        let rows: Vec<(String, u32, u32, u32)> = valid
             .iter()
             .zip(&sets)
             .zip(&gold)
@@ -553,6 +599,25 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_validation_sample_is_seeded_and_bounded() {
+        assert_eq!(sample_indices(5, 10, 1), vec![0, 1, 2, 3, 4]);
+        let a = sample_indices(30_000, VALIDATION_SAMPLE, 7);
+        assert_eq!(a.len(), VALIDATION_SAMPLE);
+        assert_eq!(a, sample_indices(30_000, VALIDATION_SAMPLE, 7));
+        assert_ne!(a, sample_indices(30_000, VALIDATION_SAMPLE, 8));
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn neighbours_of_a_few_labels_are_those_of_the_whole_matrix() {
+        let emb = Tensor::from_slice(&[1.0f32, 0.0, 0.8, 0.6, 0.0, 1.0, 0.6, 0.8]).view([4, 2]);
+        let all = label_neighbours(&emb, 2).unwrap();
+        let some = neighbours_of(&emb, &[3, 1], 2).unwrap();
+        assert_eq!(some, vec![(3, all[3].clone()), (1, all[1].clone())]);
+        assert_eq!(all[0][0].0, 0, "a label is its own nearest");
+    }
 
     #[test]
     fn schedule_warms_up_then_decays() {

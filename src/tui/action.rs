@@ -33,6 +33,10 @@ pub enum Action {
     Group,
     /// Only the items assigned to the user that wait for them (and back).
     MyWork,
+    /// The next page of a screen with pages (stats).
+    Page,
+    /// Grouped: only terms of more than one item.
+    MultiOnly,
     /// Confirm the list's proposals (reviewers), with one signature.
     BulkConfirm,
     /// The synonym candidates awaiting approval.

@@ -208,8 +208,9 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
              UPDATE item SET syn_key = synonym_key(term_key);
              CREATE INDEX item_syn_key ON item(syn_key, state);
              DELETE FROM synonym s WHERE EXISTS (SELECT 1 FROM synonym o WHERE o.meddra_version = s.meddra_version AND o.seq > s.seq
-                 AND synonym_key(o.term) = synonym_key(s.term));
-             UPDATE synonym SET term = synonym_key(term) WHERE term <> synonym_key(term);",
+                 AND synonym_key(coalesce(normalize_term(o.reported_term), o.term)) = synonym_key(coalesce(normalize_term(s.reported_term), s.term)));
+             UPDATE synonym SET term = synonym_key(coalesce(normalize_term(reported_term), term))
+                 WHERE term <> synonym_key(coalesce(normalize_term(reported_term), term));",
         )
         .context("keying items and synonyms for schema 6")?;
     }

@@ -481,9 +481,11 @@ DECLARE
     s synonym;
     v_found boolean;
     v_review boolean := coalesce((SELECT value FROM setting WHERE key = 'synonym_approval'), 'immediate') = 'review';
-    v_same boolean;
-    v_declined boolean;
-    v_pending boolean;
+    v_hold text;
+    v_approval text;
+    v_decided text;
+    v_decl_by text;
+    v_decl_why text;
 BEGIN
     SELECT * INTO it FROM item WHERE syn_key = p_term AND state = 'confirmed' AND meddra_version = p_version
         ORDER BY confirmed_at DESC, id DESC LIMIT 1;
@@ -496,22 +498,36 @@ BEGIN
         AND llt_code = it.llt_code;
     SELECT * INTO s FROM synonym WHERE term = p_term AND meddra_version = p_version;
     v_found := FOUND;
-    v_same := v_found AND s.llt_code = it.llt_code AND s.approval = 'approved' AND (s.hold IS NULL OR NOT p_reactivate);
-    v_declined := v_review AND v_found AND s.llt_code = it.llt_code AND s.approval = 'declined';
-    v_pending := v_review AND NOT v_same AND NOT v_declined;
+    -- The state of store/synonyms.rs approval_state: without review a confirmation activates and
+    -- a recode keeps; under review a code declined for this key before (the log says so) stays
+    -- declined, the same approved code is strengthened, anything else is a pending candidate.
+    IF NOT v_review THEN
+        IF v_found AND NOT p_reactivate THEN
+            v_hold := s.hold; v_approval := s.approval; v_decided := s.decided_by;
+        ELSE
+            v_hold := NULL; v_approval := 'approved'; v_decided := CASE WHEN v_found THEN s.decided_by END;
+        END IF;
+    ELSE
+        SELECT username, coalesce(comment, '') INTO v_decl_by, v_decl_why FROM decision_log
+            WHERE action = 'synonym decline' AND reported_term = p_term AND llt_code = it.llt_code AND meddra_version = p_version
+            ORDER BY seq DESC LIMIT 1;
+        IF FOUND THEN
+            v_hold := format('declined by %s: %s', v_decl_by, v_decl_why); v_approval := 'declined'; v_decided := v_decl_by;
+        ELSIF v_found AND s.llt_code = it.llt_code AND s.approval = 'approved' AND (s.hold IS NULL OR NOT p_reactivate) THEN
+            v_hold := CASE WHEN p_reactivate THEN NULL ELSE s.hold END; v_approval := 'approved'; v_decided := s.decided_by;
+        ELSE
+            v_hold := 'candidate: awaits approval'; v_approval := 'pending'; v_decided := NULL;
+        END IF;
+    END IF;
     -- A confirmation is a second person's (act refuses the importer), so it backs the synonym.
     INSERT INTO synonym VALUES (p_term, p_version, it.llt_code, 'confirmed', n, it.id, it.external_id, it.reported_term,
-            it.proposer, it.reviewer, now_text(), p_by, CASE WHEN v_pending THEN 'candidate: awaits approval' END,
-            nextval('synonym_seq'), NULL, CASE WHEN v_pending THEN 'pending' ELSE 'approved' END, NULL)
+            it.proposer, it.reviewer, now_text(), p_by, v_hold, nextval('synonym_seq'), NULL, v_approval, v_decided)
         ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed',
             confirmations = excluded.confirmations, item_id = excluded.item_id, external_id = excluded.external_id,
             reported_term = excluded.reported_term, proposer = excluded.proposer, reviewer = excluded.reviewer,
-            updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-            hold = CASE WHEN v_pending THEN excluded.hold WHEN p_reactivate AND NOT v_declined THEN NULL ELSE synonym.hold END,
-            seq = excluded.seq,
+            updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = excluded.hold, seq = excluded.seq,
             imported_by = CASE WHEN p_reactivate THEN NULL ELSE synonym.imported_by END,
-            approval = CASE WHEN v_pending THEN 'pending' WHEN p_reactivate AND NOT v_declined THEN 'approved' ELSE synonym.approval END,
-            decided_by = CASE WHEN v_pending THEN NULL ELSE synonym.decided_by END;
+            approval = excluded.approval, decided_by = excluded.decided_by;
 END $$;
 
 -- The importer of the synonym that set an item's current code, read from the log row that set it
@@ -1495,10 +1511,10 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION '% is not a current LLT code in MedDRA %', p_llt, v_version USING ERRCODE = '22023';
     END IF;
-    INSERT INTO synonym VALUES (v_term, v_version, l.code, 'imported', 0, NULL, NULL, NULL, NULL, NULL, now_text(), u.name, NULL,
+    INSERT INTO synonym VALUES (v_term, v_version, l.code, 'imported', 0, NULL, NULL, check_text('reported_term', p_term, true), NULL, NULL, now_text(), u.name, NULL,
             nextval('synonym_seq'), u.name)
         ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0,
-            item_id = NULL, external_id = NULL, reported_term = NULL, proposer = NULL, reviewer = NULL,
+            item_id = NULL, external_id = NULL, reported_term = excluded.reported_term, proposer = NULL, reviewer = NULL,
             updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq,
             imported_by = excluded.imported_by, approval = 'approved', decided_by = NULL;
     PERFORM append_log('synonym import', NULL, NULL, p_term, NULL, NULL, l.code, l.pt_code, v_version, 'synonym',
@@ -1542,11 +1558,17 @@ BEGIN
     IF s.approval <> 'pending' THEN
         RAISE EXCEPTION 'the synonym ''%'' is not a candidate awaiting approval (it is %)', v_key, s.approval USING ERRCODE = '55000';
     END IF;
-    SELECT external_id INTO v_own FROM item WHERE syn_key = v_key AND meddra_version = v_version AND llt_code = s.llt_code
-        AND state = 'confirmed' AND (proposer = u.name OR reviewer = u.name) LIMIT 1;
+    -- Who chose this code for this key is read from the log: an item recoded or corrected since
+    -- still had its code chosen by them.
+    SELECT coalesce(external_id, '-') INTO v_own FROM decision_log WHERE username = u.name AND action IN ('propose', 'recode', 'confirm')
+        AND llt_code = s.llt_code AND meddra_version = v_version AND synonym_key(normalize_term(reported_term)) = v_key LIMIT 1;
     IF v_own IS NOT NULL THEN
         RAISE EXCEPTION 'four-eye rule: you proposed or confirmed a code behind the candidate ''%'' (%), so another reviewer or admin % it',
             v_key, v_own, v_verb USING ERRCODE = '42501';
+    END IF;
+    IF v_why IS NULL AND NOT EXISTS (SELECT 1 FROM item WHERE syn_key = v_key AND meddra_version = v_version AND llt_code = s.llt_code AND state = 'confirmed') THEN
+        RAISE EXCEPTION 'no confirmed item backs the candidate ''%'' any more (recoded or corrected since): it cannot be approved; a new confirmation makes it a candidate again',
+            v_key USING ERRCODE = '55000';
     END IF;
     UPDATE synonym SET approval = CASE WHEN v_why IS NULL THEN 'approved' ELSE 'declined' END,
             hold = CASE WHEN v_why IS NULL THEN NULL ELSE format('declined by %s: %s', u.name, v_why) END,
@@ -1581,10 +1603,16 @@ BEGIN
     IF json_typeof(p_value::json) <> 'array' THEN
         RAISE EXCEPTION 'the synonym qualifiers are a JSON array of phrases' USING ERRCODE = '22023';
     END IF;
+    IF json_array_length(p_value::json) > 200 THEN
+        RAISE EXCEPTION 'at most 200 qualifiers' USING ERRCODE = '22023';
+    END IF;
     FOR x IN SELECT json_array_elements_text(p_value::json) LOOP
         PERFORM check_text('qualifier', x, true);
-        IF x = '<n>' THEN
-            RAISE EXCEPTION 'a qualifier of a number alone would drop every number from a term' USING ERRCODE = '22023';
+        IF x ~ '^<n>( <n>)*$' THEN
+            RAISE EXCEPTION 'a qualifier of numbers alone would drop numbers from every term' USING ERRCODE = '22023';
+        END IF;
+        IF length(x) > 100 THEN
+            RAISE EXCEPTION 'a qualifier has at most 100 characters' USING ERRCODE = '22023';
         END IF;
         FOREACH w IN ARRAY string_to_array(x, ' ') LOOP
             v_plain := regexp_replace(w, '<n>', '');
@@ -1596,7 +1624,8 @@ BEGIN
     INSERT INTO setting VALUES ('synonym_qualifiers', p_value) ON CONFLICT (key) DO UPDATE SET value = excluded.value;
     UPDATE item SET syn_key = synonym_key(term_key) WHERE syn_key IS DISTINCT FROM synonym_key(term_key);
     GET DIAGNOSTICS v_items = ROW_COUNT;
-    FOR r IN SELECT term, meddra_version, seq, synonym_key(term) AS k FROM synonym ORDER BY seq DESC LOOP
+    -- From the term each synonym was made of, not its old key: a qualifier taken off comes back.
+    FOR r IN SELECT term, meddra_version, seq, synonym_key(coalesce(normalize_term(reported_term), term)) AS k FROM synonym ORDER BY seq DESC LOOP
         IF (r.meddra_version || E'\x01' || r.k) = ANY (v_seen) THEN
             DELETE FROM synonym WHERE seq = r.seq;
             v_merged := v_merged + 1;

@@ -8,8 +8,9 @@ UPDATE item SET syn_key = synonym_key(term_key, (SELECT value FROM setting WHERE
 CREATE INDEX item_syn_key ON item(syn_key, state);
 -- Existing synonyms move to their keys; where two terms now share a key, the newest change stays.
 DELETE FROM synonym WHERE EXISTS (SELECT 1 FROM synonym o WHERE o.meddra_version = synonym.meddra_version AND o.seq > synonym.seq
-    AND synonym_key(o.term, (SELECT value FROM setting WHERE key = 'synonym_qualifiers')) = synonym_key(synonym.term, (SELECT value FROM setting WHERE key = 'synonym_qualifiers')));
-UPDATE synonym SET term = synonym_key(term, (SELECT value FROM setting WHERE key = 'synonym_qualifiers'));
+    AND synonym_key(coalesce(normalize(o.reported_term), o.term), (SELECT value FROM setting WHERE key = 'synonym_qualifiers'))
+      = synonym_key(coalesce(normalize(synonym.reported_term), synonym.term), (SELECT value FROM setting WHERE key = 'synonym_qualifiers')));
+UPDATE synonym SET term = synonym_key(coalesce(normalize(reported_term), term), (SELECT value FROM setting WHERE key = 'synonym_qualifiers'));
 
 -- A confirmation under the team setting synonym_approval = review makes a candidate (pending,
 -- held) that a reviewer or admin other than its proposer and reviewer approves or declines.

@@ -339,6 +339,7 @@ impl App {
         let desk = self.ctx.desk();
         let view = desk.item(external_id)?;
         let review = view.item.state == State::Proposed && desk.user.role.can_review();
+        let own = view.item.proposer.as_deref() == Some(desk.user.name.as_str());
         // Without proposals, or with proposals made before the memory learned something new:
         // the model proposes for this item first.
         let stale = match &view.computed_at {
@@ -351,7 +352,7 @@ impl App {
                 self.ctx.pending.insert(view.item.id);
             }
         }
-        self.stack = vec![if review { Box::new(Review) } else { Box::new(Coding::default()) }];
+        self.stack = vec![if review { Box::new(Review { own }) } else { Box::new(Coding::default()) }];
         self.ctx.group = None;
         self.queue.sel = self.queue.position(view.item.id).unwrap_or(self.queue.sel);
         self.ctx.open = Some(view);

@@ -27,7 +27,7 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Enter], Action::Select, "Enter", "choose LLT", "on an LLT proposes it; on other levels opens/closes"),
     Binding::new(&[KeyCode::Char('g')], Action::JumpToCode, "g", "go to code", "go to an LLT or PT code"),
     Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back"),
-    Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "help", ""),
+    Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
 ];
 
 pub struct Browse {

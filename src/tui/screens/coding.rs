@@ -34,7 +34,8 @@ const KEYS: &[Binding] = &[
     Binding::hidden(&[KeyCode::Enter], Action::Select),
     Binding::new(&[KeyCode::Char('/')], Action::Search, "/", "search", "search all LLTs"),
     Binding::new(&[KeyCode::Char('b')], Action::Browse, "b", "browse", "browse the hierarchy from the highlighted proposal"),
-    Binding::new(&[KeyCode::Char('q')], Action::PutOnQuery, "q", "query", "put on query (needs a note)").in_footer_as("q a c"),
+    // Not q: q quits on the queue, and one key means one thing everywhere.
+    Binding::new(&[KeyCode::Char('u')], Action::PutOnQuery, "u", "query", "put on query to the site (needs a note)").in_footer_as("u a c"),
     Binding::new(&[KeyCode::Char('a')], Action::AnswerQuery, "a", "", "record the site's answer to the query (and its corrected verbatim)"),
     Binding::new(&[KeyCode::Char('c')], Action::CloseQuery, "c", "", "close the query by hand"),
     Binding::new(&[KeyCode::Char('s')], Action::Split, "s", "split", "split a compound verbatim into one part per event"),
@@ -43,7 +44,7 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Char('n')], Action::NextItem, "n/p", "", "next / previous item"),
     Binding::hidden(&[KeyCode::Char('p')], Action::PrevItem),
     Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the queue"),
-    Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "help", ""),
+    Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
 ];
 
 #[derive(Default)]

@@ -15,7 +15,7 @@ use crate::desk::QueueRow;
 use crate::store::item::{Item, ItemFilter, ItemSummary, State};
 use crate::store::queue::TermGroup;
 use crate::tui::action::{Action, Binding};
-use crate::tui::theme::{Theme, Tone};
+use crate::tui::theme::{truncate, Theme, Tone};
 
 const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Up, KeyCode::Char('k')], Action::Up, "↑↓ PgUp/Dn Home/End", "", "move"),
@@ -31,11 +31,12 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Char('o')], Action::CycleSort, "o", "sort", "sort: id, priority, state, confidence"),
     Binding::new(&[KeyCode::Char('m')], Action::MyWork, "m", "", "my work: assigned to me, waiting, by priority"),
     Binding::new(&[KeyCode::Char('g')], Action::Group, "g", "group", "group identical terms, to code them at once"),
+    Binding::new(&[KeyCode::Char('+')], Action::MultiOnly, "+", "", "grouped view: only terms of 2+ items"),
     Binding::new(&[KeyCode::Char('r')], Action::Reload, "r", "", "reload (others' changes)"),
-    Binding::new(&[KeyCode::Char('x')], Action::Stats, "x", "stats", "back-test statistics"),
+    Binding::new(&[KeyCode::Char('x')], Action::Stats, "x", "stats", "statistics: back-test and team reports"),
     Binding::new(&[KeyCode::Char('B')], Action::BulkConfirm, "B", "", "bulk confirm others' proposals in this list"),
     Binding::new(&[KeyCode::Char('y')], Action::Synonyms, "y", "", "synonym candidates to approve"),
-    Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "help", ""),
+    Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
     Binding::new(&[KeyCode::Char('q'), KeyCode::Esc], Action::Quit, "q", "quit", "quit"),
 ];
 
@@ -81,6 +82,8 @@ pub struct Queue {
     /// the confirmed count it was computed at (recomputed only when decisions arrived).
     confidence: Option<(String, bool)>,
     confidence_at: Option<usize>,
+    /// Grouped: only groups of more than one item.
+    pub multi_only: bool,
     /// The items a bulk confirmation asked for covers, as read when it was asked.
     bulk: Option<Vec<Item>>,
 }
@@ -150,6 +153,9 @@ impl Queue {
             // The largest groups first: one decision codes the most items there (stable: equal
             // sizes keep the queue's order).
             self.groups.sort_by_key(|g| std::cmp::Reverse(g.items));
+            if self.multi_only {
+                self.groups.retain(|g| g.items > 1);
+            }
             self.sel = keep.and_then(|k| self.groups.iter().position(|g| g.term == k)).unwrap_or(self.sel).min(self.groups.len().saturating_sub(1));
         } else {
             self.sel = keep.and_then(|k| self.position(k)).unwrap_or(self.sel).min(self.rows.len().saturating_sub(1));
@@ -267,6 +273,11 @@ impl Screen for Queue {
                 self.grouped = !self.grouped;
                 self.refiltered(ctx)
             }
+            Action::MultiOnly if !self.grouped => Ok(Cmd::Say("+ narrows the grouped view: g groups identical terms first.".into(), Tone::Info)),
+            Action::MultiOnly => {
+                self.multi_only = !self.multi_only;
+                self.refiltered(ctx)
+            }
             Action::PickState => Ok(Cmd::Prompt(Prompt::StateFilter, String::new())),
             Action::CycleStudy => {
                 self.study_filter = match &self.study_filter {
@@ -306,7 +317,7 @@ impl Screen for Queue {
                 self.refresh(ctx)?;
                 Ok(Cmd::Say("Queue reloaded.".into(), Tone::Info))
             }
-            Action::Stats => Ok(Cmd::Push(Box::new(Stats { report: ctx.desk().stats()? }))),
+            Action::Stats => Ok(Cmd::Push(Box::new(Stats::load(ctx)?))),
             Action::Synonyms => Ok(Cmd::Push(Box::new(super::synonyms::Synonyms::load(ctx)?))),
             Action::BulkConfirm => self.bulk_confirm(ctx),
             _ => Ok(Cmd::None),
@@ -378,6 +389,9 @@ impl Queue {
 
     fn draw_groups(&self, f: &mut Frame, table_area: Rect, theme: Theme) {
         let (start, visible) = self.window_start(table_area);
+        // Each group as its first item was written, not as the normalised key.
+        let spelling: std::collections::HashMap<i64, &str> = self.rows.iter().map(|r| (r.item.id, r.item.reported_term.as_str())).collect();
+        let term_w = table_area.width.saturating_sub(2 + 6 + 8 + 9 + 10 + 4) as usize;
         let rows: Vec<Row> = self
             .groups
             .iter()
@@ -385,13 +399,18 @@ impl Queue {
             .take(visible)
             .map(|g| {
                 let cell = |n: i64| Cell::from(if n == 0 { "-".to_string() } else { n.to_string() });
-                Row::new(vec![Cell::from(g.term.clone()), Cell::from(g.items.to_string()), cell(g.to_code), cell(g.proposed), cell(g.confirmed)])
+                let written = spelling.get(&g.first_id).copied().unwrap_or(&g.term);
+                Row::new(vec![Cell::from(truncate(written, term_w)), Cell::from(g.items.to_string()), cell(g.to_code), cell(g.proposed), cell(g.confirmed)])
             })
             .collect();
         let widths = [Constraint::Fill(1), Constraint::Length(6), Constraint::Length(8), Constraint::Length(9), Constraint::Length(10)];
         let table = Table::new(rows, widths)
             .header(Row::new(vec!["reported term (identical ones grouped)", "items", "to code", "proposed", "confirmed"]).style(theme.title()))
-            .block(Block::bordered().title(" Coding queue by term "))
+            .block(Block::bordered().title(if self.multi_only {
+                " Coding queue by term: more than one item (+ shows all) "
+            } else {
+                " Coding queue by term (+: more than one item) "
+            }))
             .row_highlight_style(theme.selected());
         let mut st = TableState::default().with_selected((!self.groups.is_empty()).then_some(self.sel - start));
         f.render_stateful_widget(table, table_area, &mut st);
@@ -399,6 +418,11 @@ impl Queue {
 
     fn draw_items(&self, f: &mut Frame, table_area: Rect, ctx: &Ctx, theme: Theme) {
         let wide = table_area.width >= 110;
+        // Fixed columns (id 8, state 9, study 7, by 7, conf 6, the subject 8 when wide) and a gap
+        // after each; the term and the code share the rest 3:2, cut with an ellipsis.
+        let fixed = 8 + 9 + 7 + 7 + 6 + 6 + if wide { 9 } else { 0 };
+        let rest = (table_area.width as usize).saturating_sub(2 + fixed).max(10);
+        let (term_w, code_w) = (rest * 3 / 5, rest - rest * 3 / 5);
         // The window scrolls as the table would, keeping the selection on its last line once
         // past the first page.
         let (start, visible) = self.window_start(table_area);
@@ -416,22 +440,30 @@ impl Queue {
                     (None, false) => ("-".into(), String::new()),
                 };
                 let mut cells = vec![
-                    Cell::from(r.item.external_id.clone()),
+                    Cell::from(truncate(&r.item.external_id, 8)),
                     Cell::from(Span::styled(r.item.state.to_string(), theme.state(r.item.state))),
-                    Cell::from(r.item.study.clone()),
-                    Cell::from(r.item.reported_term.clone()),
-                    Cell::from(top_name),
+                    Cell::from(truncate(&r.item.study, 7)),
+                    Cell::from(truncate(&r.item.reported_term, term_w)),
+                    Cell::from(truncate(&top_name, code_w)),
+                    Cell::from(truncate(r.item.proposer.as_deref().unwrap_or(""), 7)),
                     Cell::from(Span::styled(conf, if r.uncertain { theme.warn() } else { Style::default() })),
                 ];
                 if wide {
-                    cells.insert(3, Cell::from(r.item.subject.clone()));
+                    cells.insert(3, Cell::from(truncate(&r.item.subject, 8)));
                 }
                 Row::new(cells)
             })
             .collect();
-        let mut widths =
-            vec![Constraint::Length(10), Constraint::Length(9), Constraint::Length(8), Constraint::Fill(3), Constraint::Fill(2), Constraint::Length(6)];
-        let mut header = vec!["id", "state", "study", "reported term", "= code/proposal", "conf"];
+        let mut widths = vec![
+            Constraint::Length(8),
+            Constraint::Length(9),
+            Constraint::Length(7),
+            Constraint::Length(term_w as u16),
+            Constraint::Length(code_w as u16),
+            Constraint::Length(7),
+            Constraint::Length(6),
+        ];
+        let mut header = vec!["id", "state", "study", "reported term", "= code/top", "by", "conf"];
         if wide {
             widths.insert(3, Constraint::Length(8));
             header.insert(3, "subject");

@@ -24,12 +24,25 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Char('n')], Action::NextItem, "n/p", "next/prev", "next / previous item"),
     Binding::hidden(&[KeyCode::Char('p')], Action::PrevItem),
     Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the queue"),
-    Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "help", ""),
+    Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
+];
+
+/// On one's own proposal: no confirm or return is offered (four-eye rule).
+const OWN_KEYS: &[Binding] = &[
+    Binding::new(&[KeyCode::Char('c')], Action::Recode, "c", "recode", "code it differently"),
+    Binding::new(&[KeyCode::Char('b')], Action::Browse, "b", "browse", "browse the coded LLT in the hierarchy"),
+    Binding::new(&[KeyCode::Char('n')], Action::NextItem, "n/p", "next/prev", "next / previous item"),
+    Binding::hidden(&[KeyCode::Char('p')], Action::PrevItem),
+    Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the queue"),
+    Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
 ];
 
 const OWN: &str = "You proposed this code: another reviewer must confirm it (four-eye rule).";
 
-pub struct Review;
+/// `own`: the reviewer proposed the code on screen, so the keymap offers no confirm or return.
+pub struct Review {
+    pub own: bool,
+}
 
 impl Screen for Review {
     fn id(&self) -> ScreenId {
@@ -37,7 +50,11 @@ impl Screen for Review {
     }
 
     fn keymap(&self) -> &'static [Binding] {
-        KEYS
+        if self.own {
+            OWN_KEYS
+        } else {
+            KEYS
+        }
     }
 
     fn notes(&self) -> &'static [&'static str] {

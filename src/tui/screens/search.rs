@@ -1,5 +1,7 @@
 //! Search all LLTs for the open item: type-ahead, typos tolerated; non-current LLTs are shown
-//! struck through and cannot be chosen.
+//! struck through and cannot be chosen. Enter proposes at once only an exact name, or a row the
+//! coder chose with the arrows; a neighbour by spelling needs a second Enter, and a query no name
+//! contains says so.
 
 use anyhow::Result;
 use crossterm::event::KeyCode;
@@ -22,6 +24,8 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Enter], Action::Select, "Enter", "propose", "propose the chosen LLT"),
     Binding::hidden(&[KeyCode::Backspace], Action::Erase),
     Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the item"),
+    // `?` is typed into the search: help is F1 here.
+    Binding::new(&[KeyCode::F(1)], Action::Help, "F1", "help", ""),
 ];
 
 /// Rows shown for a query.
@@ -32,12 +36,35 @@ pub struct Search {
     pub text: String,
     pub rows: Vec<SearchRow>,
     pub sel: usize,
+    /// The row the coder chose with the arrows since the last keystroke.
+    chosen: bool,
+    /// The LLT a first Enter on a neighbour by spelling asked to confirm.
+    armed: Option<u32>,
 }
 
 impl Search {
     fn run(&mut self, ctx: &Ctx) {
         self.rows = ctx.desk().search(&self.text, LIMIT);
-        self.sel = 0;
+        // An exact name is the hit, wherever the spelling search ranked it.
+        self.sel = self.rows.iter().position(|r| r.exact).unwrap_or(0);
+        self.chosen = false;
+        self.armed = None;
+    }
+
+    /// Enter on the selected row: an exact current name, a row chosen with the arrows, or one
+    /// Enter armed is proposed; a neighbour by spelling first says what it is.
+    fn choose(&mut self) -> Cmd {
+        let Some(r) = self.rows.get(self.sel) else { return Cmd::None };
+        if !r.current {
+            let exact = if r.exact { " (the exact name)" } else { "" };
+            return Cmd::Say(format!("'{}'{exact} is non-current: it cannot be chosen as a new code; choose a current LLT", r.llt_name), Tone::Bad);
+        }
+        if r.exact || self.chosen || self.armed == Some(r.llt_code) {
+            return Cmd::Decide(Decision::Propose { llt: r.llt_code, source: Source::Search }, "proposed");
+        }
+        self.armed = Some(r.llt_code);
+        let exact = self.rows.iter().find(|x| x.exact).map(|x| format!("; the exact name '{}' is non-current", x.llt_name)).unwrap_or_default();
+        Cmd::Say(format!("'{}' is not '{}'{exact}: Enter again to propose it, or choose with ↑↓", r.llt_name, self.text.trim()), Tone::Info)
     }
 }
 
@@ -61,6 +88,7 @@ impl Screen for Search {
     fn perform(&mut self, action: Action, ctx: &mut Ctx) -> Result<Cmd> {
         if let Some(s) = moved(self.sel, self.rows.len(), action).filter(|_| matches!(action, Action::Up | Action::Down)) {
             self.sel = s;
+            self.chosen = true;
             return Ok(Cmd::None);
         }
         Ok(match action {
@@ -75,11 +103,7 @@ impl Screen for Search {
                 self.run(ctx);
                 Cmd::None
             }
-            Action::Select => match self.rows.get(self.sel) {
-                Some(r) if r.current => Cmd::Decide(Decision::Propose { llt: r.llt_code, source: Source::Search }, "proposed"),
-                Some(r) => Cmd::Say(format!("'{}' is non-current: it cannot be chosen as a new code.", r.llt_name), Tone::Bad),
-                None => Cmd::None,
-            },
+            Action::Select => self.choose(),
             _ => Cmd::None,
         })
     }
@@ -98,14 +122,28 @@ impl Screen for Search {
             .iter()
             .map(|r| {
                 let name = if r.current { r.llt_name.clone() } else { format!("{} (non-current)", r.llt_name) };
-                let style = if r.current { Style::default() } else { theme.non_current() };
+                // Neighbours by spelling alone are dimmed: they do not contain what was typed.
+                let style = if !r.current {
+                    theme.non_current()
+                } else if r.contains {
+                    Style::default()
+                } else {
+                    theme.dim()
+                };
                 ListItem::new(vec![
                     Line::styled(format!("{:<w$} {}", truncate(&name, name_w), r.llt_code, w = name_w), style),
                     Line::styled(format!("   PT {} · {}", r.pt_name, r.soc_name), theme.dim()),
                 ])
             })
             .collect();
-        let title = if self.text.trim().is_empty() { " Type words of the term, in any order ".to_string() } else { format!(" {} match(es) ", self.rows.len()) };
+        let query = self.text.trim();
+        let title = if query.is_empty() {
+            " Type words of the term, in any order ".to_string()
+        } else if !self.rows.iter().any(|r| r.contains) {
+            format!(" No LLT contains '{}': nearest by spelling ", truncate(query, 30))
+        } else {
+            format!(" {} match(es) ", self.rows.iter().filter(|r| r.contains).count())
+        };
         let mut st = ListState::default().with_selected((!self.rows.is_empty()).then_some(self.sel));
         f.render_stateful_widget(List::new(items).block(Block::bordered().title(title)).highlight_style(theme.selected()), list_area, &mut st);
     }

@@ -17,7 +17,7 @@ const KEYS: &[Binding] = &[
     Binding::hidden(&[KeyCode::Down], Action::Down),
     Binding::new(&[KeyCode::Enter], Action::Select, "Enter", "sign in", "sign in"),
     Binding::new(&[KeyCode::Char('q'), KeyCode::Esc], Action::Quit, "q", "quit", "quit"),
-    Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "", ""),
+    Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "", ""),
 ];
 
 pub struct SignIn {

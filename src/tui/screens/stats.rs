@@ -1,6 +1,7 @@
-//! Back-test statistics from the decision log: the model's accuracy by how each code was found
-//! and by PT confidence, its calibration and validated threshold, and accuracy against coverage
-//! with its confidence band.
+//! Statistics from the decision log, on two pages (Tab): the back-test (the model's accuracy by
+//! how each code was found and by PT confidence, its calibration and validated threshold, and
+//! accuracy against coverage with its confidence band) and the team reports of the last 30 days
+//! (work per person, turnaround and open work by age, terms coded to different PTs, queries).
 
 use anyhow::Result;
 use crossterm::event::KeyCode;
@@ -14,16 +15,87 @@ use ratatui::Frame;
 use super::{Cmd, Ctx, Screen, ScreenId};
 use crate::backtest::Report;
 use crate::tui::action::{Action, Binding};
-use crate::tui::theme::Theme;
+use crate::tui::theme::{truncate, Theme};
 
 const KEYS: &[Binding] = &[
-    Binding::new(&[KeyCode::Esc, KeyCode::Char('q')], Action::Back, "Esc", "back", "back to the queue"),
-    Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "", ""),
+    Binding::new(&[KeyCode::Tab], Action::Page, "Tab", "page", "back-test / team reports"),
+    Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the queue"),
+    Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "", ""),
 ];
 
 pub struct Stats {
     /// None while no confirmed item has model proposals.
     pub report: Option<Report>,
+    /// The team reports (the last `TEAM_DAYS` days).
+    pub team: Option<crate::report::TeamReports>,
+    /// 0: the back-test; 1: the team reports.
+    pub page: usize,
+}
+
+/// The days the stats screen's team reports cover.
+pub const TEAM_DAYS: i64 = 30;
+
+impl Stats {
+    pub fn load(ctx: &Ctx) -> Result<Stats> {
+        Ok(Stats { report: ctx.desk().stats()?, team: Some(ctx.desk().team_reports(Some(TEAM_DAYS))?), page: 0 })
+    }
+
+    fn draw_team(&self, f: &mut Frame, area: Rect, theme: Theme) {
+        let Some(t) = &self.team else { return };
+        let [people_area, rest] = Layout::vertical([Constraint::Length((t.people.len().min(6) as u16 + 3).max(4)), Constraint::Min(6)]).areas(area);
+        let rows: Vec<Row> = t
+            .people
+            .iter()
+            .take(6)
+            .map(|p| Row::new(vec![truncate(&p.user, 16), p.coded.to_string(), p.confirmed.to_string(), p.returned.to_string(), p.queried.to_string()]))
+            .collect();
+        let widths = [Constraint::Min(12), Constraint::Length(6), Constraint::Length(9), Constraint::Length(8), Constraint::Length(7)];
+        f.render_widget(
+            Table::new(rows, widths)
+                .header(Row::new(vec!["person", "coded", "confirmed", "returned", "queried"]).style(theme.title()))
+                .block(Block::bordered().title(format!(" Work per person, {} ", t.window))),
+            people_area,
+        );
+        let hours = |h: Option<f64>| match h {
+            None => "-".to_string(),
+            Some(h) if h < 48.0 => format!("{h:.1} h"),
+            Some(h) => format!("{:.1} days", h / 24.0),
+        };
+        let tr = &t.turnaround;
+        let mut lines = vec![
+            Line::styled("Turnaround (import to confirmation)", theme.title()),
+            Line::raw(format!("  {} confirmed · median {} · 90th percentile {}", tr.confirmed, hours(tr.median_hours), hours(tr.p90_hours))),
+            Line::raw(format!(
+                "  open work by age: {}",
+                tr.open_by_age.iter().map(|(b, s)| format!("{b} {}", s.values().sum::<usize>())).collect::<Vec<_>>().join(" · ")
+            )),
+            Line::styled(format!("Consistency: {} term(s) confirmed to more than one PT", t.consistency.len()), theme.title()),
+        ];
+        for c in t.consistency.iter().take(2) {
+            let pts: Vec<String> = c.pts.iter().map(|(_, name, n, _)| format!("{name} {n}")).collect();
+            lines.push(Line::styled(format!("  '{}': {}", c.key, pts.join(" / ")), theme.warn()));
+        }
+        let q = &t.queries;
+        lines.push(Line::styled("Queries to sites", theme.title()));
+        lines.push(Line::raw(format!(
+            "  {} asked · {} answered · {} closed · median {} to an answer · open: {}",
+            q.asked,
+            q.answered,
+            q.closed,
+            q.median_days_to_answer.map_or("-".to_string(), |d| format!("{d:.1} days")),
+            {
+                let open: Vec<String> = q.open_by_age.iter().filter(|(_, n)| *n > 0).map(|(b, n)| format!("{b} {n}")).collect();
+                if open.is_empty() {
+                    "none".to_string()
+                } else {
+                    open.join(", ")
+                }
+            }
+        )));
+        let w = rest.width.saturating_sub(2) as usize;
+        let lines: Vec<Line> = lines.into_iter().map(|l| Line::styled(truncate(&l.to_string(), w), l.style)).collect();
+        f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Team reports (medcoder report ... for more) ")), rest);
+    }
 }
 
 impl Screen for Stats {
@@ -43,10 +115,20 @@ impl Screen for Stats {
     }
 
     fn perform(&mut self, action: Action, _ctx: &mut Ctx) -> Result<Cmd> {
-        Ok(if action == Action::Back { Cmd::Pop } else { Cmd::None })
+        Ok(match action {
+            Action::Back => Cmd::Pop,
+            Action::Page => {
+                self.page = (self.page + 1) % 2;
+                Cmd::None
+            }
+            _ => Cmd::None,
+        })
     }
 
     fn draw(&self, f: &mut Frame, area: Rect, _ctx: &Ctx, theme: Theme) {
+        if self.page == 1 {
+            return self.draw_team(f, area, theme);
+        }
         let Some(r) = &self.report else {
             f.render_widget(
                 Paragraph::new("No confirmed items with model proposals yet: nothing to back-test.").block(Block::bordered().title(" Back-test ")),
@@ -89,10 +171,15 @@ impl Screen for Stats {
             Dataset::default().name("PT 95% band").marker(symbols::Marker::Dot).graph_type(GraphType::Scatter).style(theme.dim()).data(&low),
             Dataset::default().marker(symbols::Marker::Dot).graph_type(GraphType::Scatter).style(theme.dim()).data(&high),
         ];
+        // The axis titles and the legend's content are in the block's title: at 80x24 the chart has
+        // four rows, where an axis title lies on the curve and no legend fits. On a taller screen
+        // the legend shows too, low on the right, under the curve (accuracy stays high).
         let chart = Chart::new(data)
-            .block(Block::bordered().title(" Accuracy against coverage (highest PT confidence first) "))
-            .x_axis(Axis::default().title("coverage").bounds([0.0, 1.0]).labels(["0%", "50%", "100%"]))
-            .y_axis(Axis::default().title("accuracy").bounds([0.0, 1.0]).labels(["0%", "50%", "100%"]));
+            .block(Block::bordered().title(" Accuracy (up) by coverage (across): LLT cyan, PT red, PT 95% band dotted "))
+            .x_axis(Axis::default().bounds([0.0, 1.0]).labels(["0%", "50%", "100%"]))
+            .y_axis(Axis::default().bounds([0.0, 1.0]).labels(["0%", "50%", "100%"]))
+            .legend_position(Some(ratatui::widgets::LegendPosition::BottomRight))
+            .hidden_legend_constraints((Constraint::Percentage(60), Constraint::Percentage(100)));
         f.render_widget(chart, chart_area);
     }
 }

@@ -19,7 +19,7 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Char('a')], Action::Confirm, "a", "approve", "approve the candidate: identical terms autocode from now on"),
     Binding::new(&[KeyCode::Char('d')], Action::ReturnToProposer, "d", "decline", "decline it, saying why: it never autocodes"),
     Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the queue"),
-    Binding::new(&[KeyCode::Char('?')], Action::Help, "?", "help", ""),
+    Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
 ];
 
 pub struct Synonyms {
