@@ -399,7 +399,26 @@ pub enum TrainEncoder {
 /// The whole training pipeline on a generated release of `llts` LLTs with `pairs` coded pairs,
 /// `steps` optimiser steps per epoch: each stage's time and peak memory, then one term's top-5 at
 /// that scale with the model just trained.
-pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, precision: crate::model::precision::Precision) -> Result<()> {
+/// The recipe a bench run trains with, beside the defaults of the device.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TrainShape {
+    /// Terms (or XTARS pairs) per optimiser step; None: the device's default.
+    pub batch: Option<usize>,
+    pub members: Option<usize>,
+    pub epochs: Option<usize>,
+    pub xtars_epochs: Option<usize>,
+}
+
+/// The full recipe's time from measured step times: every member's epochs over all training
+/// samples, and XTARS's epochs over all its pairs (1 + 5 + m per sample), at `batch` per step.
+pub fn project_full_recipe(samples: usize, h: &crate::model::registry::Hyper, member_s_per_step: f64, xtars_s_per_step: f64) -> (usize, usize, f64) {
+    let member_steps = h.members * h.epochs * samples.div_ceil(h.batch.max(1));
+    let pairs = samples * (1 + 5 + h.negatives_m);
+    let xtars_steps = h.xtars_epochs * pairs.div_ceil(h.batch.max(1));
+    (member_steps, xtars_steps, member_steps as f64 * member_s_per_step + xtars_steps as f64 * xtars_s_per_step)
+}
+
+pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, precision: crate::model::precision::Precision, shape: TrainShape) -> Result<()> {
     use crate::engine::Engine;
     use crate::model::BaseModel;
     use crate::train::{self, data::Coded, stages, Init, Options};
@@ -429,6 +448,16 @@ pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, pre
     };
     let mut hyper = train::default_hyper(device);
     hyper.max_steps_per_epoch = Some(steps);
+    // What the projection is for: the default recipe of this device, at the batch asked for.
+    let full = {
+        let mut f = hyper.clone();
+        f.batch = shape.batch.unwrap_or(f.batch);
+        f
+    };
+    hyper.batch = full.batch;
+    hyper.members = shape.members.unwrap_or(hyper.members);
+    hyper.epochs = shape.epochs.unwrap_or(hyper.epochs);
+    hyper.xtars_epochs = shape.xtars_epochs.unwrap_or(hyper.xtars_epochs);
     println!(
         "encoder: {} ({} layers, hidden {}), {:?}, {} members x {} epochs + {} XTARS epoch(s), at most {steps} steps each",
         base.dir.display(),
@@ -458,6 +487,28 @@ pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, pre
         println!("{:<24} {:>9.1} {:>10} {:>7} {:>10}", s.name, s.seconds, gb(s.peak_rss), s.steps, per);
     }
     println!("peak resident memory of any stage: {}", gb(Some(peak)));
+    // Step times from the step stages alone (validation and saving apart), the first member's
+    // first epoch left out where there are more (it carries the warm-up).
+    let rate = |prefix: &str| {
+        let st: Vec<_> = log.stages().into_iter().filter(|s| s.name.starts_with(prefix) && s.steps > 0).collect();
+        let used = if st.len() > 1 { &st[1..] } else { &st[..] };
+        let (secs, n) = used.iter().fold((0.0, 0usize), |(a, n), s| (a + s.seconds, n + s.steps));
+        (n > 0).then(|| secs / n as f64)
+    };
+    if let (Some(m), Some(x)) = (rate("member "), rate("XTARS")) {
+        let (ms, xs, secs) = project_full_recipe(out.manifest.train_samples, &full, m, x);
+        println!(
+            "steps/s at batch {}: ensemble {:.2}, XTARS {:.2}; the full recipe ({} members x {} epochs, {} XTARS epochs) over {} samples: {ms} + {xs} steps, projected {:.1} min of steps",
+            full.batch,
+            1.0 / m,
+            1.0 / x,
+            full.members,
+            full.epochs,
+            full.xtars_epochs,
+            out.manifest.train_samples,
+            secs / 60.0
+        );
+    }
 
     let engine =
         Engine::builder(dict).base(&base).device(device).data_dir(tmp.path()).model(Some(&out.manifest.id)).notes(&mut |_| {}).precision(precision).build()?;

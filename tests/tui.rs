@@ -491,6 +491,13 @@ fn a_reviewer_bulk_confirms_and_another_approves_the_synonym_candidate() {
     assert!(carol.message.clone().unwrap().0.contains("Approved the synonym 'pain of right thigh to knee'"), "{:?}", carol.message);
     let screen = render(&carol, 80, 24);
     assert!(screen.contains("Synonym candidates (1)") && !screen.contains("alice/bob"), "{screen}");
+    // Tab: the whole list, with each synonym's state; a reviewer may not retire one.
+    key(&mut carol, KeyCode::Tab);
+    let screen = render(&carol, 80, 24);
+    assert!(screen.contains("Synonym list (2") && screen.contains("candidate") && screen.contains("confirmed"), "{screen}");
+    key(&mut carol, KeyCode::Down);
+    key(&mut carol, KeyCode::Char('x'));
+    assert!(carol.message.clone().unwrap().0.contains("only an admin"), "{:?}", carol.message);
     key(&mut carol, KeyCode::Esc);
     assert_eq!(row(&carol, "Q4"), State::Proposed, "approved: Q4 autocoded from the synonym");
     // carol reviews Q4: the verbatim's earlier coding is listed.

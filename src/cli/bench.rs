@@ -56,6 +56,18 @@ pub enum BenchCmd {
         /// tiny: a random 2-layer BERT (memory does not depend on the encoder); base: the installed one.
         #[arg(long, value_enum, default_value = "tiny")]
         encoder: TrainEncoderArg,
+        /// Terms (XTARS: pairs) per step (default: the device's recipe, 32); the projection of the
+        /// full recipe uses it.
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Members, epochs and XTARS epochs of this run (default: the device's recipe); the
+        /// projection is always of the full recipe.
+        #[arg(long)]
+        members: Option<usize>,
+        #[arg(long)]
+        epochs: Option<usize>,
+        #[arg(long)]
+        xtars_epochs: Option<usize>,
     },
 }
 
@@ -69,12 +81,12 @@ pub fn run(cmd: BenchCmd, db: &Path, precision: Precision) -> Result<ExitCode> {
     match cmd {
         BenchCmd::Dict { llts, queries } => bench::dict(llts, queries)?,
         BenchCmd::Propose { runs, batch } => bench::propose(db, runs, batch, precision)?,
-        BenchCmd::Train { llts, pairs, steps, encoder } => {
+        BenchCmd::Train { llts, pairs, steps, encoder, batch, members, epochs, xtars_epochs } => {
             let encoder = match encoder {
                 TrainEncoderArg::Tiny => bench::TrainEncoder::Tiny,
                 TrainEncoderArg::Base => bench::TrainEncoder::Base,
             };
-            bench::train(llts, pairs, steps, encoder, precision)?
+            bench::train(llts, pairs, steps, encoder, precision, bench::TrainShape { batch, members, epochs, xtars_epochs })?
         }
         BenchCmd::Desk { llts, items } => bench::desk(llts, items)?,
         BenchCmd::Memory { terms, replay_rows } => bench::memory(terms, replay_rows)?,

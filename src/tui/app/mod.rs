@@ -290,7 +290,10 @@ impl App {
         }
         // What the user looks at shows the outcome: the candidates left, or the reloaded list.
         if self.stack.last().is_some_and(|s| s.id() == ScreenId::Synonyms) {
-            match crate::tui::screens::synonyms::Synonyms::load(&self.ctx) {
+            use crate::tui::screens::synonyms::Synonyms;
+            // The same page again: the whole list, or the candidates.
+            let all = self.stack.last().and_then(|s| (s.as_ref() as &dyn std::any::Any).downcast_ref::<Synonyms>()).is_some_and(|s| s.all);
+            match Synonyms::load_page(&self.ctx, all) {
                 Ok(fresh) => {
                     self.stack.pop();
                     self.stack.push(Box::new(fresh));

@@ -1,6 +1,8 @@
-//! Synonym candidates (reviewers and admins, when the team's synonym approval is `review`): each
-//! confirmed code waiting to become a synonym, with its key, LLT, PT and who chose it; approve it
-//! (it autocodes from then on) or decline it with a reason. Both are signatures.
+//! The synonym list at the desk, on two pages (Tab). Candidates (when the team's synonym approval
+//! is `review`): each confirmed code waiting to become a synonym, with its key, LLT, PT and who
+//! chose it; a reviewer or admin approves it (it autocodes from then on) or declines it with a
+//! reason, both signatures. The whole list: every synonym of the version with its state and
+//! provenance; an admin retires one (it stops autocoding, logged).
 
 use anyhow::Result;
 use crossterm::event::KeyCode;
@@ -18,6 +20,8 @@ const KEYS: &[Binding] = &[
     Binding::hidden(&[KeyCode::Down, KeyCode::Char('j')], Action::Down),
     Binding::new(&[KeyCode::Char('a')], Action::Confirm, "a", "approve", "approve the candidate: identical terms autocode from now on"),
     Binding::new(&[KeyCode::Char('d')], Action::ReturnToProposer, "d", "decline", "decline it, saying why: it never autocodes"),
+    Binding::new(&[KeyCode::Tab], Action::Page, "Tab", "all/candidates", "the whole synonym list, or the candidates only"),
+    Binding::new(&[KeyCode::Char('x')], Action::Withdraw, "x", "", "retire the synonym (admins): it stays listed, held, and no longer autocodes"),
     Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the queue"),
     Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
 ];
@@ -25,11 +29,19 @@ const KEYS: &[Binding] = &[
 pub struct Synonyms {
     pub rows: Vec<Synonym>,
     pub sel: usize,
+    /// The whole list (true) or the candidates only.
+    pub all: bool,
 }
 
 impl Synonyms {
     pub fn load(ctx: &Ctx) -> Result<Synonyms> {
-        Ok(Synonyms { rows: ctx.desk().synonym_candidates()?, sel: 0 })
+        Self::load_page(ctx, false)
+    }
+
+    pub fn load_page(ctx: &Ctx, all: bool) -> Result<Synonyms> {
+        let desk = ctx.desk();
+        let rows = if all { desk.store.synonyms(&desk.dict.version)? } else { desk.synonym_candidates()? };
+        Ok(Synonyms { rows, sel: 0, all })
     }
 
     fn own(&self, s: &Synonym, ctx: &Ctx) -> bool {
@@ -60,11 +72,32 @@ impl Screen for Synonyms {
             self.sel = sel;
             return Ok(Cmd::None);
         }
+        if action == Action::Page {
+            *self = Self::load_page(ctx, !self.all)?;
+            return Ok(Cmd::None);
+        }
         let Some(s) = self.rows.get(self.sel) else {
             return Ok(if action == Action::Back { Cmd::Pop } else { Cmd::None });
         };
         let own = self.own(s, ctx);
+        let candidate = s.approval == "pending";
         Ok(match action {
+            Action::Confirm | Action::ReturnToProposer if !candidate => {
+                Cmd::Say(format!("'{}' is not a candidate awaiting approval ({}).", s.term, s.provenance()), Tone::Info)
+            }
+            Action::Withdraw => {
+                let term = s.term.clone();
+                let desk = ctx.desk.as_mut().expect("signed in");
+                let version = desk.dict.version.clone();
+                let user = desk.user.name.clone();
+                match desk.store.retire_synonym(&user, &version, &term) {
+                    Ok(r) => {
+                        *self = Self::load_page(ctx, self.all)?;
+                        Cmd::Say(format!("Retired the synonym '{}': it no longer autocodes.", r.term), Tone::Good)
+                    }
+                    Err(e) => Cmd::Say(format!("{e:#}"), Tone::Bad),
+                }
+            }
             Action::Confirm | Action::ReturnToProposer if own => {
                 Cmd::Say("You proposed or confirmed this code: another reviewer or admin decides it (four-eye rule).".into(), Tone::Bad)
             }
@@ -84,9 +117,11 @@ impl Screen for Synonyms {
     }
 
     fn draw(&self, f: &mut Frame, area: Rect, ctx: &Ctx, theme: Theme) {
-        let title = format!(" Synonym candidates ({}) ", self.rows.len());
+        let title =
+            if self.all { format!(" Synonym list ({}; Tab: candidates) ", self.rows.len()) } else { format!(" Synonym candidates ({}) ", self.rows.len()) };
         if self.rows.is_empty() {
-            f.render_widget(Paragraph::new("No synonym candidate awaits approval.").block(Block::bordered().title(title)), area);
+            let text = if self.all { "The synonym list of this MedDRA version is empty." } else { "No synonym candidate awaits approval." };
+            f.render_widget(Paragraph::new(text).block(Block::bordered().title(title)), area);
             return;
         }
         let dict = &ctx.desk().dict;
@@ -96,7 +131,16 @@ impl Screen for Synonyms {
         let rows = self.rows.iter().enumerate().map(|(i, s)| {
             let llt = dict.llt(s.llt_code);
             let pt = llt.and_then(|l| dict.pt(l.pt_code)).map(|p| p.name.clone()).unwrap_or_default();
-            let who = format!("{}/{}", s.proposer.as_deref().unwrap_or("-"), s.reviewer.as_deref().unwrap_or("-"));
+            let who = if self.all {
+                match (&s.hold, s.approval.as_str()) {
+                    (_, "pending") => "candidate".to_string(),
+                    (_, "declined") => "declined".to_string(),
+                    (Some(_), _) => "held".to_string(),
+                    (None, _) => s.origin.clone(),
+                }
+            } else {
+                format!("{}/{}", s.proposer.as_deref().unwrap_or("-"), s.reviewer.as_deref().unwrap_or("-"))
+            };
             let row = Row::new(vec![
                 truncate(&s.term, term_w),
                 truncate(&format!("{} {}", s.llt_code, llt.map(|l| l.name.as_str()).unwrap_or("?")), 24),
@@ -113,7 +157,7 @@ impl Screen for Synonyms {
             }
         });
         let widths = [Constraint::Length(term_w as u16), Constraint::Length(24), Constraint::Length(14), Constraint::Length(2), Constraint::Min(14)];
-        let header = Row::new(vec!["key", "LLT", "PT", "n", "coded/confirmed"]).style(theme.title());
+        let header = Row::new(vec!["key", "LLT", "PT", "n", if self.all { "state" } else { "coded/confirmed" }]).style(theme.title());
         f.render_widget(Table::new(rows, widths).header(header).block(Block::bordered().title(title)), area);
     }
 }
