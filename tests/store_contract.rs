@@ -734,6 +734,21 @@ fn governance_attacks(b: &dyn Backend) -> GovernanceAttacks {
     a.set_synonym_qualifiers(&admin, &list).unwrap();
     attempts.push((format!("without left again: {:?}", a.synonym("blorp left", &dict.version).unwrap().map(|s| s.term)), false));
     attempts.push((format!("plain blorp: {:?}", a.synonym("blorp", &dict.version).unwrap().map(|s| s.term)), false));
+    // Two synonyms that code differently are never merged by a qualifier; two that agree are,
+    // and come back apart when the qualifier goes.
+    b.import(&[("S1", "snorf left"), ("S2", "snorf"), ("G1", "glim left"), ("G2", "glim")]);
+    for (id, code) in [("S1", llt), ("S2", other_llt), ("G1", llt), ("G2", llt)] {
+        c.act(&dict, &coder, id, Some(0), Action::Propose { llt: code, source: Source::Search }).unwrap();
+        r.act(&dict, &reviewer, id, Some(1), Action::Confirm).unwrap();
+    }
+    let e = a.set_synonym_qualifiers(&admin, &with_left).err().map(|e| format!("{e}"));
+    attempts.push(("a qualifier merging two codes".into(), e.as_deref().is_some_and(|e| e.contains("would share the key 'snorf'"))));
+    a.act(&dict, &admin, "S2", Some(2), Action::Recode { llt, source: Source::Search, comment: Some("same as S1".into()) }).unwrap();
+    o.act(&dict, &other, "S2", Some(3), Action::Confirm).unwrap();
+    let rk = a.set_synonym_qualifiers(&admin, &with_left).unwrap();
+    attempts.push((format!("merged once they agree: {}", rk.merged), false));
+    a.set_synonym_qualifiers(&admin, &list).unwrap();
+    attempts.push((format!("glim left is back: {:?}", a.synonym("glim left", &dict.version).unwrap().map(|s| s.term)), false));
     // Declined, another code in between, then the declined code again.
     c.act(&dict, &coder, "D1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
     r.act(&dict, &reviewer, "D1", Some(1), Action::Confirm).unwrap();
@@ -758,6 +773,9 @@ fn the_holes_a_second_look_found_in_synonym_governance_stay_closed_on_both_backe
     assert_eq!(sqlite.attempts[3].0, "without left again: Some(\"blorp left\")");
     assert_eq!(sqlite.attempts[4].0, "plain blorp: None", "a term never confirmed has no synonym");
     assert!(sqlite.attempts[5].1, "{:#?}", sqlite.attempts);
+    assert_eq!(sqlite.attempts[6].0, "merged once they agree: 2");
+    assert_eq!(sqlite.attempts[7].0, "glim left is back: Some(\"glim left\")");
+    assert!(sqlite.attempts[8].1, "{:#?}", sqlite.attempts);
     assert!(sqlite.synonyms.contains(&("snarf".to_string(), false, "declined".to_string(), true)), "{:?}", sqlite.synonyms);
     assert!(sqlite.audit_findings.is_empty(), "{:?}", sqlite.audit_findings);
     let Some(pg) = Postgres::new("w") else { return };

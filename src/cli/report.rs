@@ -55,7 +55,7 @@ fn fmt_hours(h: Option<f64>) -> String {
 
 fn write_plot(file: &PathBuf, svg: String) -> Result<()> {
     std::fs::write(file, svg).with_context(|| format!("writing the chart {}", file.display()))?;
-    eprintln!("Chart written to {}", file.display());
+    eprintln!("Chart written to {}", p(&file.display().to_string()));
     Ok(())
 }
 

@@ -118,30 +118,60 @@ impl Store {
             items: tx.execute("UPDATE item SET syn_key = synonym_key(term_key, ?1) WHERE syn_key IS NOT synonym_key(term_key, ?1)", [&value])?,
             ..Default::default()
         };
-        let rows: Vec<(String, String, i64, String)> = {
+        let rows: Vec<(String, String, i64, String, u32)> = {
             // From the term each synonym was made of (a confirmed item's verbatim, an imported
             // row's term), not its old key: a qualifier taken off the list comes back.
-            let mut st =
-                tx.prepare("SELECT term, meddra_version, seq, synonym_key(coalesce(normalize(reported_term), term), ?1) FROM synonym ORDER BY seq DESC")?;
-            let rows = st.query_map([&value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let mut st = tx.prepare(
+                "SELECT term, meddra_version, seq, synonym_key(coalesce(normalize(reported_term), term), ?1), llt_code FROM synonym ORDER BY seq DESC",
+            )?;
+            let rows = st.query_map([&value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let mut kept = std::collections::HashSet::new();
+        let mut kept: std::collections::HashMap<(String, String), (String, u32)> = std::collections::HashMap::new();
         let mut moves = Vec::new();
-        for (term, version, seq, key) in rows {
-            if !kept.insert((version.clone(), key.clone())) {
+        let mut clashes = Vec::new();
+        for (term, version, seq, key, llt) in rows {
+            if let Some((first, first_llt)) = kept.get(&(version.clone(), key.clone())) {
+                // Two synonyms that agree are one; two that code differently are never merged
+                // silently (the older one's code would be lost): the admin resolves them first.
+                if *first_llt != llt {
+                    clashes.push(format!(
+                        "'{}' (LLT {first_llt}) and '{}' (LLT {llt}) would share the key '{key}' in MedDRA {version}",
+                        printable(first),
+                        printable(&term)
+                    ));
+                }
                 tx.execute("DELETE FROM synonym WHERE seq = ?1", [seq])?;
                 out.merged += 1;
-            } else if key != term {
+                continue;
+            }
+            kept.insert((version.clone(), key.clone()), (term.clone(), llt));
+            if key != term {
                 // Out of the way first: a key another row still holds is freed before it is taken.
                 tx.execute("UPDATE synonym SET term = '#' || seq WHERE seq = ?1", [seq])?;
                 moves.push((seq, key));
             }
         }
+        if !clashes.is_empty() {
+            bail!("the qualifier list was not changed: {}; retire one of each (`synonym retire`) or recode, then change the list", clashes.join("; "));
+        }
         for (seq, key) in &moves {
             tx.execute("UPDATE synonym SET term = ?1 WHERE seq = ?2", params![key, seq])?;
         }
         out.synonyms = moves.len();
+        // A key whose synonym was merged away under an earlier list is made again from its
+        // confirmed items (under review: as a candidate).
+        let orphans: Vec<(String, String)> = {
+            let mut st = tx.prepare(
+                "SELECT DISTINCT syn_key, meddra_version FROM item i WHERE state = 'confirmed' AND syn_key <> '' AND meddra_version IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM synonym s WHERE s.term = i.syn_key AND s.meddra_version = i.meddra_version) ORDER BY syn_key",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (key, version) in &orphans {
+            super::synonyms::revise(&tx, key, version, acting, true, "no confirmed item left")?;
+        }
         log::append(
             &tx,
             &Entry { user: acting.into(), action: "setting".into(), comment: Some(format!("{} = {value}", crate::qualifiers::SETTING)), ..Default::default() },

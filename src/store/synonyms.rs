@@ -226,9 +226,9 @@ pub const PENDING_HOLD: &str = "candidate: awaits approval";
 
 /// The hold, approval and decider a key's synonym gets when its newest confirmed code is `llt`.
 /// Without review: a confirmation (`reactivate`) makes it active and approved; a recode keeps what
-/// it was. Under review: a code a reviewer declined for this key before (the log says so) stays
-/// declined, whatever was confirmed in between; the same approved code is only strengthened;
-/// anything else is a pending candidate.
+/// it was. Under review: the same approved code is only strengthened; anything else is a pending
+/// candidate. In either mode a code a reviewer declined for this key (the log says so) stays
+/// declined, whatever was confirmed in between.
 fn approval_state(
     tx: &Transaction<'_>,
     existing: Option<&Synonym>,
@@ -245,13 +245,7 @@ fn approval_state(
             _ => "approved",
         }
     };
-    if !review {
-        return Ok(match existing {
-            Some(s) if !reactivate => (s.hold.clone(), kept(s), s.decided_by.clone()),
-            Some(s) => (None, "approved", s.decided_by.clone()),
-            None => (None, "approved", None),
-        });
-    }
+    // A code a reviewer declined for this key stays declined, whatever the mode is now.
     let declined: Option<(String, String)> = tx
         .query_row(
             "SELECT user, coalesce(comment, '') FROM decision_log WHERE action = 'synonym-decline' AND reported_term = ?1 AND llt_code = ?2 AND meddra_version = ?3
@@ -262,6 +256,13 @@ fn approval_state(
         .optional()?;
     if let Some((by, why)) = declined {
         return Ok((Some(format!("declined by {by}: {why}")), "declined", Some(by)));
+    }
+    if !review {
+        return Ok(match existing {
+            Some(s) if !reactivate => (s.hold.clone(), kept(s), s.decided_by.clone()),
+            Some(s) => (None, "approved", s.decided_by.clone()),
+            None => (None, "approved", None),
+        });
     }
     Ok(match existing {
         Some(s) if s.llt_code == llt && s.approval == "approved" && (s.hold.is_none() || !reactivate) => {

@@ -15,11 +15,7 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
     if let Some(g) = &ctx.group {
         let me = ctx.desk().user.name.as_str();
         let text = if it.state == State::Proposed && it.proposer.as_deref() != Some(me) {
-            format!(
-                "Group '{}': confirming confirms all {} identical proposals of this code, as you see them (not your own)",
-                g.term,
-                g.to_confirm(it.llt_code, me)
-            )
+            format!("Group '{}': confirming signs all {} identical proposals as shown (not yours)", g.term, g.to_confirm(it.llt_code, me))
         } else {
             format!("Group '{}': proposing codes all {} new or returned items", g.term, g.to_code())
         };
@@ -96,10 +92,14 @@ pub fn item_context(ctx: &Ctx, theme: Theme) -> Vec<Line<'static>> {
     if let Some(syn) = &v.synonym {
         // The matched key, when qualifiers were dropped to find it.
         let key = if syn.term == crate::text::normalize(&it.reported_term) { String::new() } else { format!(" as '{}'", syn.term) };
+        // The synonym's LLT by name first, and whether it differs from the code on screen: what a
+        // reviewer weighs; the provenance after, where a narrow screen may cut it.
+        let name = ctx.desk().llt_name(syn.llt_code);
+        let differs = if it.llt_code.is_some_and(|c| c != syn.llt_code) { ", not the code proposed" } else { "" };
         let text = match (&syn.hold, syn.approval.as_str()) {
-            (_, "pending") => format!("Synonym candidate{key}: LLT {} ({})", syn.llt_code, syn.provenance()),
-            (None, _) => format!("Synonym list{key}: LLT {} ({})", syn.llt_code, syn.provenance()),
-            (Some(why), _) => format!("Synonym list{key}: LLT {} held ({why})", syn.llt_code),
+            (_, "pending") => format!("Synonym candidate{key}: {name}{differs} ({})", syn.provenance()),
+            (None, _) => format!("Synonym list{key}: {name}{differs} ({})", syn.provenance()),
+            (Some(why), _) => format!("Synonym list{key}: {name}{differs}, held ({why})"),
         };
         lines.push(Line::styled(text, theme.dim()));
     }
@@ -117,6 +117,9 @@ pub fn proposal_lines(ctx: &Ctx, theme: Theme, width: u16, highlight: Option<usi
             match &ctx.engine {
                 EngineStatus::Failed(m) => format!("No proposals: {m}"),
                 EngineStatus::Stopped(m) => format!("No proposals: model stopped: {m}"),
+                _ if ctx.open.as_ref().is_some_and(|v| v.item.state == State::Proposed) => {
+                    "No model proposals for this item: c codes it differently, b browses.".into()
+                }
                 _ => "No model proposals for this item: use / to search or b to browse.".into(),
             }
         };

@@ -501,23 +501,22 @@ BEGIN
     -- The state of store/synonyms.rs approval_state: without review a confirmation activates and
     -- a recode keeps; under review a code declined for this key before (the log says so) stays
     -- declined, the same approved code is strengthened, anything else is a pending candidate.
-    IF NOT v_review THEN
+    -- A code a reviewer declined for this key stays declined, whatever the mode is now.
+    SELECT username, coalesce(comment, '') INTO v_decl_by, v_decl_why FROM decision_log
+        WHERE action = 'synonym decline' AND reported_term = p_term AND llt_code = it.llt_code AND meddra_version = p_version
+        ORDER BY seq DESC LIMIT 1;
+    IF FOUND THEN
+        v_hold := format('declined by %s: %s', v_decl_by, v_decl_why); v_approval := 'declined'; v_decided := v_decl_by;
+    ELSIF NOT v_review THEN
         IF v_found AND NOT p_reactivate THEN
             v_hold := s.hold; v_approval := s.approval; v_decided := s.decided_by;
         ELSE
             v_hold := NULL; v_approval := 'approved'; v_decided := CASE WHEN v_found THEN s.decided_by END;
         END IF;
+    ELSIF v_found AND s.llt_code = it.llt_code AND s.approval = 'approved' AND (s.hold IS NULL OR NOT p_reactivate) THEN
+        v_hold := CASE WHEN p_reactivate THEN NULL ELSE s.hold END; v_approval := 'approved'; v_decided := s.decided_by;
     ELSE
-        SELECT username, coalesce(comment, '') INTO v_decl_by, v_decl_why FROM decision_log
-            WHERE action = 'synonym decline' AND reported_term = p_term AND llt_code = it.llt_code AND meddra_version = p_version
-            ORDER BY seq DESC LIMIT 1;
-        IF FOUND THEN
-            v_hold := format('declined by %s: %s', v_decl_by, v_decl_why); v_approval := 'declined'; v_decided := v_decl_by;
-        ELSIF v_found AND s.llt_code = it.llt_code AND s.approval = 'approved' AND (s.hold IS NULL OR NOT p_reactivate) THEN
-            v_hold := CASE WHEN p_reactivate THEN NULL ELSE s.hold END; v_approval := 'approved'; v_decided := s.decided_by;
-        ELSE
-            v_hold := 'candidate: awaits approval'; v_approval := 'pending'; v_decided := NULL;
-        END IF;
+        v_hold := 'candidate: awaits approval'; v_approval := 'pending'; v_decided := NULL;
     END IF;
     -- A confirmation is a second person's (act refuses the importer), so it backs the synonym.
     INSERT INTO synonym VALUES (p_term, p_version, it.llt_code, 'confirmed', n, it.id, it.external_id, it.reported_term,
@@ -1598,6 +1597,9 @@ DECLARE
     v_seen text[] := '{}';
     v_seqs bigint[] := '{}';
     v_keys text[] := '{}';
+    v_seen_llt integer[] := '{}';
+    v_seen_term text[] := '{}';
+    v_at integer;
     r record;
 BEGIN
     IF json_typeof(p_value::json) <> 'array' THEN
@@ -1625,12 +1627,21 @@ BEGIN
     UPDATE item SET syn_key = synonym_key(term_key) WHERE syn_key IS DISTINCT FROM synonym_key(term_key);
     GET DIAGNOSTICS v_items = ROW_COUNT;
     -- From the term each synonym was made of, not its old key: a qualifier taken off comes back.
-    FOR r IN SELECT term, meddra_version, seq, synonym_key(coalesce(normalize_term(reported_term), term)) AS k FROM synonym ORDER BY seq DESC LOOP
-        IF (r.meddra_version || E'\x01' || r.k) = ANY (v_seen) THEN
+    FOR r IN SELECT term, meddra_version, seq, llt_code, synonym_key(coalesce(normalize_term(reported_term), term)) AS k FROM synonym ORDER BY seq DESC LOOP
+        v_at := array_position(v_seen, r.meddra_version || E'\x01' || r.k);
+        IF v_at IS NOT NULL THEN
+            -- Two synonyms that agree are one; two that code differently are never merged
+            -- silently: the admin resolves them first.
+            IF v_seen_llt[v_at] <> r.llt_code THEN
+                RAISE EXCEPTION 'the qualifier list was not changed: ''%'' (LLT %) and ''%'' (LLT %) would share the key ''%'' in MedDRA %; retire one of each (synonym retire) or recode, then change the list',
+                    v_seen_term[v_at], v_seen_llt[v_at], r.term, r.llt_code, r.k, r.meddra_version USING ERRCODE = '55000';
+            END IF;
             DELETE FROM synonym WHERE seq = r.seq;
             v_merged := v_merged + 1;
         ELSE
             v_seen := v_seen || (r.meddra_version || E'\x01' || r.k);
+            v_seen_llt := v_seen_llt || r.llt_code;
+            v_seen_term := v_seen_term || r.term;
             IF r.k <> r.term THEN
                 -- Out of the way first: a key another row still holds is freed before it is taken.
                 UPDATE synonym SET term = '#' || seq WHERE seq = r.seq;
@@ -1641,6 +1652,12 @@ BEGIN
     END LOOP;
     FOR i IN 1 .. coalesce(array_length(v_seqs, 1), 0) LOOP
         UPDATE synonym SET term = v_keys[i] WHERE seq = v_seqs[i];
+    END LOOP;
+    -- A key whose synonym was merged away under an earlier list is made again from its
+    -- confirmed items (under review: as a candidate).
+    FOR r IN SELECT DISTINCT syn_key, meddra_version FROM item i WHERE state = 'confirmed' AND syn_key <> '' AND meddra_version IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM synonym s WHERE s.term = i.syn_key AND s.meddra_version = i.meddra_version) ORDER BY syn_key LOOP
+        PERFORM revise_synonym(r.syn_key, r.meddra_version, u.name, true, 'no confirmed item left');
     END LOOP;
     PERFORM append_log('setting', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'synonym_qualifiers = ' || p_value);
     RETURN ARRAY[v_items, coalesce(array_length(v_seqs, 1), 0), v_merged];

@@ -253,6 +253,10 @@ impl App {
                 }
             }
             Cmd::Prompt(p, text) => self.prompt = Some((p, text)),
+            Cmd::Ask(p, say) => {
+                self.say(say, Tone::Info);
+                self.prompt = Some((p, String::new()));
+            }
             Cmd::Signed(job) => {
                 if self.ctx.desk().needs_signature() {
                     self.unsigned_job = Some(job);
@@ -293,8 +297,11 @@ impl App {
             use crate::tui::screens::synonyms::Synonyms;
             // The same page again: the whole list, or the candidates.
             let all = self.stack.last().and_then(|s| (s.as_ref() as &dyn std::any::Any).downcast_ref::<Synonyms>()).is_some_and(|s| s.all);
+            let sel = self.stack.last().and_then(|s| (s.as_ref() as &dyn std::any::Any).downcast_ref::<Synonyms>()).map_or(0, |s| s.sel);
             match Synonyms::load_page(&self.ctx, all) {
-                Ok(fresh) => {
+                Ok(mut fresh) => {
+                    // The cursor stays where it was: the next row moved up into it.
+                    fresh.sel = sel.min(fresh.rows.len().saturating_sub(1));
                     self.stack.pop();
                     self.stack.push(Box::new(fresh));
                 }

@@ -184,6 +184,8 @@ pub enum Cmd {
     /// A workflow decision on the open item; the text says what was done ("confirmed").
     Decide(Decision, &'static str),
     Prompt(Prompt, String),
+    /// A prompt with a message on the line above it (what answering it will do).
+    Ask(Prompt, String),
     /// A signature beyond the open item: the first of the session asks for the password.
     Signed(Signed),
 }

@@ -37,7 +37,9 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Char('B')], Action::BulkConfirm, "B", "", "bulk confirm others' proposals in this list"),
     Binding::new(&[KeyCode::Char('y')], Action::Synonyms, "y", "", "synonym candidates to approve"),
     Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
-    Binding::new(&[KeyCode::Char('q'), KeyCode::Esc], Action::Quit, "q", "quit", "quit"),
+    // Esc never quits: it is "back" everywhere else, and a coder pressing it once too often
+    // must not lose the desk.
+    Binding::new(&[KeyCode::Char('q')], Action::Quit, "q", "quit", "quit"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -114,8 +116,17 @@ impl Queue {
         if others == 0 {
             return Ok(Cmd::Say("No proposal of someone else in this list: nothing to confirm (narrow it with t, s, f).".into(), Tone::Info));
         }
+        let own = seen.len() - others;
+        let studies: std::collections::BTreeSet<&str> = seen.iter().filter(|i| i.proposer.as_deref() != Some(me)).map(|i| i.study.as_str()).collect();
+        let say = format!(
+            "{others} proposal(s) of others in {} stud{} ({}){}: type yes to confirm them",
+            studies.len(),
+            if studies.len() == 1 { "y" } else { "ies" },
+            studies.iter().take(3).copied().collect::<Vec<_>>().join(", "),
+            if own > 0 { format!("; {own} of yours left out") } else { String::new() }
+        );
         self.bulk = Some(seen);
-        Ok(Cmd::Prompt(Prompt::BulkConfirm, String::new()))
+        Ok(Cmd::Ask(Prompt::BulkConfirm, say))
     }
 
     fn filter(&self) -> ItemFilter {
@@ -362,7 +373,7 @@ impl Queue {
             .collect();
         let filters = format!(
             "showing {} · state: {} · study: {} · filter: {} · sort: {}",
-            self.rows.len(),
+            if self.grouped { format!("{} terms", self.groups.len()) } else { self.rows.len().to_string() },
             self.state_filter.map_or("all".into(), |s| s.to_string()),
             self.study_filter.clone().unwrap_or_else(|| "all".into()),
             if self.text_filter.is_empty() { "-".into() } else { format!("'{}'", self.text_filter) },
@@ -418,9 +429,9 @@ impl Queue {
 
     fn draw_items(&self, f: &mut Frame, table_area: Rect, ctx: &Ctx, theme: Theme) {
         let wide = table_area.width >= 110;
-        // Fixed columns (id 8, state 9, study 7, by 7, conf 6, the subject 8 when wide) and a gap
+        // Fixed columns (id 8, state 9, study 8, by 7, conf 6, the subject 8 when wide) and a gap
         // after each; the term and the code share the rest 3:2, cut with an ellipsis.
-        let fixed = 8 + 9 + 7 + 7 + 6 + 6 + if wide { 9 } else { 0 };
+        let fixed = 8 + 9 + 8 + 7 + 6 + 6 + if wide { 9 } else { 0 };
         let rest = (table_area.width as usize).saturating_sub(2 + fixed).max(10);
         let (term_w, code_w) = (rest * 3 / 5, rest - rest * 3 / 5);
         // The window scrolls as the table would, keeping the selection on its last line once
@@ -442,7 +453,7 @@ impl Queue {
                 let mut cells = vec![
                     Cell::from(truncate(&r.item.external_id, 8)),
                     Cell::from(Span::styled(r.item.state.to_string(), theme.state(r.item.state))),
-                    Cell::from(truncate(&r.item.study, 7)),
+                    Cell::from(truncate(&r.item.study, 8)),
                     Cell::from(truncate(&r.item.reported_term, term_w)),
                     Cell::from(truncate(&top_name, code_w)),
                     Cell::from(truncate(r.item.proposer.as_deref().unwrap_or(""), 7)),
@@ -457,7 +468,7 @@ impl Queue {
         let mut widths = vec![
             Constraint::Length(8),
             Constraint::Length(9),
-            Constraint::Length(7),
+            Constraint::Length(8),
             Constraint::Length(term_w as u16),
             Constraint::Length(code_w as u16),
             Constraint::Length(7),

@@ -157,7 +157,7 @@ impl Screen for Synonyms {
             }
         });
         let widths = [Constraint::Length(term_w as u16), Constraint::Length(24), Constraint::Length(14), Constraint::Length(2), Constraint::Min(14)];
-        let header = Row::new(vec!["key", "LLT", "PT", "n", if self.all { "state" } else { "coded/confirmed" }]).style(theme.title());
+        let header = Row::new(vec!["key", "LLT", "PT", "n", if self.all { "state" } else { "by" }]).style(theme.title());
         f.render_widget(Table::new(rows, widths).header(header).block(Block::bordered().title(title)), area);
     }
 }
