@@ -1,4 +1,5 @@
-//! Charts drawn with plotters (SVG): the team reports' bars and lines. Text is left to the SVG
+//! Charts drawn with plotters (SVG): the team reports' bars, and the lines of shares (back-test,
+//! months, reliability, replay). Text is left to the SVG
 //! viewer (plotters' SVG backend writes <text>), so no font is needed on the machine.
 
 use anyhow::{anyhow, Result};
@@ -58,44 +59,6 @@ pub fn bars(axes: &Axes<'_>, series: &[(&str, Vec<f64>)]) -> Result<String> {
                 .map_err(plot_error)?
                 .label(*name)
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], colour.filled()));
-        }
-        chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(plot_error)?;
-        root.present().map_err(plot_error)?;
-    }
-    Ok(svg)
-}
-
-/// Lines over the categories (days, say), one per series, with a legend.
-pub fn lines(axes: &Axes<'_>, series: &[(&str, Vec<f64>)]) -> Result<String> {
-    let n = axes.labels.len().max(1);
-    let top = series.iter().flat_map(|(_, v)| v.iter().copied()).fold(0.0f64, f64::max).max(1.0) * 1.1;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (900, 420)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_error)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(axes.title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(48)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0f64..(n.saturating_sub(1)).max(1) as f64, 0f64..top)
-            .map_err(plot_error)?;
-        let labels = axes.labels;
-        chart
-            .configure_mesh()
-            .x_desc(axes.x)
-            .y_desc(axes.y)
-            .x_labels(n.min(12))
-            .x_label_formatter(&|x| labels.get(x.round() as usize).cloned().unwrap_or_default())
-            .draw()
-            .map_err(plot_error)?;
-        for (s, (name, values)) in series.iter().enumerate() {
-            let colour = COLOURS[s % COLOURS.len()];
-            chart
-                .draw_series(LineSeries::new(values.iter().enumerate().map(|(i, v)| (i as f64, *v)), colour.stroke_width(2)))
-                .map_err(plot_error)?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
         }
         chart.configure_series_labels().background_style(WHITE.mix(0.9)).border_style(BLACK).draw().map_err(plot_error)?;
         root.present().map_err(plot_error)?;
@@ -214,8 +177,6 @@ mod tests {
         let axes = Axes { title: "Work per person", x: "person", y: "items", labels: &labels };
         let svg = bars(&axes, &[("coded", vec![3.0, 0.0]), ("reviewed", vec![0.0, 4.0])]).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("Work per person") && svg.contains("alice") && svg.contains("reviewed"), "{svg}");
-        let svg = lines(&axes, &[("coded", vec![1.0, 2.0])]).unwrap();
-        assert!(svg.contains("<polyline") || svg.contains("<path"), "{svg}");
         let xy_svg = xy(
             &Xy { title: "Reliability", x: "confidence", y: "share right", x_labels: None, diagonal: true, band: vec![(0.0, 0.1, 0.3), (1.0, 0.8, 0.9)] },
             &[Series { name: "PT (ECE 0.020)".into(), points: vec![(0.1, 0.2), (0.9, 0.85)], colour: 0, dashed: false, dots: true }],
