@@ -554,6 +554,10 @@ mod snapshots {
         key(&mut app, KeyCode::Char('b'));
         snap("browse", &app);
         key(&mut app, KeyCode::Esc);
+        key(&mut app, KeyCode::Char('?'));
+        let help = render(&app, 80, 24);
+        assert!(help.contains("Any key closes this help"), "the coding help fits at 80x24:\n{help}");
+        key(&mut app, KeyCode::Esc);
         key(&mut app, KeyCode::Char('n'));
         snap("coding_without_proposals", &app);
         key(&mut app, KeyCode::Char('p'));

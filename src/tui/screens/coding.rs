@@ -18,13 +18,7 @@ use crate::tui::theme::{Theme, Tone};
 use crate::tui::widgets::{item_context, proposal_lines};
 
 const KEYS: &[Binding] = &[
-    Binding::new(
-        &[KeyCode::Char('1')],
-        Action::ProposeNth(0),
-        "1-5",
-        "propose",
-        "propose that proposal's LLT (↑/↓ + Enter: the same; a confirmed item: recode to it)",
-    ),
+    Binding::new(&[KeyCode::Char('1')], Action::ProposeNth(0), "1-5", "propose", "propose its LLT (or ↑↓ Enter; on a confirmed item: recode)"),
     Binding::hidden(&[KeyCode::Char('2')], Action::ProposeNth(1)),
     Binding::hidden(&[KeyCode::Char('3')], Action::ProposeNth(2)),
     Binding::hidden(&[KeyCode::Char('4')], Action::ProposeNth(3)),
@@ -33,12 +27,12 @@ const KEYS: &[Binding] = &[
     Binding::hidden(&[KeyCode::Down, KeyCode::Char('j')], Action::Down),
     Binding::hidden(&[KeyCode::Enter], Action::Select),
     Binding::new(&[KeyCode::Char('/')], Action::Search, "/", "search", "search all LLTs"),
-    Binding::new(&[KeyCode::Char('b')], Action::Browse, "b", "browse", "browse the hierarchy from the highlighted proposal"),
+    Binding::new(&[KeyCode::Char('b')], Action::Browse, "b", "browse", "browse the hierarchy from the proposal"),
     // Not q: q quits on the queue, and one key means one thing everywhere.
     Binding::new(&[KeyCode::Char('u')], Action::PutOnQuery, "u", "query", "put on query to the site (needs a note)").in_footer_as("u a c"),
-    Binding::new(&[KeyCode::Char('a')], Action::AnswerQuery, "a", "", "record the site's answer to the query (and its corrected verbatim)"),
+    Binding::new(&[KeyCode::Char('a')], Action::AnswerQuery, "a", "", "the site's answer (and corrected verbatim)"),
     Binding::new(&[KeyCode::Char('c')], Action::CloseQuery, "c", "", "close the query by hand"),
-    Binding::new(&[KeyCode::Char('s')], Action::Split, "s", "split", "split a compound verbatim into one part per event"),
+    Binding::new(&[KeyCode::Char('s')], Action::Split, "s", "split", "split a compound verbatim, one part per event"),
     Binding::new(&[KeyCode::Char('w')], Action::Withdraw, "w", "", "withdraw your own proposal before review"),
     Binding::new(&[KeyCode::Char('r')], Action::ReturnToProposer, "r", "", "return a split (reviewers): its parts are voided"),
     Binding::new(&[KeyCode::Char('n')], Action::NextItem, "n/p", "", "next / previous item"),
@@ -74,10 +68,7 @@ impl Screen for Coding {
     }
 
     fn notes(&self) -> &'static [&'static str] {
-        &[
-            "⚠ PT uncertain: the top PT is under 50% likely; ⚠ LLT choice: the PT is clear, the LLT within it is not",
-            "LLT bar: this LLT's confidence; PT n%: its PT's (the sum over the PT's LLTs)",
-        ]
+        &["⚠ PT uncertain: top PT under 50%; ⚠ LLT choice: PT clear, LLT within it not", "bar: the LLT's confidence; PT n%: its PT's (sum over the PT's LLTs)"]
     }
 
     fn perform(&mut self, action: Action, ctx: &mut Ctx) -> Result<Cmd> {
