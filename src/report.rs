@@ -163,6 +163,20 @@ pub struct Turnaround {
 /// The age brackets of open work, in days since import.
 pub const AGE_BRACKETS: [(&str, i64, i64); 4] = [("0-1 days", 0, 1), ("2-7 days", 2, 7), ("8-30 days", 8, 30), ("over 30 days", 31, i64::MAX)];
 
+/// The age bracket (an index into `AGE_BRACKETS`) of `days`.
+fn bracket(days: i64) -> Option<usize> {
+    AGE_BRACKETS.iter().position(|(_, lo, hi)| days >= *lo && days <= *hi)
+}
+
+/// Hours as a reader weighs them: hours under two days, days beyond; "-" for none.
+pub fn fmt_hours(h: Option<f64>) -> String {
+    match h {
+        None => "-".into(),
+        Some(h) if h < 48.0 => format!("{h:.1} h"),
+        Some(h) => format!("{:.1} days", h / 24.0),
+    }
+}
+
 /// Import to confirmation for the items confirmed in the window, and the open work's age at `now`.
 pub fn turnaround(items: &[Item], w: &Window, now: &str) -> Turnaround {
     let mut hours_of: Vec<(String, f64)> = items
@@ -184,7 +198,7 @@ pub fn turnaround(items: &[Item], w: &Window, now: &str) -> Turnaround {
     let open = [State::New, State::Proposed, State::Returned, State::Query, State::Answered];
     for it in items.iter().filter(|i| open.contains(&i.state) && w.study_in(&i.study)) {
         let days = hours(&it.imported_at, now).map_or(0, |h| (h / 24.0).floor() as i64);
-        if let Some(b) = AGE_BRACKETS.iter().position(|(_, lo, hi)| days >= *lo && days <= *hi) {
+        if let Some(b) = bracket(days) {
             *open_by_age[b].1.entry(it.state.to_string()).or_default() += 1;
         }
     }
@@ -307,7 +321,7 @@ pub fn queries(log: &[LoggedEntry], items: &[Item], w: &Window, now: &str) -> Qu
             continue;
         }
         let days = hours(at, now).map_or(0, |h| (h / 24.0).floor() as i64);
-        if let Some(b) = AGE_BRACKETS.iter().position(|(_, lo, hi)| days >= *lo && days <= *hi) {
+        if let Some(b) = bracket(days) {
             open[b].1 += 1;
         }
     }

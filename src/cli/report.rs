@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 
 use super::session::Session;
 use crate::charts::{self, Axes};
-use crate::report::{self, Window};
+use crate::report::{self, fmt_hours, Window};
 use crate::store::item::ItemFilter;
 use crate::text::printable as p;
 
@@ -43,14 +43,6 @@ pub struct ReportArgs {
     /// Also draw the report as an SVG chart.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-}
-
-fn fmt_hours(h: Option<f64>) -> String {
-    match h {
-        None => "-".into(),
-        Some(h) if h < 48.0 => format!("{h:.1} h"),
-        Some(h) => format!("{:.1} days", h / 24.0),
-    }
 }
 
 fn write_plot(file: &PathBuf, svg: String) -> Result<()> {

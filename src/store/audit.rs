@@ -333,7 +333,7 @@ impl Store {
         for r in self.releases()? {
             all.extend(self.synonyms(&r.version)?);
         }
-        let qualifiers = crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())?;
+        let qualifiers = super::api::DeskStore::synonym_qualifiers(self)?;
         findings.extend(importer_findings(&log, &all, &confirmed, &qualifiers));
         findings.extend(retire_findings(&log, &all, &qualifiers));
         findings.extend(approval_findings(&log, &all, &qualifiers));

@@ -409,7 +409,7 @@ impl Store {
     /// terms are autocoded. Returns the number of synonyms written.
     pub fn import_synonyms(&mut self, acting: &str, dict: &Dictionary, rows: &[crate::intake::labelled::Labelled], file: &str) -> Result<usize> {
         self.require_admin(acting, "imports synonym lists")?;
-        let qualifiers = crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())?;
+        let qualifiers = super::api::DeskStore::synonym_qualifiers(self)?;
         let rows = super::synonyms::check_list(dict, rows, file, &qualifiers)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for term in super::synonyms::write_list(&tx, acting, dict, &rows, file)? {

@@ -354,13 +354,13 @@ impl DeskStore for TeamDesk {
     }
 
     fn synonym_conflicts(&self, version: &str) -> Result<Vec<Conflict>> {
-        let qualifiers = crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())?;
+        let qualifiers = self.synonym_qualifiers()?;
         Ok(conflicts(&self.items(&ItemFilter { states: vec![State::Confirmed], ..Default::default() })?, version, &qualifiers))
     }
 
     /// The whole file is checked first (line-numbered errors); the database checks each row again.
     fn import_synonyms(&mut self, _user: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize> {
-        let qualifiers = crate::qualifiers::from_setting(self.setting(crate::qualifiers::SETTING)?.as_deref())?;
+        let qualifiers = self.synonym_qualifiers()?;
         let rows = crate::store::synonyms::check_list(dict, rows, file, &qualifiers)?;
         self.store.get_mut().import_synonyms(&rows, file)
     }

@@ -56,11 +56,7 @@ impl Stats {
                 .block(Block::bordered().title(format!(" Work per person, {} ", t.window))),
             people_area,
         );
-        let hours = |h: Option<f64>| match h {
-            None => "-".to_string(),
-            Some(h) if h < 48.0 => format!("{h:.1} h"),
-            Some(h) => format!("{:.1} days", h / 24.0),
-        };
+        let hours = crate::report::fmt_hours;
         let tr = &t.turnaround;
         let mut lines = vec![
             Line::styled("Turnaround (import to confirmation)", theme.title()),
