@@ -315,7 +315,7 @@ pub fn memory(terms: usize, replay_rows: usize) -> Result<()> {
         .map(|i| Labelled { term: format!("{} episode {i}", current[i % current.len()].name), llt: current[i % current.len()].code, line: i + 2 })
         .collect();
     let t = Instant::now();
-    store.import_synonyms("admin", &dict, &rows, "bench")?;
+    store.import_synonyms("admin", &dict, "", &rows, "bench")?;
     println!("synonym list of {terms} terms written: {:.1} s", t.elapsed().as_secs_f64());
 
     // The embedding cache a desk finds after its first start (random unit rows: timing does not

@@ -183,7 +183,7 @@ pub fn item_view(store: &dyn DeskStore, dict: &Dictionary, external_id: &str) ->
         Some(l) => (Some(l.name.clone()), dict.paths(l.pt_code)),
         None => (item.llt_code.map(|c| format!("LLT {c}")), vec![]),
     };
-    let synonym = store.synonym(&item.reported_term, &dict.version)?;
+    let synonym = store.synonym(&item.study, &item.reported_term, &dict.version)?;
     let whole = item.part_of.as_deref().map(|w| store.item(w)).transpose()?;
     let parts = store.parts(&item.external_id)?;
     let due = store.due_dates()?.into_iter().find(|(s, _)| *s == item.study).map(|(_, d)| d);
@@ -423,9 +423,9 @@ impl Desk {
     }
 
     /// Approves (`why` None) or declines a synonym candidate.
-    pub fn decide_synonym(&mut self, term: &str, why: Option<&str>) -> Result<crate::store::synonyms::Synonym> {
+    pub fn decide_synonym(&mut self, study: &str, term: &str, why: Option<&str>) -> Result<crate::store::synonyms::Synonym> {
         let dict = self.dict.clone();
-        self.store.decide_synonym(&self.user.name, &dict, term, why)
+        self.store.decide_synonym(&self.user.name, &dict, study, term, why)
     }
 
     pub fn search(&self, query: &str, limit: usize) -> Vec<SearchRow> {

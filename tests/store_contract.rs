@@ -6,6 +6,7 @@ mod common;
 
 use std::process::Command;
 
+use medcoder::intake::labelled::Labelled;
 use medcoder::intake::queue::{NewItem, Report};
 use medcoder::meddra::Dictionary;
 use medcoder::store::api::DeskStore;
@@ -32,12 +33,16 @@ trait Backend {
     fn store_proposals(&self, who: &str, sets: &[(i64, ProposalSet)]);
 }
 
+/// Queue rows from (id, term); an id written `STUDY:ID` puts the item in that study, else in S.
 fn items(rows: &[(&str, &str)]) -> Vec<NewItem> {
     rows.iter()
         .enumerate()
-        .map(|(i, (id, term))| NewItem {
-            line: i + 2,
-            report: Report { external_id: id.to_string(), study: "S".into(), subject: "1".into(), reported_term: term.to_string(), ..Default::default() },
+        .map(|(i, (id, term))| {
+            let (study, id) = id.split_once(':').unwrap_or(("S", id));
+            NewItem {
+                line: i + 2,
+                report: Report { external_id: id.to_string(), study: study.into(), subject: "1".into(), reported_term: term.to_string(), ..Default::default() },
+            }
         })
         .collect()
 }
@@ -203,7 +208,7 @@ fn scenario(b: &dyn Backend) -> Outcome {
             .into_iter()
             .map(|(s, _)| s.external_id)
             .collect(),
-        synonym: c.synonym("Tingly fingers", &version).unwrap().map(|s| s.llt_code),
+        synonym: c.synonym("", "Tingly fingers", &version).unwrap().map(|s| s.llt_code),
         autocoded: Some((a5.state, a5.proposer)),
     }
 }
@@ -615,17 +620,19 @@ fn governance_scenario(b: &dyn Backend) -> GovernanceOutcome {
     o.act(&dict, &other, "H1", Some(1), Action::Confirm).unwrap();
     let g2_before = c.item("G2").unwrap().state;
     attempts.push((format!("G2 waits for the candidate's approval: {g2_before:?}"), false));
-    attempts.push(("the coder approves".to_string(), c.decide_synonym(&coder, &dict, "odd ache", None).is_err()));
-    let e = r.decide_synonym(&reviewer, &dict, "ODD ACHE mild", None).err();
+    attempts.push(("the coder approves".to_string(), c.decide_synonym(&coder, &dict, "", "odd ache", None).is_err()));
+    let e = r.decide_synonym(&reviewer, &dict, "", "ODD ACHE mild", None).err();
     if let Some(e) = &e {
         assert!(format!("{e}").contains("four-eye rule"), "{}: {e}", b.name());
     }
     attempts.push(("its reviewer approves".to_string(), e.is_some()));
-    attempts.push(("a decline without a reason".to_string(), r.decide_synonym(&reviewer, &dict, "strange itch", Some("  ")).is_err()));
-    attempts.push(("the other reviewer approves".to_string(), o.decide_synonym(&other, &dict, "odd ache", None).is_err()));
-    attempts.push(("approved twice".to_string(), r.decide_synonym(&reviewer, &dict, "odd ache", None).is_err()));
-    attempts
-        .push(("the reviewer declines strange itch".to_string(), r.decide_synonym(&reviewer, &dict, "strange itch", Some("too vague to autocode")).is_err()));
+    attempts.push(("a decline without a reason".to_string(), r.decide_synonym(&reviewer, &dict, "", "strange itch", Some("  ")).is_err()));
+    attempts.push(("the other reviewer approves".to_string(), o.decide_synonym(&other, &dict, "", "odd ache", None).is_err()));
+    attempts.push(("approved twice".to_string(), r.decide_synonym(&reviewer, &dict, "", "odd ache", None).is_err()));
+    attempts.push((
+        "the reviewer declines strange itch".to_string(),
+        r.decide_synonym(&reviewer, &dict, "", "strange itch", Some("too vague to autocode")).is_err(),
+    ));
     b.import(&[("H2", "strange itch"), ("P1", "peculiar twinge")]);
     // A reviewer's own proposal is never in their bulk confirmation.
     r.act(&dict, &reviewer, "P1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
@@ -718,9 +725,9 @@ fn governance_attacks(b: &dyn Backend) -> GovernanceAttacks {
     c.act(&dict, &coder, "K1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
     r.act(&dict, &reviewer, "K1", Some(1), Action::Confirm).unwrap();
     a.act(&dict, &admin, "K1", Some(2), Action::Recode { llt: other_llt, source: Source::Search, comment: Some("wrong".into()) }).unwrap();
-    let e = r.decide_synonym(&reviewer, &dict, "zork pain", None).err().map(|e| format!("{e}"));
+    let e = r.decide_synonym(&reviewer, &dict, "", "zork pain", None).err().map(|e| format!("{e}"));
     attempts.push(("its reviewer approves after the recode".into(), e.as_deref().is_some_and(|e| e.contains("four-eye rule"))));
-    let e = o.decide_synonym(&other, &dict, "zork pain", None).err().map(|e| format!("{e}"));
+    let e = o.decide_synonym(&other, &dict, "", "zork pain", None).err().map(|e| format!("{e}"));
     attempts.push(("anyone approves what nothing backs".into(), e.as_deref().is_some_and(|e| e.contains("no confirmed item backs"))));
     // A qualifier added, then taken off again.
     c.act(&dict, &coder, "B1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
@@ -729,11 +736,11 @@ fn governance_attacks(b: &dyn Backend) -> GovernanceAttacks {
     let mut with_left = list.clone();
     with_left.push("left".into());
     a.set_synonym_qualifiers(&admin, &with_left).unwrap();
-    let keyed = a.synonym("blorp left", &dict.version).unwrap().map(|s| s.term);
+    let keyed = a.synonym("", "blorp left", &dict.version).unwrap().map(|s| s.term);
     attempts.push((format!("with left: {keyed:?}"), false));
     a.set_synonym_qualifiers(&admin, &list).unwrap();
-    attempts.push((format!("without left again: {:?}", a.synonym("blorp left", &dict.version).unwrap().map(|s| s.term)), false));
-    attempts.push((format!("plain blorp: {:?}", a.synonym("blorp", &dict.version).unwrap().map(|s| s.term)), false));
+    attempts.push((format!("without left again: {:?}", a.synonym("", "blorp left", &dict.version).unwrap().map(|s| s.term)), false));
+    attempts.push((format!("plain blorp: {:?}", a.synonym("", "blorp", &dict.version).unwrap().map(|s| s.term)), false));
     // Two synonyms that code differently are never merged by a qualifier; two that agree are,
     // and come back apart when the qualifier goes.
     b.import(&[("S1", "snorf left"), ("S2", "snorf"), ("G1", "glim left"), ("G2", "glim")]);
@@ -748,16 +755,16 @@ fn governance_attacks(b: &dyn Backend) -> GovernanceAttacks {
     let rk = a.set_synonym_qualifiers(&admin, &with_left).unwrap();
     attempts.push((format!("merged once they agree: {}", rk.merged), false));
     a.set_synonym_qualifiers(&admin, &list).unwrap();
-    attempts.push((format!("glim left is back: {:?}", a.synonym("glim left", &dict.version).unwrap().map(|s| s.term)), false));
+    attempts.push((format!("glim left is back: {:?}", a.synonym("", "glim left", &dict.version).unwrap().map(|s| s.term)), false));
     // Declined, another code in between, then the declined code again.
     c.act(&dict, &coder, "D1", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
     r.act(&dict, &reviewer, "D1", Some(1), Action::Confirm).unwrap();
-    o.decide_synonym(&other, &dict, "snarf", Some("too vague")).unwrap();
+    o.decide_synonym(&other, &dict, "", "snarf", Some("too vague")).unwrap();
     c.act(&dict, &coder, "D2", Some(0), Action::Propose { llt: other_llt, source: Source::Search }).unwrap();
     r.act(&dict, &reviewer, "D2", Some(1), Action::Confirm).unwrap();
     c.act(&dict, &coder, "D3", Some(0), Action::Propose { llt, source: Source::Search }).unwrap();
     r.act(&dict, &reviewer, "D3", Some(1), Action::Confirm).unwrap();
-    let e = o.decide_synonym(&other, &dict, "snarf", None).err().map(|e| format!("{e}"));
+    let e = o.decide_synonym(&other, &dict, "", "snarf", None).err().map(|e| format!("{e}"));
     attempts.push(("the declined code approved after all".into(), e.as_deref().is_some_and(|e| e.contains("not a candidate"))));
     let mut synonyms: Vec<(String, bool, String, bool)> =
         a.synonyms(&dict.version).unwrap().into_iter().map(|s| (s.term, s.llt_code == other_llt, s.approval, s.hold.is_some())).collect();
@@ -780,6 +787,125 @@ fn the_holes_a_second_look_found_in_synonym_governance_stay_closed_on_both_backe
     assert!(sqlite.audit_findings.is_empty(), "{:?}", sqlite.audit_findings);
     let Some(pg) = Postgres::new("w") else { return };
     assert_eq!(governance_attacks(&pg), sqlite);
+}
+
+/// What synonym lists per study did, on one backend.
+#[derive(Debug, PartialEq)]
+struct ScopeOutcome {
+    /// (what was tried, refused?)
+    attempts: Vec<(String, bool)>,
+    /// (item, state, code: 'A', 'B' or '-')
+    items: Vec<(String, State, char)>,
+    /// (list, key, code, approval, held?)
+    synonyms: Vec<(String, String, char, String, bool)>,
+    audit_findings: Vec<String>,
+}
+
+/// Synonym lists per study (issue #24): a study's entry for a key wins over the global list for
+/// that study's items only; a study's retired entry keeps the global one from coding there; under
+/// synonym_scope = study a confirmation teaches its study's list, and under review its candidate
+/// is approved on that list (the global list is not touched, and a study candidate awaiting
+/// approval leaves the global entry deciding meanwhile).
+fn scope_scenario(b: &dyn Backend) -> ScopeOutcome {
+    let dict: Dictionary = b.open(CODER).active_dictionary().unwrap();
+    let mut current = dict.llts.iter().filter(|l| l.current);
+    let (la, lb) = (current.next().unwrap().code, current.next().unwrap().code);
+    let code = |c: Option<u32>| match c {
+        Some(c) if c == la => 'A',
+        Some(c) if c == lb => 'B',
+        Some(_) => '?',
+        None => '-',
+    };
+    let (coder, reviewer, other, admin) = (b.user(CODER), b.user(REVIEWER), b.user(OTHER_REVIEWER), b.user("ann"));
+    let mut c = b.open(CODER);
+    let mut r = b.open(REVIEWER);
+    let mut o = b.open(OTHER_REVIEWER);
+    let mut a = b.open("ann");
+    let rows = |t: &[(&str, u32)]| t.iter().enumerate().map(|(i, (term, llt))| Labelled { term: term.to_string(), llt: *llt, line: i + 2 }).collect::<Vec<_>>();
+    let mut attempts = Vec::new();
+    a.import_synonyms(&admin, &dict, "", &rows(&[("sore tum", la)]), "global.csv").unwrap();
+    a.import_synonyms(&admin, &dict, "T", &rows(&[("sore tum", lb)]), "t.csv").unwrap();
+    a.import_synonyms(&admin, &dict, "U", &rows(&[("achy", lb)]), "u.csv").unwrap();
+    attempts.push(("a study with a control character".into(), a.import_synonyms(&admin, &dict, "T\u{1b}[2J", &rows(&[("x", la)]), "x.csv").is_err()));
+    attempts.push(("a study with blanks around it".into(), a.import_synonyms(&admin, &dict, " T", &rows(&[("x", la)]), "x.csv").is_err()));
+    attempts.push(("a coder imports a study list".into(), c.import_synonyms(&coder, &dict, "T", &rows(&[("x", la)]), "x.csv").is_err()));
+    b.import(&[("T:Q1", "Sore tum"), ("Q2", "sore tum"), ("U:Q3", "achy"), ("Q4", "achy")]);
+    // The study's retired entry keeps the global one from coding its items.
+    a.retire_synonym(&admin, &dict.version, "T", "sore tum").unwrap();
+    attempts.push(("retired twice".into(), a.retire_synonym(&admin, &dict.version, "T", "sore tum").is_err()));
+    attempts.push(("a list that lacks the key".into(), a.retire_synonym(&admin, &dict.version, "U", "sore tum").is_err()));
+    b.import(&[("T:Q5", "sore tum"), ("Q6", "sore tum")]);
+    attempts.push(("synonym scope 'sometimes'".into(), a.set_setting(&admin, "synonym_scope", "sometimes").is_err()));
+    attempts.push(("a coder sets the scope".into(), c.set_setting(&coder, "synonym_scope", "study").is_err()));
+    a.set_setting(&admin, "synonym_scope", "study").unwrap();
+    b.import(&[("T:Q7", "gut grumble")]);
+    c.act(&dict, &coder, "Q7", Some(0), Action::Propose { llt: la, source: Source::Search }).unwrap();
+    r.act(&dict, &reviewer, "Q7", Some(1), Action::Confirm).unwrap();
+    b.import(&[("T:Q8", "gut grumble"), ("Q9", "gut grumble")]);
+    // Under review, a study's candidate is decided on its list.
+    a.set_setting(&admin, "synonym_approval", "review").unwrap();
+    b.import(&[("U:Q10", "belly ache"), ("U:Q11", "belly ache")]);
+    c.act(&dict, &coder, "Q10", Some(0), Action::Propose { llt: lb, source: Source::Search }).unwrap();
+    r.act(&dict, &reviewer, "Q10", Some(1), Action::Confirm).unwrap();
+    attempts.push(("approved on the global list".into(), o.decide_synonym(&other, &dict, "", "belly ache", None).is_err()));
+    attempts.push(("approved on another study's list".into(), o.decide_synonym(&other, &dict, "T", "belly ache", None).is_err()));
+    attempts.push(("its reviewer approves it".into(), r.decide_synonym(&reviewer, &dict, "U", "belly ache", None).is_err()));
+    o.decide_synonym(&other, &dict, "U", "belly ache", None).unwrap();
+    // A study candidate awaiting approval leaves the global entry deciding.
+    b.import(&[("U:Q12", "sore tum")]);
+    r.act(&dict, &reviewer, "Q12", Some(1), Action::Confirm).unwrap();
+    b.import(&[("U:Q13", "sore tum")]);
+    let items = (1..=13)
+        .map(|n| {
+            let it = c.item(&format!("Q{n}")).unwrap();
+            (it.external_id.clone(), it.state, code(it.llt_code))
+        })
+        .collect();
+    let mut synonyms: Vec<(String, String, char, String, bool)> =
+        a.synonyms(&dict.version).unwrap().into_iter().map(|s| (s.study, s.term, code(Some(s.llt_code)), s.approval, s.hold.is_some())).collect();
+    synonyms.sort();
+    ScopeOutcome { attempts, items, synonyms, audit_findings: a.audit(None).unwrap().findings }
+}
+
+#[test]
+fn synonym_lists_per_study_follow_the_same_rules_on_both_backends() {
+    let sqlite = scope_scenario(&Sqlite::new());
+    assert!(sqlite.attempts.iter().all(|a| a.1), "every attempt refused: {:#?}", sqlite.attempts);
+    let s = |id: &str, state: State, code: char| (id.to_string(), state, code);
+    assert_eq!(
+        sqlite.items,
+        [
+            s("Q1", State::Proposed, 'B'),
+            s("Q2", State::Proposed, 'A'),
+            s("Q3", State::Proposed, 'B'),
+            s("Q4", State::New, '-'),
+            s("Q5", State::New, '-'),
+            s("Q6", State::Proposed, 'A'),
+            s("Q7", State::Confirmed, 'A'),
+            s("Q8", State::Proposed, 'A'),
+            s("Q9", State::New, '-'),
+            s("Q10", State::Confirmed, 'B'),
+            s("Q11", State::Proposed, 'B'),
+            s("Q12", State::Confirmed, 'A'),
+            s("Q13", State::Proposed, 'A'),
+        ],
+        "T's list wins in T, its retired entry blocks the global one there; a confirmation teaches its study's list"
+    );
+    let y = |study: &str, term: &str, code: char, approval: &str, held: bool| (study.to_string(), term.to_string(), code, approval.to_string(), held);
+    assert_eq!(
+        sqlite.synonyms,
+        [
+            y("", "sore tum", 'A', "approved", false),
+            y("T", "gut grumble", 'A', "approved", false),
+            y("T", "sore tum", 'B', "approved", true),
+            y("U", "achy", 'B', "approved", false),
+            y("U", "belly ache", 'B', "approved", false),
+            y("U", "sore tum", 'A', "pending", true),
+        ]
+    );
+    assert!(sqlite.audit_findings.is_empty(), "{:?}", sqlite.audit_findings);
+    let Some(pg) = Postgres::new("x") else { return };
+    assert_eq!(scope_scenario(&pg), sqlite);
 }
 
 /// Both backends refuse the same characters in stored text: Cc and Cf (and line/paragraph

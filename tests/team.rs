@@ -1003,6 +1003,7 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
          DROP FUNCTION medcoder.answer_query(text, text, text, bigint), medcoder.split_item(text, text[], bigint);
          {SCHEMA_4_UNDONE}
          {SCHEMA_5_UNDONE}
+         {SCHEMA_7_UNDONE}
          {SCHEMA_6_UNDONE}
          UPDATE medcoder.setting SET value = '1' WHERE key = 'schema_version';
          RESET ROLE;",
@@ -1011,8 +1012,8 @@ fn a_schema_1_team_database_is_upgraded_in_place() {
     .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
     let out = t.ok(&t.superuser(), &["team", "upgrade"], None);
-    assert!(out.contains("upgraded to schema 6"), "{out}");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 6"));
+    assert!(out.contains("upgraded to schema 7"), "{out}");
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("already has schema 7"));
     model_first_can_be_set(&t);
     // Schema 4 keeps the SDTM datasets received.
     keeps_a_dataset(&t);
@@ -1093,11 +1094,22 @@ const SCHEMA_5_UNDONE: &str = "DROP FUNCTION medcoder.set_team_setting(text, tex
 
 /// What schema 6 added (issue #24), taken away to make an older database.
 const SCHEMA_6_UNDONE: &str = "DROP TRIGGER item_syn_key ON medcoder.item;
-    DROP FUNCTION medcoder.item_syn_key(), medcoder.decide_synonym(text, text), medcoder.set_synonym_qualifiers(text),
+    DROP FUNCTION medcoder.item_syn_key(), medcoder.set_synonym_qualifiers(text),
         medcoder.synonym_key(text), medcoder.synonym_key_with(text, text[]);
     ALTER TABLE medcoder.item DROP COLUMN syn_key;
     ALTER TABLE medcoder.synonym DROP COLUMN approval, DROP COLUMN decided_by;
     DELETE FROM medcoder.setting WHERE key = 'synonym_qualifiers';";
+
+/// What schema 7 added (issue #24's lists per study), taken away to make an older database.
+const SCHEMA_7_UNDONE: &str = "DROP FUNCTION medcoder.governing_synonym(text, text, text), medcoder.synonym_scope_of(text),
+        medcoder.retire_synonym(text, text), medcoder.import_synonym(text, integer, text, text), medcoder.decide_synonym(text, text, text),
+        medcoder.revise_synonym(text, text, text, text, boolean, text);
+    DELETE FROM medcoder.synonym WHERE study <> '';
+    DROP INDEX medcoder.synonym_term;
+    ALTER TABLE medcoder.synonym DROP CONSTRAINT synonym_pkey;
+    ALTER TABLE medcoder.synonym DROP COLUMN study;
+    ALTER TABLE medcoder.synonym ADD PRIMARY KEY (term, meddra_version);
+    DELETE FROM medcoder.setting WHERE key = 'synonym_scope';";
 
 /// A schema 5 database (issue #23's) gains synonym governance: its items get their synonym keys,
 /// a synonym of a qualified term moves to its key, and approvals and qualifiers work.
@@ -1108,6 +1120,7 @@ fn a_schema_5_team_database_is_upgraded_to_synonym_governance() {
     t.superuser_sql()
         .batch_execute(&format!(
             "SET ROLE {db}_owner;
+             {SCHEMA_7_UNDONE}
              {SCHEMA_6_UNDONE}
              INSERT INTO medcoder.synonym VALUES ('vomiting x3', (SELECT value FROM medcoder.setting WHERE key = 'meddra_version'),
                  (SELECT code FROM medcoder.llt WHERE name = 'Vomiting' LIMIT 1), 'confirmed', 1, NULL, NULL, 'vomiting x3', 'coder', 'rev1',
@@ -1118,14 +1131,59 @@ fn a_schema_5_team_database_is_upgraded_to_synonym_governance() {
         ))
         .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 6"));
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 7"));
     let key: String = t.superuser_sql().query_one("SELECT syn_key FROM medcoder.item WHERE external_id = 'SG-1'", &[]).unwrap().get(0);
     assert_eq!(key, "nausea");
     assert!(t.ok(&t.url("coder"), &["synonym", "list"], Some(PW)).contains("vomiting "), "the synonym moved to its key");
-    assert!(t.ok(&t.url("coder"), &["synonym", "key", "Vomiting X3"], Some(PW)).contains("synonym -> "));
+    assert!(t.ok(&t.url("coder"), &["synonym", "key", "Vomiting X3"], Some(PW)).contains("synonym (global) -> "));
     assert!(t.ok(&t.url("admin"), &["settings", "synonym-approval", "review"], Some(PW)).contains("set to review"));
     assert!(t.ok(&t.url("admin"), &["synonym", "qualifiers", "add", "left"], Some(PW)).contains("phrase(s)"));
     t.refused(&t.url("coder"), &["synonym", "qualifiers", "remove", "left"], "only admins");
+}
+
+/// A schema 6 database gains synonym lists per study: its synonyms stay on the global list and
+/// keep autocoding, and a study's own list then wins over them for that study's items only.
+#[test]
+fn a_schema_6_team_database_is_upgraded_to_synonym_lists_per_study() {
+    let Some(t) = Team::new() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.csv");
+    std::fs::write(&old, "reported_term,llt_code\ntummy churn,78406784\n").unwrap();
+    t.ok(&t.url("admin"), &["synonym", "import", old.to_str().unwrap()], Some(PW));
+    t.superuser_sql()
+        .batch_execute(&format!(
+            "SET ROLE {db}_owner;
+             {SCHEMA_7_UNDONE}
+             UPDATE medcoder.setting SET value = '6' WHERE key = 'schema_version';
+             RESET ROLE;",
+            db = t.db
+        ))
+        .unwrap();
+    t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 7"));
+    let old: Vec<String> = t
+        .superuser_sql()
+        .query("SELECT proname || '/' || pronargs FROM pg_proc WHERE pronamespace = 'medcoder'::regnamespace AND proname IN ('revise_synonym', 'retire_synonym', 'import_synonym', 'decide_synonym') ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(old, ["decide_synonym/3", "import_synonym/4", "retire_synonym/2", "revise_synonym/6"], "the old argument lists are gone");
+    assert!(t.ok(&t.url("coder"), &["synonym", "key", "Tummy churn x3"], Some(PW)).contains("synonym (global) -> "));
+    let list = dir.path().join("s2.csv");
+    std::fs::write(&list, "reported_term,llt_code\ntummy churn,79106416\n").unwrap();
+    let out = t.ok(&t.url("admin"), &["synonym", "import", list.to_str().unwrap(), "--study", "S2"], Some(PW));
+    assert!(out.contains("onto the study S2 list"), "{out}");
+    t.import("UP-1,S1,P1,tummy churn\nUP-2,S2,P1,Tummy churn!\n");
+    let codes: Vec<(String, Option<i32>)> = t
+        .superuser_sql()
+        .query("SELECT external_id, llt_code FROM medcoder.item WHERE external_id LIKE 'UP-%' ORDER BY 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(codes, [("UP-1".to_string(), Some(78406784)), ("UP-2".to_string(), Some(79106416))], "each study's items by its list");
+    assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
 }
 
 /// An admin turns model-first coding on and sets its target: schema 5 takes both, logged.
@@ -1144,6 +1202,7 @@ fn a_schema_4_team_database_is_upgraded_to_model_first_coding() {
         .batch_execute(&format!(
             "SET ROLE {db}_owner;
              {SCHEMA_5_UNDONE}
+             {SCHEMA_7_UNDONE}
              {SCHEMA_6_UNDONE}
              UPDATE medcoder.setting SET value = '4' WHERE key = 'schema_version';
              RESET ROLE;",
@@ -1151,7 +1210,7 @@ fn a_schema_4_team_database_is_upgraded_to_model_first_coding() {
         ))
         .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 6"));
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 7"));
     model_first_can_be_set(&t);
     assert!(t.ok(&t.url("coder"), &["queue", "list"], Some(PW)).contains("MF-1"));
     assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
@@ -1209,6 +1268,7 @@ fn a_schema_3_team_database_is_upgraded_to_keep_datasets() {
             "SET ROLE {db}_owner;
              {SCHEMA_4_UNDONE}
              {SCHEMA_5_UNDONE}
+             {SCHEMA_7_UNDONE}
              {SCHEMA_6_UNDONE}
              UPDATE medcoder.setting SET value = '3' WHERE key = 'schema_version';
              RESET ROLE;",
@@ -1216,7 +1276,7 @@ fn a_schema_3_team_database_is_upgraded_to_keep_datasets() {
         ))
         .unwrap();
     t.refused(&t.url("coder"), &["queue", "list"], "team upgrade");
-    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 6"));
+    assert!(t.ok(&t.superuser(), &["team", "upgrade"], None).contains("upgraded to schema 7"));
     keeps_a_dataset(&t);
     assert!(t.ok(&t.url("rev1"), &["audit", "verify"], Some(PW)).contains("match the log"));
 }

@@ -308,6 +308,7 @@ fn a_confirmed_dense_win_makes_the_model_defer_to_the_dense_index_there() {
     // A desk: the same confirmation arriving as a synonym change.
     let mut desk = load();
     let synonym = Synonym {
+        study: String::new(),
         term: medcoder::text::normalize(term),
         meddra_version: dict.version.clone(),
         llt_code: d,

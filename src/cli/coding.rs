@@ -76,12 +76,21 @@ pub enum SettingsCmd {
     /// Confirmed codes become synonyms at once (immediate, default) or candidates that a reviewer
     /// or admin approves (review; `synonym approve|decline`). Admins only.
     SynonymApproval { value: ApprovalMode },
+    /// Which synonym list a confirmation teaches: the global list (default) or the item's study's
+    /// own list, which wins over the global one for that study's items. Admins only.
+    SynonymScope { value: ScopeMode },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ApprovalMode {
     Immediate,
     Review,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScopeMode {
+    Global,
+    Study,
 }
 
 #[derive(Subcommand, Debug)]
@@ -450,6 +459,7 @@ pub fn settings(cmd: SettingsCmd, s: &mut Session) -> Result<ExitCode> {
             let list = model_first::parse_list(store.setting(model_first::EXCLUDE)?.as_deref())?;
             println!("do-not-autocode   {} entr{}", list.len(), if list.len() == 1 { "y" } else { "ies" });
             println!("synonym approval  {}", store.setting(crate::store::synonyms::APPROVAL)?.unwrap_or_else(|| "immediate".into()));
+            println!("synonym scope     {}", store.setting(crate::store::synonyms::SCOPE)?.unwrap_or_else(|| "global".into()));
             println!("synonym qualifiers {} phrase(s) (`medcoder synonym qualifiers list`)", store.synonym_qualifiers()?.len());
             println!("  {}", store.validation()?.summary());
             println!("active MedDRA     {}", store.active_meddra_version()?.unwrap_or_else(|| "-".into()));
@@ -467,6 +477,19 @@ pub fn settings(cmd: SettingsCmd, s: &mut Session) -> Result<ExitCode> {
             if v == "review" {
                 println!("  confirmed codes now become candidates: `medcoder synonym list --candidates`, then `synonym approve|decline`");
             }
+        }
+        SettingsCmd::SynonymScope { value } => {
+            let v = match value {
+                ScopeMode::Global => "global",
+                ScopeMode::Study => "study",
+            };
+            let user = s.user()?;
+            s.store()?.set_setting(&user, crate::store::synonyms::SCOPE, v)?;
+            println!("synonym scope set to {v}");
+            println!(
+                "  confirmations now teach {}; a study's own entry still wins over the global list for its items",
+                if v == "study" { "each item's study's own list" } else { "the global list" }
+            );
         }
         SettingsCmd::AutocodeConfirm { value } => {
             let v = match value {

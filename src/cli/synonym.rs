@@ -16,10 +16,29 @@ use crate::store::synonyms::Synonym;
 use crate::store::workflow::{GroupOutcome, Source};
 use crate::text::printable as p;
 
+/// Which list a synonym command is about: the global list, or one study's (a study's entry for a
+/// key decides for that study's items; the global list decides the keys a study's list lacks).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ListScope {
+    /// The study whose own synonym list this is about (default: the global list).
+    #[arg(long, value_name = "STUDY")]
+    pub study: Option<String>,
+}
+
+impl ListScope {
+    fn study(&self) -> &str {
+        self.study.as_deref().unwrap_or("")
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum SynonymCmd {
-    /// The synonym list of the active MedDRA version: term, LLT, provenance, hold.
+    /// The synonym lists of the active MedDRA version: term, list (global or a study's), LLT,
+    /// provenance, hold.
     List {
+        /// Only one study's list (`--study S`); by default every list.
+        #[command(flatten)]
+        scope: ListScope,
         /// Only terms confirmed to more than one LLT (the newest confirmation wins).
         #[arg(long)]
         conflicts: bool,
@@ -33,28 +52,40 @@ pub enum SynonymCmd {
     /// Import a synonym list (CSV/TSV with reported_term and llt_code columns) for the active version; admins only.
     /// `--from-sdtm FILE` learns from a coded SDTM AE or MH dataset (.xpt, .json, .ndjson, .csv):
     /// xxTERM to the LLT of xxLLTCD, else of the exact name xxLLT; what does not resolve is listed.
+    /// `--study S` imports onto study S's own list, which wins over the global list there.
     Import {
         #[arg(required_unless_present = "from_sdtm")]
         file: Option<PathBuf>,
         #[arg(long, value_name = "FILE", conflicts_with = "file")]
         from_sdtm: Option<PathBuf>,
+        #[command(flatten)]
+        scope: ListScope,
     },
-    /// Write the active version's synonym list as CSV (reported_term, llt_code, llt_name, origin, confirmations, hold).
+    /// Write the active version's synonym lists as CSV (reported_term, llt_code, llt_name, origin,
+    /// confirmations, hold, study; study empty for the global list).
     Export {
         /// Output file (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Only one study's list.
+        #[command(flatten)]
+        scope: ListScope,
     },
-    /// Stop a synonym from autocoding (it stays listed, held); admins only.
+    /// Stop a synonym from autocoding (it stays listed, held); admins only. A study's retired
+    /// entry keeps the global one from coding that study's items too.
     Retire {
         #[arg(required = true)]
         term: Vec<String>,
+        #[command(flatten)]
+        scope: ListScope,
     },
     /// Approve a synonym candidate: it autocodes from now on. Reviewers and admins who proposed
     /// or confirmed none of the codes behind it.
     Approve {
         #[arg(required = true)]
         term: Vec<String>,
+        #[command(flatten)]
+        scope: ListScope,
     },
     /// Decline a synonym candidate, saying why: it stays listed, held, and never autocodes.
     Decline {
@@ -62,11 +93,16 @@ pub enum SynonymCmd {
         term: Vec<String>,
         #[arg(long)]
         why: String,
+        #[command(flatten)]
+        scope: ListScope,
     },
-    /// The synonym key of a reported term: what the list matches it by.
+    /// The synonym key of a reported term: what the list matches it by, and the synonym that
+    /// decides it (for the items of `--study S`: that study's entry, else the global one).
     Key {
         #[arg(required = true)]
         term: Vec<String>,
+        #[command(flatten)]
+        scope: ListScope,
     },
     /// The qualifiers the synonym key drops (severity, grade, frequency, time of day; <n> stands
     /// for a number). Changing the list rekeys items and synonyms; admins only.
@@ -118,8 +154,11 @@ pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
                 }
             }
         }
-        SynonymCmd::List { conflicts: false, candidates, json } => {
+        SynonymCmd::List { conflicts: false, candidates, json, scope } => {
             let mut list = store.synonyms(&dict.version)?;
+            if let Some(study) = &scope.study {
+                list.retain(|s| s.study == *study);
+            }
             if candidates {
                 list.retain(|s| s.approval == "pending");
                 if list.is_empty() && !json {
@@ -129,23 +168,29 @@ pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
             }
             print_list(&list, &dict, json)?
         }
-        SynonymCmd::Approve { term } | SynonymCmd::Decline { term, .. } if term.join(" ").trim().is_empty() => bail!("give the candidate's reported term"),
-        SynonymCmd::Approve { term } => {
+        SynonymCmd::Approve { term, .. } | SynonymCmd::Decline { term, .. } if term.join(" ").trim().is_empty() => bail!("give the candidate's reported term"),
+        SynonymCmd::Approve { term, scope } => {
             let acting = acting?;
-            let syn = store.decide_synonym(&acting, &dict, &term.join(" "), None)?;
-            println!("Approved the synonym '{}' -> {} {}: it autocodes from now on.", p(&syn.term), syn.llt_code, p(&name(syn.llt_code)));
+            let syn = store.decide_synonym(&acting, &dict, scope.study(), &term.join(" "), None)?;
+            println!("Approved the synonym '{}' -> {} {} ({}): it autocodes from now on.", p(&syn.term), syn.llt_code, p(&name(syn.llt_code)), syn.scope());
         }
-        SynonymCmd::Decline { term, why } => {
+        SynonymCmd::Decline { term, why, scope } => {
             let acting = acting?;
-            let syn = store.decide_synonym(&acting, &dict, &term.join(" "), Some(&why))?;
-            println!("Declined the synonym '{}' -> {} {}: it stays listed, held, and never autocodes.", p(&syn.term), syn.llt_code, p(&name(syn.llt_code)));
+            let syn = store.decide_synonym(&acting, &dict, scope.study(), &term.join(" "), Some(&why))?;
+            println!(
+                "Declined the synonym '{}' -> {} {} ({}): it stays listed, held, and never autocodes.",
+                p(&syn.term),
+                syn.llt_code,
+                p(&name(syn.llt_code)),
+                syn.scope()
+            );
         }
-        SynonymCmd::Key { term } => {
+        SynonymCmd::Key { term, scope } => {
             let term = term.join(" ");
             let key = store.synonym_key(&term)?;
             println!("{}", p(&key));
-            match store.synonym(&term, &dict.version)? {
-                Some(syn) => println!("  synonym -> {} {} ({})", syn.llt_code, p(&name(syn.llt_code)), p(&syn.provenance())),
+            match store.synonym(scope.study(), &term, &dict.version)? {
+                Some(syn) => println!("  synonym ({}) -> {} {} ({})", syn.scope(), syn.llt_code, p(&name(syn.llt_code)), p(&syn.provenance())),
                 None => println!("  no synonym has this key in MedDRA {}", dict.version),
             }
         }
@@ -189,22 +234,29 @@ pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
                 r.merged
             );
         }
-        SynonymCmd::Import { file: Some(file), .. } => {
+        SynonymCmd::Import { file: Some(file), scope, .. } => {
             let acting = acting?;
             let rows = read_labelled(&file)?;
-            let n = store.import_synonyms(&acting, &dict, &rows, &file.display().to_string())?;
-            println!("Imported {n} synonym(s) for MedDRA {} from {}", p(&dict.version), p(&file.display().to_string()));
+            let n = store.import_synonyms(&acting, &dict, scope.study(), &rows, &file.display().to_string())?;
+            println!(
+                "Imported {n} synonym(s) onto the {} list for MedDRA {} from {}",
+                crate::store::synonyms::scope_name(scope.study()),
+                p(&dict.version),
+                p(&file.display().to_string())
+            );
+            warn_unknown_study(store.studies()?, scope.study());
         }
-        SynonymCmd::Import { from_sdtm: Some(file), .. } => {
+        SynonymCmd::Import { from_sdtm: Some(file), scope, .. } => {
             let acting = acting?;
             let name = file.display().to_string();
             let table = crate::intake::sdtm::read(&file)?;
             let (coded, uncoded) = crate::intake::sdtm::coded_terms(&table, &name)?;
             let (rows, listed) = crate::intake::sdtm::to_synonyms(&dict, &coded);
             // An imported list like any other: never auto-confirmed, its importer never confirms.
-            let n = if rows.is_empty() { 0 } else { store.import_synonyms(&acting, &dict, &rows, &name)? };
+            let n = if rows.is_empty() { 0 } else { store.import_synonyms(&acting, &dict, scope.study(), &rows, &name)? };
             println!(
-                "Imported {n} synonym(s) for MedDRA {} from the {} dataset {} ({} coded record(s), {uncoded} without a term or an LLT)",
+                "Imported {n} synonym(s) onto the {} list for MedDRA {} from the {} dataset {} ({} coded record(s), {uncoded} without a term or an LLT)",
+                crate::store::synonyms::scope_name(scope.study()),
                 p(&dict.version),
                 p(&table.domain),
                 p(&name),
@@ -218,14 +270,28 @@ pub fn run(cmd: SynonymCmd, s: &mut Session) -> Result<ExitCode> {
             }
         }
         SynonymCmd::Import { .. } => unreachable!("clap requires the file or --from-sdtm"),
-        SynonymCmd::Export { out } => export(store.synonyms(&dict.version)?, &dict, out)?,
-        SynonymCmd::Retire { term } => {
+        SynonymCmd::Export { out, scope } => {
+            let mut list = store.synonyms(&dict.version)?;
+            if let Some(study) = &scope.study {
+                list.retain(|s| s.study == *study);
+            }
+            export(list, &dict, out)?
+        }
+        SynonymCmd::Retire { term, scope } => {
             let acting = acting?;
-            let syn = store.retire_synonym(&acting, &dict.version, &term.join(" "))?;
-            println!("Retired the synonym '{}' -> {} {}: it no longer autocodes.", p(&syn.term), syn.llt_code, p(&name(syn.llt_code)));
+            let syn = store.retire_synonym(&acting, &dict.version, scope.study(), &term.join(" "))?;
+            let there = if syn.study.is_empty() { String::new() } else { format!(" in study {} (nor does the global list there)", p(&syn.study)) };
+            println!("Retired the synonym '{}' -> {} {} ({}): it no longer autocodes{there}.", p(&syn.term), syn.llt_code, p(&name(syn.llt_code)), syn.scope());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A study list named for a study with no items yet is kept (its items may come later), but said.
+fn warn_unknown_study(studies: Vec<String>, study: &str) {
+    if !study.is_empty() && !studies.iter().any(|s| s == study) {
+        println!("  note: no item of study '{}' is queued yet; the list applies to its items when they come", p(study));
+    }
 }
 
 /// An LLT's name in the dictionary, or why it has none.
@@ -244,7 +310,7 @@ fn print_list(list: &[Synonym], dict: &Dictionary, json: bool) -> Result<()> {
     println!("{} synonym(s) in MedDRA {} ({} held)", list.len(), dict.version, list.iter().filter(|s| s.hold.is_some()).count());
     for s in list {
         let state = s.hold.as_ref().map(|h| format!(" [held: {h}]")).unwrap_or_default();
-        println!("  {:<36} {:>9} {:<32} {}{}", p(&s.term), s.llt_code, p(&llt_name(dict, s.llt_code)), p(&s.provenance()), p(&state));
+        println!("  {:<36} {:<14} {:>9} {:<32} {}{}", p(&s.term), p(&s.scope()), s.llt_code, p(&llt_name(dict, s.llt_code)), p(&s.provenance()), p(&state));
     }
     Ok(())
 }
@@ -252,11 +318,11 @@ fn print_list(list: &[Synonym], dict: &Dictionary, json: bool) -> Result<()> {
 /// `synonym export`.
 fn export(list: Vec<Synonym>, dict: &Dictionary, out: Option<PathBuf>) -> Result<()> {
     let mut w = csv::Writer::from_writer(output(out.as_deref())?);
-    w.write_record(["reported_term", "llt_code", "llt_name", "origin", "confirmations", "hold"])?;
+    w.write_record(["reported_term", "llt_code", "llt_name", "origin", "confirmations", "hold", "study"])?;
     for s in list {
         crate::text::write_sheet_record(
             &mut w,
-            [s.term.clone(), s.llt_code.to_string(), llt_name(dict, s.llt_code), s.origin, s.confirmations.to_string(), s.hold.unwrap_or_default()],
+            [s.term.clone(), s.llt_code.to_string(), llt_name(dict, s.llt_code), s.origin, s.confirmations.to_string(), s.hold.unwrap_or_default(), s.study],
         )?;
     }
     w.flush()?;

@@ -31,6 +31,7 @@ pub struct Memory {
     /// [capacity, hidden] unit rows on the encoder's device, the first `entries.len()` in use:
     /// grown by doubling, so learning one term does not copy the whole memory.
     emb: Tensor,
+    /// Entry of each remembered synonym (`key`: its term, with the study for a study's list).
     by_term: HashMap<String, usize>,
     /// The newest synonym change learned (the store's `synonym.seq`).
     pub seq: i64,
@@ -104,7 +105,7 @@ impl Memory {
         let mut fresh: Vec<&Synonym> = Vec::new();
         for s in newest_per_term(changes) {
             let label = if s.hold.is_none() { label_of(s.llt_code) } else { None };
-            match self.by_term.get(&s.term) {
+            match self.by_term.get(&key(s)) {
                 Some(&i) => {
                     self.entries[i].label = label;
                     self.entries[i].item = s.external_id.clone();
@@ -139,12 +140,12 @@ impl Memory {
         // Usually the cache holds exactly these terms in this order: no gather needed.
         let in_order = index.len() as i64 == all.size()[0] && index.iter().enumerate().all(|(i, &r)| r == i as i64);
         let block = if in_order { all } else { all.index_select(0, &Tensor::from_slice(&index)) };
-        self.append(&fresh.iter().map(|s| (s.term.clone(), label_of(s.llt_code), s.external_id.clone())).collect::<Vec<_>>(), &block);
+        self.append(&fresh.iter().map(|s| (key(s), s.term.clone(), label_of(s.llt_code), s.external_id.clone())).collect::<Vec<_>>(), &block);
         Ok(fresh.len())
     }
 
-    /// Appends new terms with their unit embeddings (`block`: [k, hidden]).
-    fn append(&mut self, terms: &[(String, Option<usize>, Option<String>)], block: &Tensor) {
+    /// Appends new terms (key, term, label, item) with their unit embeddings (`block`: [k, hidden]).
+    fn append(&mut self, terms: &[(String, String, Option<usize>, Option<String>)], block: &Tensor) {
         let (n, k) = (self.entries.len() as i64, terms.len() as i64);
         let capacity = self.emb.size()[0];
         if capacity == 0 {
@@ -159,8 +160,8 @@ impl Memory {
         if capacity > 0 {
             self.emb.narrow(0, n, k).copy_(&block.to_device(self.emb.device()).to_kind(Kind::Float));
         }
-        for (term, label, item) in terms {
-            self.by_term.insert(term.clone(), self.entries.len());
+        for (key, term, label, item) in terms {
+            self.by_term.insert(key.clone(), self.entries.len());
             self.entries.push(Remembered { term: term.clone(), label: *label, item: item.clone() });
         }
     }
@@ -173,11 +174,11 @@ impl Memory {
                 self.entries[i].label = label;
                 self.entries[i].item = item;
             }
-            None => self.append(&[(term.to_string(), label, item)], &emb.unsqueeze(0)),
+            None => self.append(&[(term.to_string(), term.to_string(), label, item)], &emb.unsqueeze(0)),
         }
     }
 
-    /// Whether `term` is remembered (under any label, or held).
+    /// Whether `term` is remembered from the global list (under any label, or held).
     pub fn knows(&self, term: &str) -> bool {
         self.by_term.contains_key(term)
     }
@@ -243,11 +244,22 @@ impl Memory {
     }
 }
 
-/// The newest change of each term, in the order of `changes` (a term confirmed and then recoded
-/// or held in one batch is what its last change says).
+/// What the memory knows a synonym by: its term on the global list, its term and study on a
+/// study's list (a study's entry and the global one are two pieces of evidence, and holding one
+/// leaves the other).
+fn key(s: &Synonym) -> String {
+    if s.study.is_empty() {
+        s.term.clone()
+    } else {
+        format!("{}\u{1f}{}", s.term, s.study)
+    }
+}
+
+/// The newest change of each synonym (term and list), in the order of `changes` (a term
+/// confirmed and then recoded or held in one batch is what its last change says).
 pub fn newest_per_term(changes: &[Synonym]) -> Vec<&Synonym> {
-    let newest: HashMap<&str, usize> = changes.iter().enumerate().map(|(i, s)| (s.term.as_str(), i)).collect();
-    changes.iter().enumerate().filter(|(i, s)| newest.get(s.term.as_str()) == Some(i)).map(|(_, s)| s).collect()
+    let newest: HashMap<String, usize> = changes.iter().enumerate().map(|(i, s)| (key(s), i)).collect();
+    changes.iter().enumerate().filter(|(i, s)| newest.get(&key(s)) == Some(i)).map(|(_, s)| s).collect()
 }
 
 /// Embeddings read from the disk cache: row of each term in `emb`.

@@ -80,7 +80,9 @@ pub trait DeskStore: ProposalStore {
     fn is_demo(&self) -> Result<bool>;
     fn queue_rows(&self, f: &ItemFilter, meddra_version: &str) -> Result<Vec<(ItemSummary, Option<TopProposal>)>>;
     fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>>;
-    fn synonym(&self, term: &str, version: &str) -> Result<Option<Synonym>>;
+    /// The synonym that decides a term for the items of `study` (its study's entry, else the
+    /// global list's), held or not.
+    fn synonym(&self, study: &str, term: &str, version: &str) -> Result<Option<Synonym>>;
     fn synonym_changed_at(&self, version: &str) -> Result<Option<String>>;
     fn state_counts(&self) -> Result<Vec<(State, usize)>>;
     fn studies(&self) -> Result<Vec<String>>;
@@ -220,12 +222,15 @@ pub trait DeskStore: ProposalStore {
     fn synonyms(&self, version: &str) -> Result<Vec<Synonym>>;
     /// Terms confirmed to more than one LLT in a version.
     fn synonym_conflicts(&self, version: &str) -> Result<Vec<Conflict>>;
-    /// Imports an admin's synonym list (checked whole first: `synonyms::check_list`).
-    fn import_synonyms(&mut self, user: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize>;
-    fn retire_synonym(&mut self, user: &str, version: &str, term: &str) -> Result<Synonym>;
-    /// Approves (`why` None) or declines (saying why) a pending synonym candidate: a reviewer or
-    /// admin who proposed or confirmed none of the codes behind it (logged).
-    fn decide_synonym(&mut self, user: &str, dict: &Dictionary, term: &str, why: Option<&str>) -> Result<Synonym>;
+    /// Imports an admin's synonym list (checked whole first: `synonyms::check_list`) onto the
+    /// global list (`study` "") or a study's.
+    fn import_synonyms(&mut self, user: &str, dict: &Dictionary, study: &str, rows: &[Labelled], file: &str) -> Result<usize>;
+    /// Retires a synonym of the global list (`study` "") or a study's (admin; logged).
+    fn retire_synonym(&mut self, user: &str, version: &str, study: &str, term: &str) -> Result<Synonym>;
+    /// Approves (`why` None) or declines (saying why) a pending synonym candidate of the global
+    /// list (`study` "") or a study's: a reviewer or admin who proposed or confirmed none of the
+    /// codes behind it (logged).
+    fn decide_synonym(&mut self, user: &str, dict: &Dictionary, study: &str, term: &str, why: Option<&str>) -> Result<Synonym>;
     /// Sets the qualifier list the synonym key drops (admin; logged) and rekeys items and synonyms.
     fn set_synonym_qualifiers(&mut self, user: &str, list: &[String]) -> Result<Rekeyed>;
     /// The synonym key of a reported term under the store's qualifier list.

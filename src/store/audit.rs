@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use rusqlite::OptionalExtension;
 
 use super::log::LoggedEntry;
+use super::synonyms::scope_of_log;
 use super::workflow::AUTOCODER;
 use super::Store;
 
@@ -336,7 +337,12 @@ impl Store {
         let qualifiers = super::api::DeskStore::synonym_qualifiers(self)?;
         findings.extend(importer_findings(&log, &all, &confirmed, &qualifiers));
         findings.extend(retire_findings(&log, &all, &qualifiers));
-        findings.extend(approval_findings(&log, &all, &qualifiers));
+        let studies: HashMap<String, String> = {
+            let mut st = self.conn.prepare("SELECT external_id, study FROM item")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        findings.extend(approval_findings(&log, &all, &qualifiers, &studies));
 
         // Synonyms autocode and may auto-confirm: each must come from a logged confirmation of its
         // term and LLT, a logged import, or a synonym of another version it was carried from.
@@ -344,7 +350,7 @@ impl Store {
             "SELECT s.term, s.meddra_version, s.llt_code, s.origin FROM synonym s WHERE NOT (
                 (s.origin = 'confirmed' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.state_to = 'confirmed' AND l.llt_code = s.llt_code AND synonym_key(normalize(l.reported_term), ?1) = s.term))
              OR (s.origin = 'imported' AND EXISTS (SELECT 1 FROM decision_log l WHERE l.action = 'synonym-import' AND l.llt_code = s.llt_code AND synonym_key(normalize(l.reported_term), ?1) = s.term))
-             OR (s.origin = 'carried' AND EXISTS (SELECT 1 FROM synonym o WHERE o.term = s.term AND o.meddra_version <> s.meddra_version AND o.llt_code = s.llt_code)))",
+             OR (s.origin = 'carried' AND EXISTS (SELECT 1 FROM synonym o WHERE o.study = s.study AND o.term = s.term AND o.meddra_version <> s.meddra_version AND o.llt_code = s.llt_code)))",
         )?;
         let unbacked = st.query_map([self.setting(crate::qualifiers::SETTING)?], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?, r.get::<_, String>(3)?))
@@ -498,11 +504,10 @@ pub(crate) fn importer_findings(
     let importer = logged_imports(log, qualifiers);
     let mut out = Vec::new();
     for y in synonyms.iter().filter(|y| y.hold.is_none()) {
-        let key = (y.term.clone(), y.llt_code);
-        if confirmed.contains(&key) {
+        if confirmed.contains(&(y.term.clone(), y.llt_code)) {
             continue;
         }
-        if let Some(by) = importer.get(&key) {
+        if let Some(by) = importer.get(&(y.study.clone(), y.term.clone(), y.llt_code)) {
             if y.imported_by.as_deref() != Some(*by) {
                 out.push(format!(
                     "synonym '{}' (MedDRA {}) -> LLT {}: the log says {by} imported it and no confirmation backs it, the table says {}",
@@ -528,22 +533,26 @@ fn key_of(text: &str, qualifiers: &[String]) -> String {
     crate::qualifiers::key(&crate::text::normalize(text), qualifiers)
 }
 
-/// Each (synonym key, LLT) a logged synonym import gave, with its newest importer.
-pub(crate) fn logged_imports<'l>(log: &'l [LoggedEntry], qualifiers: &[String]) -> HashMap<(String, u32), &'l str> {
+/// Each (list, synonym key, LLT) a logged synonym import gave, with its newest importer.
+pub(crate) fn logged_imports<'l>(log: &'l [LoggedEntry], qualifiers: &[String]) -> HashMap<(String, String, u32), &'l str> {
     let mut importer = HashMap::new();
     for r in log.iter().filter(|r| is_synonym_import(&r.entry.action)) {
         if let (Some(t), Some(llt)) = (r.entry.reported_term.as_deref(), r.entry.llt_code) {
-            importer.insert((key_of(t, qualifiers), llt), r.entry.user.as_str());
+            importer.insert((scope_of_log(r.entry.source.as_deref()), key_of(t, qualifiers), llt), r.entry.user.as_str());
         }
     }
     importer
 }
 
+/// A logged event of a synonym key: (version or any, a retirement?, list or any).
+type RetireEvent = (Option<String>, bool, Option<String>);
+
 /// Active synonyms whose newest logged event is their retirement (no confirmation or import of the
 /// term since): a retirement undone behind the log (both stores).
 pub(crate) fn retire_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym], qualifiers: &[String]) -> Vec<String> {
-    // term -> (version or any, retired?) in log order.
-    let mut events: HashMap<String, Vec<(Option<String>, bool)>> = HashMap::new();
+    // term -> (version or any, retired?, list or any) in log order: a confirmation backs every
+    // list, an import or a retirement only its own.
+    let mut events: HashMap<String, Vec<RetireEvent>> = HashMap::new();
     for r in log {
         let e = &r.entry;
         let retire = e.action.contains("synonym") && e.action.contains("retire");
@@ -554,37 +563,60 @@ pub(crate) fn retire_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::
         // A team database names the retired term in the comment (its reported term may be absent).
         let text = if e.action == "synonym retire" { e.comment.as_deref() } else { e.reported_term.as_deref() };
         let Some(text) = text else { continue };
-        events.entry(key_of(text, qualifiers)).or_default().push((e.meddra_version.clone(), retire));
+        let list = (retire || is_synonym_import(&e.action)).then(|| scope_of_log(e.source.as_deref()));
+        events.entry(key_of(text, qualifiers)).or_default().push((e.meddra_version.clone(), retire, list));
     }
     let mut out = Vec::new();
     for y in synonyms.iter().filter(|y| y.hold.is_none()) {
-        let last = events.get(&y.term).and_then(|ev| ev.iter().rev().find(|(v, _)| v.as_deref().is_none_or(|v| v == y.meddra_version)));
-        if last.is_some_and(|(_, retired)| *retired) {
-            out.push(format!("synonym '{}' (MedDRA {}) autocodes, but the log says it was retired and nothing backed it since", y.term, y.meddra_version));
+        let last = events.get(&y.term).and_then(|ev| {
+            ev.iter().rev().find(|(v, _, list)| v.as_deref().is_none_or(|v| v == y.meddra_version) && list.as_deref().is_none_or(|l| l == y.study))
+        });
+        if last.is_some_and(|(_, retired, _)| *retired) {
+            out.push(format!(
+                "synonym '{}' ({}, MedDRA {}) autocodes, but the log says it was retired and nothing backed it since",
+                y.term,
+                y.scope(),
+                y.meddra_version
+            ));
         }
     }
     out
 }
 
 /// Active synonyms the log says still await approval or were declined: under the logged setting
-/// synonym_approval = review, a confirmation of a new code for a key makes a candidate, and only
-/// a logged approval (or an admin's import) lets it autocode (both stores).
-pub(crate) fn approval_findings(log: &[LoggedEntry], synonyms: &[super::synonyms::Synonym], qualifiers: &[String]) -> Vec<String> {
-    let mut review = false;
-    // (key, version) -> (the LLT approved, whether a candidate waits or was declined)
-    let mut state: HashMap<(String, String), (Option<u32>, bool)> = HashMap::new();
+/// synonym_approval = review, a confirmation of a new code for a key makes a candidate on the
+/// list it teaches (the logged synonym_scope; `studies` gives each item's study), and only a
+/// logged approval (or an admin's import) lets it autocode (both stores).
+pub(crate) fn approval_findings(
+    log: &[LoggedEntry],
+    synonyms: &[super::synonyms::Synonym],
+    qualifiers: &[String],
+    studies: &HashMap<String, String>,
+) -> Vec<String> {
+    let (mut review, mut by_study) = (false, false);
+    // (list, key, version) -> (the LLT approved, whether a candidate waits or was declined)
+    let mut state: HashMap<(String, String, String), (Option<u32>, bool)> = HashMap::new();
     for r in log {
         let e = &r.entry;
         if e.action == "setting" {
             if let Some(v) = e.comment.as_deref().and_then(|c| c.strip_prefix("synonym_approval = ")) {
                 review = v == "review";
             }
+            if let Some(v) = e.comment.as_deref().and_then(|c| c.strip_prefix("synonym_scope = ")) {
+                by_study = v == "study";
+            }
             continue;
         }
         let (Some(text), Some(llt), Some(version)) = (e.reported_term.as_deref(), e.llt_code, e.meddra_version.clone()) else { continue };
-        let slot = state.entry((key_of(text, qualifiers), version)).or_insert((None, false));
-        let approve = e.action.contains("synonym") && e.action.contains("approve");
-        let decline = e.action.contains("synonym") && e.action.contains("decline");
+        let synonym_row = e.action.contains("synonym");
+        let list = match (synonym_row, by_study) {
+            (true, _) => scope_of_log(e.source.as_deref()),
+            (false, true) => e.external_id.as_ref().and_then(|x| studies.get(x)).cloned().unwrap_or_default(),
+            (false, false) => String::new(),
+        };
+        let slot = state.entry((list, key_of(text, qualifiers), version)).or_insert((None, false));
+        let approve = synonym_row && e.action.contains("approve");
+        let decline = synonym_row && e.action.contains("decline");
         if approve || is_synonym_import(&e.action) {
             *slot = (Some(llt), false);
         } else if decline {
@@ -600,11 +632,14 @@ pub(crate) fn approval_findings(log: &[LoggedEntry], synonyms: &[super::synonyms
     synonyms
         .iter()
         .filter(|y| y.hold.is_none())
-        .filter(|y| state.get(&(y.term.clone(), y.meddra_version.clone())).is_some_and(|(_, waiting)| *waiting))
+        .filter(|y| state.get(&(y.study.clone(), y.term.clone(), y.meddra_version.clone())).is_some_and(|(_, waiting)| *waiting))
         .map(|y| {
             format!(
-                "synonym '{}' (MedDRA {}) -> LLT {} autocodes, but the log shows no approval of it (synonym approval was review)",
-                y.term, y.meddra_version, y.llt_code
+                "synonym '{}' ({}, MedDRA {}) -> LLT {} autocodes, but the log shows no approval of it (synonym approval was review)",
+                y.term,
+                y.scope(),
+                y.meddra_version,
+                y.llt_code
             )
         })
         .collect()

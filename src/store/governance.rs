@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use rusqlite::{params, TransactionBehavior};
 
 use super::log::{self, Entry};
-use super::synonyms::{get, key_of, Synonym};
+use super::synonyms::{get, key_of, log_scope, scope_name, Synonym};
 use super::users::Role;
 use super::Store;
 use crate::meddra::Dictionary;
@@ -24,10 +24,11 @@ pub struct Rekeyed {
 }
 
 impl Store {
-    /// Approves (`why` None) or declines a pending synonym candidate. Only a reviewer or an admin
-    /// decides, and never one who proposed or confirmed a code behind it (four-eye rule). Approving
-    /// lets it autocode at once; both are logged.
-    pub fn decide_synonym(&mut self, acting: &str, dict: &Dictionary, term: &str, why: Option<&str>) -> Result<Synonym> {
+    /// Approves (`why` None) or declines a pending synonym candidate of one list (`study`, "" for
+    /// the global one). Only a reviewer or an admin decides, and never one who proposed or
+    /// confirmed a code behind it (four-eye rule). Approving lets it autocode at once; both are
+    /// logged.
+    pub fn decide_synonym(&mut self, acting: &str, dict: &Dictionary, study: &str, term: &str, why: Option<&str>) -> Result<Synonym> {
         let user = self.user(acting)?;
         let verb = if why.is_some() { "declines" } else { "approves" };
         if !matches!(user.role, Role::Reviewer | Role::Admin) {
@@ -46,8 +47,8 @@ impl Store {
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let key = key_of(&tx, &normalize(term))?;
-        let Some(s) = get(&tx, &key, &dict.version)? else {
-            bail!("no synonym '{}' in MedDRA {}: see `medcoder synonym list --candidates`", printable(&key), dict.version)
+        let Some(s) = get(&tx, study, &key, &dict.version)? else {
+            bail!("no synonym '{}' on the {} list in MedDRA {}: see `medcoder synonym list --candidates`", printable(&key), scope_name(study), dict.version)
         };
         if s.approval != "pending" {
             bail!("the synonym '{}' is not a candidate awaiting approval ({})", printable(&key), printable(&s.provenance()));
@@ -66,8 +67,8 @@ impl Store {
             bail!("four-eye rule: you proposed or confirmed a code behind the candidate '{}' ({id}), so another reviewer or admin {verb} it", printable(&key));
         }
         let backing: i64 = tx.query_row(
-            "SELECT count(*) FROM item WHERE syn_key = ?1 AND meddra_version = ?2 AND llt_code = ?3 AND state = 'confirmed'",
-            params![key, dict.version, s.llt_code],
+            "SELECT count(*) FROM item WHERE syn_key = ?1 AND meddra_version = ?2 AND llt_code = ?3 AND state = 'confirmed' AND (?4 = '' OR study = ?4)",
+            params![key, dict.version, s.llt_code, study],
             |r| r.get(0),
         )?;
         if why.is_none() && backing == 0 {
@@ -79,8 +80,8 @@ impl Store {
         };
         let seq: i64 = tx.query_row("SELECT coalesce(max(seq), 0) + 1 FROM synonym", [], |r| r.get(0))?;
         tx.execute(
-            "UPDATE synonym SET approval = ?1, hold = ?2, decided_by = ?3, updated_at = ?4, updated_by = ?3, seq = ?5 WHERE term = ?6 AND meddra_version = ?7",
-            params![approval, hold, user.name, super::now(), seq, key, dict.version],
+            "UPDATE synonym SET approval = ?1, hold = ?2, decided_by = ?3, updated_at = ?4, updated_by = ?3, seq = ?5 WHERE study = ?8 AND term = ?6 AND meddra_version = ?7",
+            params![approval, hold, user.name, super::now(), seq, key, dict.version, study],
         )?;
         log::append(
             &tx,
@@ -91,6 +92,7 @@ impl Store {
                 llt_code: Some(s.llt_code),
                 llt_name: dict.llt(s.llt_code).map(|l| l.name.clone()),
                 meddra_version: Some(dict.version.clone()),
+                source: log_scope(study),
                 comment: why.map(|w| w.trim().to_string()),
                 ..Default::default()
             },
@@ -98,7 +100,7 @@ impl Store {
         if why.is_none() {
             super::workflow::autocode_open_items(&tx, &user.name, dict, &key)?;
         }
-        let out = get(&tx, &key, &dict.version)?.context("the synonym just decided")?;
+        let out = get(&tx, study, &key, &dict.version)?.context("the synonym just decided")?;
         tx.commit()?;
         Ok(out)
     }
@@ -118,34 +120,36 @@ impl Store {
             items: tx.execute("UPDATE item SET syn_key = synonym_key(term_key, ?1) WHERE syn_key IS NOT synonym_key(term_key, ?1)", [&value])?,
             ..Default::default()
         };
-        let rows: Vec<(String, String, i64, String, u32)> = {
+        let rows: Vec<(String, String, i64, String, u32, String)> = {
             // From the term each synonym was made of (a confirmed item's verbatim, an imported
             // row's term), not its old key: a qualifier taken off the list comes back.
             let mut st = tx.prepare(
-                "SELECT term, meddra_version, seq, synonym_key(coalesce(normalize(reported_term), term), ?1), llt_code FROM synonym ORDER BY seq DESC",
+                "SELECT term, meddra_version, seq, synonym_key(coalesce(normalize(reported_term), term), ?1), llt_code, study FROM synonym ORDER BY seq DESC",
             )?;
-            let rows = st.query_map([&value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+            let rows = st.query_map([&value], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let mut kept: std::collections::HashMap<(String, String), (String, u32)> = std::collections::HashMap::new();
+        // Keys are merged within one list of one version, never across lists.
+        let mut kept: std::collections::HashMap<(String, String, String), (String, u32)> = std::collections::HashMap::new();
         let mut moves = Vec::new();
         let mut clashes = Vec::new();
-        for (term, version, seq, key, llt) in rows {
-            if let Some((first, first_llt)) = kept.get(&(version.clone(), key.clone())) {
+        for (term, version, seq, key, llt, study) in rows {
+            if let Some((first, first_llt)) = kept.get(&(study.clone(), version.clone(), key.clone())) {
                 // Two synonyms that agree are one; two that code differently are never merged
                 // silently (the older one's code would be lost): the admin resolves them first.
                 if *first_llt != llt {
                     clashes.push(format!(
-                        "'{}' (LLT {first_llt}) and '{}' (LLT {llt}) would share the key '{key}' in MedDRA {version}",
+                        "'{}' (LLT {first_llt}) and '{}' (LLT {llt}) would share the key '{key}' on the {} list in MedDRA {version}",
                         printable(first),
-                        printable(&term)
+                        printable(&term),
+                        scope_name(&study)
                     ));
                 }
                 tx.execute("DELETE FROM synonym WHERE seq = ?1", [seq])?;
                 out.merged += 1;
                 continue;
             }
-            kept.insert((version.clone(), key.clone()), (term.clone(), llt));
+            kept.insert((study, version, key.clone()), (term.clone(), llt));
             if key != term {
                 // Out of the way first: a key another row still holds is freed before it is taken.
                 tx.execute("UPDATE synonym SET term = '#' || seq WHERE seq = ?1", [seq])?;
@@ -161,16 +165,22 @@ impl Store {
         out.synonyms = moves.len();
         // A key whose synonym was merged away under an earlier list is made again from its
         // confirmed items (under review: as a candidate).
-        let orphans: Vec<(String, String)> = {
+        let confirmed: Vec<(String, String, String)> = {
             let mut st = tx.prepare(
-                "SELECT DISTINCT syn_key, meddra_version FROM item i WHERE state = 'confirmed' AND syn_key <> '' AND meddra_version IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM synonym s WHERE s.term = i.syn_key AND s.meddra_version = i.meddra_version) ORDER BY syn_key",
+                "SELECT DISTINCT syn_key, meddra_version, study FROM item WHERE state = 'confirmed' AND syn_key <> '' AND meddra_version IS NOT NULL ORDER BY syn_key, study",
             )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        for (key, version) in &orphans {
-            super::synonyms::revise(&tx, key, version, acting, true, "no confirmed item left")?;
+        let mut orphans: Vec<(String, String, String)> = Vec::new();
+        for (key, version, study) in confirmed {
+            let scope = super::synonyms::scope_for(&tx, &study)?;
+            if get(&tx, &scope, &key, &version)?.is_none() && !orphans.contains(&(scope.clone(), key.clone(), version.clone())) {
+                orphans.push((scope, key, version));
+            }
+        }
+        for (scope, key, version) in &orphans {
+            super::synonyms::revise(&tx, scope, key, version, acting, true, "no confirmed item left")?;
         }
         log::append(
             &tx,

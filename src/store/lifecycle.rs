@@ -109,7 +109,8 @@ pub(crate) fn code_by_rules(tx: &Transaction<'_>, user: &str, dict: Option<&Dict
     if let Some(llt) = Rules::new(d).code(term) {
         return Ok(autocode(tx, user, id, d, llt, &RuleMatch::exact_name().written_by(writer))?.then_some(super::workflow::Source::Rule));
     }
-    if let Some((syn, llt)) = super::synonyms::active(tx, d, &crate::text::normalize(term))? {
+    let study: String = tx.query_row("SELECT study FROM item WHERE id = ?1", [id], |r| r.get(0))?;
+    if let Some((syn, llt)) = super::synonyms::active(tx, d, &study, &crate::text::normalize(term))? {
         return Ok(autocode(tx, user, id, d, llt, &RuleMatch::synonym(&syn).written_by(writer))?.then_some(super::workflow::Source::Synonym));
     }
     Ok(None)
@@ -156,7 +157,8 @@ pub(crate) fn supersede(tx: &Transaction<'_>, user: &str, dict: Option<&Dictiona
         // The old term's synonym no longer has this confirmation behind it.
         let old = crate::text::normalize(&item.reported_term);
         if let (false, Some(v)) = (old.is_empty(), item.meddra_version.as_deref()) {
-            super::synonyms::revise(tx, &old, v, user, false, &format!("verbatim of {} corrected: no confirmed item left", item.external_id))?;
+            let (scope, key) = (super::synonyms::scope_for(tx, &item.study)?, super::synonyms::key_of(tx, &old)?);
+            super::synonyms::revise(tx, &scope, &key, v, user, false, &format!("verbatim of {} corrected: no confirmed item left", item.external_id))?;
         }
     }
     let mut e = entry(user, "supersede", item, to);

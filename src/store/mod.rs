@@ -41,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("sql/009_datasets.sql"),
     include_str!("sql/010_confidence.sql"),
     include_str!("sql/011_governance.sql"),
+    include_str!("sql/012_synonym_scope.sql"),
 ];
 
 pub struct Store {

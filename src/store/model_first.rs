@@ -89,6 +89,7 @@ pub fn check_setting(key: &str, value: &str) -> Result<()> {
         TARGET => parse_target(Some(value)).map(|_| ()),
         EXCLUDE => parse_list(Some(value)).map(|_| ()),
         super::synonyms::APPROVAL => super::synonyms::check_approval(value),
+        super::synonyms::SCOPE => super::synonyms::check_scope(value),
         // The list changes every key: only `synonym qualifiers` sets it, rekeying in the same step.
         crate::qualifiers::SETTING => anyhow::bail!("the synonym qualifiers are set with `medcoder synonym qualifiers`, which rekeys the list"),
         _ => Ok(()),

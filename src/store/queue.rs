@@ -119,7 +119,7 @@ impl Store {
             if let (Some(d), Some(rules)) = (&dict, &rules) {
                 if let Some(llt) = rules.code(&it.reported_term) {
                     report.autocoded += usize::from(super::workflow::autocode(&tx, user, id, d, llt, &RuleMatch::exact_name())?);
-                } else if let Some((syn, llt)) = super::synonyms::active(&tx, d, &crate::text::normalize(&it.reported_term))? {
+                } else if let Some((syn, llt)) = super::synonyms::active(&tx, d, &it.study, &crate::text::normalize(&it.reported_term))? {
                     report.by_synonym += usize::from(super::workflow::autocode(&tx, user, id, d, llt, &RuleMatch::synonym(&syn))?);
                 }
             }

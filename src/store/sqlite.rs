@@ -48,8 +48,8 @@ impl DeskStore for Store {
     fn proposals(&self, item_id: i64) -> Result<Option<ProposalSet>> {
         Store::proposals(self, item_id)
     }
-    fn synonym(&self, term: &str, version: &str) -> Result<Option<Synonym>> {
-        Store::synonym(self, term, version)
+    fn synonym(&self, study: &str, term: &str, version: &str) -> Result<Option<Synonym>> {
+        Store::synonym(self, study, term, version)
     }
     fn synonym_changed_at(&self, version: &str) -> Result<Option<String>> {
         Store::synonym_changed_at(self, version)
@@ -155,14 +155,14 @@ impl DeskStore for Store {
     fn synonym_conflicts(&self, version: &str) -> Result<Vec<Conflict>> {
         Store::synonym_conflicts(self, version)
     }
-    fn import_synonyms(&mut self, user: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize> {
-        Store::import_synonyms(self, user, dict, rows, file)
+    fn import_synonyms(&mut self, user: &str, dict: &Dictionary, study: &str, rows: &[Labelled], file: &str) -> Result<usize> {
+        Store::import_synonyms(self, user, dict, study, rows, file)
     }
-    fn retire_synonym(&mut self, user: &str, version: &str, term: &str) -> Result<Synonym> {
-        Store::retire_synonym(self, user, version, term)
+    fn retire_synonym(&mut self, user: &str, version: &str, study: &str, term: &str) -> Result<Synonym> {
+        Store::retire_synonym(self, user, version, study, term)
     }
-    fn decide_synonym(&mut self, user: &str, dict: &Dictionary, term: &str, why: Option<&str>) -> Result<Synonym> {
-        Store::decide_synonym(self, user, dict, term, why)
+    fn decide_synonym(&mut self, user: &str, dict: &Dictionary, study: &str, term: &str, why: Option<&str>) -> Result<Synonym> {
+        Store::decide_synonym(self, user, dict, study, term, why)
     }
     fn set_synonym_qualifiers(&mut self, user: &str, list: &[String]) -> Result<super::governance::Rekeyed> {
         Store::set_synonym_qualifiers(self, user, list)

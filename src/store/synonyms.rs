@@ -29,6 +29,8 @@ pub fn importer_in(comment: &str) -> Option<&str> {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Synonym {
+    /// The list it is on: a study's, or the global list ("").
+    pub study: String,
     /// The normalised reported term.
     pub term: String,
     pub meddra_version: String,
@@ -59,6 +61,11 @@ pub struct Synonym {
 }
 
 impl Synonym {
+    /// The list it is on, as people read it.
+    pub fn scope(&self) -> String {
+        scope_name(&self.study)
+    }
+
     /// Where it comes from, as the desk shows it.
     pub fn provenance(&self) -> String {
         let day = self.updated_at.get(..10).unwrap_or(&self.updated_at);
@@ -118,11 +125,64 @@ pub fn conflicts(confirmed: &[crate::store::item::Item], version: &str, qualifie
         .collect()
 }
 
+/// The list a study's synonyms are on, as people read it ("" is the global list).
+pub fn scope_name(study: &str) -> String {
+    if study.is_empty() {
+        "global".into()
+    } else {
+        format!("study {}", crate::text::printable(study))
+    }
+}
+
+/// The team setting synonym_scope: confirmations teach the global list ("global", the default)
+/// or the item's study's list ("study").
+pub const SCOPE: &str = "synonym_scope";
+
+pub fn check_scope(value: &str) -> Result<()> {
+    if !matches!(value, "global" | "study") {
+        bail!("synonym scope is global or study, not '{}'", crate::text::printable(value));
+    }
+    Ok(())
+}
+
+/// The `source` of a synonym's own log rows (import, retire, approve, decline): None for the
+/// global list, `study:S` for study S's. Written by medcoder, never typed, so a reason cannot
+/// pose as another list's.
+pub fn log_scope(study: &str) -> Option<String> {
+    (!study.is_empty()).then(|| format!("study:{study}"))
+}
+
+/// The list a synonym log row is about, from its `source` (either store's spelling).
+pub fn scope_of_log(source: Option<&str>) -> String {
+    source.and_then(|s| s.strip_prefix("study:")).unwrap_or("").to_string()
+}
+
+/// Checks the study a list is named for ("" is the global list): text a colleague's terminal
+/// shows, so no control or format characters, no blanks around it, at most a field's length.
+pub fn check_study(study: &str) -> Result<()> {
+    if let Some(c) = crate::text::forbidden_char(study) {
+        bail!("the study contains the control or format character U+{:04X}", c as u32);
+    }
+    if study.trim() != study {
+        bail!("the study '{}' has blanks around it", crate::text::printable(study));
+    }
+    if study.chars().count() > crate::intake::queue::MAX_FIELD_CHARS {
+        bail!("the study has more than {} characters", crate::intake::queue::MAX_FIELD_CHARS);
+    }
+    Ok(())
+}
+
+/// The list a confirmation of an item of `study` teaches under the store's setting.
+pub(crate) fn scope_for(conn: &rusqlite::Connection, study: &str) -> Result<String> {
+    Ok(if super::setting_in(conn, SCOPE)?.as_deref() == Some("study") { study.to_string() } else { String::new() })
+}
+
 const COLUMNS: &str =
-    "term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by, approval, decided_by";
+    "term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by, approval, decided_by, study";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<Synonym> {
     Ok(Synonym {
+        study: r.get(16)?,
         term: r.get(0)?,
         meddra_version: r.get(1)?,
         llt_code: r.get(2)?,
@@ -162,59 +222,78 @@ pub fn check_approval(value: &str) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn get(conn: &rusqlite::Connection, term: &str, version: &str) -> Result<Option<Synonym>> {
-    Ok(conn.query_row(&format!("SELECT {COLUMNS} FROM synonym WHERE term = ?1 AND meddra_version = ?2"), params![term, version], from_row).optional()?)
+/// The synonym of a key on one list (`study`, "" for the global one), held or not.
+pub(crate) fn get(conn: &rusqlite::Connection, study: &str, term: &str, version: &str) -> Result<Option<Synonym>> {
+    Ok(conn
+        .query_row(&format!("SELECT {COLUMNS} FROM synonym WHERE study = ?1 AND term = ?2 AND meddra_version = ?3"), params![study, term, version], from_row)
+        .optional()?)
 }
 
-/// The synonym that autocodes a normalised term: present under its key, not held (so approved),
-/// its LLT current.
-pub(crate) fn active<'d>(conn: &rusqlite::Connection, dict: &'d Dictionary, term: &str) -> Result<Option<(Synonym, &'d crate::meddra::Llt)>> {
+/// The synonym that decides a key for the items of `study`: the study's own entry, active or
+/// held (a study that retired or declined a code does not fall back to the global list), unless
+/// it is a candidate still awaiting approval; else the global list's.
+pub(crate) fn governing(conn: &rusqlite::Connection, study: &str, term: &str, version: &str) -> Result<Option<Synonym>> {
+    if !study.is_empty() {
+        if let Some(s) = get(conn, study, term, version)?.filter(|s| s.approval != "pending") {
+            return Ok(Some(s));
+        }
+    }
+    get(conn, "", term, version)
+}
+
+/// The synonym that autocodes a normalised term for an item of `study`: the governing entry of
+/// its key, not held (so approved), its LLT current.
+pub(crate) fn active<'d>(conn: &rusqlite::Connection, dict: &'d Dictionary, study: &str, term: &str) -> Result<Option<(Synonym, &'d crate::meddra::Llt)>> {
     if term.is_empty() {
         return Ok(None);
     }
-    let Some(s) = get(conn, &key_of(conn, term)?, &dict.version)?.filter(|s| s.hold.is_none()) else { return Ok(None) };
+    let Some(s) = governing(conn, study, &key_of(conn, term)?, &dict.version)?.filter(|s| s.hold.is_none()) else { return Ok(None) };
     Ok(dict.llt(s.llt_code).filter(|l| l.current).map(|l| (s, l)))
 }
 
-/// Rebuilds the synonym of a key from the items confirmed for it in `version`: the newest confirmed
-/// item's LLT wins, counted over the confirmed items with that LLT. With none left, a confirmed
-/// synonym is held (an imported one stays as imported). Under synonym_approval = review a new
-/// code (a new key, another LLT, or one declined or retired before) becomes a pending candidate
-/// instead; the same approved code is only strengthened.
-pub(crate) fn revise(tx: &Transaction<'_>, term: &str, version: &str, by: &str, reactivate: bool, why_if_none: &str) -> Result<()> {
+/// Rebuilds the synonym of a key on one list (`scope`: a study, or "" for the global list) from
+/// the items confirmed for it in `version` (a study's items for a study's list, every item for
+/// the global one): the newest confirmed item's LLT wins, counted over the confirmed items with
+/// that LLT. With none left, a confirmed synonym is held (an imported one stays as imported).
+/// Under synonym_approval = review a new code (a new key, another LLT, or one declined or retired
+/// before) becomes a pending candidate instead; the same approved code is only strengthened.
+pub(crate) fn revise(tx: &Transaction<'_>, scope: &str, term: &str, version: &str, by: &str, reactivate: bool, why_if_none: &str) -> Result<()> {
     let newest = tx
         .query_row(
-            &format!("SELECT {ITEM_COLUMNS} FROM item WHERE syn_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 ORDER BY confirmed_at DESC, id DESC LIMIT 1"),
-            params![term, version],
+            &format!(
+                "SELECT {ITEM_COLUMNS} FROM item WHERE syn_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 AND (?3 = '' OR study = ?3)
+                 ORDER BY confirmed_at DESC, id DESC LIMIT 1"
+            ),
+            params![term, version, scope],
             item_from_row,
         )
         .optional()?;
-    let existing = get(tx, term, version)?;
+    let existing = get(tx, scope, term, version)?;
     let now = super::now();
     let seq = next_seq(tx)?;
     match newest {
         Some(it) => {
             let llt = it.llt_code.context("confirmed item without an LLT")?;
             let n: i64 = tx.query_row(
-                "SELECT count(*) FROM item WHERE syn_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 AND llt_code = ?3",
-                params![term, version, llt],
+                "SELECT count(*) FROM item WHERE syn_key = ?1 AND state = 'confirmed' AND meddra_version = ?2 AND llt_code = ?3 AND (?4 = '' OR study = ?4)",
+                params![term, version, llt, scope],
                 |r| r.get(0),
             )?;
             let review = super::setting_in(tx, APPROVAL)?.as_deref() == Some("review");
-            let (hold, approval, decided_by) = approval_state(tx, existing.as_ref(), term, version, llt, review, reactivate)?;
+            let (hold, approval, decided_by) = approval_state(tx, existing.as_ref(), scope, term, version, llt, review, reactivate)?;
             tx.execute(
-                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, approval, decided_by)
-                 VALUES (?1, ?2, ?3, 'confirmed', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?14, ?12, ?15, ?16)
-                 ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed', confirmations = excluded.confirmations,
+                "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, approval, decided_by, study)
+                 VALUES (?1, ?2, ?3, 'confirmed', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?14, ?12, ?15, ?16, ?17)
+                 ON CONFLICT(study, term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed', confirmations = excluded.confirmations,
                    item_id = excluded.item_id, external_id = excluded.external_id, reported_term = excluded.reported_term, proposer = excluded.proposer,
                    reviewer = excluded.reviewer, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = excluded.hold, seq = excluded.seq,
                    imported_by = CASE WHEN ?13 THEN NULL ELSE synonym.imported_by END, approval = excluded.approval, decided_by = excluded.decided_by",
-                params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq, reactivate, hold, approval, decided_by],
+                params![term, version, llt, n, it.id, it.external_id, it.reported_term, it.proposer, it.reviewer, now, by, seq, reactivate, hold, approval, decided_by, scope],
             )?;
         }
         None => {
             if existing.as_ref().is_some_and(|s| s.origin == "confirmed" && s.hold.is_none()) {
-                hold(tx, term, version, by, why_if_none)?;
+                hold(tx, scope, term, version, by, why_if_none)?;
             }
         }
     }
@@ -229,9 +308,11 @@ pub const PENDING_HOLD: &str = "candidate: awaits approval";
 /// it was. Under review: the same approved code is only strengthened; anything else is a pending
 /// candidate. In either mode a code a reviewer declined for this key (the log says so) stays
 /// declined, whatever was confirmed in between.
+#[allow(clippy::too_many_arguments)]
 fn approval_state(
     tx: &Transaction<'_>,
     existing: Option<&Synonym>,
+    scope: &str,
     term: &str,
     version: &str,
     llt: u32,
@@ -245,12 +326,12 @@ fn approval_state(
             _ => "approved",
         }
     };
-    // A code a reviewer declined for this key stays declined, whatever the mode is now.
+    // A code a reviewer declined for this key on this list stays declined, whatever the mode is now.
     let declined: Option<(String, String)> = tx
         .query_row(
             "SELECT user, coalesce(comment, '') FROM decision_log WHERE action = 'synonym-decline' AND reported_term = ?1 AND llt_code = ?2 AND meddra_version = ?3
-             ORDER BY seq DESC LIMIT 1",
-            params![term, llt, version],
+               AND coalesce(source, '') = coalesce(?4, '') ORDER BY seq DESC LIMIT 1",
+            params![term, llt, version, log_scope(scope)],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -272,12 +353,12 @@ fn approval_state(
     })
 }
 
-/// Stops a synonym from autocoding, saying why.
-pub(crate) fn hold(tx: &Transaction<'_>, term: &str, version: &str, by: &str, why: &str) -> Result<()> {
+/// Stops a synonym (of list `scope`) from autocoding, saying why.
+pub(crate) fn hold(tx: &Transaction<'_>, scope: &str, term: &str, version: &str, by: &str, why: &str) -> Result<()> {
     let seq = next_seq(tx)?;
     tx.execute(
-        "UPDATE synonym SET hold = ?1, updated_at = ?2, updated_by = ?3, seq = ?4 WHERE term = ?5 AND meddra_version = ?6",
-        params![why, super::now(), by, seq, term, version],
+        "UPDATE synonym SET hold = ?1, updated_at = ?2, updated_by = ?3, seq = ?4 WHERE study = ?7 AND term = ?5 AND meddra_version = ?6",
+        params![why, super::now(), by, seq, term, version, scope],
     )?;
     Ok(())
 }
@@ -319,9 +400,9 @@ pub fn check_list(dict: &Dictionary, rows: &[Labelled], file: &str, qualifiers: 
     Ok(keep)
 }
 
-/// Writes a checked synonym list as imported synonyms, with one log row, inside the caller's
-/// transaction; returns the normalised terms.
-pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<Vec<String>> {
+/// Writes a checked synonym list as imported synonyms of one list (`study`, "" for the global
+/// one), with one log row each, inside the caller's transaction; returns the normalised terms.
+pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, study: &str, rows: &[Labelled], file: &str) -> Result<Vec<String>> {
     let file = &*crate::text::printable(file);
     let now = super::now();
     let first = next_seq(tx)?;
@@ -329,11 +410,11 @@ pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, 
     for (seq, r) in (first..).zip(rows) {
         let term = key_of(tx, &normalize(&r.term))?;
         tx.execute(
-            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq, imported_by, reported_term) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6, ?5, ?7)
-             ON CONFLICT(term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0, item_id = NULL, external_id = NULL,
+            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, updated_at, updated_by, hold, seq, imported_by, reported_term, study) VALUES (?1, ?2, ?3, 'imported', 0, ?4, ?5, NULL, ?6, ?5, ?7, ?8)
+             ON CONFLICT(study, term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0, item_id = NULL, external_id = NULL,
                reported_term = excluded.reported_term, proposer = NULL, reviewer = NULL, updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq,
                imported_by = excluded.imported_by, approval = 'approved', decided_by = NULL",
-            params![term, dict.version, r.llt, now, acting, seq, r.term],
+            params![term, dict.version, r.llt, now, acting, seq, r.term, study],
         )?;
         // One log row per synonym: what was imported can be read back from the log.
         log::append(
@@ -345,6 +426,7 @@ pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, 
                 llt_code: Some(r.llt),
                 llt_name: dict.llt(r.llt).map(|l| l.name.clone()),
                 meddra_version: Some(dict.version.clone()),
+                source: log_scope(study),
                 comment: Some(format!("{file}, line {}", r.line)),
                 ..Default::default()
             },
@@ -355,9 +437,9 @@ pub(crate) fn write_list(tx: &Transaction<'_>, acting: &str, dict: &Dictionary, 
 }
 
 impl Store {
-    /// A normalised term's synonym in a version, held or not.
-    pub fn synonym(&self, term: &str, version: &str) -> Result<Option<Synonym>> {
-        get(&self.conn, &key_of(&self.conn, &normalize(term))?, version)
+    /// The synonym that decides a term for the items of `study` in a version, held or not.
+    pub fn synonym(&self, study: &str, term: &str, version: &str) -> Result<Option<Synonym>> {
+        governing(&self.conn, study, &key_of(&self.conn, &normalize(term))?, version)
     }
 
     /// The synonym key of a reported term under this store's qualifier list.
@@ -367,7 +449,7 @@ impl Store {
 
     /// Every synonym of a version, by term.
     pub fn synonyms(&self, version: &str) -> Result<Vec<Synonym>> {
-        let mut st = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM synonym WHERE meddra_version = ?1 ORDER BY term"))?;
+        let mut st = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM synonym WHERE meddra_version = ?1 ORDER BY term, study"))?;
         let rows = st.query_map([version], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -409,20 +491,25 @@ impl Store {
         Ok(out)
     }
 
-    /// Retires a synonym (admin, logged): it stays listed, held, and autocodes no more until a new
-    /// confirmation or import.
-    pub fn retire_synonym(&mut self, acting: &str, version: &str, term: &str) -> Result<Synonym> {
+    /// Retires a synonym of one list (`study`, "" for the global one; admin, logged): it stays
+    /// listed, held, and autocodes no more until a new confirmation or import. A study's retired
+    /// entry keeps the global one from coding there too.
+    pub fn retire_synonym(&mut self, acting: &str, version: &str, study: &str, term: &str) -> Result<Synonym> {
         self.require_admin(acting, "retires synonyms")?;
         let key = key_of(&self.conn, &normalize(term))?;
         if key.is_empty() {
             bail!("give the reported term whose synonym to retire (see `medcoder synonym list`)");
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let Some(s) = get(&tx, &key, version)? else { bail!("no synonym '{key}' in MedDRA {version}: see `medcoder synonym list`") };
-        if let Some(h) = &s.hold {
-            bail!("the synonym '{key}' already does not autocode ({h})");
+        let Some(s) = get(&tx, study, &key, version)? else {
+            bail!("no synonym '{key}' on the {} list in MedDRA {version}: see `medcoder synonym list`", scope_name(study))
+        };
+        // Retired twice is refused; a synonym held for another reason (returned, a candidate) may
+        // be retired for good (as on a team database).
+        if let Some(h) = s.hold.as_deref().filter(|h| h.starts_with("retired by ")) {
+            bail!("the synonym '{key}' ({}) is already retired ({h})", scope_name(study));
         }
-        hold(&tx, &key, version, acting, &format!("retired by {acting}"))?;
+        hold(&tx, study, &key, version, acting, &format!("retired by {acting}"))?;
         log::append(
             &tx,
             &Entry {
@@ -431,10 +518,11 @@ impl Store {
                 reported_term: Some(key.clone()),
                 llt_code: Some(s.llt_code),
                 meddra_version: Some(version.into()),
+                source: log_scope(study),
                 ..Default::default()
             },
         )?;
-        let out = get(&tx, &key, version)?.context("the synonym just retired")?;
+        let out = get(&tx, study, &key, version)?.context("the synonym just retired")?;
         tx.commit()?;
         Ok(out)
     }
@@ -455,7 +543,7 @@ impl Store {
 pub(crate) fn carry_in(tx: &Transaction<'_>, old: Vec<Synonym>, from: &Dictionary, to: &Dictionary, by: &str) -> Result<usize> {
     let mut n = 0;
     for s in old.into_iter().filter(|s| s.hold.is_none()) {
-        if get(tx, &s.term, &to.version)?.is_some() {
+        if get(tx, &s.study, &s.term, &to.version)?.is_some() {
             continue;
         }
         let path = |d: &Dictionary| d.llt(s.llt_code).and_then(|l| d.primary_path(l.pt_code)).map(|p| (p.pt.code, p.soc.code));
@@ -467,9 +555,9 @@ pub(crate) fn carry_in(tx: &Transaction<'_>, old: Vec<Synonym>, from: &Dictionar
         };
         let seq = next_seq(tx)?;
         tx.execute(
-            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by)
-             VALUES (?1, ?2, ?3, 'carried', ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![s.term, to.version, s.llt_code, s.confirmations, s.external_id, s.reported_term, s.proposer, s.reviewer, super::now(), by, hold, seq, s.imported_by],
+            "INSERT INTO synonym(term, meddra_version, llt_code, origin, confirmations, item_id, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by, study)
+             VALUES (?1, ?2, ?3, 'carried', ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            params![s.term, to.version, s.llt_code, s.confirmations, s.external_id, s.reported_term, s.proposer, s.reviewer, super::now(), by, hold, seq, s.imported_by, s.study],
         )?;
         n += 1;
     }

@@ -242,7 +242,9 @@ fn imported_by(tx: &Transaction<'_>, item: &Item, user: &str) -> Result<bool> {
     });
     let term = super::synonyms::key_of(tx, &crate::text::normalize(&item.reported_term))?;
     let by_synonym = match item.meddra_version.as_deref() {
-        Some(v) => super::synonyms::get(tx, &term, v)?.is_some_and(|s| s.imported_by.as_deref() == Some(user) && Some(s.llt_code) == item.llt_code),
+        Some(v) => {
+            super::synonyms::governing(tx, &item.study, &term, v)?.is_some_and(|s| s.imported_by.as_deref() == Some(user) && Some(s.llt_code) == item.llt_code)
+        }
         None => false,
     };
     Ok(by_log || by_synonym)
@@ -358,9 +360,11 @@ fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, aft
     // The synonym list is keyed without the qualifiers MedDRA does not code.
     let term = super::synonyms::key_of(tx, &term)?;
     let version = before.meddra_version.clone().unwrap_or_else(|| dict.version.clone());
+    // The list this decision teaches: the global one, or the item's study's (team setting).
+    let scope = super::synonyms::scope_for(tx, &after.study)?;
     match action {
         Action::Confirm => {
-            super::synonyms::revise(tx, &term, &version, user, true, "no confirmed item left")?;
+            super::synonyms::revise(tx, &scope, &term, &version, user, true, "no confirmed item left")?;
             if version == dict.version {
                 autocode_open_items(tx, user, dict, &term)?;
             }
@@ -368,51 +372,71 @@ fn learn(tx: &Transaction<'_>, dict: &Dictionary, user: &str, before: &Item, aft
         // A recode revises the synonym but never lifts a hold (an admin's retirement stays); the
         // synonym carried into the active version that still gives the code recoded away is held.
         Action::Recode { .. } => {
-            super::synonyms::revise(tx, &term, &version, user, false, &format!("recoded by {user}: no confirmed item left"))?;
+            super::synonyms::revise(tx, &scope, &term, &version, user, false, &format!("recoded by {user}: no confirmed item left"))?;
             if version != dict.version {
-                let stale = super::synonyms::get(tx, &term, &dict.version)?.is_some_and(|s| s.hold.is_none() && Some(s.llt_code) == before.llt_code);
-                if stale {
-                    super::synonyms::hold(tx, &term, &dict.version, user, &format!("recoded by {user} from LLT {}", before.llt_code.unwrap_or_default()))?;
+                let stale =
+                    super::synonyms::governing(tx, &before.study, &term, &dict.version)?.filter(|s| s.hold.is_none() && Some(s.llt_code) == before.llt_code);
+                if let Some(s) = stale {
+                    super::synonyms::hold(
+                        tx,
+                        &s.study,
+                        &term,
+                        &dict.version,
+                        user,
+                        &format!("recoded by {user} from LLT {}", before.llt_code.unwrap_or_default()),
+                    )?;
                 }
             }
         }
-        // Returning a synonym-coded item holds that synonym, if it still points to the code returned.
+        // Returning a synonym-coded item holds the synonym that coded it (the entry deciding its
+        // key for its study), if it still points to the code returned.
         Action::Return { comment } if before.source.as_deref() == Some(Source::Synonym.as_str()) => {
-            let same_code = super::synonyms::get(tx, &term, &version)?.is_some_and(|s| Some(s.llt_code) == before.llt_code);
+            let coded_by = super::synonyms::governing(tx, &before.study, &term, &version)?.filter(|s| Some(s.llt_code) == before.llt_code);
             let why = format!("returned by {user}: {}", comment.trim());
-            same_code.then(|| super::synonyms::hold(tx, &term, &version, user, &why)).transpose()?;
+            coded_by.map(|s| super::synonyms::hold(tx, &s.study, &term, &version, user, &why)).transpose()?;
         }
         _ => {}
     }
     Ok(())
 }
 
-/// After a synonym changed: every untouched (new) item with its key is autocoded from it.
-pub(crate) fn autocode_open_items(tx: &Transaction<'_>, user: &str, dict: &Dictionary, term: &str) -> Result<usize> {
-    let Some((syn, llt)) = super::synonyms::active(tx, dict, term)? else { return Ok(0) };
-    let ids: Vec<i64> = {
-        let mut st = tx.prepare_cached("SELECT id FROM item WHERE syn_key = ?1 AND state = 'new' ORDER BY id")?;
-        let rows = st.query_map([&syn.term], |r| r.get(0))?;
+/// After a synonym changed: every untouched (new) item with its key is autocoded from the entry
+/// that decides the key for the item's study (its study's list, else the global one).
+pub(crate) fn autocode_open_items(tx: &Transaction<'_>, user: &str, dict: &Dictionary, key: &str) -> Result<usize> {
+    let items: Vec<(i64, String)> = {
+        let mut st = tx.prepare_cached("SELECT id, study FROM item WHERE syn_key = ?1 AND state = 'new' ORDER BY id")?;
+        let rows = st.query_map([key], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
+    let mut by_study: std::collections::HashMap<String, Option<(super::synonyms::Synonym, &Llt)>> = Default::default();
     let mut coded = 0;
-    for id in &ids {
-        coded += usize::from(autocode(tx, user, *id, dict, llt, &RuleMatch::synonym(&syn))?);
+    for (id, study) in &items {
+        if !by_study.contains_key(study) {
+            let found = super::synonyms::governing(tx, study, key, &dict.version)?
+                .filter(|s| s.hold.is_none())
+                .and_then(|s| dict.llt(s.llt_code).filter(|l| l.current).map(|l| (s, l)));
+            by_study.insert(study.clone(), found);
+        }
+        if let Some((syn, llt)) = &by_study[study] {
+            coded += usize::from(autocode(tx, user, *id, dict, llt, &RuleMatch::synonym(syn))?);
+        }
     }
     Ok(coded)
 }
 
 impl Store {
-    /// Imports a synonym list for the dictionary's version (admin). Every row is checked first
-    /// (an unknown or non-current LLT, or an empty term, fails the whole file naming its line);
-    /// then all rows are written in one transaction with one log row, and untouched items of those
-    /// terms are autocoded. Returns the number of synonyms written.
-    pub fn import_synonyms(&mut self, acting: &str, dict: &Dictionary, rows: &[crate::intake::labelled::Labelled], file: &str) -> Result<usize> {
+    /// Imports a synonym list for the dictionary's version (admin), onto the global list or one
+    /// study's (`study`). Every row is checked first (an unknown or non-current LLT, or an empty
+    /// term, fails the whole file naming its line); then all rows are written in one transaction
+    /// with one log row each, and untouched items of those terms are autocoded. Returns the
+    /// number of synonyms written.
+    pub fn import_synonyms(&mut self, acting: &str, dict: &Dictionary, study: &str, rows: &[crate::intake::labelled::Labelled], file: &str) -> Result<usize> {
         self.require_admin(acting, "imports synonym lists")?;
+        super::synonyms::check_study(study)?;
         let qualifiers = super::api::DeskStore::synonym_qualifiers(self)?;
         let rows = super::synonyms::check_list(dict, rows, file, &qualifiers)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for term in super::synonyms::write_list(&tx, acting, dict, &rows, file)? {
+        for term in super::synonyms::write_list(&tx, acting, dict, study, &rows, file)? {
             autocode_open_items(&tx, acting, dict, &term)?;
         }
         tx.commit()?;

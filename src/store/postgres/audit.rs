@@ -71,8 +71,7 @@ impl TeamStore {
         let imported = crate::store::audit::logged_imports(&log, &qualifiers);
         let all = self.synonyms_where("TRUE ORDER BY meddra_version, term", &[])?;
         for y in all.iter().filter(|y| y.hold.is_none()) {
-            let key = (y.term.clone(), y.llt_code);
-            if !confirmed.contains(&key) && !imported.contains_key(&key) {
+            if !confirmed.contains(&(y.term.clone(), y.llt_code)) && !imported.contains_key(&(y.study.clone(), y.term.clone(), y.llt_code)) {
                 findings.push(format!("synonym '{}' -> {} (MedDRA {}) is backed by no confirmed item or logged import", y.term, y.llt_code, y.meddra_version));
             }
         }
@@ -92,7 +91,9 @@ impl TeamStore {
         }
         findings.extend(crate::store::audit::importer_findings(&log, &all, &confirmed, &qualifiers));
         findings.extend(crate::store::audit::retire_findings(&log, &all, &qualifiers));
-        findings.extend(crate::store::audit::approval_findings(&log, &all, &qualifiers));
+        let studies: std::collections::HashMap<String, String> =
+            self.client.query("SELECT external_id, study FROM medcoder.item", &[])?.iter().map(|r| (r.get(0), r.get(1))).collect();
+        findings.extend(crate::store::audit::approval_findings(&log, &all, &qualifiers, &studies));
         // The rules' guards: the log's triggers, and the rule functions members call.
         let triggers: Vec<(String, bool)> = self
             .client

@@ -167,7 +167,7 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &crate::store::Sto
         for y in store.synonyms(v)? {
             tx.execute(
                 "INSERT INTO medcoder.synonym VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $11, $12, nextval('medcoder.synonym_seq'),
-                   $13)",
+                   $13, $14, $15, $16)",
                 &[
                     &y.term,
                     &y.meddra_version,
@@ -182,6 +182,10 @@ pub fn copy_from_sqlite(client: &mut Client, db: &str, store: &crate::store::Sto
                     &y.updated_by,
                     &y.hold,
                     &y.imported_by,
+                    // A candidate stays a candidate, and a study's entry stays on its study's list.
+                    &y.approval,
+                    &y.decided_by,
+                    &y.study,
                 ],
             )?;
             synonyms += 1;

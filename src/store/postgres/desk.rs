@@ -165,9 +165,19 @@ impl DeskStore for TeamDesk {
         self.store.borrow_mut().proposals(item_id)
     }
 
-    fn synonym(&self, term: &str, version: &str) -> Result<Option<Synonym>> {
+    fn synonym(&self, study: &str, term: &str, version: &str) -> Result<Option<Synonym>> {
         let term = normalize(term);
-        Ok(self.store.borrow_mut().synonyms_where("term = medcoder.synonym_key($1) AND meddra_version = $2", &[&term, &version])?.into_iter().next())
+        // As medcoder.governing_synonym: the study's entry unless a pending candidate, else the global one.
+        Ok(self
+            .store
+            .borrow_mut()
+            .synonyms_where(
+                "term = medcoder.synonym_key($1) AND meddra_version = $2 AND ((study = $3 AND $3 <> '' AND approval <> 'pending') OR study = '')
+                 ORDER BY study = '' LIMIT 1",
+                &[&term, &version, &study],
+            )?
+            .into_iter()
+            .next())
     }
 
     fn synonym_changed_at(&self, version: &str) -> Result<Option<String>> {
@@ -350,7 +360,7 @@ impl DeskStore for TeamDesk {
     }
 
     fn synonyms(&self, version: &str) -> Result<Vec<Synonym>> {
-        self.store.borrow_mut().synonyms_where("meddra_version = $1 ORDER BY term", &[&version])
+        self.store.borrow_mut().synonyms_where("meddra_version = $1 ORDER BY term, study", &[&version])
     }
 
     fn synonym_conflicts(&self, version: &str) -> Result<Vec<Conflict>> {
@@ -359,18 +369,19 @@ impl DeskStore for TeamDesk {
     }
 
     /// The whole file is checked first (line-numbered errors); the database checks each row again.
-    fn import_synonyms(&mut self, _user: &str, dict: &Dictionary, rows: &[Labelled], file: &str) -> Result<usize> {
+    fn import_synonyms(&mut self, _user: &str, dict: &Dictionary, study: &str, rows: &[Labelled], file: &str) -> Result<usize> {
+        crate::store::synonyms::check_study(study)?;
         let qualifiers = self.synonym_qualifiers()?;
         let rows = crate::store::synonyms::check_list(dict, rows, file, &qualifiers)?;
-        self.store.get_mut().import_synonyms(&rows, file)
+        self.store.get_mut().import_synonyms(study, &rows, file)
     }
 
-    fn retire_synonym(&mut self, _user: &str, _version: &str, term: &str) -> Result<Synonym> {
-        self.store.get_mut().retire_synonym(term)
+    fn retire_synonym(&mut self, _user: &str, _version: &str, study: &str, term: &str) -> Result<Synonym> {
+        self.store.get_mut().retire_synonym(study, term)
     }
 
-    fn decide_synonym(&mut self, _user: &str, _dict: &Dictionary, term: &str, why: Option<&str>) -> Result<Synonym> {
-        self.store.get_mut().decide_synonym(term, why)
+    fn decide_synonym(&mut self, _user: &str, _dict: &Dictionary, study: &str, term: &str, why: Option<&str>) -> Result<Synonym> {
+        self.store.get_mut().decide_synonym(study, term, why)
     }
 
     fn set_synonym_qualifiers(&mut self, _user: &str, list: &[String]) -> Result<crate::store::governance::Rekeyed> {
@@ -393,6 +404,7 @@ impl DeskStore for TeamDesk {
             | crate::store::model_first::TARGET
             | crate::store::model_first::EXCLUDE
             | crate::store::synonyms::APPROVAL
+            | crate::store::synonyms::SCOPE
             | crate::qualifiers::SETTING => {
                 crate::store::model_first::check_setting(key, value)?;
                 self.store.get_mut().set_team_setting(key, value)

@@ -71,7 +71,32 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
 /// (issue #23: `model_first_threshold`, `model_first_code`, `set_team_setting`).
 /// 6: synonym governance (issue #24): the synonym key without qualifiers (`synonym_key`,
 /// `item.syn_key`, `set_synonym_qualifiers`) and candidates approved or declined (`decide_synonym`).
-const SCHEMA_VERSION: &str = "6";
+/// 7: synonym lists per study (issue #24: `synonym.study`, `governing_synonym`, the setting
+/// synonym_scope).
+const SCHEMA_VERSION: &str = "7";
+
+/// The functions schema 7 changed or added, in the order they are created (after schema 6's).
+const SCHEMA_7_FUNCTIONS: &[&str] = &[
+    "synonym_scope_of",
+    "governing_synonym",
+    "autocode_term",
+    "revise_synonym",
+    "supersede_item",
+    "act",
+    "use_version",
+    "set_team_setting",
+    "retire_synonym",
+    "import_synonym",
+    "decide_synonym",
+    "set_synonym_qualifiers",
+];
+
+/// The functions whose arguments schema 7 changed: dropped before they are made again (a new
+/// argument list would be another function beside the old one).
+const SCHEMA_7_DROPPED: &str = "DROP FUNCTION IF EXISTS revise_synonym(text, text, text, boolean, text);
+     DROP FUNCTION IF EXISTS retire_synonym(text);
+     DROP FUNCTION IF EXISTS import_synonym(text, integer, text);
+     DROP FUNCTION IF EXISTS decide_synonym(text, text);";
 
 /// The functions schema 6 changed or added, in the order they are created.
 const SCHEMA_6_FUNCTIONS: &[&str] = &[
@@ -145,7 +170,8 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
         Some("3") => 3,
         Some("4") => 4,
         Some("5") => 5,
-        other => bail!("team schema version {} here: this medcoder upgrades schemas 1 to 5", other.unwrap_or("none")),
+        Some("6") => 6,
+        other => bail!("team schema version {} here: this medcoder upgrades schemas 1 to 6", other.unwrap_or("none")),
     };
     let (owner, members) = (owner_role(db), member_role(db));
     let mut tx = client.transaction()?;
@@ -192,12 +218,22 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
         .context("adding schema 6's columns")?;
         tx.execute("INSERT INTO setting VALUES ('synonym_qualifiers', $1) ON CONFLICT (key) DO NOTHING", &[&default_qualifiers()])?;
     }
+    // Schema 7's column and key: every synonym so far is on the global list.
+    if from < 7 {
+        tx.batch_execute(&format!(
+            "ALTER TABLE synonym ADD COLUMN study text NOT NULL DEFAULT '';
+             ALTER TABLE synonym DROP CONSTRAINT synonym_pkey, ADD PRIMARY KEY (study, term, meddra_version);
+             CREATE INDEX synonym_term ON synonym(term, meddra_version);
+             {SCHEMA_7_DROPPED}"
+        ))
+        .context("adding schema 7's synonym lists per study")?;
+    }
     // Schema 5: model-first coding; set_proposals checks and applies it.
     for f in SCHEMA_5_FUNCTIONS {
         tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
     }
-    // Schema 6: synonym governance.
-    for f in SCHEMA_6_FUNCTIONS {
+    // Schema 6: synonym governance; schema 7: its lists per study.
+    for f in SCHEMA_6_FUNCTIONS.iter().chain(SCHEMA_7_FUNCTIONS) {
         tx.batch_execute(&function_definition(f)?).with_context(|| format!("replacing medcoder.{f}"))?;
     }
     if from < 6 {
@@ -258,7 +294,7 @@ pub(super) fn check_schema(client: &mut Client) -> Result<()> {
         .map(|r| r.get(0));
     match v.as_deref() {
         Some(SCHEMA_VERSION) => Ok(()),
-        Some(old @ ("1" | "2" | "3" | "4" | "5")) => bail!(
+        Some(old @ ("1" | "2" | "3" | "4" | "5" | "6")) => bail!(
             "team schema version {old} here, which lacks rules this medcoder enforces: the server's administrator runs `medcoder --db URL team upgrade` once"
         ),
         other => bail!("team schema version {} here; this medcoder needs {SCHEMA_VERSION}", other.unwrap_or("none")),

@@ -106,10 +106,13 @@ CREATE TABLE synonym (
     -- or declined (held); and who decided.
     approval text NOT NULL DEFAULT 'approved' CHECK (approval IN ('approved', 'pending', 'declined')),
     decided_by text,
-    PRIMARY KEY (term, meddra_version)
+    -- Schema 7: the list it is on, a study's or the global one (''); see governing_synonym.
+    study text NOT NULL DEFAULT '',
+    PRIMARY KEY (study, term, meddra_version)
 );
 CREATE SEQUENCE synonym_seq;
 CREATE INDEX synonym_version_seq ON synonym(meddra_version, seq);
+CREATE INDEX synonym_term ON synonym(term, meddra_version);
 
 -- The engine's latest top-5 for an item (JSON array of {llt_code, pt_code, score, confidence}),
 -- written by the proposal service.
@@ -248,7 +251,7 @@ CREATE TRIGGER imported_log_append_only BEFORE UPDATE OR DELETE ON imported_log
 CREATE TRIGGER imported_log_no_truncate BEFORE TRUNCATE ON imported_log
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_log_change();
 
-INSERT INTO setting VALUES ('schema_version', '6');
+INSERT INTO setting VALUES ('schema_version', '7');
 
 -- Generated from Rust's char::is_alphanumeric against this C library's [[:alnum:]] (U+0080 to
 -- U+2FFFF): the code points only Rust counts.
@@ -436,8 +439,25 @@ BEGIN
     END IF;
 END $$;
 
--- Every untouched item of a synonym key (or only `p_only`) coded from its active synonym, when its
--- LLT is current in the active version.
+-- The list a confirmation of an item of `p_study` teaches (team setting synonym_scope): the
+-- item's study's own list under 'study', else the global list (''). As store/synonyms.rs scope_for.
+CREATE FUNCTION synonym_scope_of(p_study text) RETURNS text
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    SELECT CASE WHEN (SELECT value FROM setting WHERE key = 'synonym_scope') IS NOT DISTINCT FROM 'study' THEN coalesce(p_study, '') ELSE '' END
+$$;
+
+-- The synonym that decides a key for the items of `p_study` (store/synonyms.rs governing): the
+-- study's own entry, active or held, unless it is a candidate awaiting approval; else the global
+-- list's. All fields NULL when neither has the key.
+CREATE FUNCTION governing_synonym(p_study text, p_key text, p_version text) RETURNS synonym
+LANGUAGE sql STABLE SET search_path = medcoder, pg_temp AS $$
+    SELECT s FROM synonym s WHERE s.term = p_key AND s.meddra_version = p_version
+        AND ((s.study = coalesce(p_study, '') AND s.study <> '' AND s.approval <> 'pending') OR s.study = '')
+    ORDER BY s.study = '' LIMIT 1
+$$;
+
+-- Every untouched item of a synonym key (or only `p_only`) coded from the synonym that decides the
+-- key for its study, when that one is active and its LLT current in the active version.
 CREATE FUNCTION autocode_term(p_term text, p_only bigint, p_writer text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
@@ -445,18 +465,15 @@ DECLARE
     l llt;
     v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
     v_id bigint;
+    v_study text;
 BEGIN
-    SELECT * INTO s FROM synonym WHERE term = p_term AND meddra_version = v_version AND hold IS NULL;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
-    SELECT * INTO l FROM llt WHERE version = v_version AND code = s.llt_code AND current;
-    IF NOT FOUND THEN
-        RETURN;
-    END IF;
     -- One item named (code_by_rules) may also be one whose query was answered.
-    FOR v_id IN SELECT id FROM item WHERE syn_key = p_term AND (state = 'new' OR (p_only IS NOT NULL AND state = 'answered'))
+    FOR v_id, v_study IN SELECT id, study FROM item WHERE syn_key = p_term AND (state = 'new' OR (p_only IS NOT NULL AND state = 'answered'))
             AND (p_only IS NULL OR id = p_only) ORDER BY id LOOP
+        s := governing_synonym(v_study, p_term, v_version);
+        CONTINUE WHEN s.term IS NULL OR s.hold IS NOT NULL;
+        SELECT * INTO l FROM llt WHERE version = v_version AND code = s.llt_code AND current;
+        CONTINUE WHEN NOT FOUND;
         PERFORM autocode_item(v_id, l, 'synonym',
             CASE WHEN s.imported_by IS NOT NULL THEN format('synonym: imported by %s', s.imported_by)
                  WHEN s.origin = 'carried' THEN format('synonym carried over on %s', left(s.updated_at, 10))
@@ -473,7 +490,8 @@ END $$;
 -- Under synonym_approval = review a new code (a new key, another LLT, or one retired or returned
 -- before) becomes a pending candidate; the same approved code is only strengthened, and a
 -- candidate declined for this LLT stays declined.
-CREATE FUNCTION revise_synonym(p_term text, p_version text, p_by text, p_reactivate boolean, p_why_if_none text) RETURNS void
+-- p_study: the list revised (a study's, counted over that study's items; '' the global one, over all).
+CREATE FUNCTION revise_synonym(p_study text, p_term text, p_version text, p_by text, p_reactivate boolean, p_why_if_none text) RETURNS void
 LANGUAGE plpgsql SET search_path = medcoder, pg_temp AS $$
 DECLARE
     it item;
@@ -488,15 +506,15 @@ DECLARE
     v_decl_why text;
 BEGIN
     SELECT * INTO it FROM item WHERE syn_key = p_term AND state = 'confirmed' AND meddra_version = p_version
-        ORDER BY confirmed_at DESC, id DESC LIMIT 1;
+        AND (p_study = '' OR study = p_study) ORDER BY confirmed_at DESC, id DESC LIMIT 1;
     IF NOT FOUND THEN
         UPDATE synonym SET hold = p_why_if_none, updated_at = now_text(), updated_by = p_by, seq = nextval('synonym_seq')
-            WHERE term = p_term AND meddra_version = p_version AND origin = 'confirmed' AND hold IS NULL;
+            WHERE study = p_study AND term = p_term AND meddra_version = p_version AND origin = 'confirmed' AND hold IS NULL;
         RETURN;
     END IF;
     SELECT count(*) INTO n FROM item WHERE syn_key = p_term AND state = 'confirmed' AND meddra_version = p_version
-        AND llt_code = it.llt_code;
-    SELECT * INTO s FROM synonym WHERE term = p_term AND meddra_version = p_version;
+        AND llt_code = it.llt_code AND (p_study = '' OR study = p_study);
+    SELECT * INTO s FROM synonym WHERE study = p_study AND term = p_term AND meddra_version = p_version;
     v_found := FOUND;
     -- The state of store/synonyms.rs approval_state: without review a confirmation activates and
     -- a recode keeps; under review a code declined for this key before (the log says so) stays
@@ -504,6 +522,7 @@ BEGIN
     -- A code a reviewer declined for this key stays declined, whatever the mode is now.
     SELECT username, coalesce(comment, '') INTO v_decl_by, v_decl_why FROM decision_log
         WHERE action = 'synonym decline' AND reported_term = p_term AND llt_code = it.llt_code AND meddra_version = p_version
+            AND coalesce(source, '') = CASE WHEN p_study = '' THEN 'synonym' ELSE 'study:' || p_study END
         ORDER BY seq DESC LIMIT 1;
     IF FOUND THEN
         v_hold := format('declined by %s: %s', v_decl_by, v_decl_why); v_approval := 'declined'; v_decided := v_decl_by;
@@ -520,8 +539,8 @@ BEGIN
     END IF;
     -- A confirmation is a second person's (act refuses the importer), so it backs the synonym.
     INSERT INTO synonym VALUES (p_term, p_version, it.llt_code, 'confirmed', n, it.id, it.external_id, it.reported_term,
-            it.proposer, it.reviewer, now_text(), p_by, v_hold, nextval('synonym_seq'), NULL, v_approval, v_decided)
-        ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed',
+            it.proposer, it.reviewer, now_text(), p_by, v_hold, nextval('synonym_seq'), NULL, v_approval, v_decided, p_study)
+        ON CONFLICT (study, term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'confirmed',
             confirmations = excluded.confirmations, item_id = excluded.item_id, external_id = excluded.external_id,
             reported_term = excluded.reported_term, proposer = excluded.proposer, reviewer = excluded.reviewer,
             updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = excluded.hold, seq = excluded.seq,
@@ -679,7 +698,7 @@ BEGIN
         WHERE id = it.id RETURNING * INTO after;
     -- The old term's synonym no longer has this confirmation behind it.
     IF it.state = 'confirmed' AND it.term_key <> '' THEN
-        PERFORM revise_synonym(it.syn_key, it.meddra_version, session_user::text, false,
+        PERFORM revise_synonym(synonym_scope_of(it.study), it.syn_key, it.meddra_version, session_user::text, false,
             format('verbatim of %s corrected: no confirmed item left', it.external_id));
     END IF;
     PERFORM append_log('supersede', it.id, it.external_id, v_term, it.state, v_to, NULL, NULL, NULL, NULL,
@@ -713,6 +732,7 @@ DECLARE
     v_part text;
     part item;
     rec record;
+    v_syn synonym;
 BEGIN
     PERFORM refuse_service(u);
     SELECT * INTO it FROM item WHERE external_id = p_external_id FOR UPDATE;
@@ -890,11 +910,14 @@ BEGIN
                 comment = COALESCE(v_text, comment), revision = revision + 1, updated_at = v_now, updated_by = u.name
             WHERE id = it.id RETURNING * INTO after;
         IF it.term_key <> '' THEN
-            PERFORM revise_synonym(it.syn_key, it.meddra_version, u.name, false, format('recoded by %s: no confirmed item left', u.name));
-            -- The synonym carried into the active version still gives the code recoded away: held.
+            PERFORM revise_synonym(synonym_scope_of(it.study), it.syn_key, it.meddra_version, u.name, false,
+                format('recoded by %s: no confirmed item left', u.name));
+            -- The synonym carried into the active version (the one deciding the key for this
+            -- study) still gives the code recoded away: held.
+            v_syn := governing_synonym(it.study, it.syn_key, v_version);
             UPDATE synonym SET hold = format('recoded by %s from LLT %s', u.name, it.llt_code), updated_at = v_now,
                     updated_by = u.name, seq = nextval('synonym_seq')
-                WHERE term = it.syn_key AND meddra_version = v_version AND v_version <> it.meddra_version
+                WHERE study = v_syn.study AND term = it.syn_key AND meddra_version = v_version AND v_version <> it.meddra_version
                     AND llt_code = it.llt_code AND hold IS NULL;
         END IF;
     ELSIF p_action IN ('confirm', 'return') THEN
@@ -904,8 +927,9 @@ BEGIN
         IF u.role NOT IN ('reviewer', 'admin') THEN
             RAISE EXCEPTION '% is a %; only reviewers and admins confirm or return codes', u.name, u.role USING ERRCODE = '42501';
         END IF;
-        IF it.proposer = u.name OR code_importer(it.id) = u.name OR (it.source = 'synonym' AND EXISTS (SELECT 1 FROM synonym
-                WHERE term = it.syn_key AND meddra_version = it.meddra_version AND imported_by = u.name AND llt_code = it.llt_code)) THEN
+        v_syn := governing_synonym(it.study, it.syn_key, it.meddra_version);
+        IF it.proposer = u.name OR code_importer(it.id) = u.name
+                OR (it.source = 'synonym' AND v_syn.imported_by IS NOT DISTINCT FROM u.name AND v_syn.llt_code IS NOT DISTINCT FROM it.llt_code) THEN
             RAISE EXCEPTION 'four-eye rule: you proposed the code of % (or imported the synonym that set it), so another reviewer must confirm or return it', it.external_id
                 USING ERRCODE = '42501';
         END IF;
@@ -945,14 +969,16 @@ BEGIN
     -- autocodes the untouched items of the same term; returning a synonym-coded item holds the
     -- synonym while it still points to the code returned.
     IF p_action = 'confirm' AND after.term_key <> '' THEN
-        PERFORM revise_synonym(after.syn_key, after.meddra_version, u.name, true, 'no confirmed item left');
+        PERFORM revise_synonym(synonym_scope_of(after.study), after.syn_key, after.meddra_version, u.name, true, 'no confirmed item left');
         IF after.meddra_version = v_version THEN
             PERFORM autocode_term(after.syn_key, NULL);
         END IF;
     ELSIF p_action = 'return' AND it.source = 'synonym' THEN
+        -- The synonym that coded it: the one deciding its key for its study.
+        v_syn := governing_synonym(it.study, it.syn_key, it.meddra_version);
         UPDATE synonym SET hold = format('returned by %s: %s', u.name, v_text), updated_at = v_now, updated_by = u.name,
                 seq = nextval('synonym_seq')
-            WHERE term = it.syn_key AND meddra_version = it.meddra_version AND llt_code = it.llt_code;
+            WHERE study = v_syn.study AND term = it.syn_key AND meddra_version = it.meddra_version AND llt_code = it.llt_code;
     END IF;
     -- The proposals the decision was taken with, and where the chosen LLT ranked among them.
     SELECT * INTO p FROM item_proposals WHERE item_id = it.id AND meddra_version = after.meddra_version;
@@ -1255,12 +1281,12 @@ BEGIN
                         WHEN NOT n.current THEN format('MedDRA %s: LLT %s is non-current', p_version, s.llt_code)
                         WHEN n.pt_code <> o.pt_code THEN format('MedDRA %s: LLT %s moved from PT %s to PT %s', p_version, s.llt_code, o.pt_code, n.pt_code)
                         ELSE s.hold END,
-                   nextval('synonym_seq'), s.imported_by, s.approval, s.decided_by
+                   nextval('synonym_seq'), s.imported_by, s.approval, s.decided_by, s.study
             FROM synonym s
             LEFT JOIN llt o ON o.version = v_old AND o.code = s.llt_code
             LEFT JOIN llt n ON n.version = p_version AND n.code = s.llt_code
             WHERE s.meddra_version = v_old
-            ON CONFLICT (term, meddra_version) DO NOTHING;
+            ON CONFLICT (study, term, meddra_version) DO NOTHING;
     END IF;
 END $$;
 
@@ -1405,6 +1431,10 @@ BEGIN
         IF p_value NOT IN ('immediate', 'review') THEN
             RAISE EXCEPTION 'synonym approval is immediate or review, not %', left(p_value, 40) USING ERRCODE = '22023';
         END IF;
+    ELSIF p_key = 'synonym_scope' THEN
+        IF p_value NOT IN ('global', 'study') THEN
+            RAISE EXCEPTION 'synonym scope is global or study, not %', left(p_value, 40) USING ERRCODE = '22023';
+        END IF;
     ELSIF p_key = 'model_first_exclude' THEN
         IF json_typeof(p_value::json) <> 'array' THEN
             RAISE EXCEPTION 'the do-not-autocode list is a JSON array' USING ERRCODE = '22023';
@@ -1474,31 +1504,45 @@ BEGIN
     END IF;
 END $$;
 
--- Stops a synonym from autocoding (admin); it stays listed, held, until a new confirmation. Logged.
-CREATE FUNCTION retire_synonym(p_term text) RETURNS synonym
+-- Stops a synonym of one list (p_study: a study's, '' the global one) from autocoding (admin); it
+-- stays listed, held, until a new confirmation. A study's retired entry keeps the global one from
+-- coding that study's items too. Logged.
+CREATE FUNCTION retire_synonym(p_term text, p_study text) RETURNS synonym
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     u app_user := require_admin();
+    v_study text := coalesce(p_study, '');
     s synonym;
 BEGIN
+    SELECT * INTO s FROM synonym WHERE study = v_study AND term = synonym_key(normalize_term(p_term))
+        AND meddra_version = (SELECT value FROM setting WHERE key = 'meddra_version') FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no synonym ''%'' on the % list in the active MedDRA version', synonym_key(normalize_term(p_term)),
+            CASE WHEN v_study = '' THEN 'global' ELSE 'study ' || v_study END USING ERRCODE = 'P0002';
+    END IF;
+    -- As on SQLite: retiring a retired synonym twice is refused (a returned one may be retired for good).
+    IF s.hold LIKE 'retired by %' THEN
+        RAISE EXCEPTION 'the synonym ''%'' (%) already does not autocode (%)', s.term,
+            CASE WHEN v_study = '' THEN 'global' ELSE 'study ' || v_study END, s.hold USING ERRCODE = '55000';
+    END IF;
     UPDATE synonym SET hold = format('retired by %s', u.name), updated_at = now_text(), updated_by = u.name,
             seq = nextval('synonym_seq')
-        WHERE term = synonym_key(normalize_term(p_term)) AND meddra_version = (SELECT value FROM setting WHERE key = 'meddra_version')
+        WHERE study = s.study AND term = s.term AND meddra_version = s.meddra_version
         RETURNING * INTO s;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no synonym ''%'' in the active MedDRA version', synonym_key(normalize_term(p_term)) USING ERRCODE = 'P0002';
-    END IF;
-    PERFORM append_log('synonym retire', NULL, NULL, s.reported_term, NULL, NULL, s.llt_code, NULL, s.meddra_version, 'synonym', s.term);
+    PERFORM append_log('synonym retire', NULL, NULL, s.reported_term, NULL, NULL, s.llt_code, NULL, s.meddra_version,
+        CASE WHEN v_study = '' THEN 'synonym' ELSE 'study:' || v_study END, s.term);
     RETURN s;
 END $$;
 
 -- One row of an imported synonym list (admin; the client checks the whole file first, and imports
 -- it in one transaction): the term autocodes from now on, logged per synonym. A code an imported
 -- synonym sets was chosen by one person: never auto-confirmed, and its importer cannot confirm it.
-CREATE FUNCTION import_synonym(p_term text, p_llt integer, p_origin text) RETURNS void
+-- p_study: the list imported onto (a study's, '' the global one).
+CREATE FUNCTION import_synonym(p_term text, p_llt integer, p_origin text, p_study text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     u app_user := require_admin();
+    v_study text := coalesce(check_text('study', p_study, false), '');
     v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
     v_term text := synonym_key(normalize_term(check_text('reported_term', p_term, true)));
     l llt;
@@ -1510,14 +1554,17 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION '% is not a current LLT code in MedDRA %', p_llt, v_version USING ERRCODE = '22023';
     END IF;
+    IF v_study <> btrim(p_study) THEN
+        RAISE EXCEPTION 'the study ''%'' has blanks around it', p_study USING ERRCODE = '22023';
+    END IF;
     INSERT INTO synonym VALUES (v_term, v_version, l.code, 'imported', 0, NULL, NULL, check_text('reported_term', p_term, true), NULL, NULL, now_text(), u.name, NULL,
-            nextval('synonym_seq'), u.name)
-        ON CONFLICT (term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0,
+            nextval('synonym_seq'), u.name, 'approved', NULL, v_study)
+        ON CONFLICT (study, term, meddra_version) DO UPDATE SET llt_code = excluded.llt_code, origin = 'imported', confirmations = 0,
             item_id = NULL, external_id = NULL, reported_term = excluded.reported_term, proposer = NULL, reviewer = NULL,
             updated_at = excluded.updated_at, updated_by = excluded.updated_by, hold = NULL, seq = excluded.seq,
             imported_by = excluded.imported_by, approval = 'approved', decided_by = NULL;
-    PERFORM append_log('synonym import', NULL, NULL, p_term, NULL, NULL, l.code, l.pt_code, v_version, 'synonym',
-        check_text('origin', p_origin, false));
+    PERFORM append_log('synonym import', NULL, NULL, p_term, NULL, NULL, l.code, l.pt_code, v_version,
+        CASE WHEN v_study = '' THEN 'synonym' ELSE 'study:' || v_study END, check_text('origin', p_origin, false));
     PERFORM autocode_term(v_term, NULL);
 END $$;
 
@@ -1536,10 +1583,12 @@ END $$;
 -- A pending synonym candidate approved (p_why NULL) or declined (saying why) by a reviewer or admin
 -- who proposed or confirmed none of the codes behind it (store/governance.rs on SQLite). Logged;
 -- an approved synonym autocodes the untouched items of its key at once.
-CREATE FUNCTION decide_synonym(p_term text, p_why text) RETURNS synonym
+-- p_study: the list whose candidate it is (a study's, '' the global one).
+CREATE FUNCTION decide_synonym(p_term text, p_why text, p_study text) RETURNS synonym
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = medcoder, pg_temp SET lock_timeout = '5s' AS $$
 DECLARE
     u app_user := me();
+    v_study text := coalesce(p_study, '');
     v_version text := (SELECT value FROM setting WHERE key = 'meddra_version');
     v_key text := synonym_key(normalize_term(coalesce(p_term, '')));
     v_verb text := CASE WHEN p_why IS NULL THEN 'approves' ELSE 'declines' END;
@@ -1550,9 +1599,10 @@ BEGIN
     IF u.role NOT IN ('reviewer', 'admin') THEN
         RAISE EXCEPTION '% is a %; only a reviewer or an admin % synonym candidates', u.name, u.role, v_verb USING ERRCODE = '42501';
     END IF;
-    SELECT * INTO s FROM synonym WHERE term = v_key AND meddra_version = v_version FOR UPDATE;
+    SELECT * INTO s FROM synonym WHERE study = v_study AND term = v_key AND meddra_version = v_version FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'no synonym ''%'' in MedDRA %: see `medcoder synonym list --candidates`', v_key, v_version USING ERRCODE = 'P0002';
+        RAISE EXCEPTION 'no synonym ''%'' on the % list in MedDRA %: see `medcoder synonym list --candidates`', v_key,
+            CASE WHEN v_study = '' THEN 'global' ELSE 'study ' || v_study END, v_version USING ERRCODE = 'P0002';
     END IF;
     IF s.approval <> 'pending' THEN
         RAISE EXCEPTION 'the synonym ''%'' is not a candidate awaiting approval (it is %)', v_key, s.approval USING ERRCODE = '55000';
@@ -1565,16 +1615,18 @@ BEGIN
         RAISE EXCEPTION 'four-eye rule: you proposed or confirmed a code behind the candidate ''%'' (%), so another reviewer or admin % it',
             v_key, v_own, v_verb USING ERRCODE = '42501';
     END IF;
-    IF v_why IS NULL AND NOT EXISTS (SELECT 1 FROM item WHERE syn_key = v_key AND meddra_version = v_version AND llt_code = s.llt_code AND state = 'confirmed') THEN
+    IF v_why IS NULL AND NOT EXISTS (SELECT 1 FROM item WHERE syn_key = v_key AND meddra_version = v_version AND llt_code = s.llt_code AND state = 'confirmed'
+            AND (v_study = '' OR study = v_study)) THEN
         RAISE EXCEPTION 'no confirmed item backs the candidate ''%'' any more (recoded or corrected since): it cannot be approved; a new confirmation makes it a candidate again',
             v_key USING ERRCODE = '55000';
     END IF;
     UPDATE synonym SET approval = CASE WHEN v_why IS NULL THEN 'approved' ELSE 'declined' END,
             hold = CASE WHEN v_why IS NULL THEN NULL ELSE format('declined by %s: %s', u.name, v_why) END,
             decided_by = u.name, updated_at = now_text(), updated_by = u.name, seq = nextval('synonym_seq')
-        WHERE term = v_key AND meddra_version = v_version RETURNING * INTO s;
+        WHERE study = v_study AND term = v_key AND meddra_version = v_version RETURNING * INTO s;
     PERFORM append_log(CASE WHEN v_why IS NULL THEN 'synonym approve' ELSE 'synonym decline' END, NULL, NULL, v_key, NULL, NULL,
-        s.llt_code, (SELECT pt_code FROM llt WHERE version = v_version AND code = s.llt_code), v_version, 'synonym', v_why);
+        s.llt_code, (SELECT pt_code FROM llt WHERE version = v_version AND code = s.llt_code), v_version,
+        CASE WHEN v_study = '' THEN 'synonym' ELSE 'study:' || v_study END, v_why);
     IF v_why IS NULL THEN
         PERFORM autocode_term(v_key, NULL);
     END IF;
@@ -1627,19 +1679,21 @@ BEGIN
     UPDATE item SET syn_key = synonym_key(term_key) WHERE syn_key IS DISTINCT FROM synonym_key(term_key);
     GET DIAGNOSTICS v_items = ROW_COUNT;
     -- From the term each synonym was made of, not its old key: a qualifier taken off comes back.
-    FOR r IN SELECT term, meddra_version, seq, llt_code, synonym_key(coalesce(normalize_term(reported_term), term)) AS k FROM synonym ORDER BY seq DESC LOOP
-        v_at := array_position(v_seen, r.meddra_version || E'\x01' || r.k);
+    -- Keys are merged within one list of one version, never across lists.
+    FOR r IN SELECT study, term, meddra_version, seq, llt_code, synonym_key(coalesce(normalize_term(reported_term), term)) AS k FROM synonym ORDER BY seq DESC LOOP
+        v_at := array_position(v_seen, r.study || E'\x01' || r.meddra_version || E'\x01' || r.k);
         IF v_at IS NOT NULL THEN
             -- Two synonyms that agree are one; two that code differently are never merged
             -- silently: the admin resolves them first.
             IF v_seen_llt[v_at] <> r.llt_code THEN
-                RAISE EXCEPTION 'the qualifier list was not changed: ''%'' (LLT %) and ''%'' (LLT %) would share the key ''%'' in MedDRA %; retire one of each (synonym retire) or recode, then change the list',
-                    v_seen_term[v_at], v_seen_llt[v_at], r.term, r.llt_code, r.k, r.meddra_version USING ERRCODE = '55000';
+                RAISE EXCEPTION 'the qualifier list was not changed: ''%'' (LLT %) and ''%'' (LLT %) would share the key ''%'' on the % list in MedDRA %; retire one of each (synonym retire) or recode, then change the list',
+                    v_seen_term[v_at], v_seen_llt[v_at], r.term, r.llt_code, r.k, CASE WHEN r.study = '' THEN 'global' ELSE 'study ' || r.study END,
+                    r.meddra_version USING ERRCODE = '55000';
             END IF;
             DELETE FROM synonym WHERE seq = r.seq;
             v_merged := v_merged + 1;
         ELSE
-            v_seen := v_seen || (r.meddra_version || E'\x01' || r.k);
+            v_seen := v_seen || (r.study || E'\x01' || r.meddra_version || E'\x01' || r.k);
             v_seen_llt := v_seen_llt || r.llt_code;
             v_seen_term := v_seen_term || r.term;
             IF r.k <> r.term THEN
@@ -1655,9 +1709,10 @@ BEGIN
     END LOOP;
     -- A key whose synonym was merged away under an earlier list is made again from its
     -- confirmed items (under review: as a candidate).
-    FOR r IN SELECT DISTINCT syn_key, meddra_version FROM item i WHERE state = 'confirmed' AND syn_key <> '' AND meddra_version IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM synonym s WHERE s.term = i.syn_key AND s.meddra_version = i.meddra_version) ORDER BY syn_key LOOP
-        PERFORM revise_synonym(r.syn_key, r.meddra_version, u.name, true, 'no confirmed item left');
+    FOR r IN SELECT DISTINCT synonym_scope_of(i.study) AS scope, syn_key, meddra_version FROM item i WHERE state = 'confirmed' AND syn_key <> ''
+            AND meddra_version IS NOT NULL AND NOT EXISTS (SELECT 1 FROM synonym s WHERE s.study = synonym_scope_of(i.study) AND s.term = i.syn_key
+                AND s.meddra_version = i.meddra_version) ORDER BY syn_key, scope LOOP
+        PERFORM revise_synonym(r.scope, r.syn_key, r.meddra_version, u.name, true, 'no confirmed item left');
     END LOOP;
     PERFORM append_log('setting', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'synonym_qualifiers = ' || p_value);
     RETURN ARRAY[v_items, coalesce(array_length(v_seqs, 1), 0), v_merged];

@@ -6,12 +6,13 @@ impl TeamStore {
     /// Synonyms matching a condition on the synonym table (`medcoder.synonym`).
     pub fn synonyms_where(&mut self, condition: &str, args: &[&(dyn postgres::types::ToSql + Sync)]) -> Result<Vec<crate::store::synonyms::Synonym>> {
         let rows = self.client.query(
-            &format!("SELECT term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by, approval, decided_by FROM medcoder.synonym WHERE {condition}"),
+            &format!("SELECT term, meddra_version, llt_code, origin, confirmations, external_id, reported_term, proposer, reviewer, updated_at, updated_by, hold, seq, imported_by, approval, decided_by, study FROM medcoder.synonym WHERE {condition}"),
             args,
         )?;
         Ok(rows
             .iter()
             .map(|r| crate::store::synonyms::Synonym {
+                study: r.get(16),
                 term: r.get(0),
                 meddra_version: r.get(1),
                 llt_code: r.get::<_, i32>(2) as u32,
@@ -33,10 +34,10 @@ impl TeamStore {
     }
 
     /// Imports a checked synonym list (admin) in one transaction, one log row per synonym.
-    pub fn import_synonyms(&mut self, rows: &[crate::intake::labelled::Labelled], file: &str) -> Result<usize> {
+    pub fn import_synonyms(&mut self, study: &str, rows: &[crate::intake::labelled::Labelled], file: &str) -> Result<usize> {
         let mut tx = self.client.transaction()?;
         for r in rows {
-            tx.execute("SELECT medcoder.import_synonym($1, $2, $3)", &[&r.term, &(r.llt as i32), &format!("{file}, line {}", r.line)])
+            tx.execute("SELECT medcoder.import_synonym($1, $2, $3, $4)", &[&r.term, &(r.llt as i32), &format!("{file}, line {}", r.line), &study])
                 .map_err(db_error)
                 .with_context(|| format!("{file}, line {}", r.line))?;
         }
@@ -60,10 +61,13 @@ impl TeamStore {
     }
 
     /// Approves or declines a pending synonym candidate (the database checks who may; logged).
-    pub fn decide_synonym(&mut self, term: &str, why: Option<&str>) -> Result<crate::store::synonyms::Synonym> {
-        let key: String = self.client.query_one("SELECT term FROM medcoder.decide_synonym($1, $2)", &[&term, &why]).map_err(db_error)?.get(0);
+    pub fn decide_synonym(&mut self, study: &str, term: &str, why: Option<&str>) -> Result<crate::store::synonyms::Synonym> {
+        let key: String = self.client.query_one("SELECT term FROM medcoder.decide_synonym($1, $2, $3)", &[&term, &why, &study]).map_err(db_error)?.get(0);
         let version = self.active_version()?.unwrap_or_default();
-        self.synonyms_where("term = $1 AND meddra_version = $2", &[&key, &version])?.into_iter().next().ok_or_else(|| anyhow!("the synonym '{key}' is gone"))
+        self.synonyms_where("study = $3 AND term = $1 AND meddra_version = $2", &[&key, &version, &study])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow!("the synonym '{key}' is gone"))
     }
 
     /// Sets the qualifier list (admin; the database checks it, rekeys and logs).
@@ -79,9 +83,12 @@ impl TeamStore {
     }
 
     /// Holds a synonym so that it autocodes no more (admin; logged).
-    pub fn retire_synonym(&mut self, term: &str) -> Result<crate::store::synonyms::Synonym> {
-        let key: String = self.client.query_one("SELECT term FROM medcoder.retire_synonym($1)", &[&term]).map_err(db_error)?.get(0);
+    pub fn retire_synonym(&mut self, study: &str, term: &str) -> Result<crate::store::synonyms::Synonym> {
+        let key: String = self.client.query_one("SELECT term FROM medcoder.retire_synonym($1, $2)", &[&term, &study]).map_err(db_error)?.get(0);
         let version = self.active_version()?.unwrap_or_default();
-        self.synonyms_where("term = $1 AND meddra_version = $2", &[&key, &version])?.into_iter().next().ok_or_else(|| anyhow!("the synonym '{key}' is gone"))
+        self.synonyms_where("study = $3 AND term = $1 AND meddra_version = $2", &[&key, &version, &study])?
+            .into_iter()
+            .next()
+            .ok_or_else(|| anyhow!("the synonym '{key}' is gone"))
     }
 }

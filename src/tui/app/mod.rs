@@ -281,12 +281,15 @@ impl App {
                 }
                 (text, if out.done.is_empty() { Tone::Bad } else { Tone::Good })
             }),
-            Signed::Approve(term) => desk
-                .decide_synonym(&term, None)
-                .map(|s| (format!("Approved the synonym '{}' -> {}: identical terms autocode from now on", s.term, desk.llt_name(s.llt_code)), Tone::Good)),
-            Signed::Decline(term, why) => {
-                desk.decide_synonym(&term, Some(&why)).map(|s| (format!("Declined the synonym '{}': it never autocodes", s.term), Tone::Good))
-            }
+            Signed::Approve { study, term } => desk.decide_synonym(&study, &term, None).map(|s| {
+                (
+                    format!("Approved the synonym '{}' -> {} ({}): identical terms autocode from now on", s.term, desk.llt_name(s.llt_code), s.scope()),
+                    Tone::Good,
+                )
+            }),
+            Signed::Decline { study, term, why } => desk
+                .decide_synonym(&study, &term, Some(&why))
+                .map(|s| (format!("Declined the synonym '{}' ({}): it never autocodes", s.term, s.scope()), Tone::Good)),
         };
         match result {
             Ok((text, tone)) => self.say(text, tone),

@@ -194,10 +194,10 @@ pub enum Cmd {
 pub enum Signed {
     /// Confirm these items (the queue list as read), each at its revision.
     Bulk(Vec<crate::store::item::Item>),
-    /// Approve the synonym candidate of this key.
-    Approve(String),
+    /// Approve the synonym candidate of this key on this list (a study's, "" for the global one).
+    Approve { study: String, term: String },
     /// Decline it, with the reason.
-    Decline(String, String),
+    Decline { study: String, term: String, why: String },
 }
 
 pub trait Screen: std::any::Any {

@@ -21,7 +21,7 @@ const KEYS: &[Binding] = &[
     Binding::new(&[KeyCode::Char('a')], Action::Confirm, "a", "approve", "approve the candidate: identical terms autocode from now on"),
     Binding::new(&[KeyCode::Char('d')], Action::ReturnToProposer, "d", "decline", "decline it, saying why: it never autocodes"),
     Binding::new(&[KeyCode::Tab], Action::Page, "Tab", "all/candidates", "the whole synonym list, or the candidates only"),
-    Binding::new(&[KeyCode::Char('x')], Action::Withdraw, "x", "", "retire the synonym (admins): it stays listed, held, and no longer autocodes"),
+    Binding::new(&[KeyCode::Char('x')], Action::Withdraw, "x", "retire", "retire the synonym (admins): it stays listed, held, and no longer autocodes"),
     Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the queue"),
     Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
 ];
@@ -64,6 +64,7 @@ impl Screen for Synonyms {
             "A candidate is a confirmed code that becomes a synonym only once approved (team setting synonym-approval review).",
             "The key is the term without qualifiers MedDRA does not code (severity, grade, frequency, time of day).",
             "You cannot decide a candidate whose code you proposed or confirmed (four-eye rule).",
+            "[S] before a key: study S's own list, which wins over the global list for that study's items.",
         ]
     }
 
@@ -86,14 +87,14 @@ impl Screen for Synonyms {
                 Cmd::Say(format!("'{}' is not a candidate awaiting approval ({}).", s.term, s.provenance()), Tone::Info)
             }
             Action::Withdraw => {
-                let term = s.term.clone();
+                let (study, term) = (s.study.clone(), s.term.clone());
                 let desk = ctx.desk.as_mut().expect("signed in");
                 let version = desk.dict.version.clone();
                 let user = desk.user.name.clone();
-                match desk.store.retire_synonym(&user, &version, &term) {
+                match desk.store.retire_synonym(&user, &version, &study, &term) {
                     Ok(r) => {
                         *self = Self::load_page(ctx, self.all)?;
-                        Cmd::Say(format!("Retired the synonym '{}': it no longer autocodes.", r.term), Tone::Good)
+                        Cmd::Say(format!("Retired the synonym '{}' ({}): it no longer autocodes.", r.term, r.scope()), Tone::Good)
                     }
                     Err(e) => Cmd::Say(format!("{e:#}"), Tone::Bad),
                 }
@@ -101,7 +102,7 @@ impl Screen for Synonyms {
             Action::Confirm | Action::ReturnToProposer if own => {
                 Cmd::Say("You proposed or confirmed this code: another reviewer or admin decides it (four-eye rule).".into(), Tone::Bad)
             }
-            Action::Confirm => Cmd::Signed(Signed::Approve(s.term.clone())),
+            Action::Confirm => Cmd::Signed(Signed::Approve { study: s.study.clone(), term: s.term.clone() }),
             Action::ReturnToProposer => Cmd::Prompt(Prompt::DeclineReason, String::new()),
             Action::Back => Cmd::Pop,
             _ => Cmd::None,
@@ -110,7 +111,9 @@ impl Screen for Synonyms {
 
     fn submit(&mut self, prompt: Prompt, text: String, _ctx: &mut Ctx) -> Result<Cmd> {
         Ok(match (prompt, self.rows.get(self.sel)) {
-            (Prompt::DeclineReason, Some(s)) if !text.trim().is_empty() => Cmd::Signed(Signed::Decline(s.term.clone(), text)),
+            (Prompt::DeclineReason, Some(s)) if !text.trim().is_empty() => {
+                Cmd::Signed(Signed::Decline { study: s.study.clone(), term: s.term.clone(), why: text })
+            }
             (Prompt::DeclineReason, Some(_)) => Cmd::Say("Not declined: say why (it is logged).".into(), Tone::Bad),
             _ => Cmd::None,
         })
@@ -141,8 +144,9 @@ impl Screen for Synonyms {
             } else {
                 format!("{}/{}", s.proposer.as_deref().unwrap_or("-"), s.reviewer.as_deref().unwrap_or("-"))
             };
+            let key = if s.study.is_empty() { s.term.clone() } else { format!("[{}] {}", s.study, s.term) };
             let row = Row::new(vec![
-                truncate(&s.term, term_w),
+                truncate(&key, term_w),
                 truncate(&format!("{} {}", s.llt_code, llt.map(|l| l.name.as_str()).unwrap_or("?")), 24),
                 truncate(&pt, 14),
                 s.confirmations.to_string(),
