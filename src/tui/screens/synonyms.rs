@@ -20,7 +20,7 @@ const KEYS: &[Binding] = &[
     Binding::hidden(&[KeyCode::Down, KeyCode::Char('j')], Action::Down),
     Binding::new(&[KeyCode::Char('a')], Action::Confirm, "a", "approve", "approve the candidate: identical terms autocode from now on"),
     Binding::new(&[KeyCode::Char('d')], Action::ReturnToProposer, "d", "decline", "decline it, saying why: it never autocodes"),
-    Binding::new(&[KeyCode::Tab], Action::Page, "Tab", "all/candidates", "the whole synonym list, or the candidates only"),
+    Binding::new(&[KeyCode::Tab], Action::Page, "Tab", "list", "the whole synonym list, or the candidates only"),
     Binding::new(&[KeyCode::Char('x')], Action::Withdraw, "x", "retire", "retire the synonym (admins): it stays listed, held, and no longer autocodes"),
     Binding::new(&[KeyCode::Esc], Action::Back, "Esc", "back", "back to the queue"),
     Binding::new(&[KeyCode::Char('?'), KeyCode::F(1)], Action::Help, "?", "help", ""),
