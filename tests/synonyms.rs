@@ -184,7 +184,7 @@ fn a_recode_does_not_lift_a_retirement_and_punctuation_is_never_a_synonym() {
     assert!(synonyms(&env)[0]["hold"].as_str().unwrap().contains("retired by admin"), "{:?}", synonyms(&env));
     let out = env.queue("q2.csv", &[("W1", "throbbing head")]);
     assert!(out.contains("0 from the synonym list"), "{out}");
-    assert!(env.fails(&["--user", "admin", "synonym", "retire", "throbbing head"]).contains("already does not autocode"));
+    assert!(env.fails(&["--user", "admin", "synonym", "retire", "throbbing head"]).contains("is already retired"));
     assert!(env.fails(&["--user", "admin", "synonym", "retire"]).contains("required"));
 
     env.queue("q3.csv", &[("P1", "???"), ("P2", "!!!")]);

@@ -1522,7 +1522,7 @@ BEGIN
     END IF;
     -- As on SQLite: retiring a retired synonym twice is refused (a returned one may be retired for good).
     IF s.hold LIKE 'retired by %' THEN
-        RAISE EXCEPTION 'the synonym ''%'' (%) already does not autocode (%)', s.term,
+        RAISE EXCEPTION 'the synonym ''%'' (%) is already retired (%)', s.term,
             CASE WHEN v_study = '' THEN 'global' ELSE 'study ' || v_study END, s.hold USING ERRCODE = '55000';
     END IF;
     UPDATE synonym SET hold = format('retired by %s', u.name), updated_at = now_text(), updated_by = u.name,
