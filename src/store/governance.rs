@@ -165,20 +165,19 @@ impl Store {
         out.synonyms = moves.len();
         // A key whose synonym was merged away under an earlier list is made again from its
         // confirmed items (under review: as a candidate).
-        let confirmed: Vec<(String, String, String)> = {
+        // Each on the list its items teach (synonym_scope), as medcoder.set_synonym_qualifiers.
+        let by_study = super::setting_in(&tx, super::synonyms::SCOPE)?.as_deref() == Some("study");
+        let orphans: Vec<(String, String, String)> = {
             let mut st = tx.prepare(
-                "SELECT DISTINCT syn_key, meddra_version, study FROM item WHERE state = 'confirmed' AND syn_key <> '' AND meddra_version IS NOT NULL ORDER BY syn_key, study",
+                "SELECT DISTINCT CASE WHEN ?1 THEN study ELSE '' END AS scope, syn_key, meddra_version FROM item i
+                 WHERE state = 'confirmed' AND syn_key <> '' AND meddra_version IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM synonym s WHERE s.study = CASE WHEN ?1 THEN i.study ELSE '' END AND s.term = i.syn_key
+                     AND s.meddra_version = i.meddra_version)
+                 ORDER BY syn_key, scope",
             )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let rows = st.query_map([by_study], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let mut orphans: Vec<(String, String, String)> = Vec::new();
-        for (key, version, study) in confirmed {
-            let scope = super::synonyms::scope_for(&tx, &study)?;
-            if get(&tx, &scope, &key, &version)?.is_none() && !orphans.contains(&(scope.clone(), key.clone(), version.clone())) {
-                orphans.push((scope, key, version));
-            }
-        }
         for (scope, key, version) in &orphans {
             super::synonyms::revise(&tx, scope, key, version, acting, true, "no confirmed item left")?;
         }

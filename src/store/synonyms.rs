@@ -247,7 +247,17 @@ pub(crate) fn active<'d>(conn: &rusqlite::Connection, dict: &'d Dictionary, stud
     if term.is_empty() {
         return Ok(None);
     }
-    let Some(s) = governing(conn, study, &key_of(conn, term)?, &dict.version)?.filter(|s| s.hold.is_none()) else { return Ok(None) };
+    active_for_key(conn, dict, study, &key_of(conn, term)?)
+}
+
+/// The same, for a synonym key already made.
+pub(crate) fn active_for_key<'d>(
+    conn: &rusqlite::Connection,
+    dict: &'d Dictionary,
+    study: &str,
+    key: &str,
+) -> Result<Option<(Synonym, &'d crate::meddra::Llt)>> {
+    let Some(s) = governing(conn, study, key, &dict.version)?.filter(|s| s.hold.is_none()) else { return Ok(None) };
     Ok(dict.llt(s.llt_code).filter(|l| l.current).map(|l| (s, l)))
 }
 

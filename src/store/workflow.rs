@@ -412,10 +412,7 @@ pub(crate) fn autocode_open_items(tx: &Transaction<'_>, user: &str, dict: &Dicti
     let mut coded = 0;
     for (id, study) in &items {
         if !by_study.contains_key(study) {
-            let found = super::synonyms::governing(tx, study, key, &dict.version)?
-                .filter(|s| s.hold.is_none())
-                .and_then(|s| dict.llt(s.llt_code).filter(|l| l.current).map(|l| (s, l)));
-            by_study.insert(study.clone(), found);
+            by_study.insert(study.clone(), super::synonyms::active_for_key(tx, dict, study, key)?);
         }
         if let Some((syn, llt)) = &by_study[study] {
             coded += usize::from(autocode(tx, user, *id, dict, llt, &RuleMatch::synonym(syn))?);

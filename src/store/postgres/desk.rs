@@ -167,13 +167,12 @@ impl DeskStore for TeamDesk {
 
     fn synonym(&self, study: &str, term: &str, version: &str) -> Result<Option<Synonym>> {
         let term = normalize(term);
-        // As medcoder.governing_synonym: the study's entry unless a pending candidate, else the global one.
+        // The database's own rule for which entry decides (the one its functions code by).
         Ok(self
             .store
             .borrow_mut()
             .synonyms_where(
-                "term = medcoder.synonym_key($1) AND meddra_version = $2 AND ((study = $3 AND $3 <> '' AND approval <> 'pending') OR study = '')
-                 ORDER BY study = '' LIMIT 1",
+                "(study, term, meddra_version) = (SELECT g.study, g.term, g.meddra_version FROM medcoder.governing_synonym($3, medcoder.synonym_key($1), $2) g)",
                 &[&term, &version, &study],
             )?
             .into_iter()

@@ -55,7 +55,7 @@ pub fn init(client: &mut Client, db: &str) -> Result<()> {
          GRANT USAGE ON SCHEMA medcoder TO {members};
          GRANT SELECT ON ALL TABLES IN SCHEMA medcoder TO {members};
          GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
-         GRANT EXECUTE ON FUNCTION medcoder.synonym_key(text), medcoder.synonym_key_with(text, text[]) TO {members};
+         GRANT EXECUTE ON FUNCTION medcoder.synonym_key(text), medcoder.synonym_key_with(text, text[]), medcoder.governing_synonym(text, text, text) TO {members};
          {grants}"
     ))?;
     tx.commit()?;
@@ -255,7 +255,7 @@ pub fn upgrade(client: &mut Client, db: &str) -> Result<String> {
     tx.batch_execute(&format!(
         "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA medcoder FROM PUBLIC;
          GRANT EXECUTE ON FUNCTION medcoder.release_digest(text) TO {members};
-         GRANT EXECUTE ON FUNCTION medcoder.synonym_key(text), medcoder.synonym_key_with(text, text[]) TO {members};
+         GRANT EXECUTE ON FUNCTION medcoder.synonym_key(text), medcoder.synonym_key_with(text, text[]), medcoder.governing_synonym(text, text, text) TO {members};
          {grants}
          GRANT SELECT ON medcoder.assignment, medcoder.study_due TO {members};
          UPDATE setting SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version';"
