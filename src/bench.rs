@@ -51,10 +51,13 @@ pub fn propose(db: &std::path::Path, runs: usize, batch: usize, precision: crate
     let (p50, p95, max) = percentiles(ms);
     println!("one term's top-5 ({runs} terms, one at a time): p50 {p50:.1} ms, p95 {p95:.1} ms, max {max:.1} ms");
     let refs: Vec<&str> = terms.iter().take(batch).map(String::as_str).collect();
+    let tok0 = crate::model::tokenize::host_seconds();
     let s = Instant::now();
     let out = engine.propose(&refs)?;
     let secs = s.elapsed().as_secs_f64();
+    let tok = crate::model::tokenize::host_seconds() - tok0;
     println!("batch of {}: {:.2} s, {:.0} terms/s", out.len(), secs, out.len() as f64 / secs);
+    println!("  of which tokenizing on the host: {:.1} ms ({:.1}% of the batch)", tok * 1e3, 100.0 * tok / secs);
     Ok(())
 }
 
@@ -448,13 +451,9 @@ pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, pre
     };
     let mut hyper = train::default_hyper(device);
     hyper.max_steps_per_epoch = Some(steps);
-    // What the projection is for: the default recipe of this device, at the batch asked for.
-    let full = {
-        let mut f = hyper.clone();
-        f.batch = shape.batch.unwrap_or(f.batch);
-        f
-    };
-    hyper.batch = full.batch;
+    if let Some(b) = shape.batch {
+        hyper = train::at_batch(&hyper, b);
+    }
     hyper.members = shape.members.unwrap_or(hyper.members);
     hyper.epochs = shape.epochs.unwrap_or(hyper.epochs);
     hyper.xtars_epochs = shape.xtars_epochs.unwrap_or(hyper.xtars_epochs);
@@ -469,7 +468,7 @@ pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, pre
         hyper.xtars_epochs
     );
     let log = Arc::new(stages::Stages::new());
-    let o = Options { hyper, seed: 13, device, progress: true, stages: Some(log.clone()) };
+    let o = Options { hyper, device_batch: shape.batch.is_none(), seed: 13, device, progress: true, stages: Some(log.clone()) };
     let t = Instant::now();
     let out = train::train(dict.clone(), &coded, &Init::Base(base.clone()), &o, tmp.path(), None)?;
     println!(
@@ -495,6 +494,8 @@ pub fn train(llts: usize, pairs: usize, steps: usize, encoder: TrainEncoder, pre
         let (secs, n) = used.iter().fold((0.0, 0usize), |(a, n), s| (a + s.seconds, n + s.steps));
         (n > 0).then(|| secs / n as f64)
     };
+    // What the projection is for: the default recipe of this device, at the batch this run used.
+    let full = crate::model::registry::Hyper { batch: out.manifest.hyper.batch, ..train::default_hyper(device) };
     if let (Some(m), Some(x)) = (rate("member "), rate("XTARS")) {
         let (ms, xs, secs) = project_full_recipe(out.manifest.train_samples, &full, m, x);
         println!(

@@ -35,7 +35,7 @@ fn training_at_scale_stays_within_a_small_memory_budget() {
     h.epochs = 1;
     h.max_steps_per_epoch = Some(2);
     let log = Arc::new(stages::Stages::new());
-    let o = Options { hyper: h, seed: 3, device: tch::Device::Cpu, progress: false, stages: Some(log.clone()) };
+    let o = Options { hyper: h, device_batch: true, seed: 3, device: tch::Device::Cpu, progress: false, stages: Some(log.clone()) };
     let out = train::train(dict.clone(), &coded, &Init::Base(base.clone()), &o, &tmp.path().join("data"), None).unwrap();
     assert_eq!(out.manifest.labels, current.len());
     let names: Vec<String> = log.stages().iter().map(|s| s.name.clone()).collect();

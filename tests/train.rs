@@ -58,7 +58,7 @@ fn quick() -> Options {
     h.epochs = 1;
     h.xtars_epochs = 1;
     h.max_steps_per_epoch = Some(3);
-    Options { hyper: h, seed: 7, device: tch::Device::Cpu, progress: false, stages: None }
+    Options { hyper: h, device_batch: true, seed: 7, device: tch::Device::Cpu, progress: false, stages: None }
 }
 
 /// A tiny base, a data folder, the demo dictionary and 40 coded "sore leg N" -> Leg pain.
@@ -401,8 +401,24 @@ fn cli_train_list_eval_components_and_propose() {
     let base = tiny_base(&env.dir.path().join("base"));
     let b = s(&base.dir);
     env.ok(&["demo", "--print"]);
-    let out = env.ok(&["train", "--base", b, "--members", "1", "--epochs", "1", "--xtars-epochs", "1", "--max-steps", "2"]);
+    let out = env.ok(&["train", "--base", b, "--members", "1", "--epochs", "1", "--xtars-epochs", "1", "--max-steps", "2", "--batch", "64"]);
     assert!(out.contains("Saved model xtars-DEMO-1.0-") && out.contains("Fusion:") && out.contains("fusion "), "{out}");
+    // The batch asked for, with the learning rates the square-root rule gives it, and length
+    // buckets unless turned off: the manifest says what the model was trained with.
+    let hyper = |env: &Env| {
+        let models = env.dir.path().join("home/models");
+        let newest = std::fs::read_dir(&models).unwrap().map(|e| e.unwrap().path()).max().unwrap();
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(newest.join("manifest.json")).unwrap()).unwrap();
+        m["hyper"].clone()
+    };
+    let h = hyper(&env);
+    assert_eq!((h["batch"].as_u64(), h["length_buckets"].as_bool()), (Some(64), Some(true)), "{h}");
+    assert!((h["lr_encoder"].as_f64().unwrap() - 2e-5 * 2f64.sqrt()).abs() < 1e-12, "{h}");
+    assert!((h["lr_head"].as_f64().unwrap() - 1e-3 * 2f64.sqrt()).abs() < 1e-12, "{h}");
+    std::thread::sleep(std::time::Duration::from_millis(1100)); // model ids are per second
+    env.ok(&["train", "--base", b, "--members", "1", "--epochs", "1", "--xtars-epochs", "1", "--max-steps", "1", "--no-length-buckets"]);
+    let h = hyper(&env);
+    assert_eq!((h["batch"].as_u64(), h["length_buckets"].as_bool(), h["lr_encoder"].as_f64()), (Some(32), Some(false), Some(2e-5)), "{h}");
     let list = env.ok(&["model", "list"]);
     assert!(list.contains("MedDRA DEMO-1.0") && list.contains("1 members"), "{list}");
     let q = demo_dir().join("queue.csv");

@@ -56,8 +56,9 @@ pub enum BenchCmd {
         /// tiny: a random 2-layer BERT (memory does not depend on the encoder); base: the installed one.
         #[arg(long, value_enum, default_value = "tiny")]
         encoder: TrainEncoderArg,
-        /// Terms (XTARS: pairs) per step (default: the device's recipe, 32); the projection of the
-        /// full recipe uses it.
+        /// Terms (XTARS: pairs) per step (default: the device's recipe: 32 on a CPU, on a GPU the
+        /// largest of 32..1024 that keeps 1,000 steps an epoch); the projection of the full recipe
+        /// uses it.
         #[arg(long)]
         batch: Option<usize>,
         /// Members, epochs and XTARS epochs of this run (default: the device's recipe); the

@@ -296,7 +296,8 @@ pub enum Command {
         /// XTARS epochs (default 2 on a GPU, 1 on a CPU).
         #[arg(long)]
         xtars_epochs: Option<usize>,
-        /// Examples per optimiser step (default 32).
+        /// Examples per optimiser step, learning rates scaled by sqrt(batch / 32) (default: 32 on a
+        /// CPU; on a GPU the largest of 32..1024 that keeps 1,000 steps an epoch).
         #[arg(long)]
         batch: Option<usize>,
         /// Cap on optimiser steps per epoch (quick runs).
@@ -308,6 +309,10 @@ pub enum Command {
         /// Train in fp32 on CUDA too (default there: fp16 mixed precision with loss scaling).
         #[arg(long)]
         fp32: bool,
+        /// Draw batches uniformly at random instead of from pools of similar-length inputs (how
+        /// models were trained before length buckets; for comparisons).
+        #[arg(long)]
+        no_length_buckets: bool,
     },
     /// Trained models.
     #[command(subcommand)]
@@ -517,8 +522,9 @@ fn dispatch(cli: Cli, db: &std::path::Path) -> Result<ExitCode> {
             s.proposal_store()?,
             model::EvalArgs { file, train, version, base, model: m, components, json, replay, plot, precision: cli.precision, pt_first, no_calibration },
         ),
-        Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 } => {
-            model::train(s.proposal_store()?, model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32 })
+        Command::Train { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32, no_length_buckets } => {
+            let a = model::TrainArgs { data, synonyms, version, base, members, epochs, xtars_epochs, batch, max_steps, seed, fp32, no_length_buckets };
+            model::train(s.proposal_store()?, a)
         }
     }
 }

@@ -23,6 +23,7 @@ pub struct TrainArgs {
     pub max_steps: Option<usize>,
     pub seed: u64,
     pub fp32: bool,
+    pub no_length_buckets: bool,
 }
 
 /// `store`: SQLite's file or a team database, as the model commands read them.
@@ -56,8 +57,9 @@ pub fn train(mut store: Box<dyn crate::store::ProposalStore>, a: TrainArgs) -> R
         hyper.xtars_epochs = v;
     }
     if let Some(v) = a.batch {
-        hyper.batch = v.max(1);
+        hyper = crate::train::at_batch(&hyper, v);
     }
+    hyper.length_buckets = !a.no_length_buckets;
     hyper.max_steps_per_epoch = a.max_steps;
     hyper.mixed_precision = device.is_cuda() && !a.fp32;
     let base = BaseModel::locate(a.base.as_deref())?;
@@ -69,7 +71,7 @@ pub fn train(mut store: Box<dyn crate::store::ProposalStore>, a: TrainArgs) -> R
         device,
         if hyper.mixed_precision { ", mixed precision" } else { "" }
     );
-    let opts = crate::train::Options { hyper, seed: a.seed, device, progress: true, stages: None };
+    let opts = crate::train::Options { hyper, device_batch: a.batch.is_none(), seed: a.seed, device, progress: true, stages: None };
     let out = crate::train::train(dict, &coded, &crate::train::Init::Base(base), &opts, &data_dir, Some(&data_dir.join("cache")))?;
     let m = &out.manifest;
     println!("Saved model {} to {} in {:.0}s", m.id, out.dir.display(), m.training_seconds);

@@ -26,6 +26,10 @@ pub struct Hyper {
     /// fp16 autocast with dynamic loss scaling (CUDA only; manifests from before it read as off).
     #[serde(default)]
     pub mixed_precision: bool,
+    /// Batches drawn from pools of similar-length inputs (`train::length_bucketed`); manifests from
+    /// before it read as off (their batches were drawn uniformly at random).
+    #[serde(default)]
+    pub length_buckets: bool,
 }
 
 /// How the final score combines the components: w_ens * ln P(ensemble) + w_xtars * match logit +

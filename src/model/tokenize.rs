@@ -52,6 +52,17 @@ impl Tok {
     }
 
     fn batch(&self, inputs: Vec<EncodeInput>, device: Device) -> Result<Batch> {
+        let started = std::time::Instant::now();
+        let out = self.host_batch(inputs);
+        HOST_NANOS.fetch_add(started.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+        let (b, t, ids, mask, types) = out?;
+        let mk = |v: Vec<i64>| upload(Tensor::from_slice(&v).view([b as i64, t as i64]).to_kind(Kind::Int64), device);
+        Ok(Batch { ids: mk(ids), mask: mk(mask), type_ids: mk(types) })
+    }
+
+    /// Tokens and padding on the host: (rows, tokens per row, ids, mask, token types).
+    #[allow(clippy::type_complexity)]
+    fn host_batch(&self, inputs: Vec<EncodeInput>) -> Result<(usize, usize, Vec<i64>, Vec<i64>, Vec<i64>)> {
         let encs: Vec<Encoding> = self.inner.encode_batch(inputs, true).map_err(|e| anyhow!("tokenizing: {e}"))?;
         let t = encs.iter().map(|e| e.get_ids().len()).max().unwrap_or(1).max(1);
         let b = encs.len();
@@ -63,9 +74,18 @@ impl Tok {
                 mask[i * t + j] = i64::from(m);
             }
         }
-        let mk = |v: Vec<i64>| upload(Tensor::from_slice(&v).view([b as i64, t as i64]).to_kind(Kind::Int64), device);
-        Ok(Batch { ids: mk(ids), mask: mk(mask), type_ids: mk(types) })
+        Ok((b, t, ids, mask, types))
     }
+}
+
+/// Nanoseconds this process has spent tokenizing and padding on the host, all threads together:
+/// `bench propose` reports the share of a batch that is host work (issue #25: where it bounds the
+/// GPU pipeline, it is to move off the critical path).
+static HOST_NANOS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Seconds spent tokenizing so far (see `HOST_NANOS`).
+pub fn host_seconds() -> f64 {
+    HOST_NANOS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
 }
 
 /// Runs `f` over batches of at most `batch` inputs taken shortest first (by `len`), so each padded

@@ -76,11 +76,84 @@ pub fn default_hyper(device: Device) -> Hyper {
         candidates: 10,
         max_steps_per_epoch: None,
         mixed_precision: gpu,
+        length_buckets: true,
     }
 }
 
+/// The batch the learning rates of `default_hyper` are set for, and the batch on a CPU.
+pub const BASE_BATCH: usize = 32;
+/// The largest batch the device recipe chooses.
+pub const MAX_DEVICE_BATCH: usize = 1024;
+/// Optimiser steps an epoch keeps at least when the device recipe enlarges the batch: a big batch
+/// on a small training set leaves too few updates (the demo's 2,316 samples at 1,024 would be 3).
+pub const MIN_STEPS_PER_EPOCH: usize = 1000;
+/// The encoder's learning rate is not raised above this by a larger batch (BERT fine-tuning
+/// diverges in the first steps above about 1e-4).
+const MAX_LR_ENCODER: f64 = 1e-4;
+
+/// The batch for `samples` training samples on `device`: on a CPU always `BASE_BATCH` (a step
+/// costs in proportion to its rows there, so a bigger batch only means fewer updates); on a GPU,
+/// where a step at batch 32 is bound by kernel launches (27 ms on an H100 whatever the rows), the
+/// largest power of two up to `MAX_DEVICE_BATCH` that keeps `MIN_STEPS_PER_EPOCH` steps an epoch.
+pub fn device_batch(device: Device, samples: usize) -> usize {
+    if !device.is_cuda() {
+        return BASE_BATCH;
+    }
+    let mut b = BASE_BATCH;
+    while b * 2 <= MAX_DEVICE_BATCH && samples / (b * 2) >= MIN_STEPS_PER_EPOCH {
+        b *= 2;
+    }
+    b
+}
+
+/// `h` (whose learning rates are set for `BASE_BATCH`) at `batch` rows a step, the learning rates
+/// scaled by sqrt(batch / 32): the square-root rule for Adam-type optimisers. A larger batch does
+/// not raise the encoder's above `MAX_LR_ENCODER`. The warm-up stays a tenth of the steps.
+pub fn at_batch(h: &Hyper, batch: usize) -> Hyper {
+    let batch = batch.max(1);
+    let f = (batch as f64 / BASE_BATCH as f64).sqrt();
+    let lr_encoder = if f > 1.0 { (h.lr_encoder * f).min(MAX_LR_ENCODER.max(h.lr_encoder)) } else { h.lr_encoder * f };
+    Hyper { batch, lr_encoder, lr_head: h.lr_head * f, ..h.clone() }
+}
+
+/// Inputs drawn into pools of this many batches are sorted by length there before they are cut into
+/// batches: each batch pads to its longest input, and most reported terms are a few tokens while
+/// some LLT names and verbatims are twenty.
+const BUCKET_POOL: usize = 64;
+
+/// One epoch's batches: `order` (already shuffled) is cut into pools of `BUCKET_POOL` batches, each
+/// pool sorted by `len` and cut into batches, and the batches of all pools shuffled, so an epoch
+/// still sees every input once in a random order of batches that pad little.
+pub fn length_bucketed(order: &[usize], batch: usize, len: impl Fn(usize) -> usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+    let batch = batch.max(1);
+    let mut out: Vec<Vec<usize>> = Vec::with_capacity(order.len().div_ceil(batch));
+    for pool in order.chunks(batch * BUCKET_POOL) {
+        let mut pool = pool.to_vec();
+        // Stable: equal lengths keep their shuffled order.
+        pool.sort_by_key(|&i| len(i));
+        out.extend(pool.chunks(batch).map(<[usize]>::to_vec));
+    }
+    out.shuffle(rng);
+    out
+}
+
+/// One epoch's batches of `n` inputs in a fresh random order, length-bucketed when `h` says so.
+fn epoch_batches(n: usize, h: &Hyper, len: impl Fn(usize) -> usize, rng: &mut StdRng) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(rng);
+    if h.length_buckets {
+        length_bucketed(&order, h.batch, len, rng)
+    } else {
+        order.chunks(h.batch.max(1)).map(<[usize]>::to_vec).collect()
+    }
+}
+
+#[derive(Clone)]
 pub struct Options {
     pub hyper: Hyper,
+    /// Choose the batch for the device and the training set (`device_batch`, learning rates by
+    /// `at_batch`) once the training set is built; false keeps `hyper.batch` (`train --batch`).
+    pub device_batch: bool,
     pub seed: u64,
     pub device: Device,
     pub progress: bool,
@@ -194,9 +267,7 @@ fn train_member(i: usize, init: &Init, label_emb: &Tensor, ts: &TrainingSet, val
     for epoch in 0..h.epochs {
         let pb = progress_bar(o.progress, spe as u64, format!("member {}/{} epoch {}/{}", i + 1, h.members, epoch + 1, h.epochs));
         let first = step;
-        let mut order: Vec<usize> = (0..ts.train.len()).collect();
-        order.shuffle(&mut rng);
-        for chunk in order.chunks(h.batch).take(spe) {
+        for chunk in epoch_batches(ts.train.len(), h, |j| ts.train[j].term.len(), &mut rng).iter().take(spe) {
             let terms: Vec<&str> = chunk.iter().map(|&j| ts.train[j].term.as_str()).collect();
             let targets = upload(Tensor::from_slice(&chunk.iter().map(|&j| ts.train[j].label as i64).collect::<Vec<_>>()), o.device);
             let b = m.enc.tok.encode(&terms, o.device)?;
@@ -352,9 +423,8 @@ fn train_xtars(init: &Init, names: &[String], ts: &TrainingSet, pairs: &[(usize,
     let mut step = 0;
     for epoch in 0..h.xtars_epochs {
         let pb = progress_bar(o.progress, spe as u64, format!("XTARS epoch {}/{}", epoch + 1, h.xtars_epochs));
-        let mut order: Vec<usize> = (0..pairs.len()).collect();
-        order.shuffle(&mut rng);
-        for chunk in order.chunks(h.batch).take(spe) {
+        let len = |k: usize| names[pairs[k].0].len() + ts.train[pairs[k].1].term.len();
+        for chunk in epoch_batches(pairs.len(), h, len, &mut rng).iter().take(spe) {
             let ls: Vec<&str> = chunk.iter().map(|&k| names[pairs[k].0].as_str()).collect();
             let tt: Vec<&str> = chunk.iter().map(|&k| ts.train[pairs[k].1].term.as_str()).collect();
             let y = upload(Tensor::from_slice(&chunk.iter().map(|&k| pairs[k].2).collect::<Vec<_>>()), o.device);
@@ -439,11 +509,18 @@ pub struct Outcome {
 /// Trains and saves a model for `dict`; returns where it was saved.
 pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, data_dir: &Path, cache_dir: Option<&Path>) -> Result<Outcome> {
     let started = Instant::now();
-    let h = &o.hyper;
     let ts = data::build(&dict, coded, o.seed);
     if ts.train.is_empty() {
         bail!("nothing to train on: the dictionary has no current LLTs");
     }
+    let sized;
+    let o = if o.device_batch {
+        sized = Options { hyper: at_batch(&o.hyper, device_batch(o.device, ts.train.len())), ..o.clone() };
+        &sized
+    } else {
+        o
+    };
+    let h = &o.hyper;
     // What the members and the fusion are measured on: a seeded sample of the validation set.
     let validation_seed = o.seed + 31;
     let valid: Vec<Sample> = sample_indices(ts.valid.len(), VALIDATION_SAMPLE, validation_seed).into_iter().map(|i| ts.valid[i].clone()).collect();
@@ -455,6 +532,14 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
             ts.skipped,
             ts.valid.len(),
             valid.len()
+        );
+        eprintln!(
+            "Batch {} ({}), learning rates {:.1e} encoder / {:.1e} head, {}",
+            h.batch,
+            if o.device_batch { "chosen for the device and the training set" } else { "as asked" },
+            h.lr_encoder,
+            h.lr_head,
+            if h.length_buckets { "length-bucketed batches" } else { "batches in random order" }
         );
     }
     let created = chrono::Utc::now();
@@ -599,6 +684,69 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_device_batch_grows_on_a_gpu_only_while_an_epoch_keeps_its_steps() {
+        let gpu = Device::Cuda(0);
+        for samples in [0, 2_316, 27_000, 63_999] {
+            assert_eq!(device_batch(gpu, samples), BASE_BATCH, "{samples} samples");
+        }
+        assert_eq!(device_batch(gpu, 64_000), 64);
+        assert_eq!(device_batch(gpu, 300_000), 256);
+        // The real shape (80,000 LLTs, 300,000 coded pairs): 1,025,205 samples.
+        assert_eq!(device_batch(gpu, 1_025_205), 1024);
+        assert_eq!(device_batch(gpu, 50_000_000), MAX_DEVICE_BATCH);
+        for samples in [64_000, 300_000, 1_025_205] {
+            assert!(samples / device_batch(gpu, samples) >= MIN_STEPS_PER_EPOCH);
+        }
+        assert_eq!(device_batch(Device::Cpu, 1_025_205), BASE_BATCH, "the CPU recipe is unchanged");
+    }
+
+    #[test]
+    fn learning_rates_follow_the_square_root_of_the_batch_with_the_encoder_capped() {
+        let h = default_hyper(Device::Cpu);
+        assert_eq!(at_batch(&h, BASE_BATCH), h, "batch 32 is the recipe as it was");
+        let b = at_batch(&h, 128);
+        assert_eq!(b.batch, 128);
+        assert!((b.lr_encoder - 2.0 * h.lr_encoder).abs() < 1e-12 && (b.lr_head - 2.0 * h.lr_head).abs() < 1e-12);
+        let big = at_batch(&h, 1024);
+        assert_eq!(big.lr_encoder, MAX_LR_ENCODER);
+        assert!((big.lr_head - 32f64.sqrt() * h.lr_head).abs() < 1e-12);
+        assert_eq!((big.members, big.epochs, big.warmup), (h.members, h.epochs, h.warmup));
+    }
+
+    #[test]
+    fn length_buckets_keep_every_input_once_and_pad_less_than_random_batches() {
+        let n = 5_000;
+        let len = |i: usize| (i * 7919) % 40 + 1;
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut rng);
+        let buckets = length_bucketed(&order, 32, len, &mut rng);
+        let mut seen: Vec<usize> = buckets.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..n).collect::<Vec<_>>());
+        assert!(buckets.iter().all(|b| !b.is_empty() && b.len() <= 32));
+        // Padded size: every batch as long as its longest input.
+        let padded = |bs: &[Vec<usize>]| bs.iter().map(|b| b.len() * b.iter().map(|&i| len(i)).max().unwrap()).sum::<usize>();
+        let random: Vec<Vec<usize>> = order.chunks(32).map(<[usize]>::to_vec).collect();
+        assert!(padded(&buckets) * 3 < padded(&random) * 2, "{} vs {}", padded(&buckets), padded(&random));
+        // Batches come in a shuffled order, not shortest first.
+        let longest: Vec<usize> = buckets.iter().map(|b| b.iter().map(|&i| len(i)).max().unwrap()).collect();
+        assert!(longest.windows(2).any(|w| w[0] > w[1]));
+        // Seeded: the same seed gives the same epoch.
+        let again = length_bucketed(&order, 32, len, &mut StdRng::seed_from_u64(2));
+        assert_eq!(again, length_bucketed(&order, 32, len, &mut StdRng::seed_from_u64(2)));
+    }
+
+    #[test]
+    fn without_length_buckets_an_epoch_is_the_shuffled_order_cut_in_batches_as_before() {
+        let h = Hyper { length_buckets: false, batch: 4, ..default_hyper(Device::Cpu) };
+        let got = epoch_batches(10, &h, |i| i, &mut StdRng::seed_from_u64(3));
+        let mut order: Vec<usize> = (0..10).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(3));
+        assert_eq!(got, order.chunks(4).map(<[usize]>::to_vec).collect::<Vec<_>>());
+    }
 
     #[test]
     fn the_validation_sample_is_seeded_and_bounded() {
