@@ -87,8 +87,8 @@ pub const MAX_DEVICE_BATCH: usize = 1024;
 /// Optimiser steps an epoch keeps at least when the device recipe enlarges the batch: a big batch
 /// on a small training set leaves too few updates (the demo's 2,316 samples at 1,024 would be 3).
 pub const MIN_STEPS_PER_EPOCH: usize = 1000;
-/// The encoder's learning rate is not raised above this by a larger batch (BERT fine-tuning
-/// diverges in the first steps above about 1e-4).
+/// The encoder's learning rate is not raised above this by a larger batch: the top of the range
+/// BERT is usually fine-tuned in, above which fine-tuning is known to turn unstable.
 const MAX_LR_ENCODER: f64 = 1e-4;
 
 /// The batch for `samples` training samples on `device`: on a CPU always `BASE_BATCH` (a step
