@@ -50,13 +50,13 @@ impl Tok {
     /// `[CLS] a [SEP] b [SEP]` (BERT's post-processor); None for any other framing.
     fn probe_pair_frame(&self) -> Option<(u32, u32)> {
         let (a, b) = ("Pain in extremity", "pain of right thigh to the knee, severe (grade 2)");
-        let single = |t: &str| self.inner.encode(t, true).ok().map(|e| e.get_ids().to_vec());
+        let single = |t: &str| self.inner.encode(t, true).ok().map(|e| e.get_ids().to_vec()).filter(|ids| ids.len() >= 2);
         let (sa, sb) = (single(a)?, single(b)?);
-        let (&cls, &sep) = (sa.first()?, sa.last()?);
+        let (cls, sep) = (sa[0], sa[sa.len() - 1]);
         let pair = self.inner.encode((a, b), true).ok()?;
         let want: Vec<u32> = [&[cls][..], &sa[1..sa.len() - 1], &[sep], &sb[1..sb.len() - 1], &[sep]].concat();
         let types: Vec<u32> = (0..want.len()).map(|i| u32::from(i >= sa.len())).collect();
-        (sa.len() >= 2 && pair.get_ids() == want.as_slice() && pair.get_type_ids() == types.as_slice()).then_some((cls, sep))
+        (pair.get_ids() == want.as_slice() && pair.get_type_ids() == types.as_slice()).then_some((cls, sep))
     }
 
     /// Whether `word` is one whole token of the vocabulary (the encoder knows it as a word).
@@ -70,10 +70,7 @@ impl Tok {
 
     /// Single texts: `[CLS] text [SEP]`.
     pub fn encode(&self, texts: &[&str], device: Device) -> Result<Batch> {
-        self.timed(device, || {
-            let inputs: Vec<EncodeInput> = texts.iter().map(|t| EncodeInput::Single((*t).into())).collect();
-            self.rows(inputs)
-        })
+        self.timed(device, || self.single_rows(texts))
     }
 
     /// Pairs: `[CLS] a [SEP] b [SEP]`, token types 0 then 1. Each distinct `b` is tokenized once
@@ -82,9 +79,7 @@ impl Tok {
     /// through the tokenizer's own truncation, so every row is what the tokenizer would give.
     pub fn encode_pairs(&self, a: &[&str], b: &[&str], device: Device) -> Result<Batch> {
         self.timed(device, || {
-            let Some((cls, sep)) = self.pair_frame else {
-                return self.rows(a.iter().zip(b).map(|(x, y)| EncodeInput::Dual((*x).into(), (*y).into())).collect());
-            };
+            let Some((cls, sep)) = self.pair_frame else { return self.pair_rows(a, b) };
             let firsts = self.first_bodies(a)?;
             let mut distinct: Vec<&str> = b.to_vec();
             distinct.sort_unstable();
@@ -104,8 +99,8 @@ impl Tok {
                 rows.push(Some((ids, types)));
             }
             if !long.is_empty() {
-                let inputs = long.iter().map(|&i| EncodeInput::Dual(a[i].into(), b[i].into())).collect();
-                for (i, row) in long.into_iter().zip(self.rows(inputs)?) {
+                let (la, lb): (Vec<&str>, Vec<&str>) = long.iter().map(|&i| (a[i], b[i])).unzip();
+                for (i, row) in long.into_iter().zip(self.pair_rows(&la, &lb)?) {
                     rows[i] = Some(row);
                 }
             }
@@ -116,29 +111,32 @@ impl Tok {
     /// The tokens of each text without [CLS] and [SEP] (a text of `MAX_TOKENS` or more comes back
     /// truncated, and then no pair holding it fits the fast path).
     fn bodies(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
-        let inputs: Vec<EncodeInput> = texts.iter().map(|t| EncodeInput::Single((*t).into())).collect();
-        Ok(self.rows(inputs)?.into_iter().map(|(ids, _)| ids[1..ids.len().saturating_sub(1).max(1)].to_vec()).collect())
+        Ok(self.single_rows(texts)?.into_iter().map(|(ids, _)| ids.get(1..ids.len().saturating_sub(1)).unwrap_or_default().to_vec()).collect())
     }
 
-    /// `bodies` of first texts, remembered.
+    /// `bodies` of first texts, remembered. The texts are read back under the same lock that
+    /// inserted them, so another thread clearing the memory in between cannot lose one.
     fn first_bodies(&self, texts: &[&str]) -> Result<Vec<Arc<[u32]>>> {
+        let lookup = |known: &HashMap<String, Arc<[u32]>>| -> Result<Vec<Arc<[u32]>>> {
+            texts.iter().map(|t| known.get(*t).cloned().ok_or_else(|| anyhow!("tokenizing: '{t}' was not remembered"))).collect()
+        };
         let missing: Vec<&str> = {
             let known = self.firsts.read().unwrap_or_else(|e| e.into_inner());
             let mut m: Vec<&str> = texts.iter().copied().filter(|t| !known.contains_key(*t)).collect();
+            if m.is_empty() {
+                return lookup(&known);
+            }
             m.sort_unstable();
             m.dedup();
             m
         };
-        if !missing.is_empty() {
-            let new = self.bodies(&missing)?;
-            let mut known = self.firsts.write().unwrap_or_else(|e| e.into_inner());
-            if known.len() + new.len() > MAX_FIRSTS {
-                known.clear();
-            }
-            known.extend(missing.iter().map(|t| t.to_string()).zip(new.into_iter().map(Arc::from)));
+        let new = self.bodies(&missing)?;
+        let mut known = self.firsts.write().unwrap_or_else(|e| e.into_inner());
+        if known.len() + new.len() > MAX_FIRSTS {
+            known.clear();
         }
-        let known = self.firsts.read().unwrap_or_else(|e| e.into_inner());
-        texts.iter().map(|t| known.get(*t).cloned().ok_or_else(|| anyhow!("tokenizing: '{t}' was not remembered"))).collect()
+        known.extend(missing.iter().map(|t| t.to_string()).zip(new.into_iter().map(Arc::from)));
+        lookup(&known)
     }
 
     /// Runs `f` (the host work: tokens and padding), counts its time in `HOST_NANOS`, and makes the
@@ -150,6 +148,16 @@ impl Tok {
         let (b, t, ids, mask, types) = out?;
         let mk = |v: Vec<i64>| upload(Tensor::from_slice(&v).view([b as i64, t as i64]).to_kind(Kind::Int64), device);
         Ok(Batch { ids: mk(ids), mask: mk(mask), type_ids: mk(types) })
+    }
+
+    /// The tokenizer's own rows for single texts.
+    fn single_rows(&self, texts: &[&str]) -> Result<Vec<Row>> {
+        self.rows(texts.iter().map(|t| EncodeInput::Single((*t).into())).collect())
+    }
+
+    /// The tokenizer's own rows for pairs (its truncation included).
+    fn pair_rows(&self, a: &[&str], b: &[&str]) -> Result<Vec<Row>> {
+        self.rows(a.iter().zip(b).map(|(x, y)| EncodeInput::Dual((*x).into(), (*y).into())).collect())
     }
 
     fn rows(&self, inputs: Vec<EncodeInput>) -> Result<Vec<Row>> {
@@ -250,8 +258,7 @@ mod tests {
         // Twice: the second call takes every name from memory.
         for _ in 0..2 {
             let fast = tok.encode_pairs(&a, &b, Device::Cpu).unwrap();
-            let inputs = a.iter().zip(&b).map(|(x, y)| EncodeInput::Dual((*x).into(), (*y).into())).collect();
-            let slow = tok.timed(Device::Cpu, || tok.rows(inputs)).unwrap();
+            let slow = tok.timed(Device::Cpu, || tok.pair_rows(&a, &b)).unwrap();
             assert_eq!(fast.ids.size(), slow.ids.size());
             assert_eq!(rows_of(&fast), rows_of(&slow));
             assert_eq!(Vec::<Vec<i64>>::try_from(&fast.mask).unwrap(), Vec::<Vec<i64>>::try_from(&slow.mask).unwrap());

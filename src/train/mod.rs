@@ -513,13 +513,7 @@ pub fn train(dict: Arc<Dictionary>, coded: &[Coded], init: &Init, o: &Options, d
     if ts.train.is_empty() {
         bail!("nothing to train on: the dictionary has no current LLTs");
     }
-    let sized;
-    let o = if o.device_batch {
-        sized = Options { hyper: at_batch(&o.hyper, device_batch(o.device, ts.train.len())), ..o.clone() };
-        &sized
-    } else {
-        o
-    };
+    let o = &Options { hyper: if o.device_batch { at_batch(&o.hyper, device_batch(o.device, ts.train.len())) } else { o.hyper.clone() }, ..o.clone() };
     let h = &o.hyper;
     // What the members and the fusion are measured on: a seeded sample of the validation set.
     let validation_seed = o.seed + 31;
